@@ -1,0 +1,21 @@
+"""PT Bookings: registers the blueprints, the middleware and the scheduled functions."""
+
+from chalice import Chalice, Rate
+
+from chalicelib.web import auth_views, dashboard_views, jobs_entry
+from chalicelib.web.middleware import http_middleware
+
+app = Chalice(app_name="pt-bookings")
+app.register_middleware(http_middleware, "http")
+app.register_blueprint(auth_views.bp)
+app.register_blueprint(dashboard_views.bp)
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")
+def expire_offer_locks(event: object) -> dict:
+    return jobs_entry.expire_offer_locks()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES), name="dispatch_messages")
+def dispatch_messages(event: object) -> dict:
+    return jobs_entry.dispatch_messages()

@@ -1,0 +1,78 @@
+"""The getting-started checklist: the six steps of the spec, each ticked when done."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain.models import Location, Trainer
+from chalicelib.domain.template import WeeklyTemplate
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    title: str
+    detail: str
+    done: bool
+    href: str | None  # None while the feature that completes the step is not built yet
+
+
+@dataclass(frozen=True)
+class ClientSetup:
+    """What the checklist needs to know about clients (the Clients tab provides it)."""
+
+    clients: int = 0
+    configured: int = 0
+
+
+def getting_started(
+    trainer: Trainer,
+    locations: list[Location],
+    template: WeeklyTemplate,
+    clients: ClientSetup,
+) -> list[Step]:
+    active_locations = [loc for loc in locations if not loc.archived]
+    return [
+        Step(
+            1,
+            "Set up your locations",
+            "Add every place you train. Every slot needs a location.",
+            bool(active_locations),
+            "/dashboard/settings/locations",
+        ),
+        Step(
+            2,
+            "Build your weekly template",
+            "Lay out the slots you offer in a typical week, on 30-minute steps.",
+            bool(template.slots),
+            "/dashboard/settings/template",
+        ),
+        Step(
+            3,
+            "Add your first clients",
+            "Name, phone and session price for each client.",
+            clients.clients > 0,
+            None,
+        ),
+        Step(
+            4,
+            "Configure each client",
+            "Enable their locations, set recurring slots and notes.",
+            clients.clients > 0 and clients.configured == clients.clients,
+            None,
+        ),
+        Step(
+            5,
+            "Apply the template to upcoming weeks",
+            "Generate each week's slots and book your recurring clients.",
+            trainer.template_applied_at is not None,
+            None,
+        ),
+        Step(
+            6,
+            "Share portal links and go live",
+            "Send each client their link; add payment details to send invoices.",
+            trainer.portal_link_shared_at is not None,
+            None,
+        ),
+    ]

@@ -1,0 +1,43 @@
+"""Errors the domain and services raise; the web layer maps each to a page or a 4xx."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class: every expected failure a user can cause."""
+
+
+class InvalidInput(DomainError):
+    """User input broke a rule. `errors` maps a form field to a message for that field."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+class NotFound(DomainError):
+    """The thing does not exist for this trainer (also used for other trainers' ids)."""
+
+
+class VersionConflict(DomainError):
+    """The item changed since the form was rendered."""
+
+    message = "This was changed elsewhere (another tab or device). Reload the page and try again."
+
+
+class Conflict(DomainError):
+    """A rule that depends on other data refused the change (e.g. location still in use)."""
+
+
+class RateLimited(DomainError):
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__("rate limited")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class InvalidToken(DomainError):
+    """A capability or sign-in token that is unknown, expired or already used."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -1,0 +1,81 @@
+"""The 30-minute grid: times of day are whole minutes since local midnight.
+
+Local wall-clock times (template slots, schedule hours) are plain minute counts so that
+they compare, sort and serialise trivially; they only become instants once a date and a
+time zone are known (see `domain.timeutil`).
+"""
+
+from __future__ import annotations
+
+import re
+
+GRID_MINUTES = 30
+MINUTES_PER_DAY = 24 * 60
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEKDAYS_SHORT = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+_CLOCK = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class ClockError(ValueError):
+    pass
+
+
+def parse_clock(text: str, *, allow_end_of_day: bool = False) -> int:
+    """Parse "HH:MM" to minutes. "24:00" is accepted only as an end of day."""
+    match = _CLOCK.match(text or "")
+    if not match:
+        raise ClockError("Enter a time as HH:MM, for example 09:30.")
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    if minutes >= 60 or hours > 24 or (hours == 24 and minutes != 0):
+        raise ClockError(f"{text.strip()} is not a time of day.")
+    if hours == 24 and not allow_end_of_day:
+        raise ClockError("24:00 can only end a slot; a slot cannot start at midnight's end.")
+    return hours * 60 + minutes
+
+
+def format_clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_duration(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    if hours and rest:
+        return f"{hours} h {rest} min"
+    if hours:
+        return f"{hours} h"
+    return f"{rest} min"
+
+
+def is_on_grid(minutes: int) -> bool:
+    return minutes % GRID_MINUTES == 0
+
+
+def grid_times(start: int, end: int) -> list[int]:
+    """Grid times from start (inclusive) to end (exclusive)."""
+    first = start + (-start % GRID_MINUTES)
+    return list(range(first, end, GRID_MINUTES))
+
+
+def range_errors(start: int | None, end: int | None) -> dict[str, str]:
+    """Field errors for a start/end pair on the grid; empty when the range is valid."""
+    errors: dict[str, str] = {}
+    if start is not None and not is_on_grid(start):
+        errors["start"] = (
+            f"Start {format_clock(start)} is not on the 30-minute grid: use :00 or :30."
+        )
+    if end is not None and not is_on_grid(end):
+        errors["end"] = (
+            f"End {format_clock(end)} is not on the 30-minute grid: slots last 30 min, 1 h, "
+            "90 min and so on (not 45 min)."
+        )
+    if start is not None and end is not None and not errors and end <= start:
+        errors["end"] = "The end must be after the start."
+    if start is not None and start >= MINUTES_PER_DAY:
+        errors["start"] = "A slot must start before midnight."
+    return errors
+
+
+def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
+    """Half-open intervals: a slot ending at 10:00 does not overlap one starting at 10:00."""
+    return a_start < b_end and b_start < a_end

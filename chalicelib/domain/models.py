@@ -1,0 +1,62 @@
+"""Trainer account and location models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.settings import TrainerSettings
+
+MAX_LOCATION_NAME = 60
+
+
+class Trainer(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    email: str
+    settings: TrainerSettings = TrainerSettings()
+    version: int = 1
+    created_at: datetime
+    # Set by the features that complete getting-started steps 5 and 6 (Schedule, Clients).
+    template_applied_at: datetime | None = None
+    portal_link_shared_at: datetime | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.settings.business_name or self.email.split("@")[0]
+
+
+class Location(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    archived: bool = False
+    version: int = 1
+
+
+def normalise_email(raw: str) -> str:
+    return (raw or "").strip().lower()
+
+
+def email_errors(email: str) -> dict[str, str]:
+    # Deliberately simple: the real check is that the magic link arrives.
+    local, _, domain = email.partition("@")
+    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
+        return {"email": "Enter an email address like name@example.com."}
+    return {}
+
+
+def clean_location_name(raw: str, others: Iterable[Location]) -> str:
+    name = " ".join((raw or "").split())
+    if not name:
+        raise InvalidInput({"name": "Give the location a name, for example “Studio” or “Park”."})
+    if len(name) > MAX_LOCATION_NAME:
+        raise InvalidInput({"name": f"Keep the name under {MAX_LOCATION_NAME} characters."})
+    if any(other.name.casefold() == name.casefold() for other in others):
+        raise InvalidInput({"name": f"You already have a location called “{name}”."})
+    return name

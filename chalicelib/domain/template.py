@@ -1,0 +1,149 @@
+"""The weekly template: the slots a trainer offers in a typical week.
+
+A template slot is a local wall-clock range on a weekday at a location. Rules: both ends
+on the 30-minute grid, end after start, a location that exists and is not archived, and
+no overlap with another slot on the same weekday (at any location: a trainer is in one
+place at a time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.errors import InvalidInput, NotFound
+from chalicelib.domain.grid import (
+    WEEKDAYS,
+    ClockError,
+    format_clock,
+    overlaps,
+    parse_clock,
+    range_errors,
+)
+from chalicelib.domain.models import Location
+
+MAX_TEMPLATE_SLOTS = 7 * 48
+
+
+class TemplateSlot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    weekday: int  # 0 = Monday, as date.weekday()
+    start: int  # minutes since local midnight
+    end: int
+    location_id: str
+
+    @property
+    def label(self) -> str:
+        return f"{WEEKDAYS[self.weekday]} {format_clock(self.start)}–{format_clock(self.end)}"
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start
+
+
+class SlotDraft(BaseModel):
+    """A slot as typed into the form, before it has an id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weekday: int
+    start: int
+    end: int
+    location_id: str
+
+
+class WeeklyTemplate(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    slots: tuple[TemplateSlot, ...] = ()
+    version: int = 0  # 0 = never saved
+
+    def slot(self, slot_id: str) -> TemplateSlot:
+        for slot in self.slots:
+            if slot.id == slot_id:
+                return slot
+        raise NotFound(slot_id)
+
+    def on_weekday(self, weekday: int) -> list[TemplateSlot]:
+        return sorted((s for s in self.slots if s.weekday == weekday), key=lambda s: s.start)
+
+    def location_ids(self) -> set[str]:
+        return {s.location_id for s in self.slots}
+
+    def uses_location(self, location_id: str) -> bool:
+        return location_id in self.location_ids()
+
+    def with_slot(
+        self, slot_id: str, draft: SlotDraft, locations: Iterable[Location]
+    ) -> WeeklyTemplate:
+        """Add (new id) or replace (existing id) a slot, enforcing every template rule."""
+        others = [s for s in self.slots if s.id != slot_id]
+        errors = slot_errors(draft, others, locations)
+        if not any(s.id == slot_id for s in self.slots) and len(self.slots) >= MAX_TEMPLATE_SLOTS:
+            errors.setdefault("start", "The template is full.")
+        if errors:
+            raise InvalidInput(errors)
+        slot = TemplateSlot(id=slot_id, **draft.model_dump())
+        return self.model_copy(update={"slots": _sorted((*others, slot))})
+
+    def without_slot(self, slot_id: str) -> WeeklyTemplate:
+        self.slot(slot_id)
+        return self.model_copy(
+            update={"slots": tuple(s for s in self.slots if s.id != slot_id)}
+        )
+
+
+def _sorted(slots: Iterable[TemplateSlot]) -> tuple[TemplateSlot, ...]:
+    return tuple(sorted(slots, key=lambda s: (s.weekday, s.start, s.id)))
+
+
+def slot_errors(
+    draft: SlotDraft, others: Iterable[TemplateSlot], locations: Iterable[Location]
+) -> dict[str, str]:
+    errors = range_errors(draft.start, draft.end)
+    if not 0 <= draft.weekday <= 6:
+        errors["weekday"] = "Pick a day of the week."
+    usable = {loc.id: loc for loc in locations if not loc.archived}
+    if not draft.location_id:
+        errors["location_id"] = "Every slot needs a location."
+    elif draft.location_id not in usable:
+        errors["location_id"] = "That location does not exist or is archived; pick another."
+    if not errors:
+        for other in others:
+            if other.weekday == draft.weekday and overlaps(
+                draft.start, draft.end, other.start, other.end
+            ):
+                errors["start"] = (
+                    f"This overlaps {format_clock(other.start)}–{format_clock(other.end)} "
+                    f"on {WEEKDAYS[other.weekday]}. Slots on the same day cannot overlap."
+                )
+                break
+    return errors
+
+
+def parse_slot_form(form: Mapping[str, str]) -> SlotDraft:
+    """Parse the add/edit slot form; raises InvalidInput with per-field messages."""
+    errors: dict[str, str] = {}
+    weekday_raw = (form.get("weekday") or "").strip()
+    weekday = int(weekday_raw) if weekday_raw.isdigit() else -1
+    if not 0 <= weekday <= 6:
+        errors["weekday"] = "Pick a day of the week."
+    start = end = None
+    try:
+        start = parse_clock(form.get("start", ""))
+    except ClockError as exc:
+        errors["start"] = str(exc)
+    try:
+        end = parse_clock(form.get("end", ""), allow_end_of_day=True)
+    except ClockError as exc:
+        errors["end"] = str(exc)
+    location_id = (form.get("location_id") or "").strip()
+    if not location_id:
+        errors["location_id"] = "Every slot needs a location."
+    if errors:
+        raise InvalidInput(errors)
+    assert start is not None and end is not None
+    return SlotDraft(weekday=weekday, start=start, end=end, location_id=location_id)

@@ -1,0 +1,87 @@
+"""Time zones, ISO week keys and local-to-UTC conversion with explicit DST rules.
+
+Rules (DESIGN.md §4):
+- a local time that does not exist (spring forward) is rejected, never shifted;
+- an ambiguous local time (fall back) resolves to its first occurrence (fold=0), which
+  is the earlier instant and the one a person reading a wall clock meets first.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
+
+
+class NonexistentLocalTime(ValueError):
+    def __init__(self, day: date, minutes: int, zone_name: str) -> None:
+        super().__init__(
+            f"{format_clock(minutes)} does not exist on {day.isoformat()} in {zone_name} "
+            "(the clocks go forward then)."
+        )
+        self.day = day
+        self.minutes = minutes
+
+
+@lru_cache(maxsize=1)
+def all_time_zones() -> tuple[str, ...]:
+    return tuple(sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/")))
+
+
+def is_valid_time_zone(name: str) -> bool:
+    return name in set(all_time_zones()) or name == "UTC"
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"Unknown time zone {name!r}") from exc
+
+
+def week_key(day: date) -> str:
+    """ISO week of a trainer-local date: 2024-12-30 -> 2025-W01, 2027-01-01 -> 2026-W53."""
+    iso = day.isocalendar()
+    return f"{iso.year:04d}-W{iso.week:02d}"
+
+
+def week_monday(key: str) -> date:
+    year, week = key.split("-W")
+    return date.fromisocalendar(int(year), int(week), 1)
+
+
+def local_today(now: datetime, zone_name: str) -> date:
+    return now.astimezone(zone(zone_name)).date()
+
+
+def to_utc(day: date, minutes: int, zone_name: str) -> datetime:
+    """The UTC instant of a local wall-clock time; minutes may be 1440 (end of day)."""
+    if minutes == MINUTES_PER_DAY:
+        day, minutes = day + timedelta(days=1), 0
+    tz = zone(zone_name)
+    naive = datetime(day.year, day.month, day.day, minutes // 60, minutes % 60)
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    # A wall time that survives the UTC round trip exists; in a spring-forward gap both
+    # folds map to a different wall time.
+    if first.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive and (
+        second.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive
+    ):
+        raise NonexistentLocalTime(day, minutes, zone_name)
+    return first.astimezone(UTC)
+
+
+def interval_to_utc(day: date, start: int, end: int, zone_name: str) -> tuple[datetime, datetime]:
+    return to_utc(day, start, zone_name), to_utc(day, end, zone_name)
+
+
+def utc_iso(instant: datetime) -> str:
+    """Sortable, fixed-width UTC timestamp used in keys and stored attributes."""
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_utc_iso(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

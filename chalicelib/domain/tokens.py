@@ -1,0 +1,27 @@
+"""Secrets handed to browsers: 256-bit, URL-safe, and only ever stored as a SHA-256 hash."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+TOKEN_BYTES = 32  # 256 bits
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def new_id() -> str:
+    """Short random id for items (not a secret): 72 bits, URL-safe."""
+    return secrets.token_urlsafe(9)
+
+
+def looks_like_token(token: str) -> bool:
+    # Cheap shape check before any database read: a truncated or padded token is refused
+    # the same way as an unknown one, so it reveals nothing.
+    return len(token) == 43 and all(c.isalnum() or c in "-_" for c in token)

@@ -1,0 +1,298 @@
+"""A thin, typed layer over the low-level DynamoDB client.
+
+The low-level client (not boto3.resource) keeps cold starts short; items are converted
+with boto3's TypeSerializer/TypeDeserializer and numbers come back as int, never float
+(money is integer minor units).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.repo import keys
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Item = dict[str, Any]
+
+
+class ConditionFailed(Exception):
+    """A conditional write found the item not in the expected state."""
+
+    def __init__(self, old_item: Item | None = None) -> None:
+        super().__init__("condition failed")
+        self.old_item = old_item
+
+
+class TransactionFailed(Exception):
+    """A transaction was cancelled; `reasons[i]` is the code for operation i ('None' = ok)."""
+
+    def __init__(self, reasons: list[str]) -> None:
+        super().__init__(f"transaction cancelled: {reasons}")
+        self.reasons = reasons
+
+    def failed_at(self, index: int) -> bool:
+        return index < len(self.reasons) and self.reasons[index] not in ("None", "", None)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def to_attrs(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def from_attrs(attrs: Mapping[str, Any]) -> Item:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in attrs.items()}
+
+
+@dataclass
+class Condition:
+    """A condition/update expression with its placeholders, built by the repository."""
+
+    expression: str
+    names: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def params(self, prefix: str = "Condition") -> dict[str, Any]:
+        params: dict[str, Any] = {f"{prefix}Expression": self.expression}
+        if self.names:
+            params["ExpressionAttributeNames"] = self.names
+        if self.values:
+            params["ExpressionAttributeValues"] = to_attrs(self.values)
+        return params
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+class Db:
+    def __init__(self, client: Any, table_name: str) -> None:
+        self.client = client
+        self.table = table_name
+
+    # Reads -----------------------------------------------------------------------------
+    def get(self, key: Mapping[str, str], *, consistent: bool = True) -> Item | None:
+        response = self.client.get_item(
+            TableName=self.table, Key=to_attrs(key), ConsistentRead=consistent
+        )
+        attrs = response.get("Item")
+        return from_attrs(attrs) if attrs else None
+
+    def batch_get(self, key_list: Sequence[Mapping[str, str]]) -> list[Item]:
+        """One round trip for up to 100 keys (more only if DynamoDB returns unprocessed keys)."""
+        request = {
+            self.table: {"Keys": [to_attrs(k) for k in key_list], "ConsistentRead": True}
+        }
+        items: list[Item] = []
+        while request:
+            response = self.client.batch_get_item(RequestItems=request)
+            items.extend(from_attrs(a) for a in response["Responses"].get(self.table, []))
+            request = response.get("UnprocessedKeys") or {}
+        return items
+
+    def query(
+        self,
+        pk: str,
+        *,
+        sk_prefix: str | None = None,
+        sk_range: tuple[str, str] | None = None,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+    ) -> list[Item]:
+        return list(
+            self.iter_query(
+                pk, sk_prefix=sk_prefix, sk_range=sk_range, index=index, forward=forward,
+                limit=limit,
+            )
+        )
+
+    def iter_query(
+        self,
+        pk: str,
+        *,
+        sk_prefix: str | None = None,
+        sk_range: tuple[str, str] | None = None,
+        index: str | None = None,
+        forward: bool = True,
+        limit: int | None = None,
+    ) -> Iterator[Item]:
+        pk_name, sk_name = (keys.DUE_PK, keys.DUE_SK) if index == keys.DUE_INDEX else (
+            keys.PK,
+            keys.SK,
+        )
+        names = {"#pk": pk_name}
+        values: dict[str, Any] = {":pk": pk}
+        expression = "#pk = :pk"
+        if sk_prefix is not None:
+            names["#sk"] = sk_name
+            values[":prefix"] = sk_prefix
+            expression += " AND begins_with(#sk, :prefix)"
+        elif sk_range is not None:
+            names["#sk"] = sk_name
+            values[":lo"], values[":hi"] = sk_range
+            expression += " AND #sk BETWEEN :lo AND :hi"
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": expression,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_attrs(values),
+            "ScanIndexForward": forward,
+        }
+        if index:
+            params["IndexName"] = index
+        else:
+            params["ConsistentRead"] = True
+        if limit:
+            params["Limit"] = limit
+        yielded = 0
+        while True:
+            response = self.client.query(**params)
+            for attrs in response.get("Items", []):
+                yield from_attrs(attrs)
+                yielded += 1
+                if limit and yielded >= limit:
+                    return
+            last = response.get("LastEvaluatedKey")
+            if not last:
+                return
+            params["ExclusiveStartKey"] = last
+
+    # Writes ----------------------------------------------------------------------------
+    def put(self, item: Mapping[str, Any], condition: Condition | None = None) -> None:
+        params: dict[str, Any] = {"TableName": self.table, "Item": to_attrs(item)}
+        if condition:
+            params.update(condition.params())
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self._write(self.client.put_item, params)
+
+    def update(
+        self,
+        key: Mapping[str, str],
+        update: Condition,
+        condition: Condition | None = None,
+        *,
+        return_new: bool = False,
+    ) -> Item | None:
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": to_attrs(key),
+            "UpdateExpression": update.expression,
+        }
+        names = dict(update.names)
+        values = dict(update.values)
+        if condition:
+            params["ConditionExpression"] = condition.expression
+            names.update(condition.names)
+            values.update(condition.values)
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        if names:
+            params["ExpressionAttributeNames"] = names
+        if values:
+            params["ExpressionAttributeValues"] = to_attrs(values)
+        if return_new:
+            params["ReturnValues"] = "ALL_NEW"
+        response = self._write(self.client.update_item, params)
+        attrs = response.get("Attributes")
+        return from_attrs(attrs) if attrs else None
+
+    def delete(self, key: Mapping[str, str], condition: Condition | None = None) -> None:
+        params: dict[str, Any] = {"TableName": self.table, "Key": to_attrs(key)}
+        if condition:
+            params.update(condition.params())
+            params["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self._write(self.client.delete_item, params)
+
+    def transact(self, operations: Sequence[Mapping[str, Any]]) -> None:
+        """All-or-nothing write. Build operations with the tx_* helpers below."""
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {kind: {"TableName": self.table, **body}}
+                    for op in operations
+                    for kind, body in op.items()
+                ]
+            )
+        except ClientError as exc:
+            if _error_code(exc) == "TransactionCanceledException":
+                reasons = [
+                    str(r.get("Code", "None"))
+                    for r in exc.response.get("CancellationReasons", [])
+                ]
+                raise TransactionFailed(reasons) from exc
+            raise
+
+    def _write(self, call: Any, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return call(**params)
+        except ClientError as exc:
+            if _error_code(exc) == "ConditionalCheckFailedException":
+                old = exc.response.get("Item")
+                raise ConditionFailed(from_attrs(old) if old else None) from exc
+            raise
+
+
+# Transaction operation builders ------------------------------------------------------
+def tx_put(item: Mapping[str, Any], condition: Condition | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"Item": to_attrs(item)}
+    if condition:
+        body.update(condition.params())
+    return {"Put": body}
+
+
+def tx_update(
+    key: Mapping[str, str], update: Condition, condition: Condition | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {"Key": to_attrs(key), "UpdateExpression": update.expression}
+    names, values = dict(update.names), dict(update.values)
+    if condition:
+        body["ConditionExpression"] = condition.expression
+        names.update(condition.names)
+        values.update(condition.values)
+    if names:
+        body["ExpressionAttributeNames"] = names
+    if values:
+        body["ExpressionAttributeValues"] = to_attrs(values)
+    return {"Update": body}
+
+
+def tx_delete(key: Mapping[str, str], condition: Condition | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"Key": to_attrs(key)}
+    if condition:
+        body.update(condition.params())
+    return {"Delete": body}
+
+
+def tx_check(key: Mapping[str, str], condition: Condition) -> dict[str, Any]:
+    return {"ConditionCheck": {"Key": to_attrs(key), **condition.params()}}
+
+
+def new_item() -> Condition:
+    return Condition("attribute_not_exists(#pk)", {"#pk": keys.PK})
+
+
+def at_version(version: int) -> Condition:
+    """Optimistic lock: version 0 means the item must not exist yet."""
+    if version == 0:
+        return Condition("attribute_not_exists(#pk)", {"#pk": keys.PK})
+    return Condition("#version = :expected_version", {"#version": "version"}, {
+        ":expected_version": version
+    })

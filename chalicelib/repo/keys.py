@@ -1,0 +1,74 @@
+"""Every key string of the table is built here and nowhere else (docs/access-patterns.md).
+
+Partitions:
+- `T#<tid>`            the trainer's account: PROFILE and the CFG# set-up items.
+- `T#<tid>#W#<week>`   one trainer-week of the schedule (slots and sessions; later issues).
+- `EMAIL#<email>`      unique email -> trainer id.
+- `TOKEN#<sha256>`     any secret handed to a browser (sign-in link, session cookie...),
+                       found by GetItem on the hash of the secret.
+- `RATE#<scope>#<sha256>` fixed-window counters for rate limits.
+
+Set-up items (locations and the weekly template) share the `CFG#` prefix so one Query
+returns all of them and nothing else from the account partition.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PK: Final = "PK"
+SK: Final = "SK"
+DUE_PK: Final = "DuePK"
+DUE_SK: Final = "DueSK"
+DUE_INDEX: Final = "DueWork"
+TTL: Final = "ttl"
+
+PROFILE_SK: Final = "PROFILE"
+CFG_PREFIX: Final = "CFG#"
+LOCATION_PREFIX: Final = "CFG#LOC#"
+TEMPLATE_SK: Final = "CFG#TEMPLATE"
+
+
+def key(pk: str, sk: str) -> dict[str, str]:
+    return {PK: pk, SK: sk}
+
+
+def trainer_pk(trainer_id: str) -> str:
+    return f"T#{trainer_id}"
+
+
+def profile(trainer_id: str) -> dict[str, str]:
+    return key(trainer_pk(trainer_id), PROFILE_SK)
+
+
+def location(trainer_id: str, location_id: str) -> dict[str, str]:
+    return key(trainer_pk(trainer_id), f"{LOCATION_PREFIX}{location_id}")
+
+
+def location_id_from_sk(sk: str) -> str:
+    return sk.removeprefix(LOCATION_PREFIX)
+
+
+def template(trainer_id: str) -> dict[str, str]:
+    return key(trainer_pk(trainer_id), TEMPLATE_SK)
+
+
+def email(normalised_email: str) -> dict[str, str]:
+    return key(f"EMAIL#{normalised_email}", "EMAIL")
+
+
+def token(token_hash: str) -> dict[str, str]:
+    return key(f"TOKEN#{token_hash}", "TOKEN")
+
+
+def rate_window(scope: str, subject_hash: str, window_start: int) -> dict[str, str]:
+    return key(f"RATE#{scope}#{subject_hash}", f"W#{window_start}")
+
+
+def week_pk(trainer_id: str, week: str) -> str:
+    return f"T#{trainer_id}#W#{week}"
+
+
+def due_work(kind: str) -> str:
+    """Partition of the sparse DueWork index for one kind of scheduled work."""
+    return f"DUE#{kind}"

@@ -1,0 +1,381 @@
+"""The repository: item <-> model mapping and every conditional write of the app.
+
+Services call these methods; no other module touches the table or builds keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
+from chalicelib.domain.models import Location, Trainer
+from chalicelib.domain.settings import TrainerSettings
+from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import (
+    Condition,
+    ConditionFailed,
+    Db,
+    Item,
+    TransactionFailed,
+    at_version,
+    new_item,
+    tx_check,
+    tx_delete,
+    tx_put,
+    tx_update,
+)
+
+
+def _epoch(instant: datetime) -> int:
+    return int(instant.timestamp())
+
+
+# Mapping -----------------------------------------------------------------------------
+def trainer_to_item(trainer: Trainer) -> Item:
+    return {
+        **keys.profile(trainer.id),
+        "type": "trainer",
+        "id": trainer.id,
+        "email": trainer.email,
+        "settings": trainer.settings.model_dump(mode="json"),
+        "version": trainer.version,
+        "created_at": utc_iso(trainer.created_at),
+        "template_applied_at": (
+            utc_iso(trainer.template_applied_at) if trainer.template_applied_at else None
+        ),
+        "portal_link_shared_at": (
+            utc_iso(trainer.portal_link_shared_at) if trainer.portal_link_shared_at else None
+        ),
+    }
+
+
+def trainer_from_item(item: Item) -> Trainer:
+    return Trainer(
+        id=item["id"],
+        email=item["email"],
+        settings=TrainerSettings.model_validate(item.get("settings") or {}),
+        version=item["version"],
+        created_at=parse_utc_iso(item["created_at"]),
+        template_applied_at=(
+            parse_utc_iso(item["template_applied_at"]) if item.get("template_applied_at") else None
+        ),
+        portal_link_shared_at=(
+            parse_utc_iso(item["portal_link_shared_at"])
+            if item.get("portal_link_shared_at")
+            else None
+        ),
+    )
+
+
+def location_from_item(item: Item) -> Location:
+    return Location(
+        id=keys.location_id_from_sk(item[keys.SK]),
+        name=item["name"],
+        archived=bool(item.get("archived", False)),
+        version=item["version"],
+    )
+
+
+def template_from_item(item: Item | None) -> WeeklyTemplate:
+    if not item:
+        return WeeklyTemplate()
+    return WeeklyTemplate(
+        slots=tuple(TemplateSlot.model_validate(s) for s in item.get("slots", [])),
+        version=item["version"],
+    )
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Locations and weekly template of one trainer, read together."""
+
+    locations: list[Location]
+    template: WeeklyTemplate
+
+    def location(self, location_id: str) -> Location:
+        for loc in self.locations:
+            if loc.id == location_id:
+                return loc
+        raise NotFound(location_id)
+
+    @property
+    def active_locations(self) -> list[Location]:
+        return [loc for loc in self.locations if not loc.archived]
+
+    def location_names(self) -> dict[str, str]:
+        return {loc.id: loc.name for loc in self.locations}
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    kind: str
+    expires_at: datetime
+    used_at: datetime | None
+    data: dict[str, Any]
+
+
+class Repository:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    # Trainers ------------------------------------------------------------------------
+    def get_trainer(self, trainer_id: str) -> Trainer | None:
+        item = self.db.get(keys.profile(trainer_id))
+        return trainer_from_item(item) if item else None
+
+    def trainer_id_for_email(self, email: str) -> str | None:
+        item = self.db.get(keys.email(email))
+        return item["trainer_id"] if item else None
+
+    def create_trainer_ops(self, trainer: Trainer) -> list[dict[str, Any]]:
+        """Transaction parts that create a trainer and claim the email (unique)."""
+        return [
+            tx_put({**keys.email(trainer.email), "trainer_id": trainer.id}, new_item()),
+            tx_put(trainer_to_item(trainer), new_item()),
+        ]
+
+    def create_trainer(self, trainer: Trainer) -> None:
+        try:
+            self.db.transact(self.create_trainer_ops(trainer))
+        except TransactionFailed as exc:
+            raise Conflict("email already registered") from exc
+
+    def save_settings(self, trainer: Trainer, settings: TrainerSettings) -> Trainer:
+        """Replace the settings if the profile is still at the version the form showed."""
+        updated = trainer.model_copy(update={"settings": settings, "version": trainer.version + 1})
+        try:
+            self.db.update(
+                keys.profile(trainer.id),
+                Condition(
+                    "SET #settings = :settings, #version = :next",
+                    {"#settings": "settings", "#version": "version"},
+                    {":settings": settings.model_dump(mode="json"), ":next": updated.version},
+                ),
+                at_version(trainer.version),
+            )
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return updated
+
+    # Set-up: locations and weekly template -----------------------------------------
+    def get_setup(self, trainer_id: str) -> Setup:
+        """Locations and template in one Query of the account partition's CFG# items."""
+        locations: list[Location] = []
+        template_item: Item | None = None
+        for item in self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CFG_PREFIX):
+            if item[keys.SK] == keys.TEMPLATE_SK:
+                template_item = item
+            elif item[keys.SK].startswith(keys.LOCATION_PREFIX):
+                locations.append(location_from_item(item))
+        locations.sort(key=lambda loc: (loc.archived, loc.name.casefold()))
+        return Setup(locations, template_from_item(template_item))
+
+    def add_location(self, trainer_id: str, location: Location) -> None:
+        self.db.put(
+            {
+                **keys.location(trainer_id, location.id),
+                "type": "location",
+                "name": location.name,
+                "archived": location.archived,
+                "version": location.version,
+            },
+            new_item(),
+        )
+
+    def update_location(self, trainer_id: str, location: Location, **changes: Any) -> Location:
+        updated = location.model_copy(update={**changes, "version": location.version + 1})
+        try:
+            self.db.update(
+                keys.location(trainer_id, location.id),
+                Condition(
+                    "SET #name = :name, #archived = :archived, #version = :next",
+                    {"#name": "name", "#archived": "archived", "#version": "version"},
+                    {
+                        ":name": updated.name,
+                        ":archived": updated.archived,
+                        ":next": updated.version,
+                    },
+                ),
+                at_version(location.version),
+            )
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return updated
+
+    def delete_location(self, trainer_id: str, location: Location, template: WeeklyTemplate) -> None:
+        """Delete only if the location is unchanged and the template is still the one that
+        was checked not to use it (a slot added meanwhile cancels the delete)."""
+        try:
+            self.db.transact(
+                [
+                    tx_delete(keys.location(trainer_id, location.id), at_version(location.version)),
+                    tx_check(keys.template(trainer_id), at_version(template.version)),
+                ]
+            )
+        except TransactionFailed as exc:
+            raise VersionConflict() from exc
+
+    def save_template(
+        self,
+        trainer_id: str,
+        template: WeeklyTemplate,
+        new_template: WeeklyTemplate,
+        location_id: str | None,
+    ) -> WeeklyTemplate:
+        """Write the template if unchanged since read and the slot's location is usable."""
+        saved = new_template.model_copy(update={"version": template.version + 1})
+        operations: list[dict[str, Any]] = [
+            tx_put(
+                {
+                    **keys.template(trainer_id),
+                    "type": "template",
+                    "slots": [s.model_dump() for s in saved.slots],
+                    "version": saved.version,
+                },
+                at_version(template.version),
+            )
+        ]
+        if location_id:
+            operations.append(
+                tx_check(
+                    keys.location(trainer_id, location_id),
+                    Condition(
+                        "attribute_exists(#pk) AND #archived = :false",
+                        {"#pk": keys.PK, "#archived": "archived"},
+                        {":false": False},
+                    ),
+                )
+            )
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.failed_at(1) and not exc.failed_at(0):
+                raise Conflict("That location was archived or deleted meanwhile.") from exc
+            raise VersionConflict() from exc
+        return saved
+
+    # Tokens (sign-in links, session cookies) -----------------------------------------
+    def put_token(
+        self, token_hash: str, kind: str, expires_at: datetime, data: dict[str, Any]
+    ) -> None:
+        self.db.put(
+            {
+                **keys.token(token_hash),
+                "type": "token",
+                "kind": kind,
+                "expires_at": utc_iso(expires_at),
+                # TTL only tidies up (a day late is fine): validity is decided in code
+                # and in write conditions against "now".
+                keys.TTL: _epoch(expires_at) + 86400,
+                **data,
+            },
+            new_item(),
+        )
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        item = self.db.get(keys.token(token_hash))
+        return self._token_record(item) if item else None
+
+    @staticmethod
+    def _token_record(item: Item) -> TokenRecord:
+        reserved = {keys.PK, keys.SK, "type", "kind", "expires_at", "used_at", keys.TTL}
+        return TokenRecord(
+            kind=item["kind"],
+            expires_at=parse_utc_iso(item["expires_at"]),
+            used_at=parse_utc_iso(item["used_at"]) if item.get("used_at") else None,
+            data={k: v for k, v in item.items() if k not in reserved},
+        )
+
+    def use_token_op(self, token_hash: str, kind: str, now: datetime) -> dict[str, Any]:
+        """Transaction part that marks a single-use token used, if valid at `now`."""
+        return tx_update(
+            keys.token(token_hash),
+            Condition("SET #used_at = :now", {"#used_at": "used_at"}, {":now": utc_iso(now)}),
+            Condition(
+                "attribute_exists(#pk) AND #kind = :kind AND attribute_not_exists(#used_at)"
+                " AND #expires_at > :now",
+                {"#pk": keys.PK, "#kind": "kind", "#expires_at": "expires_at",
+                 "#used_at": "used_at"},
+                {":kind": kind, ":now": utc_iso(now)},
+            ),
+        )
+
+    def session_op(self, token_hash: str, trainer_id: str, csrf: str, expires_at: datetime) -> Any:
+        return tx_put(
+            {
+                **keys.token(token_hash),
+                "type": "token",
+                "kind": "session",
+                "trainer_id": trainer_id,
+                "csrf": csrf,
+                "expires_at": utc_iso(expires_at),
+                keys.TTL: _epoch(expires_at) + 86400,
+            },
+            new_item(),
+        )
+
+    def transact(self, operations: list[dict[str, Any]]) -> None:
+        self.db.transact(operations)
+
+    def delete_token(self, token_hash: str) -> None:
+        self.db.delete(keys.token(token_hash))
+
+    def session_with_profile(
+        self, token_hash: str, trainer_id: str
+    ) -> tuple[TokenRecord | None, Trainer | None]:
+        """The session and the trainer's profile in one round trip (BatchGetItem)."""
+        items = self.db.batch_get([keys.token(token_hash), keys.profile(trainer_id)])
+        token = profile = None
+        for item in items:
+            if item[keys.SK] == "TOKEN":
+                token = self._token_record(item)
+            else:
+                profile = trainer_from_item(item)
+        return token, profile
+
+    # Rate limits ---------------------------------------------------------------------
+    def count_attempt(
+        self, scope: str, subject_hash: str, window_start: int, window_seconds: int, limit: int
+    ) -> bool:
+        """Count one attempt in a fixed window; False once the window's limit is reached."""
+        try:
+            self.db.update(
+                keys.rate_window(scope, subject_hash, window_start),
+                Condition(
+                    "ADD #n :one SET #ttl = :ttl",
+                    {"#n": "attempts", "#ttl": keys.TTL},
+                    {":one": 1, ":ttl": window_start + 2 * window_seconds},
+                ),
+                Condition(
+                    "attribute_not_exists(#n) OR #n < :limit", {"#n": "attempts"}, {":limit": limit}
+                ),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    # Due work (sparse DueWork index) ---------------------------------------------------
+    def due_work(self, kind: str, now: datetime, limit: int = 100) -> list[Item]:
+        """Items whose scheduled work is due: one Query of the sparse index, oldest first."""
+        return self.db.query(
+            keys.due_work(kind),
+            index=keys.DUE_INDEX,
+            sk_range=("0", utc_iso(now) + "~"),
+            limit=limit,
+        )
+
+    def claim_due_work(self, item: Item) -> bool:
+        """Take an item out of the due-work index; exactly one concurrent caller wins."""
+        try:
+            self.db.update(
+                keys.key(item[keys.PK], item[keys.SK]),
+                Condition("REMOVE #due_pk, #due_sk", {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK}),
+                Condition("#due_sk = :seen", {"#due_sk": keys.DUE_SK}, {":seen": item[keys.DUE_SK]}),
+            )
+        except ConditionFailed:
+            return False
+        return True

@@ -1,0 +1,127 @@
+"""Composition root: configuration from the environment, the database, the clock.
+
+Everything is read lazily (never at import): Chalice's test client applies the stage's
+environment variables only while a request runs, and a boto3 client cached across a
+moto `mock_aws` block would talk to the wrong backend, hence `reset()`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib.repo.dynamo import Db
+from chalicelib.repo.repository import Repository
+
+DEFAULT_REGION = "eu-west-2"
+
+
+def _flag(name: str, default: str) -> bool:
+    return os.environ.get(name, default).strip().lower() in ("1", "on", "true", "yes")
+
+
+@dataclass(frozen=True)
+class Config:
+    stage: str
+    table_name: str
+    dynamodb_endpoint: str | None
+    region: str
+    signup_mode: str  # "open" or "invite"
+    email_provider: str  # "console" or "ses"
+    email_sender: str
+    public_base_url: str
+    cookie_secure: bool
+    hsts: bool
+    server_timing: bool
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage in ("local", "test")
+
+    @property
+    def session_cookie(self) -> str:
+        # __Host- demands Secure and Path=/, which plain-HTTP local runs cannot satisfy.
+        return "__Host-pt_session" if self.cookie_secure else "pt_session"
+
+    @property
+    def csrf_cookie(self) -> str:
+        return "__Host-pt_csrf" if self.cookie_secure else "pt_csrf"
+
+
+def config() -> Config:
+    env = os.environ
+    return Config(
+        stage=env.get("APP_STAGE", "dev"),
+        table_name=env.get("TABLE_NAME", "pt-bookings-dev"),
+        dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+        signup_mode=env.get("SIGNUP_MODE", "open"),
+        email_provider=env.get("EMAIL_PROVIDER", "ses"),
+        email_sender=env.get("EMAIL_SENDER", ""),
+        public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
+        cookie_secure=_flag("COOKIE_SECURE", "true"),
+        hsts=_flag("HSTS", "on"),
+        server_timing=_flag("SERVER_TIMING", "on"),
+    )
+
+
+_clients: dict[tuple[str, str | None, str], Any] = {}
+
+
+def _dynamodb_client(cfg: Config) -> Any:
+    cache_key = ("dynamodb", cfg.dynamodb_endpoint, cfg.region)
+    client = _clients.get(cache_key)
+    if client is None:
+        import boto3  # deferred: only paths that touch AWS pay for the import
+
+        from chalicelib.repo.metrics import instrument
+
+        client = boto3.client(
+            "dynamodb", region_name=cfg.region, endpoint_url=cfg.dynamodb_endpoint
+        )
+        instrument(client)
+        _clients[cache_key] = client
+    return client
+
+
+def aws_client(service: str) -> Any:
+    cfg = config()
+    cache_key = (service, None, cfg.region)
+    client = _clients.get(cache_key)
+    if client is None:
+        import boto3
+
+        client = boto3.client(service, region_name=cfg.region)
+        _clients[cache_key] = client
+    return client
+
+
+def repository() -> Repository:
+    cfg = config()
+    return Repository(Db(_dynamodb_client(cfg), cfg.table_name))
+
+
+def _system_now() -> datetime:
+    return datetime.now(UTC)
+
+
+_now: Callable[[], datetime] = _system_now
+
+
+def now() -> datetime:
+    return _now()
+
+
+def set_clock(clock: Callable[[], datetime] | None) -> None:
+    """Tests freeze or move time; None restores the system clock."""
+    global _now
+    _now = clock or _system_now
+
+
+def reset() -> None:
+    """Forget cached AWS clients and the clock override (tests, between moto blocks)."""
+    _clients.clear()
+    set_clock(None)

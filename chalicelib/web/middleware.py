@@ -1,0 +1,84 @@
+"""HTTP middleware: request state, security headers, cookies and Server-Timing.
+
+Runs around every route, including Chalice's own 405/415/500 answers, which it turns
+into HTML pages so a browser never sees a bare JSON error.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.repo import metrics
+from chalicelib.web import request_state
+from chalicelib.web.render import HTML, error_page
+
+log = logging.getLogger("pt_bookings.web")
+
+CSP = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    )
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    # Sign-in and portal URLs carry secrets: never leak them to another site.
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+}
+
+_FRIENDLY_ERRORS = {
+    405: ("Not allowed", "That action is not available here."),
+    415: ("This form could not be read", "Reload the page and try again."),
+    500: ("Something went wrong", "Sorry, that did not work. Nothing was changed; try again."),
+}
+
+
+def _friendly(response: Response) -> Response:
+    content_type = str(response.headers.get("Content-Type", ""))
+    if response.status_code in _FRIENDLY_ERRORS and not content_type.startswith("text/"):
+        title, message = _FRIENDLY_ERRORS[response.status_code]
+        return error_page(response.status_code, title, message)
+    return response
+
+
+def http_middleware(event: Any, get_response: Any) -> Response:
+    started = time.perf_counter()
+    db = metrics.begin()
+    state = request_state.begin(event)
+    try:
+        response = _friendly(get_response(event))
+    except Exception:  # a bug, not user input: log it, answer with a page
+        log.exception("unhandled error on %s", getattr(event, "path", "?"))
+        response = error_page(500, *_FRIENDLY_ERRORS[500])
+    headers = response.headers
+    for name, value in SECURITY_HEADERS.items():
+        headers.setdefault(name, value)
+    if state.cfg.hsts:
+        headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+    if str(headers.get("Content-Type", HTML)).startswith("text/html"):
+        headers["Cache-Control"] = "no-store"
+    if state.set_cookies:
+        headers["Set-Cookie"] = state.set_cookies  # a list becomes multi-value headers
+    if state.cfg.server_timing:
+        app_ms = (time.perf_counter() - started) * 1000
+        headers["Server-Timing"] = (
+            f'db;dur={db.seconds * 1000:.1f};desc="{db.calls} calls", app;dur={app_ms:.1f}'
+        )
+    return response

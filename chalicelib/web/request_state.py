@@ -1,0 +1,159 @@
+"""Per-request state shared by the middleware, the view decorators and the templates."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from chalicelib import runtime
+from chalicelib.domain.tokens import new_token
+from chalicelib.services.auth import CurrentSession, current_session
+
+
+@dataclass
+class RequestState:
+    request: Any
+    cfg: runtime.Config
+    prefix: str
+    cookies: dict[str, str]
+    set_cookies: list[str] = field(default_factory=list)
+    session: CurrentSession | None = None
+    session_loaded: bool = False
+    anonymous_csrf: str | None = None
+
+    # URLs ----------------------------------------------------------------------------
+    def url_for(self, path: str, **query: Any) -> str:
+        url = f"{self.prefix}{path}"
+        params = {k: v for k, v in query.items() if v is not None}
+        return f"{url}?{urlencode(params)}" if params else url
+
+    @property
+    def base_url(self) -> str:
+        """Absolute base for links sent out of band (emails), stage prefix included."""
+        if self.cfg.public_base_url:
+            return self.cfg.public_base_url
+        headers = self.request.headers
+        proto = headers.get("x-forwarded-proto", "http" if self.cfg.is_local else "https")
+        return f"{proto}://{headers.get('host', '127.0.0.1')}{self.prefix}"
+
+    @property
+    def current_path(self) -> str:
+        """The path as requested (Chalice's `path` is the route template)."""
+        return str(self.request.path).format(**(self.request.uri_params or {}))
+
+    @property
+    def client_ip(self) -> str:
+        identity = (self.request.context or {}).get("identity") or {}
+        return str(identity.get("sourceIp") or "unknown")
+
+    # Forms ---------------------------------------------------------------------------
+    def form(self) -> dict[str, str]:
+        raw = self.request.raw_body or b""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        # Last value wins for repeated keys; no form here posts lists.
+        return dict(parse_qsl(text, keep_blank_values=True))
+
+    def query(self, name: str, default: str = "") -> str:
+        return (self.request.query_params or {}).get(name, default)
+
+    # Session and CSRF ----------------------------------------------------------------
+    def load_session(self) -> CurrentSession | None:
+        if not self.session_loaded:
+            self.session_loaded = True
+            cookie = self.cookies.get(self.cfg.session_cookie)
+            if cookie:
+                self.session = current_session(runtime.repository(), cookie, runtime.now())
+        return self.session
+
+    @property
+    def csrf_token(self) -> str:
+        if self.session is not None:
+            return self.session.csrf
+        if self.anonymous_csrf is None:
+            existing = self.cookies.get(self.cfg.csrf_cookie, "")
+            if len(existing) == 43:
+                self.anonymous_csrf = existing
+            else:
+                # Double-submit token for forms shown before sign-in (login, confirm).
+                self.anonymous_csrf = new_token()
+                self.set_cookie(self.cfg.csrf_cookie, self.anonymous_csrf, max_age=None)
+        return self.anonymous_csrf
+
+    def csrf_ok(self, submitted: str) -> bool:
+        if self.session is not None:
+            expected = self.session.csrf
+        else:
+            expected = self.cookies.get(self.cfg.csrf_cookie, "")
+        return bool(expected) and hmac.compare_digest(expected, submitted or "")
+
+    def same_origin(self) -> bool:
+        """Browsers tell us where a POST came from; refuse anything cross-site."""
+        headers = self.request.headers
+        fetch_site = headers.get("sec-fetch-site")
+        if fetch_site and fetch_site not in ("same-origin", "none"):
+            return False
+        origin = headers.get("origin")
+        if origin and origin != "null":
+            host = headers.get("host", "")
+            return origin.split("://", 1)[-1] == host
+        return True
+
+    # Cookies -------------------------------------------------------------------------
+    def set_cookie(self, name: str, value: str, *, max_age: int | None) -> None:
+        parts = [f"{name}={value}", "Path=/", "HttpOnly", "SameSite=Lax"]
+        if self.cfg.cookie_secure:
+            parts.append("Secure")
+        if max_age is not None:
+            parts.append(f"Max-Age={max_age}")
+        self.set_cookies.append("; ".join(parts))
+
+    def clear_cookie(self, name: str) -> None:
+        self.set_cookie(name, "", max_age=0)
+
+
+_state: ContextVar[RequestState | None] = ContextVar("request_state", default=None)
+
+
+def _parse_cookies(header: str) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header or "")
+    except CookieError:
+        return {}
+    return {key: morsel.value for key, morsel in jar.items()}
+
+
+def _stage_prefix(request: Any, cfg: runtime.Config) -> str:
+    """Deployed execute-api URLs carry the stage (/api); custom domains and local do not."""
+    explicit = os.environ.get("URL_PREFIX")
+    if explicit is not None:
+        return explicit.rstrip("/")
+    host = (request.headers or {}).get("host", "")
+    stage = (request.context or {}).get("stage", "")
+    if host.endswith(".amazonaws.com") and stage:
+        return f"/{stage}"
+    return ""
+
+
+def begin(request: Any) -> RequestState:
+    cfg = runtime.config()
+    state = RequestState(
+        request=request,
+        cfg=cfg,
+        prefix=_stage_prefix(request, cfg),
+        cookies=_parse_cookies((request.headers or {}).get("cookie", "")),
+    )
+    _state.set(state)
+    return state
+
+
+def current() -> RequestState:
+    state = _state.get()
+    if state is None:
+        raise RuntimeError("no request in progress")
+    return state

@@ -1,0 +1,65 @@
+"""Shared fixtures: an isolated moto DynamoDB built from infra/table.yaml, a frozen clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from chalicelib import runtime
+from infra.local_dynamodb import make_moto_atomic
+from infra.table_schema import create_table
+
+TEST_TABLE = "pt-bookings-test"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # Fake credentials so nothing can ever reach a real account from a test.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
+    monkeypatch.setenv("TABLE_NAME", TEST_TABLE)
+    monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
+    runtime.reset()
+    yield
+    runtime.reset()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    make_moto_atomic()
+    with mock_aws():
+        create_table(boto3.client("dynamodb", region_name="eu-west-2"), TEST_TABLE)
+        yield
+
+
+@pytest.fixture
+def repo(aws: None) -> runtime.Repository:
+    return runtime.repository()
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    frozen = Clock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+    runtime.set_clock(frozen)
+    return frozen
