@@ -65,9 +65,7 @@ def request_sign_in(
     _enforce_rate_limits(repo, email, ip, now)
     has_account = repo.trainer_id_for_email(email) is not None
     if has_account or cfg.signup_mode == "open":
-        token = new_token()
-        repo.put_token(token_hash(token), SIGN_IN_KIND, now + SIGN_IN_LIFETIME, {"email": email})
-        url = f"{base_url}/login/confirm?token={token}"
+        url = issue_sign_in_link(repo, email, base_url, now)
         email_sender.send(
             email_sender.Email(
                 to=email,
@@ -85,6 +83,12 @@ def request_sign_in(
             )
         )
     return email
+
+
+def issue_sign_in_link(repo: Repository, email: str, base_url: str, now: datetime) -> str:
+    token = new_token()
+    repo.put_token(token_hash(token), SIGN_IN_KIND, now + SIGN_IN_LIFETIME, {"email": email})
+    return f"{base_url}/login/confirm?token={token}"
 
 
 def check_sign_in_token(repo: Repository, token: str, now: datetime) -> str:

@@ -42,11 +42,6 @@ class RequestState:
         return f"{proto}://{headers.get('host', '127.0.0.1')}{self.prefix}"
 
     @property
-    def current_path(self) -> str:
-        """The path as requested (Chalice's `path` is the route template)."""
-        return str(self.request.path).format(**(self.request.uri_params or {}))
-
-    @property
     def client_ip(self) -> str:
         identity = (self.request.context or {}).get("identity") or {}
         return str(identity.get("sourceIp") or "unknown")

@@ -102,8 +102,6 @@ def trainer(view: Callable[..., Response]) -> Callable[..., Response]:
         state = request_state.current()
         session = state.load_session()
         if session is None:
-            if state.request.method == "GET":
-                return redirect("/login", next=state.current_path)
             return redirect("/login")
         refused = _check_post(state)
         if refused is not None:

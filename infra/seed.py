@@ -1,0 +1,71 @@
+"""Demo data for `make run`: a trainer with locations and a weekly template.
+
+Goes through the same services as the pages, so the demo obeys every rule a trainer does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.grid import format_clock
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.settings import PaymentDetails, TrainerSettings
+from chalicelib.domain.tokens import new_id
+from chalicelib.repo.repository import Repository
+from chalicelib.services import account
+
+DEMO_EMAIL = "demo@ptbookings.local"
+
+LOCATIONS = ("Riverside Studio", "Victoria Park", "Home visits")
+# (weekday, start, end, location index)
+TEMPLATE = (
+    (0, 7 * 60, 8 * 60, 0),
+    (0, 18 * 60, 19 * 60, 0),
+    (1, 12 * 60, 13 * 60, 1),
+    (2, 7 * 60, 8 * 60, 0),
+    (2, 18 * 60, 19 * 60 + 30, 0),
+    (3, 12 * 60, 13 * 60, 1),
+    (4, 7 * 60, 8 * 60, 0),
+    (4, 17 * 60, 18 * 60, 2),
+    (5, 9 * 60, 10 * 60 + 30, 1),
+)
+
+
+def seed_demo(repo: Repository, now: datetime) -> str | None:
+    """Create the demo trainer once; returns its id, or None if it already existed."""
+    if repo.trainer_id_for_email(DEMO_EMAIL):
+        return None
+    trainer = Trainer(
+        id=new_id(),
+        email=DEMO_EMAIL,
+        created_at=now,
+        settings=TrainerSettings(
+            business_name="Sam Carter PT",
+            payment=PaymentDetails(
+                payee_name="Sam Carter",
+                bank_name="Monzo",
+                account_number="12345678",
+                sort_code="04-00-04",
+            ),
+        ),
+    )
+    try:
+        repo.create_trainer(trainer)
+    except Conflict:
+        return None
+    location_ids = [account.add_location(repo, trainer.id, name).id for name in LOCATIONS]
+    for weekday, start, end, location in TEMPLATE:
+        version = repo.get_setup(trainer.id).template.version
+        account.add_template_slot(
+            repo,
+            trainer.id,
+            {
+                "weekday": str(weekday),
+                "start": format_clock(start),
+                "end": format_clock(end),
+                "location_id": location_ids[location],
+                "version": str(version),
+            },
+        )
+    return trainer.id
