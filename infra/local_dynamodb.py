@@ -41,10 +41,18 @@ def make_moto_atomic() -> None:
         if original is None:
             continue
 
-        def locked(*args: Any, __original: Any = original, __name: str = name, **kwargs: Any) -> Any:
+        def locked(
+            *args: Any, __original: Any = original, __name: str = name, **kwargs: Any
+        ) -> Any:
             global write_count
             with _LOCK:
-                if __name not in ("get_item", "query", "scan", "batch_get_item", "transact_get_items"):
+                if __name not in (
+                    "get_item",
+                    "query",
+                    "scan",
+                    "batch_get_item",
+                    "transact_get_items",
+                ):
                     write_count += 1
                 return __original(*args, **kwargs)
 

@@ -103,6 +103,7 @@ def main() -> int:
     server = factory.create_local_server(app, config, host, port)
 
     last_saved = [-1]
+    announced = threading.Event()
 
     def snapshot() -> None:
         if local_dynamodb.write_count != last_saved[0]:
@@ -124,10 +125,15 @@ def main() -> int:
             "detail": {},
         }
         module = sys.modules["app"]  # CLIFactory imported app.py under this name
+        fired = []
         for source in app.event_sources:
             if isinstance(source, ScheduledEventConfig):
                 handler = getattr(module, source.handler_string.split(".")[-1])
                 handler(event, None)
+                fired.append(source.name)
+        if not announced.is_set():
+            announced.set()
+            _say(f"Scheduled functions fired: {', '.join(fired)}")
 
     snapshot()
     tickers = [

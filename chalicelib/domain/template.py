@@ -91,9 +91,7 @@ class WeeklyTemplate(BaseModel):
 
     def without_slot(self, slot_id: str) -> WeeklyTemplate:
         self.slot(slot_id)
-        return self.model_copy(
-            update={"slots": tuple(s for s in self.slots if s.id != slot_id)}
-        )
+        return self.model_copy(update={"slots": tuple(s for s in self.slots if s.id != slot_id)})
 
 
 def _sorted(slots: Iterable[TemplateSlot]) -> tuple[TemplateSlot, ...]:

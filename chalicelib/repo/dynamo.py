@@ -98,9 +98,7 @@ class Db:
 
     def batch_get(self, key_list: Sequence[Mapping[str, str]]) -> list[Item]:
         """One round trip for up to 100 keys (more only if DynamoDB returns unprocessed keys)."""
-        request = {
-            self.table: {"Keys": [to_attrs(k) for k in key_list], "ConsistentRead": True}
-        }
+        request = {self.table: {"Keys": [to_attrs(k) for k in key_list], "ConsistentRead": True}}
         items: list[Item] = []
         while request:
             response = self.client.batch_get_item(RequestItems=request)
@@ -120,7 +118,11 @@ class Db:
     ) -> list[Item]:
         return list(
             self.iter_query(
-                pk, sk_prefix=sk_prefix, sk_range=sk_range, index=index, forward=forward,
+                pk,
+                sk_prefix=sk_prefix,
+                sk_range=sk_range,
+                index=index,
+                forward=forward,
                 limit=limit,
             )
         )
@@ -135,9 +137,13 @@ class Db:
         forward: bool = True,
         limit: int | None = None,
     ) -> Iterator[Item]:
-        pk_name, sk_name = (keys.DUE_PK, keys.DUE_SK) if index == keys.DUE_INDEX else (
-            keys.PK,
-            keys.SK,
+        pk_name, sk_name = (
+            (keys.DUE_PK, keys.DUE_SK)
+            if index == keys.DUE_INDEX
+            else (
+                keys.PK,
+                keys.SK,
+            )
         )
         names = {"#pk": pk_name}
         values: dict[str, Any] = {":pk": pk}
@@ -234,8 +240,7 @@ class Db:
         except ClientError as exc:
             if _error_code(exc) == "TransactionCanceledException":
                 reasons = [
-                    str(r.get("Code", "None"))
-                    for r in exc.response.get("CancellationReasons", [])
+                    str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])
                 ]
                 raise TransactionFailed(reasons) from exc
             raise
@@ -293,6 +298,6 @@ def at_version(version: int) -> Condition:
     """Optimistic lock: version 0 means the item must not exist yet."""
     if version == 0:
         return Condition("attribute_not_exists(#pk)", {"#pk": keys.PK})
-    return Condition("#version = :expected_version", {"#version": "version"}, {
-        ":expected_version": version
-    })
+    return Condition(
+        "#version = :expected_version", {"#version": "version"}, {":expected_version": version}
+    )

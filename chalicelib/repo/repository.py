@@ -206,7 +206,9 @@ class Repository:
             raise VersionConflict() from exc
         return updated
 
-    def delete_location(self, trainer_id: str, location: Location, template: WeeklyTemplate) -> None:
+    def delete_location(
+        self, trainer_id: str, location: Location, template: WeeklyTemplate
+    ) -> None:
         """Delete only if the location is unchanged and the template is still the one that
         was checked not to use it (a slot added meanwhile cancels the delete)."""
         try:
@@ -298,8 +300,12 @@ class Repository:
             Condition(
                 "attribute_exists(#pk) AND #kind = :kind AND attribute_not_exists(#used_at)"
                 " AND #expires_at > :now",
-                {"#pk": keys.PK, "#kind": "kind", "#expires_at": "expires_at",
-                 "#used_at": "used_at"},
+                {
+                    "#pk": keys.PK,
+                    "#kind": "kind",
+                    "#expires_at": "expires_at",
+                    "#used_at": "used_at",
+                },
                 {":kind": kind, ":now": utc_iso(now)},
             ),
         )
@@ -373,8 +379,12 @@ class Repository:
         try:
             self.db.update(
                 keys.key(item[keys.PK], item[keys.SK]),
-                Condition("REMOVE #due_pk, #due_sk", {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK}),
-                Condition("#due_sk = :seen", {"#due_sk": keys.DUE_SK}, {":seen": item[keys.DUE_SK]}),
+                Condition(
+                    "REMOVE #due_pk, #due_sk", {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK}
+                ),
+                Condition(
+                    "#due_sk = :seen", {"#due_sk": keys.DUE_SK}, {":seen": item[keys.DUE_SK]}
+                ),
             )
         except ConditionFailed:
             return False

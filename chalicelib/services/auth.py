@@ -44,9 +44,7 @@ def _enforce_rate_limits(repo: Repository, email: str, ip: str, now: datetime) -
         ("ip", ip or "unknown", IP_ATTEMPTS_PER_WINDOW),
         ("email", email, EMAIL_ATTEMPTS_PER_WINDOW),
     ):
-        if not repo.count_attempt(
-            scope, token_hash(subject), window, RATE_WINDOW_SECONDS, limit
-        ):
+        if not repo.count_attempt(scope, token_hash(subject), window, RATE_WINDOW_SECONDS, limit):
             raise RateLimited(retry_after)
 
 

@@ -21,8 +21,11 @@ Disallow: /login
 Disallow: /dashboard
 """
 
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".svg": "image/svg+xml"}
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
 
 
 @bp.route("/", methods=["GET"])
@@ -103,9 +106,13 @@ def static(name: str) -> Response:
     path = (STATIC / name).resolve()
     content_type = STATIC_TYPES.get(path.suffix)
     if content_type is None or path.parent != STATIC.resolve() or not path.is_file():
-        return Response(body="Not found", status_code=404,
-                        headers={"Content-Type": "text/plain; charset=utf-8"})
+        return Response(
+            body="Not found", status_code=404, headers={"Content-Type": "text/plain; charset=utf-8"}
+        )
     return Response(
         body=path.read_text(encoding="utf-8"),
-        headers={"Content-Type": content_type, "Cache-Control": "public, max-age=31536000, immutable"},
+        headers={
+            "Content-Type": content_type,
+            "Cache-Control": "public, max-age=31536000, immutable",
+        },
     )

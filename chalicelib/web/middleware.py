@@ -50,11 +50,25 @@ _FRIENDLY_ERRORS = {
 }
 
 
+FALLBACK_500 = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>Something went wrong</title>"
+    "<h1>Something went wrong</h1><p>Sorry, that did not work. Nothing was changed; try again.</p>"
+)
+
+
+def _error_page(status: int) -> Response:
+    title, message = _FRIENDLY_ERRORS[status]
+    try:
+        return error_page(status, title, message)
+    except Exception:  # the error page itself failed: answer with static HTML
+        log.exception("error page failed")
+        return Response(body=FALLBACK_500, status_code=status, headers={"Content-Type": HTML})
+
+
 def _friendly(response: Response) -> Response:
     content_type = str(response.headers.get("Content-Type", ""))
     if response.status_code in _FRIENDLY_ERRORS and not content_type.startswith("text/"):
-        title, message = _FRIENDLY_ERRORS[response.status_code]
-        return error_page(response.status_code, title, message)
+        return _error_page(response.status_code)
     return response
 
 
@@ -66,7 +80,7 @@ def http_middleware(event: Any, get_response: Any) -> Response:
         response = _friendly(get_response(event))
     except Exception:  # a bug, not user input: log it, answer with a page
         log.exception("unhandled error on %s", getattr(event, "path", "?"))
-        response = error_page(500, *_FRIENDLY_ERRORS[500])
+        response = _error_page(500)
     headers = response.headers
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)

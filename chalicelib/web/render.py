@@ -59,6 +59,8 @@ def environment() -> Environment:
 def render(template: str, status: int = 200, **context: Any) -> Response:
     state = request_state.current()
     context.setdefault("session", state.session)
+    context.setdefault("tab", None)
+    context.setdefault("subtab", None)
     context.setdefault("errors", {})
     context.setdefault("form", {})
     html = environment().get_template(template).render(**context)

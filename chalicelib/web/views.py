@@ -29,7 +29,10 @@ log = logging.getLogger("pt_bookings.web")
 FORM = ["application/x-www-form-urlencoded"]
 
 TOKEN_MESSAGES = {
-    "invalid": ("This link is not valid", "Check that you opened the whole link, or ask for a new one."),
+    "invalid": (
+        "This link is not valid",
+        "Check that you opened the whole link, or ask for a new one.",
+    ),
     "used": ("This link was already used", "Each sign-in link works once. Ask for a new one."),
     "expired": ("This link has expired", "Sign-in links last 15 minutes. Ask for a new one."),
     "no-account": (
@@ -88,7 +91,14 @@ def public(view: Callable[..., Response]) -> Callable[..., Response]:
             return refused
         try:
             return view(*args, **kwargs)
-        except (NotFound, VersionConflict, Conflict, RateLimited, InvalidToken, InvalidInput) as exc:
+        except (
+            NotFound,
+            VersionConflict,
+            Conflict,
+            RateLimited,
+            InvalidToken,
+            InvalidInput,
+        ) as exc:
             return _domain_error_response(exc)
 
     return wrapper
@@ -108,7 +118,14 @@ def trainer(view: Callable[..., Response]) -> Callable[..., Response]:
             return refused
         try:
             return view(session, *args, **kwargs)
-        except (NotFound, VersionConflict, Conflict, RateLimited, InvalidToken, InvalidInput) as exc:
+        except (
+            NotFound,
+            VersionConflict,
+            Conflict,
+            RateLimited,
+            InvalidToken,
+            InvalidInput,
+        ) as exc:
             return _domain_error_response(exc)
 
     return wrapper

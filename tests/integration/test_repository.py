@@ -1,0 +1,255 @@
+"""The repository against moto: conditional writes, transactions, versions and races."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib import runtime
+from chalicelib.domain.errors import (
+    Conflict,
+    InvalidInput,
+    InvalidToken,
+    NotFound,
+    VersionConflict,
+)
+from chalicelib.domain.models import Location, Trainer
+from chalicelib.domain.settings import TrainerSettings
+from chalicelib.domain.tokens import token_hash
+from chalicelib.repo import keys
+from chalicelib.repo.repository import Repository
+from chalicelib.services import account, auth, jobs
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def make_trainer(repo: Repository, email: str = "coach@example.com") -> Trainer:
+    trainer = Trainer(id=email.split("@")[0], email=email, created_at=NOW)
+    repo.create_trainer(trainer)
+    return trainer
+
+
+def race(workers: int, action: Callable[[int], Any]) -> list[Any]:
+    """Run `action(i)` in `workers` threads released at the same instant."""
+    barrier = threading.Barrier(workers)
+
+    def run(i: int) -> Any:
+        barrier.wait()
+        try:
+            return action(i)
+        except Exception as exc:  # collected, not raised: the test counts outcomes
+            return exc
+
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(run, range(workers)))
+
+
+def slot_form(weekday: int, start: str, end: str, location_id: str, version: int) -> dict:
+    return {
+        "weekday": str(weekday),
+        "start": start,
+        "end": end,
+        "location_id": location_id,
+        "version": str(version),
+    }
+
+
+def test_an_email_belongs_to_one_trainer(repo: Repository) -> None:
+    make_trainer(repo)
+    with pytest.raises(Conflict):
+        repo.create_trainer(Trainer(id="other", email="coach@example.com", created_at=NOW))
+    assert repo.get_trainer("other") is None  # the transaction wrote nothing
+    assert repo.trainer_id_for_email("coach@example.com") == "coach"
+
+
+def test_settings_saved_at_a_stale_version_are_refused(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    saved = repo.save_settings(trainer, TrainerSettings(time_zone="Europe/Paris"))
+    assert saved.version == trainer.version + 1
+    with pytest.raises(VersionConflict):
+        repo.save_settings(trainer, TrainerSettings(time_zone="Asia/Tokyo"))
+    stored = repo.get_trainer(trainer.id)
+    assert stored is not None and stored.settings.time_zone == "Europe/Paris"
+
+
+def test_money_and_numbers_come_back_as_int_not_float_or_decimal(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    stored = repo.get_trainer(trainer.id)
+    assert stored is not None
+    assert type(stored.settings.cancel_deadline_hours) is int
+    assert type(stored.version) is int
+
+
+def test_locations_update_with_optimistic_versions(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    location = account.add_location(repo, trainer.id, "Studio")
+    renamed = repo.update_location(trainer.id, location, name="Studio A")
+    assert renamed.version == 2
+    with pytest.raises(VersionConflict):
+        repo.update_location(trainer.id, location, name="Studio B")
+    assert repo.get_setup(trainer.id).location(location.id).name == "Studio A"
+
+
+def test_deleting_a_location_fails_if_the_template_changed_since_it_was_checked(
+    repo: Repository,
+) -> None:
+    trainer = make_trainer(repo)
+    location = account.add_location(repo, trainer.id, "Studio")
+    checked_template = repo.get_setup(trainer.id).template
+    # Meanwhile another tab puts a slot at this location.
+    account.add_template_slot(repo, trainer.id, slot_form(0, "09:00", "10:00", location.id, 0))
+    with pytest.raises(VersionConflict):
+        repo.delete_location(trainer.id, location, checked_template)
+    assert repo.get_setup(trainer.id).location(location.id)
+
+
+def test_a_template_slot_cannot_use_a_location_archived_meanwhile(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    location = account.add_location(repo, trainer.id, "Studio")
+    setup = repo.get_setup(trainer.id)  # the form was rendered with the location active
+    repo.update_location(trainer.id, location, archived=True)
+    from chalicelib.domain.template import SlotDraft
+
+    draft = SlotDraft(weekday=0, start=540, end=600, location_id=location.id)
+    new_template = setup.template.with_slot("s1", draft, setup.locations)
+    with pytest.raises(Conflict):
+        repo.save_template(trainer.id, setup.template, new_template, location.id)
+    assert repo.get_setup(trainer.id).template.slots == ()
+
+
+def test_setup_is_one_query_of_the_account_partition_only(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    other = make_trainer(repo, "rival@example.com")
+    account.add_location(repo, trainer.id, "Mine")
+    account.add_location(repo, other.id, "Theirs")
+    from chalicelib.repo import metrics
+
+    recorded = metrics.begin()
+    setup = repo.get_setup(trainer.id)
+    assert [loc.name for loc in setup.locations] == ["Mine"]
+    assert recorded.operations == ["Query"]
+
+
+def test_unknown_template_slot_is_not_found(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    with pytest.raises(NotFound):
+        account.template_slot(repo, trainer.id, "nope")
+
+
+# Races ---------------------------------------------------------------------------------
+def test_overlapping_template_slots_added_at_once_leave_exactly_one(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    location = account.add_location(repo, trainer.id, "Studio")
+    starts = ["09:00", "09:30", "10:00", "09:00", "08:30", "09:30", "10:00", "09:00"]
+
+    def add(i: int) -> Any:
+        end = {"08:30": "10:00", "09:00": "10:30", "09:30": "11:00", "10:00": "11:30"}[starts[i]]
+        return account.add_template_slot(
+            repo, trainer.id, slot_form(0, starts[i], end, location.id, 0)
+        )
+
+    outcomes = race(len(starts), add)
+    winners = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(winners) == 1
+    # A loser either read before the winner wrote (its write condition fails) or after
+    # (the overlap rule refuses it): both are refusals, never a second slot.
+    losers = [o for o in outcomes if isinstance(o, Exception)]
+    assert all(isinstance(o, (VersionConflict, InvalidInput)) for o in losers), losers
+    assert len(repo.get_setup(trainer.id).template.slots) == 1
+
+
+def test_a_sign_in_link_confirmed_twice_at_once_opens_one_session(repo: Repository) -> None:
+    make_trainer(repo)
+    url = auth.issue_sign_in_link(repo, "coach@example.com", "http://x", NOW)
+    token = url.split("token=")[1]
+    cfg = runtime.config()
+    outcomes = race(8, lambda _i: auth.confirm_sign_in(repo, cfg, token, NOW))
+    sessions = [o for o in outcomes if isinstance(o, auth.SignedIn)]
+    assert len(sessions) == 1
+    assert all(
+        isinstance(o, InvalidToken) and o.reason == "used" for o in outcomes if o not in sessions
+    )
+
+
+def test_two_sign_ups_for_one_new_email_make_one_account(repo: Repository) -> None:
+    tokens = [
+        auth.issue_sign_in_link(repo, "fresh@example.com", "http://x", NOW).split("token=")[1]
+        for _ in range(4)
+    ]
+    cfg = runtime.config()
+    outcomes = race(4, lambda i: auth.confirm_sign_in(repo, cfg, tokens[i], NOW))
+    assert all(isinstance(o, auth.SignedIn) for o in outcomes), outcomes
+    assert len({o.trainer_id for o in outcomes}) == 1
+    assert repo.trainer_id_for_email("fresh@example.com") == outcomes[0].trainer_id
+
+
+def test_a_sign_in_link_is_unusable_after_15_minutes_whatever_ttl_says(repo: Repository) -> None:
+    make_trainer(repo)
+    token = auth.issue_sign_in_link(repo, "coach@example.com", "http://x", NOW).split("token=")[1]
+    cfg = runtime.config()
+    with pytest.raises(InvalidToken) as refused:
+        auth.confirm_sign_in(repo, cfg, token, NOW + timedelta(minutes=15))
+    assert refused.value.reason == "expired"
+    # the item is still there (moto never applies TTL): validity is decided in code
+    assert repo.get_token(token_hash(token)) is not None
+
+
+def test_the_rate_limit_counts_concurrent_attempts_exactly(repo: Repository) -> None:
+    outcomes = race(12, lambda _i: repo.count_attempt("email", "h", 0, 900, 5))
+    assert outcomes.count(True) == 5 and outcomes.count(False) == 7
+
+
+def _put_due_item(repo: Repository, n: int, due: datetime) -> None:
+    repo.db.put(
+        {
+            keys.PK: keys.week_pk("t", "2026-W48"),
+            keys.SK: f"SLOT#{n:03d}",
+            keys.DUE_PK: keys.due_work(jobs.OFFER_LOCK),
+            keys.DUE_SK: f"{due.strftime('%Y-%m-%dT%H:%M:%SZ')}#{n:03d}",
+        }
+    )
+
+
+def test_due_work_is_claimed_once_when_two_runs_race(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for n in range(20):
+        _put_due_item(repo, n, NOW - timedelta(minutes=1))
+    _put_due_item(repo, 99, NOW + timedelta(minutes=5))  # not due yet
+    handled: list[str] = []
+    lock = threading.Lock()
+
+    def handler(_repo: Repository, item: dict, _now: datetime) -> None:
+        with lock:
+            handled.append(item[keys.SK])
+
+    monkeypatch.setitem(jobs.HANDLERS, jobs.OFFER_LOCK, handler)
+    reports = race(2, lambda _i: jobs.run_due_work(repo, jobs.OFFER_LOCK, NOW))
+    assert sorted(handled) == [f"SLOT#{n:03d}" for n in range(20)]
+    assert sum(r.claimed for r in reports) == 20
+    # claimed items have left the sparse index; the future one is still waiting
+    assert [i[keys.SK] for i in repo.due_work(jobs.OFFER_LOCK, NOW + timedelta(hours=1))] == [
+        "SLOT#099"
+    ]
+
+
+def test_due_work_without_a_handler_is_left_for_the_code_that_handles_it(
+    repo: Repository,
+) -> None:
+    _put_due_item(repo, 1, NOW - timedelta(minutes=1))
+    report = jobs.run_due_work(repo, "unknown-kind", NOW)
+    assert report.claimed == 0
+
+
+def test_location_ids_are_scoped_to_their_trainer(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    other = make_trainer(repo, "rival@example.com")
+    location = account.add_location(repo, trainer.id, "Studio")
+    with pytest.raises(NotFound):
+        account.rename_location(repo, other.id, location.id, "Mine now", "1")
+    assert isinstance(repo.get_setup(trainer.id).location(location.id), Location)
