@@ -270,3 +270,14 @@ def test_static_files_are_served_and_paths_outside_are_not(browser: Browser) -> 
     assert css.status == 200 and css.headers["content-type"].startswith("text/css")
     assert browser.get("/static/..%2F..%2Fapp.py").status == 404
     assert browser.get("/static/nothing.css").status == 404
+
+
+def test_sign_in_requests_make_a_fixed_number_of_round_trips(browser: Browser) -> None:
+    # two rate-limit counters, the email lookup, the link
+    assert browser.post("/login", {"email": "coach@example.com"}).db_calls == 4
+    token = _link_token(browser, "coach@example.com")
+    confirm = browser.get(f"/login/confirm?token={token}")
+    assert confirm.db_calls == 1
+    # read the link, look up the email, one transaction (use link + session + account)
+    done = browser.post("/login/confirm", {"token": token}, csrf=confirm.csrf())
+    assert done.status == 303 and done.db_calls == 3
