@@ -1,0 +1,49 @@
+"""Operator commands. Today: invite a trainer on an invite-only stage.
+
+    TABLE_NAME=pt-bookings-prod AWS_PROFILE=... python -m infra.manage invite coach@example.com
+
+Creates the trainer account (email claimed uniquely); they then sign in at /login with that
+address and receive a link.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from chalicelib import runtime
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.models import Trainer, email_errors, normalise_email
+from chalicelib.domain.tokens import new_id
+
+
+def invite(email: str) -> str:
+    address = normalise_email(email)
+    errors = email_errors(address)
+    if errors:
+        raise SystemExit(errors["email"])
+    trainer = Trainer(id=new_id(), email=address, created_at=datetime.now(UTC))
+    try:
+        runtime.repository().create_trainer(trainer)
+    except Conflict:
+        raise SystemExit(f"{address} already has an account.") from None
+    return trainer.id
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.manage")
+    commands = parser.add_subparsers(dest="command", required=True)
+    invite_parser = commands.add_parser("invite", help="create a trainer account for an email")
+    invite_parser.add_argument("email")
+    args = parser.parse_args(argv)
+    if args.command == "invite":
+        trainer_id = invite(args.email)
+        print(
+            f"Invited {normalise_email(args.email)} (trainer {trainer_id}). They sign in at /login."
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
