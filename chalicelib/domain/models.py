@@ -56,7 +56,7 @@ def clean_location_name(raw: str, others: Iterable[Location]) -> str:
     if not name:
         raise InvalidInput({"name": "Give the location a name, for example “Studio” or “Park”."})
     if len(name) > MAX_LOCATION_NAME:
-        raise InvalidInput({"name": f"Keep the name under {MAX_LOCATION_NAME} characters."})
+        raise InvalidInput({"name": f"Keep the name to {MAX_LOCATION_NAME} characters or fewer."})
     if any(other.name.casefold() == name.casefold() for other in others):
         raise InvalidInput({"name": f"You already have a location called “{name}”."})
     return name

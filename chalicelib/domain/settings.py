@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.grid import ClockError, format_clock, parse_clock, range_errors
+from chalicelib.domain.grid import ClockError, format_clock, is_on_grid, parse_clock
 from chalicelib.domain.timeutil import is_valid_time_zone
 
 # ISO 4217 code -> (symbol, minor-unit digits). Money is always integer minor units.
@@ -101,7 +101,7 @@ def _int_field(
     form: Mapping[str, str], field: str, label: str, low: int, high: int, errors: dict[str, str]
 ) -> int | None:
     raw = (form.get(field) or "").strip()
-    if not re.fullmatch(r"\d{1,6}", raw):
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
         errors[field] = f"{label} must be a whole number."
         return None
     value = int(raw)
@@ -113,7 +113,7 @@ def _int_field(
 
 def _normalise_sort_code(raw: str) -> str | None:
     digits = re.sub(r"[\s-]", "", raw)
-    if not re.fullmatch(r"\d{6}", digits):
+    if not re.fullmatch(r"[0-9]{6}", digits):
         return None
     return f"{digits[0:2]}-{digits[2:4]}-{digits[4:6]}"
 
@@ -124,7 +124,7 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
 
     business_name = (form.get("business_name") or "").strip()
     if len(business_name) > MAX_NAME:
-        errors["business_name"] = f"Keep the name under {MAX_NAME} characters."
+        errors["business_name"] = f"Keep the name to {MAX_NAME} characters or fewer."
 
     time_zone = (form.get("time_zone") or "").strip()
     if not is_valid_time_zone(time_zone):
@@ -143,8 +143,18 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
         day_end = parse_clock(form.get("day_end", ""), allow_end_of_day=True)
     except ClockError as exc:
         errors["day_end"] = str(exc)
-    for key, message in range_errors(day_start, day_end).items():
-        errors.setdefault("day_" + key, message.replace("slot", "day"))
+    for field, value in (("day_start", day_start), ("day_end", day_end)):
+        if value is not None and not is_on_grid(value):
+            errors.setdefault(
+                field, f"{format_clock(value)} is not on the 30-minute grid: use :00 or :30."
+            )
+    if (
+        day_start is not None
+        and day_end is not None
+        and not {"day_start", "day_end"} & errors.keys()
+        and day_end <= day_start
+    ):
+        errors["day_end"] = "The day must end after it starts."
 
     default_view = form.get("default_view", "")
     if default_view not in ("day", "week"):
@@ -161,7 +171,7 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
             MAX_BOOKING_WINDOW_WEEKS,
             errors,
         )
-    elif window_choice.isdigit() and int(window_choice) in BOOKING_WINDOW_PRESETS:
+    elif window_choice in {str(weeks) for weeks in BOOKING_WINDOW_PRESETS}:
         booking_window_weeks = int(window_choice)
     else:
         errors["booking_window"] = "Choose 1, 2, 3 weeks or a custom number."
@@ -188,8 +198,8 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
     sort_code_raw = (form.get("sort_code") or "").strip()
     for field, value in (("payee_name", payee), ("bank_name", bank)):
         if len(value) > MAX_NAME:
-            errors[field] = f"Keep this under {MAX_NAME} characters."
-    if account and not re.fullmatch(r"\d{6,10}", account):
+            errors[field] = f"Keep this to {MAX_NAME} characters or fewer."
+    if account and not re.fullmatch(r"[0-9]{6,10}", account):
         errors["account_number"] = "An account number is 6 to 10 digits (UK accounts have 8)."
     sort_code = ""
     if sort_code_raw:

@@ -8,6 +8,7 @@ place at a time).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 
 from pydantic import BaseModel, ConfigDict
@@ -126,7 +127,8 @@ def parse_slot_form(form: Mapping[str, str]) -> SlotDraft:
     """Parse the add/edit slot form; raises InvalidInput with per-field messages."""
     errors: dict[str, str] = {}
     weekday_raw = (form.get("weekday") or "").strip()
-    weekday = int(weekday_raw) if weekday_raw.isdigit() else -1
+    # Only ASCII digits: str.isdigit() also accepts "²", which int() then rejects.
+    weekday = int(weekday_raw) if re.fullmatch(r"[0-6]", weekday_raw) else -1
     if not 0 <= weekday <= 6:
         errors["weekday"] = "Pick a day of the week."
     start = end = None

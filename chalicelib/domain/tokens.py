@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 TOKEN_BYTES = 32  # 256 bits
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def new_token() -> str:
@@ -24,4 +26,4 @@ def new_id() -> str:
 def looks_like_token(token: str) -> bool:
     # Cheap shape check before any database read: a truncated or padded token is refused
     # the same way as an unknown one, so it reveals nothing.
-    return len(token) == 43 and all(c.isalnum() or c in "-_" for c in token)
+    return _TOKEN_SHAPE.fullmatch(token) is not None

@@ -87,7 +87,7 @@ def test_a_trainer_adds_renames_archives_restores_and_deletes_a_location(
     ("name", "message"),
     [
         ("", "Give the location a name"),
-        ("x" * 61, "under 60 characters"),
+        ("x" * 61, "60 characters or fewer"),
         ("studio", "already have"),
     ],
 )
@@ -338,3 +338,39 @@ def test_dashboard_pages_make_a_fixed_number_of_round_trips(trainer: Browser) ->
     assert trainer.get(f"/dashboard/settings/locations/{studio}").db_calls == 2
     # adding a slot: session, read set-up, one transaction (template + location check)
     assert add_slot(trainer, 0, "11:00", "12:00", studio).db_calls == 3
+
+
+@pytest.mark.parametrize("weekday", ["²", "7", "-1", "Monday", ""])
+def test_a_tampered_weekday_is_a_form_error_not_a_crash(trainer: Browser, weekday: str) -> None:
+    studio = add_location(trainer, "Studio")
+    form = {
+        "weekday": weekday,
+        "start": "09:00",
+        "end": "10:00",
+        "location_id": studio,
+        "version": template_version(trainer),
+    }
+    page = trainer.post("/dashboard/settings/template/new", form)
+    assert page.status == 400 and "Pick a day of the week." in page.body
+    assert slot_ids(trainer) == []
+
+
+def test_a_tampered_booking_window_is_a_form_error_not_a_crash(trainer: Browser) -> None:
+    body = trainer.get("/dashboard/settings").body
+    version = re.search(r'name="version" value="(\d+)"', body).group(1)  # type: ignore[union-attr]
+    page = trainer.post(
+        "/dashboard/settings",
+        {
+            "version": version,
+            "time_zone": "Europe/London",
+            "country": "GB",
+            "day_start": "07:00",
+            "day_end": "21:00",
+            "default_view": "week",
+            "booking_window": "①",
+            "cancel_deadline_hours": "36",
+            "offer_lock_minutes": "60",
+            "currency": "GBP",
+        },
+    )
+    assert page.status == 400 and "Choose 1, 2, 3 weeks" in page.body

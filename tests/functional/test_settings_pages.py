@@ -83,7 +83,7 @@ def test_a_custom_booking_window_is_saved(trainer: Browser) -> None:
         ("cancel_deadline_hours", "1.5", "must be a whole number"),
         ("cancel_deadline_hours", "-3", "must be a whole number"),
         ("offer_lock_minutes", "2", "between 5 and 1440"),
-        ("day_end", "05:00", "must be after the start"),
+        ("day_end", "05:00", "must end after it starts"),
         ("day_start", "07:15", "30-minute grid"),
         ("booking_window", "9", "Choose 1, 2, 3 weeks"),
         ("sort_code", "12-34", "6 digits"),
