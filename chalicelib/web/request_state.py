@@ -129,9 +129,9 @@ def _stage_prefix(request: Any, cfg: runtime.Config) -> str:
     if explicit is not None:
         return explicit.rstrip("/")
     host = (request.headers or {}).get("host", "")
-    stage = (request.context or {}).get("stage", "")
-    if host.endswith(".amazonaws.com") and stage:
-        return f"/{stage}"
+    if host.endswith(".amazonaws.com"):
+        # API Gateway puts the stage in the request context; "api" is Chalice's default.
+        return "/" + str((request.context or {}).get("stage") or "api")
     return ""
 
 

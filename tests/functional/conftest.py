@@ -49,7 +49,6 @@ class Browser:
     client: Client
     outbox: list[email_module.Email]
     cookies: dict[str, str] = field(default_factory=dict)
-    ip: str = "203.0.113.7"
 
     def request(self, method: str, path: str, body: str = "", headers: dict | None = None) -> Page:
         all_headers = {"host": "testserver"}
@@ -147,6 +146,6 @@ def trainer(browser: Browser) -> Browser:
 
 @pytest.fixture
 def other_trainer(chalice_client: Client, outbox: list[email_module.Email]) -> Browser:
-    other = Browser(chalice_client, outbox, ip="198.51.100.9")
+    other = Browser(chalice_client, outbox)
     other.sign_in("rival@example.com")
     return other
