@@ -6,6 +6,10 @@ from __future__ import annotations
 class DomainError(Exception):
     """Base class: every expected failure a user can cause."""
 
+    @property
+    def user_message(self) -> str:
+        return str(self)
+
 
 class InvalidInput(DomainError):
     """User input broke a rule. `errors` maps a form field to a message for that field."""
@@ -23,6 +27,10 @@ class VersionConflict(DomainError):
     """The item changed since the form was rendered."""
 
     message = "This was changed elsewhere (another tab or device). Reload the page and try again."
+
+    @property
+    def user_message(self) -> str:
+        return self.message
 
 
 class Conflict(DomainError):

@@ -102,7 +102,7 @@ def settings_save(session: CurrentSession) -> Response:
     except InvalidInput as exc:
         return _settings_page(session, 400, errors=exc.errors, form=form)
     except VersionConflict as exc:
-        return _settings_page(session, 409, errors={"_form": exc.message}, form=form)
+        return _settings_page(session, 409, errors={"_form": exc.user_message}, form=form)
     return redirect("/dashboard/settings", saved="settings")
 
 
@@ -182,8 +182,9 @@ def location_change(session: CurrentSession, location_id: str) -> Response:
     except InvalidInput as exc:
         return _location_page(session, location_id, 400, errors=exc.errors, form=form)
     except (VersionConflict, Conflict) as exc:
-        message = exc.message if isinstance(exc, VersionConflict) else str(exc)
-        return _location_page(session, location_id, 409, errors={"_form": message}, form=form)
+        return _location_page(
+            session, location_id, 409, errors={"_form": exc.user_message}, form=form
+        )
     return redirect("/dashboard/settings/locations", saved=action)
 
 
@@ -249,8 +250,7 @@ def slot_create(session: CurrentSession) -> Response:
     except InvalidInput as exc:
         return _slot_page(session, None, 400, errors=exc.errors, form=form)
     except (VersionConflict, Conflict) as exc:
-        message = exc.message if isinstance(exc, VersionConflict) else str(exc)
-        return _slot_page(session, None, 409, errors={"_form": message}, form=form)
+        return _slot_page(session, None, 409, errors={"_form": exc.user_message}, form=form)
     return redirect("/dashboard/settings/template", saved="added")
 
 
@@ -281,6 +281,7 @@ def slot_change(session: CurrentSession, slot_id: str) -> Response:
     except InvalidInput as exc:
         return _slot_page(session, slot, 400, setup=setup, errors=exc.errors, form=form)
     except (VersionConflict, Conflict) as exc:
-        message = exc.message if isinstance(exc, VersionConflict) else str(exc)
-        return _slot_page(session, slot, 409, setup=setup, errors={"_form": message}, form=form)
+        return _slot_page(
+            session, slot, 409, setup=setup, errors={"_form": exc.user_message}, form=form
+        )
     return redirect("/dashboard/settings/template", saved="updated")

@@ -15,6 +15,7 @@ from chalice import Response
 
 from chalicelib.domain.errors import (
     Conflict,
+    DomainError,
     InvalidInput,
     InvalidToken,
     NotFound,
@@ -42,13 +43,13 @@ TOKEN_MESSAGES = {
 }
 
 
-def _domain_error_response(exc: Exception) -> Response:
+def _domain_error_response(exc: DomainError) -> Response:
     if isinstance(exc, NotFound):
         return error_page(404, "Not found", "There is nothing here. It may have been removed.")
     if isinstance(exc, VersionConflict):
-        return error_page(409, "Changed elsewhere", exc.message)
+        return error_page(409, "Changed elsewhere", exc.user_message)
     if isinstance(exc, Conflict):
-        return error_page(409, "That cannot be done", str(exc))
+        return error_page(409, "That cannot be done", exc.user_message)
     if isinstance(exc, RateLimited):
         minutes = max(1, round(exc.retry_after_seconds / 60))
         response = error_page(
@@ -65,7 +66,7 @@ def _domain_error_response(exc: Exception) -> Response:
         return error_page(status, title, message, show_login_link=True)
     if isinstance(exc, InvalidInput):
         return error_page(400, "Check the form", "; ".join(exc.errors.values()))
-    raise exc
+    return error_page(400, "That cannot be done", exc.user_message)
 
 
 def _check_post(state: request_state.RequestState) -> Response | None:
@@ -81,25 +82,23 @@ def _check_post(state: request_state.RequestState) -> Response | None:
     return None
 
 
+def _guarded(state: request_state.RequestState, call: Callable[[], Response]) -> Response:
+    """CSRF + same-origin on POST, then the view, with domain errors mapped to pages."""
+    refused = _check_post(state)
+    if refused is not None:
+        return refused
+    try:
+        return call()
+    except DomainError as exc:
+        return _domain_error_response(exc)
+
+
 def public(view: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Response:
         state = request_state.current()
         state.load_session()
-        refused = _check_post(state)
-        if refused is not None:
-            return refused
-        try:
-            return view(*args, **kwargs)
-        except (
-            NotFound,
-            VersionConflict,
-            Conflict,
-            RateLimited,
-            InvalidToken,
-            InvalidInput,
-        ) as exc:
-            return _domain_error_response(exc)
+        return _guarded(state, lambda: view(*args, **kwargs))
 
     return wrapper
 
@@ -113,19 +112,6 @@ def trainer(view: Callable[..., Response]) -> Callable[..., Response]:
         session = state.load_session()
         if session is None:
             return redirect("/login")
-        refused = _check_post(state)
-        if refused is not None:
-            return refused
-        try:
-            return view(session, *args, **kwargs)
-        except (
-            NotFound,
-            VersionConflict,
-            Conflict,
-            RateLimited,
-            InvalidToken,
-            InvalidInput,
-        ) as exc:
-            return _domain_error_response(exc)
+        return _guarded(state, lambda: view(session, *args, **kwargs))
 
     return wrapper
