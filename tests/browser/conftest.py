@@ -1,0 +1,324 @@
+"""Browser tests: the real `make run` process driven by Debian's Chromium through Playwright.
+
+One runner (`python -m infra.local_run`) serves the whole session on a free port with its
+own data directory. Its output is read by a background thread (so the pipe never fills)
+and kept for tests: every sign-in link it prints (`Sign in: <url>`) is how a test signs in,
+exactly as a developer does locally.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+STARTUP_TIMEOUT = 60.0
+SIGN_IN_PREFIX = "Sign in: "
+
+PHONE = "phone"
+DESKTOP = "desktop"
+VIEWPORTS: dict[str, dict[str, Any]] = {
+    PHONE: {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+    DESKTOP: {"viewport": {"width": 1280, "height": 800}},
+}
+
+
+# The runner ----------------------------------------------------------------------------
+class Runner:
+    """The `infra.local_run` subprocess and every line it has printed so far."""
+
+    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
+        self.process = process
+        self.base_url = base_url
+        self._lines: list[str] = []
+        self._changed = threading.Condition()
+        self._closed = False
+        self._reader = threading.Thread(target=self._read, name="runner-stdout", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            with self._changed:
+                self._lines.append(raw.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    @property
+    def lines(self) -> list[str]:
+        with self._changed:
+            return list(self._lines)
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def mark(self) -> int:
+        """A position in the output: pass it to a wait so only later lines count."""
+        with self._changed:
+            return len(self._lines)
+
+    def wait_for(self, find: Callable[[list[str]], str | None], timeout: float, what: str) -> str:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                found = find(self._lines)
+                if found is not None:
+                    return found
+                remaining = deadline - time.monotonic()
+                if self._closed or remaining <= 0:
+                    state = "exited" if self._closed else f"still running after {timeout:g} s"
+                    pytest.fail(
+                        f"Runner never printed {what} ({state}). Output so far:\n"
+                        + "\n".join(self._lines),
+                        pytrace=False,
+                    )
+                self._changed.wait(remaining)
+
+    def sign_in_links(self) -> list[str]:
+        return [
+            line[len(SIGN_IN_PREFIX) :] for line in self.lines if line.startswith(SIGN_IN_PREFIX)
+        ]
+
+    def wait_for_sign_in_link(self, email: str, since: int = 0, timeout: float = 15.0) -> str:
+        """The link in the first sign-in email to `email` printed after position `since`."""
+        header = f"--- email to {email.lower()}:"
+
+        def find(lines: list[str]) -> str | None:
+            seen_email = False
+            for line in lines[since:]:
+                if line.lower().startswith(header):
+                    seen_email = True
+                elif seen_email and line.startswith(SIGN_IN_PREFIX):
+                    return line[len(SIGN_IN_PREFIX) :].strip()
+            return None
+
+        return self.wait_for(find, timeout, f"a sign-in link for {email}")
+
+    def stop(self, timeout: float = 30.0) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            pytest.fail(
+                f"Runner ignored SIGTERM for {timeout:g} s. Output:\n{self.output}", pytrace=False
+            )
+        self._reader.join(timeout=10)
+        return code
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _runner_environment(port: int, data_dir: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    # Nothing from the calling shell or the unit-test fixtures may leak in: the runner
+    # decides its own URLs and endpoint, and signs moto requests with throwaway keys.
+    for key in ("PUBLIC_BASE_URL", "DYNAMODB_ENDPOINT", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(key, None)
+    env.update(
+        {
+            "HOST": "127.0.0.1",
+            "PORT": str(port),
+            "PT_DATA_DIR": str(data_dir),
+            "JOB_INTERVAL": "1",
+            "PYTHONUNBUFFERED": "1",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "eu-west-2",
+        }
+    )
+    return env
+
+
+@pytest.fixture(scope="session")
+def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
+    port = _free_port()
+    data_dir = tmp_path_factory.mktemp("pt-data")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.local_run"],
+        cwd=ROOT,
+        env=_runner_environment(port, data_dir),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+    )
+    started = Runner(process, f"http://127.0.0.1:{port}")
+    try:
+        started.wait_for(
+            lambda lines: next((ln for ln in lines if ln.startswith(SIGN_IN_PREFIX)), None),
+            STARTUP_TIMEOUT,
+            "its `Sign in: ` line",
+        )
+    except BaseException:
+        started.stop()
+        raise
+    yield started
+    code = started.stop()
+    assert code == 0, f"Runner exited with {code}. Output:\n{started.output}"
+    assert "Stopped; data saved." in started.lines, f"No clean stop. Output:\n{started.output}"
+    assert "Traceback" not in started.output, f"The runner logged errors:\n{started.output}"
+
+
+@pytest.fixture(scope="session")
+def base_url(runner: Runner) -> str:
+    return runner.base_url
+
+
+@pytest.fixture(scope="session")
+def demo_sign_in_url(runner: Runner) -> str:
+    """The one-use link for the seeded demo trainer that the runner printed on startup."""
+    links = runner.sign_in_links()
+    assert links, f"No sign-in link printed. Output:\n{runner.output}"
+    assert links[0].startswith(f"{runner.base_url}/login/confirm?token="), links[0]
+    return links[0]
+
+
+# The browser ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(
+            f"Chromium is missing at {CHROMIUM}: the browser tests need Debian's chromium "
+            "package (`sudo apt-get install chromium`, or `make browser-deps`). Playwright's "
+            "own browser download is not used.",
+            pytrace=False,
+        )
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture
+def screenshot(screenshot_dir: Path) -> Callable[..., Path]:
+    """Save a full-page screenshot as test-artifacts/screenshots/<name>.png (kept)."""
+
+    def take(page: Page, name: str, *, full_page: bool = True) -> Path:
+        path = screenshot_dir / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page, animations="disabled")
+        return path
+
+    return take
+
+
+@pytest.fixture
+def new_page(browser: Browser, base_url: str) -> Iterator[Callable[..., Page]]:
+    """Open a page in a fresh browser context for a viewport ("phone" or "desktop")."""
+    contexts: list[BrowserContext] = []
+
+    def open_page(viewport: str, storage_state: dict[str, Any] | None = None) -> Page:
+        context = browser.new_context(
+            base_url=base_url,
+            locale="en-GB",
+            timezone_id="Europe/London",
+            storage_state=storage_state,
+            **VIEWPORTS[viewport],
+        )
+        context.set_default_timeout(15_000)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.on(
+            "console",
+            lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+        )
+        page.js_errors = errors  # type: ignore[attr-defined]
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def confirm_sign_in(page: Page, link: str) -> None:
+    """Open a printed sign-in link and press the confirm button: lands on the dashboard."""
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Sign in to PT Bookings")).to_be_visible()
+    page.get_by_role("button", name="Continue to my dashboard").click()
+    expect(page).to_have_url(re.compile(r"/dashboard$"))
+
+
+@pytest.fixture
+def sign_up(runner: Runner) -> Callable[[Page, str], None]:
+    """Sign in as a (new) trainer through the /login form and the printed link."""
+
+    def sign_in(page: Page, email: str) -> None:
+        page.goto("/login")
+        page.get_by_label("Email").fill(email)
+        since = runner.mark()
+        page.get_by_role("button", name="Email me a sign-in link").click()
+        expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+        confirm_sign_in(page, runner.wait_for_sign_in_link(email, since))
+
+    return sign_in
+
+
+@pytest.fixture(scope="session")
+def demo_state(browser: Browser, base_url: str, demo_sign_in_url: str) -> dict[str, Any]:
+    """A signed-in session for the seeded demo trainer, from the first printed link.
+
+    The link works once, so the session is shared (as cookies) by every demo test.
+    """
+    context = browser.new_context(base_url=base_url)
+    try:
+        page = context.new_page()
+        confirm_sign_in(page, demo_sign_in_url)
+        expect(page.locator(".account-name")).to_have_text("Sam Carter PT")
+        return context.storage_state()
+    finally:
+        context.close()
