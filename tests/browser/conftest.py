@@ -10,12 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +17,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.runner import ROOT, Runner, start_runner
+
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -35,8 +30,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-STARTUP_TIMEOUT = 60.0
-SIGN_IN_PREFIX = "Sign in: "
 
 PHONE = "phone"
 DESKTOP = "desktop"
@@ -51,148 +44,9 @@ VIEWPORTS: dict[str, dict[str, Any]] = {
 }
 
 
-# The runner ----------------------------------------------------------------------------
-class Runner:
-    """The `infra.local_run` subprocess and every line it has printed so far."""
-
-    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
-        self.process = process
-        self.base_url = base_url
-        self._lines: list[str] = []
-        self._changed = threading.Condition()
-        self._closed = False
-        self._reader = threading.Thread(target=self._read, name="runner-stdout", daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            with self._changed:
-                self._lines.append(raw.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
-
-    @property
-    def lines(self) -> list[str]:
-        with self._changed:
-            return list(self._lines)
-
-    @property
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def mark(self) -> int:
-        """A position in the output: pass it to a wait so only later lines count."""
-        with self._changed:
-            return len(self._lines)
-
-    def wait_for(self, find: Callable[[list[str]], str | None], timeout: float, what: str) -> str:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while True:
-                found = find(self._lines)
-                if found is not None:
-                    return found
-                remaining = deadline - time.monotonic()
-                if self._closed or remaining <= 0:
-                    state = "exited" if self._closed else f"still running after {timeout:g} s"
-                    pytest.fail(
-                        f"Runner never printed {what} ({state}). Output so far:\n"
-                        + "\n".join(self._lines),
-                        pytrace=False,
-                    )
-                self._changed.wait(remaining)
-
-    def sign_in_links(self) -> list[str]:
-        return [
-            line[len(SIGN_IN_PREFIX) :] for line in self.lines if line.startswith(SIGN_IN_PREFIX)
-        ]
-
-    def wait_for_sign_in_link(self, email: str, since: int = 0, timeout: float = 15.0) -> str:
-        """The link in the first sign-in email to `email` printed after position `since`."""
-        header = f"--- email to {email.lower()}:"
-
-        def find(lines: list[str]) -> str | None:
-            seen_email = False
-            for line in lines[since:]:
-                if line.lower().startswith(header):
-                    seen_email = True
-                elif seen_email and line.startswith(SIGN_IN_PREFIX):
-                    return line[len(SIGN_IN_PREFIX) :].strip()
-            return None
-
-        return self.wait_for(find, timeout, f"a sign-in link for {email}")
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            code = self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            pytest.fail(
-                f"Runner ignored SIGTERM for {timeout:g} s. Output:\n{self.output}", pytrace=False
-            )
-        self._reader.join(timeout=10)
-        return code
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _runner_environment(port: int, data_dir: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    # Nothing from the calling shell or the unit-test fixtures may leak in: the runner
-    # decides its own URLs and endpoint, and signs moto requests with throwaway keys.
-    for key in ("PUBLIC_BASE_URL", "DYNAMODB_ENDPOINT", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
-        env.pop(key, None)
-    env.update(
-        {
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "PT_DATA_DIR": str(data_dir),
-            "JOB_INTERVAL": "1",
-            "PYTHONUNBUFFERED": "1",
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_DEFAULT_REGION": "eu-west-2",
-        }
-    )
-    return env
-
-
 @pytest.fixture(scope="session")
 def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    port = _free_port()
-    data_dir = tmp_path_factory.mktemp("pt-data")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "infra.local_run"],
-        cwd=ROOT,
-        env=_runner_environment(port, data_dir),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        bufsize=1,
-    )
-    started = Runner(process, f"http://127.0.0.1:{port}")
-    try:
-        started.wait_for(
-            lambda lines: next((ln for ln in lines if ln.startswith(SIGN_IN_PREFIX)), None),
-            STARTUP_TIMEOUT,
-            "its `Sign in: ` line",
-        )
-    except BaseException:
-        started.stop()
-        raise
+    started = start_runner(tmp_path_factory.mktemp("pt-data"))
     yield started
     code = started.stop()
     assert code == 0, f"Runner exited with {code}. Output:\n{started.output}"

@@ -3,82 +3,17 @@
 from __future__ import annotations
 
 import http.cookiejar
-import os
-import queue
 import re
 import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.runner import start_runner
+
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-class Runner:
-    def __init__(self, data_dir: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        env = {
-            **os.environ,
-            "PORT": str(self.port),
-            "PT_DATA_DIR": str(data_dir),
-            "JOB_INTERVAL": "0.5",
-            "PYTHONUNBUFFERED": "1",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local_run"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.output: list[str] = []
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.process.stdout
-        for line in self.process.stdout:
-            self.output.append(line.rstrip())
-            self.lines.put(line.rstrip())
-
-    def wait_for(self, prefix: str, timeout: float = 60) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                line = self.lines.get(timeout=0.5)
-            except queue.Empty:
-                if self.process.poll() is not None:
-                    break
-                continue
-            if line.startswith(prefix):
-                return line
-        raise AssertionError(f"no line starting {prefix!r}; output:\n" + "\n".join(self.output))
-
-    def children(self) -> list[int]:
-        found = []
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == self.process.pid:
-                found.append(int(stat.parent.name))
-        return found
-
-    def stop(self, signum: int) -> int:
-        self.process.send_signal(signum)
-        return self.process.wait(timeout=30)
 
 
 class Session:
@@ -111,11 +46,11 @@ class Session:
 def test_make_run_serves_signs_in_keeps_data_and_stops_cleanly(
     tmp_path: Path, stop_signal: int
 ) -> None:
-    first = Runner(tmp_path)
+    first = start_runner(tmp_path, job_interval="0.5")
     try:
-        link = first.wait_for("Sign in: ").removeprefix("Sign in: ")
-        assert link.startswith(f"http://127.0.0.1:{first.port}/login/confirm?token=")
-        browser = Session(f"http://127.0.0.1:{first.port}")
+        (link,) = first.sign_in_links()
+        assert link.startswith(f"{first.base_url}/login/confirm?token=")
+        browser = Session(first.base_url)
         dashboard = browser.sign_in(link)
         assert "Getting started" in dashboard and "Sam Carter PT" in dashboard
         assert "Riverside Studio" in browser.get("/dashboard/settings/locations")
@@ -124,34 +59,34 @@ def test_make_run_serves_signs_in_keeps_data_and_stops_cleanly(
         browser.post(
             "/dashboard/settings/locations", {"csrf_token": csrf.group(1), "name": "Rooftop Gym"}
         )
-        first.wait_for("Scheduled functions fired: expire_offer_locks, dispatch_messages")
+        first.wait_for_line("Scheduled functions fired: expire_offer_locks, dispatch_messages")
         assert first.children() == []  # one process: moto and the server are threads
     finally:
-        code = first.stop(stop_signal)
-    assert code == 0, "\n".join(first.output)
-    assert "Stopped; data saved." in first.output
+        code = first.stop(signum=stop_signal)
+    assert code == 0, first.output
+    assert "Stopped; data saved." in first.lines
 
-    second = Runner(tmp_path)
+    second = start_runner(tmp_path)
     try:
-        link = second.wait_for("Sign in: ").removeprefix("Sign in: ")
-        assert any("restored" in line for line in second.output)
-        assert not any("demo trainer seeded" in line for line in second.output)
-        browser = Session(f"http://127.0.0.1:{second.port}")
+        (link,) = second.sign_in_links()
+        assert "restored" in second.output
+        assert "demo trainer seeded" not in second.output
+        browser = Session(second.base_url)
         browser.sign_in(link)
         assert "Rooftop Gym" in browser.get("/dashboard/settings/locations")
     finally:
-        assert second.stop(signal.SIGTERM) == 0
+        assert second.stop() == 0
 
 
 def test_a_sign_in_requested_in_the_browser_is_printed_as_a_link(tmp_path: Path) -> None:
-    runner = Runner(tmp_path)
+    runner = start_runner(tmp_path)
     try:
-        runner.wait_for("Sign in: ")
-        browser = Session(f"http://127.0.0.1:{runner.port}")
+        browser = Session(runner.base_url)
         csrf = CSRF.search(browser.get("/login"))
         assert csrf
+        since = runner.mark()
         browser.post("/login", {"csrf_token": csrf.group(1), "email": "new@example.com"})
-        link = runner.wait_for("Sign in: ").removeprefix("Sign in: ")
+        link = runner.wait_for_sign_in_link("new@example.com", since)
         assert "new@example.com" in browser.sign_in(link)
     finally:
-        assert runner.stop(signal.SIGTERM) == 0
+        assert runner.stop() == 0
