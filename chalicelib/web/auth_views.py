@@ -41,7 +41,7 @@ def login_form() -> Response:
     state = request_state.current()
     if state.session:
         return redirect("/dashboard")
-    return render("auth/login.html")
+    return render("auth/login.html", signed_out=state.query("signed_out") == "1")
 
 
 @bp.route("/login", methods=["POST"], content_types=FORM)
@@ -59,7 +59,7 @@ def login_submit() -> Response:
             runtime.now(),
         )
     except InvalidInput as exc:
-        return render("auth/login.html", status=400, errors=exc.errors, form=form)
+        return render("auth/login.html", status=400, errors=exc.errors, form=form, signed_out=False)
     return render("auth/login_sent.html", email=email)
 
 

@@ -172,6 +172,7 @@ def test_sign_out_revokes_the_session(trainer: Browser) -> None:
     page = trainer.post("/logout", {})
     assert page.status == 303
     assert "pt_session" not in trainer.cookies
+    assert "You are signed out." in trainer.follow(page).body
     trainer.cookies = stolen_cookie  # replaying the old cookie must not work
     assert trainer.get("/dashboard").status == 303
 
