@@ -1,4 +1,4 @@
-"""Demo data for `make run`: a trainer with locations and a weekly template.
+"""Demo data for `make run`: a trainer with locations, a weekly template and clients.
 
 Goes through the same services as the pages, so the demo obeys every rule a trainer does.
 """
@@ -13,7 +13,7 @@ from chalicelib.domain.models import Trainer
 from chalicelib.domain.settings import PaymentDetails, TrainerSettings
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account
+from chalicelib.services import account, clients
 
 DEMO_EMAIL = "demo@ptbookings.local"
 
@@ -29,6 +29,13 @@ TEMPLATE = (
     (4, 7 * 60, 8 * 60, 0),
     (4, 17 * 60, 18 * 60, 2),
     (5, 9 * 60, 10 * 60 + 30, 1),
+)
+# (name, phone, email, price, enabled location indexes, shared notes, private notes)
+CLIENTS = (
+    ("Priya Shah", "07400 123456", "priya@example.com", "45", (0,), "Bring a towel.", ""),
+    ("Tom Okafor", "07911 223344", "", "40", (0, 1), "", "Left knee: no deep lunges."),
+    ("Ella Morgan", "+353 85 123 4567", "ella@example.com", "50", (1,), "Meet at the gate.", ""),
+    ("Jamie Lee", "07700 012345", "", "", (), "", "New: awaiting first session."),
 )
 
 
@@ -67,5 +74,24 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
                 "location_id": location_ids[location],
                 "version": str(version),
             },
+        )
+    for name, phone, email, price, enabled, shared, private in CLIENTS:
+        client = clients.add_client(
+            repo, trainer, {"name": name, "phone": phone, "email": email, "price": price}, now
+        )
+        clients.save_profile(
+            repo,
+            trainer,
+            client,
+            {
+                "name": name,
+                "phone": phone,
+                "email": email,
+                "price": price,
+                "shared_notes": shared,
+                "private_notes": private,
+                "version": str(client.version),
+            },
+            [location_ids[i] for i in enabled],
         )
     return trainer.id

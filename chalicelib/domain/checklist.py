@@ -52,14 +52,14 @@ def getting_started(
             "Add your first clients",
             "Name, phone and session price for each client.",
             clients.clients > 0,
-            None,
+            "/dashboard/clients",
         ),
         Step(
             4,
             "Configure each client",
             "Enable their locations, set recurring slots and notes.",
             clients.clients > 0 and clients.configured == clients.clients,
-            None,
+            "/dashboard/clients",
         ),
         Step(
             5,

@@ -1,7 +1,7 @@
 """Every key string of the table is built here and nowhere else (docs/access-patterns.md).
 
 Partitions:
-- `T#<tid>`            the trainer's account: PROFILE and the CFG# set-up items.
+- `T#<tid>`            the trainer's account: PROFILE, the CFG# set-up items, CLIENT#s.
 - `T#<tid>#W#<week>`   one trainer-week of the schedule (slots and sessions; later issues).
 - `EMAIL#<email>`      unique email -> trainer id.
 - `TOKEN#<sha256>`     any secret handed to a browser (sign-in link, session cookie...),
@@ -24,6 +24,7 @@ DUE_INDEX: Final = "DueWork"
 TTL: Final = "ttl"
 
 PROFILE_SK: Final = "PROFILE"
+CLIENT_PREFIX: Final = "CLIENT#"
 CFG_PREFIX: Final = "CFG#"
 LOCATION_PREFIX: Final = "CFG#LOC#"
 TEMPLATE_SK: Final = "CFG#TEMPLATE"
@@ -47,6 +48,14 @@ def location(trainer_id: str, location_id: str) -> dict[str, str]:
 
 def location_id_from_sk(sk: str) -> str:
     return sk.removeprefix(LOCATION_PREFIX)
+
+
+def client(trainer_id: str, client_id: str) -> dict[str, str]:
+    return key(trainer_pk(trainer_id), f"{CLIENT_PREFIX}{client_id}")
+
+
+def client_id_from_sk(sk: str) -> str:
+    return sk.removeprefix(CLIENT_PREFIX)
 
 
 def template(trainer_id: str) -> dict[str, str]:

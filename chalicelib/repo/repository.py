@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.models import Location, Trainer
 from chalicelib.domain.settings import TrainerSettings
@@ -89,6 +90,39 @@ def template_from_item(item: Item | None) -> WeeklyTemplate:
     )
 
 
+def client_to_item(trainer_id: str, client: Client) -> Item:
+    return {
+        **keys.client(trainer_id, client.id),
+        "type": "client",
+        "name": client.name,
+        "phone": client.phone,
+        "email": client.email or None,
+        "price_minor": client.price_minor,
+        "location_ids": list(client.location_ids),
+        "shared_notes": client.shared_notes or None,
+        "private_notes": client.private_notes or None,
+        "archived": client.archived,
+        "version": client.version,
+        "created_at": utc_iso(client.created_at),
+    }
+
+
+def client_from_item(item: Item) -> Client:
+    return Client(
+        id=keys.client_id_from_sk(item[keys.SK]),
+        name=item["name"],
+        phone=item["phone"],
+        email=item.get("email") or "",
+        price_minor=item.get("price_minor"),
+        location_ids=tuple(item.get("location_ids") or ()),
+        shared_notes=item.get("shared_notes") or "",
+        private_notes=item.get("private_notes") or "",
+        archived=bool(item.get("archived", False)),
+        version=item["version"],
+        created_at=parse_utc_iso(item["created_at"]),
+    )
+
+
 @dataclass(frozen=True)
 class Setup:
     """Locations and weekly template of one trainer, read together."""
@@ -108,6 +142,14 @@ class Setup:
 
     def location_names(self) -> dict[str, str]:
         return {loc.id: loc.name for loc in self.locations}
+
+
+@dataclass(frozen=True)
+class Account:
+    """Everything in a trainer's account partition that the dashboard summarises."""
+
+    setup: Setup
+    clients: list[Client]
 
 
 @dataclass(frozen=True)
@@ -164,15 +206,50 @@ class Repository:
     # Set-up: locations and weekly template -----------------------------------------
     def get_setup(self, trainer_id: str) -> Setup:
         """Locations and template in one Query of the account partition's CFG# items."""
+        return self._setup_from(
+            self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CFG_PREFIX)
+        )
+
+    @staticmethod
+    def _setup_from(items: list[Item]) -> Setup:
         locations: list[Location] = []
         template_item: Item | None = None
-        for item in self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CFG_PREFIX):
+        for item in items:
             if item[keys.SK] == keys.TEMPLATE_SK:
                 template_item = item
             elif item[keys.SK].startswith(keys.LOCATION_PREFIX):
                 locations.append(location_from_item(item))
         locations.sort(key=lambda loc: (loc.archived, loc.name.casefold()))
         return Setup(locations, template_from_item(template_item))
+
+    def get_account(self, trainer_id: str) -> Account:
+        """Set-up and clients in one Query of the whole account partition."""
+        items = self.db.query(keys.trainer_pk(trainer_id))
+        clients = [client_from_item(i) for i in items if i[keys.SK].startswith(keys.CLIENT_PREFIX)]
+        return Account(self._setup_from(items), clients)
+
+    # Clients -------------------------------------------------------------------------
+    def list_clients(self, trainer_id: str) -> list[Client]:
+        items = self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CLIENT_PREFIX)
+        return [client_from_item(item) for item in items]
+
+    def get_client(self, trainer_id: str, client_id: str) -> Client:
+        item = self.db.get(keys.client(trainer_id, client_id))
+        if item is None:
+            raise NotFound(client_id)
+        return client_from_item(item)
+
+    def add_client(self, trainer_id: str, client: Client) -> None:
+        self.db.put(client_to_item(trainer_id, client), new_item())
+
+    def save_client(self, trainer_id: str, client: Client, **changes: Any) -> Client:
+        """Replace the client if it is still at the version the form was rendered from."""
+        updated = client.model_copy(update={**changes, "version": client.version + 1})
+        try:
+            self.db.put(client_to_item(trainer_id, updated), at_version(client.version))
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return updated
 
     def add_location(self, trainer_id: str, location: Location) -> None:
         self.db.put(

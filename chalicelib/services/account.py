@@ -10,7 +10,7 @@ from chalicelib.domain.models import Location, Trainer, clean_location_name
 from chalicelib.domain.settings import parse_settings_form
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate, parse_slot_form
 from chalicelib.domain.tokens import new_id
-from chalicelib.repo.repository import Repository, Setup
+from chalicelib.repo.repository import Account, Repository, Setup
 
 
 def _expect_version(actual: int, submitted: str | None) -> None:
@@ -20,9 +20,13 @@ def _expect_version(actual: int, submitted: str | None) -> None:
 
 
 # Dashboard ---------------------------------------------------------------------------
-def checklist(repo: Repository, trainer: Trainer) -> tuple[list[Step], Setup]:
-    setup = repo.get_setup(trainer.id)
-    return getting_started(trainer, setup.locations, setup.template, ClientSetup()), setup
+def checklist(repo: Repository, trainer: Trainer) -> tuple[list[Step], Account]:
+    """The getting-started steps from one Query of the account partition."""
+    account = repo.get_account(trainer.id)
+    active = [c for c in account.clients if not c.archived]
+    clients = ClientSetup(clients=len(active), configured=sum(c.configured for c in active))
+    setup = account.setup
+    return getting_started(trainer, setup.locations, setup.template, clients), account
 
 
 # Settings ------------------------------------------------------------------------------

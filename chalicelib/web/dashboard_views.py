@@ -25,10 +25,6 @@ UPCOMING_TABS = {
         "The week grid, Apply template, one-off slots and allocations arrive with the next "
         "release. Your locations and weekly template are what it will be built from.",
     ),
-    "clients": (
-        "Clients",
-        "Client profiles, recurring slots, notes and portal links arrive with the next release.",
-    ),
     "sessions": (
         "Sessions",
         "Upcoming and past sessions with payment and invoice status arrive after the Schedule.",
@@ -48,13 +44,14 @@ def _flash() -> str:
 @bp.route("/dashboard", methods=["GET"])
 @trainer
 def dashboard(session: CurrentSession) -> Response:
-    steps, setup = account.checklist(runtime.repository(), session.trainer)
+    steps, overview = account.checklist(runtime.repository(), session.trainer)
     return render(
         "dashboard/home.html",
         tab="home",
         steps=steps,
         done=sum(step.done for step in steps),
-        setup=setup,
+        setup=overview.setup,
+        active_clients=sum(not c.archived for c in overview.clients),
     )
 
 

@@ -53,6 +53,12 @@ class RequestState:
         # Last value wins for repeated keys; no form here posts lists.
         return dict(parse_qsl(text, keep_blank_values=True))
 
+    def form_list(self, name: str) -> list[str]:
+        """Every value of a repeated field (checkboxes)."""
+        raw = self.request.raw_body or b""
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return [value for key, value in parse_qsl(text, keep_blank_values=False) if key == name]
+
     def query(self, name: str, default: str = "") -> str:
         return (self.request.query_params or {}).get(name, default)
 

@@ -129,6 +129,11 @@ def test_everything_done_ticks_all_six_steps():
     assert done(result) == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.parametrize("number", [3, 4, 5, 6])
-def test_steps_three_to_six_are_not_linked_until_their_features_exist(number):
+@pytest.mark.parametrize("number", [5, 6])
+def test_steps_five_and_six_are_not_linked_until_their_features_exist(number):
     assert steps()[number - 1].href is None
+
+
+@pytest.mark.parametrize("number", [3, 4])
+def test_the_client_steps_link_to_the_clients_tab(number):
+    assert steps()[number - 1].href == "/dashboard/clients"

@@ -1,0 +1,174 @@
+"""Clients of a trainer: contact details, price, allowed locations, notes, archive."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.models import Location, email_errors, normalise_email
+from chalicelib.domain.settings import CURRENCIES
+
+MAX_CLIENT_NAME = 80
+MAX_NOTES = 2000
+MAX_PRICE_MAJOR = 10_000
+
+
+class Client(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    phone: str  # E.164, e.g. +447400123456
+    email: str = ""
+    price_minor: int | None = None  # per session, in the trainer's currency's minor units
+    location_ids: tuple[str, ...] = ()
+    shared_notes: str = ""  # shown on the client's portal
+    private_notes: str = ""  # never shown to the client
+    archived: bool = False
+    version: int = 1
+    created_at: datetime
+
+    @property
+    def configured(self) -> bool:
+        """Getting-started step 4: a client can only book once a location is enabled."""
+        return bool(self.location_ids)
+
+
+class ContactDetails(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    phone: str
+    email: str
+    price_minor: int | None
+
+
+def parse_phone(raw: str, default_country: str) -> str:
+    """A phone number as E.164; local numbers are read in the trainer's country."""
+    import phonenumbers  # deferred: only client forms pay for loading the metadata
+
+    text = (raw or "").strip()
+    if not text:
+        raise ValueError("Enter a phone number: messages to the client go over WhatsApp.")
+    try:
+        number = phonenumbers.parse(text, default_country)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise ValueError(
+            "That is not a valid phone number. Use the local form (e.g. 07400 123456) or "
+            "the international one starting with + (e.g. +44 7400 123456)."
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def format_phone(e164: str) -> str:
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def parse_price(raw: str, currency: str) -> int | None:
+    """Money typed by a person ("45", "45.50", "£45") as integer minor units; blank = none."""
+    text = re.sub(r"[\s,]", "", raw or "")
+    symbol = CURRENCIES.get(currency, ("", 2))[0].strip()
+    if symbol:
+        text = text.removeprefix(symbol)
+    if not text:
+        return None
+    digits = CURRENCIES.get(currency, ("", 2))[1]
+    pattern = r"[0-9]+" if digits == 0 else rf"[0-9]+(\.[0-9]{{1,{digits}}})?"
+    if not re.fullmatch(pattern, text):
+        if text.startswith("-"):
+            raise ValueError("A price cannot be negative.")
+        raise ValueError(
+            "Enter the price as a number, like 45 or 45.50."
+            if digits
+            else "Enter the price as a whole number."
+        )
+    major, _, minor = text.partition(".")
+    if int(major) > MAX_PRICE_MAJOR:
+        raise ValueError(f"That price is above {MAX_PRICE_MAJOR:,}: check it.")
+    return int(major) * 10**digits + int(minor.ljust(digits, "0") or 0)
+
+
+def format_price_input(price_minor: int | None, currency: str) -> str:
+    if price_minor is None:
+        return ""
+    digits = CURRENCIES.get(currency, ("", 2))[1]
+    if digits == 0:
+        return str(price_minor)
+    major, minor = divmod(price_minor, 10**digits)
+    return f"{major}.{minor:0{digits}d}"
+
+
+def parse_contact_form(
+    form: Mapping[str, str], default_country: str, currency: str
+) -> ContactDetails:
+    errors: dict[str, str] = {}
+    name = " ".join((form.get("name") or "").split())
+    if not name:
+        errors["name"] = "Enter the client's name."
+    elif len(name) > MAX_CLIENT_NAME:
+        errors["name"] = f"Keep the name to {MAX_CLIENT_NAME} characters or fewer."
+    phone = ""
+    try:
+        phone = parse_phone(form.get("phone", ""), default_country)
+    except ValueError as exc:
+        errors["phone"] = str(exc)
+    email = normalise_email(form.get("email", ""))
+    if email and email_errors(email):
+        errors["email"] = "Enter an email address like name@example.com, or leave it empty."
+    price: int | None = None
+    try:
+        price = parse_price(form.get("price", ""), currency)
+    except ValueError as exc:
+        errors["price"] = str(exc)
+    if errors:
+        raise InvalidInput(errors)
+    return ContactDetails(name=name, phone=phone, email=email, price_minor=price)
+
+
+def parse_profile_form(
+    form: Mapping[str, str],
+    enabled: Iterable[str],
+    default_country: str,
+    currency: str,
+    locations: Iterable[Location],
+) -> tuple[ContactDetails, tuple[str, ...], str, str]:
+    """The profile form: contact details, enabled locations and the two notes."""
+    errors: dict[str, str] = {}
+    contact: ContactDetails | None = None
+    try:
+        contact = parse_contact_form(form, default_country, currency)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    known = {loc.id: loc for loc in locations}
+    chosen = tuple(dict.fromkeys(enabled))
+    unknown = [lid for lid in chosen if lid not in known]
+    if unknown:
+        errors["location_ids"] = "One of the chosen locations does not exist any more."
+    shared = (form.get("shared_notes") or "").strip()
+    private = (form.get("private_notes") or "").strip()
+    for field, text in (("shared_notes", shared), ("private_notes", private)):
+        if len(text) > MAX_NOTES:
+            errors[field] = f"Keep notes to {MAX_NOTES} characters or fewer."
+    if errors:
+        raise InvalidInput(errors)
+    assert contact is not None
+    return contact, chosen, shared, private
+
+
+def search(clients: Iterable[Client], query: str) -> list[Client]:
+    """Clients whose name contains every word of the query (any case), by name."""
+    words = query.casefold().split()
+    found = [c for c in clients if all(w in c.name.casefold() for w in words)]
+    return sorted(found, key=lambda c: (c.archived, c.name.casefold()))

@@ -1,0 +1,59 @@
+"""Use cases for the Clients tab."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from chalicelib.domain.clients import Client, parse_contact_form, parse_profile_form, search
+from chalicelib.domain.errors import VersionConflict
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.tokens import new_id
+from chalicelib.repo.repository import Repository
+
+
+def find_clients(repo: Repository, trainer_id: str, query: str) -> list[Client]:
+    return search(repo.list_clients(trainer_id), query)
+
+
+def add_client(
+    repo: Repository, trainer: Trainer, form: Mapping[str, str], now: datetime
+) -> Client:
+    settings = trainer.settings
+    contact = parse_contact_form(form, settings.country, settings.currency)
+    client = Client(id=new_id(), created_at=now, **contact.model_dump())
+    repo.add_client(trainer.id, client)
+    return client
+
+
+def save_profile(
+    repo: Repository,
+    trainer: Trainer,
+    client: Client,
+    form: Mapping[str, str],
+    enabled_locations: Sequence[str],
+) -> Client:
+    """Save the profile form over `client` as read for this request (version-checked)."""
+    setup = repo.get_setup(trainer.id)
+    settings = trainer.settings
+    contact, location_ids, shared, private = parse_profile_form(
+        form, enabled_locations, settings.country, settings.currency, setup.locations
+    )
+    if str(client.version) != (form.get("version") or "").strip():
+        raise VersionConflict()
+    return repo.save_client(
+        trainer.id,
+        client,
+        **contact.model_dump(),
+        location_ids=location_ids,
+        shared_notes=shared,
+        private_notes=private,
+    )
+
+
+def set_archived(
+    repo: Repository, trainer_id: str, client: Client, archived: bool, version: str | None
+) -> Client:
+    if str(client.version) != (version or "").strip():
+        raise VersionConflict()
+    return repo.save_client(trainer_id, client, archived=archived)

@@ -1,0 +1,213 @@
+"""The Clients tab: add, search, profile editing, archive, isolation and bad input."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from tests.functional.conftest import Browser
+from tests.functional.test_locations_and_template import add_location
+
+CLIENT_LINK = re.compile(r'href="/dashboard/clients/([A-Za-z0-9_-]+)"')
+
+
+def add_client(browser: Browser, name: str = "Priya Shah", **fields: str) -> str:
+    form = {"name": name, "phone": "07400 123456", "email": "", "price": "45", **fields}
+    page = browser.post("/dashboard/clients", form)
+    assert page.status == 303, page.body
+    return page.location.split("/dashboard/clients/")[1].split("?")[0]
+
+
+def profile_form(browser: Browser, client_id: str, **overrides: str) -> dict[str, str]:
+    body = browser.get(f"/dashboard/clients/{client_id}").body
+    version = re.search(r'name="version" value="(\d+)"', body)
+    assert version
+    form = {
+        "name": "Priya Shah",
+        "phone": "07400 123456",
+        "email": "priya@example.com",
+        "price": "45.50",
+        "shared_notes": "Bring a towel.",
+        "private_notes": "Bad left knee.",
+        "version": version.group(1),
+        "action": "save",
+    }
+    form.update(overrides)
+    return form
+
+
+def post_profile(browser: Browser, client_id: str, form: dict[str, str], locations=()):
+    from urllib.parse import urlencode
+
+    pairs = list(form.items()) + [("location_ids", lid) for lid in locations]
+    pairs.append(("csrf_token", browser.get("/dashboard").csrf()))
+    return browser.request("POST", f"/dashboard/clients/{client_id}", urlencode(pairs))
+
+
+def test_a_trainer_adds_a_client_and_sees_them_listed(trainer: Browser) -> None:
+    client = add_client(trainer, "Priya Shah", phone="07400 123456", price="45")
+    profile = trainer.get(f"/dashboard/clients/{client}")
+    assert profile.status == 200
+    assert "Client added." in trainer.get(f"/dashboard/clients/{client}?saved=added").body
+    assert "+44 7400 123456" in profile.body  # stored as E.164, shown readably
+    listing = trainer.get("/dashboard/clients").body
+    assert "Priya Shah" in listing and "£45.00 a session" in listing
+
+
+def test_phone_numbers_are_stored_as_e164_with_the_trainers_country_as_default(
+    trainer: Browser,
+) -> None:
+    from chalicelib import runtime
+
+    add_client(trainer, "Local", phone="07400 123456")
+    add_client(trainer, "Abroad", phone="+33 6 12 34 56 78")
+    trainer_id = trainer.cookies["pt_session"].split(".")[0]
+    phones = {c.name: c.phone for c in runtime.repository().list_clients(trainer_id)}
+    assert phones == {"Local": "+447400123456", "Abroad": "+33612345678"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("name", "", "Enter the client's name."),
+        ("phone", "12345", "not a valid phone number"),
+        ("phone", "07400 12345x", "not a valid phone number"),
+        ("phone", "", "Enter a phone number"),
+        ("price", "-5", "cannot be negative"),
+        ("price", "forty", "Enter the price as a number"),
+        ("price", "45.555", "Enter the price as a number"),
+        ("email", "not-an-email", "Enter an email address"),
+    ],
+)
+def test_bad_client_details_are_explained_with_input_kept_and_nothing_saved(
+    trainer: Browser, field: str, value: str, message: str
+) -> None:
+    form = {"name": "Priya Shah", "phone": "07400 123456", "email": "", "price": "45"}
+    form[field] = value
+    page = trainer.post("/dashboard/clients", form)
+    assert page.status == 400
+    assert message in html.unescape(page.body)
+    assert 'aria-invalid="true"' in page.body
+    assert f'value="{value}"' in page.body
+    assert "No clients yet" in trainer.get("/dashboard/clients").body
+
+
+def test_search_finds_clients_by_any_part_of_the_name(trainer: Browser) -> None:
+    add_client(trainer, "Priya Shah")
+    add_client(trainer, "Tom Okafor")
+    found = trainer.get("/dashboard/clients?q=shah").body
+    assert "Priya Shah" in found and "Tom Okafor" not in found
+    nothing = trainer.get("/dashboard/clients?q=%3Cscript%3E").body
+    assert "No client's name contains “&lt;script&gt;”" in nothing
+
+
+def test_the_profile_saves_contact_locations_and_notes(trainer: Browser) -> None:
+    studio = add_location(trainer, "Studio")
+    park = add_location(trainer, "Park")
+    client = add_client(trainer)
+    saved = post_profile(trainer, client, profile_form(trainer, client), [studio, park])
+    assert saved.status == 303
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    assert 'value="45.50"' in page and "priya@example.com" in page
+    assert page.count("checked") == 2
+    assert "Bring a towel." in page and "Bad left knee." in page
+    # un-ticking a location removes it
+    post_profile(trainer, client, profile_form(trainer, client), [park])
+    assert trainer.get(f"/dashboard/clients/{client}").body.count("checked") == 1
+
+
+def test_a_profile_error_keeps_every_input_including_ticked_locations(trainer: Browser) -> None:
+    studio = add_location(trainer, "Studio")
+    client = add_client(trainer)
+    form = profile_form(trainer, client, phone="999", shared_notes="Keep me")
+    page = post_profile(trainer, client, form, [studio])
+    assert page.status == 400
+    assert "not a valid phone number" in page.body
+    assert 'value="999"' in page.body and "Keep me" in page.body
+    assert "checked" in page.body
+    assert "Keep me" not in trainer.get(f"/dashboard/clients/{client}").body
+
+
+def test_a_profile_form_from_a_stale_page_is_refused(trainer: Browser) -> None:
+    client = add_client(trainer)
+    stale = profile_form(trainer, client)
+    assert post_profile(trainer, client, stale).status == 303
+    page = post_profile(trainer, client, {**stale, "name": "Other tab"})
+    assert page.status == 409 and "changed elsewhere" in page.body
+    assert "Other tab" not in trainer.get("/dashboard/clients").body
+
+
+def test_an_unknown_location_id_in_the_profile_form_is_refused(
+    trainer: Browser, other_trainer: Browser
+) -> None:
+    theirs = add_location(other_trainer, "Their gym")
+    client = add_client(trainer)
+    page = post_profile(trainer, client, profile_form(trainer, client), [theirs])
+    assert page.status == 400 and "does not exist" in page.body
+
+
+def test_archiving_keeps_the_client_and_restoring_brings_them_back(trainer: Browser) -> None:
+    client = add_client(trainer)
+    version = profile_form(trainer, client)["version"]
+    archived = trainer.post(
+        f"/dashboard/clients/{client}", {"action": "archive", "version": version}
+    )
+    assert archived.status == 303
+    assert "Archived" in trainer.get("/dashboard/clients").body
+    version = profile_form(trainer, client)["version"]
+    trainer.post(f"/dashboard/clients/{client}", {"action": "restore", "version": version})
+    assert "Archived" not in trainer.get("/dashboard/clients").body
+
+
+def test_another_trainers_client_ids_give_404_and_change_nothing(
+    trainer: Browser, other_trainer: Browser
+) -> None:
+    client = add_client(trainer, "Private Person")
+    form = profile_form(trainer, client, name="Hijacked")
+    assert other_trainer.get(f"/dashboard/clients/{client}").status == 404
+    assert post_profile(other_trainer, client, form).status == 404
+    response = other_trainer.post(
+        f"/dashboard/clients/{client}", {"action": "archive", "version": form["version"]}
+    )
+    assert response.status == 404
+    listing = trainer.get("/dashboard/clients").body
+    assert "Private Person" in listing and "Archived" not in listing
+    assert "Private Person" not in other_trainer.get("/dashboard/clients").body
+
+
+def test_html_in_client_fields_is_inert(trainer: Browser) -> None:
+    client = add_client(trainer, "<img src=x onerror=alert(1)>")
+    form = profile_form(
+        trainer,
+        client,
+        name="<img src=x onerror=alert(1)>",
+        shared_notes="</textarea><script>x()</script>",
+    )
+    post_profile(trainer, client, form)
+    for path in ("/dashboard/clients", f"/dashboard/clients/{client}"):
+        body = trainer.get(path).body
+        assert "<img src=x" not in body and "<script>x()" not in body
+        assert "&lt;img src=x onerror=alert(1)&gt;" in body
+
+
+def test_checklist_steps_3_and_4_follow_the_clients(trainer: Browser) -> None:
+    studio = add_location(trainer, "Studio")
+    assert "1 of 6 done" in trainer.get("/dashboard").body
+    client = add_client(trainer)
+    assert "2 of 6 done" in trainer.get("/dashboard").body  # step 3: a client exists
+    post_profile(trainer, client, profile_form(trainer, client), [studio])
+    assert "3 of 6 done" in trainer.get("/dashboard").body  # step 4: every client has a place
+
+
+def test_clients_pages_make_a_fixed_number_of_round_trips(trainer: Browser) -> None:
+    studio = add_location(trainer, "Studio")
+    client = add_client(trainer)
+    for i in range(5):
+        add_client(trainer, f"Client {i}")
+    assert trainer.get("/dashboard/clients").db_calls == 2  # session + one Query
+    assert trainer.get(f"/dashboard/clients/{client}").db_calls == 3  # + client, set-up
+    assert trainer.get("/dashboard").db_calls == 2  # the whole account partition: one Query
+    saved = post_profile(trainer, client, profile_form(trainer, client), [studio])
+    assert saved.db_calls == 4  # session, client, set-up, conditional put
