@@ -13,12 +13,22 @@ from chalicelib.domain.settings import TrainerSettings
 MAX_LOCATION_NAME = 60
 
 
+class LocationName(BaseModel):
+    """The profile's copy of a location: enough to label slots without reading locations."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    archived: bool = False
+
+
 class Trainer(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str
     email: str
     settings: TrainerSettings = TrainerSettings()
+    locations: dict[str, LocationName] = {}
     version: int = 1
     created_at: datetime
     # Set by the features that complete getting-started steps 5 and 6 (Schedule, Clients).

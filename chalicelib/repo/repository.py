@@ -11,7 +11,7 @@ from typing import Any
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
-from chalicelib.domain.models import Location, Trainer
+from chalicelib.domain.models import Location, LocationName, Trainer
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
@@ -43,6 +43,10 @@ def trainer_to_item(trainer: Trainer) -> Item:
         "id": trainer.id,
         "email": trainer.email,
         "settings": trainer.settings.model_dump(mode="json"),
+        "locations": {
+            lid: {"name": mirror.name, "archived": mirror.archived}
+            for lid, mirror in trainer.locations.items()
+        },
         "version": trainer.version,
         "created_at": utc_iso(trainer.created_at),
         "template_applied_at": (
@@ -59,6 +63,10 @@ def trainer_from_item(item: Item) -> Trainer:
         id=item["id"],
         email=item["email"],
         settings=TrainerSettings.model_validate(item.get("settings") or {}),
+        locations={
+            lid: LocationName(name=v["name"], archived=bool(v.get("archived")))
+            for lid, v in (item.get("locations") or {}).items()
+        },
         version=item["version"],
         created_at=parse_utc_iso(item["created_at"]),
         template_applied_at=(
@@ -251,35 +259,65 @@ class Repository:
             raise VersionConflict() from exc
         return updated
 
+    @staticmethod
+    def _mirror_location(trainer_id: str, location: Location | None, location_id: str) -> Any:
+        """Transaction part that keeps the profile's copy of a location's name in step.
+
+        The profile (read with the session on every request) carries {id: name, archived}
+        of every location, so pages that show location names, like the week view, need no
+        extra read. It is only ever written in the same transaction as the location item.
+        """
+        names = {"#locations": "locations", "#lid": location_id}
+        if location is None:
+            return tx_update(keys.profile(trainer_id), Condition("REMOVE #locations.#lid", names))
+        return tx_update(
+            keys.profile(trainer_id),
+            Condition(
+                "SET #locations.#lid = :mirror",
+                names,
+                {":mirror": {"name": location.name, "archived": location.archived}},
+            ),
+        )
+
     def add_location(self, trainer_id: str, location: Location) -> None:
-        self.db.put(
-            {
-                **keys.location(trainer_id, location.id),
-                "type": "location",
-                "name": location.name,
-                "archived": location.archived,
-                "version": location.version,
-            },
-            new_item(),
+        self.db.transact(
+            [
+                tx_put(
+                    {
+                        **keys.location(trainer_id, location.id),
+                        "type": "location",
+                        "name": location.name,
+                        "archived": location.archived,
+                        "version": location.version,
+                    },
+                    new_item(),
+                ),
+                self._mirror_location(trainer_id, location, location.id),
+            ]
         )
 
     def update_location(self, trainer_id: str, location: Location, **changes: Any) -> Location:
         updated = location.model_copy(update={**changes, "version": location.version + 1})
         try:
-            self.db.update(
-                keys.location(trainer_id, location.id),
-                Condition(
-                    "SET #name = :name, #archived = :archived, #version = :next",
-                    {"#name": "name", "#archived": "archived", "#version": "version"},
-                    {
-                        ":name": updated.name,
-                        ":archived": updated.archived,
-                        ":next": updated.version,
-                    },
-                ),
-                at_version(location.version),
+            self.db.transact(
+                [
+                    tx_update(
+                        keys.location(trainer_id, location.id),
+                        Condition(
+                            "SET #name = :name, #archived = :archived, #version = :next",
+                            {"#name": "name", "#archived": "archived", "#version": "version"},
+                            {
+                                ":name": updated.name,
+                                ":archived": updated.archived,
+                                ":next": updated.version,
+                            },
+                        ),
+                        at_version(location.version),
+                    ),
+                    self._mirror_location(trainer_id, updated, location.id),
+                ]
             )
-        except ConditionFailed as exc:
+        except TransactionFailed as exc:
             raise VersionConflict() from exc
         return updated
 
@@ -293,6 +331,7 @@ class Repository:
                 [
                     tx_delete(keys.location(trainer_id, location.id), at_version(location.version)),
                     tx_check(keys.template(trainer_id), at_version(template.version)),
+                    self._mirror_location(trainer_id, None, location.id),
                 ]
             )
         except TransactionFailed as exc:

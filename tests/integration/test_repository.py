@@ -253,3 +253,52 @@ def test_location_ids_are_scoped_to_their_trainer(repo: Repository) -> None:
     with pytest.raises(NotFound):
         account.rename_location(repo, other.id, location.id, "Mine now", "1")
     assert isinstance(repo.get_setup(trainer.id).location(location.id), Location)
+
+
+def _mirror(repo: Repository, trainer_id: str) -> dict[str, tuple[str, bool]]:
+    trainer = repo.get_trainer(trainer_id)
+    assert trainer is not None
+    return {lid: (m.name, m.archived) for lid, m in trainer.locations.items()}
+
+
+def test_the_profile_mirrors_every_location_change_in_the_same_transaction(
+    repo: Repository,
+) -> None:
+    trainer = make_trainer(repo)
+    studio = account.add_location(repo, trainer.id, "Studio")
+    assert _mirror(repo, trainer.id) == {studio.id: ("Studio", False)}
+    renamed = account.rename_location(repo, trainer.id, studio.id, "Studio A", "1")
+    archived = repo.update_location(trainer.id, renamed, archived=True)
+    assert _mirror(repo, trainer.id) == {studio.id: ("Studio A", True)}
+    account.delete_location(repo, trainer.id, studio.id, str(archived.version))
+    assert _mirror(repo, trainer.id) == {}
+
+
+def test_a_refused_location_change_leaves_the_mirror_alone(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    studio = account.add_location(repo, trainer.id, "Studio")
+    repo.update_location(trainer.id, studio, name="Studio A")
+    with pytest.raises(VersionConflict):
+        repo.update_location(trainer.id, studio, name="Stale tab")
+    assert _mirror(repo, trainer.id) == {studio.id: ("Studio A", False)}
+
+
+def test_concurrent_renames_leave_the_mirror_equal_to_the_winner(repo: Repository) -> None:
+    trainer = make_trainer(repo)
+    studio = account.add_location(repo, trainer.id, "Studio")
+    outcomes = race(6, lambda i: repo.update_location(trainer.id, studio, name=f"Name {i}"))
+    winners = [o for o in outcomes if isinstance(o, Location)]
+    assert len(winners) == 1
+    stored = repo.get_setup(trainer.id).location(studio.id)
+    assert stored.name == winners[0].name
+    assert _mirror(repo, trainer.id) == {studio.id: (winners[0].name, False)}
+
+
+def test_settings_saves_do_not_conflict_with_location_changes(repo: Repository) -> None:
+    # The mirror is written without touching the profile's version: a settings form
+    # opened before a location was added still saves.
+    trainer = make_trainer(repo)
+    account.add_location(repo, trainer.id, "Studio")
+    saved = repo.save_settings(trainer, TrainerSettings(time_zone="Europe/Paris"))
+    assert saved.settings.time_zone == "Europe/Paris"
+    assert len(_mirror(repo, trainer.id)) == 1
