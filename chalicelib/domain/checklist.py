@@ -66,7 +66,7 @@ def getting_started(
             "Apply the template to upcoming weeks",
             "Generate each week's slots and book your recurring clients.",
             trainer.template_applied_at is not None,
-            None,
+            "/dashboard/schedule",
         ),
         Step(
             6,

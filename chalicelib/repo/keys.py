@@ -2,7 +2,8 @@
 
 Partitions:
 - `T#<tid>`            the trainer's account: PROFILE, the CFG# set-up items, CLIENT#s.
-- `T#<tid>#W#<week>`   one trainer-week of the schedule (slots and sessions; later issues).
+- `T#<tid>#W#<week>`   one trainer-week of the schedule: SLOT#s, their GUARD#s (one per
+                       half hour held, so slots cannot overlap) and, later, SESSION#s.
 - `EMAIL#<email>`      unique email -> trainer id.
 - `TOKEN#<sha256>`     any secret handed to a browser (sign-in link, session cookie...),
                        found by GetItem on the hash of the secret.
@@ -76,6 +77,28 @@ def rate_window(scope: str, subject_hash: str, window_start: int) -> dict[str, s
 
 def week_pk(trainer_id: str, week: str) -> str:
     return f"T#{trainer_id}#W#{week}"
+
+
+SESSION_PREFIX: Final = "SESSION#"
+SLOT_PREFIX: Final = "SLOT#"
+GUARD_PREFIX: Final = "GUARD#"
+# One Query of a week partition for the schedule: sessions and slots, not the guards
+# (GUARD# < SESSION# < SLOT# < "SLOT#~").
+WEEK_VIEW_RANGE: Final = (SESSION_PREFIX, SLOT_PREFIX + "~")
+
+
+def _compact(instant_iso: str) -> str:
+    return instant_iso.replace("-", "").replace(":", "")
+
+
+def slot(trainer_id: str, week: str, start_utc_iso: str, slot_id: str) -> dict[str, str]:
+    """Slots sort by start within their trainer-week."""
+    return key(week_pk(trainer_id, week), f"{SLOT_PREFIX}{_compact(start_utc_iso)}#{slot_id}")
+
+
+def slot_guard(trainer_id: str, week: str, instant_utc_iso: str) -> dict[str, str]:
+    """One half hour of a trainer's time: at most one slot can hold it."""
+    return key(week_pk(trainer_id, week), f"{GUARD_PREFIX}{_compact(instant_utc_iso)}")
 
 
 def due_work(kind: str) -> str:

@@ -6,12 +6,13 @@ Services call these methods; no other module touches the table or builds keys.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.models import Location, LocationName, Trainer
+from chalicelib.domain.schedule import Slot, guard_instants
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
@@ -131,6 +132,38 @@ def client_from_item(item: Item) -> Client:
     )
 
 
+def slot_to_item(trainer_id: str, slot: Slot) -> Item:
+    return {
+        **keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id),
+        "type": "slot",
+        "id": slot.id,
+        "day": slot.day.isoformat(),
+        "start": slot.start,
+        "end": slot.end,
+        "start_utc": utc_iso(slot.start_utc),
+        "end_utc": utc_iso(slot.end_utc),
+        "location_id": slot.location_id,
+        "template_slot_id": slot.template_slot_id,
+        "session_id": slot.session_id,
+        "version": slot.version,
+    }
+
+
+def slot_from_item(item: Item) -> Slot:
+    return Slot(
+        id=item["id"],
+        day=date.fromisoformat(item["day"]),
+        start=item["start"],
+        end=item["end"],
+        start_utc=parse_utc_iso(item["start_utc"]),
+        end_utc=parse_utc_iso(item["end_utc"]),
+        location_id=item["location_id"],
+        template_slot_id=item.get("template_slot_id"),
+        session_id=item.get("session_id"),
+        version=item["version"],
+    )
+
+
 @dataclass(frozen=True)
 class Setup:
     """Locations and weekly template of one trainer, read together."""
@@ -210,6 +243,17 @@ class Repository:
         except ConditionFailed as exc:
             raise VersionConflict() from exc
         return updated
+
+    def mark_template_applied(self, trainer_id: str, now: datetime) -> None:
+        """Getting-started step 5; the first time only (not a form field: no version)."""
+        self.db.update(
+            keys.profile(trainer_id),
+            Condition(
+                "SET #applied = if_not_exists(#applied, :now)",
+                {"#applied": "template_applied_at"},
+                {":now": utc_iso(now)},
+            ),
+        )
 
     # Set-up: locations and weekly template -----------------------------------------
     def get_setup(self, trainer_id: str) -> Setup:
@@ -375,6 +419,108 @@ class Repository:
                 raise Conflict("That location was archived or deleted meanwhile.") from exc
             raise VersionConflict() from exc
         return saved
+
+    # Schedule: slots in trainer-weeks ---------------------------------------------
+    def get_week(self, trainer_id: str, week: str) -> list[Slot]:
+        """A week of the schedule: one Query of the trainer-week partition."""
+        items = self.db.query(keys.week_pk(trainer_id, week), sk_range=keys.WEEK_VIEW_RANGE)
+        return [slot_from_item(i) for i in items if i[keys.SK].startswith(keys.SLOT_PREFIX)]
+
+    def add_slot(self, trainer_id: str, slot: Slot) -> None:
+        """Create a slot and take its half hours; refused if any is taken or the location
+        was archived or deleted meanwhile."""
+        guards = guard_instants(slot)
+        operations = [
+            tx_put(slot_to_item(trainer_id, slot), new_item()),
+            tx_check(
+                keys.location(trainer_id, slot.location_id),
+                Condition(
+                    "attribute_exists(#pk) AND #archived = :false",
+                    {"#pk": keys.PK, "#archived": "archived"},
+                    {":false": False},
+                ),
+            ),
+            *(
+                tx_put(
+                    {
+                        **keys.slot_guard(trainer_id, slot.week, utc_iso(instant)),
+                        "type": "guard",
+                        "slot_id": slot.id,
+                    },
+                    new_item(),
+                )
+                for instant in guards
+            ),
+        ]
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.failed_at(1):
+                raise Conflict("That location was archived or deleted meanwhile.") from exc
+            raise Conflict(
+                "Another slot already takes part of that time. Reload the schedule to see it."
+            ) from exc
+
+    def remove_slot(self, trainer_id: str, slot: Slot) -> None:
+        """Remove an open slot (unchanged since read) and free its half hours."""
+        try:
+            self.db.transact(
+                [
+                    tx_delete(
+                        keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id),
+                        Condition(
+                            "#version = :seen AND attribute_not_exists(#session_id)",
+                            {"#version": "version", "#session_id": "session_id"},
+                            {":seen": slot.version},
+                        ),
+                    ),
+                    *(
+                        tx_delete(
+                            keys.slot_guard(trainer_id, slot.week, utc_iso(instant)),
+                            Condition(
+                                "#slot_id = :sid", {"#slot_id": "slot_id"}, {":sid": slot.id}
+                            ),
+                        )
+                        for instant in guard_instants(slot)
+                    ),
+                ]
+            )
+        except TransactionFailed as exc:
+            raise VersionConflict() from exc
+
+    def move_slot_location(self, trainer_id: str, slot: Slot, location_id: str) -> Slot:
+        moved = slot.model_copy(update={"location_id": location_id, "version": slot.version + 1})
+        try:
+            self.db.transact(
+                [
+                    tx_update(
+                        keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id),
+                        Condition(
+                            "SET #location_id = :location, #version = :next",
+                            {"#location_id": "location_id", "#version": "version"},
+                            {":location": location_id, ":next": moved.version},
+                        ),
+                        Condition(
+                            "#version = :seen AND attribute_not_exists(#session_id)",
+                            {"#version": "version", "#session_id": "session_id"},
+                            {":seen": slot.version},
+                        ),
+                    ),
+                    tx_check(
+                        keys.location(trainer_id, location_id),
+                        Condition(
+                            "attribute_exists(#pk) AND #archived = :false",
+                            {"#pk": keys.PK, "#archived": "archived"},
+                            {":false": False},
+                        ),
+                    ),
+                ]
+            )
+        except TransactionFailed as exc:
+            if exc.failed_at(1) and not exc.failed_at(0):
+                raise Conflict("That location was archived or deleted meanwhile.") from exc
+            raise VersionConflict() from exc
+        return moved
 
     # Tokens (sign-in links, session cookies) -----------------------------------------
     def put_token(

@@ -20,11 +20,6 @@ from chalicelib.web.views import FORM, trainer
 bp = Blueprint(__name__)
 
 UPCOMING_TABS = {
-    "schedule": (
-        "Schedule",
-        "The week grid, Apply template, one-off slots and allocations arrive with the next "
-        "release. Your locations and weekly template are what it will be built from.",
-    ),
     "sessions": (
         "Sessions",
         "Upcoming and past sessions with payment and invoice status arrive after the Schedule.",

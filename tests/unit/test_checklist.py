@@ -129,9 +129,12 @@ def test_everything_done_ticks_all_six_steps():
     assert done(result) == [1, 2, 3, 4, 5, 6]
 
 
-@pytest.mark.parametrize("number", [5, 6])
-def test_steps_five_and_six_are_not_linked_until_their_features_exist(number):
-    assert steps()[number - 1].href is None
+def test_step_six_is_not_linked_until_portal_links_exist():
+    assert steps()[5].href is None
+
+
+def test_step_five_links_to_the_schedule():
+    assert steps()[4].href == "/dashboard/schedule"
 
 
 @pytest.mark.parametrize("number", [3, 4])

@@ -1,0 +1,198 @@
+"""The schedule: dated slots in trainer-weeks, and what Apply template would add.
+
+A slot is a local wall-clock range on a date at a location, plus its UTC instants. No two
+slots of a trainer may overlap in real time; the repository enforces that with one guard
+item per 30 real minutes of each slot (`guard_instants`), so even two requests at once
+cannot both take the same half hour.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.grid import GRID_MINUTES, WEEKDAYS, format_clock, range_errors
+from chalicelib.domain.models import LocationName
+from chalicelib.domain.template import WeeklyTemplate
+from chalicelib.domain.timeutil import NonexistentLocalTime, to_utc, week_key, week_monday
+
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+MAX_WEEKS_AT_ONCE = 12
+
+
+class Slot(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    day: date  # trainer-local date
+    start: int  # local minutes
+    end: int
+    start_utc: datetime
+    end_utc: datetime
+    location_id: str
+    template_slot_id: str | None = None
+    session_id: str | None = None  # set once booked (Sessions)
+    version: int = 1
+
+    @property
+    def week(self) -> str:
+        return week_key(self.day)
+
+    @property
+    def is_open(self) -> bool:
+        return self.session_id is None
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{WEEKDAYS[self.day.weekday()]} {self.day.day} {self.day:%b} "
+            f"{format_clock(self.start)}–{format_clock(self.end)}"
+        )
+
+    def overlaps(self, other: Slot) -> bool:
+        return self.start_utc < other.end_utc and other.start_utc < self.end_utc
+
+
+def parse_week(text: str) -> str:
+    """A week key like 2026-W48; 2026-W60 or a W53 in a 52-week year is refused."""
+    match = _WEEK.match((text or "").strip())
+    try:
+        if not match:
+            raise ValueError
+        date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    except ValueError:
+        raise InvalidInput({"week": f"“{text}” is not a week. Use the form 2026-W48."}) from None
+    return f"{match.group(1)}-W{match.group(2)}"
+
+
+def parse_day(text: str) -> date:
+    try:
+        if not _DAY.match((text or "").strip()):
+            raise ValueError
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput({"day": f"“{text}” is not a date. Use the form 2026-11-26."}) from None
+
+
+def week_days(week: str) -> list[date]:
+    monday = week_monday(week)
+    return [monday + timedelta(days=i) for i in range(7)]
+
+
+def shift_week(week: str, weeks: int) -> str:
+    return week_key(week_monday(week) + timedelta(weeks=weeks))
+
+
+def make_slot(
+    slot_id: str,
+    day: date,
+    start: int,
+    end: int,
+    location_id: str,
+    zone_name: str,
+    *,
+    template_slot_id: str | None = None,
+) -> Slot:
+    errors = range_errors(start, end)
+    if errors:
+        raise InvalidInput(errors)
+    try:
+        start_utc, end_utc = to_utc(day, start, zone_name), to_utc(day, end, zone_name)
+    except NonexistentLocalTime as exc:
+        raise InvalidInput({"start": str(exc)}) from exc
+    return Slot(
+        id=slot_id,
+        day=day,
+        start=start,
+        end=end,
+        start_utc=start_utc,
+        end_utc=end_utc,
+        location_id=location_id,
+        template_slot_id=template_slot_id,
+    )
+
+
+def guard_instants(slot: Slot) -> list[datetime]:
+    """Each 30 real minutes the slot occupies, as UTC instants.
+
+    Real minutes, not wall-clock ones: a 00:30–02:30 slot on the spring-forward day holds
+    two guards (it lasts one hour), and on the fall-back day six.
+    """
+    step = timedelta(minutes=GRID_MINUTES)
+    instants, at = [], slot.start_utc
+    while at < slot.end_utc:
+        instants.append(at)
+        at += step
+    return instants
+
+
+@dataclass(frozen=True)
+class Skip:
+    label: str
+    reason: str
+
+
+@dataclass
+class WeekPlan:
+    week: str
+    add: list[Slot] = field(default_factory=list)
+    skipped: list[Skip] = field(default_factory=list)
+    refused: str | None = None  # the whole week is not applied, and why
+
+
+def plan_template_week(
+    template: WeeklyTemplate,
+    locations: dict[str, LocationName],
+    week: str,
+    zone_name: str,
+    now: datetime,
+    existing: list[Slot],
+    new_id: Callable[[], str],
+) -> WeekPlan:
+    """What Apply template would add to a week: future, missing template slots."""
+    plan = WeekPlan(week)
+    if any(not slot.is_open for slot in existing):
+        plan.refused = "it already has booked sessions"
+        return plan
+    monday = week_monday(week)
+    for template_slot in template.slots:
+        day = monday + timedelta(days=template_slot.weekday)
+        label = (
+            f"{WEEKDAYS[template_slot.weekday]} {day.day} {day:%b} "
+            f"{format_clock(template_slot.start)}–{format_clock(template_slot.end)}"
+        )
+        location = locations.get(template_slot.location_id)
+        if location is None or location.archived:
+            plan.skipped.append(Skip(label, "its location is archived or deleted"))
+            continue
+        try:
+            slot = make_slot(
+                new_id(),
+                day,
+                template_slot.start,
+                template_slot.end,
+                template_slot.location_id,
+                zone_name,
+                template_slot_id=template_slot.id,
+            )
+        except InvalidInput:
+            plan.skipped.append(Skip(label, "that time does not exist (clocks go forward)"))
+            continue
+        if slot.start_utc <= now:
+            plan.skipped.append(Skip(label, "it is in the past"))
+            continue
+        clash = next((other for other in existing if other.overlaps(slot)), None)
+        if clash is not None:
+            same = (clash.start_utc, clash.end_utc) == (slot.start_utc, slot.end_utc)
+            plan.skipped.append(
+                Skip(label, "it is already there" if same else "it overlaps a slot already there")
+            )
+            continue
+        plan.add.append(slot)
+    return plan

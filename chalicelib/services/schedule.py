@@ -1,0 +1,128 @@
+"""Use cases for the Schedule tab: the week, one-off slots, Apply template."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
+from chalicelib.domain.grid import ClockError, parse_clock
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.schedule import (
+    MAX_WEEKS_AT_ONCE,
+    Slot,
+    WeekPlan,
+    make_slot,
+    parse_day,
+    plan_template_week,
+    shift_week,
+)
+from chalicelib.domain.timeutil import local_today, week_key
+from chalicelib.domain.tokens import new_id
+from chalicelib.repo.repository import Repository
+
+
+@dataclass(frozen=True)
+class AppliedWeek:
+    plan: WeekPlan
+    added: list[Slot]
+    lost_races: int  # slots another request took between our read and our write
+
+
+def this_week(trainer: Trainer, now: datetime) -> str:
+    return week_key(local_today(now, trainer.settings.time_zone))
+
+
+def find_slot(repo: Repository, trainer_id: str, week: str, slot_id: str) -> Slot:
+    for slot in repo.get_week(trainer_id, week):
+        if slot.id == slot_id:
+            return slot
+    raise NotFound(slot_id)
+
+
+def add_slot(repo: Repository, trainer: Trainer, form: Mapping[str, str], now: datetime) -> Slot:
+    """A one-off slot from the `+ Add` form: on the grid, in the future, not overlapping."""
+    errors: dict[str, str] = {}
+    day: date | None = None
+    try:
+        day = parse_day(form.get("day", ""))
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    start = end = None
+    try:
+        start = parse_clock(form.get("start", ""))
+    except ClockError as exc:
+        errors["start"] = str(exc)
+    try:
+        end = parse_clock(form.get("end", ""), allow_end_of_day=True)
+    except ClockError as exc:
+        errors["end"] = str(exc)
+    location_id = (form.get("location_id") or "").strip()
+    location = trainer.locations.get(location_id)
+    if location is None or location.archived:
+        errors["location_id"] = "Pick one of your active locations."
+    if errors:
+        raise InvalidInput(errors)
+    assert day is not None and start is not None and end is not None
+    slot = make_slot(new_id(), day, start, end, location_id, trainer.settings.time_zone)
+    if slot.start_utc <= now:
+        raise InvalidInput({"start": "That time has passed: pick a time in the future."})
+    clash = next((s for s in repo.get_week(trainer.id, slot.week) if s.overlaps(slot)), None)
+    if clash is not None:
+        raise InvalidInput({"start": f"This overlaps the slot {clash.label}."})
+    repo.add_slot(trainer.id, slot)  # the guards refuse a slot added meanwhile
+    return slot
+
+
+def remove_slot(repo: Repository, trainer_id: str, slot: Slot, version: str | None) -> None:
+    if str(slot.version) != (version or "").strip():
+        raise VersionConflict()
+    if not slot.is_open:
+        raise Conflict("This slot is booked: cancel or move the session first.")
+    repo.remove_slot(trainer_id, slot)
+
+
+def move_slot(
+    repo: Repository, trainer: Trainer, slot: Slot, location_id: str, version: str | None
+) -> Slot:
+    if str(slot.version) != (version or "").strip():
+        raise VersionConflict()
+    location = trainer.locations.get(location_id)
+    if location is None or location.archived:
+        raise InvalidInput({"location_id": "Pick one of your active locations."})
+    return repo.move_slot_location(trainer.id, slot, location_id)
+
+
+def apply_template(
+    repo: Repository, trainer: Trainer, first_week: str, weeks: int, now: datetime
+) -> list[AppliedWeek]:
+    """Apply the weekly template to `weeks` weeks from `first_week`; each week on its own."""
+    if not 1 <= weeks <= MAX_WEEKS_AT_ONCE:
+        raise InvalidInput({"weeks": f"Apply to 1 to {MAX_WEEKS_AT_ONCE} weeks at a time."})
+    template = repo.get_setup(trainer.id).template
+    results = []
+    for offset in range(weeks):
+        week = shift_week(first_week, offset)
+        existing = repo.get_week(trainer.id, week)
+        plan = plan_template_week(
+            template,
+            trainer.locations,
+            week,
+            trainer.settings.time_zone,
+            now,
+            existing,
+            new_id,
+        )
+        added, lost = [], 0
+        for slot in plan.add:
+            try:
+                repo.add_slot(trainer.id, slot)
+            except Conflict:
+                lost += 1  # taken (or the location archived) since the read: skip it
+            else:
+                added.append(slot)
+        results.append(AppliedWeek(plan, added, lost))
+    if any(r.added for r in results) and trainer.template_applied_at is None:
+        repo.mark_template_applied(trainer.id, now)
+    return results

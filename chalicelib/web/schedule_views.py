@@ -1,0 +1,185 @@
+"""The Schedule tab: week and day views, one-off slots, open-slot actions, Apply template."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from chalice import Blueprint, Response
+
+from chalicelib import runtime
+from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
+from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
+from chalicelib.domain.schedule import (
+    MAX_WEEKS_AT_ONCE,
+    Slot,
+    parse_day,
+    parse_week,
+    shift_week,
+    week_days,
+)
+from chalicelib.domain.timeutil import local_today, week_key
+from chalicelib.services import schedule
+from chalicelib.services.auth import CurrentSession
+from chalicelib.web import request_state
+from chalicelib.web.grids import clock_choices, schedule_grid
+from chalicelib.web.render import redirect, render
+from chalicelib.web.views import FORM, trainer
+
+bp = Blueprint(__name__)
+
+
+def _week_page(session: CurrentSession, status: int = 200, **context: object) -> Response:
+    state = request_state.current()
+    settings = session.trainer.settings
+    today = local_today(runtime.now(), settings.time_zone)
+    day_text, week_text = state.query("day"), state.query("week")
+    view = state.query("view") or ("day" if day_text else settings.default_view)
+    if view not in ("day", "week"):
+        view = "week"
+    day = parse_day(day_text) if day_text else None
+    week = parse_week(week_text) if week_text else week_key(day or today)
+    if day is None:
+        day = today if week_key(today) == week else week_days(week)[0]
+    shown = [day] if view == "day" else week_days(week)
+    slots = runtime.repository().get_week(session.trainer.id, week_key(shown[0]))
+    step = timedelta(days=1 if view == "day" else 7)
+    return render(
+        "schedule/week.html",
+        status=status,
+        tab="schedule",
+        view=view,
+        week=week_key(shown[0]),
+        day=day,
+        today=today,
+        previous=shown[0] - step,
+        next=shown[0] + step,
+        grid=schedule_grid(shown, slots, settings, session.trainer.locations, today),
+        slot_count=len([s for s in slots if s.day in shown]),
+        label=_range_label(shown),
+        max_weeks=MAX_WEEKS_AT_ONCE,
+        **context,
+    )
+
+
+@bp.route("/dashboard/schedule", methods=["GET"])
+@trainer
+def week_view(session: CurrentSession) -> Response:
+    return _week_page(session)
+
+
+def _active_locations(session: CurrentSession) -> list[tuple[str, str]]:
+    """(id, name) of the trainer's active locations, by name: from the profile's mirror."""
+    active = [(lid, loc.name) for lid, loc in session.trainer.locations.items() if not loc.archived]
+    return sorted(active, key=lambda pair: pair[1].casefold())
+
+
+def _slot_form(session: CurrentSession, status: int = 200, **context: object) -> Response:
+    return render(
+        "schedule/slot_new.html",
+        status=status,
+        tab="schedule",
+        locations=_active_locations(session),
+        start_times=clock_choices(0, MINUTES_PER_DAY - 30),
+        end_times=clock_choices(30, MINUTES_PER_DAY),
+        **context,
+    )
+
+
+@bp.route("/dashboard/schedule/new", methods=["GET"])
+@trainer
+def slot_new(session: CurrentSession) -> Response:
+    state = request_state.current()
+    day = parse_day(state.query("day"))
+    start = state.query("start", "09:00")
+    form = {"day": day.isoformat(), "start": start, "end": ""}
+    try:
+        minutes = int(start[:2]) * 60 + int(start[3:5])
+        form["end"] = format_clock(min(minutes + 60, MINUTES_PER_DAY))
+    except ValueError:
+        pass
+    return _slot_form(session, form=form)
+
+
+@bp.route("/dashboard/schedule/new", methods=["POST"], content_types=FORM)
+@trainer
+def slot_create(session: CurrentSession) -> Response:
+    form = request_state.current().form()
+    try:
+        slot = schedule.add_slot(runtime.repository(), session.trainer, form, runtime.now())
+    except InvalidInput as exc:
+        return _slot_form(session, 400, errors=exc.errors, form=form)
+    except Conflict as exc:
+        return _slot_form(session, 409, errors={"_form": exc.user_message}, form=form)
+    return redirect("/dashboard/schedule", week=slot.week, saved="added")
+
+
+def _open_slot_page(
+    session: CurrentSession, slot: Slot, status: int = 200, **context: object
+) -> Response:
+    return render(
+        "schedule/slot.html",
+        status=status,
+        tab="schedule",
+        slot=slot,
+        location=session.trainer.locations.get(slot.location_id),
+        locations=_active_locations(session),
+        **context,
+    )
+
+
+@bp.route("/dashboard/schedule/{week}/slots/{slot_id}", methods=["GET"])
+@trainer
+def slot_page(session: CurrentSession, week: str, slot_id: str) -> Response:
+    slot = schedule.find_slot(runtime.repository(), session.trainer.id, parse_week(week), slot_id)
+    return _open_slot_page(session, slot)
+
+
+@bp.route("/dashboard/schedule/{week}/slots/{slot_id}", methods=["POST"], content_types=FORM)
+@trainer
+def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
+    form = request_state.current().form()
+    repo = runtime.repository()
+    slot = schedule.find_slot(repo, session.trainer.id, parse_week(week), slot_id)
+    action = form.get("action", "")
+    try:
+        if action == "remove":
+            schedule.remove_slot(repo, session.trainer.id, slot, form.get("version"))
+        elif action == "location":
+            schedule.move_slot(
+                repo, session.trainer, slot, form.get("location_id", ""), form.get("version")
+            )
+        else:
+            raise InvalidInput({"action": "Unknown action."})
+    except InvalidInput as exc:
+        return _open_slot_page(session, slot, 400, errors=exc.errors, form=form)
+    except (VersionConflict, Conflict) as exc:
+        return _open_slot_page(session, slot, 409, errors={"_form": exc.user_message}, form=form)
+    return redirect("/dashboard/schedule", week=slot.week, saved=action)
+
+
+@bp.route("/dashboard/schedule/apply", methods=["POST"], content_types=FORM)
+@trainer
+def apply_template(session: CurrentSession) -> Response:
+    form = request_state.current().form()
+    week = parse_week(form.get("week", ""))
+    raw_weeks = (form.get("weeks") or "1").strip()
+    weeks = int(raw_weeks) if raw_weeks.isascii() and raw_weeks.isdigit() else 0
+    try:
+        results = schedule.apply_template(
+            runtime.repository(), session.trainer, week, weeks, runtime.now()
+        )
+    except InvalidInput as exc:
+        return _week_page(session, 400, errors=exc.errors)
+    return render(
+        "schedule/applied.html",
+        tab="schedule",
+        results=results,
+        first_week=week,
+        last_week=shift_week(week, max(weeks, 1) - 1),
+    )
+
+
+def _range_label(days: list[date]) -> str:
+    if len(days) == 1:
+        return f"{days[0]:%A} {days[0].day} {days[0]:%B %Y}"
+    return f"{days[0].day} {days[0]:%b} – {days[-1].day} {days[-1]:%b %Y}"

@@ -1,0 +1,213 @@
+"""The Schedule tab through its pages: views, one-off slots, open-slot actions, Apply."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, timedelta
+
+import pytest
+
+from chalicelib import runtime
+from chalicelib.domain.schedule import make_slot
+from tests.functional.conftest import Browser
+from tests.functional.test_locations_and_template import add_location, add_slot, location_version
+
+SLOT_LINK = re.compile(r'/dashboard/schedule/(\d{4}-W\d{2})/slots/([A-Za-z0-9_-]+)"')
+# The frozen clock (tests/conftest.py) is Monday 2026-11-23 09:00 UTC: week 2026-W48.
+
+
+def trainer_id(browser: Browser) -> str:
+    return browser.cookies["pt_session"].split(".")[0]
+
+
+def new_slot(browser: Browser, day: str, start: str, end: str, location: str):
+    return browser.post(
+        "/dashboard/schedule/new",
+        {"day": day, "start": start, "end": end, "location_id": location},
+    )
+
+
+def slots_on(browser: Browser, week: str) -> list[tuple[str, str]]:
+    return SLOT_LINK.findall(browser.get(f"/dashboard/schedule?week={week}").body)
+
+
+def test_the_week_view_shows_the_default_view_with_legend_and_navigation(
+    trainer: Browser, clock
+) -> None:
+    page = trainer.get("/dashboard/schedule")
+    assert page.status == 200
+    assert "23 Nov – 29 Nov 2026" in page.body and "2026-W48" in page.body
+    for label in ("Recurring", "Booked / manual", "Open", "last-minute matches", "Offer locked"):
+        assert label in page.body
+    assert "view=week&amp;day=2026-11-16" in page.body  # previous week
+    assert "view=week&amp;day=2026-11-30" in page.body  # next week
+    assert 'class="day today"' in page.body
+
+
+def test_the_week_and_the_day_are_addressable_by_url(trainer: Browser, clock) -> None:
+    week = trainer.get("/dashboard/schedule?week=2026-W50")
+    assert "7 Dec – 13 Dec 2026" in week.body
+    day = trainer.get("/dashboard/schedule?day=2026-11-26")
+    assert "Thursday 26 November 2026" in day.body
+    assert day.body.count('<section class="day') == 1
+
+
+def test_the_default_view_comes_from_settings(trainer: Browser, clock) -> None:
+    from chalicelib.domain.settings import TrainerSettings
+
+    repo = runtime.repository()
+    me = repo.get_trainer(trainer_id(trainer))
+    assert me is not None
+    repo.save_settings(me, TrainerSettings(default_view="day"))
+    page = trainer.get("/dashboard/schedule")
+    assert "Monday 23 November 2026" in page.body
+    assert page.body.count('<section class="day') == 1
+
+
+@pytest.mark.parametrize(
+    "query", ["week=2026-W60", "week=2025-W53", "day=2026-02-30", "week=%3Cb%3E"]
+)
+def test_impossible_weeks_and_days_are_a_clear_400(trainer: Browser, query: str) -> None:
+    page = trainer.get(f"/dashboard/schedule?{query}")
+    assert page.status == 400
+    assert "is not a week" in html.unescape(page.body) or "is not a date" in html.unescape(
+        page.body
+    )
+    assert "<b>" not in page.body
+
+
+def test_adding_a_one_off_slot_from_an_empty_cell(trainer: Browser, clock) -> None:
+    studio = add_location(trainer, "Studio")
+    form = trainer.get("/dashboard/schedule/new?day=2026-11-26&start=18:00")
+    assert 'value="2026-11-26"' in form.body and '<option value="19:00" selected>' in form.body
+    added = new_slot(trainer, "2026-11-26", "18:00", "19:30", studio)
+    assert added.status == 303 and "week=2026-W48" in added.location
+    week = trainer.get("/dashboard/schedule?week=2026-W48").body
+    assert "18:00–19:30" in week and "Studio" in week
+
+
+@pytest.mark.parametrize(
+    ("day", "start", "end", "message"),
+    [
+        ("2026-11-26", "09:00", "09:45", "not 45 min"),
+        ("2026-11-26", "10:00", "09:00", "The end must be after the start."),
+        ("2026-11-26", "09:15", "10:15", "not on the 30-minute grid"),
+        ("2026-11-26", "09:30", "10:30", "This overlaps the slot Thursday 26 Nov 09:00–10:00"),
+        ("2026-11-23", "08:00", "08:30", "That time has passed"),
+        ("2026-02-30", "09:00", "10:00", "is not a date"),
+        ("2027-03-28", "01:00", "02:00", "does not exist"),
+    ],
+)
+def test_bad_one_off_slots_are_explained_with_input_kept_and_nothing_saved(
+    trainer: Browser, clock, day: str, start: str, end: str, message: str
+) -> None:
+    studio = add_location(trainer, "Studio")
+    assert new_slot(trainer, "2026-11-26", "09:00", "10:00", studio).status == 303
+    page = new_slot(trainer, day, start, end, studio)
+    assert page.status == 400
+    assert message in html.unescape(page.body)
+    assert f'value="{day}"' in page.body
+    assert len(slots_on(trainer, "2026-W48")) == 1
+
+
+def test_a_slot_needs_an_active_location_of_this_trainer(
+    trainer: Browser, other_trainer: Browser, clock
+) -> None:
+    theirs = add_location(other_trainer, "Theirs")
+    mine = add_location(trainer, "Mine")
+    trainer.post(
+        f"/dashboard/settings/locations/{mine}",
+        {"action": "archive", "version": location_version(trainer, mine)},
+    )
+    for location in (theirs, mine, ""):
+        page = new_slot(trainer, "2026-11-26", "09:00", "10:00", location)
+        assert page.status == 400 and "Pick one of your active locations." in page.body
+    assert slots_on(trainer, "2026-W48") == []
+
+
+def test_an_open_slot_can_move_location_and_be_removed(trainer: Browser, clock) -> None:
+    studio = add_location(trainer, "Studio")
+    park = add_location(trainer, "Park")
+    new_slot(trainer, "2026-11-26", "09:00", "10:00", studio)
+    ((week, slot_id),) = slots_on(trainer, "2026-W48")
+    path = f"/dashboard/schedule/{week}/slots/{slot_id}"
+    page = trainer.get(path)
+    assert page.status == 200 and "Thursday 26 Nov 09:00–10:00" in page.body
+    moved = trainer.post(path, {"action": "location", "location_id": park, "version": "1"})
+    assert moved.status == 303
+    assert "Park" in trainer.get(path).body
+    stale = trainer.post(path, {"action": "remove", "version": "1"})
+    assert stale.status == 409 and "changed elsewhere" in stale.body
+    removed = trainer.post(path, {"action": "remove", "version": "2"})
+    assert removed.status == 303
+    assert slots_on(trainer, "2026-W48") == []
+    assert trainer.get(path).status == 404
+
+
+def test_another_trainers_slot_ids_give_404_and_change_nothing(
+    trainer: Browser, other_trainer: Browser, clock
+) -> None:
+    studio = add_location(trainer, "Studio")
+    new_slot(trainer, "2026-11-26", "09:00", "10:00", studio)
+    ((week, slot_id),) = slots_on(trainer, "2026-W48")
+    path = f"/dashboard/schedule/{week}/slots/{slot_id}"
+    assert other_trainer.get(path).status == 404
+    assert other_trainer.post(path, {"action": "remove", "version": "1"}).status == 404
+    assert trainer.get(f"/dashboard/schedule/2026-W49/slots/{slot_id}").status == 404
+    assert slots_on(trainer, "2026-W48") == [(week, slot_id)]
+
+
+def test_apply_template_fills_the_weeks_and_explains_what_it_left_out(
+    trainer: Browser, clock
+) -> None:
+    studio = add_location(trainer, "Studio")
+    add_slot(trainer, 0, "07:00", "08:00", studio)  # Monday 07:00: already past this week
+    add_slot(trainer, 2, "18:00", "19:00", studio)
+    page = trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "2"})
+    assert page.status == 200
+    body = html.unescape(page.body)
+    assert "Monday 23 Nov 07:00–08:00: it is in the past" in body
+    assert "Wednesday 25 Nov 18:00–19:00" in body
+    assert len(slots_on(trainer, "2026-W48")) == 1
+    assert len(slots_on(trainer, "2026-W49")) == 2
+    again = html.unescape(
+        trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "2"}).body
+    )
+    assert "0 slots added" in again and "it is already there" in again
+    assert len(slots_on(trainer, "2026-W49")) == 2
+    # steps 1, 2 and now 5 (Apply the template) are done; the client steps are not
+    assert "3 of 6 done" in trainer.get("/dashboard").body
+
+
+def test_apply_template_refuses_a_week_with_bookings(trainer: Browser, clock) -> None:
+    studio = add_location(trainer, "Studio")
+    add_slot(trainer, 4, "09:00", "10:00", studio)
+    booked = make_slot("booked", date(2026, 11, 28), 12 * 60, 13 * 60, studio, "Europe/London")
+    runtime.repository().add_slot(
+        trainer_id(trainer), booked.model_copy(update={"session_id": "s1"})
+    )
+    page = trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"})
+    assert "Skipped:</strong> it already has booked sessions" in page.body
+    assert len(slots_on(trainer, "2026-W48")) == 1
+
+
+@pytest.mark.parametrize("weeks", ["0", "13", "-1", "two", "²"])
+def test_apply_template_refuses_a_bad_number_of_weeks(trainer: Browser, clock, weeks: str) -> None:
+    page = trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": weeks})
+    assert page.status == 400 and "Apply to 1 to 12 weeks" in page.body
+
+
+def test_the_week_view_is_one_query_even_with_a_year_of_history(trainer: Browser, clock) -> None:
+    studio = add_location(trainer, "Studio")
+    repo = runtime.repository()
+    for weeks_ago in range(0, 53):
+        day = date(2026, 11, 26) - timedelta(weeks=weeks_ago)
+        repo.add_slot(
+            trainer_id(trainer), make_slot(f"s{weeks_ago}", day, 540, 600, studio, "Europe/London")
+        )
+    page = trainer.get("/dashboard/schedule?week=2026-W48")
+    assert "09:00–10:00" in page.body
+    # session + profile (with location names) in one BatchGetItem, then the week's Query
+    assert page.db_calls == 2
+    assert trainer.get("/dashboard/schedule?day=2026-11-26").db_calls == 2

@@ -1,0 +1,126 @@
+"""Slots in trainer-weeks on moto: guards against overlap, races, removal, moves."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.errors import Conflict, VersionConflict
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.schedule import make_slot
+from chalicelib.domain.template import SlotDraft
+from chalicelib.repo import keys
+from chalicelib.repo.repository import Repository
+from chalicelib.services import account, schedule
+from tests.integration.test_repository import make_trainer, race
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+DAY = date(2026, 11, 25)
+
+
+@pytest.fixture
+def coach(repo: Repository) -> tuple[Trainer, str]:
+    trainer = make_trainer(repo)
+    studio = account.add_location(repo, trainer.id, "Studio")
+    refreshed = repo.get_trainer(trainer.id)
+    assert refreshed is not None
+    return refreshed, studio.id
+
+
+def slot_form(start: str, end: str, location_id: str, day: date = DAY) -> dict[str, str]:
+    return {"day": day.isoformat(), "start": start, "end": end, "location_id": location_id}
+
+
+def test_overlapping_slots_added_at_once_leave_exactly_one(repo: Repository, coach) -> None:
+    trainer, studio = coach
+    # every pair overlaps: all of them hold 09:30-10:00
+    times = [("09:00", "10:00"), ("09:30", "10:30"), ("09:30", "10:00"), ("08:30", "10:30")] * 3
+    outcomes = race(
+        len(times), lambda i: schedule.add_slot(repo, trainer, slot_form(*times[i], studio), NOW)
+    )
+    winners = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(winners) == 1
+    losers = [o for o in outcomes if isinstance(o, Exception)]
+    assert all(type(o).__name__ in ("Conflict", "InvalidInput") for o in losers), losers
+    week = repo.get_week(trainer.id, "2026-W48")
+    assert len(week) == 1
+    guards = repo.db.query(keys.week_pk(trainer.id, "2026-W48"), sk_prefix=keys.GUARD_PREFIX)
+    assert {g["slot_id"] for g in guards} == {winners[0].id}
+
+
+def test_the_guards_refuse_an_overlap_even_without_the_friendly_read(
+    repo: Repository, coach
+) -> None:
+    trainer, studio = coach
+    repo.add_slot(trainer.id, make_slot("a", DAY, 540, 600, studio, "Europe/London"))
+    with pytest.raises(Conflict):
+        repo.add_slot(trainer.id, make_slot("b", DAY, 570, 630, studio, "Europe/London"))
+    assert [s.id for s in repo.get_week(trainer.id, "2026-W48")] == ["a"]
+
+
+def test_removing_a_slot_frees_its_time(repo: Repository, coach) -> None:
+    trainer, studio = coach
+    slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
+    schedule.remove_slot(repo, trainer.id, slot, str(slot.version))
+    assert repo.get_week(trainer.id, "2026-W48") == []
+    again = schedule.add_slot(repo, trainer, slot_form("09:30", "10:30", studio), NOW)
+    assert repo.get_week(trainer.id, "2026-W48") == [again]
+
+
+def test_a_stale_slot_cannot_be_removed_or_moved(repo: Repository, coach) -> None:
+    trainer, studio = coach
+    park = account.add_location(repo, trainer.id, "Park")
+    trainer = repo.get_trainer(trainer.id)
+    slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
+    moved = schedule.move_slot(repo, trainer, slot, park.id, "1")
+    assert moved.location_id == park.id
+    with pytest.raises(VersionConflict):
+        schedule.move_slot(repo, trainer, slot, studio, "1")
+    with pytest.raises(VersionConflict):
+        repo.remove_slot(trainer.id, slot)
+    assert repo.get_week(trainer.id, "2026-W48")[0].location_id == park.id
+
+
+def test_a_slot_cannot_move_to_a_location_archived_meanwhile(repo: Repository, coach) -> None:
+    trainer, studio = coach
+    park = account.add_location(repo, trainer.id, "Park")
+    trainer = repo.get_trainer(trainer.id)  # the page showed Park as active
+    slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
+    repo.update_location(trainer.id, park, archived=True)
+    with pytest.raises(Conflict):
+        repo.move_slot_location(trainer.id, slot, park.id)
+
+
+def test_apply_template_twice_at_once_adds_each_slot_once(repo: Repository, coach) -> None:
+    trainer, studio = coach
+    setup = repo.get_setup(trainer.id)
+    template = setup.template
+    for i, weekday in enumerate((2, 3, 4)):
+        draft = SlotDraft(weekday=weekday, start=540, end=600, location_id=studio)
+        new_template = template.with_slot(f"t{i}", draft, setup.locations)
+        template = repo.save_template(trainer.id, template, new_template, studio)
+    outcomes = race(4, lambda _i: schedule.apply_template(repo, trainer, "2026-W48", 2, NOW))
+    assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
+    for week in ("2026-W48", "2026-W49"):
+        slots = repo.get_week(trainer.id, week)
+        assert len(slots) == 3
+        assert len({(s.day, s.start) for s in slots}) == 3
+    assert sum(len(r.added) for o in outcomes for r in o) == 6
+    stored = repo.get_trainer(trainer.id)
+    assert stored is not None and stored.template_applied_at == NOW
+
+
+def test_a_week_query_reads_only_its_own_partition(repo: Repository, coach) -> None:
+    trainer, studio = coach
+    for weeks_ago in range(1, 53):  # a year of history in other partitions
+        day = DAY - timedelta(weeks=weeks_ago)
+        repo.add_slot(
+            trainer.id, make_slot(f"h{weeks_ago}", day, 540, 600, studio, "Europe/London")
+        )
+    repo.add_slot(trainer.id, make_slot("now", DAY, 540, 600, studio, "Europe/London"))
+    from chalicelib.repo import metrics
+
+    recorded = metrics.begin()
+    assert [s.id for s in repo.get_week(trainer.id, "2026-W48")] == ["now"]
+    assert recorded.operations == ["Query"]
