@@ -135,7 +135,7 @@ def schedule_grid(
                 blocks.append((slot.id, slot.start, slot.end, place, "open"))
         column = DayColumn(
             day.isoformat(),
-            f"{WEEKDAYS[day.weekday()]} {day.day} {day:%b}",
+            f"{WEEKDAYS_SHORT[day.weekday()]} {day.day} {day:%b}",
             f"{WEEKDAYS_SHORT[day.weekday()]} {day.day}",
             is_today=day == today,
         )

@@ -167,14 +167,15 @@ def test_apply_template_fills_the_weeks_and_explains_what_it_left_out(
     page = trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "2"})
     assert page.status == 200
     body = html.unescape(page.body)
-    assert "Monday 23 Nov 07:00–08:00: it is in the past" in body
+    assert "1 not added: it is in the past" in body
+    assert "<li>Monday 23 Nov 07:00–08:00</li>" in body
     assert "Wednesday 25 Nov 18:00–19:00" in body
     assert len(slots_on(trainer, "2026-W48")) == 1
     assert len(slots_on(trainer, "2026-W49")) == 2
     again = html.unescape(
         trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "2"}).body
     )
-    assert "0 slots added" in again and "it is already there" in again
+    assert "0 slots added" in again and "2 not added: it is already there" in again
     assert len(slots_on(trainer, "2026-W49")) == 2
     # steps 1, 2 and now 5 (Apply the template) are done; the client steps are not
     assert "3 of 6 done" in trainer.get("/dashboard").body
