@@ -2,7 +2,14 @@
 
 from chalice import Chalice, Rate
 
-from chalicelib.web import auth_views, client_views, dashboard_views, jobs_entry, schedule_views
+from chalicelib.web import (
+    auth_views,
+    client_views,
+    dashboard_views,
+    jobs_entry,
+    schedule_views,
+    session_views,
+)
 from chalicelib.web.middleware import http_middleware
 
 app = Chalice(app_name="pt-bookings")
@@ -11,6 +18,7 @@ app.register_blueprint(auth_views.bp)
 app.register_blueprint(dashboard_views.bp)
 app.register_blueprint(client_views.bp)
 app.register_blueprint(schedule_views.bp)
+app.register_blueprint(session_views.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
@@ -196,3 +196,88 @@ def plan_template_week(
             continue
         plan.add.append(slot)
     return plan
+
+
+SESSION_KINDS = ("recurring", "manual")
+_SESSION_REF = re.compile(r"^([0-9]{4}-W[0-9]{2})\.([0-9]{8}T[0-9]{6}Z)\.([A-Za-z0-9_-]{8,16})$")
+
+
+class Session(BaseModel):
+    """A booking of a client into a slot. Kept after cancel or void (later issues)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    slot_id: str
+    client_id: str
+    client_name: str  # as it was when booked: the week view shows it without another read
+    day: date
+    start: int
+    end: int
+    start_utc: datetime
+    end_utc: datetime
+    location_id: str
+    kind: str  # "recurring" (Apply template) or "manual" (allocated by the trainer)
+    status: str = "booked"
+    created_at: datetime
+    version: int = 1
+
+    @property
+    def week(self) -> str:
+        return week_key(self.day)
+
+    @property
+    def ref(self) -> str:
+        """The id used in URLs: week and start locate the item, so a page is one GetItem."""
+        return f"{self.week}.{self.start_utc:%Y%m%dT%H%M%SZ}.{self.id}"
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{WEEKDAYS[self.day.weekday()]} {self.day.day} {self.day:%b} "
+            f"{format_clock(self.start)}–{format_clock(self.end)}"
+        )
+
+    @property
+    def status_label(self) -> str:
+        return "Recurring" if self.kind == "recurring" else "Manual"
+
+
+@dataclass(frozen=True)
+class SessionRef:
+    week: str
+    start_utc: datetime
+    id: str
+
+
+def parse_session_ref(text: str) -> SessionRef | None:
+    match = _SESSION_REF.match(text or "")
+    if not match:
+        return None
+    try:
+        start = datetime.strptime(match.group(2), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        parse_week(match.group(1))
+    except (ValueError, InvalidInput):
+        return None
+    return SessionRef(match.group(1), start, match.group(3))
+
+
+def book(
+    slot: Slot, session_id: str, client_id: str, client_name: str, kind: str, now: datetime
+) -> tuple[Slot, Session]:
+    """The slot taken by a new session (the repository makes it atomic)."""
+    session = Session(
+        id=session_id,
+        slot_id=slot.id,
+        client_id=client_id,
+        client_name=client_name,
+        day=slot.day,
+        start=slot.start,
+        end=slot.end,
+        start_utc=slot.start_utc,
+        end_utc=slot.end_utc,
+        location_id=slot.location_id,
+        kind=kind,
+        created_at=now,
+    )
+    return slot.model_copy(update={"session_id": session_id}), session

@@ -96,6 +96,10 @@ def slot(trainer_id: str, week: str, start_utc_iso: str, slot_id: str) -> dict[s
     return key(week_pk(trainer_id, week), f"{SLOT_PREFIX}{_compact(start_utc_iso)}#{slot_id}")
 
 
+def session(trainer_id: str, week: str, start_utc_iso: str, session_id: str) -> dict[str, str]:
+    return key(week_pk(trainer_id, week), f"{SESSION_PREFIX}{_compact(start_utc_iso)}#{session_id}")
+
+
 def slot_guard(trainer_id: str, week: str, instant_utc_iso: str) -> dict[str, str]:
     """One half hour of a trainer's time: at most one slot can hold it."""
     return key(week_pk(trainer_id, week), f"{GUARD_PREFIX}{_compact(instant_utc_iso)}")

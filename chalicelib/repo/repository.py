@@ -12,7 +12,7 @@ from typing import Any
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.models import Location, LocationName, Trainer
-from chalicelib.domain.schedule import Slot, guard_instants
+from chalicelib.domain.schedule import Session, SessionRef, Slot, guard_instants
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
@@ -162,6 +162,52 @@ def slot_from_item(item: Item) -> Slot:
         session_id=item.get("session_id"),
         version=item["version"],
     )
+
+
+def session_to_item(trainer_id: str, session: Session) -> Item:
+    return {
+        **keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
+        "type": "session",
+        "id": session.id,
+        "slot_id": session.slot_id,
+        "client_id": session.client_id,
+        "client_name": session.client_name,
+        "day": session.day.isoformat(),
+        "start": session.start,
+        "end": session.end,
+        "start_utc": utc_iso(session.start_utc),
+        "end_utc": utc_iso(session.end_utc),
+        "location_id": session.location_id,
+        "kind": session.kind,
+        "status": session.status,
+        "created_at": utc_iso(session.created_at),
+        "version": session.version,
+    }
+
+
+def session_from_item(item: Item) -> Session:
+    return Session(
+        id=item["id"],
+        slot_id=item["slot_id"],
+        client_id=item["client_id"],
+        client_name=item["client_name"],
+        day=date.fromisoformat(item["day"]),
+        start=item["start"],
+        end=item["end"],
+        start_utc=parse_utc_iso(item["start_utc"]),
+        end_utc=parse_utc_iso(item["end_utc"]),
+        location_id=item["location_id"],
+        kind=item["kind"],
+        status=item["status"],
+        created_at=parse_utc_iso(item["created_at"]),
+        version=item["version"],
+    )
+
+
+@dataclass(frozen=True)
+class Week:
+    slots: list[Slot]
+    sessions: list[Session]
 
 
 @dataclass(frozen=True)
@@ -422,9 +468,56 @@ class Repository:
 
     # Schedule: slots in trainer-weeks ---------------------------------------------
     def get_week(self, trainer_id: str, week: str) -> list[Slot]:
+        return self.get_week_with_sessions(trainer_id, week).slots
+
+    def get_week_with_sessions(self, trainer_id: str, week: str) -> Week:
         """A week of the schedule: one Query of the trainer-week partition."""
         items = self.db.query(keys.week_pk(trainer_id, week), sk_range=keys.WEEK_VIEW_RANGE)
-        return [slot_from_item(i) for i in items if i[keys.SK].startswith(keys.SLOT_PREFIX)]
+        return Week(
+            slots=[slot_from_item(i) for i in items if i[keys.SK].startswith(keys.SLOT_PREFIX)],
+            sessions=[
+                session_from_item(i) for i in items if i[keys.SK].startswith(keys.SESSION_PREFIX)
+            ],
+        )
+
+    def get_session(self, trainer_id: str, ref: SessionRef) -> Session:
+        item = self.db.get(keys.session(trainer_id, ref.week, utc_iso(ref.start_utc), ref.id))
+        if item is None:
+            raise NotFound(ref.id)
+        return session_from_item(item)
+
+    def book_slot(self, trainer_id: str, slot: Slot, session: Session) -> None:
+        """Take an open slot for a session: exactly one of two bookings at once wins."""
+        try:
+            self.db.transact(
+                [
+                    tx_update(
+                        keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id),
+                        Condition(
+                            "SET #session_id = :session, #version = :next",
+                            {"#session_id": "session_id", "#version": "version"},
+                            {":session": session.id, ":next": slot.version + 1},
+                        ),
+                        Condition(
+                            "attribute_exists(#pk) AND attribute_not_exists(#session_id)",
+                            {"#pk": keys.PK, "#session_id": "session_id"},
+                        ),
+                    ),
+                    tx_put(session_to_item(trainer_id, session), new_item()),
+                    tx_check(
+                        keys.client(trainer_id, session.client_id),
+                        Condition(
+                            "attribute_exists(#pk) AND #archived = :false",
+                            {"#pk": keys.PK, "#archived": "archived"},
+                            {":false": False},
+                        ),
+                    ),
+                ]
+            )
+        except TransactionFailed as exc:
+            if exc.failed_at(2) and not exc.failed_at(0):
+                raise Conflict("That client was archived meanwhile.") from exc
+            raise Conflict("This slot was just taken. Reload the schedule to see it.") from exc
 
     def add_slot(self, trainer_id: str, slot: Slot) -> None:
         """Create a slot and take its half hours; refused if any is taken or the location

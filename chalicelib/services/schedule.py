@@ -11,10 +11,13 @@ from chalicelib.domain.grid import ClockError, parse_clock
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import (
     MAX_WEEKS_AT_ONCE,
+    Session,
     Slot,
     WeekPlan,
+    book,
     make_slot,
     parse_day,
+    parse_session_ref,
     plan_template_week,
     shift_week,
 )
@@ -126,3 +129,38 @@ def apply_template(
     if any(r.added for r in results) and trainer.template_applied_at is None:
         repo.mark_template_applied(trainer.id, now)
     return results
+
+
+def allocate(
+    repo: Repository,
+    trainer: Trainer,
+    slot: Slot,
+    client_id: str,
+    version: str | None,
+    now: datetime,
+) -> Session:
+    """Book a client into an open slot by hand (a Manual session)."""
+    if str(slot.version) != (version or "").strip():
+        raise VersionConflict()
+    if not client_id:
+        raise InvalidInput({"client_id": "Choose a client."})
+    try:
+        client = repo.get_client(trainer.id, client_id)
+    except NotFound:
+        raise InvalidInput({"client_id": "Choose one of your clients."}) from None
+    if client.archived:
+        raise InvalidInput({"client_id": f"{client.name} is archived: restore them first."})
+    if not slot.is_open:
+        raise Conflict("This slot is already booked.")
+    if slot.start_utc <= now:
+        raise InvalidInput({"client_id": "This slot has started: it cannot be booked any more."})
+    _taken, session = book(slot, new_id(), client.id, client.name, "manual", now)
+    repo.book_slot(trainer.id, slot, session)
+    return session
+
+
+def find_session(repo: Repository, trainer_id: str, ref_text: str) -> Session:
+    ref = parse_session_ref(ref_text)
+    if ref is None:
+        raise NotFound(ref_text)
+    return repo.get_session(trainer_id, ref)

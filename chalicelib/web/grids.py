@@ -10,20 +10,33 @@ from datetime import date
 
 from chalicelib.domain.grid import GRID_MINUTES, WEEKDAYS, WEEKDAYS_SHORT, format_clock, grid_times
 from chalicelib.domain.models import Location, LocationName
-from chalicelib.domain.schedule import Slot
+from chalicelib.domain.schedule import Session, Slot
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 
 
 @dataclass(frozen=True)
+class Item:
+    """Something to draw on the grid, before layout."""
+
+    href: str
+    start: int
+    end: int
+    place: str
+    kind: str  # css modifier: open, warning, recurring, booked
+    who: str = ""  # the client, for bookings
+
+
+@dataclass(frozen=True)
 class Block:
-    id: str
+    href: str
     start: int
     end: int
     row: int  # 1-based grid row
     span: int
     place: str
-    kind: str  # css modifier: open, warning (and booked, recurring... with sessions)
+    kind: str
+    who: str
 
     @property
     def times(self) -> str:
@@ -58,29 +71,30 @@ class Grid:
 
 def _grid(
     settings: TrainerSettings,
-    columns: list[tuple[DayColumn, list[tuple[str, int, int, str, str]]]],
+    columns: list[tuple[DayColumn, list[Item]]],
 ) -> Grid:
-    """Lay out (id, start, end, place, kind) blocks in their columns over the day's rows."""
-    spans = [(start, end) for _col, blocks in columns for _id, start, end, _p, _k in blocks]
-    first = min([settings.day_start, *(s for s, _e in spans)])
-    last = max([settings.day_end, *(e for _s, e in spans)])
+    """Lay out items in their columns over the rows of the day (schedule hours, stretched)."""
+    items = [item for _column, column_items in columns for item in column_items]
+    first = min([settings.day_start, *(i.start for i in items)])
+    last = max([settings.day_end, *(i.end for i in items)])
     first -= first % GRID_MINUTES
     times = grid_times(first, last)
-    for column, blocks in columns:
+    for column, column_items in columns:
         covered: set[int] = set()
-        for block_id, start, end, place, kind in sorted(blocks, key=lambda b: b[1]):
+        for item in sorted(column_items, key=lambda i: i.start):
             column.blocks.append(
                 Block(
-                    id=block_id,
-                    start=start,
-                    end=end,
-                    row=(start - first) // GRID_MINUTES + 1,
-                    span=max(1, (end - start) // GRID_MINUTES),
-                    place=place,
-                    kind=kind,
+                    href=item.href,
+                    start=item.start,
+                    end=item.end,
+                    row=(item.start - first) // GRID_MINUTES + 1,
+                    span=max(1, (item.end - item.start) // GRID_MINUTES),
+                    place=item.place,
+                    kind=item.kind,
+                    who=item.who,
                 )
             )
-            covered.update(grid_times(start, end))
+            covered.update(grid_times(item.start, item.end))
         column.empty = [EmptyCell(t, i + 1) for i, t in enumerate(times) if t not in covered]
     return Grid(times=times, days=[column for column, _ in columns])
 
@@ -97,14 +111,14 @@ def template_grid(
     names = {loc.id: loc.name for loc in locations}
     archived = {loc.id for loc in locations if loc.archived}
 
-    def block(slot: TemplateSlot) -> tuple[str, int, int, str, str]:
+    def block(slot: TemplateSlot) -> Item:
         place, unusable = _place(slot.location_id, names, archived)
-        return (
-            slot.id,
-            slot.start,
-            slot.end,
-            place + (" (archived)" if unusable and place != "Deleted location" else ""),
-            "warning" if unusable else "open",
+        return Item(
+            href=f"/dashboard/settings/template/slots/{slot.id}",
+            start=slot.start,
+            end=slot.end,
+            place=place + (" (archived)" if unusable and place != "Deleted location" else ""),
+            kind="warning" if unusable else "open",
         )
 
     columns = [
@@ -120,19 +134,32 @@ def template_grid(
 def schedule_grid(
     days: list[date],
     slots: list[Slot],
+    sessions: list[Session],
     settings: TrainerSettings,
     locations: dict[str, LocationName],
     today: date,
 ) -> Grid:
+    """Open slots in green; a booked slot shows its session (blue recurring, dark manual)."""
     names = {lid: loc.name for lid, loc in locations.items()}
     archived = {lid for lid, loc in locations.items() if loc.archived}
+    live = {s.slot_id: s for s in sessions if s.status == "booked"}
     columns = []
     for day in days:
         blocks = []
         for slot in slots:
-            if slot.day == day:
-                place, _unusable = _place(slot.location_id, names, archived)
-                blocks.append((slot.id, slot.start, slot.end, place, "open"))
+            if slot.day != day:
+                continue
+            place, _unusable = _place(slot.location_id, names, archived)
+            booking = live.get(slot.id)
+            if booking is None:
+                href = f"/dashboard/schedule/{slot.week}/slots/{slot.id}"
+                blocks.append(Item(href, slot.start, slot.end, place, "open"))
+            else:
+                kind = "recurring" if booking.kind == "recurring" else "booked"
+                href = f"/dashboard/sessions/{booking.ref}"
+                blocks.append(
+                    Item(href, slot.start, slot.end, place, kind, who=booking.client_name)
+                )
         column = DayColumn(
             day.isoformat(),
             f"{WEEKDAYS_SHORT[day.weekday()]} {day.day} {day:%b}",

@@ -18,7 +18,7 @@ from chalicelib.domain.schedule import (
     week_days,
 )
 from chalicelib.domain.timeutil import local_today, week_key
-from chalicelib.services import schedule
+from chalicelib.services import clients, schedule
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.grids import clock_choices, schedule_grid
@@ -41,7 +41,8 @@ def _week_page(session: CurrentSession, status: int = 200, **context: object) ->
     if day is None:
         day = today if week_key(today) == week else week_days(week)[0]
     shown = [day] if view == "day" else week_days(week)
-    slots = runtime.repository().get_week(session.trainer.id, week_key(shown[0]))
+    data = runtime.repository().get_week_with_sessions(session.trainer.id, week_key(shown[0]))
+    slots = data.slots
     step = timedelta(days=1 if view == "day" else 7)
     return render(
         "schedule/week.html",
@@ -53,7 +54,7 @@ def _week_page(session: CurrentSession, status: int = 200, **context: object) ->
         today=today,
         previous=shown[0] - step,
         next=shown[0] + step,
-        grid=schedule_grid(shown, slots, settings, session.trainer.locations, today),
+        grid=schedule_grid(shown, slots, data.sessions, settings, session.trainer.locations, today),
         slot_count=len([s for s in slots if s.day in shown]),
         label=_range_label(shown),
         max_weeks=MAX_WEEKS_AT_ONCE,
@@ -116,11 +117,17 @@ def slot_create(session: CurrentSession) -> Response:
 def _open_slot_page(
     session: CurrentSession, slot: Slot, status: int = 200, **context: object
 ) -> Response:
+    active_clients = [
+        c
+        for c in clients.find_clients(runtime.repository(), session.trainer.id, "")
+        if not c.archived
+    ]
     return render(
         "schedule/slot.html",
         status=status,
         tab="schedule",
         slot=slot,
+        clients=active_clients,
         location=session.trainer.locations.get(slot.location_id),
         locations=_active_locations(session),
         **context,
@@ -144,6 +151,16 @@ def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
     try:
         if action == "remove":
             schedule.remove_slot(repo, session.trainer.id, slot, form.get("version"))
+        elif action == "allocate":
+            booked = schedule.allocate(
+                repo,
+                session.trainer,
+                slot,
+                form.get("client_id", ""),
+                form.get("version"),
+                runtime.now(),
+            )
+            return redirect(f"/dashboard/sessions/{booked.ref}", saved="booked")
         elif action == "location":
             schedule.move_slot(
                 repo, session.trainer, slot, form.get("location_id", ""), form.get("version")

@@ -212,3 +212,74 @@ def test_the_week_view_is_one_query_even_with_a_year_of_history(trainer: Browser
     # session + profile (with location names) in one BatchGetItem, then the week's Query
     assert page.db_calls == 2
     assert trainer.get("/dashboard/schedule?day=2026-11-26").db_calls == 2
+
+
+def add_client(browser: Browser, name: str) -> str:
+    page = browser.post(
+        "/dashboard/clients", {"name": name, "phone": "07400 123456", "price": "40"}
+    )
+    assert page.status == 303, page.body
+    return page.location.split("/dashboard/clients/")[1].split("?")[0]
+
+
+def test_a_trainer_allocates_a_client_and_opens_the_session_page(trainer: Browser, clock) -> None:
+    studio = add_location(trainer, "Studio")
+    client = add_client(trainer, "Priya Shah")
+    new_slot(trainer, "2026-11-26", "09:00", "10:00", studio)
+    ((week, slot_id),) = slots_on(trainer, "2026-W48")
+    path = f"/dashboard/schedule/{week}/slots/{slot_id}"
+    assert "Priya Shah (location not enabled)" in trainer.get(path).body
+    booked = trainer.post(path, {"action": "allocate", "client_id": client, "version": "1"})
+    assert booked.status == 303 and "/dashboard/sessions/2026-W48." in booked.location
+    session_page = trainer.follow(booked)
+    assert "Priya Shah is booked." in session_page.body
+    assert "Thursday 26 Nov 09:00–10:00" in session_page.body and "Studio" in session_page.body
+    assert "Manual" in session_page.body
+    week_page = trainer.get("/dashboard/schedule?week=2026-W48").body
+    assert "slot slot-booked" in week_page and "Priya Shah" in week_page
+    assert slots_on(trainer, "2026-W48") == []  # the booking links to its session now
+    # a replayed allocation form books nothing more
+    again = trainer.post(path, {"action": "allocate", "client_id": client, "version": "1"})
+    assert again.status == 409
+
+
+@pytest.mark.parametrize("client_id", ["", "nope", "other-trainers"])
+def test_allocating_needs_one_of_your_clients(
+    trainer: Browser, other_trainer: Browser, clock, client_id: str
+) -> None:
+    studio = add_location(trainer, "Studio")
+    add_client(trainer, "Mine")
+    if client_id == "other-trainers":
+        client_id = add_client(other_trainer, "Theirs")
+    new_slot(trainer, "2026-11-26", "09:00", "10:00", studio)
+    ((week, slot_id),) = slots_on(trainer, "2026-W48")
+    page = trainer.post(
+        f"/dashboard/schedule/{week}/slots/{slot_id}",
+        {"action": "allocate", "client_id": client_id, "version": "1"},
+    )
+    assert page.status == 400 and "Choose" in page.body
+    assert len(slots_on(trainer, "2026-W48")) == 1
+
+
+@pytest.mark.parametrize(
+    "ref",
+    ["nope", "2026-W48.20261126T090000Z.x", "2026-W60.20261126T090000Z.abcdefghijkl", "<script>"],
+)
+def test_bad_or_foreign_session_ids_give_404(trainer: Browser, ref: str) -> None:
+    assert trainer.get(f"/dashboard/sessions/{ref}").status == 404
+
+
+def test_another_trainers_session_is_404(trainer: Browser, other_trainer: Browser, clock) -> None:
+    studio = add_location(trainer, "Studio")
+    client = add_client(trainer, "Priya Shah")
+    new_slot(trainer, "2026-11-26", "09:00", "10:00", studio)
+    ((week, slot_id),) = slots_on(trainer, "2026-W48")
+    booked = trainer.post(
+        f"/dashboard/schedule/{week}/slots/{slot_id}",
+        {"action": "allocate", "client_id": client, "version": "1"},
+    )
+    session_path = booked.location.split("?")[0]
+    assert trainer.get(session_path).status == 200
+    page = other_trainer.get(session_path)
+    assert page.status == 404 and "Priya" not in page.body
+    assert trainer.get(session_path).db_calls == 2  # session + profile, then one GetItem

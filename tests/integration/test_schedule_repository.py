@@ -12,7 +12,7 @@ from chalicelib.domain.schedule import make_slot
 from chalicelib.domain.template import SlotDraft
 from chalicelib.repo import keys
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, schedule
+from chalicelib.services import account, clients, schedule
 from tests.integration.test_repository import make_trainer, race
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -124,3 +124,48 @@ def test_a_week_query_reads_only_its_own_partition(repo: Repository, coach) -> N
     recorded = metrics.begin()
     assert [s.id for s in repo.get_week(trainer.id, "2026-W48")] == ["now"]
     assert recorded.operations == ["Query"]
+
+
+def test_twenty_bookings_of_one_slot_at_once_make_exactly_one_session(
+    repo: Repository, coach
+) -> None:
+    trainer, studio = coach
+    slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
+    people = [
+        clients.add_client(repo, trainer, {"name": f"Client {i}", "phone": "07400 123456"}, NOW)
+        for i in range(20)
+    ]
+    outcomes = race(20, lambda i: schedule.allocate(repo, trainer, slot, people[i].id, "1", NOW))
+    sessions = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(sessions) == 1
+    assert all(isinstance(o, Conflict) for o in outcomes if isinstance(o, Exception))
+    week = repo.get_week_with_sessions(trainer.id, "2026-W48")
+    assert len(week.sessions) == 1
+    assert week.slots[0].session_id == sessions[0].id
+
+
+def test_a_booked_slot_cannot_be_removed_or_moved(repo: Repository, coach) -> None:
+    trainer, studio = coach
+    slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
+    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW)
+    schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
+    with pytest.raises(VersionConflict):
+        repo.remove_slot(trainer.id, slot)  # the form's copy still looks open
+    with pytest.raises(VersionConflict):
+        repo.move_slot_location(trainer.id, slot, studio)
+    assert len(repo.get_week_with_sessions(trainer.id, "2026-W48").sessions) == 1
+
+
+def test_an_archived_client_cannot_be_booked_even_if_archived_meanwhile(
+    repo: Repository, coach
+) -> None:
+    trainer, studio = coach
+    slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
+    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW)
+    from chalicelib.domain.schedule import book
+
+    repo.save_client(trainer.id, person, archived=True)
+    _slot, session = book(slot, "sess", person.id, person.name, "manual", NOW)
+    with pytest.raises(Conflict, match="archived"):
+        repo.book_slot(trainer.id, slot, session)
+    assert repo.get_week_with_sessions(trainer.id, "2026-W48").sessions == []
