@@ -1,4 +1,5 @@
-"""Demo data for `make run`: a trainer with locations, a weekly template and clients.
+"""Demo data for `make run`: a trainer with locations, a weekly template, clients with
+recurring slots, and the template applied to this week and the next.
 
 Goes through the same services as the pages, so the demo obeys every rule a trainer does.
 """
@@ -13,7 +14,7 @@ from chalicelib.domain.models import Trainer
 from chalicelib.domain.settings import PaymentDetails, TrainerSettings
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, clients
+from chalicelib.services import account, clients, schedule
 
 DEMO_EMAIL = "demo@ptbookings.local"
 
@@ -30,12 +31,12 @@ TEMPLATE = (
     (4, 17 * 60, 18 * 60, 2),
     (5, 9 * 60, 10 * 60 + 30, 1),
 )
-# (name, phone, email, price, enabled location indexes, shared notes, private notes)
+# (name, phone, email, price, enabled locations, recurring template slots, shared, private)
 CLIENTS = (
-    ("Priya Shah", "07400 123456", "priya@example.com", "45", (0,), "Bring a towel.", ""),
-    ("Tom Okafor", "07911 223344", "", "40", (0, 1), "", "Left knee: no deep lunges."),
-    ("Ella Morgan", "+353 85 123 4567", "ella@example.com", "50", (1,), "Meet at the gate.", ""),
-    ("Jamie Lee", "07700 012345", "", "", (), "", "New: awaiting first session."),
+    ("Priya Shah", "07400 123456", "priya@example.com", "45", (0,), (1,), "Bring a towel.", ""),
+    ("Tom Okafor", "07911 223344", "", "40", (0, 1), (2, 5), "", "Left knee: no deep lunges."),
+    ("Ella Morgan", "+353 85 123 4567", "ella@ex.com", "50", (1,), (8,), "Meet at the gate.", ""),
+    ("Jamie Lee", "07700 012345", "", "", (), (), "", "New: awaiting first session."),
 )
 
 
@@ -75,13 +76,15 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
                 "version": str(version),
             },
         )
-    for name, phone, email, price, enabled, shared, private in CLIENTS:
+    template_ids = [slot.id for slot in repo.get_setup(trainer.id).template.slots]
+    for name, phone, email, price, enabled, recurring, shared, private in CLIENTS:
         client = clients.add_client(
             repo, trainer, {"name": name, "phone": phone, "email": email, "price": price}, now
         )
         clients.save_profile(
             repo,
             trainer,
+            repo.get_account(trainer.id),
             client,
             {
                 "name": name,
@@ -93,5 +96,11 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
                 "version": str(client.version),
             },
             [location_ids[i] for i in enabled],
+            [template_ids[i] for i in recurring],
         )
+    # A populated schedule from the first start: this week's remaining slots and next week,
+    # with the recurring clients booked (the same Apply template a trainer presses).
+    stored = repo.get_trainer(trainer.id)
+    assert stored is not None
+    schedule.apply_template(repo, stored, schedule.this_week(stored, now), 2, now)
     return trainer.id

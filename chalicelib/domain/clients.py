@@ -8,9 +8,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.domain.models import Location, email_errors, normalise_email
 from chalicelib.domain.settings import CURRENCIES
+from chalicelib.domain.template import WeeklyTemplate
 
 MAX_CLIENT_NAME = 80
 MAX_NOTES = 2000
@@ -26,6 +27,7 @@ class Client(BaseModel):
     email: str = ""
     price_minor: int | None = None  # per session, in the trainer's currency's minor units
     location_ids: tuple[str, ...] = ()
+    recurring: tuple[str, ...] = ()  # template slot ids booked for them by Apply template
     shared_notes: str = ""  # shown on the client's portal
     private_notes: str = ""  # never shown to the client
     archived: bool = False
@@ -172,3 +174,47 @@ def search(clients: Iterable[Client], query: str) -> list[Client]:
     words = query.casefold().split()
     found = [c for c in clients if all(w in c.name.casefold() for w in words)]
     return sorted(found, key=lambda c: (c.archived, c.name.casefold()))
+
+
+def recurring_problem(
+    template_slot_id: str,
+    template: WeeklyTemplate,
+    enabled: Iterable[str],
+    holders: Mapping[str, str],
+    client_id: str,
+    location_names: Mapping[str, str],
+    client_names: Mapping[str, str],
+) -> str | None:
+    """Why a template slot cannot be one of this client's recurring slots, or None."""
+    try:
+        slot = template.slot(template_slot_id)
+    except NotFound:
+        return "This slot is no longer in the weekly template: untick it."
+    if slot.location_id not in set(enabled):
+        place = location_names.get(slot.location_id, "its location")
+        return f"{slot.label} is at {place}, which is not enabled for this client."
+    holder = holders.get(template_slot_id)
+    if holder is not None and holder != client_id:
+        return f"{slot.label} is {client_names.get(holder, 'another client')}'s recurring slot."
+    return None
+
+
+def check_recurring(
+    chosen: Iterable[str],
+    template: WeeklyTemplate,
+    enabled: Iterable[str],
+    holders: Mapping[str, str],
+    client_id: str,
+    location_names: Mapping[str, str],
+    client_names: Mapping[str, str],
+) -> tuple[str, ...]:
+    """The chosen recurring slots, or InvalidInput naming the first that cannot be kept."""
+    picked = tuple(dict.fromkeys(chosen))
+    enabled = tuple(enabled)
+    for template_slot_id in picked:
+        problem = recurring_problem(
+            template_slot_id, template, enabled, holders, client_id, location_names, client_names
+        )
+        if problem:
+            raise InvalidInput({"recurring": problem})
+    return picked

@@ -59,6 +59,11 @@ def client_id_from_sk(sk: str) -> str:
     return sk.removeprefix(CLIENT_PREFIX)
 
 
+def recurring_claim(trainer_id: str, template_slot_id: str) -> dict[str, str]:
+    """Who holds a template slot as their recurring slot: one client at most."""
+    return key(trainer_pk(trainer_id), f"RECUR#{template_slot_id}")
+
+
 def template(trainer_id: str) -> dict[str, str]:
     return key(trainer_pk(trainer_id), TEMPLATE_SK)
 

@@ -32,6 +32,10 @@ from chalicelib.repo.dynamo import (
 )
 
 
+class ClientUnavailable(Conflict):
+    """A booking's client was archived or deleted between the read and the write."""
+
+
 def _epoch(instant: datetime) -> int:
     return int(instant.timestamp())
 
@@ -108,6 +112,7 @@ def client_to_item(trainer_id: str, client: Client) -> Item:
         "email": client.email or None,
         "price_minor": client.price_minor,
         "location_ids": list(client.location_ids),
+        "recurring": list(client.recurring),
         "shared_notes": client.shared_notes or None,
         "private_notes": client.private_notes or None,
         "archived": client.archived,
@@ -124,6 +129,7 @@ def client_from_item(item: Item) -> Client:
         email=item.get("email") or "",
         price_minor=item.get("price_minor"),
         location_ids=tuple(item.get("location_ids") or ()),
+        recurring=tuple(item.get("recurring") or ()),
         shared_notes=item.get("shared_notes") or "",
         private_notes=item.get("private_notes") or "",
         archived=bool(item.get("archived", False)),
@@ -233,10 +239,23 @@ class Setup:
 
 @dataclass(frozen=True)
 class Account:
-    """Everything in a trainer's account partition that the dashboard summarises."""
+    """Everything in a trainer's account partition: set-up and clients, one Query."""
 
     setup: Setup
     clients: list[Client]
+
+    def client(self, client_id: str) -> Client:
+        for client in self.clients:
+            if client.id == client_id:
+                return client
+        raise NotFound(client_id)
+
+    def recurring_holders(self) -> dict[str, str]:
+        """Template slot id -> the client holding it as a recurring slot."""
+        return {t: c.id for c in self.clients for t in c.recurring}
+
+    def client_names(self) -> dict[str, str]:
+        return {c.id: c.name for c in self.clients}
 
 
 @dataclass(frozen=True)
@@ -341,11 +360,45 @@ class Repository:
         self.db.put(client_to_item(trainer_id, client), new_item())
 
     def save_client(self, trainer_id: str, client: Client, **changes: Any) -> Client:
-        """Replace the client if it is still at the version the form was rendered from."""
+        """Replace the client if it is still at the version the form was rendered from.
+
+        Recurring slots are claimed in the same transaction (one RECUR# item per template
+        slot), so two clients can never hold the same one, even when saved at once.
+        """
         updated = client.model_copy(update={**changes, "version": client.version + 1})
+        me = {":me": client.id}
+        operations = [tx_put(client_to_item(trainer_id, updated), at_version(client.version))]
+        added = [t for t in updated.recurring if t not in client.recurring]
+        removed = [t for t in client.recurring if t not in updated.recurring]
+        operations += [
+            tx_put(
+                {
+                    **keys.recurring_claim(trainer_id, t),
+                    "type": "recurring",
+                    "client_id": client.id,
+                },
+                Condition(
+                    "attribute_not_exists(#pk) OR #client_id = :me",
+                    {"#pk": keys.PK, "#client_id": "client_id"},
+                    me,
+                ),
+            )
+            for t in added
+        ]
+        operations += [
+            tx_delete(
+                keys.recurring_claim(trainer_id, t),
+                Condition("#client_id = :me", {"#client_id": "client_id"}, me),
+            )
+            for t in removed
+        ]
         try:
-            self.db.put(client_to_item(trainer_id, updated), at_version(client.version))
-        except ConditionFailed as exc:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if not exc.failed_at(0) and any(exc.failed_at(1 + i) for i in range(len(added))):
+                raise Conflict(
+                    "Another client took one of these recurring slots meanwhile. Reload the page."
+                ) from exc
             raise VersionConflict() from exc
         return updated
 
@@ -519,10 +572,13 @@ class Repository:
                 raise Conflict("That client was archived meanwhile.") from exc
             raise Conflict("This slot was just taken. Reload the schedule to see it.") from exc
 
-    def add_slot(self, trainer_id: str, slot: Slot) -> None:
+    def add_slot(self, trainer_id: str, slot: Slot, booking: Session | None = None) -> None:
         """Create a slot and take its half hours; refused if any is taken or the location
-        was archived or deleted meanwhile."""
+        was archived or deleted meanwhile. With a booking, the slot is created taken by
+        that session, in the same transaction (and only if the client is still active)."""
         guards = guard_instants(slot)
+        if booking is not None:
+            slot = slot.model_copy(update={"session_id": booking.id})
         operations = [
             tx_put(slot_to_item(trainer_id, slot), new_item()),
             tx_check(
@@ -545,11 +601,25 @@ class Repository:
                 for instant in guards
             ),
         ]
+        if booking is not None:
+            operations += [
+                tx_put(session_to_item(trainer_id, booking), new_item()),
+                tx_check(
+                    keys.client(trainer_id, booking.client_id),
+                    Condition(
+                        "attribute_exists(#pk) AND #archived = :false",
+                        {"#pk": keys.PK, "#archived": "archived"},
+                        {":false": False},
+                    ),
+                ),
+            ]
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
             if exc.failed_at(1):
                 raise Conflict("That location was archived or deleted meanwhile.") from exc
+            if booking is not None and exc.failed_at(len(operations) - 1):
+                raise ClientUnavailable("That client was archived meanwhile.") from exc
             raise Conflict(
                 "Another slot already takes part of that time. Reload the schedule to see it."
             ) from exc

@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from chalicelib.domain.clients import Client, parse_contact_form, parse_profile_form, search
-from chalicelib.domain.errors import VersionConflict
+from chalicelib.domain.clients import (
+    Client,
+    check_recurring,
+    parse_contact_form,
+    parse_profile_form,
+    search,
+)
+from chalicelib.domain.errors import InvalidInput, VersionConflict
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.tokens import new_id
-from chalicelib.repo.repository import Repository
+from chalicelib.repo.repository import Account, Repository
 
 
 def find_clients(repo: Repository, trainer_id: str, query: str) -> list[Client]:
@@ -29,16 +35,37 @@ def add_client(
 def save_profile(
     repo: Repository,
     trainer: Trainer,
+    account: Account,
     client: Client,
     form: Mapping[str, str],
     enabled_locations: Sequence[str],
+    recurring: Sequence[str],
 ) -> Client:
     """Save the profile form over `client` as read for this request (version-checked)."""
-    setup = repo.get_setup(trainer.id)
+    setup = account.setup
     settings = trainer.settings
-    contact, location_ids, shared, private = parse_profile_form(
-        form, enabled_locations, settings.country, settings.currency, setup.locations
-    )
+    errors: dict[str, str] = {}
+    try:
+        contact, location_ids, shared, private = parse_profile_form(
+            form, enabled_locations, settings.country, settings.currency, setup.locations
+        )
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+        location_ids = tuple(enabled_locations)
+    try:
+        chosen = check_recurring(
+            recurring,
+            setup.template,
+            location_ids,
+            account.recurring_holders(),
+            client.id,
+            setup.location_names(),
+            account.client_names(),
+        )
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidInput(errors)
     if str(client.version) != (form.get("version") or "").strip():
         raise VersionConflict()
     return repo.save_client(
@@ -46,6 +73,7 @@ def save_profile(
         client,
         **contact.model_dump(),
         location_ids=location_ids,
+        recurring=chosen,
         shared_notes=shared,
         private_notes=private,
     )

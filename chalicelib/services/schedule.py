@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.grid import ClockError, parse_clock
 from chalicelib.domain.models import Trainer
@@ -23,14 +24,20 @@ from chalicelib.domain.schedule import (
 )
 from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.domain.tokens import new_id
-from chalicelib.repo.repository import Repository
+from chalicelib.repo.repository import ClientUnavailable, Repository
 
 
 @dataclass(frozen=True)
 class AppliedWeek:
     plan: WeekPlan
     added: list[Slot]
+    booked: list[Session]  # recurring clients booked into the added slots
     lost_races: int  # slots another request took between our read and our write
+
+
+def recurring_bookings(clients: list[Client]) -> dict[str, Client]:
+    """Template slot id -> the active client who holds it as a recurring slot."""
+    return {t: c for c in clients if not c.archived for t in c.recurring}
 
 
 def this_week(trainer: Trainer, now: datetime) -> str:
@@ -103,7 +110,9 @@ def apply_template(
     """Apply the weekly template to `weeks` weeks from `first_week`; each week on its own."""
     if not 1 <= weeks <= MAX_WEEKS_AT_ONCE:
         raise InvalidInput({"weeks": f"Apply to 1 to {MAX_WEEKS_AT_ONCE} weeks at a time."})
-    template = repo.get_setup(trainer.id).template
+    account = repo.get_account(trainer.id)
+    template = account.setup.template
+    recurring = recurring_bookings(account.clients)
     results = []
     for offset in range(weeks):
         week = shift_week(first_week, offset)
@@ -117,15 +126,25 @@ def apply_template(
             existing,
             new_id,
         )
-        added, lost = [], 0
+        added, booked, lost = [], [], 0
         for slot in plan.add:
+            client = recurring.get(slot.template_slot_id or "")
+            booking = None
+            if client is not None and slot.location_id in client.location_ids:
+                booking = book(slot, new_id(), client.id, client.name, "recurring", now)[1]
             try:
-                repo.add_slot(trainer.id, slot)
+                try:
+                    repo.add_slot(trainer.id, slot, booking)
+                except ClientUnavailable:
+                    booking = None
+                    repo.add_slot(trainer.id, slot)  # archived meanwhile: leave it open
             except Conflict:
-                lost += 1  # taken (or the location archived) since the read: skip it
-            else:
-                added.append(slot)
-        results.append(AppliedWeek(plan, added, lost))
+                lost += 1  # the time was taken (or the location archived) since the read
+                continue
+            added.append(slot)
+            if booking is not None:
+                booked.append(booking)
+        results.append(AppliedWeek(plan, added, booked, lost))
     if any(r.added for r in results) and trainer.template_applied_at is None:
         repo.mark_template_applied(trainer.id, now)
     return results

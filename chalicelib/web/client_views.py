@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
-from chalicelib.domain.clients import Client, format_phone, format_price_input
-from chalicelib.domain.errors import InvalidInput, VersionConflict
+from chalicelib.domain.clients import Client, format_phone, format_price_input, recurring_problem
+from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.settings import format_money
+from chalicelib.domain.template import TemplateSlot
+from chalicelib.repo.repository import Account
 from chalicelib.services import clients
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
@@ -50,10 +54,55 @@ def client_add(session: CurrentSession) -> Response:
     return redirect(f"/dashboard/clients/{client.id}", saved="added")
 
 
+@dataclass(frozen=True)
+class RecurringChoice:
+    slot: TemplateSlot
+    place: str
+    checked: bool
+    held_by: str | None  # another client's name: amber, read-only
+    problem: str | None  # why a slot this client holds no longer fits: red
+
+
+def _recurring_choices(
+    account: Account, client: Client, enabled: set[str], chosen: set[str]
+) -> tuple[list[RecurringChoice], list[str]]:
+    """Template slots as choices, and red notices for held slots that no longer fit."""
+    setup = account.setup
+    holders, names = account.recurring_holders(), account.client_names()
+    places = setup.location_names()
+    choices = []
+    for slot in setup.template.slots:
+        holder = holders.get(slot.id)
+        problem = None
+        if slot.id in chosen:
+            problem = recurring_problem(
+                slot.id, setup.template, enabled, holders, client.id, places, names
+            )
+        choices.append(
+            RecurringChoice(
+                slot=slot,
+                place=places.get(slot.location_id, "Deleted location"),
+                checked=slot.id in chosen,
+                held_by=names.get(holder) if holder and holder != client.id else None,
+                problem=problem,
+            )
+        )
+    template_ids = {s.id for s in setup.template.slots}
+    gone = [
+        "A recurring slot was removed from the weekly template: save to drop it."
+        for t in chosen
+        if t not in template_ids
+    ]
+    return choices, gone
+
+
 def _profile_page(
-    session: CurrentSession, client: Client, status: int = 200, **context: object
+    session: CurrentSession,
+    account: Account,
+    client: Client,
+    status: int = 200,
+    **context: object,
 ) -> Response:
-    setup = runtime.repository().get_setup(session.trainer.id)
     currency = session.trainer.settings.currency
     form = context.pop("form", None) or {
         "name": client.name,
@@ -65,16 +114,21 @@ def _profile_page(
         "version": str(client.version),
     }
     enabled = context.pop("enabled", None)
+    enabled_set = set(client.location_ids if enabled is None else enabled)
+    chosen = context.pop("recurring", None)
+    chosen_set = set(client.recurring if chosen is None else chosen)
+    choices, gone = _recurring_choices(account, client, enabled_set, chosen_set)
+    locations = account.setup.locations
     return render(
         "clients/profile.html",
         status=status,
         tab="clients",
         client=client,
         form=form,
-        enabled=set(client.location_ids if enabled is None else enabled),
-        locations=[
-            loc for loc in setup.locations if not loc.archived or loc.id in client.location_ids
-        ],
+        enabled=enabled_set,
+        locations=[loc for loc in locations if not loc.archived or loc.id in client.location_ids],
+        recurring=choices,
+        recurring_gone=gone,
         currency=currency,
         money=format_money,
         phone=format_phone,
@@ -86,8 +140,8 @@ def _profile_page(
 @bp.route("/dashboard/clients/{client_id}", methods=["GET"])
 @trainer
 def client_profile(session: CurrentSession, client_id: str) -> Response:
-    client = runtime.repository().get_client(session.trainer.id, client_id)
-    return _profile_page(session, client)
+    account = runtime.repository().get_account(session.trainer.id)
+    return _profile_page(session, account, account.client(client_id))
 
 
 @bp.route("/dashboard/clients/{client_id}", methods=["POST"], content_types=FORM)
@@ -96,18 +150,21 @@ def client_change(session: CurrentSession, client_id: str) -> Response:
     state = request_state.current()
     form = state.form()
     repo, tid = runtime.repository(), session.trainer.id
-    client = repo.get_client(tid, client_id)  # 404 for another trainer's id, before anything
+    account = repo.get_account(tid)
+    client = account.client(client_id)  # 404 for another trainer's id, before anything
     action = form.get("action", "save")
     enabled = state.form_list("location_ids")
+    recurring = state.form_list("recurring")
+    kept = {"form": form, "enabled": enabled, "recurring": recurring}
     try:
         if action in ("archive", "restore"):
             clients.set_archived(repo, tid, client, action == "archive", form.get("version"))
         else:
-            clients.save_profile(repo, session.trainer, client, form, enabled)
+            clients.save_profile(repo, session.trainer, account, client, form, enabled, recurring)
     except InvalidInput as exc:
-        return _profile_page(session, client, 400, errors=exc.errors, form=form, enabled=enabled)
-    except VersionConflict as exc:
+        return _profile_page(session, account, client, 400, errors=exc.errors, **kept)
+    except (VersionConflict, Conflict) as exc:
         return _profile_page(
-            session, client, 409, errors={"_form": exc.user_message}, form=form, enabled=enabled
+            session, account, client, 409, errors={"_form": exc.user_message}, **kept
         )
     return redirect(f"/dashboard/clients/{client_id}", saved=action)

@@ -207,7 +207,121 @@ def test_clients_pages_make_a_fixed_number_of_round_trips(trainer: Browser) -> N
     for i in range(5):
         add_client(trainer, f"Client {i}")
     assert trainer.get("/dashboard/clients").db_calls == 2  # session + one Query
-    assert trainer.get(f"/dashboard/clients/{client}").db_calls == 3  # + client, set-up
+    # session + the account partition (the client, set-up and recurring holders)
+    assert trainer.get(f"/dashboard/clients/{client}").db_calls == 2
     assert trainer.get("/dashboard").db_calls == 2  # the whole account partition: one Query
     saved = post_profile(trainer, client, profile_form(trainer, client), [studio])
-    assert saved.db_calls == 4  # session, client, set-up, conditional put
+    assert saved.db_calls == 3  # session, account partition, one transaction
+
+
+# Recurring slots -------------------------------------------------------------------------
+def post_profile_with(browser: Browser, client_id: str, locations=(), recurring=(), **fields):
+    from urllib.parse import urlencode
+
+    form = profile_form(browser, client_id, **fields)
+    pairs = list(form.items())
+    pairs += [("location_ids", lid) for lid in locations]
+    pairs += [("recurring", rid) for rid in recurring]
+    pairs.append(("csrf_token", browser.get("/dashboard").csrf()))
+    return browser.request("POST", f"/dashboard/clients/{client_id}", urlencode(pairs))
+
+
+def template_slot_ids(browser: Browser) -> list[str]:
+    body = browser.get("/dashboard/settings/template").body
+    return list(dict.fromkeys(re.findall(r"/dashboard/settings/template/slots/([\w-]+)\"", body)))
+
+
+@pytest.fixture
+def studio_template(trainer: Browser) -> tuple[str, str, list[str]]:
+    from tests.functional.test_locations_and_template import add_slot
+
+    studio = add_location(trainer, "Studio")
+    park = add_location(trainer, "Park")
+    add_slot(trainer, 2, "18:00", "19:00", studio)
+    add_slot(trainer, 3, "12:00", "13:00", park)
+    return studio, park, template_slot_ids(trainer)
+
+
+def test_a_client_gets_recurring_slots_at_enabled_locations(
+    trainer: Browser, studio_template
+) -> None:
+    studio, _park, (wednesday, _thursday) = studio_template
+    client = add_client(trainer, "Priya Shah")
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    assert "enable the location first" in page
+    assert page.count("location not enabled") == 2  # nothing enabled yet: both blocked
+    saved = post_profile_with(trainer, client, [studio], [wednesday])
+    assert saved.status == 303
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    assert re.search(rf'value="{wednesday}" checked', page)
+
+
+def test_a_recurring_slot_at_a_disabled_location_is_refused_with_input_kept(
+    trainer: Browser, studio_template
+) -> None:
+    studio, _park, (_wednesday, thursday) = studio_template
+    client = add_client(trainer, "Priya Shah")
+    page = post_profile_with(trainer, client, [studio], [thursday], shared_notes="keep me")
+    assert page.status == 400
+    assert "is at Park, which is not enabled for this client" in html.unescape(page.body)
+    assert "keep me" in page.body
+    assert "recurring-choice problem" in page.body  # the red notice on that slot
+
+
+@pytest.mark.parametrize("slot_id", ["not-a-template-slot", "<b>x</b>"])
+def test_a_recurring_slot_not_in_the_template_is_refused(
+    trainer: Browser, studio_template, slot_id: str
+) -> None:
+    studio, _park, _ids = studio_template
+    client = add_client(trainer, "Priya Shah")
+    page = post_profile_with(trainer, client, [studio], [slot_id])
+    assert page.status == 400 and "no longer in the weekly template" in page.body
+    assert "<b>x</b>" not in page.body
+
+
+def test_another_clients_recurring_slot_is_amber_and_cannot_be_taken(
+    trainer: Browser, studio_template
+) -> None:
+    studio, _park, (wednesday, _thursday) = studio_template
+    priya = add_client(trainer, "Priya Shah")
+    tom = add_client(trainer, "Tom Okafor")
+    assert post_profile_with(trainer, priya, [studio], [wednesday]).status == 303
+    page = trainer.get(f"/dashboard/clients/{tom}").body
+    assert "recurring-choice held" in page and "Priya Shah's slot" in page
+    refused = post_profile_with(trainer, tom, [studio], [wednesday])
+    assert refused.status == 400 and "Priya Shah's recurring slot" in html.unescape(refused.body)
+
+
+def test_disabling_the_location_of_a_recurring_slot_must_be_fixed_before_saving(
+    trainer: Browser, studio_template
+) -> None:
+    studio, park, (wednesday, _thursday) = studio_template
+    client = add_client(trainer, "Priya Shah")
+    post_profile_with(trainer, client, [studio], [wednesday])
+    # untick the studio but keep the recurring slot: refused, the slot shows in red
+    page = post_profile_with(trainer, client, [park], [wednesday])
+    assert page.status == 400 and "recurring-choice problem" in page.body
+    # dropping the recurring slot too is accepted
+    assert post_profile_with(trainer, client, [park], []).status == 303
+
+
+def test_apply_template_books_recurring_clients_in_blue(
+    trainer: Browser, studio_template, clock
+) -> None:
+    studio, _park, (wednesday, _thursday) = studio_template
+    client = add_client(trainer, "Priya Shah")
+    post_profile_with(trainer, client, [studio], [wednesday])
+    result = html.unescape(
+        trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"}).body
+    )
+    assert "Wednesday 25 Nov 18:00–19:00 · <strong>Priya Shah</strong> (recurring)" in result
+    assert "1 recurring session booked." in result
+    week = trainer.get("/dashboard/schedule?week=2026-W48").body
+    assert "slot slot-recurring" in week and "Priya Shah" in week
+    session_link = re.search(r'href="(/dashboard/sessions/[^"]+)"', week)
+    assert session_link
+    session_page = trainer.get(session_link.group(1)).body
+    assert "Recurring" in session_page and "Priya Shah" in session_page
+    # applying again: the week has a booking now, nothing is added
+    again = trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"}).body
+    assert "it already has booked sessions" in again

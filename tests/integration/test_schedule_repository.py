@@ -169,3 +169,53 @@ def test_an_archived_client_cannot_be_booked_even_if_archived_meanwhile(
     with pytest.raises(Conflict, match="archived"):
         repo.book_slot(trainer.id, slot, session)
     assert repo.get_week_with_sessions(trainer.id, "2026-W48").sessions == []
+
+
+def test_two_clients_saving_the_same_recurring_slot_at_once_leave_one_holder(
+    repo: Repository, coach
+) -> None:
+    trainer, studio = coach
+    setup = repo.get_setup(trainer.id)
+    draft = SlotDraft(weekday=2, start=1080, end=1140, location_id=studio)
+    template = repo.save_template(
+        trainer.id, setup.template, setup.template.with_slot("wed", draft, setup.locations), studio
+    )
+    people = [
+        clients.add_client(repo, trainer, {"name": f"Client {i}", "phone": "07400 123456"}, NOW)
+        for i in range(6)
+    ]
+    account = repo.get_account(trainer.id)  # every form was rendered with the slot free
+    assert template.slots[0].id == "wed"
+
+    def save(i: int):
+        form = {"name": people[i].name, "phone": "07400 123456", "version": "1"}
+        return clients.save_profile(
+            repo, trainer, account, account.client(people[i].id), form, [studio], ["wed"]
+        )
+
+    outcomes = race(6, save)
+    winners = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(winners) == 1
+    assert all(isinstance(o, Conflict) for o in outcomes if isinstance(o, Exception)), outcomes
+    holders = repo.get_account(trainer.id).recurring_holders()
+    assert holders == {"wed": winners[0].id}
+
+
+def test_giving_up_a_recurring_slot_frees_it_for_another_client(repo: Repository, coach) -> None:
+    trainer, studio = coach
+    setup = repo.get_setup(trainer.id)
+    draft = SlotDraft(weekday=2, start=1080, end=1140, location_id=studio)
+    repo.save_template(
+        trainer.id, setup.template, setup.template.with_slot("wed", draft, setup.locations), studio
+    )
+    a = clients.add_client(repo, trainer, {"name": "A", "phone": "07400 123456"}, NOW)
+    b = clients.add_client(repo, trainer, {"name": "B", "phone": "07400 123456"}, NOW)
+    form = {"name": "A", "phone": "07400 123456", "version": "1"}
+    a = clients.save_profile(
+        repo, trainer, repo.get_account(trainer.id), a, form, [studio], ["wed"]
+    )
+    form = {"name": "A", "phone": "07400 123456", "version": "2"}
+    clients.save_profile(repo, trainer, repo.get_account(trainer.id), a, form, [studio], [])
+    form = {"name": "B", "phone": "07400 123456", "version": "1"}
+    clients.save_profile(repo, trainer, repo.get_account(trainer.id), b, form, [studio], ["wed"])
+    assert repo.get_account(trainer.id).recurring_holders() == {"wed": b.id}
