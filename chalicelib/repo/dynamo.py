@@ -137,14 +137,7 @@ class Db:
         forward: bool = True,
         limit: int | None = None,
     ) -> Iterator[Item]:
-        pk_name, sk_name = (
-            (keys.DUE_PK, keys.DUE_SK)
-            if index == keys.DUE_INDEX
-            else (
-                keys.PK,
-                keys.SK,
-            )
-        )
+        pk_name, sk_name = keys.INDEX_KEYS.get(index or "", (keys.PK, keys.SK))
         names = {"#pk": pk_name}
         values: dict[str, Any] = {":pk": pk}
         expression = "#pk = :pk"

@@ -22,6 +22,10 @@ SK: Final = "SK"
 DUE_PK: Final = "DuePK"
 DUE_SK: Final = "DueSK"
 DUE_INDEX: Final = "DueWork"
+CLIENT_PK: Final = "ClientPK"
+CLIENT_SK: Final = "ClientSK"
+CLIENT_INDEX: Final = "ClientTimeline"
+INDEX_KEYS: Final = {DUE_INDEX: (DUE_PK, DUE_SK), CLIENT_INDEX: (CLIENT_PK, CLIENT_SK)}
 TTL: Final = "ttl"
 
 PROFILE_SK: Final = "PROFILE"
@@ -103,6 +107,20 @@ def slot(trainer_id: str, week: str, start_utc_iso: str, slot_id: str) -> dict[s
 
 def session(trainer_id: str, week: str, start_utc_iso: str, session_id: str) -> dict[str, str]:
     return key(week_pk(trainer_id, week), f"{SESSION_PREFIX}{_compact(start_utc_iso)}#{session_id}")
+
+
+def client_timeline(trainer_id: str, client_id: str) -> str:
+    """ClientTimeline partition: one client's sessions."""
+    return f"T#{trainer_id}#C#{client_id}"
+
+
+def client_timeline_sk(start_utc_iso: str, session_id: str) -> str:
+    return f"{_compact(start_utc_iso)}#{session_id}"
+
+
+def timeline_point(instant_utc_iso: str) -> str:
+    """A ClientSK bound for "before/after this instant" queries."""
+    return _compact(instant_utc_iso)
 
 
 def slot_guard(trainer_id: str, week: str, instant_utc_iso: str) -> dict[str, str]:

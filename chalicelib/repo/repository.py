@@ -173,6 +173,8 @@ def slot_from_item(item: Item) -> Slot:
 def session_to_item(trainer_id: str, session: Session) -> Item:
     return {
         **keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
+        keys.CLIENT_PK: keys.client_timeline(trainer_id, session.client_id),
+        keys.CLIENT_SK: keys.client_timeline_sk(utc_iso(session.start_utc), session.id),
         "type": "session",
         "id": session.id,
         "slot_id": session.slot_id,
@@ -538,6 +540,19 @@ class Repository:
         if item is None:
             raise NotFound(ref.id)
         return session_from_item(item)
+
+    def client_sessions(
+        self, trainer_id: str, client_id: str, now: datetime, limit: int = 20
+    ) -> tuple[list[Session], list[Session]]:
+        """A client's next sessions (soonest first) and history (latest first): two Queries
+        of the ClientTimeline index, each bounded."""
+        pk = keys.client_timeline(trainer_id, client_id)
+        point = keys.timeline_point(utc_iso(now))
+        upcoming = self.db.query(pk, index=keys.CLIENT_INDEX, sk_range=(point, "~"), limit=limit)
+        history = self.db.query(
+            pk, index=keys.CLIENT_INDEX, sk_range=("0", point), forward=False, limit=limit
+        )
+        return [session_from_item(i) for i in upcoming], [session_from_item(i) for i in history]
 
     def book_slot(self, trainer_id: str, slot: Slot, session: Session) -> None:
         """Take an open slot for a session: exactly one of two bookings at once wins."""

@@ -119,6 +119,9 @@ def _profile_page(
     chosen_set = set(client.recurring if chosen is None else chosen)
     choices, gone = _recurring_choices(account, client, enabled_set, chosen_set)
     locations = account.setup.locations
+    upcoming, history = runtime.repository().client_sessions(
+        session.trainer.id, client.id, runtime.now()
+    )
     return render(
         "clients/profile.html",
         status=status,
@@ -129,6 +132,9 @@ def _profile_page(
         locations=[loc for loc in locations if not loc.archived or loc.id in client.location_ids],
         recurring=choices,
         recurring_gone=gone,
+        upcoming=upcoming,
+        history=history,
+        places={lid: loc.name for lid, loc in session.trainer.locations.items()},
         currency=currency,
         money=format_money,
         phone=format_phone,

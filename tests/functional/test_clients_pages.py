@@ -208,7 +208,8 @@ def test_clients_pages_make_a_fixed_number_of_round_trips(trainer: Browser) -> N
         add_client(trainer, f"Client {i}")
     assert trainer.get("/dashboard/clients").db_calls == 2  # session + one Query
     # session + the account partition (the client, set-up and recurring holders)
-    assert trainer.get(f"/dashboard/clients/{client}").db_calls == 2
+    # + the client's timeline twice (upcoming, history)
+    assert trainer.get(f"/dashboard/clients/{client}").db_calls == 4
     assert trainer.get("/dashboard").db_calls == 2  # the whole account partition: one Query
     saved = post_profile(trainer, client, profile_form(trainer, client), [studio])
     assert saved.db_calls == 3  # session, account partition, one transaction
@@ -325,3 +326,21 @@ def test_apply_template_books_recurring_clients_in_blue(
     # applying again: the week has a booking now, nothing is added
     again = trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"}).body
     assert "it already has booked sessions" in again
+
+
+def test_the_profile_lists_upcoming_sessions_and_history(
+    trainer: Browser, studio_template, clock
+) -> None:
+    studio, _park, (wednesday, _thursday) = studio_template
+    client = add_client(trainer, "Priya Shah")
+    post_profile_with(trainer, client, [studio], [wednesday])
+    trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "2"})
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    upcoming = page[page.index("Upcoming sessions") : page.index("<h2>History")]
+    assert "Wednesday 25 Nov 18:00–19:00" in upcoming and "Wednesday 2 Dec 18:00–19:00" in upcoming
+    assert upcoming.index("25 Nov") < upcoming.index("2 Dec")  # soonest first
+    clock.advance(days=3)  # Thursday 26 Nov: the first session is history now
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    history = page[page.index("<h2>History") :]
+    assert "Wednesday 25 Nov 18:00–19:00 2026" in history
+    assert "25 Nov" not in page[page.index("Upcoming sessions") : page.index("<h2>History")]

@@ -196,7 +196,15 @@ def test_create_table_kwargs_keep_the_schema_and_drop_cloudformation_only_proper
                 {"AttributeName": "DueSK", "KeyType": "RANGE"},
             ],
             "Projection": {"ProjectionType": "ALL"},
-        }
+        },
+        {
+            "IndexName": "ClientTimeline",
+            "KeySchema": [
+                {"AttributeName": "ClientPK", "KeyType": "HASH"},
+                {"AttributeName": "ClientSK", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ]
 
 
@@ -213,13 +221,17 @@ def test_create_table_builds_the_table_the_template_describes(aws):
         props["AttributeDefinitions"], key=lambda a: a["AttributeName"]
     )
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    [index] = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == "DueWork"
-    assert index["KeySchema"] == [
+    indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {"DueWork", "ClientTimeline"}
+    assert indexes["DueWork"]["KeySchema"] == [
         {"AttributeName": "DuePK", "KeyType": "HASH"},
         {"AttributeName": "DueSK", "KeyType": "RANGE"},
     ]
-    assert index["Projection"] == {"ProjectionType": "ALL"}
+    assert indexes["ClientTimeline"]["KeySchema"] == [
+        {"AttributeName": "ClientPK", "KeyType": "HASH"},
+        {"AttributeName": "ClientSK", "KeyType": "RANGE"},
+    ]
+    assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes.values())
 
     ttl = aws.describe_time_to_live(TableName="pt-bookings-test")["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
