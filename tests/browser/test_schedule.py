@@ -92,3 +92,52 @@ def test_the_day_view_fits_a_phone(
     grid_width = page.evaluate("() => document.querySelector('.week-scroll').scrollWidth")
     assert grid_width <= 390, f"day grid is {grid_width}px wide"
     screenshot(page, "schedule-phone-day-view", full_page=False)
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP])
+def test_a_recurring_client_is_booked_by_apply_template_and_shown_in_blue(
+    new_page: Callable[..., Page],
+    sign_up: Callable[[Page, str], None],
+    screenshot: Callable[..., Any],
+    viewport: str,
+) -> None:
+    page = new_page(viewport)
+    sign_up(page, f"recurring-{viewport}@example.com")
+    page.goto("/dashboard/settings/locations")
+    page.get_by_label("New location").fill("Studio")
+    page.get_by_role("button", name="Add").click()
+    page.goto("/dashboard/settings/template/new?weekday=3&start=12:00")
+    page.get_by_label("Location").select_option(label="Studio")
+    page.get_by_role("button", name="Add slot").click()
+
+    # a client with the studio enabled and Thursday 12:00 as their recurring slot
+    page.goto("/dashboard/clients")
+    page.get_by_label("Name", exact=True).fill("Priya Shah")
+    page.get_by_label("Phone (WhatsApp)").fill("07400 123456")
+    page.get_by_label(re.compile("Session price")).fill("45")
+    page.get_by_role("button", name="Add client").click()
+    page.get_by_role("checkbox", name="Studio", exact=True).check()
+    page.get_by_role("button", name="Save profile").click()
+    page.get_by_label(re.compile("12:00–13:00 · Studio")).check()
+    page.get_by_role("button", name="Save profile").click()
+    expect(page.get_by_text("Profile saved.")).to_be_visible()
+    screenshot(page, f"recurring-{viewport}-1-profile")
+
+    week = next_week()
+    page.goto(f"/dashboard/schedule?week={week}&view=week")
+    page.get_by_label(re.compile("Weeks from")).select_option("1")
+    page.get_by_role("button", name="Apply template").click()
+    expect(page.get_by_text("1 recurring session booked.")).to_be_visible()
+    page.get_by_role("link", name="Back to the schedule").click()
+
+    booking = page.locator("a.slot.slot-recurring", has_text="Priya Shah")
+    booking.scroll_into_view_if_needed()
+    expect(booking).to_be_visible()
+    colour = booking.evaluate("el => getComputedStyle(el).borderLeftColor")
+    assert colour == "rgb(47, 111, 219)", colour  # the legend's blue
+    screenshot(page, f"recurring-{viewport}-2-week", full_page=False)
+    booking.click()
+    expect(page.get_by_role("heading", name=re.compile("12:00–13:00"))).to_be_visible()
+    expect(page.get_by_text("Recurring").first).to_be_visible()
+    expect(page.get_by_role("link", name="Priya Shah")).to_be_visible()
+    screenshot(page, f"recurring-{viewport}-3-session")
