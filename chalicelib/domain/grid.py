@@ -8,6 +8,7 @@ time zone are known (see `domain.timeutil`).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 GRID_MINUTES = 30
 MINUTES_PER_DAY = 24 * 60
@@ -79,3 +80,22 @@ def range_errors(start: int | None, end: int | None) -> dict[str, str]:
 def overlaps(a_start: int, a_end: int, b_start: int, b_end: int) -> bool:
     """Half-open intervals: a slot ending at 10:00 does not overlap one starting at 10:00."""
     return a_start < b_end and b_start < a_end
+
+
+def parse_time_fields(
+    form: Mapping[str, str],
+    errors: dict[str, str],
+    start_field: str = "start",
+    end_field: str = "end",
+) -> tuple[int | None, int | None]:
+    """Read a start and an end time from a form; problems go into `errors` by field."""
+    start = end = None
+    try:
+        start = parse_clock(form.get(start_field, ""))
+    except ClockError as exc:
+        errors[start_field] = str(exc)
+    try:
+        end = parse_clock(form.get(end_field, ""), allow_end_of_day=True)
+    except ClockError as exc:
+        errors[end_field] = str(exc)
+    return start, end

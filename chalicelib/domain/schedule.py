@@ -9,14 +9,20 @@ cannot both take the same half hour.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.grid import GRID_MINUTES, WEEKDAYS, format_clock, range_errors
+from chalicelib.domain.grid import (
+    GRID_MINUTES,
+    WEEKDAYS,
+    format_clock,
+    parse_time_fields,
+    range_errors,
+)
 from chalicelib.domain.models import LocationName
 from chalicelib.domain.template import WeeklyTemplate
 from chalicelib.domain.timeutil import NonexistentLocalTime, to_utc, week_key, week_monday
@@ -116,6 +122,27 @@ def make_slot(
         location_id=location_id,
         template_slot_id=template_slot_id,
     )
+
+
+def parse_one_off_form(
+    form: Mapping[str, str], locations: Mapping[str, LocationName]
+) -> tuple[date, int, int, str]:
+    """The `+ Add` form of the schedule: a date, times on the grid, an active location."""
+    errors: dict[str, str] = {}
+    day: date | None = None
+    try:
+        day = parse_day(form.get("day", ""))
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    start, end = parse_time_fields(form, errors)
+    location_id = (form.get("location_id") or "").strip()
+    location = locations.get(location_id)
+    if location is None or location.archived:
+        errors["location_id"] = "Pick one of your active locations."
+    if errors:
+        raise InvalidInput(errors)
+    assert day is not None and start is not None and end is not None
+    return day, start, end, location_id
 
 
 def guard_instants(slot: Slot) -> list[datetime]:

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.grid import ClockError, format_clock, is_on_grid, parse_clock
+from chalicelib.domain.grid import format_clock, is_on_grid, parse_time_fields
 from chalicelib.domain.timeutil import is_valid_time_zone
 
 # ISO 4217 code -> (symbol, minor-unit digits). Money is always integer minor units.
@@ -134,15 +134,7 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
     if country not in COUNTRIES:
         errors["country"] = "Pick a country from the list."
 
-    day_start = day_end = None
-    try:
-        day_start = parse_clock(form.get("day_start", ""))
-    except ClockError as exc:
-        errors["day_start"] = str(exc)
-    try:
-        day_end = parse_clock(form.get("day_end", ""), allow_end_of_day=True)
-    except ClockError as exc:
-        errors["day_end"] = str(exc)
+    day_start, day_end = parse_time_fields(form, errors, "day_start", "day_end")
     for field, value in (("day_start", day_start), ("day_end", day_end)):
         if value is not None and not is_on_grid(value):
             errors.setdefault(

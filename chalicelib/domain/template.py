@@ -16,10 +16,9 @@ from pydantic import BaseModel, ConfigDict
 from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.domain.grid import (
     WEEKDAYS,
-    ClockError,
     format_clock,
     overlaps,
-    parse_clock,
+    parse_time_fields,
     range_errors,
 )
 from chalicelib.domain.models import Location
@@ -131,15 +130,7 @@ def parse_slot_form(form: Mapping[str, str]) -> SlotDraft:
     weekday = int(weekday_raw) if re.fullmatch(r"[0-6]", weekday_raw) else -1
     if not 0 <= weekday <= 6:
         errors["weekday"] = "Pick a day of the week."
-    start = end = None
-    try:
-        start = parse_clock(form.get("start", ""))
-    except ClockError as exc:
-        errors["start"] = str(exc)
-    try:
-        end = parse_clock(form.get("end", ""), allow_end_of_day=True)
-    except ClockError as exc:
-        errors["end"] = str(exc)
+    start, end = parse_time_fields(form, errors)
     location_id = (form.get("location_id") or "").strip()
     if not location_id:
         errors["location_id"] = "Every slot needs a location."

@@ -32,6 +32,18 @@ from chalicelib.repo.dynamo import (
 )
 
 
+def _is_active(key: dict[str, str]) -> dict[str, Any]:
+    """Transaction part: a location or client that exists and is not archived."""
+    return tx_check(
+        key,
+        Condition(
+            "attribute_exists(#pk) AND #archived = :false",
+            {"#pk": keys.PK, "#archived": "archived"},
+            {":false": False},
+        ),
+    )
+
+
 class ClientUnavailable(Conflict):
     """A booking's client was archived or deleted between the read and the write."""
 
@@ -503,16 +515,7 @@ class Repository:
             )
         ]
         if location_id:
-            operations.append(
-                tx_check(
-                    keys.location(trainer_id, location_id),
-                    Condition(
-                        "attribute_exists(#pk) AND #archived = :false",
-                        {"#pk": keys.PK, "#archived": "archived"},
-                        {":false": False},
-                    ),
-                )
-            )
+            operations.append(_is_active(keys.location(trainer_id, location_id)))
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
@@ -572,14 +575,7 @@ class Repository:
                         ),
                     ),
                     tx_put(session_to_item(trainer_id, session), new_item()),
-                    tx_check(
-                        keys.client(trainer_id, session.client_id),
-                        Condition(
-                            "attribute_exists(#pk) AND #archived = :false",
-                            {"#pk": keys.PK, "#archived": "archived"},
-                            {":false": False},
-                        ),
-                    ),
+                    _is_active(keys.client(trainer_id, session.client_id)),
                 ]
             )
         except TransactionFailed as exc:
@@ -596,14 +592,7 @@ class Repository:
             slot = slot.model_copy(update={"session_id": booking.id})
         operations = [
             tx_put(slot_to_item(trainer_id, slot), new_item()),
-            tx_check(
-                keys.location(trainer_id, slot.location_id),
-                Condition(
-                    "attribute_exists(#pk) AND #archived = :false",
-                    {"#pk": keys.PK, "#archived": "archived"},
-                    {":false": False},
-                ),
-            ),
+            _is_active(keys.location(trainer_id, slot.location_id)),
             *(
                 tx_put(
                     {
@@ -619,14 +608,7 @@ class Repository:
         if booking is not None:
             operations += [
                 tx_put(session_to_item(trainer_id, booking), new_item()),
-                tx_check(
-                    keys.client(trainer_id, booking.client_id),
-                    Condition(
-                        "attribute_exists(#pk) AND #archived = :false",
-                        {"#pk": keys.PK, "#archived": "archived"},
-                        {":false": False},
-                    ),
-                ),
+                _is_active(keys.client(trainer_id, booking.client_id)),
             ]
         try:
             self.db.transact(operations)
@@ -684,14 +666,7 @@ class Repository:
                             {":seen": slot.version},
                         ),
                     ),
-                    tx_check(
-                        keys.location(trainer_id, location_id),
-                        Condition(
-                            "attribute_exists(#pk) AND #archived = :false",
-                            {"#pk": keys.PK, "#archived": "archived"},
-                            {":false": False},
-                        ),
-                    ),
+                    _is_active(keys.location(trainer_id, location_id)),
                 ]
             )
         except TransactionFailed as exc:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
-from chalicelib.domain.grid import ClockError, parse_clock
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import (
     MAX_WEEKS_AT_ONCE,
@@ -17,7 +16,7 @@ from chalicelib.domain.schedule import (
     WeekPlan,
     book,
     make_slot,
-    parse_day,
+    parse_one_off_form,
     parse_session_ref,
     plan_template_week,
     shift_week,
@@ -53,28 +52,7 @@ def find_slot(repo: Repository, trainer_id: str, week: str, slot_id: str) -> Slo
 
 def add_slot(repo: Repository, trainer: Trainer, form: Mapping[str, str], now: datetime) -> Slot:
     """A one-off slot from the `+ Add` form: on the grid, in the future, not overlapping."""
-    errors: dict[str, str] = {}
-    day: date | None = None
-    try:
-        day = parse_day(form.get("day", ""))
-    except InvalidInput as exc:
-        errors.update(exc.errors)
-    start = end = None
-    try:
-        start = parse_clock(form.get("start", ""))
-    except ClockError as exc:
-        errors["start"] = str(exc)
-    try:
-        end = parse_clock(form.get("end", ""), allow_end_of_day=True)
-    except ClockError as exc:
-        errors["end"] = str(exc)
-    location_id = (form.get("location_id") or "").strip()
-    location = trainer.locations.get(location_id)
-    if location is None or location.archived:
-        errors["location_id"] = "Pick one of your active locations."
-    if errors:
-        raise InvalidInput(errors)
-    assert day is not None and start is not None and end is not None
+    day, start, end, location_id = parse_one_off_form(form, trainer.locations)
     slot = make_slot(new_id(), day, start, end, location_id, trainer.settings.time_zone)
     if slot.start_utc <= now:
         raise InvalidInput({"start": "That time has passed: pick a time in the future."})
