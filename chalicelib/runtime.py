@@ -99,6 +99,27 @@ def aws_client(service: str) -> Any:
     return client
 
 
+_link_secret: dict[str, bytes] = {}
+
+
+def link_secret() -> bytes:
+    """The per-stage secret portal links are derived from (never stored in the table).
+
+    Local and test stages set LINK_SECRET directly; deployed stages name an SSM
+    SecureString (LINK_SECRET_PARAM), read once per container.
+    """
+    direct = os.environ.get("LINK_SECRET")
+    if direct:
+        return direct.encode()
+    name = os.environ.get("LINK_SECRET_PARAM", "")
+    if not name:
+        raise RuntimeError("Set LINK_SECRET or LINK_SECRET_PARAM")
+    if name not in _link_secret:
+        response = aws_client("ssm").get_parameter(Name=name, WithDecryption=True)
+        _link_secret[name] = response["Parameter"]["Value"].encode()
+    return _link_secret[name]
+
+
 def repository() -> Repository:
     cfg = config()
     return Repository(Db(_dynamodb_client(cfg), cfg.table_name))
@@ -124,4 +145,5 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
 def reset() -> None:
     """Forget cached AWS clients and the clock override (tests, between moto blocks)."""
     _clients.clear()
+    _link_secret.clear()
     set_clock(None)

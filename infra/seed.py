@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib import runtime
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.grid import format_clock
 from chalicelib.domain.models import Trainer
@@ -79,7 +80,11 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
     template_ids = [slot.id for slot in repo.get_setup(trainer.id).template.slots]
     for name, phone, email, price, enabled, recurring, shared, private in CLIENTS:
         client = clients.add_client(
-            repo, trainer, {"name": name, "phone": phone, "email": email, "price": price}, now
+            repo,
+            trainer,
+            {"name": name, "phone": phone, "email": email, "price": price},
+            now,
+            runtime.link_secret(),
         )
         clients.save_profile(
             repo,

@@ -31,8 +31,13 @@ class Client(BaseModel):
     shared_notes: str = ""  # shown on the client's portal
     private_notes: str = ""  # never shown to the client
     archived: bool = False
+    portal_generation: int = 1  # bumped by "rotate link": the old link dies at once
     version: int = 1
     created_at: datetime
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
 
     @property
     def configured(self) -> bool:

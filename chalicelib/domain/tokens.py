@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 
@@ -27,3 +29,14 @@ def looks_like_token(token: str) -> bool:
     # Cheap shape check before any database read: a truncated or padded token is refused
     # the same way as an unknown one, so it reveals nothing.
     return _TOKEN_SHAPE.fullmatch(token) is not None
+
+
+def derive_token(secret: bytes, *parts: str) -> str:
+    """A 256-bit token that can be computed again from the secret, so a capability link
+    can be shown to its owner any time while only its hash is stored."""
+    digest = hmac.new(secret, "|".join(parts).encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def portal_token(secret: bytes, trainer_id: str, client_id: str, generation: int) -> str:
+    return derive_token(secret, "portal", trainer_id, client_id, str(generation))

@@ -128,6 +128,7 @@ def client_to_item(trainer_id: str, client: Client) -> Item:
         "shared_notes": client.shared_notes or None,
         "private_notes": client.private_notes or None,
         "archived": client.archived,
+        "portal_generation": client.portal_generation,
         "version": client.version,
         "created_at": utc_iso(client.created_at),
     }
@@ -145,6 +146,7 @@ def client_from_item(item: Item) -> Client:
         shared_notes=item.get("shared_notes") or "",
         private_notes=item.get("private_notes") or "",
         archived=bool(item.get("archived", False)),
+        portal_generation=item.get("portal_generation", 1),
         version=item["version"],
         created_at=parse_utc_iso(item["created_at"]),
     )
@@ -370,8 +372,90 @@ class Repository:
             raise NotFound(client_id)
         return client_from_item(item)
 
-    def add_client(self, trainer_id: str, client: Client) -> None:
-        self.db.put(client_to_item(trainer_id, client), new_item())
+    @staticmethod
+    def _portal_token_op(trainer_id: str, client: Client, token_hash: str) -> dict[str, Any]:
+        return tx_put(
+            {
+                **keys.token(token_hash),
+                "type": "token",
+                "kind": "portal",
+                "trainer_id": trainer_id,
+                "client_id": client.id,
+                "generation": client.portal_generation,
+                # a portal link does not expire; it dies when rotated (see rotate_portal)
+                "expires_at": "9999-12-31T00:00:00Z",
+            },
+            new_item(),
+        )
+
+    def add_client(self, trainer_id: str, client: Client, portal_hash: str) -> None:
+        """The client and their portal link's token (hash only), together."""
+        self.db.transact(
+            [
+                tx_put(client_to_item(trainer_id, client), new_item()),
+                self._portal_token_op(trainer_id, client, portal_hash),
+            ]
+        )
+
+    def rotate_portal(
+        self, trainer_id: str, client: Client, old_hash: str, new_hash: str, now: datetime
+    ) -> Client:
+        """Revoke the current portal link and issue the next one, atomically."""
+        rotated = client.model_copy(
+            update={
+                "portal_generation": client.portal_generation + 1,
+                "version": client.version + 1,
+            }
+        )
+        try:
+            self.db.transact(
+                [
+                    tx_put(client_to_item(trainer_id, rotated), at_version(client.version)),
+                    # Kept (not deleted) so the old link answers "no longer active", not 404;
+                    # TTL removes it after 90 days.
+                    tx_update(
+                        keys.token(old_hash),
+                        Condition(
+                            "SET #revoked_at = :now, #ttl = :ttl, #kind = :kind, "
+                            "#client_id = :me, #trainer_id = :tid, #expires_at = :never",
+                            {
+                                "#revoked_at": "revoked_at",
+                                "#ttl": keys.TTL,
+                                "#kind": "kind",
+                                "#client_id": "client_id",
+                                "#trainer_id": "trainer_id",
+                                "#expires_at": "expires_at",
+                            },
+                            {
+                                ":now": utc_iso(now),
+                                ":ttl": _epoch(now) + 90 * 86400,
+                                ":kind": "portal",
+                                ":me": client.id,
+                                ":tid": trainer_id,
+                                ":never": "9999-12-31T00:00:00Z",
+                            },
+                        ),
+                        Condition(
+                            "attribute_not_exists(#pk) OR #client_id = :me",
+                            {"#pk": keys.PK, "#client_id": "client_id"},
+                            {":me": client.id},
+                        ),
+                    ),
+                    self._portal_token_op(trainer_id, rotated, new_hash),
+                ]
+            )
+        except TransactionFailed as exc:
+            raise VersionConflict() from exc
+        return rotated
+
+    def client_with_trainer(self, trainer_id: str, client_id: str) -> tuple[Client, Trainer]:
+        """A client and their trainer's profile in one round trip (BatchGetItem)."""
+        found = self.db.batch_get([keys.client(trainer_id, client_id), keys.profile(trainer_id)])
+        client = next((i for i in found if i[keys.SK].startswith(keys.CLIENT_PREFIX)), None)
+        profile = next((i for i in found if i[keys.SK] == keys.PROFILE_SK), None)
+        if client is None or profile is None:
+            raise NotFound(client_id)
+        return client_from_item(client), trainer_from_item(profile)
 
     def save_client(self, trainer_id: str, client: Client, **changes: Any) -> Client:
         """Replace the client if it is still at the version the form was rendered from.
@@ -551,11 +635,23 @@ class Repository:
         of the ClientTimeline index, each bounded."""
         pk = keys.client_timeline(trainer_id, client_id)
         point = keys.timeline_point(utc_iso(now))
-        upcoming = self.db.query(pk, index=keys.CLIENT_INDEX, sk_range=(point, "~"), limit=limit)
+        upcoming = self.client_upcoming(trainer_id, client_id, now, limit)
         history = self.db.query(
             pk, index=keys.CLIENT_INDEX, sk_range=("0", point), forward=False, limit=limit
         )
-        return [session_from_item(i) for i in upcoming], [session_from_item(i) for i in history]
+        return upcoming, [session_from_item(i) for i in history]
+
+    def client_upcoming(
+        self, trainer_id: str, client_id: str, now: datetime, limit: int = 20
+    ) -> list[Session]:
+        """A client's next sessions, soonest first: one Query of ClientTimeline."""
+        items = self.db.query(
+            keys.client_timeline(trainer_id, client_id),
+            index=keys.CLIENT_INDEX,
+            sk_range=(keys.timeline_point(utc_iso(now)), "~"),
+            limit=limit,
+        )
+        return [session_from_item(i) for i in items]
 
     def book_slot(self, trainer_id: str, slot: Slot, session: Session) -> None:
         """Take an open slot for a session: exactly one of two bookings at once wins."""
@@ -700,6 +796,7 @@ class Repository:
     @staticmethod
     def _token_record(item: Item) -> TokenRecord:
         reserved = {keys.PK, keys.SK, "type", "kind", "expires_at", "used_at", keys.TTL}
+        # revoked_at stays in data: portal links are revoked rather than used
         return TokenRecord(
             kind=item["kind"],
             expires_at=parse_utc_iso(item["expires_at"]),

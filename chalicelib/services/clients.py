@@ -14,7 +14,7 @@ from chalicelib.domain.clients import (
 )
 from chalicelib.domain.errors import InvalidInput, VersionConflict
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.tokens import new_id
+from chalicelib.domain.tokens import new_id, portal_token, token_hash
 from chalicelib.repo.repository import Account, Repository
 
 
@@ -22,14 +22,34 @@ def find_clients(repo: Repository, trainer_id: str, query: str) -> list[Client]:
     return search(repo.list_clients(trainer_id), query)
 
 
+def portal_token_for(secret: bytes, trainer_id: str, client: Client) -> str:
+    return portal_token(secret, trainer_id, client.id, client.portal_generation)
+
+
 def add_client(
-    repo: Repository, trainer: Trainer, form: Mapping[str, str], now: datetime
+    repo: Repository, trainer: Trainer, form: Mapping[str, str], now: datetime, secret: bytes
 ) -> Client:
     settings = trainer.settings
     contact = parse_contact_form(form, settings.country, settings.currency)
     client = Client(id=new_id(), created_at=now, **contact.model_dump())
-    repo.add_client(trainer.id, client)
+    repo.add_client(trainer.id, client, token_hash(portal_token_for(secret, trainer.id, client)))
     return client
+
+
+def rotate_portal_link(
+    repo: Repository,
+    trainer_id: str,
+    client: Client,
+    version: str | None,
+    secret: bytes,
+    now: datetime,
+) -> Client:
+    if str(client.version) != (version or "").strip():
+        raise VersionConflict()
+    old = token_hash(portal_token_for(secret, trainer_id, client))
+    successor = client.model_copy(update={"portal_generation": client.portal_generation + 1})
+    new = token_hash(portal_token_for(secret, trainer_id, successor))
+    return repo.rotate_portal(trainer_id, client, old, new, now)
 
 
 def save_profile(

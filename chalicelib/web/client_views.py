@@ -48,7 +48,9 @@ def client_list(session: CurrentSession) -> Response:
 def client_add(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        client = clients.add_client(runtime.repository(), session.trainer, form, runtime.now())
+        client = clients.add_client(
+            runtime.repository(), session.trainer, form, runtime.now(), runtime.link_secret()
+        )
     except InvalidInput as exc:
         return _list_page(session, 400, errors=exc.errors, form=form, adding=True)
     return redirect(f"/dashboard/clients/{client.id}", saved="added")
@@ -134,6 +136,9 @@ def _profile_page(
         recurring_gone=gone,
         upcoming=upcoming,
         history=history,
+        portal_url=request_state.current().base_url
+        + "/c/"
+        + clients.portal_token_for(runtime.link_secret(), session.trainer.id, client),
         places={lid: loc.name for lid, loc in session.trainer.locations.items()},
         currency=currency,
         money=format_money,
@@ -165,6 +170,10 @@ def client_change(session: CurrentSession, client_id: str) -> Response:
     try:
         if action in ("archive", "restore"):
             clients.set_archived(repo, tid, client, action == "archive", form.get("version"))
+        elif action == "rotate":
+            clients.rotate_portal_link(
+                repo, tid, client, form.get("version"), runtime.link_secret(), runtime.now()
+            )
         else:
             clients.save_profile(repo, session.trainer, account, client, form, enabled, recurring)
     except InvalidInput as exc:

@@ -41,6 +41,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
     "Cross-Origin-Opener-Policy": "same-origin",
+    # Nothing here is for search engines: dashboards, sign-in and personal portal links.
+    "X-Robots-Tag": "noindex, nofollow",
 }
 
 _FRIENDLY_ERRORS = {

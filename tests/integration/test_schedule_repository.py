@@ -16,6 +16,7 @@ from chalicelib.services import account, clients, schedule
 from tests.integration.test_repository import make_trainer, race
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+SECRET = b"test-secret"
 DAY = date(2026, 11, 25)
 
 
@@ -132,7 +133,9 @@ def test_twenty_bookings_of_one_slot_at_once_make_exactly_one_session(
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
     people = [
-        clients.add_client(repo, trainer, {"name": f"Client {i}", "phone": "07400 123456"}, NOW)
+        clients.add_client(
+            repo, trainer, {"name": f"Client {i}", "phone": "07400 123456"}, NOW, SECRET
+        )
         for i in range(20)
     ]
     outcomes = race(20, lambda i: schedule.allocate(repo, trainer, slot, people[i].id, "1", NOW))
@@ -147,7 +150,7 @@ def test_twenty_bookings_of_one_slot_at_once_make_exactly_one_session(
 def test_a_booked_slot_cannot_be_removed_or_moved(repo: Repository, coach) -> None:
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
-    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW)
+    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
     schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
     with pytest.raises(VersionConflict):
         repo.remove_slot(trainer.id, slot)  # the form's copy still looks open
@@ -161,7 +164,7 @@ def test_an_archived_client_cannot_be_booked_even_if_archived_meanwhile(
 ) -> None:
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
-    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW)
+    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
     from chalicelib.domain.schedule import book
 
     repo.save_client(trainer.id, person, archived=True)
@@ -181,7 +184,9 @@ def test_two_clients_saving_the_same_recurring_slot_at_once_leave_one_holder(
         trainer.id, setup.template, setup.template.with_slot("wed", draft, setup.locations), studio
     )
     people = [
-        clients.add_client(repo, trainer, {"name": f"Client {i}", "phone": "07400 123456"}, NOW)
+        clients.add_client(
+            repo, trainer, {"name": f"Client {i}", "phone": "07400 123456"}, NOW, SECRET
+        )
         for i in range(6)
     ]
     account = repo.get_account(trainer.id)  # every form was rendered with the slot free
@@ -208,8 +213,8 @@ def test_giving_up_a_recurring_slot_frees_it_for_another_client(repo: Repository
     repo.save_template(
         trainer.id, setup.template, setup.template.with_slot("wed", draft, setup.locations), studio
     )
-    a = clients.add_client(repo, trainer, {"name": "A", "phone": "07400 123456"}, NOW)
-    b = clients.add_client(repo, trainer, {"name": "B", "phone": "07400 123456"}, NOW)
+    a = clients.add_client(repo, trainer, {"name": "A", "phone": "07400 123456"}, NOW, SECRET)
+    b = clients.add_client(repo, trainer, {"name": "B", "phone": "07400 123456"}, NOW, SECRET)
     form = {"name": "A", "phone": "07400 123456", "version": "1"}
     a = clients.save_profile(
         repo, trainer, repo.get_account(trainer.id), a, form, [studio], ["wed"]
@@ -219,3 +224,20 @@ def test_giving_up_a_recurring_slot_frees_it_for_another_client(repo: Repository
     form = {"name": "B", "phone": "07400 123456", "version": "1"}
     clients.save_profile(repo, trainer, repo.get_account(trainer.id), b, form, [studio], ["wed"])
     assert repo.get_account(trainer.id).recurring_holders() == {"wed": b.id}
+
+
+def test_two_rotations_at_once_leave_one_live_link(repo: Repository, coach) -> None:
+    from chalicelib.domain.tokens import token_hash
+
+    trainer, _studio = coach
+    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
+    outcomes = race(
+        4, lambda _i: clients.rotate_portal_link(repo, trainer.id, person, "1", SECRET, NOW)
+    )
+    assert len([o for o in outcomes if not isinstance(o, Exception)]) == 1
+    stored = repo.get_account(trainer.id).client(person.id)
+    assert stored.portal_generation == 2
+    live = repo.get_token(token_hash(clients.portal_token_for(SECRET, trainer.id, stored)))
+    old = repo.get_token(token_hash(clients.portal_token_for(SECRET, trainer.id, person)))
+    assert live is not None and not live.data.get("revoked_at")
+    assert old is not None and old.data.get("revoked_at")

@@ -132,3 +132,18 @@ def test_any_ascii_string_that_looks_like_a_token_uses_only_the_token_alphabet(t
     if looks_like_token(token):
         assert len(token) == 43
         assert all(c in TOKEN_ALPHABET for c in token)
+
+
+def test_derived_tokens_are_256_bit_repeatable_and_distinct_per_generation():
+    from chalicelib.domain.tokens import portal_token
+
+    first = portal_token(b"secret", "t1", "c1", 1)
+    assert first == portal_token(b"secret", "t1", "c1", 1)  # shown again any time
+    assert looks_like_token(first)
+    others = {
+        portal_token(b"secret", "t1", "c1", 2),
+        portal_token(b"secret", "t1", "c2", 1),
+        portal_token(b"secret", "t2", "c1", 1),
+        portal_token(b"other secret", "t1", "c1", 1),
+    }
+    assert first not in others and len(others) == 4
