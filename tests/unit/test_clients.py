@@ -10,15 +10,18 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.clients import (
     Client,
+    check_recurring,
     format_price_input,
     parse_contact_form,
     parse_phone,
     parse_price,
     parse_profile_form,
+    recurring_problem,
     search,
 )
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.models import Location
+from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
 
@@ -121,3 +124,53 @@ def test_search_matches_every_word_in_any_case_and_lists_archived_last() -> None
 def test_a_client_is_configured_once_a_location_is_enabled() -> None:
     assert not _client("A").configured
     assert _client("A").model_copy(update={"location_ids": ("x",)}).configured
+
+
+# Recurring slots: template slot <-> recurring slot <-> location --------------------------
+def _week_template() -> WeeklyTemplate:
+    return WeeklyTemplate(
+        slots=(
+            TemplateSlot(id="mon", weekday=0, start=540, end=600, location_id="studio"),
+            TemplateSlot(id="tue", weekday=1, start=720, end=780, location_id="park"),
+        ),
+        version=3,
+    )
+
+
+PLACES = {"studio": "Studio", "park": "Park"}
+
+
+def _problem(slot_id: str, enabled=("studio",), holders=None, me="me") -> str | None:
+    return recurring_problem(
+        slot_id, _week_template(), enabled, holders or {}, me, PLACES, {"other": "Tom"}
+    )
+
+
+def test_a_template_slot_at_an_enabled_location_can_be_recurring() -> None:
+    assert _problem("mon") is None
+
+
+def test_a_recurring_slot_needs_its_location_enabled_for_the_client() -> None:
+    assert (
+        _problem("tue") == "Tuesday 12:00–13:00 is at Park, which is not enabled for this client."
+    )
+    assert _problem("tue", enabled=("studio", "park")) is None
+
+
+def test_a_recurring_slot_must_still_be_in_the_template() -> None:
+    assert "no longer in the weekly template" in (_problem("gone") or "")
+
+
+def test_another_clients_recurring_slot_cannot_be_taken_but_your_own_is_kept() -> None:
+    assert (
+        _problem("mon", holders={"mon": "other"}) == "Monday 09:00–10:00 is Tom's recurring slot."
+    )
+    assert _problem("mon", holders={"mon": "me"}) is None
+
+
+def test_check_recurring_keeps_each_slot_once_and_names_the_first_problem() -> None:
+    kept = check_recurring(["mon", "mon"], _week_template(), ["studio"], {}, "me", PLACES, {})
+    assert kept == ("mon",)
+    with pytest.raises(InvalidInput) as refused:
+        check_recurring(["mon", "tue"], _week_template(), ["studio"], {}, "me", PLACES, {})
+    assert "Park" in refused.value.errors["recurring"]
