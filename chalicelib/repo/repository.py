@@ -32,6 +32,19 @@ from chalicelib.repo.dynamo import (
 )
 
 
+def _slot_key(trainer_id: str, slot: Slot) -> dict[str, str]:
+    return keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id)
+
+
+def _open_at_version(slot: Slot) -> Condition:
+    """The slot is still as the form showed it, and nobody has booked it."""
+    return Condition(
+        "#version = :seen AND attribute_not_exists(#session_id)",
+        {"#version": "version", "#session_id": "session_id"},
+        {":seen": slot.version},
+    )
+
+
 def _is_active(key: dict[str, str]) -> dict[str, Any]:
     """Transaction part: a location or client that exists and is not archived."""
     return tx_check(
@@ -154,7 +167,7 @@ def client_from_item(item: Item) -> Client:
 
 def slot_to_item(trainer_id: str, slot: Slot) -> Item:
     return {
-        **keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id),
+        **_slot_key(trainer_id, slot),
         "type": "slot",
         "id": slot.id,
         "day": slot.day.isoformat(),
@@ -659,7 +672,7 @@ class Repository:
             self.db.transact(
                 [
                     tx_update(
-                        keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id),
+                        _slot_key(trainer_id, slot),
                         Condition(
                             "SET #session_id = :session, #version = :next",
                             {"#session_id": "session_id", "#version": "version"},
@@ -723,12 +736,8 @@ class Repository:
             self.db.transact(
                 [
                     tx_delete(
-                        keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id),
-                        Condition(
-                            "#version = :seen AND attribute_not_exists(#session_id)",
-                            {"#version": "version", "#session_id": "session_id"},
-                            {":seen": slot.version},
-                        ),
+                        _slot_key(trainer_id, slot),
+                        _open_at_version(slot),
                     ),
                     *(
                         tx_delete(
@@ -750,17 +759,13 @@ class Repository:
             self.db.transact(
                 [
                     tx_update(
-                        keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id),
+                        _slot_key(trainer_id, slot),
                         Condition(
                             "SET #location_id = :location, #version = :next",
                             {"#location_id": "location_id", "#version": "version"},
                             {":location": location_id, ":next": moved.version},
                         ),
-                        Condition(
-                            "#version = :seen AND attribute_not_exists(#session_id)",
-                            {"#version": "version", "#session_id": "session_id"},
-                            {":seen": slot.version},
-                        ),
+                        _open_at_version(slot),
                     ),
                     _is_active(keys.location(trainer_id, location_id)),
                 ]

@@ -22,6 +22,17 @@ def next_week() -> str:
     return week_key(today + timedelta(weeks=1))
 
 
+def set_up_studio(page: Page, weekday: int, start: str) -> None:
+    """A Studio location and one template slot starting at `start` on `weekday`."""
+    page.goto("/dashboard/settings/locations")
+    page.get_by_label("New location").fill("Studio")
+    page.get_by_role("button", name="Add").click()
+    page.goto(f"/dashboard/settings/template/new?weekday={weekday}&start={start}")
+    page.get_by_label("Location").select_option(label="Studio")
+    page.get_by_role("button", name="Add slot").click()
+    expect(page.get_by_text("Slot added.")).to_be_visible()
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP])
 def test_a_trainer_applies_the_template_and_adds_a_one_off_slot(
     new_page: Callable[..., Page],
@@ -31,14 +42,7 @@ def test_a_trainer_applies_the_template_and_adds_a_one_off_slot(
 ) -> None:
     page = new_page(viewport)
     sign_up(page, f"schedule-{viewport}@example.com")
-    # set-up: a location and one template slot on Wednesday 18:00-19:00
-    page.goto("/dashboard/settings/locations")
-    page.get_by_label("New location").fill("Studio")
-    page.get_by_role("button", name="Add").click()
-    page.goto("/dashboard/settings/template/new?weekday=2&start=18:00")
-    page.get_by_label("Location").select_option(label="Studio")
-    page.get_by_role("button", name="Add slot").click()
-    expect(page.get_by_text("Slot added.")).to_be_visible()
+    set_up_studio(page, 2, "18:00")  # Wednesday 18:00-19:00
 
     week = next_week()
     page.goto(f"/dashboard/schedule?week={week}&view=week")
@@ -103,12 +107,7 @@ def test_a_recurring_client_is_booked_by_apply_template_and_shown_in_blue(
 ) -> None:
     page = new_page(viewport)
     sign_up(page, f"recurring-{viewport}@example.com")
-    page.goto("/dashboard/settings/locations")
-    page.get_by_label("New location").fill("Studio")
-    page.get_by_role("button", name="Add").click()
-    page.goto("/dashboard/settings/template/new?weekday=3&start=12:00")
-    page.get_by_label("Location").select_option(label="Studio")
-    page.get_by_role("button", name="Add slot").click()
+    set_up_studio(page, 3, "12:00")  # Thursday 12:00-13:00
 
     # a client with the studio enabled and Thursday 12:00 as their recurring slot
     page.goto("/dashboard/clients")
