@@ -245,9 +245,18 @@ class Session(BaseModel):
     end_utc: datetime
     location_id: str
     kind: str  # "recurring" (Apply template) or "manual" (allocated by the trainer)
-    status: str = "booked"
+    status: str = "booked"  # booked, canceled (slot freed) or voided (past, did not happen)
+    paid: bool = False
+    payment_type: str | None = None
     created_at: datetime
     version: int = 1
+
+    def is_past(self, now: datetime) -> bool:
+        return self.end_utc <= now
+
+    @property
+    def is_live(self) -> bool:
+        return self.status == "booked"
 
     @property
     def week(self) -> str:
@@ -267,6 +276,10 @@ class Session(BaseModel):
 
     @property
     def status_label(self) -> str:
+        if self.status == "canceled":
+            return "Canceled"
+        if self.status == "voided":
+            return "Voided"
         return "Recurring" if self.kind == "recurring" else "Manual"
 
 
@@ -308,3 +321,54 @@ def book(
         created_at=now,
     )
     return slot.model_copy(update={"session_id": session_id}), session
+
+
+PAYMENT_TYPES = {
+    "cash": "Cash",
+    "bank_transfer": "Bank transfer",
+    "card": "Card",
+    "other": "Other",
+}
+
+
+class LogEntry(BaseModel):
+    """One line of a session's change log: who did what, when. Never edited or deleted."""
+
+    model_config = ConfigDict(frozen=True)
+
+    at: datetime
+    actor: str  # "trainer", "client" (portal), "system" (a scheduled job, Apply template)
+    text: str
+
+
+def payment_change(
+    session: Session, paid: bool, payment_type: str, now: datetime
+) -> tuple[Session, str]:
+    """The session with its payment set, and the log line; refused if it is not live."""
+    if not session.is_live:
+        raise InvalidInput({"paid": f"A {session.status} session takes no payment."})
+    if paid and payment_type not in PAYMENT_TYPES:
+        raise InvalidInput({"payment_type": "Choose how it was paid."})
+    updated = session.model_copy(
+        update={"paid": paid, "payment_type": payment_type if paid else None}
+    )
+    text = f"Marked paid ({PAYMENT_TYPES[payment_type].lower()})" if paid else "Marked unpaid"
+    return updated, text
+
+
+def cancellation(session: Session, now: datetime) -> Session:
+    if not session.is_live:
+        raise InvalidInput({"_form": f"This session is already {session.status}."})
+    if session.start_utc <= now:
+        raise InvalidInput(
+            {"_form": "This session has started: void it instead if it did not happen."}
+        )
+    return session.model_copy(update={"status": "canceled"})
+
+
+def voiding(session: Session, now: datetime) -> Session:
+    if not session.is_live:
+        raise InvalidInput({"_form": f"This session is already {session.status}."})
+    if not session.is_past(now):
+        raise InvalidInput({"_form": "Only past sessions can be voided: cancel an upcoming one."})
+    return session.model_copy(update={"status": "voided"})

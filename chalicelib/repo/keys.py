@@ -109,6 +109,20 @@ def session(trainer_id: str, week: str, start_utc_iso: str, session_id: str) -> 
     return key(week_pk(trainer_id, week), f"{SESSION_PREFIX}{_compact(start_utc_iso)}#{session_id}")
 
 
+def session_log_prefix(session_id: str) -> str:
+    # LOG# sorts before SESSION#, so the week view's Query range never reads log lines.
+    return f"LOG#{session_id}#"
+
+
+def session_log(
+    trainer_id: str, week: str, session_id: str, at_utc_iso: str, entry_id: str
+) -> dict[str, str]:
+    return key(
+        week_pk(trainer_id, week),
+        f"{session_log_prefix(session_id)}{_compact(at_utc_iso)}#{entry_id}",
+    )
+
+
 def client_timeline(trainer_id: str, client_id: str) -> str:
     """ClientTimeline partition: one client's sessions."""
     return f"T#{trainer_id}#C#{client_id}"

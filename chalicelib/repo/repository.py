@@ -12,10 +12,11 @@ from typing import Any
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.models import Location, LocationName, Trainer
-from chalicelib.domain.schedule import Session, SessionRef, Slot, guard_instants
+from chalicelib.domain.schedule import LogEntry, Session, SessionRef, Slot, guard_instants
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
+from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
 from chalicelib.repo.dynamo import (
     Condition,
@@ -42,6 +43,22 @@ def _open_at_version(slot: Slot) -> Condition:
         "#version = :seen AND attribute_not_exists(#session_id)",
         {"#version": "version", "#session_id": "session_id"},
         {":seen": slot.version},
+    )
+
+
+def _log_op(
+    trainer_id: str, session: Session, actor: str, text: str, now: datetime
+) -> dict[str, Any]:
+    """Transaction part: one change-log line, written with the change it describes."""
+    return tx_put(
+        {
+            **keys.session_log(trainer_id, session.week, session.id, utc_iso(now), new_id()),
+            "type": "log",
+            "at": utc_iso(now),
+            "actor": actor,
+            "text": text,
+        },
+        new_item(),
     )
 
 
@@ -215,6 +232,8 @@ def session_to_item(trainer_id: str, session: Session) -> Item:
         "location_id": session.location_id,
         "kind": session.kind,
         "status": session.status,
+        "paid": session.paid,
+        "payment_type": session.payment_type,
         "created_at": utc_iso(session.created_at),
         "version": session.version,
     }
@@ -234,6 +253,8 @@ def session_from_item(item: Item) -> Session:
         location_id=item["location_id"],
         kind=item["kind"],
         status=item["status"],
+        paid=bool(item.get("paid", False)),
+        payment_type=item.get("payment_type"),
         created_at=parse_utc_iso(item["created_at"]),
         version=item["version"],
     )
@@ -654,6 +675,57 @@ class Repository:
         )
         return upcoming, [session_from_item(i) for i in history]
 
+    def get_session_with_log(
+        self, trainer_id: str, ref: SessionRef
+    ) -> tuple[Session, list[LogEntry]]:
+        """A session and its change log, oldest first (GetItem + one Query)."""
+        session = self.get_session(trainer_id, ref)
+        items = self.db.query(
+            keys.week_pk(trainer_id, ref.week), sk_prefix=keys.session_log_prefix(ref.id)
+        )
+        log = [LogEntry(at=parse_utc_iso(i["at"]), actor=i["actor"], text=i["text"]) for i in items]
+        return session, log
+
+    def change_session(
+        self,
+        trainer_id: str,
+        session: Session,
+        updated: Session,
+        actor: str,
+        text: str,
+        now: datetime,
+        *,
+        free_slot: bool = False,
+    ) -> Session:
+        """Save a session change with its log line; a cancel also frees the slot. All or
+        nothing, and only if the session is unchanged since it was read."""
+        saved = updated.model_copy(update={"version": session.version + 1})
+        operations = [
+            tx_put(session_to_item(trainer_id, saved), at_version(session.version)),
+            _log_op(trainer_id, session, actor, text, now),
+        ]
+        if free_slot:
+            operations.append(
+                tx_update(
+                    keys.slot(
+                        trainer_id, session.week, utc_iso(session.start_utc), session.slot_id
+                    ),
+                    Condition(
+                        "REMOVE #session_id SET #version = #version + :one",
+                        {"#session_id": "session_id", "#version": "version"},
+                        {":one": 1},
+                    ),
+                    Condition(
+                        "#session_id = :sid", {"#session_id": "session_id"}, {":sid": session.id}
+                    ),
+                )
+            )
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            raise VersionConflict() from exc
+        return saved
+
     def client_upcoming(
         self, trainer_id: str, client_id: str, now: datetime, limit: int = 20
     ) -> list[Session]:
@@ -685,6 +757,9 @@ class Repository:
                     ),
                     tx_put(session_to_item(trainer_id, session), new_item()),
                     _is_active(keys.client(trainer_id, session.client_id)),
+                    _log_op(
+                        trainer_id, session, "trainer", "Booked by the trainer", session.created_at
+                    ),
                 ]
             )
         except TransactionFailed as exc:
@@ -717,6 +792,13 @@ class Repository:
         if booking is not None:
             operations += [
                 tx_put(session_to_item(trainer_id, booking), new_item()),
+                _log_op(
+                    trainer_id,
+                    booking,
+                    "trainer",
+                    "Booked by Apply template (recurring slot)",
+                    booking.created_at,
+                ),
                 _is_active(keys.client(trainer_id, booking.client_id)),
             ]
         try:

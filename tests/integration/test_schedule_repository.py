@@ -241,3 +241,34 @@ def test_two_rotations_at_once_leave_one_live_link(repo: Repository, coach) -> N
     old = repo.get_token(token_hash(clients.portal_token_for(SECRET, trainer.id, person)))
     assert live is not None and not live.data.get("revoked_at")
     assert old is not None and old.data.get("revoked_at")
+
+
+def test_cancel_racing_a_payment_change_leaves_one_outcome_and_one_log_line_each(
+    repo: Repository, coach
+) -> None:
+    from chalicelib.domain.schedule import parse_session_ref
+    from chalicelib.services import sessions
+
+    trainer, studio = coach
+    slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
+    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
+    booked = schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
+
+    def act(i: int):
+        if i % 2:
+            return sessions.cancel(repo, trainer.id, booked, "1", NOW)
+        form = {"paid": "yes", "payment_type": "cash", "version": "1"}
+        return sessions.set_payment(repo, trainer.id, booked, form, NOW)
+
+    outcomes = race(6, act)
+    winners = [o for o in outcomes if not isinstance(o, Exception)]
+    assert len(winners) == 1
+    assert all(isinstance(o, VersionConflict) for o in outcomes if isinstance(o, Exception))
+    ref = parse_session_ref(booked.ref)
+    assert ref is not None
+    stored, log = repo.get_session_with_log(trainer.id, ref)
+    assert stored.version == 2
+    texts = sorted(entry.text for entry in log)  # same frozen instant: order not defined
+    assert len(texts) == 2 and "Booked by the trainer" in texts  # booking + the one winner
+    slot_now = repo.get_week(trainer.id, "2026-W48")[0]
+    assert (slot_now.session_id is None) == (stored.status == "canceled")
