@@ -175,6 +175,36 @@ class Db:
                 return
             params["ExclusiveStartKey"] = last
 
+    def query_page(
+        self,
+        pk: str,
+        *,
+        index: str,
+        sk_range: tuple[str, str],
+        forward: bool,
+        limit: int,
+        start_key: dict[str, str] | None,
+    ) -> tuple[list[Item], dict[str, str] | None]:
+        """One page of an index Query and the key to continue from (None at the end)."""
+        pk_name, sk_name = keys.INDEX_KEYS[index]
+        params: dict[str, Any] = {
+            "TableName": self.table,
+            "IndexName": index,
+            "KeyConditionExpression": "#pk = :pk AND #sk BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": {"#pk": pk_name, "#sk": sk_name},
+            "ExpressionAttributeValues": to_attrs(
+                {":pk": pk, ":lo": sk_range[0], ":hi": sk_range[1]}
+            ),
+            "ScanIndexForward": forward,
+            "Limit": limit,
+        }
+        if start_key:
+            params["ExclusiveStartKey"] = to_attrs(start_key)
+        response = self.client.query(**params)
+        last = response.get("LastEvaluatedKey")
+        items = [from_attrs(a) for a in response.get("Items", [])]
+        return items, (from_attrs(last) if last else None)
+
     # Writes ----------------------------------------------------------------------------
     def put(self, item: Mapping[str, Any], condition: Condition | None = None) -> None:
         params: dict[str, Any] = {"TableName": self.table, "Item": to_attrs(item)}

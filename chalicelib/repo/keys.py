@@ -25,7 +25,14 @@ DUE_INDEX: Final = "DueWork"
 CLIENT_PK: Final = "ClientPK"
 CLIENT_SK: Final = "ClientSK"
 CLIENT_INDEX: Final = "ClientTimeline"
-INDEX_KEYS: Final = {DUE_INDEX: (DUE_PK, DUE_SK), CLIENT_INDEX: (CLIENT_PK, CLIENT_SK)}
+TRAINER_PK: Final = "TrainerPK"
+TRAINER_SK: Final = "TrainerSK"
+TRAINER_INDEX: Final = "TrainerTimeline"
+INDEX_KEYS: Final = {
+    DUE_INDEX: (DUE_PK, DUE_SK),
+    CLIENT_INDEX: (CLIENT_PK, CLIENT_SK),
+    TRAINER_INDEX: (TRAINER_PK, TRAINER_SK),
+}
 TTL: Final = "ttl"
 
 PROFILE_SK: Final = "PROFILE"
@@ -130,6 +137,11 @@ def client_timeline(trainer_id: str, client_id: str) -> str:
 
 def client_timeline_sk(start_utc_iso: str, session_id: str) -> str:
     return f"{_compact(start_utc_iso)}#{session_id}"
+
+
+def trainer_timeline(trainer_id: str) -> str:
+    """TrainerTimeline partition: the trainer's live and voided sessions."""
+    return f"T#{trainer_id}#SESSIONS"
 
 
 def timeline_point(instant_utc_iso: str) -> str:

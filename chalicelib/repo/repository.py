@@ -219,6 +219,15 @@ def session_to_item(trainer_id: str, session: Session) -> Item:
         **keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
         keys.CLIENT_PK: keys.client_timeline(trainer_id, session.client_id),
         keys.CLIENT_SK: keys.client_timeline_sk(utc_iso(session.start_utc), session.id),
+        # Sparse: a canceled session leaves the Sessions tab's index.
+        keys.TRAINER_PK: None
+        if session.status == "canceled"
+        else keys.trainer_timeline(trainer_id),
+        keys.TRAINER_SK: (
+            None
+            if session.status == "canceled"
+            else keys.client_timeline_sk(utc_iso(session.start_utc), session.id)
+        ),
         "type": "session",
         "id": session.id,
         "slot_id": session.slot_id,
@@ -725,6 +734,30 @@ class Repository:
         except TransactionFailed as exc:
             raise VersionConflict() from exc
         return saved
+
+    def trainer_sessions(
+        self,
+        trainer_id: str,
+        now: datetime,
+        *,
+        upcoming: bool,
+        after: dict[str, str] | None,
+        limit: int = 20,
+    ) -> tuple[list[Session], dict[str, str] | None]:
+        """One page of the Sessions tab: upcoming soonest first, past latest first."""
+        pk = keys.trainer_timeline(trainer_id)
+        if after is not None and after.get(keys.TRAINER_PK) != pk:
+            after = None  # a cursor from elsewhere (tampered, another trainer): start over
+        point = keys.timeline_point(utc_iso(now))
+        items, last = self.db.query_page(
+            pk,
+            index=keys.TRAINER_INDEX,
+            sk_range=(point, "~") if upcoming else ("0", point),
+            forward=upcoming,
+            limit=limit,
+            start_key=after,
+        )
+        return [session_from_item(i) for i in items], last
 
     def client_upcoming(
         self, trainer_id: str, client_id: str, now: datetime, limit: int = 20

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.errors import NotFound, VersionConflict
@@ -68,3 +72,39 @@ def void(
     return repo.change_session(
         trainer_id, session, voided, "trainer", "Voided: the session did not happen", now
     )
+
+
+@dataclass(frozen=True)
+class SessionPage:
+    sessions: list[Session]
+    next_cursor: str | None
+
+
+def _encode_cursor(key: dict[str, str] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_cursor(text: str) -> dict[str, str] | None:
+    """A page cursor from the URL, or None if it is missing or not one of ours."""
+    if not text:
+        return None
+    try:
+        key = json.loads(base64.urlsafe_b64decode(text.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(key, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in key.items()
+    ):
+        return None
+    return key
+
+
+def list_sessions(
+    repo: Repository, trainer_id: str, which: str, cursor: str, now: datetime
+) -> SessionPage:
+    found, last = repo.trainer_sessions(
+        trainer_id, now, upcoming=which != "past", after=_decode_cursor(cursor)
+    )
+    return SessionPage(found, _encode_cursor(last))

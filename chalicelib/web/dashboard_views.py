@@ -20,10 +20,6 @@ from chalicelib.web.views import FORM, trainer
 bp = Blueprint(__name__)
 
 UPCOMING_TABS = {
-    "sessions": (
-        "Sessions",
-        "Upcoming and past sessions with payment and invoice status arrive after the Schedule.",
-    ),
     "whatsapp": (
         "WhatsApp",
         "The log of every message sent to clients arrives with the Sessions tab.",

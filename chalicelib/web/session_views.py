@@ -37,6 +37,25 @@ def _page(
     )
 
 
+@bp.route("/dashboard/sessions", methods=["GET"])
+@trainer
+def session_list(session: CurrentSession) -> Response:
+    state = request_state.current()
+    which = "past" if state.query("list") == "past" else "upcoming"
+    page = sessions.list_sessions(
+        runtime.repository(), session.trainer.id, which, state.query("after"), runtime.now()
+    )
+    return render(
+        "sessions/list.html",
+        tab="sessions",
+        which=which,
+        page=page,
+        first_page=not state.query("after"),
+        payment_types=PAYMENT_TYPES,
+        places={lid: loc.name for lid, loc in session.trainer.locations.items()},
+    )
+
+
 @bp.route("/dashboard/sessions/{ref}", methods=["GET"])
 @trainer
 def session_page(session: CurrentSession, ref: str) -> Response:

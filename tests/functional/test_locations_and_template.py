@@ -306,7 +306,7 @@ def test_the_checklist_ticks_steps_as_the_trainer_sets_up(trainer: Browser) -> N
     assert page.count("(done)") == 2
 
 
-@pytest.mark.parametrize("tab", ["sessions", "whatsapp"])
+@pytest.mark.parametrize("tab", ["whatsapp"])
 def test_tabs_not_built_yet_say_so_plainly(trainer: Browser, tab: str) -> None:
     page = trainer.get(f"/dashboard/{tab}")
     assert page.status == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.functional.conftest import Browser
@@ -95,3 +97,81 @@ def test_another_trainer_cannot_change_my_session(
 ) -> None:
     assert other_trainer.post(booked, {"action": "cancel", "version": "1"}).status == 404
     assert "Canceled" not in trainer.get(booked).body
+
+
+# The Sessions tab ----------------------------------------------------------------------
+def _book(trainer: Browser, studio: str, client: str, day: str, start: str, end: str) -> str:
+    new_slot(trainer, day, start, end, studio)
+    week_slots = slots_on(trainer, "2026-W48") + slots_on(trainer, "2026-W49")
+    for week, slot_id in week_slots:
+        page = trainer.get(f"/dashboard/schedule/{week}/slots/{slot_id}")
+        if f"{start}–{end}" in page.body and day[-2:].lstrip("0") in page.body:
+            booked = trainer.post(
+                f"/dashboard/schedule/{week}/slots/{slot_id}",
+                {"action": "allocate", "client_id": client, "version": "1"},
+            )
+            return booked.location.split("?")[0]
+    raise AssertionError("slot not found")
+
+
+def test_the_sessions_tab_lists_upcoming_and_past_and_hides_canceled(
+    trainer: Browser, clock
+) -> None:
+    studio = add_location(trainer, "Studio")
+    client = add_client(trainer, "Priya Shah")
+    thursday = _book(trainer, studio, client, "2026-11-26", "09:00", "10:00")
+    _book(trainer, studio, client, "2026-11-27", "09:00", "10:00")
+    saturday = _book(trainer, studio, client, "2026-11-28", "09:00", "10:00")
+    trainer.post(saturday, {"action": "cancel", "version": "1"})
+    trainer.post(
+        thursday, {"action": "payment", "paid": "yes", "payment_type": "card", "version": "1"}
+    )
+    upcoming = trainer.get("/dashboard/sessions").body
+    assert upcoming.index("Thursday 26 Nov") < upcoming.index("Friday 27 Nov")  # soonest first
+    assert "Saturday 28 Nov" not in upcoming  # canceled: only in the client's history
+    assert "Paid" in upcoming and "Unpaid" in upcoming
+    clock.advance(days=5)  # Saturday 28 Nov: both live sessions are past now
+    past = trainer.get("/dashboard/sessions?list=past").body
+    assert past.index("Friday 27 Nov") < past.index("Thursday 26 Nov")  # newest first
+    assert "Saturday 28 Nov" not in past
+    history = trainer.get(f"/dashboard/clients/{client}").body
+    assert "Saturday 28 Nov" in history and "Canceled" in history
+
+
+def test_the_sessions_tab_pages_through_long_lists(trainer: Browser, clock) -> None:
+    from datetime import date, timedelta
+
+    from chalicelib import runtime
+    from chalicelib.domain.schedule import book, make_slot
+
+    studio = add_location(trainer, "Studio")
+    client = add_client(trainer, "Priya Shah")
+    repo = runtime.repository()
+    tid = trainer.cookies["pt_session"].split(".")[0]
+    for i in range(25):
+        slot = make_slot(
+            f"s{i:02d}", date(2026, 12, 1) + timedelta(days=i), 540, 600, studio, "Europe/London"
+        )
+        repo.add_slot(
+            tid, slot, book(slot, f"sess{i:02d}abcd", client, "Priya Shah", "manual", clock.now)[1]
+        )
+    first = trainer.get("/dashboard/sessions").body
+    assert first.count('class="list-row"') == 20
+    cursor = re.search(r'after=([^"&]+)"', first)
+    assert cursor
+    second = trainer.get(f"/dashboard/sessions?after={cursor.group(1)}").body
+    assert second.count('class="list-row"') == 5
+    assert "Friday 25 Dec" in second and "Friday 25 Dec" not in first
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "e30=", "eyJQSyI6ICJUI290aGVyIn0="])
+def test_a_tampered_page_cursor_starts_over_instead_of_failing(
+    trainer: Browser, cursor: str
+) -> None:
+    page = trainer.get(f"/dashboard/sessions?after={cursor}")
+    assert page.status == 200
+
+
+def test_the_sessions_tab_is_two_round_trips(trainer: Browser, booked: str) -> None:
+    assert trainer.get("/dashboard/sessions").db_calls == 2
+    assert trainer.get("/dashboard/sessions?list=past").db_calls == 2

@@ -205,6 +205,14 @@ def test_create_table_kwargs_keep_the_schema_and_drop_cloudformation_only_proper
             ],
             "Projection": {"ProjectionType": "ALL"},
         },
+        {
+            "IndexName": "TrainerTimeline",
+            "KeySchema": [
+                {"AttributeName": "TrainerPK", "KeyType": "HASH"},
+                {"AttributeName": "TrainerSK", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        },
     ]
 
 
@@ -222,7 +230,11 @@ def test_create_table_builds_the_table_the_template_describes(aws):
     )
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"DueWork", "ClientTimeline"}
+    assert set(indexes) == {"DueWork", "ClientTimeline", "TrainerTimeline"}
+    assert indexes["TrainerTimeline"]["KeySchema"] == [
+        {"AttributeName": "TrainerPK", "KeyType": "HASH"},
+        {"AttributeName": "TrainerSK", "KeyType": "RANGE"},
+    ]
     assert indexes["DueWork"]["KeySchema"] == [
         {"AttributeName": "DuePK", "KeyType": "HASH"},
         {"AttributeName": "DueSK", "KeyType": "RANGE"},
