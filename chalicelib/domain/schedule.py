@@ -248,6 +248,7 @@ class Session(BaseModel):
     status: str = "booked"  # booked, canceled (slot freed) or voided (past, did not happen)
     paid: bool = False
     payment_type: str | None = None
+    price_minor: int | None = None  # the client's price when booked, in minor units
     created_at: datetime
     version: int = 1
 
@@ -303,7 +304,13 @@ def parse_session_ref(text: str) -> SessionRef | None:
 
 
 def book(
-    slot: Slot, session_id: str, client_id: str, client_name: str, kind: str, now: datetime
+    slot: Slot,
+    session_id: str,
+    client_id: str,
+    client_name: str,
+    kind: str,
+    now: datetime,
+    price_minor: int | None = None,
 ) -> tuple[Slot, Session]:
     """The slot taken by a new session (the repository makes it atomic)."""
     session = Session(
@@ -318,9 +325,24 @@ def book(
         end_utc=slot.end_utc,
         location_id=slot.location_id,
         kind=kind,
+        price_minor=price_minor,
         created_at=now,
     )
     return slot.model_copy(update={"session_id": session_id}), session
+
+
+def outstanding(sessions: list[Session], now: datetime) -> tuple[int, list[Session]]:
+    """What a client owes: past, booked (not canceled or voided), unpaid sessions with a
+    price. Returns the total in minor units and those sessions, oldest first."""
+    owed = sorted(
+        (
+            s
+            for s in sessions
+            if s.is_live and s.is_past(now) and not s.paid and s.price_minor is not None
+        ),
+        key=lambda s: s.start_utc,
+    )
+    return sum(s.price_minor or 0 for s in owed), owed
 
 
 PAYMENT_TYPES = {

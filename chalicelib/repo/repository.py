@@ -243,6 +243,7 @@ def session_to_item(trainer_id: str, session: Session) -> Item:
         "status": session.status,
         "paid": session.paid,
         "payment_type": session.payment_type,
+        "price_minor": session.price_minor,
         "created_at": utc_iso(session.created_at),
         "version": session.version,
     }
@@ -264,6 +265,7 @@ def session_from_item(item: Item) -> Session:
         status=item["status"],
         paid=bool(item.get("paid", False)),
         payment_type=item.get("payment_type"),
+        price_minor=item.get("price_minor"),
         created_at=parse_utc_iso(item["created_at"]),
         version=item["version"],
     )
@@ -674,15 +676,13 @@ class Repository:
     def client_sessions(
         self, trainer_id: str, client_id: str, now: datetime, limit: int = 20
     ) -> tuple[list[Session], list[Session]]:
-        """A client's next sessions (soonest first) and history (latest first): two Queries
-        of the ClientTimeline index, each bounded."""
+        """A client's next sessions (soonest first, up to `limit`) and all past ones
+        (latest first): the balance needs every past session, not just a page."""
         pk = keys.client_timeline(trainer_id, client_id)
         point = keys.timeline_point(utc_iso(now))
         upcoming = self.client_upcoming(trainer_id, client_id, now, limit)
-        history = self.db.query(
-            pk, index=keys.CLIENT_INDEX, sk_range=("0", point), forward=False, limit=limit
-        )
-        return upcoming, [session_from_item(i) for i in history]
+        past = self.db.query(pk, index=keys.CLIENT_INDEX, sk_range=("0", point), forward=False)
+        return upcoming, [session_from_item(i) for i in past]
 
     def get_session_with_log(
         self, trainer_id: str, ref: SessionRef

@@ -109,7 +109,9 @@ def apply_template(
             client = recurring.get(slot.template_slot_id or "")
             booking = None
             if client is not None and slot.location_id in client.location_ids:
-                booking = book(slot, new_id(), client.id, client.name, "recurring", now)[1]
+                booking = book(
+                    slot, new_id(), client.id, client.name, "recurring", now, client.price_minor
+                )[1]
             try:
                 try:
                     repo.add_slot(trainer.id, slot, booking)
@@ -151,7 +153,9 @@ def allocate(
         raise Conflict("This slot is already booked.")
     if slot.start_utc <= now:
         raise InvalidInput({"client_id": "This slot has started: it cannot be booked any more."})
-    _taken, session = book(slot, new_id(), client.id, client.name, "manual", now)
+    _taken, session = book(
+        slot, new_id(), client.id, client.name, "manual", now, client.price_minor
+    )
     repo.book_slot(trainer.id, slot, session)
     return session
 

@@ -9,6 +9,7 @@ from chalice import Blueprint, Response
 from chalicelib import runtime
 from chalicelib.domain.clients import Client, format_phone, format_price_input, recurring_problem
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
+from chalicelib.domain.schedule import outstanding
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.template import TemplateSlot
 from chalicelib.repo.repository import Account
@@ -135,7 +136,8 @@ def _profile_page(
         recurring=choices,
         recurring_gone=gone,
         upcoming=upcoming,
-        history=history,
+        history=history[:20],
+        balance=outstanding(history, runtime.now()),
         portal_url=request_state.current().base_url
         + "/c/"
         + clients.portal_token_for(runtime.link_secret(), session.trainer.id, client),

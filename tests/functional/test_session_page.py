@@ -175,3 +175,23 @@ def test_a_tampered_page_cursor_starts_over_instead_of_failing(
 def test_the_sessions_tab_is_two_round_trips(trainer: Browser, booked: str) -> None:
     assert trainer.get("/dashboard/sessions").db_calls == 2
     assert trainer.get("/dashboard/sessions?list=past").db_calls == 2
+
+
+def test_the_client_profile_shows_the_outstanding_balance(trainer: Browser, clock) -> None:
+    studio = add_location(trainer, "Studio")
+    client = add_client(trainer, "Priya Shah")  # £40 a session
+    thursday = _book(trainer, studio, client, "2026-11-26", "09:00", "10:00")
+    _book(trainer, studio, client, "2026-11-27", "09:00", "10:00")
+    saturday = _book(trainer, studio, client, "2026-11-28", "09:00", "10:00")
+    _book(trainer, studio, client, "2026-12-02", "09:00", "10:00")  # still upcoming
+    assert "Outstanding balance: £0.00" in trainer.get(f"/dashboard/clients/{client}").body
+    clock.advance(days=6)  # Sunday 29 Nov: three sessions are past
+    trainer.post(
+        thursday, {"action": "payment", "paid": "yes", "payment_type": "cash", "version": "1"}
+    )
+    trainer.post(saturday, {"action": "void", "version": "1"})  # did not happen: owes nothing
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    assert "Outstanding balance: £40.00" in page
+    unpaid = page[page.index('id="balance"') : page.index("Upcoming sessions")]
+    assert "Friday 27 Nov" in unpaid and "Thursday 26 Nov" not in unpaid
+    assert "Saturday 28 Nov" not in unpaid

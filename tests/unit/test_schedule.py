@@ -151,3 +151,25 @@ def test_template_slots_in_the_dst_gap_are_skipped_with_the_reason() -> None:
     )
     assert [s.day for s in plan.add] == [date(2026, 3, 29)]
     assert plan.skipped[0].reason == "that time does not exist (clocks go forward)"
+
+
+def test_the_balance_counts_past_unpaid_booked_sessions_with_a_price_only() -> None:
+    from chalicelib.domain.schedule import book, outstanding
+
+    def session(day: int, month: int = 11, **changes):
+        slot = make_slot(f"s{day}", date(2026, month, day), 540, 600, "studio", LONDON)
+        return book(slot, f"x{day}", "c", "C", "manual", NOW, 4000)[1].model_copy(update=changes)
+
+    later = datetime(2026, 11, 30, tzinfo=UTC)
+    sessions = [
+        session(24),  # owed
+        session(25, paid=True),
+        session(26, status="voided"),
+        session(27, status="canceled"),
+        session(28, price_minor=None),
+        session(23),  # owed, older
+        session(5, month=12),  # still to come
+    ]
+    total, owed = outstanding(sessions, later)
+    assert total == 8000
+    assert [s.day.day for s in owed] == [23, 24]
