@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from chalice import Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from chalicelib.domain.grid import WEEKDAYS, WEEKDAYS_SHORT, format_clock, format_duration
+from chalicelib.domain.timeutil import zone
 from chalicelib.web import request_state
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -29,6 +31,10 @@ def _url_for(path: str, **query: Any) -> str:
 
 def _static_url(name: str) -> str:
     return _url_for(f"/static/{name}", v=static_version(name))
+
+
+def _local_time(instant: datetime, zone_name: str) -> str:
+    return instant.astimezone(zone(zone_name)).strftime("%d %b %Y %H:%M")
 
 
 def _csrf_token() -> str:
@@ -53,6 +59,7 @@ def environment() -> Environment:
         WEEKDAYS=WEEKDAYS,
         WEEKDAYS_SHORT=WEEKDAYS_SHORT,
     )
+    env.filters["local_time"] = _local_time
     return env
 
 

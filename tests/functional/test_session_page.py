@@ -34,6 +34,7 @@ def test_marking_paid_records_the_type_and_logs_it(trainer: Browser, booked: str
     body = trainer.get(booked).body
     assert "Paid · Bank transfer" in body
     assert "Booked by the trainer" in body and "Marked paid (bank transfer)" in body
+    assert "23 Nov 2026 09:00</time>" in body  # the trainer's local time (GMT in November)
     unpaid = trainer.post(
         booked, {"action": "payment", "paid": "no", "payment_type": "", "version": "2"}
     )
