@@ -225,7 +225,6 @@ def plan_template_week(
     return plan
 
 
-SESSION_KINDS = ("recurring", "manual")
 _SESSION_REF = re.compile(r"^([0-9]{4}-W[0-9]{2})\.([0-9]{8}T[0-9]{6}Z)\.([A-Za-z0-9_-]{8,16})$")
 
 

@@ -84,12 +84,6 @@ def delete_location(
 
 
 # Weekly template ---------------------------------------------------------------------
-def _template_for_edit(repo: Repository, trainer_id: str, submitted_version: str | None) -> Setup:
-    setup = repo.get_setup(trainer_id)
-    _expect_version(setup.template.version, submitted_version)
-    return setup
-
-
 def add_template_slot(repo: Repository, trainer_id: str, form: Mapping[str, str]) -> TemplateSlot:
     draft = parse_slot_form(form)
     setup = repo.get_setup(trainer_id)

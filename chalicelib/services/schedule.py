@@ -17,7 +17,6 @@ from chalicelib.domain.schedule import (
     book,
     make_slot,
     parse_one_off_form,
-    parse_session_ref,
     plan_template_week,
     shift_week,
 )
@@ -158,10 +157,3 @@ def allocate(
     )
     repo.book_slot(trainer.id, slot, session)
     return session
-
-
-def find_session(repo: Repository, trainer_id: str, ref_text: str) -> Session:
-    ref = parse_session_ref(ref_text)
-    if ref is None:
-        raise NotFound(ref_text)
-    return repo.get_session(trainer_id, ref)

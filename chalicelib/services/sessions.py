@@ -13,6 +13,7 @@ from chalicelib.domain.errors import NotFound, VersionConflict
 from chalicelib.domain.schedule import (
     LogEntry,
     Session,
+    SessionRef,
     cancellation,
     parse_session_ref,
     payment_change,
@@ -21,13 +22,23 @@ from chalicelib.domain.schedule import (
 from chalicelib.repo.repository import Repository
 
 
-def open_session(
-    repo: Repository, trainer_id: str, ref_text: str
-) -> tuple[Session, list[LogEntry]]:
+def _ref(ref_text: str) -> SessionRef:
     ref = parse_session_ref(ref_text)
     if ref is None:
         raise NotFound(ref_text)
-    return repo.get_session_with_log(trainer_id, ref)
+    return ref
+
+
+def open_session(
+    repo: Repository, trainer_id: str, ref_text: str
+) -> tuple[Session, list[LogEntry]]:
+    """The session and its change log, for the page."""
+    return repo.get_session_with_log(trainer_id, _ref(ref_text))
+
+
+def find_session(repo: Repository, trainer_id: str, ref_text: str) -> Session:
+    """Just the session (one GetItem), for a change that may not need the log."""
+    return repo.get_session(trainer_id, _ref(ref_text))
 
 
 def _expect_version(session: Session, submitted: str | None) -> None:

@@ -68,7 +68,7 @@ def session_page(session: CurrentSession, ref: str) -> Response:
 def session_change(session: CurrentSession, ref: str) -> Response:
     form = request_state.current().form()
     repo, tid, now = runtime.repository(), session.trainer.id, runtime.now()
-    booking, log = sessions.open_session(repo, tid, ref)
+    booking = sessions.find_session(repo, tid, ref)  # the log is read only to show errors
     action = form.get("action", "")
     try:
         if action == "payment":
@@ -80,7 +80,8 @@ def session_change(session: CurrentSession, ref: str) -> Response:
         else:
             raise InvalidInput({"_form": "Unknown action."})
     except InvalidInput as exc:
-        return _page(session, booking, log, 400, errors=exc.errors, form=form)
+        return _page(session, *sessions.open_session(repo, tid, ref), 400, errors=exc.errors)
     except VersionConflict as exc:
-        return _page(session, booking, log, 409, errors={"_form": exc.user_message}, form=form)
+        shown = sessions.open_session(repo, tid, ref)
+        return _page(session, *shown, 409, errors={"_form": exc.user_message})
     return redirect(f"/dashboard/sessions/{ref}", saved=action)

@@ -33,6 +33,12 @@ def set_up_studio(page: Page, weekday: int, start: str) -> None:
     expect(page.get_by_text("Slot added.")).to_be_visible()
 
 
+def apply_template_to_next_week(page: Page) -> None:
+    page.goto(f"/dashboard/schedule?week={next_week()}&view=week")
+    page.get_by_label(re.compile("Weeks from")).select_option("1")
+    page.get_by_role("button", name="Apply template").click()
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP])
 def test_a_trainer_applies_the_template_and_adds_a_one_off_slot(
     new_page: Callable[..., Page],
@@ -44,10 +50,7 @@ def test_a_trainer_applies_the_template_and_adds_a_one_off_slot(
     sign_up(page, f"schedule-{viewport}@example.com")
     set_up_studio(page, 2, "18:00")  # Wednesday 18:00-19:00
 
-    week = next_week()
-    page.goto(f"/dashboard/schedule?week={week}&view=week")
-    page.get_by_label(re.compile("Weeks from")).select_option("1")
-    page.get_by_role("button", name="Apply template").click()
+    apply_template_to_next_week(page)
     expect(page.get_by_text("1 slot added.")).to_be_visible()
     screenshot(page, f"schedule-{viewport}-1-applied")
 
@@ -122,10 +125,7 @@ def test_a_recurring_client_is_booked_by_apply_template_and_shown_in_blue(
     expect(page.get_by_text("Profile saved.")).to_be_visible()
     screenshot(page, f"recurring-{viewport}-1-profile")
 
-    week = next_week()
-    page.goto(f"/dashboard/schedule?week={week}&view=week")
-    page.get_by_label(re.compile("Weeks from")).select_option("1")
-    page.get_by_role("button", name="Apply template").click()
+    apply_template_to_next_week(page)
     expect(page.get_by_text("1 recurring session booked.")).to_be_visible()
     page.get_by_role("link", name="Back to the schedule").click()
 

@@ -222,6 +222,13 @@ def add_client(browser: Browser, name: str) -> str:
     return page.location.split("/dashboard/clients/")[1].split("?")[0]
 
 
+def allocate(browser: Browser, week: str, slot_id: str, client: str):
+    return browser.post(
+        f"/dashboard/schedule/{week}/slots/{slot_id}",
+        {"action": "allocate", "client_id": client, "version": "1"},
+    )
+
+
 def test_a_trainer_allocates_a_client_and_opens_the_session_page(trainer: Browser, clock) -> None:
     studio = add_location(trainer, "Studio")
     client = add_client(trainer, "Priya Shah")
@@ -274,11 +281,7 @@ def test_another_trainers_session_is_404(trainer: Browser, other_trainer: Browse
     client = add_client(trainer, "Priya Shah")
     new_slot(trainer, "2026-11-26", "09:00", "10:00", studio)
     ((week, slot_id),) = slots_on(trainer, "2026-W48")
-    booked = trainer.post(
-        f"/dashboard/schedule/{week}/slots/{slot_id}",
-        {"action": "allocate", "client_id": client, "version": "1"},
-    )
-    session_path = booked.location.split("?")[0]
+    session_path = allocate(trainer, week, slot_id, client).location.split("?")[0]
     assert trainer.get(session_path).status == 200
     page = other_trainer.get(session_path)
     assert page.status == 404 and "Priya" not in page.body

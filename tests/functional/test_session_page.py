@@ -8,7 +8,7 @@ import pytest
 
 from tests.functional.conftest import Browser
 from tests.functional.test_locations_and_template import add_location
-from tests.functional.test_schedule_pages import add_client, new_slot, slots_on
+from tests.functional.test_schedule_pages import add_client, allocate, new_slot, slots_on
 
 
 @pytest.fixture
@@ -18,11 +18,7 @@ def booked(trainer: Browser, clock) -> str:
     client = add_client(trainer, "Priya Shah")
     new_slot(trainer, "2026-11-26", "09:00", "10:00", studio)
     ((week, slot_id),) = slots_on(trainer, "2026-W48")
-    page = trainer.post(
-        f"/dashboard/schedule/{week}/slots/{slot_id}",
-        {"action": "allocate", "client_id": client, "version": "1"},
-    )
-    return page.location.split("?")[0]
+    return allocate(trainer, week, slot_id, client).location.split("?")[0]
 
 
 def test_marking_paid_records_the_type_and_logs_it(trainer: Browser, booked: str) -> None:
@@ -107,11 +103,7 @@ def _book(trainer: Browser, studio: str, client: str, day: str, start: str, end:
     for week, slot_id in week_slots:
         page = trainer.get(f"/dashboard/schedule/{week}/slots/{slot_id}")
         if f"{start}–{end}" in page.body and day[-2:].lstrip("0") in page.body:
-            booked = trainer.post(
-                f"/dashboard/schedule/{week}/slots/{slot_id}",
-                {"action": "allocate", "client_id": client, "version": "1"},
-            )
-            return booked.location.split("?")[0]
+            return allocate(trainer, week, slot_id, client).location.split("?")[0]
     raise AssertionError("slot not found")
 
 
