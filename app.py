@@ -7,6 +7,7 @@ from chalicelib.web import (
     client_views,
     dashboard_views,
     jobs_entry,
+    message_views,
     portal_views,
     schedule_views,
     session_views,
@@ -21,6 +22,7 @@ app.register_blueprint(client_views.bp)
 app.register_blueprint(schedule_views.bp)
 app.register_blueprint(session_views.bp)
 app.register_blueprint(portal_views.bp)
+app.register_blueprint(message_views.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")

@@ -144,6 +144,9 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
 
 def reset() -> None:
     """Forget cached AWS clients and the clock override (tests, between moto blocks)."""
+    from chalicelib.messaging import whatsapp  # deferred: it imports this module
+
     _clients.clear()
     _link_secret.clear()
+    whatsapp.forget_secrets()
     set_clock(None)

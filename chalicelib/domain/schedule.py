@@ -244,10 +244,15 @@ class Session(BaseModel):
     end_utc: datetime
     location_id: str
     kind: str  # "recurring" (Apply template) or "manual" (allocated by the trainer)
-    status: str = "booked"  # booked, canceled (slot freed) or voided (past, did not happen)
+    # booked; canceled (slot freed); voided (past, did not happen); moved (to `moved_to`)
+    status: str = "booked"
     paid: bool = False
     payment_type: str | None = None
     price_minor: int | None = None  # the client's price when booked, in minor units
+    invoice_sent_at: datetime | None = None  # when the last invoice was queued
+    changing: bool = False  # the trainer is picking another slot for it
+    moved_from: str | None = None  # ref of the session this one replaced
+    moved_to: str | None = None  # ref of the session that replaced this one
     created_at: datetime
     version: int = 1
 
@@ -276,11 +281,18 @@ class Session(BaseModel):
 
     @property
     def status_label(self) -> str:
-        if self.status == "canceled":
-            return "Canceled"
-        if self.status == "voided":
-            return "Voided"
+        if self.status in ("canceled", "voided", "moved"):
+            return self.status.title()
+        if self.changing:
+            return "Changing"
         return "Recurring" if self.kind == "recurring" else "Manual"
+
+    @property
+    def badge(self) -> str:
+        """The CSS badge variant for the status."""
+        if not self.is_live:
+            return self.status
+        return "changing" if self.changing else self.kind
 
 
 @dataclass(frozen=True)
@@ -361,6 +373,10 @@ class LogEntry(BaseModel):
     actor: str  # "trainer", "client" (portal), "system" (a scheduled job, Apply template)
     text: str
 
+    @property
+    def is_message(self) -> bool:
+        return False
+
 
 def payment_change(
     session: Session, paid: bool, payment_type: str, now: datetime
@@ -393,3 +409,57 @@ def voiding(session: Session, now: datetime) -> Session:
     if not session.is_past(now):
         raise InvalidInput({"_form": "Only past sessions can be voided: cancel an upcoming one."})
     return session.model_copy(update={"status": "voided"})
+
+
+def change_start(session: Session, now: datetime) -> Session:
+    """The session marked Changing while the trainer picks another slot."""
+    if not session.is_live:
+        raise InvalidInput({"_form": f"This session is {session.status}: it cannot be moved."})
+    if session.start_utc <= now:
+        raise InvalidInput({"_form": "This session has started: it cannot be moved."})
+    return session.model_copy(update={"changing": True})
+
+
+def change_stop(session: Session) -> Session:
+    if not session.changing:
+        raise InvalidInput({"_form": "This session is not being changed."})
+    return session.model_copy(update={"changing": False})
+
+
+def move(
+    session: Session, target: Slot, new_session_id: str, now: datetime
+) -> tuple[Session, Session]:
+    """Moving a session to another slot: the old record stays (status moved, pointing at
+    the new one) and a new session takes the slot with the same payment and price. It is
+    Manual: it no longer sits in the client's recurring slot."""
+    if not session.is_live:
+        raise InvalidInput({"_form": f"This session is {session.status}: it cannot be moved."})
+    if session.start_utc <= now:
+        raise InvalidInput({"_form": "This session has started: it cannot be moved."})
+    if target.id == session.slot_id:
+        raise InvalidInput({"_form": "That is the slot the session is already in."})
+    if not target.is_open:
+        raise InvalidInput({"_form": "That slot was just taken. Pick another open slot."})
+    if target.start_utc <= now:
+        raise InvalidInput({"_form": "That slot is in the past. Pick a later one."})
+    _, replacement = book(
+        target,
+        new_session_id,
+        session.client_id,
+        session.client_name,
+        "manual",
+        now,
+        session.price_minor,
+    )
+    replacement = replacement.model_copy(
+        update={
+            "paid": session.paid,
+            "payment_type": session.payment_type,
+            "invoice_sent_at": session.invoice_sent_at,
+            "moved_from": session.ref,
+        }
+    )
+    moved = session.model_copy(
+        update={"status": "moved", "changing": False, "moved_to": replacement.ref}
+    )
+    return moved, replacement

@@ -1,16 +1,19 @@
-"""Transactional email (sign-in links): printed to the console locally, SES when deployed.
+"""Email: printed to the console locally, SES when deployed.
 
-Sign-in emails are sent at once rather than through the message outbox: a link that is
-valid for 15 minutes cannot wait for the next dispatcher run.
+Sign-in emails are sent at once (`send`) rather than through the message outbox: a link
+that is valid for 15 minutes cannot wait for the next dispatcher run. Messages to
+clients go through the outbox and reach here from the dispatcher (`send_outbox_email`).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 import sys
 from dataclasses import dataclass
 
 from chalicelib import runtime
+from chalicelib.messaging.delivery import SendError, SendResult
 
 log = logging.getLogger("pt_bookings.email")
 
@@ -42,6 +45,42 @@ def send(email: Email) -> None:
         )
         return
     raise RuntimeError(f"Unknown EMAIL_PROVIDER {cfg.email_provider!r}")
+
+
+def send_outbox_email(to: str, subject: str, text: str) -> SendResult:
+    """An outbox email (dispatcher): SES errors become SendErrors, retryable or not."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    cfg = runtime.config()
+    if cfg.email_provider == "console":
+        _print_to_console(Email(to, subject, text))
+        return SendResult("console", "console-" + secrets.token_urlsafe(9))
+    try:
+        response = runtime.aws_client("sesv2").send_email(
+            FromEmailAddress=cfg.email_sender,
+            Destination={"ToAddresses": [to]},
+            Content={
+                "Simple": {
+                    "Subject": {"Data": subject, "Charset": "UTF-8"},
+                    "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+                }
+            },
+        )
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Error"))
+        raise SendError(
+            f"SES {code}: {error.get('Message', '')}".strip(),
+            retryable=code in _SES_RETRYABLE,
+        ) from exc
+    except BotoCoreError as exc:  # network trouble reaching SES
+        raise SendError(f"SES unreachable: {exc}", retryable=True) from exc
+    return SendResult("ses", str(response.get("MessageId", "")))
+
+
+_SES_RETRYABLE = frozenset(
+    {"TooManyRequestsException", "LimitExceededException", "Throttling", "InternalFailure"}
+)
 
 
 def _print_to_console(email: Email) -> None:

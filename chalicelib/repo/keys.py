@@ -157,3 +157,37 @@ def slot_guard(trainer_id: str, week: str, instant_utc_iso: str) -> dict[str, st
 def due_work(kind: str) -> str:
     """Partition of the sparse DueWork index for one kind of scheduled work."""
     return f"DUE#{kind}"
+
+
+def due_sk(at_utc_iso: str, item_id: str) -> str:
+    """DueWork sort key: when the work is due, then which item (unique per item)."""
+    return f"{at_utc_iso}#{item_id}"
+
+
+MESSAGE_MARK: Final = "M#"
+
+
+def message(trainer_id: str, week: str, subject_id: str, message_id: str) -> dict[str, str]:
+    """An outbox message beside its subject's change log: the log Query (prefix
+    `LOG#<subject>#`) returns both. `M#` sorts after the digits of log timestamps."""
+    return key(
+        week_pk(trainer_id, week), f"{session_log_prefix(subject_id)}{MESSAGE_MARK}{message_id}"
+    )
+
+
+def is_message_sk(sk: str) -> bool:
+    return sk.startswith("LOG#") and f"#{MESSAGE_MARK}" in sk
+
+
+def trainer_messages(trainer_id: str) -> str:
+    """TrainerTimeline partition of the WhatsApp tab: every message, by creation time."""
+    return f"T#{trainer_id}#MSG"
+
+
+def client_messages(trainer_id: str, client_id: str) -> str:
+    """ClientTimeline partition of one client's messages (the WhatsApp tab's filter)."""
+    return f"T#{trainer_id}#C#{client_id}#MSG"
+
+
+def message_timeline_sk(created_utc_iso: str, message_id: str) -> str:
+    return f"{_compact(created_utc_iso)}#{message_id}"

@@ -11,6 +11,7 @@ from typing import Any
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
+from chalicelib.domain.messages import Message
 from chalicelib.domain.models import Location, LocationName, Trainer
 from chalicelib.domain.schedule import LogEntry, Session, SessionRef, Slot, guard_instants
 from chalicelib.domain.settings import TrainerSettings
@@ -31,6 +32,7 @@ from chalicelib.repo.dynamo import (
     tx_put,
     tx_update,
 )
+from chalicelib.repo.outbox import Outbox, message_from_item, message_to_item
 
 
 def _slot_key(trainer_id: str, slot: Slot) -> dict[str, str]:
@@ -76,6 +78,14 @@ def _is_active(key: dict[str, str]) -> dict[str, Any]:
 
 class ClientUnavailable(Conflict):
     """A booking's client was archived or deleted between the read and the write."""
+
+
+def _iso_or_none(instant: datetime | None) -> str | None:
+    return None if instant is None else utc_iso(instant)
+
+
+def _instant_or_none(text: str | None) -> datetime | None:
+    return None if not text else parse_utc_iso(text)
 
 
 def _epoch(instant: datetime) -> int:
@@ -215,18 +225,15 @@ def slot_from_item(item: Item) -> Slot:
 
 
 def session_to_item(trainer_id: str, session: Session) -> Item:
+    gone = session.status in ("canceled", "moved")
     return {
         **keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
         keys.CLIENT_PK: keys.client_timeline(trainer_id, session.client_id),
         keys.CLIENT_SK: keys.client_timeline_sk(utc_iso(session.start_utc), session.id),
-        # Sparse: a canceled session leaves the Sessions tab's index.
-        keys.TRAINER_PK: None
-        if session.status == "canceled"
-        else keys.trainer_timeline(trainer_id),
+        # Sparse: a canceled or moved session leaves the Sessions tab's index.
+        keys.TRAINER_PK: None if gone else keys.trainer_timeline(trainer_id),
         keys.TRAINER_SK: (
-            None
-            if session.status == "canceled"
-            else keys.client_timeline_sk(utc_iso(session.start_utc), session.id)
+            None if gone else keys.client_timeline_sk(utc_iso(session.start_utc), session.id)
         ),
         "type": "session",
         "id": session.id,
@@ -244,6 +251,10 @@ def session_to_item(trainer_id: str, session: Session) -> Item:
         "paid": session.paid,
         "payment_type": session.payment_type,
         "price_minor": session.price_minor,
+        "invoice_sent_at": _iso_or_none(session.invoice_sent_at),
+        "changing": session.changing,
+        "moved_from": session.moved_from,
+        "moved_to": session.moved_to,
         "created_at": utc_iso(session.created_at),
         "version": session.version,
     }
@@ -266,6 +277,10 @@ def session_from_item(item: Item) -> Session:
         paid=bool(item.get("paid", False)),
         payment_type=item.get("payment_type"),
         price_minor=item.get("price_minor"),
+        invoice_sent_at=_instant_or_none(item.get("invoice_sent_at")),
+        changing=bool(item.get("changing", False)),
+        moved_from=item.get("moved_from"),
+        moved_to=item.get("moved_to"),
         created_at=parse_utc_iso(item["created_at"]),
         version=item["version"],
     )
@@ -329,6 +344,7 @@ class TokenRecord:
 
 class Repository:
     def __init__(self, db: Db) -> None:
+        self.outbox = Outbox(db)
         self.db = db
 
     # Trainers ------------------------------------------------------------------------
@@ -686,13 +702,20 @@ class Repository:
 
     def get_session_with_log(
         self, trainer_id: str, ref: SessionRef
-    ) -> tuple[Session, list[LogEntry]]:
-        """A session and its change log, oldest first (GetItem + one Query)."""
+    ) -> tuple[Session, list[LogEntry | Message]]:
+        """A session and its change log with its messages, oldest first (GetItem + one
+        Query: messages sit beside the log lines in the week partition)."""
         session = self.get_session(trainer_id, ref)
         items = self.db.query(
             keys.week_pk(trainer_id, ref.week), sk_prefix=keys.session_log_prefix(ref.id)
         )
-        log = [LogEntry(at=parse_utc_iso(i["at"]), actor=i["actor"], text=i["text"]) for i in items]
+        log: list[LogEntry | Message] = [
+            message_from_item(i)
+            if keys.is_message_sk(i[keys.SK])
+            else LogEntry(at=parse_utc_iso(i["at"]), actor=i["actor"], text=i["text"])
+            for i in items
+        ]
+        log.sort(key=lambda entry: entry.at)
         return session, log
 
     def change_session(
@@ -734,6 +757,108 @@ class Repository:
         except TransactionFailed as exc:
             raise VersionConflict() from exc
         return saved
+
+    def queue_session_message(
+        self,
+        trainer_id: str,
+        session: Session,
+        message: Message,
+        *,
+        invoiced: Session | None = None,
+    ) -> bool:
+        """Queue a message about a live session, with the session's invoice mark when it
+        is an invoice. False if this very message (same id: a double click, a replayed
+        form) is already queued; nothing is written twice."""
+        session_key = keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
+        still_live = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
+        operations = [tx_put(message_to_item(trainer_id, message), new_item())]
+        if invoiced is not None:
+            operations.append(
+                tx_update(
+                    session_key,
+                    Condition(
+                        "SET #sent = :sent, #price = :price, #version = #version + :one",
+                        {
+                            "#sent": "invoice_sent_at",
+                            "#price": "price_minor",
+                            "#version": "version",
+                        },
+                        {
+                            ":sent": utc_iso(message.created_at),
+                            ":price": invoiced.price_minor,
+                            ":one": 1,
+                        },
+                    ),
+                    still_live,
+                )
+            )
+        else:
+            operations.append(tx_check(session_key, still_live))
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.failed_at(0):
+                return False
+            raise Conflict(
+                "This session was canceled or moved meanwhile. Reload the page to see it."
+            ) from exc
+        return True
+
+    def move_session(
+        self,
+        trainer_id: str,
+        session: Session,
+        moved: Session,
+        replacement: Session,
+        target: Slot,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        """One transaction: the target slot taken by the replacement session, the old slot
+        freed, the old session marked moved (only if unchanged since read), both logged."""
+        operations = [
+            tx_update(
+                _slot_key(trainer_id, target),
+                Condition(
+                    "SET #session_id = :session, #version = #version + :one",
+                    {"#session_id": "session_id", "#version": "version"},
+                    {":session": replacement.id, ":one": 1},
+                ),
+                Condition(
+                    "attribute_exists(#pk) AND attribute_not_exists(#session_id)",
+                    {"#pk": keys.PK, "#session_id": "session_id"},
+                ),
+            ),
+            tx_put(
+                session_to_item(
+                    trainer_id, moved.model_copy(update={"version": session.version + 1})
+                ),
+                at_version(session.version),
+            ),
+            tx_update(
+                keys.slot(trainer_id, session.week, utc_iso(session.start_utc), session.slot_id),
+                Condition(
+                    "REMOVE #session_id SET #version = #version + :one",
+                    {"#session_id": "session_id", "#version": "version"},
+                    {":one": 1},
+                ),
+                Condition(
+                    "#session_id = :sid", {"#session_id": "session_id"}, {":sid": session.id}
+                ),
+            ),
+            tx_put(session_to_item(trainer_id, replacement), new_item()),
+            _log_op(trainer_id, session, actor, f"Moved to {replacement.label}", now),
+            _log_op(trainer_id, replacement, actor, f"Moved here from {session.label}", now),
+        ]
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.failed_at(0) and not exc.failed_at(1):
+                raise Conflict(
+                    "That slot was just taken. The session stays where it was: pick another "
+                    "open slot."
+                ) from exc
+            raise VersionConflict() from exc
 
     def trainer_sessions(
         self,

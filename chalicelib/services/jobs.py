@@ -7,8 +7,10 @@ once never process the same item and nothing is ever Scanned.
 
 Kinds and what handles them:
 - `offer-lock`: expire_offer_locks, releasing expired last-minute locks (offers issue).
-- `message`: dispatch_messages, sending queued outbox messages (sessions/messages issue).
-Until those features land no item carries a due-work key, so the runs find nothing.
+- `message`: dispatch_messages, sending queued outbox messages. It has its own claim
+  (queued -> sending with a lease, see `dispatcher`), so it does not go through
+  `run_due_work`.
+Until offers land no item carries an `offer-lock` due-work key, so those runs find nothing.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class JobReport:
     due: int = 0
     claimed: int = 0
     failed: list[str] = field(default_factory=list)
+    retried: list[str] = field(default_factory=list)
 
 
 def register(kind: str) -> Callable[[Handler], Handler]:

@@ -10,15 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.errors import NotFound, VersionConflict
+from chalicelib.domain.messages import Message
 from chalicelib.domain.schedule import (
     LogEntry,
     Session,
     SessionRef,
+    Slot,
     cancellation,
+    change_start,
+    change_stop,
+    move,
     parse_session_ref,
     payment_change,
     voiding,
 )
+from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Repository
 
 
@@ -31,8 +37,8 @@ def _ref(ref_text: str) -> SessionRef:
 
 def open_session(
     repo: Repository, trainer_id: str, ref_text: str
-) -> tuple[Session, list[LogEntry]]:
-    """The session and its change log, for the page."""
+) -> tuple[Session, list[LogEntry | Message]]:
+    """The session and its change log with its messages, for the page."""
     return repo.get_session_with_log(trainer_id, _ref(ref_text))
 
 
@@ -85,19 +91,57 @@ def void(
     )
 
 
+def start_changing(
+    repo: Repository, trainer_id: str, session: Session, version: str | None, now: datetime
+) -> Session:
+    """Mark the session Changing while the trainer picks a slot on the schedule."""
+    _expect_version(session, version)
+    changing = change_start(session, now)
+    if session.changing:
+        return session  # already picking (a second tab, a double click): nothing to log
+    return repo.change_session(
+        trainer_id, session, changing, "trainer", "Change started: picking another slot", now
+    )
+
+
+def stop_changing(
+    repo: Repository, trainer_id: str, session: Session, version: str | None, now: datetime
+) -> Session:
+    _expect_version(session, version)
+    return repo.change_session(
+        trainer_id, session, change_stop(session), "trainer", "Change abandoned: slot kept", now
+    )
+
+
+def move_to(
+    repo: Repository,
+    trainer_id: str,
+    session: Session,
+    target: Slot,
+    version: str | None,
+    now: datetime,
+    actor: str = "trainer",
+) -> Session:
+    """Move the session to an open slot in one transaction; returns the new session."""
+    _expect_version(session, version)
+    moved, replacement = move(session, target, new_id(), now)
+    repo.move_session(trainer_id, session, moved, replacement, target, actor, now)
+    return replacement
+
+
 @dataclass(frozen=True)
 class SessionPage:
     sessions: list[Session]
     next_cursor: str | None
 
 
-def _encode_cursor(key: dict[str, str] | None) -> str | None:
+def encode_cursor(key: dict[str, str] | None) -> str | None:
     if not key:
         return None
     return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
 
 
-def _decode_cursor(text: str) -> dict[str, str] | None:
+def decode_cursor(text: str) -> dict[str, str] | None:
     """A page cursor from the URL, or None if it is missing or not one of ours."""
     if not text:
         return None
@@ -116,6 +160,6 @@ def list_sessions(
     repo: Repository, trainer_id: str, which: str, cursor: str, now: datetime
 ) -> SessionPage:
     found, last = repo.trainer_sessions(
-        trainer_id, now, upcoming=which != "past", after=_decode_cursor(cursor)
+        trainer_id, now, upcoming=which != "past", after=decode_cursor(cursor)
     )
-    return SessionPage(found, _encode_cursor(last))
+    return SessionPage(found, encode_cursor(last))

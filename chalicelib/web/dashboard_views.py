@@ -19,13 +19,6 @@ from chalicelib.web.views import FORM, trainer
 
 bp = Blueprint(__name__)
 
-UPCOMING_TABS = {
-    "whatsapp": (
-        "WhatsApp",
-        "The log of every message sent to clients arrives with the Sessions tab.",
-    ),
-}
-
 
 def _flash() -> str:
     return request_state.current().query("saved")
@@ -48,11 +41,9 @@ def dashboard(session: CurrentSession) -> Response:
 
 @bp.route("/dashboard/{tab}", methods=["GET"])
 @trainer
-def upcoming_tab(session: CurrentSession, tab: str) -> Response:
-    if tab not in UPCOMING_TABS:
-        return render("error.html", status=404, title="Not found", message="There is no such page.")
-    title, description = UPCOMING_TABS[tab]
-    return render("dashboard/not_built.html", tab=tab, title=title, description=description)
+def unknown_tab(session: CurrentSession, tab: str) -> Response:
+    # Concrete routes (/dashboard/sessions...) match first; anything else is a clear 404.
+    return render("error.html", status=404, title="Not found", message="There is no such page.")
 
 
 # Settings ------------------------------------------------------------------------------

@@ -138,8 +138,12 @@ def schedule_grid(
     settings: TrainerSettings,
     locations: dict[str, LocationName],
     today: date,
+    *,
+    move_ref: str | None = None,
 ) -> Grid:
-    """Open slots in green; a booked slot shows its session (blue recurring, dark manual)."""
+    """Open slots in green; a booked slot shows its session (blue recurring, dark manual,
+    amber while it is being changed). While a session is being moved (`move_ref`), open
+    slots lead to "Move here" instead of the open-slot menu."""
     names = {lid: loc.name for lid, loc in locations.items()}
     archived = {lid for lid, loc in locations.items() if loc.archived}
     live = {s.slot_id: s for s in sessions if s.status == "booked"}
@@ -153,9 +157,13 @@ def schedule_grid(
             booking = live.get(slot.id)
             if booking is None:
                 href = f"/dashboard/schedule/{slot.week}/slots/{slot.id}"
+                if move_ref:
+                    href += f"?move={move_ref}"
                 blocks.append(Item(href, slot.start, slot.end, place, "open"))
             else:
                 kind = "recurring" if booking.kind == "recurring" else "booked"
+                if booking.changing:
+                    kind = "changing"
                 href = f"/dashboard/sessions/{booking.ref}"
                 blocks.append(
                     Item(href, slot.start, slot.end, place, kind, who=booking.client_name)

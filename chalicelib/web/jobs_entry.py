@@ -23,4 +23,15 @@ def expire_offer_locks() -> dict:
 
 
 def dispatch_messages() -> dict:
-    return _run(jobs.MESSAGE)
+    from chalicelib.services import dispatcher  # deferred: web requests never load it
+
+    report = dispatcher.dispatch(runtime.repository(), runtime.now())
+    if report.due:
+        log.info(
+            "messages: %s due, %s claimed, %s retried, %s failed",
+            report.due,
+            report.claimed,
+            len(report.retried),
+            len(report.failed),
+        )
+    return dataclasses.asdict(report)

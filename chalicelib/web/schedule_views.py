@@ -7,10 +7,11 @@ from datetime import date, timedelta
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
-from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
+from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
 from chalicelib.domain.schedule import (
     MAX_WEEKS_AT_ONCE,
+    Session,
     Slot,
     parse_day,
     parse_week,
@@ -18,7 +19,7 @@ from chalicelib.domain.schedule import (
     week_days,
 )
 from chalicelib.domain.timeutil import local_today, week_key
-from chalicelib.services import clients, schedule
+from chalicelib.services import clients, schedule, sessions
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.grids import clock_choices, schedule_grid
@@ -28,11 +29,33 @@ from chalicelib.web.views import FORM, trainer
 bp = Blueprint(__name__)
 
 
-def _week_page(session: CurrentSession, status: int = 200, **context: object) -> Response:
+def _moving(session: CurrentSession, ref: str) -> Session | None:
+    """The session being changed, when the schedule is shown to pick its new slot."""
+    if not ref:
+        return None
+    try:
+        booking = sessions.find_session(runtime.repository(), session.trainer.id, ref)
+    except NotFound:
+        return None
+    if not booking.is_live or not booking.changing or booking.is_past(runtime.now()):
+        return None
+    return booking
+
+
+def _week_page(
+    session: CurrentSession,
+    status: int = 200,
+    *,
+    week_text: str | None = None,
+    move_ref: str | None = None,
+    **context: object,
+) -> Response:
     state = request_state.current()
     settings = session.trainer.settings
     today = local_today(runtime.now(), settings.time_zone)
-    day_text, week_text = state.query("day"), state.query("week")
+    day_text = state.query("day") if week_text is None else ""
+    week_text = state.query("week") if week_text is None else week_text
+    moving = _moving(session, state.query("move") if move_ref is None else move_ref)
     view = state.query("view") or ("day" if day_text else settings.default_view)
     if view not in ("day", "week"):
         view = "week"
@@ -54,7 +77,16 @@ def _week_page(session: CurrentSession, status: int = 200, **context: object) ->
         today=today,
         previous=shown[0] - step,
         next=shown[0] + step,
-        grid=schedule_grid(shown, slots, data.sessions, settings, session.trainer.locations, today),
+        grid=schedule_grid(
+            shown,
+            slots,
+            data.sessions,
+            settings,
+            session.trainer.locations,
+            today,
+            move_ref=moving.ref if moving else None,
+        ),
+        moving=moving,
         slot_count=len([s for s in slots if s.day in shown]),
         label=_range_label(shown),
         max_weeks=MAX_WEEKS_AT_ONCE,
@@ -138,6 +170,16 @@ def _open_slot_page(
 @trainer
 def slot_page(session: CurrentSession, week: str, slot_id: str) -> Response:
     slot = schedule.find_slot(runtime.repository(), session.trainer.id, parse_week(week), slot_id)
+    moving = _moving(session, request_state.current().query("move"))
+    if moving is not None and slot.is_open:
+        return render(
+            "schedule/move_here.html",
+            tab="schedule",
+            slot=slot,
+            moving=moving,
+            location=session.trainer.locations.get(slot.location_id),
+            was_at=session.trainer.locations.get(moving.location_id),
+        )
     return _open_slot_page(session, slot)
 
 
@@ -172,6 +214,30 @@ def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
     except (VersionConflict, Conflict) as exc:
         return _open_slot_page(session, slot, 409, errors={"_form": exc.user_message}, form=form)
     return redirect("/dashboard/schedule", week=slot.week, saved=action)
+
+
+@bp.route("/dashboard/schedule/move", methods=["POST"], content_types=FORM)
+@trainer
+def move_session(session: CurrentSession) -> Response:
+    """Move a Changing session into the open slot picked on the schedule (one transaction);
+    a refusal shows the same week again, still picking, with the reason."""
+    form = request_state.current().form()
+    repo, tid, now = runtime.repository(), session.trainer.id, runtime.now()
+    ref, week = form.get("session", ""), parse_week(form.get("week", ""))
+    booking = sessions.find_session(repo, tid, ref)
+    try:
+        target = schedule.find_slot(repo, tid, week, form.get("slot_id", ""))
+        moved = sessions.move_to(repo, tid, booking, target, form.get("version"), now)
+    except InvalidInput as exc:
+        errors = {"_form": next(iter(exc.errors.values()), "That move is not possible.")}
+        return _week_page(session, 400, week_text=week, move_ref=ref, errors=errors)
+    except NotFound:
+        errors = {"_form": "That slot was removed meanwhile. Pick another open slot."}
+        return _week_page(session, 409, week_text=week, move_ref=ref, errors=errors)
+    except (VersionConflict, Conflict) as exc:
+        errors = {"_form": exc.user_message}
+        return _week_page(session, 409, week_text=week, move_ref=ref, errors=errors)
+    return redirect(f"/dashboard/sessions/{moved.ref}", saved="moved")
 
 
 @bp.route("/dashboard/schedule/apply", methods=["POST"], content_types=FORM)

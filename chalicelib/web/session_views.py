@@ -1,13 +1,20 @@
-"""Trainer session page: details, payment, cancel (upcoming), void (past), change log."""
+"""Trainer session page: details, payment, invoice, confirmation, cancel, change on the
+schedule (upcoming), void (past), and the change log with the session's messages."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
-from chalicelib.domain.errors import InvalidInput, VersionConflict
+from chalicelib.domain.clients import Client
+from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
+from chalicelib.domain.messages import Message
 from chalicelib.domain.schedule import PAYMENT_TYPES, LogEntry, Session
-from chalicelib.services import sessions
+from chalicelib.domain.settings import format_money
+from chalicelib.domain.tokens import new_id
+from chalicelib.services import clients, messages, sessions
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
@@ -15,14 +22,26 @@ from chalicelib.web.views import FORM, trainer
 
 bp = Blueprint(__name__)
 
+SAVED = {
+    "payment": "Payment saved.",
+    "cancel": "Session canceled: the slot is open again.",
+    "void": "Session voided.",
+    "invoice": "Invoice queued: it is in the WhatsApp tab and below.",
+    "confirm": "Confirmation queued: it is in the WhatsApp tab and below.",
+    "already": "That was already queued: nothing was sent twice.",
+    "change_stop": "Change abandoned: the session stays where it was.",
+    "moved": "Session moved. The old slot is open again.",
+}
+
 
 def _page(
     session: CurrentSession,
     booking: Session,
-    log: list[LogEntry],
+    log: list[LogEntry | Message],
     status: int = 200,
     **context: object,
 ) -> Response:
+    settings = session.trainer.settings
     return render(
         "sessions/session.html",
         status=status,
@@ -33,6 +52,12 @@ def _page(
         payment_types=PAYMENT_TYPES,
         location=session.trainer.locations.get(booking.location_id),
         saved=request_state.current().query("saved"),
+        saved_messages=SAVED,
+        send_id=new_id(),
+        payment_ready=settings.payment.complete,
+        price=None
+        if booking.price_minor is None
+        else format_money(booking.price_minor, settings.currency),
         **context,
     )
 
@@ -63,6 +88,15 @@ def session_page(session: CurrentSession, ref: str) -> Response:
     return _page(session, booking, log)
 
 
+def _portal_url(trainer_id: str) -> Callable[[Client], str]:
+    base = request_state.current().base_url
+
+    def url(client: Client) -> str:
+        return f"{base}/c/{clients.portal_token_for(runtime.link_secret(), trainer_id, client)}"
+
+    return url
+
+
 @bp.route("/dashboard/sessions/{ref}", methods=["POST"], content_types=FORM)
 @trainer
 def session_change(session: CurrentSession, ref: str) -> Response:
@@ -70,18 +104,33 @@ def session_change(session: CurrentSession, ref: str) -> Response:
     repo, tid, now = runtime.repository(), session.trainer.id, runtime.now()
     booking = sessions.find_session(repo, tid, ref)  # the log is read only to show errors
     action = form.get("action", "")
+    version = form.get("version")
+    saved = action
     try:
         if action == "payment":
             sessions.set_payment(repo, tid, booking, form, now)
         elif action == "cancel":
-            sessions.cancel(repo, tid, booking, form.get("version"), now)
+            sessions.cancel(repo, tid, booking, version, now)
         elif action == "void":
-            sessions.void(repo, tid, booking, form.get("version"), now)
+            sessions.void(repo, tid, booking, version, now)
+        elif action == "invoice":
+            queued = messages.send_invoice(repo, session.trainer, booking, form.get("send_id"), now)
+            saved = action if queued.new else "already"
+        elif action == "confirm":
+            queued = messages.send_confirmation(
+                repo, session.trainer, booking, form.get("send_id"), _portal_url(tid), now
+            )
+            saved = action if queued.new else "already"
+        elif action == "change_start":
+            sessions.start_changing(repo, tid, booking, version, now)
+            return redirect("/dashboard/schedule", week=booking.week, move=booking.ref)
+        elif action == "change_stop":
+            sessions.stop_changing(repo, tid, booking, version, now)
         else:
             raise InvalidInput({"_form": "Unknown action."})
     except InvalidInput as exc:
         return _page(session, *sessions.open_session(repo, tid, ref), 400, errors=exc.errors)
-    except VersionConflict as exc:
+    except (VersionConflict, Conflict) as exc:
         shown = sessions.open_session(repo, tid, ref)
         return _page(session, *shown, 409, errors={"_form": exc.user_message})
-    return redirect(f"/dashboard/sessions/{ref}", saved=action)
+    return redirect(f"/dashboard/sessions/{ref}", saved=saved)

@@ -306,12 +306,10 @@ def test_the_checklist_ticks_steps_as_the_trainer_sets_up(trainer: Browser) -> N
     assert page.count("(done)") == 2
 
 
-@pytest.mark.parametrize("tab", ["whatsapp"])
-def test_tabs_not_built_yet_say_so_plainly(trainer: Browser, tab: str) -> None:
-    page = trainer.get(f"/dashboard/{tab}")
-    assert page.status == 200
-    assert "Not built yet" in page.body
-    assert 'aria-current="page"' in page.body
+def test_an_unknown_dashboard_tab_is_a_plain_404(trainer: Browser) -> None:
+    page = trainer.get("/dashboard/nope")
+    assert page.status == 404
+    assert "There is no such page" in page.body
 
 
 def test_every_dashboard_page_has_the_five_tabs(trainer: Browser) -> None:

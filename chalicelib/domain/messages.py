@@ -1,0 +1,152 @@
+"""Outgoing messages (DESIGN.md §5): an outbox item first, sent later by the dispatcher.
+
+A message lives next to what it is about (a session's week partition, beside its change
+log), so the session page reads it with its log in one Query. Its life:
+
+    queued -> sending -> sent -> delivered -> read
+                    \\-> queued again (a retryable error, after a backoff)
+                    \\-> failed (a permanent error, the retry cap, or an interrupted send)
+
+Delivery reports from the provider only ever move a message forward (`DELIVERY_FROM`):
+a replayed or late report can never roll it back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Final
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.schedule import Session
+from chalicelib.domain.settings import PaymentDetails
+
+WHATSAPP: Final = "whatsapp"
+EMAIL: Final = "email"
+
+KINDS: Final = {
+    "invoice": "Invoice",
+    "confirmation": "Confirmation",
+}
+
+STATUS_LABELS: Final = {
+    "queued": "Queued",
+    "sending": "Sending",
+    "sent": "Sent",
+    "delivered": "Delivered",
+    "read": "Read",
+    "failed": "Failed",
+}
+
+# Which states a delivery report may move a message from. `sending` is allowed because
+# a fast provider can report before the dispatcher has recorded its own success.
+DELIVERY_FROM: Final[dict[str, tuple[str, ...]]] = {
+    "sent": ("sending",),
+    "delivered": ("sending", "sent"),
+    "read": ("sending", "sent", "delivered"),
+    "failed": ("sending", "sent"),
+}
+
+MAX_ATTEMPTS: Final = 5
+FIRST_BACKOFF: Final = timedelta(minutes=1)
+MAX_BACKOFF: Final = timedelta(hours=1)
+# How long a claimed message may stay "sending" before the dispatcher treats the run that
+# claimed it as dead. Far longer than a Lambda run can last.
+SENDING_LEASE: Final = timedelta(minutes=10)
+
+INTERRUPTED: Final = (
+    "The send was interrupted and may or may not have reached the client. "
+    "Check with them before sending again."
+)
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    week: str  # the subject's trainer-week partition
+    subject_id: str  # the session it is about
+    subject_ref: str  # the session's URL id, for links
+    client_id: str
+    client_name: str
+    kind: str
+    channel: str  # whatsapp or email
+    to: str  # E.164 phone or email address
+    subject: str = ""  # email subject line
+    text: str
+    status: str = "queued"
+    attempts: int = 0
+    provider: str | None = None
+    provider_id: str | None = None
+    error: str | None = None
+    created_at: datetime
+    next_attempt_at: datetime | None = None
+
+    @property
+    def at(self) -> datetime:
+        return self.created_at
+
+    @property
+    def is_message(self) -> bool:
+        return True
+
+    @property
+    def kind_label(self) -> str:
+        return KINDS.get(self.kind, self.kind.title())
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status.title())
+
+    @property
+    def retrying(self) -> bool:
+        return self.status == "queued" and self.attempts > 0
+
+    @property
+    def ref(self) -> str:
+        """Locates the item (for webhooks): week, subject and message id."""
+        return f"{self.week}.{self.subject_id}.{self.id}"
+
+
+def backoff(attempts: int) -> timedelta:
+    """Wait before attempt `attempts + 1`: 1, 4, 16 minutes... capped at an hour."""
+    return min(FIRST_BACKOFF * 4 ** max(0, attempts - 1), MAX_BACKOFF)
+
+
+def after_failure(attempts: int, retryable: bool, now: datetime) -> datetime | None:
+    """When to try again after a failed attempt, or None when the message has failed."""
+    if not retryable or attempts >= MAX_ATTEMPTS:
+        return None
+    return now + backoff(attempts)
+
+
+def invoice_problem(
+    session: Session, price_minor: int | None, payment: PaymentDetails
+) -> dict[str, str] | None:
+    """Why an invoice cannot be sent for this session, field by field, or None."""
+    if not session.is_live:
+        return {"invoice": f"A {session.status} session cannot be invoiced."}
+    if price_minor is None:
+        return {
+            "invoice": f"{session.client_name} has no session price yet: set it on their profile."
+        }
+    if not payment.complete:
+        return {
+            "invoice": "Your payment details are incomplete: add the payee name, bank, account "
+            "number and sort code in Settings."
+        }
+    return None
+
+
+def confirmation_problem(session: Session, now: datetime) -> dict[str, str] | None:
+    if not session.is_live:
+        return {"confirmation": f"A {session.status} session cannot be confirmed."}
+    if session.start_utc <= now:
+        return {"confirmation": "This session has started: there is nothing to confirm."}
+    return None
+
+
+def require_none(problem: dict[str, str] | None) -> None:
+    if problem:
+        raise InvalidInput(problem)

@@ -1,0 +1,138 @@
+"""Queue messages to clients (invoice, confirmation) and list them for the WhatsApp tab.
+
+Nothing here sends: a message is written to the outbox, and `dispatcher` sends it.
+A form carries a `send_id` made when the page was shown; it becomes the message id, so a
+double click or a replayed form finds the message already there and queues nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.domain.clients import Client
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.messages import (
+    WHATSAPP,
+    Message,
+    confirmation_problem,
+    invoice_problem,
+    require_none,
+)
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.schedule import Session
+from chalicelib.domain.settings import format_money
+from chalicelib.messaging.texts import render_text
+from chalicelib.repo.repository import Repository
+from chalicelib.services.sessions import decode_cursor, encode_cursor
+
+_SEND_ID = re.compile(r"^[A-Za-z0-9_-]{12}$")
+
+
+@dataclass(frozen=True)
+class Queued:
+    message_id: str
+    new: bool  # False: the same form was already sent (double click); nothing was added
+
+
+def _send_id(text: str | None) -> str:
+    value = (text or "").strip()
+    if not _SEND_ID.match(value):
+        raise InvalidInput({"_form": "This form has expired. Reload the page and try again."})
+    return value
+
+
+def _place(trainer: Trainer, session: Session) -> str:
+    location = trainer.locations.get(session.location_id)
+    return location.name if location else "the usual place"
+
+
+def _message(
+    session: Session, client: Client, send_id: str, kind: str, text: str, now: datetime
+) -> Message:
+    return Message(
+        id=send_id,
+        week=session.week,
+        subject_id=session.id,
+        subject_ref=session.ref,
+        client_id=client.id,
+        client_name=client.name,
+        kind=kind,
+        channel=WHATSAPP,
+        to=client.phone,
+        text=text,
+        created_at=now,
+        next_attempt_at=now,
+    )
+
+
+def send_invoice(
+    repo: Repository,
+    trainer: Trainer,
+    session: Session,
+    send_id_text: str | None,
+    now: datetime,
+) -> Queued:
+    """Queue a WhatsApp invoice at the session's price (the client's current price if the
+    session was booked before they had one) with the trainer's bank details."""
+    send_id = _send_id(send_id_text)
+    client = repo.get_client(trainer.id, session.client_id)
+    price = session.price_minor if session.price_minor is not None else client.price_minor
+    payment = trainer.settings.payment
+    require_none(invoice_problem(session, price, payment))
+    assert price is not None
+    text = render_text(
+        "invoice.txt",
+        first_name=client.first_name,
+        trainer_name=trainer.display_name,
+        when=f"{session.label} {session.day.year}",
+        place=_place(trainer, session),
+        amount=format_money(price, trainer.settings.currency),
+        payee_name=payment.payee_name,
+        bank_name=payment.bank_name,
+        account_number=payment.account_number,
+        sort_code=payment.sort_code,
+        reference=f"{client.first_name} {session.day:%d %b}".upper(),
+    )
+    message = _message(session, client, send_id, "invoice", text, now)
+    invoiced = session.model_copy(update={"price_minor": price, "invoice_sent_at": now})
+    new = repo.queue_session_message(trainer.id, session, message, invoiced=invoiced)
+    return Queued(send_id, new)
+
+
+def send_confirmation(
+    repo: Repository,
+    trainer: Trainer,
+    session: Session,
+    send_id_text: str | None,
+    portal_url: Callable[[Client], str],
+    now: datetime,
+) -> Queued:
+    send_id = _send_id(send_id_text)
+    require_none(confirmation_problem(session, now))
+    client = repo.get_client(trainer.id, session.client_id)
+    text = render_text(
+        "confirmation.txt",
+        first_name=client.first_name,
+        trainer_name=trainer.display_name,
+        when=f"{session.label} {session.day.year}",
+        place=_place(trainer, session),
+        portal_url=portal_url(client),
+    )
+    message = _message(session, client, send_id, "confirmation", text, now)
+    return Queued(send_id, repo.queue_session_message(trainer.id, session, message))
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[Message]
+    next_cursor: str | None
+
+
+def list_messages(
+    repo: Repository, trainer_id: str, client_id: str | None, cursor: str
+) -> MessagePage:
+    found, last = repo.outbox.page(trainer_id, client_id or None, decode_cursor(cursor))
+    return MessagePage(found, encode_cursor(last))

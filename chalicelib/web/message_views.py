@@ -1,0 +1,54 @@
+"""The WhatsApp tab (every message to clients, newest first) and the provider's
+delivery-status webhook."""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from chalicelib import runtime
+from chalicelib.messaging.whatsapp import configured_provider, wa_me_link
+from chalicelib.services import messages, webhooks
+from chalicelib.services.auth import CurrentSession
+from chalicelib.web import request_state
+from chalicelib.web.render import render
+from chalicelib.web.views import FORM, trainer
+
+bp = Blueprint(__name__)
+
+
+@bp.route("/dashboard/whatsapp", methods=["GET"])
+@trainer
+def whatsapp_tab(session: CurrentSession) -> Response:
+    state = request_state.current()
+    repo, tid = runtime.repository(), session.trainer.id
+    clients = sorted(repo.list_clients(tid), key=lambda c: c.name.casefold())
+    client_id = state.query("client")
+    if client_id and client_id not in {c.id for c in clients}:
+        client_id = ""  # another trainer's id or a stale link: show everything instead
+    page = messages.list_messages(repo, tid, client_id, state.query("after"))
+    return render(
+        "whatsapp/list.html",
+        tab="whatsapp",
+        page=page,
+        clients=clients,
+        client_id=client_id,
+        first_page=not state.query("after"),
+        # With the log provider nothing leaves the server: the trainer sends from their
+        # own phone through a click-to-chat link.
+        click_to_chat=configured_provider() == "log",
+        wa_me=wa_me_link,
+    )
+
+
+@bp.route("/webhooks/twilio/status", methods=["POST"], content_types=FORM)
+def twilio_status() -> Response:
+    """Twilio's delivery reports: no session or CSRF token, the signature is the proof."""
+    state = request_state.current()
+    result = webhooks.twilio_status(
+        runtime.repository(),
+        state.query("m"),
+        state.form(),
+        state.request.headers.get("x-twilio-signature", ""),
+        runtime.now(),
+    )
+    return Response(body="", status_code=result.status, headers={"Content-Type": "text/plain"})
