@@ -97,6 +97,10 @@ class Message(BaseModel):
 
     @property
     def status_label(self) -> str:
+        if self.status == "sent" and self.provider == "log":
+            # The log provider only printed it: the client has it once the trainer sends
+            # it from their phone.
+            return "Logged"
         return STATUS_LABELS.get(self.status, self.status.title())
 
     @property

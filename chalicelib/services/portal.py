@@ -41,4 +41,5 @@ def open_portal(repo: Repository, token: str, now: datetime) -> PortalHome:
     client, trainer = repo.client_with_trainer(trainer_id, client_id)
     if client.archived:
         raise LinkInactive("archived")
-    return PortalHome(trainer, client, repo.client_upcoming(trainer_id, client_id, now))
+    upcoming = [s for s in repo.client_upcoming(trainer_id, client_id, now) if s.is_live]
+    return PortalHome(trainer, client, upcoming)

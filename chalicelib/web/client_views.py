@@ -122,9 +122,12 @@ def _profile_page(
     chosen_set = set(client.recurring if chosen is None else chosen)
     choices, gone = _recurring_choices(account, client, enabled_set, chosen_set)
     locations = account.setup.locations
-    upcoming, history = runtime.repository().client_sessions(
+    upcoming, past = runtime.repository().client_sessions(
         session.trainer.id, client.id, runtime.now()
     )
+    # Upcoming lists what will happen; a canceled or moved future session is history.
+    gone = sorted((s for s in upcoming if not s.is_live), key=lambda s: s.start_utc, reverse=True)
+    upcoming, history = [s for s in upcoming if s.is_live], gone + past
     return render(
         "clients/profile.html",
         status=status,

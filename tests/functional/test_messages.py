@@ -277,7 +277,8 @@ def test_the_dispatcher_sends_queued_messages_once_through_the_log_provider(
     second = _invoke_dispatcher(chalice_client)
     assert second["due"] == 0  # sent: out of the due-work index
     assert "badge-sent" in trainer.get(session_url).body
-    assert "badge-sent" in trainer.get("/dashboard/whatsapp").body
+    tab = trainer.get("/dashboard/whatsapp").body
+    assert "badge-sent" in tab and ">Logged</span>" in tab  # printed, not delivered
 
 
 def test_a_failing_provider_is_retried_with_backoff_then_shown_failed(

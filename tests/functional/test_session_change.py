@@ -103,8 +103,15 @@ def test_change_on_schedule_shows_changing_then_moves_in_one_step(
     assert "slot-changing" not in week and "Changing Priya" not in week
     sessions_tab = trainer.get("/dashboard/sessions").body
     assert "Friday 27 Nov" in sessions_tab and "Thursday 26 Nov" not in sessions_tab
-    history = trainer.get(f"/dashboard/clients/{setup['priya']}").body
-    assert "Moved" in history
+    profile = trainer.get(f"/dashboard/clients/{setup['priya']}").body
+    upcoming = profile[profile.index("Upcoming sessions") : profile.index("<h2>History")]
+    history = profile[profile.index("<h2>History") :]
+    assert "Friday 27 Nov" in upcoming and "Thursday 26 Nov" not in upcoming
+    assert "Thursday 26 Nov" in history and "Moved" in history
+    portal = re.search(r"http://testserver(/c/[A-Za-z0-9_-]{43})", profile)
+    assert portal
+    home = trainer.get(portal.group(1)).body
+    assert "Friday 27 Nov" in home and "Thursday 26 Nov" not in home  # the client sees one
 
 
 def test_a_slot_taken_meanwhile_is_refused_and_the_booking_stays(

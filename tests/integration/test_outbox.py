@@ -291,3 +291,62 @@ def test_slots_are_untouched_by_messages(repo: Repository, coach) -> None:
     week = repo.get_week_with_sessions(trainer.id, "2026-W48")
     assert len(week.slots) == 1 and len(week.sessions) == 1
     assert isinstance(week.slots[0], Slot)
+
+
+# Email through SES ---------------------------------------------------------------------
+def _queue_email(repo: Repository, trainer: Trainer, booking: Session) -> Message:
+    message = Message(
+        id=new_id(),
+        week=booking.week,
+        subject_id=booking.id,
+        subject_ref=booking.ref,
+        client_id=booking.client_id,
+        client_name=booking.client_name,
+        kind="confirmation",
+        channel="email",
+        to="priya@example.com",
+        subject="Your session is confirmed",
+        text="See you on Wednesday.",
+        created_at=NOW,
+        next_attempt_at=NOW,
+    )
+    assert repo.queue_session_message(trainer.id, booking, message)
+    return message
+
+
+def test_an_email_message_is_sent_through_ses(
+    repo: Repository, coach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    from moto.backends import get_backend
+
+    monkeypatch.setenv("EMAIL_PROVIDER", "ses")
+    monkeypatch.setenv("EMAIL_SENDER", "coach@ptbookings.example")
+    boto3.client("ses", region_name="eu-west-2").verify_email_identity(
+        EmailAddress="coach@ptbookings.example"
+    )
+    trainer, studio = coach
+    _queue_email(repo, trainer, _booking(repo, trainer, studio, "09:00", "10:00"))
+
+    report = dispatcher.dispatch(repo, NOW)
+
+    assert report.claimed == 1 and not report.failed and not report.retried
+    (sent,) = get_backend("ses")["123456789012"]["eu-west-2"].sent_messages
+    assert sent.destinations["ToAddresses"] == ["priya@example.com"]
+    assert sent.subject == "Your session is confirmed"
+    (stored,) = _all_messages(repo, trainer)
+    assert stored.status == "sent" and stored.provider == "ses" and stored.provider_id
+
+
+def test_an_email_ses_rejects_fails_with_its_reason(
+    repo: Repository, coach, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMAIL_PROVIDER", "ses")
+    monkeypatch.setenv("EMAIL_SENDER", "unverified@ptbookings.example")
+    trainer, studio = coach
+    _queue_email(repo, trainer, _booking(repo, trainer, studio, "09:00", "10:00"))
+    report = dispatcher.dispatch(repo, NOW)
+    assert len(report.failed) == 1  # a rejected sender will not get better by retrying
+    (stored,) = _all_messages(repo, trainer)
+    assert stored.status == "failed" and stored.error
+    assert stored.error.startswith("SES MessageRejected")
