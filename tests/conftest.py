@@ -26,6 +26,8 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
     monkeypatch.setenv("TABLE_NAME", TEST_TABLE)
+    # The test stage's value, also outside requests (services derive client links).
+    monkeypatch.setenv("LINK_SECRET", "test-only-not-a-secret")
     monkeypatch.delenv("DYNAMODB_ENDPOINT", raising=False)
     runtime.reset()
     yield

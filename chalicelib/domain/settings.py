@@ -81,6 +81,7 @@ class TrainerSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     business_name: str = ""
+    whatsapp_number: str = ""  # E.164; clients get a click-to-chat link to it
     time_zone: str = "Europe/London"
     country: str = "GB"
     day_start: int = 7 * 60
@@ -199,12 +200,23 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
         if not sort_code:
             errors["sort_code"] = "A sort code is 6 digits, like 12-34-56."
 
+    whatsapp_number = ""
+    raw_number = (form.get("whatsapp_number") or "").strip()
+    if raw_number:
+        from chalicelib.domain.clients import parse_phone  # clients imports this module
+
+        try:
+            whatsapp_number = parse_phone(raw_number, country if country in COUNTRIES else "GB")
+        except ValueError as exc:
+            errors["whatsapp_number"] = str(exc)
+
     if errors:
         raise InvalidInput(errors)
     assert day_start is not None and day_end is not None
     assert booking_window_weeks is not None and deadline is not None and lock is not None
     return TrainerSettings(
         business_name=business_name,
+        whatsapp_number=whatsapp_number,
         time_zone=time_zone,
         country=country,
         day_start=day_start,

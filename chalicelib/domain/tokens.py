@@ -40,3 +40,11 @@ def derive_token(secret: bytes, *parts: str) -> str:
 
 def portal_token(secret: bytes, trainer_id: str, client_id: str, generation: int) -> str:
     return derive_token(secret, "portal", trainer_id, client_id, str(generation))
+
+
+def session_link_token(
+    secret: bytes, trainer_id: str, client_id: str, generation: int, session_id: str
+) -> str:
+    """The client's link to one session (/s/<token>). It includes the portal generation,
+    so rotating the client's portal link retires every session link with it."""
+    return derive_token(secret, "session", trainer_id, client_id, str(generation), session_id)

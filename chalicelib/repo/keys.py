@@ -191,3 +191,14 @@ def client_messages(trainer_id: str, client_id: str) -> str:
 
 def message_timeline_sk(created_utc_iso: str, message_id: str) -> str:
     return f"{_compact(created_utc_iso)}#{message_id}"
+
+
+def optin_prefix(client_id: str) -> str:
+    return f"OPTIN#{client_id}#"
+
+
+def optin(trainer_id: str, client_id: str, template_slot_id: str) -> dict[str, str]:
+    """A client's last-minute opt-in to one weekly-template time. An item of its own (not
+    a list on the client) so each tick is one idempotent write that no profile save can
+    overwrite."""
+    return key(trainer_pk(trainer_id), f"{optin_prefix(client_id)}{template_slot_id}")

@@ -76,6 +76,39 @@ def _is_active(key: dict[str, str]) -> dict[str, Any]:
     )
 
 
+@dataclass(frozen=True)
+class SessionLink:
+    """The hash of a client's link to a new session, and the portal generation it is for."""
+
+    token_hash: str
+    generation: int
+
+
+SESSION_LINK_KIND = "session-link"
+
+
+def _session_link_op(trainer_id: str, session: Session, link: SessionLink) -> dict[str, Any]:
+    """Transaction part: the client's /s/ link to a session, created with the session."""
+    return tx_put(
+        {
+            **keys.token(link.token_hash),
+            "type": "token",
+            "kind": SESSION_LINK_KIND,
+            "trainer_id": trainer_id,
+            "client_id": session.client_id,
+            "generation": link.generation,
+            "week": session.week,
+            "start_utc": utc_iso(session.start_utc),
+            "session_id": session.id,
+            # It dies with a portal rotation (generation) or an archive, not with time;
+            # TTL only clears it away a year after the session.
+            "expires_at": "9999-12-31T00:00:00Z",
+            keys.TTL: _epoch(session.end_utc) + 365 * 86400,
+        },
+        new_item(),
+    )
+
+
 class ClientUnavailable(Conflict):
     """A booking's client was archived or deleted between the read and the write."""
 
@@ -518,6 +551,59 @@ class Repository:
             raise NotFound(client_id)
         return client_from_item(client), trainer_from_item(profile)
 
+    def portal_view(
+        self, trainer_id: str, client_id: str, session_key: dict[str, str] | None = None
+    ) -> tuple[Client, Trainer, WeeklyTemplate, Session | None]:
+        """What a portal page needs in one BatchGetItem: the client, the trainer's profile,
+        the weekly template (for opt-ins) and, for a session page, the session."""
+        wanted = [
+            keys.client(trainer_id, client_id),
+            keys.profile(trainer_id),
+            keys.template(trainer_id),
+        ]
+        if session_key is not None:
+            wanted.append(session_key)
+        found = {i[keys.SK]: i for i in self.db.batch_get(wanted)}
+        client = found.get(keys.client(trainer_id, client_id)[keys.SK])
+        profile = found.get(keys.PROFILE_SK)
+        if client is None or profile is None:
+            raise NotFound(client_id)
+        session = found.get(session_key[keys.SK]) if session_key else None
+        return (
+            client_from_item(client),
+            trainer_from_item(profile),
+            template_from_item(found.get(keys.TEMPLATE_SK)),
+            session_from_item(session) if session else None,
+        )
+
+    def client_optins(self, trainer_id: str, client_id: str) -> set[str]:
+        """The template slot ids a client has opted in to for last-minute offers."""
+        items = self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.optin_prefix(client_id))
+        return {i["template_slot_id"] for i in items}
+
+    def set_optin(self, trainer_id: str, client_id: str, template_slot_id: str, on: bool) -> None:
+        """Opt in or out: idempotent, so a repeated or crossed tick cannot fail."""
+        key = keys.optin(trainer_id, client_id, template_slot_id)
+        if not on:
+            self.db.delete(key)
+            return
+        try:
+            self.db.transact(
+                [
+                    tx_put(
+                        {
+                            **key,
+                            "type": "optin",
+                            "client_id": client_id,
+                            "template_slot_id": template_slot_id,
+                        }
+                    ),
+                    _is_active(keys.client(trainer_id, client_id)),
+                ]
+            )
+        except TransactionFailed as exc:
+            raise NotFound(client_id) from exc
+
     def save_client(self, trainer_id: str, client: Client, **changes: Any) -> Client:
         """Replace the client if it is still at the version the form was rendered from.
 
@@ -813,6 +899,7 @@ class Repository:
         target: Slot,
         actor: str,
         now: datetime,
+        link: SessionLink | None = None,
     ) -> None:
         """One transaction: the target slot taken by the replacement session, the old slot
         freed, the old session marked moved (only if unchanged since read), both logged."""
@@ -849,6 +936,7 @@ class Repository:
             tx_put(session_to_item(trainer_id, replacement), new_item()),
             _log_op(trainer_id, session, actor, f"Moved to {replacement.label}", now),
             _log_op(trainer_id, replacement, actor, f"Moved here from {session.label}", now),
+            *([_session_link_op(trainer_id, replacement, link)] if link else []),
         ]
         try:
             self.db.transact(operations)
@@ -896,7 +984,16 @@ class Repository:
         )
         return [session_from_item(i) for i in items]
 
-    def book_slot(self, trainer_id: str, slot: Slot, session: Session) -> None:
+    def book_slot(
+        self,
+        trainer_id: str,
+        slot: Slot,
+        session: Session,
+        link: SessionLink | None = None,
+        *,
+        actor: str = "trainer",
+        note: str = "Booked by the trainer",
+    ) -> None:
         """Take an open slot for a session: exactly one of two bookings at once wins."""
         try:
             self.db.transact(
@@ -915,9 +1012,8 @@ class Repository:
                     ),
                     tx_put(session_to_item(trainer_id, session), new_item()),
                     _is_active(keys.client(trainer_id, session.client_id)),
-                    _log_op(
-                        trainer_id, session, "trainer", "Booked by the trainer", session.created_at
-                    ),
+                    _log_op(trainer_id, session, actor, note, session.created_at),
+                    *([_session_link_op(trainer_id, session, link)] if link else []),
                 ]
             )
         except TransactionFailed as exc:
@@ -925,7 +1021,13 @@ class Repository:
                 raise Conflict("That client was archived meanwhile.") from exc
             raise Conflict("This slot was just taken. Reload the schedule to see it.") from exc
 
-    def add_slot(self, trainer_id: str, slot: Slot, booking: Session | None = None) -> None:
+    def add_slot(
+        self,
+        trainer_id: str,
+        slot: Slot,
+        booking: Session | None = None,
+        link: SessionLink | None = None,
+    ) -> None:
         """Create a slot and take its half hours; refused if any is taken or the location
         was archived or deleted meanwhile. With a booking, the slot is created taken by
         that session, in the same transaction (and only if the client is still active)."""
@@ -959,6 +1061,8 @@ class Repository:
                 ),
                 _is_active(keys.client(trainer_id, booking.client_id)),
             ]
+            if link is not None:
+                operations.insert(len(operations) - 1, _session_link_op(trainer_id, booking, link))
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:

@@ -1,16 +1,38 @@
-"""The client portal: what a personal link (/c/<token>) opens."""
+"""The client portal: what personal links open, and what a client can do there.
+
+Two kinds of link, both 256-bit tokens derived from the stage secret and stored only as a
+hash: `/c/<token>` (the client's home) and `/s/<token>` (one session). Every request
+starts with the same single GetItem on the token's hash, so forged, truncated and retired
+links cost the same before their answer. A link dies when the client is archived or the
+trainer rotates the portal link (session links carry the portal generation).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from chalicelib.domain.clients import Client
-from chalicelib.domain.errors import DomainError, NotFound
+from chalicelib.domain.errors import Conflict, DomainError, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.schedule import Session
-from chalicelib.domain.tokens import token_hash
-from chalicelib.repo.repository import Repository
+from chalicelib.domain.portal import (
+    TAKEN,
+    allowed_weeks,
+    bookable,
+    booking_problem,
+    client_cancellation,
+    client_move,
+    inside_deadline,
+    optin_choices,
+)
+from chalicelib.domain.schedule import Session, Slot, book, parse_session_ref, parse_week
+from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.domain.tokens import new_id, token_hash
+from chalicelib.repo import keys
+from chalicelib.repo.repository import SESSION_LINK_KIND, Repository
+from chalicelib.services import links
+from chalicelib.services.sessions import link_for
 
 PORTAL_KIND = "portal"
 
@@ -20,26 +42,272 @@ class LinkInactive(DomainError):
 
 
 @dataclass(frozen=True)
-class PortalHome:
+class ClientContext:
+    """Who a link belongs to, loaded for one portal request."""
+
     trainer: Trainer
     client: Client
+    template: WeeklyTemplate
+
+    @property
+    def trainer_id(self) -> str:
+        return self.trainer.id
+
+    def session_token(self, session_id: str) -> str:
+        return links.session(
+            self.trainer.id, self.client.id, self.client.portal_generation, session_id
+        )
+
+    @property
+    def home_token(self) -> str:
+        return links.portal(self.trainer.id, self.client)
+
+
+@dataclass(frozen=True)
+class PortalHome:
+    context: ClientContext
     upcoming: list[Session]
+    choices: list[TemplateSlot]
+    optins: set[str] = field(default_factory=set)
+
+    @property
+    def trainer(self) -> Trainer:
+        return self.context.trainer
+
+    @property
+    def client(self) -> Client:
+        return self.context.client
 
 
-def open_portal(repo: Repository, token: str, now: datetime) -> PortalHome:
-    """At most three reads: the token, then client + trainer together, then the sessions.
-
-    Every token, well-formed or not, is looked up by its hash, so forged, truncated and
-    rotated links cost the same single read before their answer.
-    """
+def _record(repo: Repository, token: str, kind: str) -> dict[str, object]:
     record = repo.get_token(token_hash(token or ""))
-    if record is None or record.kind != PORTAL_KIND:
+    if record is None or record.kind != kind:
         raise NotFound("link")
     if record.data.get("revoked_at"):
         raise LinkInactive("rotated")
-    trainer_id, client_id = str(record.data["trainer_id"]), str(record.data["client_id"])
-    client, trainer = repo.client_with_trainer(trainer_id, client_id)
+    return record.data
+
+
+def _live(client: Client, generation: object) -> None:
     if client.archived:
         raise LinkInactive("archived")
-    upcoming = [s for s in repo.client_upcoming(trainer_id, client_id, now) if s.is_live]
-    return PortalHome(trainer, client, upcoming)
+    if generation != client.portal_generation:
+        raise LinkInactive("rotated")
+
+
+def open_client(repo: Repository, token: str) -> ClientContext:
+    """A home link's client: two reads (the token, then client + profile + template)."""
+    data = _record(repo, token, PORTAL_KIND)
+    client, trainer, template, _ = repo.portal_view(str(data["trainer_id"]), str(data["client_id"]))
+    _live(client, data.get("generation", client.portal_generation))
+    return ClientContext(trainer, client, template)
+
+
+def open_portal(repo: Repository, token: str, now: datetime) -> PortalHome:
+    """The home page in four reads: token, client + profile + template, the client's
+    upcoming sessions, their opt-ins."""
+    context = open_client(repo, token)
+    tid, cid = context.trainer.id, context.client.id
+    upcoming = [s for s in repo.client_upcoming(tid, cid, now) if s.is_live]
+    choices = optin_choices(context.template, context.client, context.trainer.locations)
+    return PortalHome(context, upcoming, choices, repo.client_optins(tid, cid))
+
+
+@dataclass(frozen=True)
+class SessionView:
+    context: ClientContext
+    session: Session
+
+    @property
+    def token(self) -> str:
+        return self.context.session_token(self.session.id)
+
+
+def open_session_link(repo: Repository, token: str) -> SessionView:
+    """A session link: the token, then client + profile + template + session together."""
+    data = _record(repo, token, SESSION_LINK_KIND)
+    tid, cid = str(data["trainer_id"]), str(data["client_id"])
+    session_key = keys.session(
+        tid, str(data["week"]), str(data["start_utc"]), str(data["session_id"])
+    )
+    client, trainer, template, session = repo.portal_view(tid, cid, session_key)
+    _live(client, data.get("generation"))
+    if session is None:
+        raise NotFound("session")
+    return SessionView(ClientContext(trainer, client, template), session)
+
+
+# Booking ----------------------------------------------------------------------------
+def open_slots(
+    repo: Repository, context: ClientContext, now: datetime, *, excluding: str | None = None
+) -> dict[date, list[Slot]]:
+    """Open slots the client may take, grouped by their day: one Query per allowed week."""
+    weeks = allowed_weeks(context.trainer.settings, now)
+    found: list[Slot] = []
+    for week in weeks:
+        found += repo.get_week(context.trainer.id, week)
+    slots = bookable(found, context.client, context.trainer.locations, weeks, now)
+    grouped: dict[date, list[Slot]] = {}
+    for slot in slots:
+        if slot.id != excluding:
+            grouped.setdefault(slot.day, []).append(slot)
+    return grouped
+
+
+def _chosen_slot(
+    repo: Repository, context: ClientContext, form: Mapping[str, str], now: datetime
+) -> Slot:
+    """The slot a form names, only from the client's allowed weeks and this trainer."""
+    try:
+        week = parse_week(form.get("week", ""))
+    except InvalidInput:
+        raise InvalidInput(
+            {"_form": "That time is not available. Pick one from the list."}
+        ) from None
+    if week not in allowed_weeks(context.trainer.settings, now):
+        raise InvalidInput({"_form": "That week is outside the booking window."})
+    slot_id = form.get("slot_id", "")
+    for slot in repo.get_week(context.trainer.id, week):
+        if slot.id == slot_id:
+            return slot
+    raise InvalidInput({"_form": "That time is not available any more. Pick one from the list."})
+
+
+@dataclass(frozen=True)
+class Booked:
+    session_id: str
+    again: bool = False  # the form was replayed: the client already has this slot
+
+
+def book_slot(
+    repo: Repository, token: str, form: Mapping[str, str], now: datetime
+) -> tuple[ClientContext, Booked]:
+    context = open_client(repo, token)
+    slot = _chosen_slot(repo, context, form, now)
+    if slot.session_id is not None:
+        mine = [
+            s
+            for s in repo.client_upcoming(context.trainer.id, context.client.id, now)
+            if s.id == slot.session_id and s.is_live
+        ]
+        if mine:  # a replayed or double-submitted form: nothing booked twice
+            return context, Booked(slot.session_id, again=True)
+    problem = booking_problem(
+        slot,
+        context.client,
+        context.trainer.locations,
+        allowed_weeks(context.trainer.settings, now),
+        now,
+    )
+    if problem:
+        raise InvalidInput({"_form": problem})
+    client = context.client
+    _, session = book(slot, new_id(), client.id, client.name, "manual", now, client.price_minor)
+    try:
+        repo.book_slot(
+            context.trainer.id,
+            slot,
+            session,
+            link_for(context.trainer.id, client, session),
+            actor="client",
+            note="Booked by the client (portal)",
+        )
+    except Conflict as exc:
+        if "archived" in exc.user_message:
+            raise LinkInactive("archived") from exc
+        raise InvalidInput({"_form": TAKEN}) from exc
+    return context, Booked(session.id)
+
+
+# One session: cancel and change ---------------------------------------------------------
+def can_change(view: SessionView, now: datetime) -> bool:
+    session = view.session
+    return (
+        session.is_live
+        and session.start_utc > now
+        and not inside_deadline(session, view.context.trainer.settings, now)
+    )
+
+
+def _expect_version(session: Session, submitted: str | None) -> None:
+    if str(session.version) != (submitted or "").strip():
+        raise VersionConflict()
+
+
+def cancel(repo: Repository, token: str, version: str | None, now: datetime) -> SessionView:
+    view = open_session_link(repo, token)
+    trainer = view.context.trainer
+    _expect_version(view.session, version)
+    canceled = client_cancellation(view.session, trainer.settings, trainer.display_name, now)
+    saved = repo.change_session(
+        trainer.id,
+        view.session,
+        canceled,
+        "client",
+        "Canceled by the client (portal); slot reopened",
+        now,
+        free_slot=True,
+    )
+    return SessionView(view.context, saved)
+
+
+def change(repo: Repository, token: str, form: Mapping[str, str], now: datetime) -> SessionView:
+    """Move the session to another open slot: one transaction, or nothing changes."""
+    view = open_session_link(repo, token)
+    context, session = view.context, view.session
+    _expect_version(session, form.get("version"))
+    target = _chosen_slot(repo, context, form, now)
+    trainer = context.trainer
+    moved, replacement = client_move(
+        session,
+        target,
+        context.client,
+        trainer.settings,
+        trainer.locations,
+        trainer.display_name,
+        new_id(),
+        now,
+    )
+    try:
+        repo.move_session(
+            trainer.id,
+            session,
+            moved,
+            replacement,
+            target,
+            "client",
+            now,
+            link_for(trainer.id, context.client, replacement),
+        )
+    except Conflict as exc:
+        raise InvalidInput({"_form": TAKEN}) from exc
+    return SessionView(context, replacement)
+
+
+def successor_token(view: SessionView) -> str | None:
+    """The link to the session a moved one became."""
+    ref = parse_session_ref(view.session.moved_to or "")
+    return view.context.session_token(ref.id) if ref else None
+
+
+# Last-minute opt-ins ----------------------------------------------------------------------
+def set_optin(repo: Repository, token: str, template_slot_id: str, on: bool) -> None:
+    context = open_client(repo, token)
+    choices = optin_choices(context.template, context.client, context.trainer.locations)
+    if template_slot_id not in {c.id for c in choices}:
+        raise InvalidInput({"optins": "That time is not one you can opt in to."})
+    repo.set_optin(context.trainer.id, context.client.id, template_slot_id, on)
+
+
+def save_optins(repo: Repository, token: str, chosen: list[str]) -> None:
+    """The no-JavaScript form: the whole set of ticks at once."""
+    context = open_client(repo, token)
+    tid, cid = context.trainer.id, context.client.id
+    choices = {
+        c.id for c in optin_choices(context.template, context.client, context.trainer.locations)
+    }
+    wanted = set(chosen) & choices
+    current = repo.client_optins(tid, cid)
+    for template_slot_id in choices:
+        if (template_slot_id in wanted) != (template_slot_id in current):
+            repo.set_optin(tid, cid, template_slot_id, template_slot_id in wanted)

@@ -23,6 +23,7 @@ from chalicelib.domain.schedule import (
 from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import ClientUnavailable, Repository
+from chalicelib.services import sessions
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,12 @@ def apply_template(
                 )[1]
             try:
                 try:
-                    repo.add_slot(trainer.id, slot, booking)
+                    link = (
+                        None
+                        if booking is None or client is None
+                        else sessions.link_for(trainer.id, client, booking)
+                    )
+                    repo.add_slot(trainer.id, slot, booking, link)
                 except ClientUnavailable:
                     booking = None
                     repo.add_slot(trainer.id, slot)  # archived meanwhile: leave it open
@@ -155,5 +161,5 @@ def allocate(
     _taken, session = book(
         slot, new_id(), client.id, client.name, "manual", now, client.price_minor
     )
-    repo.book_slot(trainer.id, slot, session)
+    repo.book_slot(trainer.id, slot, session, sessions.link_for(trainer.id, client, session))
     return session

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import NotFound, VersionConflict
 from chalicelib.domain.messages import Message
 from chalicelib.domain.schedule import (
@@ -25,7 +26,8 @@ from chalicelib.domain.schedule import (
     voiding,
 )
 from chalicelib.domain.tokens import new_id
-from chalicelib.repo.repository import Repository
+from chalicelib.repo.repository import Repository, SessionLink
+from chalicelib.services import links
 
 
 def _ref(ref_text: str) -> SessionRef:
@@ -125,8 +127,26 @@ def move_to(
     """Move the session to an open slot in one transaction; returns the new session."""
     _expect_version(session, version)
     moved, replacement = move(session, target, new_id(), now)
-    repo.move_session(trainer_id, session, moved, replacement, target, actor, now)
+    client = repo.get_client(trainer_id, session.client_id)  # for the new session's link
+    repo.move_session(
+        trainer_id,
+        session,
+        moved,
+        replacement,
+        target,
+        actor,
+        now,
+        link_for(trainer_id, client, replacement),
+    )
     return replacement
+
+
+def link_for(trainer_id: str, client: Client, session: Session) -> SessionLink:
+    """The client's /s/ link to a new session (stored as a hash, made with the session)."""
+    generation = client.portal_generation
+    return SessionLink(
+        links.session_hash(trainer_id, client.id, generation, session.id), generation
+    )
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def _domain_error_response(exc: DomainError) -> Response:
     return error_page(400, "That cannot be done", exc.user_message)
 
 
-def _check_post(state: request_state.RequestState) -> Response | None:
+def check_post(state: request_state.RequestState) -> Response | None:
     if state.request.method != "POST":
         return None
     if not state.same_origin() or not state.csrf_ok(state.form().get("csrf_token", "")):
@@ -84,7 +84,7 @@ def _check_post(state: request_state.RequestState) -> Response | None:
 
 def _guarded(state: request_state.RequestState, call: Callable[[], Response]) -> Response:
     """CSRF + same-origin on POST, then the view, with domain errors mapped to pages."""
-    refused = _check_post(state)
+    refused = check_post(state)
     if refused is not None:
         return refused
     try:

@@ -196,5 +196,6 @@ def test_the_move_is_one_transaction(trainer: Browser, setup: dict[str, str]) ->
     _start(trainer, setup)
     version = _version(trainer, setup["session"])
     moved = _move(trainer, setup, setup["friday_11"], version)
-    # Session + profile, session GetItem, the week Query for the slot, one transaction.
-    assert moved.status == 303 and moved.db_calls == 4
+    # session + profile, the session, the week Query for the slot, the client (for the new
+    # session's portal link), one transaction
+    assert moved.status == 303 and moved.db_calls == 5
