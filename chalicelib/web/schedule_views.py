@@ -29,6 +29,13 @@ from chalicelib.web.views import FORM, trainer
 bp = Blueprint(__name__)
 
 
+WEEK_SAVED = {
+    "added": "Slot added.",
+    "remove": "Slot removed.",
+    "location": "Slot moved to the new location.",
+}
+
+
 def _moving(session: CurrentSession, ref: str) -> Session | None:
     """The session being changed, when the schedule is shown to pick its new slot."""
     if not ref:
@@ -87,6 +94,7 @@ def _week_page(
             move_ref=moving.ref if moving else None,
         ),
         moving=moving,
+        saved=WEEK_SAVED.get(state.query("saved")),
         slot_count=len([s for s in slots if s.day in shown]),
         label=_range_label(shown),
         max_weeks=MAX_WEEKS_AT_ONCE,
