@@ -107,7 +107,7 @@ def send_confirmation(
     trainer: Trainer,
     session: Session,
     send_id_text: str | None,
-    portal_url: Callable[[Client], str],
+    session_url: Callable[[Client, Session], str],
     now: datetime,
 ) -> Queued:
     send_id = _send_id(send_id_text)
@@ -119,7 +119,7 @@ def send_confirmation(
         trainer_name=trainer.display_name,
         when=f"{session.label} {session.day.year}",
         place=_place(trainer, session),
-        portal_url=portal_url(client),
+        session_url=session_url(client, session),
     )
     message = _message(session, client, send_id, "confirmation", text, now)
     return Queued(send_id, repo.queue_session_message(trainer.id, session, message))

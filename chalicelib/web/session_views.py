@@ -14,7 +14,7 @@ from chalicelib.domain.messages import Message
 from chalicelib.domain.schedule import PAYMENT_TYPES, LogEntry, Session
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.tokens import new_id
-from chalicelib.services import clients, messages, sessions
+from chalicelib.services import links, messages, sessions
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
@@ -88,11 +88,13 @@ def session_page(session: CurrentSession, ref: str) -> Response:
     return _page(session, booking, log)
 
 
-def _portal_url(trainer_id: str) -> Callable[[Client], str]:
+def _session_url(trainer_id: str) -> Callable[[Client, Session], str]:
+    """The client's own link to the session (/s/<token>), for messages."""
     base = request_state.current().base_url
 
-    def url(client: Client) -> str:
-        return f"{base}/c/{clients.portal_token_for(runtime.link_secret(), trainer_id, client)}"
+    def url(client: Client, booking: Session) -> str:
+        token = links.session(trainer_id, client.id, client.portal_generation, booking.id)
+        return f"{base}/s/{token}"
 
     return url
 
@@ -118,7 +120,7 @@ def session_change(session: CurrentSession, ref: str) -> Response:
             saved = action if queued.new else "already"
         elif action == "confirm":
             queued = messages.send_confirmation(
-                repo, session.trainer, booking, form.get("send_id"), _portal_url(tid), now
+                repo, session.trainer, booking, form.get("send_id"), _session_url(tid), now
             )
             saved = action if queued.new else "already"
         elif action == "change_start":

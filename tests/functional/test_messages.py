@@ -175,16 +175,17 @@ def test_another_trainer_cannot_invoice_my_session(
 
 
 # Confirmations -------------------------------------------------------------------------
-def test_a_confirmation_carries_the_portal_link(trainer: Browser, booked: tuple[str, str]) -> None:
-    session_url, client = booked
+def test_a_confirmation_carries_the_clients_link_to_the_session(
+    trainer: Browser, booked: tuple[str, str], chalice_client: Client
+) -> None:
+    session_url, _client = booked
     page = send(trainer, session_url, "confirm")
     assert page.status == 303 and "saved=confirm" in page.location
-    portal = re.search(
-        r"(http://testserver/c/[A-Za-z0-9_-]{43})", trainer.get(f"/dashboard/clients/{client}").body
-    )
-    assert portal
     tab = trainer.get("/dashboard/whatsapp").body
-    assert "Confirmation" in tab and "is confirmed:" in tab and portal.group(1) in tab
+    link = re.search(r"Change or cancel it here: http://testserver(/s/[A-Za-z0-9_-]{43})", tab)
+    assert "Confirmation" in tab and "is confirmed:" in tab and link
+    opened = Browser(chalice_client, []).get(link.group(1))  # the client taps it
+    assert opened.status == 200 and "Thursday 26 Nov 09:00–10:00" in opened.body
     assert "Confirmation by WhatsApp" in trainer.get(session_url).body
 
 

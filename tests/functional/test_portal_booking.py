@@ -137,6 +137,7 @@ def test_a_slot_taken_by_another_client_is_refused_plainly(world: World, chalice
         ("outside window", "outside the booking window"),
         ("garbage week", "not available"),
         ("unknown slot", "not available any more"),
+        ("slot of another week", "not available any more"),
         ("another trainer", "not available any more"),
         ("past", "has passed"),
     ],
@@ -158,6 +159,10 @@ def test_tampered_booking_forms_are_refused(
         ),
         "garbage week": lambda: {"week": "<script>", "slot_id": "x"},
         "unknown slot": lambda: {"week": "2026-W48", "slot_id": "nope"},
+        "slot of another week": lambda: {
+            "week": "2026-W49",
+            "slot_id": slots["Tuesday 24 Nov 07:00–08:00"][1],
+        },
         "another trainer": lambda: _their_slot(other_trainer),
         "past": lambda: dict(
             zip(("week", "slot_id"), slots["Tuesday 24 Nov 07:00–08:00"], strict=True)
@@ -343,6 +348,7 @@ def test_rotating_or_archiving_retires_session_links_too(world: World) -> None:
     for path in (world.home, f"{world.home}/book", wednesday, f"{wednesday}/change"):
         page = world.client.get(path)
         assert page.status == 410 and "Priya" not in page.body, path
+    assert world.client.get(world.home).db_calls == 1  # like a forged token: one GetItem
     new_home = portal_path(world.trainer, world.priya)
     assert world.client.get(new_home).status == 200
     world.trainer.post(
@@ -373,3 +379,9 @@ def test_a_portal_token_does_not_open_a_session_page_or_the_reverse(world: World
 def test_shared_notes_with_html_are_inert(world: World) -> None:
     page = world.client.get(world.home).body
     assert "Bring &lt;b&gt;water&lt;/b&gt;" in page and "<b>water</b>" not in page
+
+
+def test_portal_pages_keep_to_their_round_trips(world: World) -> None:
+    assert world.client.get(world.home).db_calls == 4
+    assert world.client.get(f"{world.home}/book").db_calls == 4  # + one Query per week (2)
+    assert world.client.get(_session_links(world)[0]).db_calls == 2

@@ -42,8 +42,8 @@ def _booking(repo: Repository, trainer: Trainer, studio: str, start: str, end: s
     return schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
 
 
-def _portal(client: object) -> str:
-    return "https://example.test/c/token"
+def _portal(client: object, session: object) -> str:
+    return "https://example.test/s/token"
 
 
 def _queue(repo: Repository, trainer: Trainer, booking: Session, send_id: str | None = None):
