@@ -92,7 +92,12 @@ def test_a_change_racing_a_booking_for_the_same_slot_has_one_winner(
         return portal.change(repo, session_token, form, NOW)
 
     outcomes = race(6, act)
-    successes = [o for o in outcomes if not isinstance(o, Exception)]
+    # The booker's later threads may find the slot already theirs: a replay, not a win.
+    successes = [
+        o
+        for o in outcomes
+        if isinstance(o, portal.SessionView) or (isinstance(o, portal.Booked) and not o.again)
+    ]
     assert len(successes) == 1, outcomes
     assert all(
         isinstance(o, (InvalidInput, VersionConflict)) for o in outcomes if isinstance(o, Exception)
