@@ -1018,7 +1018,7 @@ class Repository:
             )
         except TransactionFailed as exc:
             if exc.failed_at(2) and not exc.failed_at(0):
-                raise Conflict("That client was archived meanwhile.") from exc
+                raise ClientUnavailable("That client was archived meanwhile.") from exc
             raise Conflict("This slot was just taken. Reload the schedule to see it.") from exc
 
     def add_slot(

@@ -30,7 +30,7 @@ from chalicelib.domain.schedule import Session, Slot, book, parse_session_ref, p
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.tokens import new_id, token_hash
 from chalicelib.repo import keys
-from chalicelib.repo.repository import SESSION_LINK_KIND, Repository
+from chalicelib.repo.repository import SESSION_LINK_KIND, ClientUnavailable, Repository
 from chalicelib.services import links
 from chalicelib.services.sessions import link_for
 
@@ -212,9 +212,9 @@ def book_slot(
             actor="client",
             note="Booked by the client (portal)",
         )
+    except ClientUnavailable as exc:
+        raise LinkInactive("archived") from exc
     except Conflict as exc:
-        if "archived" in exc.user_message:
-            raise LinkInactive("archived") from exc
         raise InvalidInput({"_form": TAKEN}) from exc
     return context, Booked(session.id)
 

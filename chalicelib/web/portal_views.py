@@ -6,13 +6,13 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.portal import deadline_message, inside_deadline
+from chalicelib.messaging.whatsapp import wa_me_link
 from chalicelib.services import portal
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
@@ -65,10 +65,7 @@ def _places(context: portal.ClientContext) -> dict[str, str]:
 
 def _contact_link(context: portal.ClientContext, text: str) -> str | None:
     number = context.trainer.settings.whatsapp_number
-    if not number:
-        return None
-    digits = "".join(ch for ch in number if ch.isdigit())
-    return f"https://wa.me/{digits}?text={quote(text, safe='')}"
+    return wa_me_link(number, text) if number else None
 
 
 # Home -----------------------------------------------------------------------------------
