@@ -28,6 +28,7 @@ EMAIL: Final = "email"
 KINDS: Final = {
     "invoice": "Invoice",
     "confirmation": "Confirmation",
+    "offer": "Last-minute offer",
 }
 
 STATUS_LABELS: Final = {
@@ -106,6 +107,13 @@ class Message(BaseModel):
     @property
     def retrying(self) -> bool:
         return self.status == "queued" and self.attempts > 0
+
+    @property
+    def subject_path(self) -> str:
+        """The trainer's page for what the message is about."""
+        if self.kind == "offer":
+            return f"/dashboard/schedule/{self.week}/slots/{self.subject_id}"
+        return f"/dashboard/sessions/{self.subject_ref}"
 
     @property
     def ref(self) -> str:

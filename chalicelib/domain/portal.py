@@ -39,6 +39,8 @@ def booking_problem(
     """Why this client cannot take this slot, or None."""
     if not slot.is_open:
         return TAKEN
+    if slot.offer is not None and slot.offer.live(now):
+        return "That slot is being held for someone else right now. Pick another time."
     if slot.week not in weeks:
         return "That week is outside the booking window."
     location = locations.get(slot.location_id)

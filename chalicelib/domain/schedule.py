@@ -32,6 +32,20 @@ _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MAX_WEEKS_AT_ONCE = 12
 
 
+class Offer(BaseModel):
+    """A last-minute offer locking an open slot for one client until `expires_at`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    client_id: str
+    client_name: str
+    expires_at: datetime
+
+    def live(self, now: datetime) -> bool:
+        return now < self.expires_at
+
+
 class Slot(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -44,6 +58,7 @@ class Slot(BaseModel):
     location_id: str
     template_slot_id: str | None = None
     session_id: str | None = None  # set once booked (Sessions)
+    offer: Offer | None = None  # the last offer made; live only until it expires
     version: int = 1
 
     @property

@@ -193,8 +193,11 @@ def message_timeline_sk(created_utc_iso: str, message_id: str) -> str:
     return f"{_compact(created_utc_iso)}#{message_id}"
 
 
+OPTIN_PREFIX: Final = "OPTIN#"
+
+
 def optin_prefix(client_id: str) -> str:
-    return f"OPTIN#{client_id}#"
+    return f"{OPTIN_PREFIX}{client_id}#"
 
 
 def optin(trainer_id: str, client_id: str, template_slot_id: str) -> dict[str, str]:
@@ -202,3 +205,8 @@ def optin(trainer_id: str, client_id: str, template_slot_id: str) -> dict[str, s
     a list on the client) so each tick is one idempotent write that no profile save can
     overwrite."""
     return key(trainer_pk(trainer_id), f"{optin_prefix(client_id)}{template_slot_id}")
+
+
+def trainer_id_from_week_pk(pk: str) -> str:
+    """`T#<tid>#W#<week>` -> `<tid>`."""
+    return pk.removeprefix("T#").split("#W#", 1)[0]

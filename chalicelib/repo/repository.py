@@ -5,7 +5,7 @@ Services call these methods; no other module touches the table or builds keys.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -13,7 +13,14 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.messages import Message
 from chalicelib.domain.models import Location, LocationName, Trainer
-from chalicelib.domain.schedule import LogEntry, Session, SessionRef, Slot, guard_instants
+from chalicelib.domain.schedule import (
+    LogEntry,
+    Offer,
+    Session,
+    SessionRef,
+    Slot,
+    guard_instants,
+)
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
@@ -52,9 +59,16 @@ def _log_op(
     trainer_id: str, session: Session, actor: str, text: str, now: datetime
 ) -> dict[str, Any]:
     """Transaction part: one change-log line, written with the change it describes."""
+    return _subject_log_op(trainer_id, session.week, session.id, actor, text, now)
+
+
+def _subject_log_op(
+    trainer_id: str, week: str, subject_id: str, actor: str, text: str, now: datetime
+) -> dict[str, Any]:
+    """A log line on anything in a week partition (a session, or a slot for offers)."""
     return tx_put(
         {
-            **keys.session_log(trainer_id, session.week, session.id, utc_iso(now), new_id()),
+            **keys.session_log(trainer_id, week, subject_id, utc_iso(now), new_id()),
             "type": "log",
             "at": utc_iso(now),
             "actor": actor,
@@ -238,8 +252,60 @@ def slot_to_item(trainer_id: str, slot: Slot) -> Item:
         "location_id": slot.location_id,
         "template_slot_id": slot.template_slot_id,
         "session_id": slot.session_id,
+        **_offer_attributes(slot),
         "version": slot.version,
     }
+
+
+OFFER_LOCK_KIND = "offer-lock"
+# Names of the attributes an offer puts on its slot (all removed together when it ends).
+OFFER_ATTRIBUTES = ("offer_id", "offer_client_id", "offer_client_name", "offer_expires_at")
+
+
+def _offer_attributes(slot: Slot) -> dict[str, Any]:
+    offer = slot.offer
+    if offer is None:
+        return {}
+    until = utc_iso(offer.expires_at)
+    return {
+        "offer_id": offer.id,
+        "offer_client_id": offer.client_id,
+        "offer_client_name": offer.client_name,
+        "offer_expires_at": until,
+        # Due for expire_offer_locks once the lock runs out (sparse DueWork index).
+        keys.DUE_PK: keys.due_work(OFFER_LOCK_KIND),
+        keys.DUE_SK: keys.due_sk(until, slot.id),
+    }
+
+
+def _offer_from(item: Item) -> Offer | None:
+    if not item.get("offer_id"):
+        return None
+    return Offer(
+        id=item["offer_id"],
+        client_id=item["offer_client_id"],
+        client_name=item.get("offer_client_name", ""),
+        expires_at=parse_utc_iso(item["offer_expires_at"]),
+    )
+
+
+def _not_locked(now: datetime) -> Condition:
+    """Condition part: no live offer holds the slot (expiry is decided here, not by the job)."""
+    return Condition(
+        "attribute_not_exists(#offer_until) OR #offer_until <= :lock_now",
+        {"#offer_until": "offer_expires_at"},
+        {":lock_now": utc_iso(now)},
+    )
+
+
+def _and(*conditions: Condition) -> Condition:
+    """Conditions joined with AND, each in parentheses (DynamoDB refuses doubled ones)."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for condition in conditions:
+        names.update(condition.names)
+        values.update(condition.values)
+    return Condition(" AND ".join(f"({c.expression})" for c in conditions), names, values)
 
 
 def slot_from_item(item: Item) -> Slot:
@@ -253,6 +319,7 @@ def slot_from_item(item: Item) -> Slot:
         location_id=item["location_id"],
         template_slot_id=item.get("template_slot_id"),
         session_id=item.get("session_id"),
+        offer=_offer_from(item),
         version=item["version"],
     )
 
@@ -352,6 +419,7 @@ class Account:
 
     setup: Setup
     clients: list[Client]
+    optins: dict[str, set[str]] = field(default_factory=dict)  # client id -> template slots
 
     def client(self, client_id: str) -> Client:
         for client in self.clients:
@@ -453,7 +521,11 @@ class Repository:
         """Set-up and clients in one Query of the whole account partition."""
         items = self.db.query(keys.trainer_pk(trainer_id))
         clients = [client_from_item(i) for i in items if i[keys.SK].startswith(keys.CLIENT_PREFIX)]
-        return Account(self._setup_from(items), clients)
+        optins: dict[str, set[str]] = {}
+        for item in items:
+            if item[keys.SK].startswith(keys.OPTIN_PREFIX):
+                optins.setdefault(item["client_id"], set()).add(item["template_slot_id"])
+        return Account(self._setup_from(items), clients, optins)
 
     # Clients -------------------------------------------------------------------------
     def list_clients(self, trainer_id: str) -> list[Client]:
@@ -911,9 +983,12 @@ class Repository:
                     {"#session_id": "session_id", "#version": "version"},
                     {":session": replacement.id, ":one": 1},
                 ),
-                Condition(
-                    "attribute_exists(#pk) AND attribute_not_exists(#session_id)",
-                    {"#pk": keys.PK, "#session_id": "session_id"},
+                _and(
+                    Condition(
+                        "attribute_exists(#pk) AND attribute_not_exists(#session_id)",
+                        {"#pk": keys.PK, "#session_id": "session_id"},
+                    ),
+                    _not_locked(now),
                 ),
             ),
             tx_put(
@@ -1005,9 +1080,12 @@ class Repository:
                             {"#session_id": "session_id", "#version": "version"},
                             {":session": session.id, ":next": slot.version + 1},
                         ),
-                        Condition(
-                            "attribute_exists(#pk) AND attribute_not_exists(#session_id)",
-                            {"#pk": keys.PK, "#session_id": "session_id"},
+                        _and(
+                            Condition(
+                                "attribute_exists(#pk) AND attribute_not_exists(#session_id)",
+                                {"#pk": keys.PK, "#session_id": "session_id"},
+                            ),
+                            _not_locked(session.created_at),
                         ),
                     ),
                     tx_put(session_to_item(trainer_id, session), new_item()),
@@ -1074,14 +1152,15 @@ class Repository:
                 "Another slot already takes part of that time. Reload the schedule to see it."
             ) from exc
 
-    def remove_slot(self, trainer_id: str, slot: Slot) -> None:
-        """Remove an open slot (unchanged since read) and free its half hours."""
+    def remove_slot(self, trainer_id: str, slot: Slot, now: datetime) -> None:
+        """Remove an open slot (unchanged since read, no live offer on it) and free its
+        half hours."""
         try:
             self.db.transact(
                 [
                     tx_delete(
                         _slot_key(trainer_id, slot),
-                        _open_at_version(slot),
+                        _and(_open_at_version(slot), _not_locked(now)),
                     ),
                     *(
                         tx_delete(
@@ -1119,6 +1198,206 @@ class Repository:
                 raise Conflict("That location was archived or deleted meanwhile.") from exc
             raise VersionConflict() from exc
         return moved
+
+    # Last-minute offers --------------------------------------------------------------
+    def offer_slot(
+        self,
+        trainer_id: str,
+        slot: Slot,
+        offer: Offer,
+        message: Message,
+        token_item: Item,
+        now: datetime,
+    ) -> Slot:
+        """Lock an open slot for one client, queue the offer message and store the
+        offer link's hash: all or nothing. Refused if the slot changed, was booked, or
+        another offer is still live."""
+        locked = slot.model_copy(update={"offer": offer, "version": slot.version + 1})
+        attributes = _offer_attributes(locked)
+        names = {f"#a{i}": name for i, name in enumerate(attributes)}
+        values = {f":a{i}": value for i, value in enumerate(attributes.values())}
+        sets = ", ".join(f"#a{i} = :a{i}" for i in range(len(attributes)))
+        try:
+            self.db.transact(
+                [
+                    tx_update(
+                        _slot_key(trainer_id, slot),
+                        Condition(
+                            f"SET {sets}, #version = :next",
+                            {**names, "#version": "version"},
+                            {**values, ":next": locked.version},
+                        ),
+                        _and(_open_at_version(slot), _not_locked(now)),
+                    ),
+                    tx_put(message_to_item(trainer_id, message), new_item()),
+                    tx_put(token_item, new_item()),
+                    _subject_log_op(
+                        trainer_id,
+                        slot.week,
+                        slot.id,
+                        "trainer",
+                        f"Offered to {offer.client_name} until {utc_iso(offer.expires_at)}",
+                        now,
+                    ),
+                ]
+            )
+        except TransactionFailed as exc:
+            if exc.failed_at(1) and not exc.failed_at(0):
+                raise Conflict("That offer was already sent.") from exc
+            raise VersionConflict() from exc
+        return locked
+
+    @staticmethod
+    def _end_offer(
+        slot_key: dict[str, str], condition: Condition, set_session: str | None = None
+    ) -> dict[str, Any]:
+        removes = ", ".join(f"#o{i}" for i in range(len(OFFER_ATTRIBUTES)))
+        names = {f"#o{i}": name for i, name in enumerate(OFFER_ATTRIBUTES)}
+        names.update({"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK, "#version": "version"})
+        values: dict[str, Any] = {":one": 1}
+        sets = "#version = #version + :one"
+        if set_session:
+            names["#session_id"] = "session_id"
+            values[":session"] = set_session
+            sets += ", #session_id = :session"
+        return tx_update(
+            slot_key,
+            Condition(f"SET {sets} REMOVE {removes}, #due_pk, #due_sk", names, values),
+            condition,
+        )
+
+    def withdraw_offer(self, trainer_id: str, slot: Slot, now: datetime) -> None:
+        offer = slot.offer
+        if offer is None:
+            raise Conflict("There is no offer on this slot.")
+        try:
+            self.db.transact(
+                [
+                    self._end_offer(
+                        _slot_key(trainer_id, slot),
+                        Condition(
+                            "#offer_id = :oid", {"#offer_id": "offer_id"}, {":oid": offer.id}
+                        ),
+                    ),
+                    _subject_log_op(
+                        trainer_id,
+                        slot.week,
+                        slot.id,
+                        "trainer",
+                        f"Offer to {offer.client_name} withdrawn",
+                        now,
+                    ),
+                ]
+            )
+        except TransactionFailed as exc:
+            raise Conflict("That offer has already ended or been accepted.") from exc
+
+    def expire_offer(self, trainer_id: str, slot: Slot, now: datetime) -> bool:
+        """Release an expired lock once (two runs at once: one wins); never a slot whose
+        offer was accepted, withdrawn or replaced meanwhile."""
+        offer = slot.offer
+        if offer is None:
+            return False
+        try:
+            self.db.transact(
+                [
+                    self._end_offer(
+                        _slot_key(trainer_id, slot),
+                        Condition(
+                            "#offer_id = :oid AND #offer_until <= :now",
+                            {"#offer_id": "offer_id", "#offer_until": "offer_expires_at"},
+                            {":oid": offer.id, ":now": utc_iso(now)},
+                        ),
+                    ),
+                    _subject_log_op(
+                        trainer_id,
+                        slot.week,
+                        slot.id,
+                        "system",
+                        f"Offer to {offer.client_name} expired; the slot is open again",
+                        now,
+                    ),
+                ]
+            )
+        except TransactionFailed:
+            return False
+        return True
+
+    def accept_offer(
+        self,
+        trainer_id: str,
+        slot: Slot,
+        offer_id: str,
+        session: Session,
+        link: SessionLink,
+        now: datetime,
+    ) -> None:
+        """The offered client takes the slot: only while the lock is theirs and live."""
+        try:
+            self.db.transact(
+                [
+                    self._end_offer(
+                        _slot_key(trainer_id, slot),
+                        Condition(
+                            "#offer_id = :oid AND #offer_client = :cid AND #offer_until > :now "
+                            "AND attribute_not_exists(#session_id)",
+                            {
+                                "#offer_id": "offer_id",
+                                "#offer_client": "offer_client_id",
+                                "#offer_until": "offer_expires_at",
+                                "#session_id": "session_id",
+                            },
+                            {":oid": offer_id, ":cid": session.client_id, ":now": utc_iso(now)},
+                        ),
+                        set_session=session.id,
+                    ),
+                    tx_put(session_to_item(trainer_id, session), new_item()),
+                    _is_active(keys.client(trainer_id, session.client_id)),
+                    _log_op(
+                        trainer_id,
+                        session,
+                        "client",
+                        "Booked by accepting a last-minute offer",
+                        now,
+                    ),
+                    _session_link_op(trainer_id, session, link),
+                ]
+            )
+        except TransactionFailed as exc:
+            if exc.failed_at(2) and not exc.failed_at(0):
+                raise ClientUnavailable("That client was archived.") from exc
+            raise Conflict("This offer has ended.") from exc
+
+    def offer_slots_due(self, now: datetime, limit: int = 100) -> list[tuple[str, Slot]]:
+        """(trainer id, slot) whose offer lock has run out: the sparse DueWork index."""
+        items = self.db.query(
+            keys.due_work(OFFER_LOCK_KIND),
+            index=keys.DUE_INDEX,
+            sk_range=("0", utc_iso(now) + "~"),
+            limit=limit,
+        )
+        return [(keys.trainer_id_from_week_pk(i[keys.PK]), slot_from_item(i)) for i in items]
+
+    def slot_with_client(
+        self, trainer_id: str, client_id: str, slot_key: dict[str, str]
+    ) -> tuple[Client, Trainer, Slot | None]:
+        """An offer page's data in one BatchGetItem: client, profile, the slot."""
+        found = {
+            i[keys.SK]: i
+            for i in self.db.batch_get(
+                [keys.client(trainer_id, client_id), keys.profile(trainer_id), slot_key]
+            )
+        }
+        client = found.get(keys.client(trainer_id, client_id)[keys.SK])
+        profile = found.get(keys.PROFILE_SK)
+        if client is None or profile is None:
+            raise NotFound(client_id)
+        slot = found.get(slot_key[keys.SK])
+        return (
+            client_from_item(client),
+            trainer_from_item(profile),
+            (slot_from_item(slot) if slot else None),
+        )
 
     # Tokens (sign-in links, session cookies) -----------------------------------------
     def put_token(
@@ -1219,32 +1498,6 @@ class Repository:
                 ),
                 Condition(
                     "attribute_not_exists(#n) OR #n < :limit", {"#n": "attempts"}, {":limit": limit}
-                ),
-            )
-        except ConditionFailed:
-            return False
-        return True
-
-    # Due work (sparse DueWork index) ---------------------------------------------------
-    def due_work(self, kind: str, now: datetime, limit: int = 100) -> list[Item]:
-        """Items whose scheduled work is due: one Query of the sparse index, oldest first."""
-        return self.db.query(
-            keys.due_work(kind),
-            index=keys.DUE_INDEX,
-            sk_range=("0", utc_iso(now) + "~"),
-            limit=limit,
-        )
-
-    def claim_due_work(self, item: Item) -> bool:
-        """Take an item out of the due-work index; exactly one concurrent caller wins."""
-        try:
-            self.db.update(
-                keys.key(item[keys.PK], item[keys.SK]),
-                Condition(
-                    "REMOVE #due_pk, #due_sk", {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK}
-                ),
-                Condition(
-                    "#due_sk = :seen", {"#due_sk": keys.DUE_SK}, {":seen": item[keys.DUE_SK]}
                 ),
             )
         except ConditionFailed:

@@ -63,12 +63,19 @@ def add_slot(repo: Repository, trainer: Trainer, form: Mapping[str, str], now: d
     return slot
 
 
-def remove_slot(repo: Repository, trainer_id: str, slot: Slot, version: str | None) -> None:
+def remove_slot(
+    repo: Repository, trainer_id: str, slot: Slot, version: str | None, now: datetime
+) -> None:
     if str(slot.version) != (version or "").strip():
         raise VersionConflict()
     if not slot.is_open:
         raise Conflict("This slot is booked: cancel or move the session first.")
-    repo.remove_slot(trainer_id, slot)
+    if slot.offer is not None and slot.offer.live(now):
+        raise Conflict(
+            f"This slot is offered to {slot.offer.client_name} until the offer ends: "
+            "withdraw the offer first."
+        )
+    repo.remove_slot(trainer_id, slot, now)
 
 
 def move_slot(
@@ -156,6 +163,11 @@ def allocate(
         raise InvalidInput({"client_id": f"{client.name} is archived: restore them first."})
     if not slot.is_open:
         raise Conflict("This slot is already booked.")
+    if slot.offer is not None and slot.offer.live(now):
+        raise Conflict(
+            f"This slot is offered to {slot.offer.client_name} until the offer ends: "
+            "withdraw the offer first."
+        )
     if slot.start_utc <= now:
         raise InvalidInput({"client_id": "This slot has started: it cannot be booked any more."})
     _taken, session = book(

@@ -6,7 +6,7 @@ One layout serves the weekly template (weekday columns) and the schedule (dated 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 from chalicelib.domain.grid import GRID_MINUTES, WEEKDAYS, WEEKDAYS_SHORT, format_clock, grid_times
 from chalicelib.domain.models import Location, LocationName
@@ -140,9 +140,12 @@ def schedule_grid(
     today: date,
     *,
     move_ref: str | None = None,
+    matched: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> Grid:
     """Open slots in green; a booked slot shows its session (blue recurring, dark manual,
-    amber while it is being changed). While a session is being moved (`move_ref`), open
+    amber while it is being changed). Open slots with last-minute matches are amber, those
+    locked by a live offer purple. While a session is being moved (`move_ref`), open
     slots lead to "Move here" instead of the open-slot menu."""
     names = {lid: loc.name for lid, loc in locations.items()}
     archived = {lid for lid, loc in locations.items() if loc.archived}
@@ -159,7 +162,12 @@ def schedule_grid(
                 href = f"/dashboard/schedule/{slot.week}/slots/{slot.id}"
                 if move_ref:
                     href += f"?move={move_ref}"
-                blocks.append(Item(href, slot.start, slot.end, place, "open"))
+                if slot.offer is not None and now is not None and slot.offer.live(now):
+                    who = f"Offered: {slot.offer.client_name}"
+                    blocks.append(Item(href, slot.start, slot.end, place, "locked", who=who))
+                else:
+                    kind = "match" if slot.id in matched else "open"
+                    blocks.append(Item(href, slot.start, slot.end, place, kind))
             else:
                 kind = "recurring" if booking.kind == "recurring" else "booked"
                 if booking.changing:

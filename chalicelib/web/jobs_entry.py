@@ -6,20 +6,17 @@ import dataclasses
 import logging
 
 from chalicelib import runtime
-from chalicelib.services import jobs
 
 log = logging.getLogger("pt_bookings.jobs")
 
 
-def _run(kind: str) -> dict:
-    report = jobs.run_due_work(runtime.repository(), kind, runtime.now())
-    if report.due:
-        log.info("%s: %s due, %s claimed", kind, report.due, report.claimed)
-    return dataclasses.asdict(report)
-
-
 def expire_offer_locks() -> dict:
-    return _run(jobs.OFFER_LOCK)
+    from chalicelib.services import offers  # deferred: web requests never load it
+
+    report = offers.expire_locks(runtime.repository(), runtime.now())
+    if report.due:
+        log.info("offer locks: %s due, %s released", report.due, report.claimed)
+    return dataclasses.asdict(report)
 
 
 def dispatch_messages() -> dict:

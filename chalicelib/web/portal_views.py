@@ -13,7 +13,7 @@ from chalicelib import runtime
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.portal import deadline_message, inside_deadline
 from chalicelib.messaging.whatsapp import wa_me_link
-from chalicelib.services import portal
+from chalicelib.services import links, offers, portal
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, check_post
@@ -210,3 +210,40 @@ def session_link_move(token: str) -> Response:
             errors=exc.errors,
         )
     return redirect(f"/s/{moved.token}", saved="changed")
+
+
+# Last-minute offers -------------------------------------------------------------------------
+def _offer_page(view: offers.OfferView, token: str, status: int = 200, **extra: Any) -> Response:
+    now = runtime.now()
+    slot = view.slot
+    seconds = view.seconds_left(now)
+    return render(
+        "portal/offer.html",
+        status=410 if view.problem and status == 200 else status,
+        view=view,
+        slot=slot,
+        token=token,
+        place=view.trainer.locations.get(slot.location_id).name  # type: ignore[union-attr]
+        if slot is not None and slot.location_id in view.trainer.locations
+        else "",
+        minutes_left=(seconds + 59) // 60,
+        **extra,
+    )
+
+
+@bp.route("/o/{token}", methods=["GET"])
+@capability
+def offer_page(token: str) -> Response:
+    return _offer_page(offers.open_offer(runtime.repository(), token, runtime.now()), token)
+
+
+@bp.route("/o/{token}", methods=["POST"], content_types=FORM)
+@capability
+def offer_accept(token: str) -> Response:
+    repo, now = runtime.repository(), runtime.now()
+    try:
+        view, session = offers.accept(repo, token, now)
+    except InvalidInput:
+        return _offer_page(offers.open_offer(repo, token, now), token)
+    link = links.session(view.trainer.id, view.client.id, view.client.portal_generation, session.id)
+    return redirect(f"/s/{link}", saved="booked")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
+from chalicelib.domain.offers import matching_clients
 from chalicelib.domain.schedule import (
     MAX_WEEKS_AT_ONCE,
     Session,
@@ -19,7 +20,8 @@ from chalicelib.domain.schedule import (
     week_days,
 )
 from chalicelib.domain.timeutil import local_today, week_key
-from chalicelib.services import clients, schedule, sessions
+from chalicelib.repo.repository import Repository, Week
+from chalicelib.services import offers, schedule, sessions
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.grids import clock_choices, schedule_grid
@@ -31,6 +33,8 @@ bp = Blueprint(__name__)
 
 WEEK_SAVED = {
     "added": "Slot added.",
+    "offer": "Offer sent: the slot is held and the WhatsApp message is queued.",
+    "withdraw": "Offer withdrawn: the slot is open again.",
     "remove": "Slot removed.",
     "location": "Slot moved to the new location.",
 }
@@ -47,6 +51,26 @@ def _moving(session: CurrentSession, ref: str) -> Session | None:
     if not booking.is_live or not booking.changing or booking.is_past(runtime.now()):
         return None
     return booking
+
+
+def _matched_slots(repo: Repository, trainer_id: str, week: Week, now: datetime) -> frozenset[str]:
+    """Open, unlocked, future slots with at least one last-minute match (amber). One
+    Query of the account partition (clients, opt-ins, template) for the whole week."""
+    candidates = [
+        s
+        for s in week.slots
+        if s.is_open and s.start_utc > now and not (s.offer and s.offer.live(now))
+    ]
+    if not candidates:
+        return frozenset()
+    account = repo.get_account(trainer_id)
+    return frozenset(
+        s.id
+        for s in candidates
+        if matching_clients(
+            s, account.clients, account.optins, account.setup.template, week.sessions
+        )
+    )
 
 
 def _week_page(
@@ -71,8 +95,10 @@ def _week_page(
     if day is None:
         day = today if week_key(today) == week else week_days(week)[0]
     shown = [day] if view == "day" else week_days(week)
-    data = runtime.repository().get_week_with_sessions(session.trainer.id, week_key(shown[0]))
+    repo, now = runtime.repository(), runtime.now()
+    data = repo.get_week_with_sessions(session.trainer.id, week_key(shown[0]))
     slots = data.slots
+    matched = _matched_slots(repo, session.trainer.id, data, now)
     step = timedelta(days=1 if view == "day" else 7)
     return render(
         "schedule/week.html",
@@ -92,6 +118,8 @@ def _week_page(
             session.trainer.locations,
             today,
             move_ref=moving.ref if moving else None,
+            matched=matched,
+            now=now,
         ),
         moving=moving,
         saved=WEEK_SAVED.get(state.query("saved")),
@@ -157,16 +185,29 @@ def slot_create(session: CurrentSession) -> Response:
 def _open_slot_page(
     session: CurrentSession, slot: Slot, status: int = 200, **context: object
 ) -> Response:
-    active_clients = [
-        c
-        for c in clients.find_clients(runtime.repository(), session.trainer.id, "")
-        if not c.archived
-    ]
+    repo, now = runtime.repository(), runtime.now()
+    account = repo.get_account(session.trainer.id)
+    week = repo.get_week_with_sessions(session.trainer.id, slot.week)
+    active_clients = sorted(
+        (c for c in account.clients if not c.archived), key=lambda c: c.name.casefold()
+    )
+    live = slot.offer if slot.offer is not None and slot.offer.live(now) else None
+    matches = (
+        []
+        if live or slot.start_utc <= now
+        else matching_clients(
+            slot, account.clients, account.optins, account.setup.template, week.sessions
+        )
+    )
     return render(
         "schedule/slot.html",
         status=status,
         tab="schedule",
         slot=slot,
+        live_offer=live,
+        minutes_left=max(1, int((live.expires_at - now).total_seconds() // 60)) if live else 0,
+        matches=matches,
+        lock_minutes=session.trainer.settings.offer_lock_minutes,
         clients=active_clients,
         location=session.trainer.locations.get(slot.location_id),
         locations=_active_locations(session),
@@ -200,7 +241,7 @@ def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
     action = form.get("action", "")
     try:
         if action == "remove":
-            schedule.remove_slot(repo, session.trainer.id, slot, form.get("version"))
+            schedule.remove_slot(repo, session.trainer.id, slot, form.get("version"), runtime.now())
         elif action == "allocate":
             booked = schedule.allocate(
                 repo,
@@ -211,6 +252,18 @@ def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
                 runtime.now(),
             )
             return redirect(f"/dashboard/sessions/{booked.ref}", saved="booked")
+        elif action == "offer":
+            offers.send_offer(
+                repo,
+                session.trainer,
+                slot,
+                form.get("client_id", ""),
+                form.get("version"),
+                request_state.current().base_url,
+                runtime.now(),
+            )
+        elif action == "withdraw":
+            offers.withdraw(repo, session.trainer.id, slot, runtime.now())
         elif action == "location":
             schedule.move_slot(
                 repo, session.trainer, slot, form.get("location_id", ""), form.get("version")

@@ -209,9 +209,12 @@ def test_the_week_view_is_one_query_even_with_a_year_of_history(trainer: Browser
         )
     page = trainer.get("/dashboard/schedule?week=2026-W48")
     assert "09:00–10:00" in page.body
-    # session + profile (with location names) in one BatchGetItem, then the week's Query
-    assert page.db_calls == 2
-    assert trainer.get("/dashboard/schedule?day=2026-11-26").db_calls == 2
+    # session + profile (with location names) in one BatchGetItem, the week's Query, and
+    # the account partition (clients, opt-ins, template) for last-minute matches (amber)
+    assert page.db_calls == 3
+    assert trainer.get("/dashboard/schedule?day=2026-11-26").db_calls == 3
+    # a week with no open future slot has nothing to match: no account read
+    assert trainer.get("/dashboard/schedule?week=2026-W46").db_calls == 2
 
 
 def add_client(browser: Browser, name: str) -> str:

@@ -21,9 +21,8 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.models import Location, Trainer
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.tokens import token_hash
-from chalicelib.repo import keys
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, auth, jobs
+from chalicelib.services import account, auth
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -202,48 +201,6 @@ def test_a_sign_in_link_is_unusable_after_15_minutes_whatever_ttl_says(repo: Rep
 def test_the_rate_limit_counts_concurrent_attempts_exactly(repo: Repository) -> None:
     outcomes = race(12, lambda _i: repo.count_attempt("email", "h", 0, 900, 5))
     assert outcomes.count(True) == 5 and outcomes.count(False) == 7
-
-
-def _put_due_item(repo: Repository, n: int, due: datetime) -> None:
-    repo.db.put(
-        {
-            keys.PK: keys.week_pk("t", "2026-W48"),
-            keys.SK: f"SLOT#{n:03d}",
-            keys.DUE_PK: keys.due_work(jobs.OFFER_LOCK),
-            keys.DUE_SK: f"{due.strftime('%Y-%m-%dT%H:%M:%SZ')}#{n:03d}",
-        }
-    )
-
-
-def test_due_work_is_claimed_once_when_two_runs_race(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    for n in range(20):
-        _put_due_item(repo, n, NOW - timedelta(minutes=1))
-    _put_due_item(repo, 99, NOW + timedelta(minutes=5))  # not due yet
-    handled: list[str] = []
-    lock = threading.Lock()
-
-    def handler(_repo: Repository, item: dict, _now: datetime) -> None:
-        with lock:
-            handled.append(item[keys.SK])
-
-    monkeypatch.setitem(jobs.HANDLERS, jobs.OFFER_LOCK, handler)
-    reports = race(2, lambda _i: jobs.run_due_work(repo, jobs.OFFER_LOCK, NOW))
-    assert sorted(handled) == [f"SLOT#{n:03d}" for n in range(20)]
-    assert sum(r.claimed for r in reports) == 20
-    # claimed items have left the sparse index; the future one is still waiting
-    assert [i[keys.SK] for i in repo.due_work(jobs.OFFER_LOCK, NOW + timedelta(hours=1))] == [
-        "SLOT#099"
-    ]
-
-
-def test_due_work_without_a_handler_is_left_for_the_code_that_handles_it(
-    repo: Repository,
-) -> None:
-    _put_due_item(repo, 1, NOW - timedelta(minutes=1))
-    report = jobs.run_due_work(repo, "unknown-kind", NOW)
-    assert report.claimed == 0
 
 
 def test_location_ids_are_scoped_to_their_trainer(repo: Repository) -> None:

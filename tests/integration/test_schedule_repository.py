@@ -63,7 +63,7 @@ def test_the_guards_refuse_an_overlap_even_without_the_friendly_read(
 def test_removing_a_slot_frees_its_time(repo: Repository, coach) -> None:
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
-    schedule.remove_slot(repo, trainer.id, slot, str(slot.version))
+    schedule.remove_slot(repo, trainer.id, slot, str(slot.version), NOW)
     assert repo.get_week(trainer.id, "2026-W48") == []
     again = schedule.add_slot(repo, trainer, slot_form("09:30", "10:30", studio), NOW)
     assert repo.get_week(trainer.id, "2026-W48") == [again]
@@ -79,7 +79,7 @@ def test_a_stale_slot_cannot_be_removed_or_moved(repo: Repository, coach) -> Non
     with pytest.raises(VersionConflict):
         schedule.move_slot(repo, trainer, slot, studio, "1")
     with pytest.raises(VersionConflict):
-        repo.remove_slot(trainer.id, slot)
+        repo.remove_slot(trainer.id, slot, NOW)
     assert repo.get_week(trainer.id, "2026-W48")[0].location_id == park.id
 
 
@@ -153,7 +153,7 @@ def test_a_booked_slot_cannot_be_removed_or_moved(repo: Repository, coach) -> No
     person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
     schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
     with pytest.raises(VersionConflict):
-        repo.remove_slot(trainer.id, slot)  # the form's copy still looks open
+        repo.remove_slot(trainer.id, slot, NOW)  # the form's copy still looks open
     with pytest.raises(VersionConflict):
         repo.move_slot_location(trainer.id, slot, studio)
     assert len(repo.get_week_with_sessions(trainer.id, "2026-W48").sessions) == 1

@@ -1,0 +1,173 @@
+"""Last-minute offers: match, offer (lock + WhatsApp through the outbox), withdraw,
+accept from the offer link, and the expire_offer_locks job.
+
+Offers are never sent automatically: only the trainer's Send offer button makes one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from chalicelib.domain.clients import Client
+from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
+from chalicelib.domain.messages import WHATSAPP, Message
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.offers import acceptance_problem, make_offer, matching_clients
+from chalicelib.domain.schedule import Session, Slot, book
+from chalicelib.domain.timeutil import utc_iso, zone
+from chalicelib.domain.tokens import new_id, new_token, token_hash
+from chalicelib.messaging.texts import render_text
+from chalicelib.repo import keys
+from chalicelib.repo.repository import ClientUnavailable, Repository
+from chalicelib.services.jobs import OFFER_LOCK, JobReport
+from chalicelib.services.sessions import link_for
+
+log = logging.getLogger("pt_bookings.offers")
+
+OFFER_KIND = "offer"
+
+
+def matches_for(repo: Repository, trainer_id: str, slot: Slot) -> list[Client]:
+    """Clients who match this slot (the account partition + the slot's week: 2 reads)."""
+    account = repo.get_account(trainer_id)
+    week = repo.get_week_with_sessions(trainer_id, slot.week)
+    return matching_clients(
+        slot, account.clients, account.optins, account.setup.template, week.sessions
+    )
+
+
+def _local(instant: datetime, zone_name: str) -> str:
+    return f"{instant.astimezone(zone(zone_name)):%H:%M}"
+
+
+def send_offer(
+    repo: Repository,
+    trainer: Trainer,
+    slot: Slot,
+    client_id: str,
+    version: str | None,
+    base_url: str,
+    now: datetime,
+) -> Slot:
+    """Lock the slot for the client and queue the WhatsApp message with the offer link."""
+    if str(slot.version) != (version or "").strip():
+        raise VersionConflict()
+    matches = matches_for(repo, trainer.id, slot)
+    client = next((c for c in matches if c.id == client_id), None)
+    if client is None:
+        raise InvalidInput({"client_id": "Choose one of the clients who match this slot."})
+    offer = make_offer(slot, client, new_id(), trainer.settings.offer_lock_minutes, matches, now)
+    token = new_token()
+    location = trainer.locations.get(slot.location_id)
+    text = render_text(
+        "offer.txt",
+        first_name=client.first_name,
+        trainer_name=trainer.display_name,
+        when=f"{slot.label} {slot.day.year}",
+        place=location.name if location else "the usual place",
+        until=_local(offer.expires_at, trainer.settings.time_zone),
+        offer_url=f"{base_url}/o/{token}",
+    )
+    message = Message(
+        id=new_id(),
+        week=slot.week,
+        subject_id=slot.id,
+        subject_ref="",
+        client_id=client.id,
+        client_name=client.name,
+        kind=OFFER_KIND,
+        channel=WHATSAPP,
+        to=client.phone,
+        text=text,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    token_item = {
+        **keys.token(token_hash(token)),
+        "type": "token",
+        "kind": OFFER_KIND,
+        "trainer_id": trainer.id,
+        "client_id": client.id,
+        "generation": client.portal_generation,
+        "week": slot.week,
+        "start_utc": utc_iso(slot.start_utc),
+        "slot_id": slot.id,
+        "offer_id": offer.id,
+        "expires_at": utc_iso(offer.expires_at),
+        keys.TTL: int((offer.expires_at + timedelta(days=30)).timestamp()),
+    }
+    return repo.offer_slot(trainer.id, slot, offer, message, token_item, now)
+
+
+def withdraw(repo: Repository, trainer_id: str, slot: Slot, now: datetime) -> None:
+    repo.withdraw_offer(trainer_id, slot, now)
+
+
+@dataclass(frozen=True)
+class OfferView:
+    trainer: Trainer
+    client: Client
+    slot: Slot | None
+    offer_id: str
+    problem: str | None  # why it cannot be accepted now, or None
+
+    def seconds_left(self, now: datetime) -> int:
+        if self.slot is None or self.slot.offer is None:
+            return 0
+        return max(0, int((self.slot.offer.expires_at - now).total_seconds()))
+
+
+def open_offer(repo: Repository, token: str, now: datetime) -> OfferView:
+    """The offer page: the token, then client + profile + slot in one BatchGetItem."""
+    from chalicelib.services.portal import LinkInactive
+
+    record = repo.get_token(token_hash(token or ""))
+    if record is None or record.kind != OFFER_KIND:
+        raise NotFound("offer")
+    data = record.data
+    tid, cid = str(data["trainer_id"]), str(data["client_id"])
+    slot_key = keys.slot(tid, str(data["week"]), str(data["start_utc"]), str(data["slot_id"]))
+    client, trainer, slot = repo.slot_with_client(tid, cid, slot_key)
+    if client.archived or client.portal_generation != data.get("generation"):
+        raise LinkInactive("offer")
+    offer_id = str(data["offer_id"])
+    return OfferView(trainer, client, slot, offer_id, acceptance_problem(slot, offer_id, cid, now))
+
+
+def accept(repo: Repository, token: str, now: datetime) -> tuple[OfferView, Session]:
+    """One transaction: the lock must be this client's and live; the session is made and
+    the lock cleared together."""
+    view = open_offer(repo, token, now)
+    if view.problem or view.slot is None:
+        raise InvalidInput({"_form": view.problem or "This offer has ended."})
+    client = view.client
+    _, session = book(
+        view.slot, new_id(), client.id, client.name, "manual", now, client.price_minor
+    )
+    try:
+        repo.accept_offer(
+            view.trainer.id,
+            view.slot,
+            view.offer_id,
+            session,
+            link_for(view.trainer.id, client, session),
+            now,
+        )
+    except ClientUnavailable as exc:
+        raise NotFound("client") from exc
+    except Conflict as exc:
+        again = open_offer(repo, token, now)
+        raise InvalidInput({"_form": again.problem or "This offer has ended."}) from exc
+    return view, session
+
+
+def expire_locks(repo: Repository, now: datetime) -> JobReport:
+    """The expire_offer_locks job: release every lock that has run out, once each."""
+    report = JobReport(OFFER_LOCK)
+    for trainer_id, slot in repo.offer_slots_due(now):
+        report.due += 1
+        if repo.expire_offer(trainer_id, slot, now):
+            report.claimed += 1
+    return report
