@@ -864,8 +864,12 @@ class Repository:
         """A session and its change log with its messages, oldest first (GetItem + one
         Query: messages sit beside the log lines in the week partition)."""
         session = self.get_session(trainer_id, ref)
+        return session, self.log_of(trainer_id, ref.week, ref.id)
+
+    def log_of(self, trainer_id: str, week: str, subject_id: str) -> list[LogEntry | Message]:
+        """The change log of a session or a slot, with its messages, oldest first."""
         items = self.db.query(
-            keys.week_pk(trainer_id, ref.week), sk_prefix=keys.session_log_prefix(ref.id)
+            keys.week_pk(trainer_id, week), sk_prefix=keys.session_log_prefix(subject_id)
         )
         log: list[LogEntry | Message] = [
             message_from_item(i)
@@ -874,7 +878,7 @@ class Repository:
             for i in items
         ]
         log.sort(key=lambda entry: entry.at)
-        return session, log
+        return log
 
     def change_session(
         self,
@@ -1207,6 +1211,7 @@ class Repository:
         offer: Offer,
         message: Message,
         token_item: Item,
+        note: str,
         now: datetime,
     ) -> Slot:
         """Lock an open slot for one client, queue the offer message and store the
@@ -1236,7 +1241,7 @@ class Repository:
                         slot.week,
                         slot.id,
                         "trainer",
-                        f"Offered to {offer.client_name} until {utc_iso(offer.expires_at)}",
+                        note,
                         now,
                     ),
                 ]

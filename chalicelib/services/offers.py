@@ -67,7 +67,7 @@ def send_offer(
         trainer_name=trainer.display_name,
         when=f"{slot.label} {slot.day.year}",
         place=location.name if location else "the usual place",
-        until=_local(offer.expires_at, trainer.settings.time_zone),
+        until=_local(offer.expires_at, trainer.settings.time_zone),  # the client's wall clock
         offer_url=f"{base_url}/o/{token}",
     )
     message = Message(
@@ -98,7 +98,9 @@ def send_offer(
         "expires_at": utc_iso(offer.expires_at),
         keys.TTL: int((offer.expires_at + timedelta(days=30)).timestamp()),
     }
-    return repo.offer_slot(trainer.id, slot, offer, message, token_item, now)
+    until = _local(offer.expires_at, trainer.settings.time_zone)
+    note = f"Offered to {client.name}, held until {until}"
+    return repo.offer_slot(trainer.id, slot, offer, message, token_item, note, now)
 
 
 def withdraw(repo: Repository, trainer_id: str, slot: Slot, now: datetime) -> None:

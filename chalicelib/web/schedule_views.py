@@ -208,6 +208,7 @@ def _open_slot_page(
         minutes_left=max(1, int((live.expires_at - now).total_seconds() // 60)) if live else 0,
         matches=matches,
         lock_minutes=session.trainer.settings.offer_lock_minutes,
+        log=repo.log_of(session.trainer.id, slot.week, slot.id),
         clients=active_clients,
         location=session.trainer.locations.get(slot.location_id),
         locations=_active_locations(session),

@@ -1,0 +1,176 @@
+"""Last-minute offers through the pages: amber, send, purple, accept, withdraw, expire."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from chalice.test import Client
+
+from tests.functional.conftest import Browser
+from tests.functional.test_clients_pages import add_client, post_profile_with, template_slot_ids
+from tests.functional.test_locations_and_template import add_location, add_slot
+from tests.functional.test_portal_link import portal_path
+
+OFFER_LINK = re.compile(r"Tap to take it: http://testserver(/o/[A-Za-z0-9_-]{43})")
+WEEK = "/dashboard/schedule?week=2026-W48"
+
+
+@dataclass
+class Scene:
+    trainer: Browser
+    omar_phone: Browser
+    omar: str
+    slot_path: str  # the freed Wednesday 25 Nov 18:00 slot's page
+
+
+@pytest.fixture
+def scene(trainer: Browser, chalice_client: Client, clock) -> Scene:
+    """Priya's recurring Wednesday 18:00 is canceled; Omar opted in to Wednesday 18:00."""
+    studio = add_location(trainer, "Studio")
+    add_slot(trainer, 2, "18:00", "19:00", studio)
+    (wednesday,) = template_slot_ids(trainer)
+    priya = add_client(trainer, "Priya Shah")
+    post_profile_with(trainer, priya, [studio], [wednesday])
+    omar = add_client(trainer, "Omar Haddad")
+    post_profile_with(trainer, omar, [studio], name="Omar Haddad")
+    trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"})
+    omar_phone = Browser(chalice_client, [])
+    home = portal_path(trainer, omar)
+    tick = omar_phone.post(f"{home}/optins", {"template_slot_id": wednesday, "on": "yes"})
+    assert tick.status == 303
+    session = re.search(r'href="(/dashboard/sessions/[^"]+)"', trainer.get(WEEK).body)
+    assert session
+    assert trainer.post(session.group(1), {"action": "cancel", "version": "1"}).status == 303
+    slot = re.search(r'href="(/dashboard/schedule/2026-W48/slots/[\w-]+)"', trainer.get(WEEK).body)
+    assert slot
+    return Scene(trainer, omar_phone, omar, slot.group(1))
+
+
+def _version(trainer: Browser, path: str) -> str:
+    found = re.search(r'name="version" value="(\d+)"', trainer.get(path).body)
+    assert found
+    return found.group(1)
+
+
+def _send(scene: Scene):
+    return scene.trainer.post(
+        scene.slot_path,
+        {
+            "action": "offer",
+            "client_id": scene.omar,
+            "version": _version(scene.trainer, scene.slot_path),
+        },
+    )
+
+
+def _offer_link(scene: Scene) -> str:
+    found = OFFER_LINK.search(scene.trainer.get("/dashboard/whatsapp").body)
+    assert found
+    return found.group(1)
+
+
+def test_a_freed_slot_with_a_match_is_amber_and_lists_the_match(scene: Scene) -> None:
+    week = scene.trainer.get(WEEK).body
+    assert "slot slot-match" in week
+    page = scene.trainer.get(scene.slot_path).body
+    assert "Omar Haddad" in page and "Send offer to Omar Haddad" in page
+    assert "Send offer to Priya" not in page  # not opted in
+
+
+def test_sending_an_offer_locks_the_slot_and_queues_the_message(scene: Scene) -> None:
+    sent = _send(scene)
+    assert sent.status == 303 and "saved=offer" in sent.location
+    week = scene.trainer.get(WEEK).body
+    assert "slot slot-locked" in week and "Offered: Omar Haddad" in week
+    tab = scene.trainer.get("/dashboard/whatsapp").body
+    assert "Last-minute offer" in tab and "a last-minute spot just opened" in tab
+    assert "Open the slot" in tab and OFFER_LINK.search(tab)
+    page = scene.trainer.get(scene.slot_path).body
+    assert "Offered to Omar Haddad" in page and "60 min left" in page
+    version = _version(scene.trainer, scene.slot_path)
+    removed = scene.trainer.post(scene.slot_path, {"action": "remove", "version": version})
+    assert removed.status == 409 and "withdraw the offer first" in removed.body
+    priya = re.search(r'<option value="([\w-]+)">Priya Shah', page)
+    assert priya
+    allocated = scene.trainer.post(
+        scene.slot_path, {"action": "allocate", "client_id": priya.group(1), "version": version}
+    )
+    assert allocated.status == 409 and "withdraw the offer first" in allocated.body
+
+
+def test_the_client_accepts_and_the_session_is_theirs(scene: Scene) -> None:
+    _send(scene)
+    link = _offer_link(scene)
+    page = scene.omar_phone.get(link)
+    assert page.status == 200 and "Wednesday 25 Nov 18:00–19:00" in page.body
+    assert "60 min" in page.body and "Accept" in page.body
+    accepted = scene.omar_phone.post(link, {})
+    assert accepted.status == 303 and accepted.location.startswith("/s/")
+    assert "You are booked" in scene.omar_phone.follow(accepted).body
+    week = scene.trainer.get(WEEK).body
+    assert 'slot-who">Omar Haddad' in week and "slot-locked" not in week
+    again = scene.omar_phone.get(link)
+    assert again.status == 410 and "has been booked" in again.body
+
+
+def test_an_expired_offer_says_so_and_the_job_reopens_the_slot(
+    scene: Scene, clock, chalice_client: Client
+) -> None:
+    _send(scene)
+    link = _offer_link(scene)
+    clock.advance(minutes=61)
+    page = scene.omar_phone.get(link)
+    assert page.status == 410 and "This offer has expired" in page.body
+    refused = scene.omar_phone.post(link, {})
+    assert refused.status == 410 and "expired" in refused.body
+    assert "slot slot-match" in scene.trainer.get(WEEK).body  # open again, before the job
+    event = chalice_client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    first = chalice_client.lambda_.invoke("expire_offer_locks", event).payload
+    second = chalice_client.lambda_.invoke("expire_offer_locks", event).payload
+    assert first["claimed"] == 1 and second["due"] == 0
+    page = scene.trainer.get(scene.slot_path).body
+    assert "Send offer to Omar Haddad" in page
+    assert "Offered to Omar Haddad, held until 10:00" in page  # the slot's log, local time
+    assert "Offer to Omar Haddad expired; the slot is open again" in page
+    assert _send(scene).status == 303  # it can be offered again
+
+
+def test_a_withdrawn_offer_says_so_plainly(scene: Scene) -> None:
+    _send(scene)
+    link = _offer_link(scene)
+    version = _version(scene.trainer, scene.slot_path)
+    withdrawn = scene.trainer.post(scene.slot_path, {"action": "withdraw", "version": version})
+    assert withdrawn.status == 303 and "saved=withdraw" in withdrawn.location
+    assert "slot slot-match" in scene.trainer.get(WEEK).body
+    page = scene.omar_phone.get(link)
+    assert page.status == 410 and "withdrawn or has ended" in page.body
+
+
+def test_an_offer_to_a_client_who_does_not_match_is_refused(scene: Scene) -> None:
+    page = scene.trainer.get(scene.slot_path).body
+    priya = re.search(r'<option value="([\w-]+)">Priya Shah', page)
+    assert priya
+    refused = scene.trainer.post(
+        scene.slot_path,
+        {
+            "action": "offer",
+            "client_id": priya.group(1),
+            "version": _version(scene.trainer, scene.slot_path),
+        },
+    )
+    assert refused.status == 400 and "clients who match" in refused.body
+    assert "slot-locked" not in scene.trainer.get(WEEK).body
+
+
+@pytest.mark.parametrize("kind", ["forged", "truncated"])
+def test_forged_offer_links_are_404(scene: Scene, kind: str) -> None:
+    _send(scene)
+    real = _offer_link(scene).removeprefix("/o/")
+    bad = {"forged": "A" * 43, "truncated": real[:-1]}[kind]
+    page = scene.omar_phone.get(f"/o/{bad}")
+    assert page.status == 404 and "Omar" not in page.body
+    assert scene.omar_phone.post(f"/o/{bad}", {}).status == 404
