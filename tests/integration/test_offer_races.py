@@ -10,9 +10,9 @@ from chalicelib import runtime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.schedule import Slot
+from chalicelib.domain.schedule import Slot, book
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, clients, offers, schedule
+from chalicelib.services import account, clients, links, offers, portal, schedule
 from chalicelib.services.portal import LinkInactive
 from tests.integration.test_repository import make_trainer, race
 from tests.integration.test_schedule_repository import NOW, slot_form
@@ -200,7 +200,14 @@ def test_a_locked_slot_cannot_be_booked_removed_or_allocated(repo: Repository, w
         schedule.remove_slot(repo, trainer.id, locked, str(locked.version), NOW)
     with pytest.raises(Conflict, match="withdraw the offer first"):
         schedule.allocate(repo, trainer, locked, ben.id, str(locked.version), NOW)
+    home = links.portal(trainer.id, repo.get_client(trainer.id, ben.id))
+    form = {"week": locked.week, "slot_id": locked.id}
+    with pytest.raises(InvalidInput, match="held for someone else"):
+        portal.book_slot(repo, home, form, NOW)
     # and the write conditions refuse even without the friendly checks
     with pytest.raises(VersionConflict):
         repo.remove_slot(trainer.id, locked, NOW)
+    _, session = book(locked, "direct1", ben.id, ben.name, "manual", NOW)
+    with pytest.raises(Conflict):
+        repo.book_slot(trainer.id, locked, session)
     assert _fresh(repo, trainer, slot).offer is not None
