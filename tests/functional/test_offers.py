@@ -174,3 +174,11 @@ def test_forged_offer_links_are_404(scene: Scene, kind: str) -> None:
     page = scene.omar_phone.get(f"/o/{bad}")
     assert page.status == 404 and "Omar" not in page.body
     assert scene.omar_phone.post(f"/o/{bad}", {}).status == 404
+
+
+def test_offer_pages_keep_to_their_round_trips(scene: Scene) -> None:
+    assert scene.trainer.get(scene.slot_path).db_calls == 5
+    assert _send(scene).db_calls == 5
+    link = _offer_link(scene)
+    assert scene.omar_phone.get(link).db_calls == 2
+    assert scene.omar_phone.post(link, {}).db_calls == 3
