@@ -22,6 +22,7 @@ from chalicelib.messaging.texts import render_text
 from chalicelib.repo import keys
 from chalicelib.repo.repository import ClientUnavailable, Repository
 from chalicelib.services.jobs import OFFER_LOCK, JobReport
+from chalicelib.services.portal import LinkInactive
 from chalicelib.services.sessions import link_for
 
 log = logging.getLogger("pt_bookings.offers")
@@ -115,6 +116,11 @@ class OfferView:
     offer_id: str
     problem: str | None  # why it cannot be accepted now, or None
 
+    @property
+    def place(self) -> str:
+        location = self.trainer.locations.get(self.slot.location_id) if self.slot else None
+        return location.name if location else ""
+
     def seconds_left(self, now: datetime) -> int:
         if self.slot is None or self.slot.offer is None:
             return 0
@@ -123,8 +129,6 @@ class OfferView:
 
 def open_offer(repo: Repository, token: str, now: datetime) -> OfferView:
     """The offer page: the token, then client + profile + slot in one BatchGetItem."""
-    from chalicelib.services.portal import LinkInactive
-
     record = repo.get_token(token_hash(token or ""))
     if record is None or record.kind != OFFER_KIND:
         raise NotFound("offer")

@@ -223,9 +223,7 @@ def _offer_page(view: offers.OfferView, token: str, status: int = 200, **extra: 
         view=view,
         slot=slot,
         token=token,
-        place=view.trainer.locations.get(slot.location_id).name  # type: ignore[union-attr]
-        if slot is not None and slot.location_id in view.trainer.locations
-        else "",
+        place=view.place,
         minutes_left=(seconds + 59) // 60,
         **extra,
     )
