@@ -33,6 +33,12 @@ class VersionConflict(DomainError):
         return self.message
 
 
+def expect_version(actual: int, submitted: str | None) -> None:
+    """A form carries the version it was rendered from; a mismatch means a stale page."""
+    if str(actual) != (submitted or "").strip():
+        raise VersionConflict()
+
+
 class Conflict(DomainError):
     """A rule that depends on other data refused the change (e.g. location still in use)."""
 

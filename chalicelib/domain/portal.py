@@ -76,11 +76,17 @@ def deadline_message(settings: TrainerSettings, trainer_name: str) -> str:
     )
 
 
+def _refuse_inside_deadline(
+    session: Session, settings: TrainerSettings, trainer_name: str, now: datetime
+) -> None:
+    if session.is_live and session.start_utc > now and inside_deadline(session, settings, now):
+        raise InvalidInput({"deadline": deadline_message(settings, trainer_name)})
+
+
 def client_cancellation(
     session: Session, settings: TrainerSettings, trainer_name: str, now: datetime
 ) -> Session:
-    if session.is_live and session.start_utc > now and inside_deadline(session, settings, now):
-        raise InvalidInput({"deadline": deadline_message(settings, trainer_name)})
+    _refuse_inside_deadline(session, settings, trainer_name, now)
     return cancellation(session, now)
 
 
@@ -95,8 +101,7 @@ def client_move(
     now: datetime,
 ) -> tuple[Session, Session]:
     """A change made by the client: the deadline and the booking rules, then a move."""
-    if session.is_live and session.start_utc > now and inside_deadline(session, settings, now):
-        raise InvalidInput({"deadline": deadline_message(settings, trainer_name)})
+    _refuse_inside_deadline(session, settings, trainer_name, now)
     if target.id == session.slot_id:
         raise InvalidInput({"_form": "That is the time you already have."})
     problem = booking_problem(target, client, locations, allowed_weeks(settings, now), now)

@@ -99,18 +99,20 @@ _REMOVE_DUE = "REMOVE #due_pk, #due_sk, #next"
 _DUE_NAMES = {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK, "#next": "next_attempt_at"}
 
 
+def due_items(db: Db, kind: str, now: datetime, limit: int) -> list[Item]:
+    """Items of one kind of scheduled work due by `now`, oldest first (sparse DueWork)."""
+    return db.query(
+        keys.due_work(kind), index=keys.DUE_INDEX, sk_range=("0", utc_iso(now) + "~"), limit=limit
+    )
+
+
 class Outbox:
     def __init__(self, db: Db) -> None:
         self.db = db
 
     def due(self, now: datetime, limit: int = 50) -> list[tuple[str, Message]]:
         """(trainer id, message) waiting to be sent or held past their lease, oldest first."""
-        items = self.db.query(
-            keys.due_work(MESSAGE_DUE_KIND),
-            index=keys.DUE_INDEX,
-            sk_range=("0", utc_iso(now) + "~"),
-            limit=limit,
-        )
+        items = due_items(self.db, MESSAGE_DUE_KIND, now, limit)
         return [(i["trainer_id"], message_from_item(i)) for i in items]
 
     def claim(

@@ -39,7 +39,7 @@ from chalicelib.repo.dynamo import (
     tx_put,
     tx_update,
 )
-from chalicelib.repo.outbox import Outbox, message_from_item, message_to_item
+from chalicelib.repo.outbox import Outbox, due_items, message_from_item, message_to_item
 
 
 def _slot_key(trainer_id: str, slot: Slot) -> dict[str, str]:
@@ -91,8 +91,9 @@ def _is_active(key: dict[str, str]) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class SessionLink:
-    """The hash of a client's link to a new session, and the portal generation it is for."""
+class ClientLink:
+    """The hash of a link handed to a client (to a session, or to accept an offer), and
+    the portal generation it belongs to: a rotation retires it."""
 
     token_hash: str
     generation: int
@@ -101,7 +102,7 @@ class SessionLink:
 SESSION_LINK_KIND = "session-link"
 
 
-def _session_link_op(trainer_id: str, session: Session, link: SessionLink) -> dict[str, Any]:
+def _session_link_op(trainer_id: str, session: Session, link: ClientLink) -> dict[str, Any]:
     """Transaction part: the client's /s/ link to a session, created with the session."""
     return tx_put(
         {
@@ -118,6 +119,31 @@ def _session_link_op(trainer_id: str, session: Session, link: SessionLink) -> di
             # TTL only clears it away a year after the session.
             "expires_at": "9999-12-31T00:00:00Z",
             keys.TTL: _epoch(session.end_utc) + 365 * 86400,
+        },
+        new_item(),
+    )
+
+
+OFFER_LINK_KIND = "offer"
+
+
+def _offer_link_op(trainer_id: str, slot: Slot, offer: Offer, link: ClientLink) -> dict[str, Any]:
+    """Transaction part: the offer message's accept link (hash only). Whether it can still
+    be accepted is decided by the slot's current offer, not by this item."""
+    return tx_put(
+        {
+            **keys.token(link.token_hash),
+            "type": "token",
+            "kind": OFFER_LINK_KIND,
+            "trainer_id": trainer_id,
+            "client_id": offer.client_id,
+            "generation": link.generation,
+            "week": slot.week,
+            "start_utc": utc_iso(slot.start_utc),
+            "slot_id": slot.id,
+            "offer_id": offer.id,
+            "expires_at": utc_iso(offer.expires_at),
+            keys.TTL: _epoch(offer.expires_at) + 30 * 86400,
         },
         new_item(),
     )
@@ -614,38 +640,38 @@ class Repository:
             raise VersionConflict() from exc
         return rotated
 
-    def client_with_trainer(self, trainer_id: str, client_id: str) -> tuple[Client, Trainer]:
-        """A client and their trainer's profile in one round trip (BatchGetItem)."""
-        found = self.db.batch_get([keys.client(trainer_id, client_id), keys.profile(trainer_id)])
-        client = next((i for i in found if i[keys.SK].startswith(keys.CLIENT_PREFIX)), None)
-        profile = next((i for i in found if i[keys.SK] == keys.PROFILE_SK), None)
+    def _client_and_profile(
+        self, trainer_id: str, client_id: str, *more: dict[str, str]
+    ) -> tuple[Client, Trainer, dict[str, Item]]:
+        """A client, their trainer's profile and `more` items (by SK) in one BatchGetItem;
+        NotFound unless the client and the profile both exist."""
+        client_key = keys.client(trainer_id, client_id)
+        found = {
+            i[keys.SK]: i for i in self.db.batch_get([client_key, keys.profile(trainer_id), *more])
+        }
+        client, profile = found.get(client_key[keys.SK]), found.get(keys.PROFILE_SK)
         if client is None or profile is None:
             raise NotFound(client_id)
-        return client_from_item(client), trainer_from_item(profile)
+        return client_from_item(client), trainer_from_item(profile), found
 
     def portal_view(
-        self, trainer_id: str, client_id: str, session_key: dict[str, str] | None = None
+        self, trainer_id: str, client_id: str, session: SessionRef | None = None
     ) -> tuple[Client, Trainer, WeeklyTemplate, Session | None]:
         """What a portal page needs in one BatchGetItem: the client, the trainer's profile,
         the weekly template (for opt-ins) and, for a session page, the session."""
-        wanted = [
-            keys.client(trainer_id, client_id),
-            keys.profile(trainer_id),
-            keys.template(trainer_id),
-        ]
-        if session_key is not None:
-            wanted.append(session_key)
-        found = {i[keys.SK]: i for i in self.db.batch_get(wanted)}
-        client = found.get(keys.client(trainer_id, client_id)[keys.SK])
-        profile = found.get(keys.PROFILE_SK)
-        if client is None or profile is None:
-            raise NotFound(client_id)
-        session = found.get(session_key[keys.SK]) if session_key else None
+        session_key = (
+            keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
+            if session
+            else None
+        )
+        more = [keys.template(trainer_id), *([session_key] if session_key else [])]
+        client, trainer, found = self._client_and_profile(trainer_id, client_id, *more)
+        item = found.get(session_key[keys.SK]) if session_key else None
         return (
-            client_from_item(client),
-            trainer_from_item(profile),
+            client,
+            trainer,
             template_from_item(found.get(keys.TEMPLATE_SK)),
-            session_from_item(session) if session else None,
+            session_from_item(item) if item else None,
         )
 
     def client_optins(self, trainer_id: str, client_id: str) -> set[str]:
@@ -975,7 +1001,7 @@ class Repository:
         target: Slot,
         actor: str,
         now: datetime,
-        link: SessionLink | None = None,
+        link: ClientLink | None = None,
     ) -> None:
         """One transaction: the target slot taken by the replacement session, the old slot
         freed, the old session marked moved (only if unchanged since read), both logged."""
@@ -1068,7 +1094,7 @@ class Repository:
         trainer_id: str,
         slot: Slot,
         session: Session,
-        link: SessionLink | None = None,
+        link: ClientLink | None = None,
         *,
         actor: str = "trainer",
         note: str = "Booked by the trainer",
@@ -1108,7 +1134,7 @@ class Repository:
         trainer_id: str,
         slot: Slot,
         booking: Session | None = None,
-        link: SessionLink | None = None,
+        link: ClientLink | None = None,
     ) -> None:
         """Create a slot and take its half hours; refused if any is taken or the location
         was archived or deleted meanwhile. With a booking, the slot is created taken by
@@ -1210,7 +1236,7 @@ class Repository:
         slot: Slot,
         offer: Offer,
         message: Message,
-        token_item: Item,
+        link: ClientLink,
         note: str,
         now: datetime,
     ) -> Slot:
@@ -1235,7 +1261,7 @@ class Repository:
                         _and(_open_at_version(slot), _not_locked(now)),
                     ),
                     tx_put(message_to_item(trainer_id, message), new_item()),
-                    tx_put(token_item, new_item()),
+                    _offer_link_op(trainer_id, locked, offer, link),
                     _subject_log_op(
                         trainer_id,
                         slot.week,
@@ -1334,7 +1360,7 @@ class Repository:
         slot: Slot,
         offer_id: str,
         session: Session,
-        link: SessionLink,
+        link: ClientLink,
         now: datetime,
     ) -> None:
         """The offered client takes the slot: only while the lock is theirs and live."""
@@ -1375,34 +1401,17 @@ class Repository:
 
     def offer_slots_due(self, now: datetime, limit: int = 100) -> list[tuple[str, Slot]]:
         """(trainer id, slot) whose offer lock has run out: the sparse DueWork index."""
-        items = self.db.query(
-            keys.due_work(OFFER_LOCK_KIND),
-            index=keys.DUE_INDEX,
-            sk_range=("0", utc_iso(now) + "~"),
-            limit=limit,
-        )
+        items = due_items(self.db, OFFER_LOCK_KIND, now, limit)
         return [(keys.trainer_id_from_week_pk(i[keys.PK]), slot_from_item(i)) for i in items]
 
     def slot_with_client(
-        self, trainer_id: str, client_id: str, slot_key: dict[str, str]
+        self, trainer_id: str, client_id: str, week: str, start_utc_iso: str, slot_id: str
     ) -> tuple[Client, Trainer, Slot | None]:
         """An offer page's data in one BatchGetItem: client, profile, the slot."""
-        found = {
-            i[keys.SK]: i
-            for i in self.db.batch_get(
-                [keys.client(trainer_id, client_id), keys.profile(trainer_id), slot_key]
-            )
-        }
-        client = found.get(keys.client(trainer_id, client_id)[keys.SK])
-        profile = found.get(keys.PROFILE_SK)
-        if client is None or profile is None:
-            raise NotFound(client_id)
+        slot_key = keys.slot(trainer_id, week, start_utc_iso, slot_id)
+        client, trainer, found = self._client_and_profile(trainer_id, client_id, slot_key)
         slot = found.get(slot_key[keys.SK])
-        return (
-            client_from_item(client),
-            trainer_from_item(profile),
-            (slot_from_item(slot) if slot else None),
-        )
+        return client, trainer, (slot_from_item(slot) if slot else None)
 
     # Tokens (sign-in links, session cookies) -----------------------------------------
     def put_token(

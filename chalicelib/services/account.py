@@ -5,18 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from chalicelib.domain.checklist import ClientSetup, Step, getting_started
-from chalicelib.domain.errors import Conflict, VersionConflict
+from chalicelib.domain.errors import Conflict, expect_version
 from chalicelib.domain.models import Location, Trainer, clean_location_name
 from chalicelib.domain.settings import parse_settings_form
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate, parse_slot_form
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Account, Repository, Setup
-
-
-def _expect_version(actual: int, submitted: str | None) -> None:
-    """A form carries the version it was rendered from; a mismatch means a stale page."""
-    if str(actual) != (submitted or "").strip():
-        raise VersionConflict()
 
 
 # Dashboard ---------------------------------------------------------------------------
@@ -32,7 +26,7 @@ def checklist(repo: Repository, trainer: Trainer) -> tuple[list[Step], Account]:
 # Settings ------------------------------------------------------------------------------
 def save_settings(repo: Repository, trainer: Trainer, form: Mapping[str, str]) -> Trainer:
     settings = parse_settings_form(form)
-    _expect_version(trainer.version, form.get("version"))
+    expect_version(trainer.version, form.get("version"))
     return repo.save_settings(trainer, settings)
 
 
@@ -49,7 +43,7 @@ def _location_for_edit(
 ) -> tuple[Setup, Location]:
     setup = repo.get_setup(trainer_id)
     location = setup.location(location_id)
-    _expect_version(location.version, submitted_version)
+    expect_version(location.version, submitted_version)
     return setup, location
 
 
@@ -89,7 +83,7 @@ def add_template_slot(repo: Repository, trainer_id: str, form: Mapping[str, str]
     setup = repo.get_setup(trainer_id)
     slot_id = new_id()
     new_template = setup.template.with_slot(slot_id, draft, setup.locations)
-    _expect_version(setup.template.version, form.get("version"))
+    expect_version(setup.template.version, form.get("version"))
     repo.save_template(trainer_id, setup.template, new_template, draft.location_id)
     return new_template.slot(slot_id)
 
@@ -101,7 +95,7 @@ def update_template_slot(
     setup = repo.get_setup(trainer_id)
     setup.template.slot(slot_id)  # NotFound before any validation message
     new_template = setup.template.with_slot(slot_id, draft, setup.locations)
-    _expect_version(setup.template.version, form.get("version"))
+    expect_version(setup.template.version, form.get("version"))
     repo.save_template(trainer_id, setup.template, new_template, draft.location_id)
     return new_template.slot(slot_id)
 
@@ -111,7 +105,7 @@ def remove_template_slot(
 ) -> WeeklyTemplate:
     setup = repo.get_setup(trainer_id)
     new_template = setup.template.without_slot(slot_id)
-    _expect_version(setup.template.version, version)
+    expect_version(setup.template.version, version)
     return repo.save_template(trainer_id, setup.template, new_template, None)
 
 

@@ -12,7 +12,7 @@ from chalicelib.domain.clients import (
     parse_profile_form,
     search,
 )
-from chalicelib.domain.errors import InvalidInput, VersionConflict
+from chalicelib.domain.errors import InvalidInput, expect_version
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.tokens import new_id, portal_token, token_hash
 from chalicelib.repo.repository import Account, Repository
@@ -44,8 +44,7 @@ def rotate_portal_link(
     secret: bytes,
     now: datetime,
 ) -> Client:
-    if str(client.version) != (version or "").strip():
-        raise VersionConflict()
+    expect_version(client.version, version)
     old = token_hash(portal_token_for(secret, trainer_id, client))
     successor = client.model_copy(update={"portal_generation": client.portal_generation + 1})
     new = token_hash(portal_token_for(secret, trainer_id, successor))
@@ -86,8 +85,7 @@ def save_profile(
         errors.update(exc.errors)
     if errors:
         raise InvalidInput(errors)
-    if str(client.version) != (form.get("version") or "").strip():
-        raise VersionConflict()
+    expect_version(client.version, form.get("version"))
     return repo.save_client(
         trainer.id,
         client,
@@ -102,6 +100,5 @@ def save_profile(
 def set_archived(
     repo: Repository, trainer_id: str, client: Client, archived: bool, version: str | None
 ) -> Client:
-    if str(client.version) != (version or "").strip():
-        raise VersionConflict()
+    expect_version(client.version, version)
     return repo.save_client(trainer_id, client, archived=archived)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from chalicelib import runtime
 from chalicelib.domain.clients import Client
-from chalicelib.domain.tokens import portal_token, session_link_token, token_hash
+from chalicelib.domain.tokens import session_link_token, token_hash
+from chalicelib.services.clients import portal_token_for
 
 
 def portal(trainer_id: str, client: Client) -> str:
-    return portal_token(runtime.link_secret(), trainer_id, client.id, client.portal_generation)
+    return portal_token_for(runtime.link_secret(), trainer_id, client)
 
 
 def session(trainer_id: str, client_id: str, generation: int, session_id: str) -> str:

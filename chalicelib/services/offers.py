@@ -8,19 +8,28 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from chalicelib.domain.clients import Client
-from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
+from chalicelib.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    expect_version,
+)
 from chalicelib.domain.messages import WHATSAPP, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.offers import acceptance_problem, make_offer, matching_clients
 from chalicelib.domain.schedule import Session, Slot, book
-from chalicelib.domain.timeutil import utc_iso, zone
+from chalicelib.domain.timeutil import zone
 from chalicelib.domain.tokens import new_id, new_token, token_hash
 from chalicelib.messaging.texts import render_text
-from chalicelib.repo import keys
-from chalicelib.repo.repository import ClientUnavailable, Repository
+from chalicelib.repo.repository import (
+    OFFER_LINK_KIND,
+    ClientLink,
+    ClientUnavailable,
+    Repository,
+)
 from chalicelib.services.jobs import OFFER_LOCK, JobReport
 from chalicelib.services.portal import LinkInactive
 from chalicelib.services.sessions import link_for
@@ -53,8 +62,7 @@ def send_offer(
     now: datetime,
 ) -> Slot:
     """Lock the slot for the client and queue the WhatsApp message with the offer link."""
-    if str(slot.version) != (version or "").strip():
-        raise VersionConflict()
+    expect_version(slot.version, version)
     matches = matches_for(repo, trainer.id, slot)
     client = next((c for c in matches if c.id == client_id), None)
     if client is None:
@@ -85,23 +93,10 @@ def send_offer(
         created_at=now,
         next_attempt_at=now,
     )
-    token_item = {
-        **keys.token(token_hash(token)),
-        "type": "token",
-        "kind": OFFER_KIND,
-        "trainer_id": trainer.id,
-        "client_id": client.id,
-        "generation": client.portal_generation,
-        "week": slot.week,
-        "start_utc": utc_iso(slot.start_utc),
-        "slot_id": slot.id,
-        "offer_id": offer.id,
-        "expires_at": utc_iso(offer.expires_at),
-        keys.TTL: int((offer.expires_at + timedelta(days=30)).timestamp()),
-    }
     until = _local(offer.expires_at, trainer.settings.time_zone)
     note = f"Offered to {client.name}, held until {until}"
-    return repo.offer_slot(trainer.id, slot, offer, message, token_item, note, now)
+    link = ClientLink(token_hash(token), client.portal_generation)
+    return repo.offer_slot(trainer.id, slot, offer, message, link, note, now)
 
 
 def withdraw(repo: Repository, trainer_id: str, slot: Slot, now: datetime) -> None:
@@ -130,12 +125,13 @@ class OfferView:
 def open_offer(repo: Repository, token: str, now: datetime) -> OfferView:
     """The offer page: the token, then client + profile + slot in one BatchGetItem."""
     record = repo.get_token(token_hash(token or ""))
-    if record is None or record.kind != OFFER_KIND:
+    if record is None or record.kind != OFFER_LINK_KIND:
         raise NotFound("offer")
     data = record.data
     tid, cid = str(data["trainer_id"]), str(data["client_id"])
-    slot_key = keys.slot(tid, str(data["week"]), str(data["start_utc"]), str(data["slot_id"]))
-    client, trainer, slot = repo.slot_with_client(tid, cid, slot_key)
+    client, trainer, slot = repo.slot_with_client(
+        tid, cid, str(data["week"]), str(data["start_utc"]), str(data["slot_id"])
+    )
     if client.archived or client.portal_generation != data.get("generation"):
         raise LinkInactive("offer")
     offer_id = str(data["offer_id"])

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from chalicelib.domain.clients import Client
-from chalicelib.domain.errors import Conflict, DomainError, InvalidInput, NotFound, VersionConflict
+from chalicelib.domain.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    expect_version,
+)
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import (
     TAKEN,
@@ -26,10 +32,17 @@ from chalicelib.domain.portal import (
     inside_deadline,
     optin_choices,
 )
-from chalicelib.domain.schedule import Session, Slot, book, parse_session_ref, parse_week
+from chalicelib.domain.schedule import (
+    Session,
+    SessionRef,
+    Slot,
+    book,
+    parse_session_ref,
+    parse_week,
+)
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.domain.timeutil import parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
-from chalicelib.repo import keys
 from chalicelib.repo.repository import SESSION_LINK_KIND, ClientUnavailable, Repository
 from chalicelib.services import links
 from chalicelib.services.sessions import link_for
@@ -127,10 +140,10 @@ def open_session_link(repo: Repository, token: str) -> SessionView:
     """A session link: the token, then client + profile + template + session together."""
     data = _record(repo, token, SESSION_LINK_KIND)
     tid, cid = str(data["trainer_id"]), str(data["client_id"])
-    session_key = keys.session(
-        tid, str(data["week"]), str(data["start_utc"]), str(data["session_id"])
+    at = SessionRef(
+        str(data["week"]), parse_utc_iso(str(data["start_utc"])), str(data["session_id"])
     )
-    client, trainer, template, session = repo.portal_view(tid, cid, session_key)
+    client, trainer, template, session = repo.portal_view(tid, cid, at)
     _live(client, data.get("generation"))
     if session is None:
         raise NotFound("session")
@@ -229,15 +242,10 @@ def can_change(view: SessionView, now: datetime) -> bool:
     )
 
 
-def _expect_version(session: Session, submitted: str | None) -> None:
-    if str(session.version) != (submitted or "").strip():
-        raise VersionConflict()
-
-
 def cancel(repo: Repository, token: str, version: str | None, now: datetime) -> SessionView:
     view = open_session_link(repo, token)
     trainer = view.context.trainer
-    _expect_version(view.session, version)
+    expect_version(view.session.version, version)
     canceled = client_cancellation(view.session, trainer.settings, trainer.display_name, now)
     saved = repo.change_session(
         trainer.id,
@@ -255,7 +263,7 @@ def change(repo: Repository, token: str, form: Mapping[str, str], now: datetime)
     """Move the session to another open slot: one transaction, or nothing changes."""
     view = open_session_link(repo, token)
     context, session = view.context, view.session
-    _expect_version(session, form.get("version"))
+    expect_version(session.version, form.get("version"))
     target = _chosen_slot(repo, context, form, now)
     trainer = context.trainer
     moved, replacement = client_move(

@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.clients import Client
-from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
+from chalicelib.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    expect_version,
+)
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import (
     MAX_WEEKS_AT_ONCE,
@@ -66,8 +71,7 @@ def add_slot(repo: Repository, trainer: Trainer, form: Mapping[str, str], now: d
 def remove_slot(
     repo: Repository, trainer_id: str, slot: Slot, version: str | None, now: datetime
 ) -> None:
-    if str(slot.version) != (version or "").strip():
-        raise VersionConflict()
+    expect_version(slot.version, version)
     if not slot.is_open:
         raise Conflict("This slot is booked: cancel or move the session first.")
     if slot.offer is not None and slot.offer.live(now):
@@ -81,8 +85,7 @@ def remove_slot(
 def move_slot(
     repo: Repository, trainer: Trainer, slot: Slot, location_id: str, version: str | None
 ) -> Slot:
-    if str(slot.version) != (version or "").strip():
-        raise VersionConflict()
+    expect_version(slot.version, version)
     location = trainer.locations.get(location_id)
     if location is None or location.archived:
         raise InvalidInput({"location_id": "Pick one of your active locations."})
@@ -151,8 +154,7 @@ def allocate(
     now: datetime,
 ) -> Session:
     """Book a client into an open slot by hand (a Manual session)."""
-    if str(slot.version) != (version or "").strip():
-        raise VersionConflict()
+    expect_version(slot.version, version)
     if not client_id:
         raise InvalidInput({"client_id": "Choose a client."})
     try:

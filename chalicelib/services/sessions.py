@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.domain.clients import Client
-from chalicelib.domain.errors import NotFound, VersionConflict
+from chalicelib.domain.errors import NotFound, expect_version
 from chalicelib.domain.messages import Message
 from chalicelib.domain.schedule import (
     LogEntry,
@@ -26,7 +26,7 @@ from chalicelib.domain.schedule import (
     voiding,
 )
 from chalicelib.domain.tokens import new_id
-from chalicelib.repo.repository import Repository, SessionLink
+from chalicelib.repo.repository import ClientLink, Repository
 from chalicelib.services import links
 
 
@@ -49,11 +49,6 @@ def find_session(repo: Repository, trainer_id: str, ref_text: str) -> Session:
     return repo.get_session(trainer_id, _ref(ref_text))
 
 
-def _expect_version(session: Session, submitted: str | None) -> None:
-    if str(session.version) != (submitted or "").strip():
-        raise VersionConflict()
-
-
 def set_payment(
     repo: Repository,
     trainer_id: str,
@@ -61,7 +56,7 @@ def set_payment(
     form: Mapping[str, str],
     now: datetime,
 ) -> Session:
-    _expect_version(session, form.get("version"))
+    expect_version(session.version, form.get("version"))
     paid = form.get("paid") == "yes"
     updated, text = payment_change(session, paid, form.get("payment_type", ""), now)
     return repo.change_session(trainer_id, session, updated, "trainer", text, now)
@@ -70,7 +65,7 @@ def set_payment(
 def cancel(
     repo: Repository, trainer_id: str, session: Session, version: str | None, now: datetime
 ) -> Session:
-    _expect_version(session, version)
+    expect_version(session.version, version)
     canceled = cancellation(session, now)
     return repo.change_session(
         trainer_id,
@@ -86,7 +81,7 @@ def cancel(
 def void(
     repo: Repository, trainer_id: str, session: Session, version: str | None, now: datetime
 ) -> Session:
-    _expect_version(session, version)
+    expect_version(session.version, version)
     voided = voiding(session, now)
     return repo.change_session(
         trainer_id, session, voided, "trainer", "Voided: the session did not happen", now
@@ -97,7 +92,7 @@ def start_changing(
     repo: Repository, trainer_id: str, session: Session, version: str | None, now: datetime
 ) -> Session:
     """Mark the session Changing while the trainer picks a slot on the schedule."""
-    _expect_version(session, version)
+    expect_version(session.version, version)
     changing = change_start(session, now)
     if session.changing:
         return session  # already picking (a second tab, a double click): nothing to log
@@ -109,7 +104,7 @@ def start_changing(
 def stop_changing(
     repo: Repository, trainer_id: str, session: Session, version: str | None, now: datetime
 ) -> Session:
-    _expect_version(session, version)
+    expect_version(session.version, version)
     return repo.change_session(
         trainer_id, session, change_stop(session), "trainer", "Change abandoned: slot kept", now
     )
@@ -125,7 +120,7 @@ def move_to(
     actor: str = "trainer",
 ) -> Session:
     """Move the session to an open slot in one transaction; returns the new session."""
-    _expect_version(session, version)
+    expect_version(session.version, version)
     moved, replacement = move(session, target, new_id(), now)
     client = repo.get_client(trainer_id, session.client_id)  # for the new session's link
     repo.move_session(
@@ -141,12 +136,10 @@ def move_to(
     return replacement
 
 
-def link_for(trainer_id: str, client: Client, session: Session) -> SessionLink:
+def link_for(trainer_id: str, client: Client, session: Session) -> ClientLink:
     """The client's /s/ link to a new session (stored as a hash, made with the session)."""
     generation = client.portal_generation
-    return SessionLink(
-        links.session_hash(trainer_id, client.id, generation, session.id), generation
-    )
+    return ClientLink(links.session_hash(trainer_id, client.id, generation, session.id), generation)
 
 
 @dataclass(frozen=True)

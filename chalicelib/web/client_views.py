@@ -13,7 +13,7 @@ from chalicelib.domain.schedule import outstanding
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.template import TemplateSlot
 from chalicelib.repo.repository import Account
-from chalicelib.services import clients
+from chalicelib.services import clients, links
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
@@ -143,7 +143,7 @@ def _profile_page(
         balance=outstanding(history, runtime.now()),
         portal_url=request_state.current().base_url
         + "/c/"
-        + clients.portal_token_for(runtime.link_secret(), session.trainer.id, client),
+        + links.portal(session.trainer.id, client),
         places={lid: loc.name for lid, loc in session.trainer.locations.items()},
         currency=currency,
         money=format_money,
