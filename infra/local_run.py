@@ -54,6 +54,19 @@ class Ticker(threading.Thread):
                 logging.getLogger("pt_bookings.local").exception("%s failed", self.name)
 
 
+def _ignore_client_disconnects(http_server: Any) -> None:
+    """A browser dropping a kept-alive connection is normal, not an error: without this
+    the stdlib server prints a traceback for every reset (and the output reads as broken)."""
+    default = http_server.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        default(request, client_address)
+
+    http_server.handle_error = handle_error
+
+
 def main() -> int:
     port = int(os.environ.get("PORT", "8000"))
     host = os.environ.get("HOST", "127.0.0.1")
@@ -101,6 +114,7 @@ def main() -> int:
     config = factory.create_config_obj(chalice_stage_name=STAGE)
     app = config.chalice_app
     server = factory.create_local_server(app, config, host, port)
+    _ignore_client_disconnects(server.server)
 
     last_saved = [-1]
     announced = threading.Event()

@@ -90,3 +90,24 @@ def test_a_sign_in_requested_in_the_browser_is_printed_as_a_link(tmp_path: Path)
         assert "new@example.com" in browser.sign_in(link)
     finally:
         assert runner.stop() == 0
+
+
+def test_a_client_resetting_its_connection_is_not_logged_as_an_error(tmp_path: Path) -> None:
+    import socket
+    import struct
+    import time
+
+    runner = start_runner(tmp_path)
+    try:
+        host, port = urllib.parse.urlsplit(runner.base_url).netloc.split(":")
+        for _ in range(3):  # what a browser does when it drops a kept-alive connection
+            sock = socket.create_connection((host, int(port)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.send(b"GET /login HTTP/1.1\r\n")  # a partial request, then a reset
+            sock.close()
+        time.sleep(0.5)
+        assert "<h1" in Session(runner.base_url).get("/login")  # still serving
+    finally:
+        code = runner.stop()
+    assert code == 0
+    assert "Traceback" not in runner.output, runner.output
