@@ -9,6 +9,7 @@ from chalicelib.web import (
     jobs_entry,
     message_views,
     portal_views,
+    program_views,
     schedule_views,
     session_views,
 )
@@ -23,6 +24,7 @@ app.register_blueprint(schedule_views.bp)
 app.register_blueprint(session_views.bp)
 app.register_blueprint(portal_views.bp)
 app.register_blueprint(message_views.bp)
+app.register_blueprint(program_views.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")

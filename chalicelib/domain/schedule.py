@@ -240,6 +240,15 @@ def plan_template_week(
     return plan
 
 
+class Document(BaseModel):
+    """A document handed to the client with a session: a name and a link."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    url: str
+
+
 _SESSION_REF = re.compile(r"^([0-9]{4}-W[0-9]{2})\.([0-9]{8}T[0-9]{6}Z)\.([A-Za-z0-9_-]{8,16})$")
 
 
@@ -258,7 +267,9 @@ class Session(BaseModel):
     start_utc: datetime
     end_utc: datetime
     location_id: str
-    kind: str  # "recurring" (Apply template) or "manual" (allocated by the trainer)
+    # "recurring" (Apply template), "manual" (allocated by the trainer) or "program"
+    # (generated for a client's bundle)
+    kind: str
     # booked; canceled (slot freed); voided (past, did not happen); moved (to `moved_to`)
     status: str = "booked"
     paid: bool = False
@@ -268,6 +279,13 @@ class Session(BaseModel):
     changing: bool = False  # the trainer is picking another slot for it
     moved_from: str | None = None  # ref of the session this one replaced
     moved_to: str | None = None  # ref of the session that replaced this one
+    # A bundle's session knows its bundle and its place in it, so a change to the session
+    # can update the bundle's summary in the same transaction.
+    bundle_id: str | None = None
+    bundle_index: int | None = None
+    bundle_title: str = ""
+    video_link: str = ""
+    documents: tuple[Document, ...] = ()
     created_at: datetime
     version: int = 1
 
@@ -300,7 +318,7 @@ class Session(BaseModel):
             return self.status.title()
         if self.changing:
             return "Changing"
-        return "Recurring" if self.kind == "recurring" else "Manual"
+        return {"recurring": "Recurring", "program": "Program"}.get(self.kind, "Manual")
 
     @property
     def badge(self) -> str:
@@ -446,7 +464,8 @@ def move(
 ) -> tuple[Session, Session]:
     """Moving a session to another slot: the old record stays (status moved, pointing at
     the new one) and a new session takes the slot with the same payment and price. It is
-    Manual: it no longer sits in the client's recurring slot."""
+    Manual (it no longer sits in the client's recurring slot) unless it belongs to a
+    bundle: then it stays a Program session, with the bundle's link and documents."""
     if not session.is_live:
         raise InvalidInput({"_form": f"This session is {session.status}: it cannot be moved."})
     if session.start_utc <= now:
@@ -462,12 +481,17 @@ def move(
         new_session_id,
         session.client_id,
         session.client_name,
-        "manual",
+        "program" if session.bundle_id else "manual",
         now,
         session.price_minor,
     )
     replacement = replacement.model_copy(
         update={
+            "bundle_id": session.bundle_id,
+            "bundle_index": session.bundle_index,
+            "bundle_title": session.bundle_title,
+            "video_link": session.video_link,
+            "documents": session.documents,
             "paid": session.paid,
             "payment_type": session.payment_type,
             "invoice_sent_at": session.invoice_sent_at,

@@ -210,3 +210,38 @@ def optin(trainer_id: str, client_id: str, template_slot_id: str) -> dict[str, s
 def trainer_id_from_week_pk(pk: str) -> str:
     """`T#<tid>#W#<week>` -> `<tid>`."""
     return pk.removeprefix("T#").split("#W#", 1)[0]
+
+
+# Programs: templates, bundles and wizard drafts ---------------------------------------
+# Their own partition, not the account one: `get_account` reads the whole account
+# partition for every week view, and bundles pile up over the years.
+PROGRAM_PREFIX: Final = "MODEL#"
+BUNDLE_PREFIX: Final = "BUNDLE#"
+DRAFT_PREFIX: Final = "DRAFT#"
+
+
+def programs_pk(trainer_id: str) -> str:
+    return f"T#{trainer_id}#PROG"
+
+
+def program(trainer_id: str, program_id: str) -> dict[str, str]:
+    return key(programs_pk(trainer_id), f"{PROGRAM_PREFIX}{program_id}")
+
+
+def bundle(trainer_id: str, bundle_id: str) -> dict[str, str]:
+    return key(programs_pk(trainer_id), f"{BUNDLE_PREFIX}{bundle_id}")
+
+
+def draft(trainer_id: str, draft_id: str) -> dict[str, str]:
+    return key(programs_pk(trainer_id), f"{DRAFT_PREFIX}{draft_id}")
+
+
+def client_bundles(trainer_id: str, client_id: str) -> str:
+    """ClientTimeline partition of one client's bundles (profile and portal)."""
+    return f"T#{trainer_id}#C#{client_id}#BUNDLES"
+
+
+def program_session_log_id(bundle_id: str, index: int) -> str:
+    """The id of the log line written with a bundle's session: known in advance, so a
+    failed creation can remove exactly what it wrote."""
+    return f"{bundle_id}-{index:03d}"

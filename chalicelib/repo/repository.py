@@ -14,6 +14,7 @@ from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.messages import Message
 from chalicelib.domain.models import Location, LocationName, Trainer
 from chalicelib.domain.schedule import (
+    Document,
     LogEntry,
     Offer,
     Session,
@@ -56,19 +57,30 @@ def _open_at_version(slot: Slot) -> Condition:
 
 
 def _log_op(
-    trainer_id: str, session: Session, actor: str, text: str, now: datetime
+    trainer_id: str,
+    session: Session,
+    actor: str,
+    text: str,
+    now: datetime,
+    entry_id: str | None = None,
 ) -> dict[str, Any]:
     """Transaction part: one change-log line, written with the change it describes."""
-    return _subject_log_op(trainer_id, session.week, session.id, actor, text, now)
+    return _subject_log_op(trainer_id, session.week, session.id, actor, text, now, entry_id)
 
 
 def _subject_log_op(
-    trainer_id: str, week: str, subject_id: str, actor: str, text: str, now: datetime
+    trainer_id: str,
+    week: str,
+    subject_id: str,
+    actor: str,
+    text: str,
+    now: datetime,
+    entry_id: str | None = None,
 ) -> dict[str, Any]:
     """A log line on anything in a week partition (a session, or a slot for offers)."""
     return tx_put(
         {
-            **keys.session_log(trainer_id, week, subject_id, utc_iso(now), new_id()),
+            **keys.session_log(trainer_id, week, subject_id, utc_iso(now), entry_id or new_id()),
             "type": "log",
             "at": utc_iso(now),
             "actor": actor,
@@ -146,6 +158,35 @@ def _offer_link_op(trainer_id: str, slot: Slot, offer: Offer, link: ClientLink) 
             keys.TTL: _epoch(offer.expires_at) + 30 * 86400,
         },
         new_item(),
+    )
+
+
+def bundle_entry(session: Session) -> dict[str, Any]:
+    """A bundle's summary of one of its sessions (see domain.programs.BundleEntry)."""
+    return {"ref": session.ref, "end_utc": utc_iso(session.end_utc), "status": session.status}
+
+
+def _bundle_entry_op(trainer_id: str, session: Session, updated: Session) -> dict[str, Any] | None:
+    """Transaction part keeping a bundle's summary of the session in step with it: its
+    status (cancel, void) or, when it moved, the session that replaced it. None for a
+    session outside any bundle, or a change the summary does not show."""
+    if session.bundle_id is None or session.bundle_index is None:
+        return None
+    if updated.id == session.id and updated.status == session.status:
+        return None
+    entry = f"#entries[{session.bundle_index}]"
+    names = {"#entries": "entries", "#ref": "ref"}
+    if updated.id == session.id:
+        names["#status"] = "status"
+        action = Condition(f"SET {entry}.#status = :status", names, {":status": updated.status})
+    else:
+        action = Condition(f"SET {entry} = :entry", names, {":entry": bundle_entry(updated)})
+    return tx_update(
+        keys.bundle(trainer_id, session.bundle_id),
+        action,
+        Condition(
+            f"{entry}.#ref = :ref", {"#entries": "entries", "#ref": "ref"}, {":ref": session.ref}
+        ),
     )
 
 
@@ -381,6 +422,11 @@ def session_to_item(trainer_id: str, session: Session) -> Item:
         "changing": session.changing,
         "moved_from": session.moved_from,
         "moved_to": session.moved_to,
+        "bundle_id": session.bundle_id,
+        "bundle_index": session.bundle_index,
+        "bundle_title": session.bundle_title or None,
+        "video_link": session.video_link or None,
+        "documents": [d.model_dump() for d in session.documents] or None,
         "created_at": utc_iso(session.created_at),
         "version": session.version,
     }
@@ -407,6 +453,11 @@ def session_from_item(item: Item) -> Session:
         changing=bool(item.get("changing", False)),
         moved_from=item.get("moved_from"),
         moved_to=item.get("moved_to"),
+        bundle_id=item.get("bundle_id"),
+        bundle_index=item.get("bundle_index"),
+        bundle_title=item.get("bundle_title") or "",
+        video_link=item.get("video_link") or "",
+        documents=tuple(Document.model_validate(d) for d in item.get("documents") or ()),
         created_at=parse_utc_iso(item["created_at"]),
         version=item["version"],
     )
@@ -924,6 +975,8 @@ class Repository:
             tx_put(session_to_item(trainer_id, saved), at_version(session.version)),
             _log_op(trainer_id, session, actor, text, now),
         ]
+        if (bundle_op := _bundle_entry_op(trainer_id, session, saved)) is not None:
+            operations.append(bundle_op)
         if free_slot:
             operations.append(
                 tx_update(
@@ -1043,6 +1096,8 @@ class Repository:
             _log_op(trainer_id, replacement, actor, f"Moved here from {session.label}", now),
             *([_session_link_op(trainer_id, replacement, link)] if link else []),
         ]
+        if (bundle_op := _bundle_entry_op(trainer_id, session, replacement)) is not None:
+            operations.append(bundle_op)
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:

@@ -1,0 +1,487 @@
+"""Programs: templates of session packs, client bundles, and the rules of the wizard.
+
+A program template ("12-session coaching", 12 sessions, £540, the studio, a video link,
+documents) is an offer a trainer sells again and again. A bundle is that offer sold to
+one client: its sessions are ordinary sessions in the trainer-week partitions, each
+knowing its bundle and its place in it. The bundle keeps a small summary of each session
+(ref, end, status) so its progress and state are known from the bundle item alone.
+
+Pure rules only: parsing the wizard's forms, generating dates, splitting the price,
+checking each planned date against the schedule, progress and state.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Final
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.clients import format_price_input, parse_price
+from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.grid import WEEKDAYS, ClockError, format_clock, parse_clock
+from chalicelib.domain.models import LocationName
+from chalicelib.domain.schedule import Document, Session, Slot, make_slot, parse_day
+from chalicelib.domain.settings import format_money
+
+MAX_SESSIONS: Final = 100
+MAX_DOCUMENTS: Final = 5
+MAX_EVERY_WEEKS: Final = 8
+MAX_TITLE: Final = 80
+LENGTHS: Final = tuple(range(30, 241, 30))  # session lengths on the grid, in minutes
+DEFAULT_LENGTH: Final = 60
+
+STATES: Final = {
+    "creating": "Not created",
+    "active": "Active",
+    "paused": "Paused",
+    "completed": "Completed",
+}
+
+
+class ProgramOffer(BaseModel):
+    """What a bundle sells: the wizard's step 1, or a saved template."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title: str
+    sessions: int
+    price_minor: int
+    location_id: str
+    length: int = DEFAULT_LENGTH
+    video_link: str = ""
+    documents: tuple[Document, ...] = ()
+
+
+class ProgramTemplate(ProgramOffer):
+    id: str
+    version: int = 1
+    created_at: datetime
+
+
+# Parsing the offer form (template page and wizard step 1) -------------------------------
+_URL_CHARS = re.compile(r"^[^\s<>\"']+$")
+
+
+def _link_problem(url: str) -> str | None:
+    """Only http(s) links with a host: a `javascript:` link must never reach a page."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or not _URL_CHARS.match(url):
+        return "Enter a full link starting with https://"
+    if len(url) > 500:
+        return "That link is too long (500 characters at most)."
+    return None
+
+
+def _count(raw: str, errors: dict[str, str]) -> int | None:
+    text = (raw or "").strip()
+    if not re.fullmatch(r"-?[0-9]{1,6}", text):
+        errors["sessions"] = "Enter the number of sessions, like 12."
+        return None
+    count = int(text)
+    if count < 1:
+        errors["sessions"] = "A bundle has at least 1 session."
+        return None
+    if count > MAX_SESSIONS:
+        errors["sessions"] = f"A bundle has at most {MAX_SESSIONS} sessions."
+        return None
+    return count
+
+
+def document_rows(form: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The document rows of a form as typed (name, link), blank rows included."""
+    return [
+        (form.get(f"doc_name_{i}", "").strip(), form.get(f"doc_url_{i}", "").strip())
+        for i in range(MAX_DOCUMENTS)
+    ]
+
+
+def parse_offer_form(
+    form: Mapping[str, str], locations: Mapping[str, LocationName], currency: str
+) -> ProgramOffer:
+    """Step 1 of the wizard or the template form; field errors all at once."""
+    errors: dict[str, str] = {}
+    title = " ".join((form.get("title") or "").split())
+    if not title:
+        errors["title"] = "Give it a title, like “12-session coaching”."
+    elif len(title) > MAX_TITLE:
+        errors["title"] = f"Keep the title under {MAX_TITLE} characters."
+    count = _count(form.get("sessions", ""), errors)
+    price: int | None = None
+    try:
+        price = parse_price(form.get("price", ""), currency)
+        if price is None:
+            errors["price"] = "Enter the total price of the bundle (0 if it is free)."
+    except ValueError as exc:
+        errors["price"] = str(exc)
+    location_id = (form.get("location_id") or "").strip()
+    location = locations.get(location_id)
+    if location is None or location.archived:
+        errors["location_id"] = "Pick one of your active locations."
+    length = DEFAULT_LENGTH
+    try:
+        length = int(form.get("length") or DEFAULT_LENGTH)
+        if length not in LENGTHS:
+            raise ValueError
+    except ValueError:
+        errors["length"] = "Sessions last 30 min, 1 h, 90 min… up to 4 h (not 45 min)."
+    video_link = (form.get("video_link") or "").strip()
+    if video_link and (problem := _link_problem(video_link)):
+        errors["video_link"] = problem
+    documents: list[Document] = []
+    for i, (name, url) in enumerate(document_rows(form)):
+        if not name and not url:
+            continue
+        if not name:
+            errors[f"doc_name_{i}"] = "Give this document a name."
+        elif len(name) > MAX_TITLE:
+            errors[f"doc_name_{i}"] = f"Keep the name under {MAX_TITLE} characters."
+        if not url:
+            errors[f"doc_url_{i}"] = "Add the document's link."
+        elif problem := _link_problem(url):
+            errors[f"doc_url_{i}"] = problem
+        documents.append(Document(name=name, url=url))
+    if errors:
+        raise InvalidInput(errors)
+    assert count is not None and price is not None
+    return ProgramOffer(
+        title=title,
+        sessions=count,
+        price_minor=price,
+        location_id=location_id,
+        length=length,
+        video_link=video_link,
+        documents=tuple(documents),
+    )
+
+
+def offer_form_values(offer: ProgramOffer, currency: str) -> dict[str, str]:
+    """A saved offer as the form fields that would produce it (to prefill a form)."""
+    values = {
+        "title": offer.title,
+        "sessions": str(offer.sessions),
+        "price": format_price_input(offer.price_minor, currency),
+        "location_id": offer.location_id,
+        "length": str(offer.length),
+        "video_link": offer.video_link,
+    }
+    for i, document in enumerate(offer.documents[:MAX_DOCUMENTS]):
+        values[f"doc_name_{i}"] = document.name
+        values[f"doc_url_{i}"] = document.url
+    return values
+
+
+# Price ---------------------------------------------------------------------------------
+def split_price(total_minor: int, count: int) -> list[int]:
+    """The total shared over `count` sessions in minor units, summing exactly to the
+    total: the first `remainder` sessions carry one extra unit (£100 / 3 = 33.34, 33.33,
+    33.33)."""
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    if total_minor < 0:
+        raise ValueError("total must not be negative")
+    base, remainder = divmod(total_minor, count)
+    return [base + 1 if i < remainder else base for i in range(count)]
+
+
+def price_summary(total_minor: int, count: int, currency: str) -> str:
+    shares = split_price(total_minor, count)
+    high, low = shares[0], shares[-1]
+    if high == low:
+        return f"{format_money(low, currency)} a session"
+    extra = shares.count(high)
+    return (
+        f"{format_money(high, currency)} for the first {extra}, "
+        f"{format_money(low, currency)} for the other {count - extra}"
+    )
+
+
+# Dates -----------------------------------------------------------------------------------
+def generate_days(first: date, count: int, every_weeks: int) -> list[date]:
+    """`count` dates from `first`, every `every_weeks` weeks: calendar dates, so a
+    session keeps its wall-clock time across a clock change."""
+    return [first + timedelta(weeks=every_weeks * i) for i in range(count)]
+
+
+@dataclass(frozen=True)
+class QuickSchedule:
+    first: date
+    start: int
+    every_weeks: int
+
+
+def parse_quick_form(form: Mapping[str, str]) -> QuickSchedule:
+    errors: dict[str, str] = {}
+    first: date | None = None
+    try:
+        first = parse_day(form.get("first_day", ""))
+    except InvalidInput:
+        errors["first_day"] = "Enter the first date, like 2026-12-01."
+    start: int | None = None
+    try:
+        start = parse_clock(form.get("first_time", ""))
+        if start % 30:
+            errors["first_time"] = "Use a time on the 30-minute grid (:00 or :30)."
+    except ClockError as exc:
+        errors["first_time"] = str(exc)
+    every = (form.get("every_weeks") or "").strip()
+    if not every.isdigit() or not 1 <= int(every) <= MAX_EVERY_WEEKS:
+        errors["every_weeks"] = f"Repeat every 1 to {MAX_EVERY_WEEKS} weeks."
+    if errors:
+        raise InvalidInput(errors)
+    assert first is not None and start is not None
+    return QuickSchedule(first, start, int(every))
+
+
+def cards_for(quick: QuickSchedule, count: int) -> list[dict[str, str]]:
+    return [
+        {"day": day.isoformat(), "start": format_clock(quick.start)}
+        for day in generate_days(quick.first, count, quick.every_weeks)
+    ]
+
+
+# Checking the planned dates ----------------------------------------------------------------
+@dataclass(frozen=True)
+class CardCheck:
+    """One date card of step 2 as typed, and what it would become."""
+
+    day_text: str
+    start_text: str
+    slot: Slot | None = None  # the slot the session would take (new, or an open one)
+    existing: bool = False  # the slot is already on the schedule, open
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None and self.slot is not None
+
+    @property
+    def label(self) -> str:
+        return self.slot.label if self.slot else f"{self.day_text} {self.start_text}".strip()
+
+
+def _card_slot(
+    day_text: str, start_text: str, length: int, location_id: str, zone_name: str, new_id: str
+) -> Slot:
+    day = parse_day(day_text)  # InvalidInput with its own message
+    try:
+        start = parse_clock(start_text)
+    except ClockError as exc:
+        raise InvalidInput({"start": str(exc)}) from None
+    if start + length > 24 * 60:
+        raise InvalidInput({"start": "The session would run past midnight: start earlier."})
+    try:
+        return make_slot(new_id, day, start, start + length, location_id, zone_name)
+    except InvalidInput as exc:
+        message = next(iter(exc.errors.values()))
+        if "does not exist" in message:
+            message = (
+                f"{format_clock(start)} does not exist on {WEEKDAYS[day.weekday()]} "
+                f"{day.day} {day:%b} {day.year}: the clocks go forward. Pick another time."
+            )
+        raise InvalidInput({"start": message}) from None
+
+
+def _clash_text(other: Slot, sessions: Mapping[str, Session]) -> str:
+    booked = sessions.get(other.session_id or "")
+    if booked is not None:
+        return f"Clashes with {booked.client_name}'s session {other.label}."
+    return f"Overlaps your open slot {other.label}."
+
+
+def check_cards(
+    cards: Sequence[Mapping[str, str]],
+    offer: ProgramOffer,
+    zone_name: str,
+    now: datetime,
+    existing: Iterable[Slot],
+    sessions: Iterable[Session],
+    new_id: Callable[[], str],
+) -> list[CardCheck]:
+    """Each card checked: a real date and time, not in the past, not on a DST gap, not
+    clashing with another card, and either free on the schedule or exactly an open slot
+    at the bundle's location that nobody holds (which the session then takes)."""
+    slots = list(existing)
+    by_session = {s.id: s for s in sessions if s.is_live}
+    checks: list[CardCheck] = []
+    planned: list[Slot] = []
+    for card in cards:
+        day_text, start_text = card.get("day", "").strip(), card.get("start", "").strip()
+        try:
+            slot = _card_slot(
+                day_text, start_text, offer.length, offer.location_id, zone_name, new_id()
+            )
+        except InvalidInput as exc:
+            checks.append(CardCheck(day_text, start_text, problem=next(iter(exc.errors.values()))))
+            continue
+        if slot.start_utc <= now:
+            checks.append(
+                CardCheck(day_text, start_text, slot, problem="This date is in the past.")
+            )
+            continue
+        twin = next((p for p in planned if p.overlaps(slot)), None)
+        if twin is not None:
+            checks.append(
+                CardCheck(day_text, start_text, slot, problem=f"Overlaps {twin.label} above.")
+            )
+            continue
+        clash = next((s for s in slots if s.overlaps(slot)), None)
+        if clash is None:
+            checks.append(CardCheck(day_text, start_text, slot))
+            planned.append(slot)
+            continue
+        same_time = (clash.start_utc, clash.end_utc) == (slot.start_utc, slot.end_utc)
+        held = clash.offer is not None and clash.offer.live(now)
+        if same_time and clash.is_open and not held and clash.location_id == offer.location_id:
+            checks.append(CardCheck(day_text, start_text, clash, existing=True))
+            planned.append(clash)
+            continue
+        if same_time and clash.is_open and held:
+            assert clash.offer is not None
+            problem = f"Your open slot {clash.label} is offered to {clash.offer.client_name}."
+        elif same_time and clash.is_open:
+            problem = f"Your open slot {clash.label} is at another location."
+        else:
+            problem = _clash_text(clash, by_session)
+        checks.append(CardCheck(day_text, start_text, slot, problem=problem))
+    return checks
+
+
+def card_count_problem(count: int, planned: int) -> str | None:
+    if count == 0:
+        return "Add at least one date: generate them or add one."
+    if count > planned:
+        return f"This bundle has {planned} sessions: remove {count - planned} date(s)."
+    return None
+
+
+# Bundles ---------------------------------------------------------------------------------
+class BundleEntry(BaseModel):
+    """The bundle's summary of one of its sessions; kept in step by every session change."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ref: str
+    end_utc: datetime
+    status: str = "booked"
+
+    def attended(self, now: datetime) -> bool:
+        return self.status == "booked" and self.end_utc <= now
+
+
+class Bundle(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    client_id: str
+    client_name: str
+    title: str
+    sessions_planned: int
+    price_minor: int
+    location_id: str
+    length: int = DEFAULT_LENGTH
+    video_link: str = ""
+    documents: tuple[Document, ...] = ()
+    template_id: str | None = None
+    status: str = "active"  # creating, active, paused, completed (by hand)
+    entries: tuple[BundleEntry, ...] = ()
+    confirmations_round: int = 0  # how many times Send confirmations went out
+    confirmations_sent_at: datetime | None = None
+    created_at: datetime
+    version: int = 1
+
+    def attended(self, now: datetime) -> int:
+        """Progress: sessions that took place (past, neither canceled nor voided)."""
+        return sum(1 for e in self.entries if e.attended(now))
+
+    def state(self, now: datetime) -> str:
+        """Completed by hand, or on its own once every planned session has taken place."""
+        if self.status == "active" and self.attended(now) >= self.sessions_planned:
+            return "completed"
+        return self.status
+
+    def state_label(self, now: datetime) -> str:
+        return STATES[self.state(now)]
+
+    def is_past(self, now: datetime) -> bool:
+        return self.state(now) == "completed"
+
+    def live_count(self) -> int:
+        return sum(1 for e in self.entries if e.status == "booked")
+
+    def share(self, index: int) -> int:
+        """The price of the session at `index`; a session added later takes the smallest
+        share."""
+        shares = split_price(self.price_minor, self.sessions_planned)
+        return shares[index] if index < len(shares) else shares[-1]
+
+    def next_start_ref(self, now: datetime) -> str | None:
+        upcoming = [e for e in self.entries if e.status == "booked" and e.end_utc > now]
+        return min(upcoming, key=lambda e: e.end_utc).ref if upcoming else None
+
+
+def transition(bundle: Bundle, action: str, now: datetime) -> str:
+    """The stored status after a trainer's Pause / Resume / Complete / Reopen."""
+    state = bundle.state(now)
+    allowed = {
+        "pause": ("active", "paused"),
+        "resume": ("paused", "active"),
+        "complete": (None, "completed"),
+        "reopen": ("completed", "active"),
+    }
+    if action not in allowed:
+        raise InvalidInput({"_form": "Unknown action."})
+    needed, target = allowed[action]
+    if action == "complete":
+        if state == "completed":
+            raise InvalidInput({"_form": "This bundle is already completed."})
+        return target
+    if state != needed:
+        raise InvalidInput({"_form": f"This bundle is {STATES[state].lower()}."})
+    if action == "reopen" and bundle.attended(now) >= bundle.sessions_planned:
+        raise InvalidInput({"_form": "Every session has taken place: it stays completed."})
+    return target
+
+
+def scheduling_problem(bundle: Bundle, now: datetime) -> str | None:
+    """Why no session can be added to the bundle now, or None."""
+    state = bundle.state(now)
+    if state == "paused":
+        return "This bundle is paused: resume it to schedule sessions."
+    if state != "active":
+        return f"This bundle is {STATES[state].lower()}: reopen it to schedule sessions."
+    if bundle.live_count() >= bundle.sessions_planned:
+        return f"All {bundle.sessions_planned} sessions are scheduled."
+    return None
+
+
+def confirmable(sessions: Iterable[Session], now: datetime) -> list[Session]:
+    """What Send confirmations covers: the bundle's live sessions still to come."""
+    return sorted(
+        (s for s in sessions if s.is_live and s.start_utc > now), key=lambda s: s.start_utc
+    )
+
+
+def documents_line(documents: Iterable[Document]) -> str:
+    return "\n".join(f"- {d.name}: {d.url}" for d in documents)
+
+
+class Draft(BaseModel):
+    """The New bundle wizard's state, kept on the server between steps: what was typed,
+    as typed, so a reload or going back loses nothing."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    client_id: str
+    template_id: str | None = None
+    template_title: str = ""
+    offer: dict[str, str] = {}
+    quick: dict[str, str] = {}
+    cards: tuple[dict[str, str], ...] = ()
+    version: int = 1
+    created_at: datetime

@@ -1,0 +1,627 @@
+"""Programs in the table: templates, bundles, wizard drafts, and the bundle's writes.
+
+Templates, bundles and drafts live in the trainer's programs partition `T#<tid>#PROG`
+(`MODEL#`, `BUNDLE#`, `DRAFT#`); a bundle is also in ClientTimeline
+`T#<tid>#C#<cid>#BUNDLES` for the client's profile and portal. A bundle's sessions are
+ordinary session items in their trainer-week partitions.
+
+Creating a bundle writes the bundle and every session (with its slot, guards, log line
+and client link) in one transaction when it fits in 100 items. A bigger bundle is
+written in several: the bundle first as `creating` (shown nowhere as active), then the
+sessions, then the bundle switched to `active` in the last one. If any part fails, what
+was written is removed again before the error is shown.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from chalicelib.domain.clients import Client
+from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
+from chalicelib.domain.messages import Message
+from chalicelib.domain.programs import Bundle, BundleEntry, Draft, ProgramTemplate
+from chalicelib.domain.schedule import Document, Session, Slot, guard_instants, parse_session_ref
+from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import (
+    Condition,
+    ConditionFailed,
+    Db,
+    Item,
+    TransactionFailed,
+    at_version,
+    new_item,
+    tx_check,
+    tx_delete,
+    tx_put,
+    tx_update,
+)
+from chalicelib.repo.outbox import message_to_item
+from chalicelib.repo.repository import (
+    ClientLink,
+    _and,
+    _is_active,
+    _log_op,
+    _not_locked,
+    _open_at_version,
+    _session_link_op,
+    _slot_key,
+    bundle_entry,
+    client_from_item,
+    session_from_item,
+    session_to_item,
+    slot_to_item,
+)
+
+MAX_TRANSACTION: Final = 100
+DRAFT_DAYS: Final = 14
+
+
+# Mapping -----------------------------------------------------------------------------------
+def _documents(item: Item) -> tuple[Document, ...]:
+    return tuple(Document.model_validate(d) for d in item.get("documents") or ())
+
+
+def template_to_item(trainer_id: str, template: ProgramTemplate) -> Item:
+    return {
+        **keys.program(trainer_id, template.id),
+        "type": "program",
+        "id": template.id,
+        "title": template.title,
+        "sessions": template.sessions,
+        "price_minor": template.price_minor,
+        "location_id": template.location_id,
+        "length": template.length,
+        "video_link": template.video_link or None,
+        "documents": [d.model_dump() for d in template.documents],
+        "version": template.version,
+        "created_at": utc_iso(template.created_at),
+    }
+
+
+def template_from_item(item: Item) -> ProgramTemplate:
+    return ProgramTemplate(
+        id=item["id"],
+        title=item["title"],
+        sessions=item["sessions"],
+        price_minor=item["price_minor"],
+        location_id=item["location_id"],
+        length=item.get("length", 60),
+        video_link=item.get("video_link") or "",
+        documents=_documents(item),
+        version=item["version"],
+        created_at=parse_utc_iso(item["created_at"]),
+    )
+
+
+def bundle_to_item(trainer_id: str, bundle: Bundle) -> Item:
+    created = utc_iso(bundle.created_at)
+    return {
+        **keys.bundle(trainer_id, bundle.id),
+        keys.CLIENT_PK: keys.client_bundles(trainer_id, bundle.client_id),
+        keys.CLIENT_SK: keys.timeline_point(created) + "#" + bundle.id,
+        "type": "bundle",
+        "id": bundle.id,
+        "client_id": bundle.client_id,
+        "client_name": bundle.client_name,
+        "title": bundle.title,
+        "sessions_planned": bundle.sessions_planned,
+        "price_minor": bundle.price_minor,
+        "location_id": bundle.location_id,
+        "length": bundle.length,
+        "video_link": bundle.video_link or None,
+        "documents": [d.model_dump() for d in bundle.documents],
+        "template_id": bundle.template_id,
+        "status": bundle.status,
+        "entries": [
+            {"ref": e.ref, "end_utc": utc_iso(e.end_utc), "status": e.status}
+            for e in bundle.entries
+        ],
+        "confirmations_round": bundle.confirmations_round,
+        "confirmations_sent_at": (
+            utc_iso(bundle.confirmations_sent_at) if bundle.confirmations_sent_at else None
+        ),
+        "created_at": created,
+        "version": bundle.version,
+    }
+
+
+def bundle_from_item(item: Item) -> Bundle:
+    sent = item.get("confirmations_sent_at")
+    return Bundle(
+        id=item["id"],
+        client_id=item["client_id"],
+        client_name=item["client_name"],
+        title=item["title"],
+        sessions_planned=item["sessions_planned"],
+        price_minor=item["price_minor"],
+        location_id=item["location_id"],
+        length=item.get("length", 60),
+        video_link=item.get("video_link") or "",
+        documents=_documents(item),
+        template_id=item.get("template_id"),
+        status=item["status"],
+        entries=tuple(
+            BundleEntry(ref=e["ref"], end_utc=parse_utc_iso(e["end_utc"]), status=e["status"])
+            for e in item.get("entries") or ()
+        ),
+        confirmations_round=item.get("confirmations_round", 0),
+        confirmations_sent_at=parse_utc_iso(sent) if sent else None,
+        created_at=parse_utc_iso(item["created_at"]),
+        version=item["version"],
+    )
+
+
+def draft_to_item(trainer_id: str, draft: Draft) -> Item:
+    return {
+        **keys.draft(trainer_id, draft.id),
+        "type": "draft",
+        "id": draft.id,
+        "client_id": draft.client_id,
+        "template_id": draft.template_id,
+        "template_title": draft.template_title or None,
+        "offer": dict(draft.offer),
+        "quick": dict(draft.quick),
+        "cards": [dict(c) for c in draft.cards],
+        "version": draft.version,
+        "created_at": utc_iso(draft.created_at),
+        # A wizard left open is cleaned up after two weeks (TTL only tidies up).
+        keys.TTL: int(draft.created_at.timestamp()) + DRAFT_DAYS * 86400,
+    }
+
+
+def draft_from_item(item: Item) -> Draft:
+    return Draft(
+        id=item["id"],
+        client_id=item["client_id"],
+        template_id=item.get("template_id"),
+        template_title=item.get("template_title") or "",
+        offer=item.get("offer") or {},
+        quick=item.get("quick") or {},
+        cards=tuple(item.get("cards") or ()),
+        version=item["version"],
+        created_at=parse_utc_iso(item["created_at"]),
+    )
+
+
+# Writing a bundle's sessions ---------------------------------------------------------------
+@dataclass(frozen=True)
+class PlannedSession:
+    """One session of a bundle to write: the slot it takes (an open one already on the
+    schedule, or a new one) and its client link."""
+
+    slot: Slot
+    existing: bool
+    session: Session
+    link: ClientLink
+
+
+class TemplateGone(Conflict):
+    """The bundle's template was deleted while the wizard was open."""
+
+
+class AlreadyCreated(Conflict):
+    """The wizard's bundle exists already (a second Validate, another tab)."""
+
+
+class SlotTaken(Conflict):
+    def __init__(self, label: str) -> None:
+        super().__init__(f"{label} was taken meanwhile.")
+        self.label = label
+
+
+def _log_key(trainer_id: str, session: Session, now: datetime) -> dict[str, str]:
+    return keys.session_log(
+        trainer_id,
+        session.week,
+        session.id,
+        utc_iso(now),
+        keys.program_session_log_id(session.bundle_id or "", session.bundle_index or 0),
+    )
+
+
+def _write_ops(trainer_id: str, plan: PlannedSession, now: datetime) -> list[dict[str, Any]]:
+    session, slot = plan.session, plan.slot
+    if plan.existing:
+        take = [
+            tx_update(
+                _slot_key(trainer_id, slot),
+                Condition(
+                    "SET #session_id = :session, #version = :next",
+                    {"#session_id": "session_id", "#version": "version"},
+                    {":session": session.id, ":next": slot.version + 1},
+                ),
+                _and(_open_at_version(slot), _not_locked(now)),
+            )
+        ]
+    else:
+        taken = slot.model_copy(update={"session_id": session.id})
+        take = [
+            tx_put(slot_to_item(trainer_id, taken), new_item()),
+            *(
+                tx_put(
+                    {
+                        **keys.slot_guard(trainer_id, slot.week, utc_iso(instant)),
+                        "type": "guard",
+                        "slot_id": slot.id,
+                    },
+                    new_item(),
+                )
+                for instant in guard_instants(slot)
+            ),
+        ]
+    return [
+        *take,
+        tx_put(session_to_item(trainer_id, session), new_item()),
+        _log_op(
+            trainer_id,
+            session,
+            "trainer",
+            f"Booked for the bundle “{session.bundle_title}”",
+            now,
+            keys.program_session_log_id(session.bundle_id or "", session.bundle_index or 0),
+        ),
+        _session_link_op(trainer_id, session, plan.link),
+    ]
+
+
+def _undo_ops(trainer_id: str, plan: PlannedSession, now: datetime) -> list[dict[str, Any]]:
+    """What removes exactly what `_write_ops` wrote (used after a failed creation)."""
+    session, slot = plan.session, plan.slot
+    mine = Condition("#session_id = :sid", {"#session_id": "session_id"}, {":sid": session.id})
+    if plan.existing:
+        free = [
+            tx_update(
+                _slot_key(trainer_id, slot),
+                Condition(
+                    "REMOVE #session_id SET #version = #version + :one",
+                    {"#session_id": "session_id", "#version": "version"},
+                    {":one": 1},
+                ),
+                mine,
+            )
+        ]
+    else:
+        free = [
+            tx_delete(_slot_key(trainer_id, slot), mine),
+            *(
+                tx_delete(keys.slot_guard(trainer_id, slot.week, utc_iso(instant)))
+                for instant in guard_instants(slot)
+            ),
+        ]
+    return [
+        *free,
+        tx_delete(keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)),
+        tx_delete(_log_key(trainer_id, session, now)),
+        tx_delete(keys.token(plan.link.token_hash)),
+    ]
+
+
+def _exists() -> Condition:
+    return Condition("attribute_exists(#pk)", {"#pk": keys.PK})
+
+
+class ProgramRepository:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    # Templates -------------------------------------------------------------------------
+    def list_templates(self, trainer_id: str) -> list[ProgramTemplate]:
+        items = self.db.query(keys.programs_pk(trainer_id), sk_prefix=keys.PROGRAM_PREFIX)
+        return sorted((template_from_item(i) for i in items), key=lambda t: t.title.casefold())
+
+    def get_template(self, trainer_id: str, template_id: str) -> ProgramTemplate:
+        item = self.db.get(keys.program(trainer_id, template_id))
+        if item is None:
+            raise NotFound(template_id)
+        return template_from_item(item)
+
+    def save_template(
+        self, trainer_id: str, template: ProgramTemplate, seen_version: int
+    ) -> ProgramTemplate:
+        """Create (seen_version 0) or replace a template if unchanged since the form."""
+        saved = template.model_copy(update={"version": seen_version + 1})
+        try:
+            self.db.put(template_to_item(trainer_id, saved), at_version(seen_version))
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return saved
+
+    def delete_template(self, trainer_id: str, template: ProgramTemplate) -> None:
+        try:
+            self.db.delete(keys.program(trainer_id, template.id), at_version(template.version))
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+
+    # Drafts ------------------------------------------------------------------------------
+    def get_draft(self, trainer_id: str, draft_id: str) -> Draft:
+        item = self.db.get(keys.draft(trainer_id, draft_id))
+        if item is None:
+            raise NotFound(draft_id)
+        return draft_from_item(item)
+
+    def save_draft(self, trainer_id: str, draft: Draft, seen_version: int) -> Draft:
+        saved = draft.model_copy(update={"version": seen_version + 1})
+        try:
+            self.db.put(draft_to_item(trainer_id, saved), at_version(seen_version))
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return saved
+
+    # Bundles -----------------------------------------------------------------------------
+    def list_bundles(self, trainer_id: str) -> list[Bundle]:
+        items = self.db.query(keys.programs_pk(trainer_id), sk_prefix=keys.BUNDLE_PREFIX)
+        return sorted(
+            (bundle_from_item(i) for i in items), key=lambda b: b.created_at, reverse=True
+        )
+
+    def client_bundles(self, trainer_id: str, client_id: str) -> list[Bundle]:
+        """A client's bundles, newest first: one Query of ClientTimeline."""
+        items = self.db.query(
+            keys.client_bundles(trainer_id, client_id), index=keys.CLIENT_INDEX, forward=False
+        )
+        return [bundle_from_item(i) for i in items]
+
+    def get_bundle(self, trainer_id: str, bundle_id: str) -> Bundle:
+        item = self.db.get(keys.bundle(trainer_id, bundle_id))
+        if item is None:
+            raise NotFound(bundle_id)
+        return bundle_from_item(item)
+
+    def bundle_sessions(self, trainer_id: str, bundle: Bundle) -> list[Session]:
+        """The bundle's sessions in its order: BatchGetItem, one call up to 100."""
+        return self.bundle_sessions_and_client(trainer_id, bundle, with_client=False)[0]
+
+    def bundle_sessions_and_client(
+        self, trainer_id: str, bundle: Bundle, *, with_client: bool = True
+    ) -> tuple[list[Session], Client | None]:
+        """The bundle's sessions in its order, and its client, in one BatchGetItem (one
+        more per 100 sessions)."""
+        wanted = [keys.client(trainer_id, bundle.client_id)] if with_client else []
+        for entry in bundle.entries:
+            ref = parse_session_ref(entry.ref)
+            if ref is not None:
+                wanted.append(keys.session(trainer_id, ref.week, utc_iso(ref.start_utc), ref.id))
+        found: list[Item] = []
+        for start in range(0, len(wanted), 100):
+            found.extend(self.db.batch_get(wanted[start : start + 100]))
+        client = next(
+            (client_from_item(i) for i in found if i[keys.SK].startswith(keys.CLIENT_PREFIX)),
+            None,
+        )
+        sessions = [
+            session_from_item(i) for i in found if i[keys.SK].startswith(keys.SESSION_PREFIX)
+        ]
+        sessions.sort(key=lambda s: s.bundle_index if s.bundle_index is not None else 0)
+        return sessions, client
+
+    def create_bundle(
+        self,
+        trainer_id: str,
+        bundle: Bundle,
+        plans: Sequence[PlannedSession],
+        now: datetime,
+        draft: Draft | None = None,
+    ) -> Bundle:
+        """Write the bundle and its sessions (see the module docstring). The wizard's
+        draft is deleted with the bundle's commit, so a second Validate finds no draft."""
+        checks = [
+            _is_active(keys.location(trainer_id, bundle.location_id)),
+            _is_active(keys.client(trainer_id, bundle.client_id)),
+        ]
+        final = [
+            *(
+                [tx_check(keys.program(trainer_id, bundle.template_id), _exists())]
+                if bundle.template_id
+                else []
+            ),
+            *(
+                [tx_delete(keys.draft(trainer_id, draft.id), at_version(draft.version))]
+                if draft
+                else []
+            ),
+        ]
+        groups = [_write_ops(trainer_id, plan, now) for plan in plans]
+        chunks: list[list[int]] = [[]]
+        room = MAX_TRANSACTION - len(checks) - len(final) - 1  # 1: the bundle's own write
+        used = 0
+        for index, group in enumerate(groups):
+            if used + len(group) > room and chunks[-1]:
+                chunks.append([])
+                used = 0
+            chunks[-1].append(index)
+            used += len(group)
+        single = len(chunks) == 1
+        active = bundle.model_copy(update={"status": "active"})
+        first = active if single else bundle.model_copy(update={"status": "creating"})
+        done: list[int] = []
+        for number, chunk in enumerate(chunks):
+            last = number == len(chunks) - 1
+            head: list[dict[str, Any]] = []
+            if number == 0:
+                head.append(tx_put(bundle_to_item(trainer_id, first), new_item()))
+            elif last:
+                head.append(
+                    tx_update(
+                        keys.bundle(trainer_id, bundle.id),
+                        Condition(
+                            "SET #status = :active", {"#status": "status"}, {":active": "active"}
+                        ),
+                        Condition(
+                            "#status = :creating", {"#status": "status"}, {":creating": "creating"}
+                        ),
+                    )
+                )
+            tail = final if last else []
+            body = [op for index in chunk for op in groups[index]]
+            operations = [*head, *checks, *body, *tail]
+            try:
+                self.db.transact(operations)
+            except TransactionFailed as exc:
+                self._roll_back(trainer_id, bundle, [plans[i] for i in done], now, number > 0)
+                raise self._creation_error(
+                    exc,
+                    plans,
+                    groups,
+                    chunk,
+                    len(head),
+                    len(checks),
+                    last and bool(bundle.template_id),
+                ) from exc
+            done.extend(chunk)
+        return active
+
+    @staticmethod
+    def _creation_error(
+        exc: TransactionFailed,
+        plans: Sequence[PlannedSession],
+        groups: list[list[dict[str, Any]]],
+        chunk: list[int],
+        head: int,
+        checks: int,
+        template_checked: bool,
+    ) -> Conflict:
+        if head and exc.failed_at(0):
+            return AlreadyCreated("This bundle was already created.")
+        if exc.failed_at(head):
+            return Conflict("That location was archived or deleted meanwhile.")
+        if exc.failed_at(head + 1):
+            return Conflict("That client was archived meanwhile.")
+        position = head + checks
+        for index in chunk:
+            if any(exc.failed_at(position + i) for i in range(len(groups[index]))):
+                return SlotTaken(plans[index].slot.label)
+            position += len(groups[index])
+        if template_checked and exc.failed_at(position):
+            return TemplateGone("The template was deleted.")
+        return VersionConflict()
+
+    def _roll_back(
+        self,
+        trainer_id: str,
+        bundle: Bundle,
+        written: Sequence[PlannedSession],
+        now: datetime,
+        bundle_written: bool,
+    ) -> None:
+        """Remove what a failed creation wrote: each session on its own (a trainer may
+        have touched one meanwhile), then the `creating` bundle."""
+        for plan in written:
+            try:
+                self.db.transact(_undo_ops(trainer_id, plan, now))
+            except TransactionFailed:
+                continue  # already changed by someone: leave it, it is a real session now
+        if bundle_written:
+            with contextlib.suppress(ConditionFailed):  # activated after all: keep it
+                self.db.delete(
+                    keys.bundle(trainer_id, bundle.id),
+                    Condition(
+                        "#status = :creating", {"#status": "status"}, {":creating": "creating"}
+                    ),
+                )
+
+    def add_session(
+        self, trainer_id: str, bundle: Bundle, plan: PlannedSession, now: datetime
+    ) -> None:
+        """One more session for an active bundle: only while it is still active and has
+        the entries it had when read (two adds at once cannot take the same place)."""
+        session = plan.session
+        entry = bundle_entry(session)
+        operations = [
+            tx_update(
+                keys.bundle(trainer_id, bundle.id),
+                Condition(
+                    "SET #entries = list_append(#entries, :entry), #version = #version + :one",
+                    {"#entries": "entries", "#version": "version"},
+                    {":entry": [entry], ":one": 1},
+                ),
+                Condition(
+                    "#status = :active AND size(#entries) = :count",
+                    {"#status": "status", "#entries": "entries"},
+                    {":active": "active", ":count": len(bundle.entries)},
+                ),
+            ),
+            _is_active(keys.location(trainer_id, bundle.location_id)),
+            _is_active(keys.client(trainer_id, bundle.client_id)),
+            *_write_ops(trainer_id, plan, now),
+        ]
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.failed_at(0):
+                raise VersionConflict() from exc
+            if exc.failed_at(1):
+                raise Conflict("That location was archived or deleted meanwhile.") from exc
+            if exc.failed_at(2):
+                raise Conflict("That client was archived meanwhile.") from exc
+            raise SlotTaken(plan.slot.label) from exc
+
+    def set_status(self, trainer_id: str, bundle: Bundle, status: str) -> Bundle:
+        try:
+            self.db.update(
+                keys.bundle(trainer_id, bundle.id),
+                Condition(
+                    "SET #status = :status, #version = :next",
+                    {"#status": "status", "#version": "version"},
+                    {":status": status, ":next": bundle.version + 1},
+                ),
+                at_version(bundle.version),
+            )
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return bundle.model_copy(update={"status": status, "version": bundle.version + 1})
+
+    def queue_confirmations(
+        self,
+        trainer_id: str,
+        bundle: Bundle,
+        messages: Sequence[tuple[Session, Message]],
+        now: datetime,
+    ) -> None:
+        """Queue one confirmation per session and count the round on the bundle, on
+        condition that nobody sent this round already (a double click, a second tab):
+        one transaction up to 49 sessions. Each message is written with its session
+        still booked, so a cancel at the same moment cannot get a confirmation."""
+        claim = tx_update(
+            keys.bundle(trainer_id, bundle.id),
+            Condition(
+                "SET #round = :next, #sent_at = :now",
+                {"#round": "confirmations_round", "#sent_at": "confirmations_sent_at"},
+                {":next": bundle.confirmations_round + 1, ":now": utc_iso(now)},
+            ),
+            Condition(
+                "#round = :seen AND #status <> :creating",
+                {"#round": "confirmations_round", "#status": "status"},
+                {":seen": bundle.confirmations_round, ":creating": "creating"},
+            ),
+        )
+        still_booked = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
+        pairs = [
+            [
+                tx_put(message_to_item(trainer_id, message), new_item()),
+                tx_check(
+                    keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
+                    still_booked,
+                ),
+            ]
+            for session, message in messages
+        ]
+        per_chunk = (MAX_TRANSACTION - 1) // 2
+        for start in range(0, max(len(pairs), 1), per_chunk):
+            operations = [op for pair in pairs[start : start + per_chunk] for op in pair]
+            if start == 0:
+                operations.insert(0, claim)
+            try:
+                self.db.transact(operations)
+            except TransactionFailed as exc:
+                if start == 0 and exc.failed_at(0):
+                    raise Conflict(
+                        "These confirmations were already sent: nothing was sent twice."
+                    ) from exc
+                raise Conflict(
+                    "A session of this bundle changed meanwhile. Reload the page and send again."
+                ) from exc
