@@ -43,8 +43,9 @@ from chalicelib.domain.schedule import (
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
+from chalicelib.domain.programs import Bundle
 from chalicelib.repo.repository import SESSION_LINK_KIND, ClientUnavailable, Repository
-from chalicelib.services import links
+from chalicelib.services import links, programs
 from chalicelib.services.sessions import link_for
 
 PORTAL_KIND = "portal"
@@ -82,6 +83,7 @@ class PortalHome:
     upcoming: list[Session]
     choices: list[TemplateSlot]
     optins: set[str] = field(default_factory=set)
+    bundles: list[Bundle] = field(default_factory=list)
 
     @property
     def trainer(self) -> Trainer:
@@ -117,13 +119,16 @@ def open_client(repo: Repository, token: str) -> ClientContext:
 
 
 def open_portal(repo: Repository, token: str, now: datetime) -> PortalHome:
-    """The home page in four reads: token, client + profile + template, the client's
-    upcoming sessions, their opt-ins."""
+    """The home page in five reads: token, client + profile + template, the client's
+    upcoming sessions, their opt-ins, their bundles (programs)."""
     context = open_client(repo, token)
     tid, cid = context.trainer.id, context.client.id
     upcoming = [s for s in repo.client_upcoming(tid, cid, now) if s.is_live]
     choices = optin_choices(context.template, context.client, context.trainer.locations)
-    return PortalHome(context, upcoming, choices, repo.client_optins(tid, cid))
+    bundles = [
+        b for b in programs.store(repo).client_bundles(tid, cid) if b.status != "creating"
+    ]
+    return PortalHome(context, upcoming, choices, repo.client_optins(tid, cid), bundles)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from chalicelib.domain.schedule import outstanding
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.template import TemplateSlot
 from chalicelib.repo.repository import Account
-from chalicelib.services import clients, links
+from chalicelib.services import clients, links, programs
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
@@ -128,6 +128,7 @@ def _profile_page(
     # Upcoming lists what will happen; a canceled or moved future session is history.
     gone = sorted((s for s in upcoming if not s.is_live), key=lambda s: s.start_utc, reverse=True)
     upcoming, history = [s for s in upcoming if s.is_live], gone + past
+    bundles = programs.store(runtime.repository()).client_bundles(session.trainer.id, client.id)
     return render(
         "clients/profile.html",
         status=status,
@@ -140,6 +141,8 @@ def _profile_page(
         recurring_gone=gone,
         upcoming=upcoming,
         history=history[:20],
+        bundles=bundles,
+        now=runtime.now(),
         balance=outstanding(history, runtime.now()),
         portal_url=request_state.current().base_url
         + "/c/"

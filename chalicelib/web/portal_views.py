@@ -77,6 +77,7 @@ def portal_home(token: str) -> Response:
         "portal/home.html",
         home=home,
         token=token,
+        now=runtime.now(),
         places=_places(home.context),
         saved=SAVED.get(request_state.current().query("saved")),
     )

@@ -126,12 +126,12 @@ def test_forged_or_mangled_links_are_404_with_nothing_leaked(
     assert page.db_calls == 1  # the same single lookup whatever the token looks like
 
 
-def test_the_portal_home_reads_dynamodb_at_most_four_times(
+def test_the_portal_home_reads_dynamodb_at_most_five_times(
     trainer: Browser, priya, chalice_client
 ) -> None:
-    # token; client + profile + template; upcoming sessions; opt-ins
+    # token; client + profile + template; upcoming sessions; opt-ins; bundles
     _client, path = priya
-    assert Browser(chalice_client, []).get(path).db_calls == 4
+    assert Browser(chalice_client, []).get(path).db_calls == 5
 
 
 def test_another_trainer_cannot_rotate_my_clients_link(
