@@ -27,6 +27,7 @@ from chalicelib.domain.grid import WEEKDAYS, ClockError, format_clock, parse_clo
 from chalicelib.domain.models import LocationName
 from chalicelib.domain.schedule import Document, Session, Slot, make_slot, parse_day
 from chalicelib.domain.settings import format_money
+from chalicelib.domain.timeutil import NonexistentLocalTime, to_utc
 
 MAX_SESSIONS: Final = 100
 MAX_DOCUMENTS: Final = 5
@@ -229,7 +230,7 @@ def parse_quick_form(form: Mapping[str, str]) -> QuickSchedule:
     except ClockError as exc:
         errors["first_time"] = str(exc)
     every = (form.get("every_weeks") or "").strip()
-    if not every.isdigit() or not 1 <= int(every) <= MAX_EVERY_WEEKS:
+    if not re.fullmatch(r"[0-9]{1,2}", every) or not 1 <= int(every) <= MAX_EVERY_WEEKS:
         errors["every_weeks"] = f"Repeat every 1 to {MAX_EVERY_WEEKS} weeks."
     if errors:
         raise InvalidInput(errors)
@@ -279,9 +280,15 @@ def _card_slot(
     except InvalidInput as exc:
         message = next(iter(exc.errors.values()))
         if "does not exist" in message:
+            try:
+                to_utc(day, start, zone_name)
+                missing, what = start + length, "The session would end at "
+            except NonexistentLocalTime:
+                missing, what = start, ""
             message = (
-                f"{format_clock(start)} does not exist on {WEEKDAYS[day.weekday()]} "
-                f"{day.day} {day:%b} {day.year}: the clocks go forward. Pick another time."
+                f"{what}{format_clock(missing)}{', which' if what else ''} does not exist on "
+                f"{WEEKDAYS[day.weekday()]} {day.day} {day:%b} {day.year}: the clocks go "
+                "forward. Pick another time."
             )
         raise InvalidInput({"start": message}) from None
 

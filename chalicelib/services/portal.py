@@ -125,9 +125,7 @@ def open_portal(repo: Repository, token: str, now: datetime) -> PortalHome:
     tid, cid = context.trainer.id, context.client.id
     upcoming = [s for s in repo.client_upcoming(tid, cid, now) if s.is_live]
     choices = optin_choices(context.template, context.client, context.trainer.locations)
-    bundles = [
-        b for b in programs.store(repo).client_bundles(tid, cid) if b.status != "creating"
-    ]
+    bundles = [b for b in programs.store(repo).client_bundles(tid, cid) if b.status != "creating"]
     return PortalHome(context, upcoming, choices, repo.client_optins(tid, cid), bundles)
 
 

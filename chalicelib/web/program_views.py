@@ -103,7 +103,7 @@ def _template_page(
     return render(
         "programs/template_form.html",
         status=status,
-        template=template,
+        program=template,
         form=form,
         documents=document_rows(form),
         **_common(session),
