@@ -1,21 +1,23 @@
 """Demo data for `make run`: a trainer with locations, a weekly template, clients with
-recurring slots, and the template applied to this week and the next.
+recurring slots, the template applied to this week and the next, two program templates
+and a bundle of six sessions for Ella.
 
 Goes through the same services as the pages, so the demo obeys every rule a trainer does.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib import runtime
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, DomainError
 from chalicelib.domain.grid import format_clock
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.settings import PaymentDetails, TrainerSettings
+from chalicelib.domain.timeutil import local_today
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, clients, schedule
+from chalicelib.services import account, clients, programs, schedule
 
 DEMO_EMAIL = "demo@ptbookings.local"
 
@@ -38,6 +40,28 @@ CLIENTS = (
     ("Tom Okafor", "07911 223344", "", "40", (0, 1), (2, 5), "", "Left knee: no deep lunges."),
     ("Ella Morgan", "+353 85 123 4567", "ella@ex.com", "50", (1,), (8,), "Meet at the gate.", ""),
     ("Jamie Lee", "07700 012345", "", "", (), (), "", "New: awaiting first session."),
+)
+# (title, sessions, price, location index, video link, documents)
+PROGRAMS = (
+    (
+        "12-session coaching",
+        "12",
+        "540",
+        0,
+        "https://meet.example.com/sam-carter",
+        (
+            ("Training plan", "https://docs.example.com/training-plan.pdf"),
+            ("Nutrition guide", "https://docs.example.com/nutrition.pdf"),
+        ),
+    ),
+    (
+        "Starter pack",
+        "6",
+        "250",
+        1,
+        "",
+        (("Welcome guide", "https://docs.example.com/welcome.pdf"),),
+    ),
 )
 
 
@@ -108,4 +132,50 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
     stored = repo.get_trainer(trainer.id)
     assert stored is not None
     schedule.apply_template(repo, stored, schedule.this_week(stored, now), 2, now)
+    _seed_programs(repo, stored, location_ids, now)
     return trainer.id
+
+
+def _seed_programs(
+    repo: Repository, trainer: Trainer, location_ids: list[str], now: datetime
+) -> None:
+    """The two templates, and Ella's Starter pack: Thursdays 09:00 from next week."""
+    made = []
+    for title, count, price, location, video, documents in PROGRAMS:
+        form = {
+            "title": title,
+            "sessions": count,
+            "price": price,
+            "location_id": location_ids[location],
+            "length": "60",
+            "video_link": video,
+        }
+        for i, (name, url) in enumerate(documents):
+            form[f"doc_name_{i}"], form[f"doc_url_{i}"] = name, url
+        made.append(programs.save_template(repo, trainer, None, form, now))
+    ella = next(c for c in repo.list_clients(trainer.id) if c.name == "Ella Morgan")
+    today = local_today(now, trainer.settings.time_zone)
+    thursday = today + timedelta(days=7 - today.weekday() + 3)
+    try:
+        draft = programs.start_draft(repo, trainer, ella.id, made[1].id, now)
+        draft = programs.save_offer(
+            repo,
+            trainer,
+            draft.id,
+            {**draft.offer, "version": str(draft.version), "action": "next"},
+        )
+        draft, _ = programs.save_schedule(
+            repo,
+            trainer,
+            draft.id,
+            {
+                "version": str(draft.version),
+                "action": "generate",
+                "first_day": thursday.isoformat(),
+                "first_time": "09:00",
+                "every_weeks": "1",
+            },
+        )
+        programs.create_bundle(repo, trainer, draft.id, str(draft.version), now)
+    except DomainError:
+        pass  # a demo without the bundle is still a demo

@@ -268,6 +268,10 @@ class CardCheck:
 def _card_slot(
     day_text: str, start_text: str, length: int, location_id: str, zone_name: str, new_id: str
 ) -> Slot:
+    if not day_text:
+        raise InvalidInput({"day": "Pick a date."})
+    if not start_text:
+        raise InvalidInput({"start": "Pick a time."})
     day = parse_day(day_text)  # InvalidInput with its own message
     try:
         start = parse_clock(start_text)
