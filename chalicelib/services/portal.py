@@ -32,6 +32,7 @@ from chalicelib.domain.portal import (
     inside_deadline,
     optin_choices,
 )
+from chalicelib.domain.programs import Bundle
 from chalicelib.domain.schedule import (
     Session,
     SessionRef,
@@ -43,7 +44,6 @@ from chalicelib.domain.schedule import (
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
-from chalicelib.domain.programs import Bundle
 from chalicelib.repo.repository import SESSION_LINK_KIND, ClientUnavailable, Repository
 from chalicelib.services import links, programs
 from chalicelib.services.sessions import link_for
