@@ -581,11 +581,15 @@ class ProgramRepository:
         bundle: Bundle,
         messages: Sequence[tuple[Session, Message]],
         now: datetime,
-    ) -> None:
+    ) -> int:
         """Queue one confirmation per session and count the round on the bundle, on
-        condition that nobody sent this round already (a double click, a second tab):
-        one transaction up to 49 sessions. Each message is written with its session
-        still booked, so a cancel at the same moment cannot get a confirmation."""
+        condition that nobody sent this round already (a double click, a second tab).
+
+        Each message is written with a check that its session is still booked, so a
+        session canceled meanwhile gets no confirmation: its part is dropped and the rest
+        of the transaction written again. Up to 49 sessions go in one transaction; the
+        round is claimed in the first, and later ones can only lose canceled sessions, so
+        a send never stops half-way. Returns how many messages were queued."""
         claim = tx_update(
             keys.bundle(trainer_id, bundle.id),
             Condition(
@@ -601,27 +605,40 @@ class ProgramRepository:
         )
         still_booked = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
         pairs = [
-            [
+            (
                 tx_put(message_to_item(trainer_id, message), new_item()),
                 tx_check(
                     keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
                     still_booked,
                 ),
-            ]
+            )
             for session, message in messages
         ]
         per_chunk = (MAX_TRANSACTION - 1) // 2
+        queued = 0
         for start in range(0, max(len(pairs), 1), per_chunk):
-            operations = [op for pair in pairs[start : start + per_chunk] for op in pair]
-            if start == 0:
-                operations.insert(0, claim)
-            try:
-                self.db.transact(operations)
-            except TransactionFailed as exc:
-                if start == 0 and exc.failed_at(0):
-                    raise Conflict(
-                        "These confirmations were already sent: nothing was sent twice."
-                    ) from exc
-                raise Conflict(
-                    "A session of this bundle changed meanwhile. Reload the page and send again."
-                ) from exc
+            chunk = pairs[start : start + per_chunk]
+            head = [claim] if start == 0 else []
+            for _attempt in range(per_chunk + 1):
+                try:
+                    self.db.transact([*head, *(op for pair in chunk for op in pair)])
+                except TransactionFailed as exc:
+                    if head and exc.failed_at(0):
+                        raise Conflict(
+                            "These confirmations were already sent: nothing was sent twice."
+                        ) from exc
+                    gone = {n for n in range(len(chunk)) if exc.failed_at(len(head) + 2 * n + 1)}
+                    if not gone:  # not a canceled session: busy items, say; try again later
+                        raise Conflict(
+                            f"{queued} confirmations were queued, then the table was busy. "
+                            "Reload the page: Resend sends the rest."
+                            if queued
+                            else "The bundle was busy. Reload the page and send again."
+                        ) from exc
+                    chunk = [pair for n, pair in enumerate(chunk) if n not in gone]
+                    if not chunk and not head:
+                        break
+                    continue
+                queued += len(chunk)
+                break
+        return queued

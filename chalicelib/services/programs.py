@@ -544,5 +544,4 @@ def send_confirmations(
         )
         for session in sessions
     ]
-    programs.queue_confirmations(trainer.id, bundle, messages, now)
-    return len(messages)
+    return programs.queue_confirmations(trainer.id, bundle, messages, now)

@@ -6,6 +6,7 @@ its sessions."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -183,9 +184,8 @@ class Transactions:
     calls: list[tuple[list[dict[str, Any]], bool]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    @property
-    def committed(self) -> list[list[dict[str, Any]]]:
-        return [items for items, ok in self.calls if ok]
+    def committed_since(self, start: int) -> list[list[dict[str, Any]]]:
+        return [items for items, ok in self.calls[start:] if ok]
 
 
 @pytest.fixture
@@ -550,20 +550,48 @@ def test_a_session_canceled_between_read_and_write_gets_no_confirmation(
     victim = found[4]
     original = ProgramRepository.queue_confirmations
 
-    def canceled_meanwhile(self: ProgramRepository, *args: Any, **kwargs: Any) -> None:
+    def canceled_meanwhile(self: ProgramRepository, *args: Any, **kwargs: Any) -> int:
         sessions.cancel(repo, trainer.id, victim, str(victim.version), NOW)
-        original(self, *args, **kwargs)
+        return original(self, *args, **kwargs)
 
-    with monkeypatch.context() as patched, pytest.raises(Conflict):
+    with monkeypatch.context() as patched:
         patched.setattr(ProgramRepository, "queue_confirmations", canceled_meanwhile)
-        programs.send_confirmations(repo, trainer, bundle.id, "0", session_url, NOW)
+        sent = programs.send_confirmations(repo, trainer, bundle.id, "0", session_url, NOW)
 
-    assert messages_of(repo, trainer.id) == []
-    assert stored_bundle(repo, trainer.id, bundle.id).confirmations_round == 0
-    # Sent again from the reloaded page: the 11 live sessions, not the canceled one.
-    assert programs.send_confirmations(repo, trainer, bundle.id, "0", session_url, NOW) == 11
+    # The canceled session's message is dropped; the eleven others go, in one round.
+    assert sent == 11
     queued = messages_of(repo, trainer.id)
     assert len(queued) == 11 and victim.id not in {m.subject_id for m in queued}
+    assert stored_bundle(repo, trainer.id, bundle.id).confirmations_round == 1
+
+
+def test_a_cancel_during_a_large_send_never_stops_it_half_way(
+    repo: Repository, studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over 49 sessions the messages take several transactions; a session canceled in a
+    later one is dropped from it, and the rest still go: no partial send to repeat."""
+    trainer = studio.trainer
+    bundle = new_bundle(repo, studio, 60, "600")
+    found = bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(60))
+    victim = found[54]
+    original = ProgramRepository.queue_confirmations
+
+    def canceled_meanwhile(self: ProgramRepository, *args: Any, **kwargs: Any) -> int:
+        sessions.cancel(repo, trainer.id, victim, str(victim.version), NOW)
+        return original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(ProgramRepository, "queue_confirmations", canceled_meanwhile)
+        sent = programs.send_confirmations(repo, trainer, bundle.id, "0", session_url, NOW)
+
+    queued = messages_of(repo, trainer.id)
+    assert sent == 59 and len(queued) == 59
+    assert victim.id not in {m.subject_id for m in queued}
+    assert len({m.subject_id for m in queued}) == 59  # each once
+    assert stored_bundle(repo, trainer.id, bundle.id).confirmations_round == 1
+
+
+CANCEL_DELAYS = (0.0, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08)
 
 
 def test_a_cancel_racing_send_confirmations_never_confirms_a_canceled_session(
@@ -573,17 +601,22 @@ def test_a_cancel_racing_send_confirmations_never_confirms_a_canceled_session(
     bundle = new_bundle(repo, studio, 12, "540")
     found = bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(12))
 
-    for attempt in range(4):
+    # The cancel is held back a little more each time, so the runs cover it landing
+    # before the send's read, between its read and its write, and after its write.
+    for attempt, delay in enumerate(CANCEL_DELAYS):
         victim = found[attempt]
         round_seen = stored_bundle(repo, trainer.id, bundle.id).confirmations_round
         live = 12 - attempt
         start = len(transactions.calls)
 
-        def act(i: int, victim: Session = victim, round_seen: int = round_seen) -> Any:
+        def act(
+            i: int, victim: Session = victim, round_seen: int = round_seen, delay: float = delay
+        ) -> Any:
             if i == 0:
                 return programs.send_confirmations(
                     repo, trainer, bundle.id, str(round_seen), session_url, NOW
                 )
+            time.sleep(delay)
             return sessions.cancel(repo, trainer.id, victim, str(victim.version), NOW)
 
         sent, canceled = race(2, act)
@@ -601,7 +634,7 @@ def test_a_cancel_racing_send_confirmations_never_confirms_a_canceled_session(
         # messages were written while it was still booked.
         order = [
             "queue" if ("message", "queued") in puts else "cancel"
-            for puts in (_put_types(items) for items in transactions.committed[start:])
+            for puts in (_put_types(items) for items in transactions.committed_since(start))
             if ("message", "queued") in puts or ("session", "canceled") in puts
         ]
         assert sorted(order) == ["cancel", "queue"], order
@@ -758,3 +791,27 @@ def test_add_sessions_at_once_from_one_stale_page_leave_exactly_one(
     stored = stored_bundle(repo, trainer.id, bundle.id)
     assert len(stored.entries) == 13 and stored.entries[12].ref == winners[0].ref
     assert winners[0].bundle_index == 12
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_validate_pressed_twice_at_once_makes_one_bundle(
+    repo: Repository, studio: Studio, count: int
+) -> None:
+    trainer = studio.trainer
+    draft = open_wizard(repo, studio, count, "100")
+
+    outcomes = race(
+        2, lambda _i: programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+    )
+
+    winners = [o for o in outcomes if isinstance(o, Bundle)]
+    assert len(winners) == 1, outcomes
+    (loser,) = [o for o in outcomes if isinstance(o, Exception)]
+    assert isinstance(loser, (Conflict, InvalidInput, VersionConflict)), loser
+    assert [b.id for b in programs.store(repo).list_bundles(trainer.id)] == [draft.id]
+    stored = stored_bundle(repo, trainer.id, draft.id)
+    assert stored.status == "active" and len(stored.entries) == count
+    everything = scan(repo)
+    assert sum(1 for i in everything if i.get("type") == "session") == count
+    assert sum(1 for i in everything if i.get("type") == "slot") == count
+    assert sum(1 for i in everything if i.get("kind") == SESSION_LINK_KIND) == count
