@@ -572,3 +572,27 @@ def test_forms_without_csrf_are_refused(trainer: Browser, studio_setup) -> None:
 
 def test_outbox_capture_is_the_console_email(outbox: list[email_module.Email]) -> None:
     assert outbox == []
+
+
+def test_a_stale_wizard_form_is_refused_and_the_saved_state_shown(
+    trainer: Browser, studio_setup
+) -> None:
+    draft = bundle_ready(trainer, studio_setup["studio"], studio_setup["priya"])
+    before = cards_on(trainer.get(wizard_path(draft, "schedule")).body)
+    stale = trainer.post(
+        wizard_path(draft, "schedule"),
+        {**schedule_form([("2026-12-02", "11:00")]), "version": "1"},
+    )
+    assert stale.status == 409 and "changed elsewhere" in stale.body
+    assert cards_on(trainer.get(wizard_path(draft, "schedule")).body) == before
+
+
+def test_a_template_of_another_trainer_cannot_fill_the_offer(
+    trainer: Browser, other_trainer: Browser, studio_setup
+) -> None:
+    theirs_studio = add_location(other_trainer, "Their studio")
+    theirs = create_template(other_trainer, theirs_studio, title="Their pack")
+    draft = start_wizard(trainer, studio_setup["priya"])
+    page = post_step(trainer, draft, "offer", {"action": "use_template", "template_id": theirs})
+    assert page.status == 400 and "That template no longer exists." in page.body
+    assert "Their pack" not in trainer.get(wizard_path(draft, "offer")).body
