@@ -309,17 +309,8 @@ def create_bundle(
     entries: list[BundleEntry] = []
     for index, check in enumerate(checked.checks):
         assert check.slot is not None
-        _, session = book(
-            check.slot, new_id(), client.id, client.name, "program", now, checked.shares[index]
-        )
-        session = session.model_copy(
-            update={
-                "bundle_id": bundle_id,
-                "bundle_index": index,
-                "bundle_title": offer.title,
-                "video_link": offer.video_link,
-                "documents": offer.documents,
-            }
+        session = _bundle_session(
+            check, client, bundle_id, index, offer, checked.shares[index], now
         )
         planned.append(
             PlannedSession(
@@ -352,6 +343,30 @@ def create_bundle(
             f"{exc.label} was taken while you were confirming. Nothing was created: "
             "go back to step 2, change that date and confirm again."
         ) from exc
+
+
+def _bundle_session(
+    check: CardCheck,
+    client: Client,
+    bundle_id: str,
+    index: int,
+    offer: ProgramOffer,
+    price_minor: int,
+    now: datetime,
+) -> Session:
+    """A session of a bundle: booked into the card's slot, with the bundle's title, link
+    and documents, at its share of the price."""
+    assert check.slot is not None
+    _, session = book(check.slot, new_id(), client.id, client.name, "program", now, price_minor)
+    return session.model_copy(
+        update={
+            "bundle_id": bundle_id,
+            "bundle_index": index,
+            "bundle_title": offer.title,
+            "video_link": offer.video_link,
+            "documents": offer.documents,
+        }
+    )
 
 
 def _template_gone(draft: Draft) -> str:
@@ -420,6 +435,8 @@ def add_session(
         price_minor=bundle.price_minor,
         location_id=bundle.location_id,
         length=bundle.length,
+        video_link=bundle.video_link,
+        documents=bundle.documents,
     )
     card = {"day": form.get("day", "").strip(), "start": form.get("start", "").strip()}
     zone = trainer.settings.time_zone
@@ -432,18 +449,7 @@ def add_session(
         raise InvalidInput({"day": check.problem or "Check the date and time."})
     assert check.slot is not None
     index = len(bundle.entries)
-    _, session = book(
-        check.slot, new_id(), client.id, client.name, "program", now, bundle.share(index)
-    )
-    session = session.model_copy(
-        update={
-            "bundle_id": bundle.id,
-            "bundle_index": index,
-            "bundle_title": bundle.title,
-            "video_link": bundle.video_link,
-            "documents": bundle.documents,
-        }
-    )
+    session = _bundle_session(check, client, bundle.id, index, offer, bundle.share(index), now)
     plan_ = PlannedSession(
         check.slot, check.existing, session, link_for(trainer.id, client, session)
     )

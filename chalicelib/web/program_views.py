@@ -3,12 +3,9 @@ wizard, and the bundle page (progress, status, sessions, Send confirmations)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
-from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.programs import (
     LENGTHS,
@@ -16,16 +13,16 @@ from chalicelib.domain.programs import (
     MAX_EVERY_WEEKS,
     MAX_SESSIONS,
     STATES,
+    confirmable,
     document_rows,
     offer_form_values,
     price_summary,
     scheduling_problem,
 )
-from chalicelib.domain.schedule import Session
 from chalicelib.domain.settings import format_money
-from chalicelib.services import clients, links, programs
+from chalicelib.services import clients, programs
 from chalicelib.services.auth import CurrentSession
-from chalicelib.web import request_state
+from chalicelib.web import request_state, session_views
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
 
@@ -365,7 +362,7 @@ def _bundle_page(
         attended=page.bundle.attended(now),
         bundle_state=page.bundle.state(now),
         scheduling_problem=scheduling_problem(page.bundle, now),
-        confirmable=[s for s in page.sessions if s.is_live and s.start_utc > now],
+        confirmable=confirmable(page.sessions, now),
         shares=price_summary(
             page.bundle.price_minor, page.bundle.sessions_planned, session.trainer.settings.currency
         ),
@@ -383,16 +380,6 @@ def bundle_page(session: CurrentSession, bundle_id: str) -> Response:
     return _bundle_page(session, bundle_id)
 
 
-def _session_url(trainer_id: str) -> Callable[[Client, Session], str]:
-    base = request_state.current().base_url
-
-    def url(client: Client, booking: Session) -> str:
-        token = links.session(trainer_id, client.id, client.portal_generation, booking.id)
-        return f"{base}/s/{token}"
-
-    return url
-
-
 @bp.route("/dashboard/bundles/{bundle_id}", methods=["POST"], content_types=FORM)
 @trainer
 def bundle_change(session: CurrentSession, bundle_id: str) -> Response:
@@ -402,7 +389,12 @@ def bundle_change(session: CurrentSession, bundle_id: str) -> Response:
     try:
         if action == "confirm":
             count = programs.send_confirmations(
-                repo, session.trainer, bundle_id, form.get("round"), _session_url(tid), now
+                repo,
+                session.trainer,
+                bundle_id,
+                form.get("round"),
+                session_views.session_url(tid),
+                now,
             )
             return redirect(f"/dashboard/bundles/{bundle_id}", sent=str(count))
         if action == "add":

@@ -88,7 +88,7 @@ def session_page(session: CurrentSession, ref: str) -> Response:
     return _page(session, booking, log)
 
 
-def _session_url(trainer_id: str) -> Callable[[Client, Session], str]:
+def session_url(trainer_id: str) -> Callable[[Client, Session], str]:
     """The client's own link to the session (/s/<token>), for messages."""
     base = request_state.current().base_url
 
@@ -120,7 +120,7 @@ def session_change(session: CurrentSession, ref: str) -> Response:
             saved = action if queued.new else "already"
         elif action == "confirm":
             queued = messages.send_confirmation(
-                repo, session.trainer, booking, form.get("send_id"), _session_url(tid), now
+                repo, session.trainer, booking, form.get("send_id"), session_url(tid), now
             )
             saved = action if queued.new else "already"
         elif action == "change_start":
