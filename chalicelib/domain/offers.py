@@ -87,6 +87,17 @@ def make_offer(
     )
 
 
+def accepted_session_id(offer_id: str) -> str:
+    """The session an accepted offer makes shares the offer's id, so the offer link can
+    later tell its own client "this is yours" instead of "someone took it"."""
+    return offer_id
+
+
+def was_accepted(slot: Slot | None, offer_id: str) -> bool:
+    """True when this slot is booked by accepting this very offer (and still is)."""
+    return slot is not None and slot.session_id == accepted_session_id(offer_id)
+
+
 def acceptance_problem(
     slot: Slot | None, offer_id: str, client_id: str, now: datetime
 ) -> str | None:

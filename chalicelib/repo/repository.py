@@ -641,11 +641,19 @@ class Repository:
         )
 
     def rotate_portal(
-        self, trainer_id: str, client: Client, old_hash: str, new_hash: str, now: datetime
+        self,
+        trainer_id: str,
+        client: Client,
+        old_hash: str,
+        new_hash: str,
+        now: datetime,
+        **changes: Any,
     ) -> Client:
-        """Revoke the current portal link and issue the next one, atomically."""
+        """Revoke the current portal link and issue the next one, atomically, with any
+        other `changes` to the client (restoring an archived client rotates too)."""
         rotated = client.model_copy(
             update={
+                **changes,
                 "portal_generation": client.portal_generation + 1,
                 "version": client.version + 1,
             }

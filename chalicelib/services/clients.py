@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.clients import (
     Client,
@@ -43,12 +44,13 @@ def rotate_portal_link(
     version: str | None,
     secret: bytes,
     now: datetime,
+    **changes: Any,
 ) -> Client:
     expect_version(client.version, version)
     old = token_hash(portal_token_for(secret, trainer_id, client))
     successor = client.model_copy(update={"portal_generation": client.portal_generation + 1})
     new = token_hash(portal_token_for(secret, trainer_id, successor))
-    return repo.rotate_portal(trainer_id, client, old, new, now)
+    return repo.rotate_portal(trainer_id, client, old, new, now, **changes)
 
 
 def save_profile(
@@ -97,8 +99,22 @@ def save_profile(
     )
 
 
-def set_archived(
-    repo: Repository, trainer_id: str, client: Client, archived: bool, version: str | None
-) -> Client:
+def archive(repo: Repository, trainer_id: str, client: Client, version: str | None) -> Client:
     expect_version(client.version, version)
-    return repo.save_client(trainer_id, client, archived=archived)
+    return repo.save_client(trainer_id, client, archived=True)
+
+
+def restore(
+    repo: Repository,
+    trainer_id: str,
+    client: Client,
+    version: str | None,
+    secret: bytes,
+    now: datetime,
+) -> Client:
+    """Bring an archived client back with a new portal link.
+
+    The old link was shared before the archive and may have reached people the client no
+    longer wants it with; reviving it silently would reopen their sessions to them.
+    """
+    return rotate_portal_link(repo, trainer_id, client, version, secret, now, archived=False)

@@ -19,7 +19,13 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.messages import WHATSAPP, Message
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.offers import acceptance_problem, make_offer, matching_clients
+from chalicelib.domain.offers import (
+    acceptance_problem,
+    accepted_session_id,
+    make_offer,
+    matching_clients,
+    was_accepted,
+)
 from chalicelib.domain.schedule import Session, Slot, book
 from chalicelib.domain.timeutil import zone
 from chalicelib.domain.tokens import new_id, new_token, token_hash
@@ -110,6 +116,11 @@ class OfferView:
     slot: Slot | None
     offer_id: str
     problem: str | None  # why it cannot be accepted now, or None
+    accepted: bool = False  # this client already took the slot through this offer
+
+    @property
+    def session_id(self) -> str:
+        return accepted_session_id(self.offer_id)
 
     @property
     def place(self) -> str:
@@ -135,6 +146,8 @@ def open_offer(repo: Repository, token: str, now: datetime) -> OfferView:
     if client.archived or client.portal_generation != data.get("generation"):
         raise LinkInactive("offer")
     offer_id = str(data["offer_id"])
+    if was_accepted(slot, offer_id):
+        return OfferView(trainer, client, slot, offer_id, None, accepted=True)
     return OfferView(trainer, client, slot, offer_id, acceptance_problem(slot, offer_id, cid, now))
 
 
@@ -142,11 +155,13 @@ def accept(repo: Repository, token: str, now: datetime) -> tuple[OfferView, Sess
     """One transaction: the lock must be this client's and live; the session is made and
     the lock cleared together."""
     view = open_offer(repo, token, now)
+    if view.accepted:
+        raise AlreadyAccepted(view)
     if view.problem or view.slot is None:
         raise InvalidInput({"_form": view.problem or "This offer has ended."})
     client = view.client
     _, session = book(
-        view.slot, new_id(), client.id, client.name, "manual", now, client.price_minor
+        view.slot, view.session_id, client.id, client.name, "manual", now, client.price_minor
     )
     try:
         repo.accept_offer(
@@ -161,8 +176,18 @@ def accept(repo: Repository, token: str, now: datetime) -> tuple[OfferView, Sess
         raise NotFound("client") from exc
     except Conflict as exc:
         again = open_offer(repo, token, now)
+        if again.accepted:  # a second tab or a double tap won the same offer: still theirs
+            raise AlreadyAccepted(again) from exc
         raise InvalidInput({"_form": again.problem or "This offer has ended."}) from exc
     return view, session
+
+
+class AlreadyAccepted(Exception):
+    """The offer's own client has already taken the slot through it."""
+
+    def __init__(self, view: OfferView) -> None:
+        super().__init__("already accepted")
+        self.view = view
 
 
 def expire_locks(repo: Repository, now: datetime) -> JobReport:

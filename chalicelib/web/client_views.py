@@ -126,8 +126,10 @@ def _profile_page(
         session.trainer.id, client.id, runtime.now()
     )
     # Upcoming lists what will happen; a canceled or moved future session is history.
-    gone = sorted((s for s in upcoming if not s.is_live), key=lambda s: s.start_utc, reverse=True)
-    upcoming, history = [s for s in upcoming if s.is_live], gone + past
+    retired = sorted(
+        (s for s in upcoming if not s.is_live), key=lambda s: s.start_utc, reverse=True
+    )
+    upcoming, history = [s for s in upcoming if s.is_live], retired + past
     bundles = programs.store(runtime.repository()).client_bundles(session.trainer.id, client.id)
     return render(
         "clients/profile.html",
@@ -176,8 +178,12 @@ def client_change(session: CurrentSession, client_id: str) -> Response:
     recurring = state.form_list("recurring")
     kept = {"form": form, "enabled": enabled, "recurring": recurring}
     try:
-        if action in ("archive", "restore"):
-            clients.set_archived(repo, tid, client, action == "archive", form.get("version"))
+        if action == "archive":
+            clients.archive(repo, tid, client, form.get("version"))
+        elif action == "restore":
+            clients.restore(
+                repo, tid, client, form.get("version"), runtime.link_secret(), runtime.now()
+            )
         elif action == "rotate":
             clients.rotate_portal_link(
                 repo, tid, client, form.get("version"), runtime.link_secret(), runtime.now()

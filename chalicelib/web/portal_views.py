@@ -218,6 +218,10 @@ def _offer_page(view: offers.OfferView, token: str, status: int = 200, **extra: 
     now = runtime.now()
     slot = view.slot
     seconds = view.seconds_left(now)
+    if view.accepted:
+        extra["session_link"] = "/s/" + links.session(
+            view.trainer.id, view.client.id, view.client.portal_generation, view.session_id
+        )
     return render(
         "portal/offer.html",
         status=410 if view.problem and status == 200 else status,
@@ -242,7 +246,11 @@ def offer_accept(token: str) -> Response:
     repo, now = runtime.repository(), runtime.now()
     try:
         view, session = offers.accept(repo, token, now)
+    except offers.AlreadyAccepted as done:
+        view, session_id = done.view, done.view.session_id
     except InvalidInput:
         return _offer_page(offers.open_offer(repo, token, now), token)
-    link = links.session(view.trainer.id, view.client.id, view.client.portal_generation, session.id)
+    else:
+        session_id = session.id
+    link = links.session(view.trainer.id, view.client.id, view.client.portal_generation, session_id)
     return redirect(f"/s/{link}", saved="booked")

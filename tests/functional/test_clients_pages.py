@@ -161,6 +161,68 @@ def test_archiving_keeps_the_client_and_restoring_brings_them_back(trainer: Brow
     assert "Archived" not in trainer.get("/dashboard/clients").body
 
 
+def test_restoring_an_archived_client_issues_a_new_portal_link(trainer: Browser) -> None:
+    from tests.functional.test_portal_link import portal_path
+
+    client = add_client(trainer)
+    old_link = portal_path(trainer, client)
+    assert trainer.get(old_link).status == 200
+    version = profile_form(trainer, client)["version"]
+    trainer.post(f"/dashboard/clients/{client}", {"action": "archive", "version": version})
+    assert trainer.get(old_link).status == 410
+    version = profile_form(trainer, client)["version"]
+    restored = trainer.post(
+        f"/dashboard/clients/{client}", {"action": "restore", "version": version}
+    )
+    assert "with a new portal link" in trainer.follow(restored).body
+    assert trainer.get(old_link).status == 410  # the shared link stays dead
+    new_link = portal_path(trainer, client)
+    assert new_link != old_link and trainer.get(new_link).status == 200
+
+
+def test_a_canceled_recurring_session_goes_to_history_not_into_the_recurring_box(
+    trainer: Browser, studio_template, clock
+) -> None:
+    studio, _park, (wednesday, _thursday) = studio_template
+    client = add_client(trainer, "Priya Shah")
+    post_profile_with(trainer, client, [studio], [wednesday])
+    trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"})
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    session = re.search(r'href="/dashboard/sessions/([^"]+)"', page)
+    assert session
+    session_page = trainer.get(f"/dashboard/sessions/{session.group(1)}")
+    version = re.search(r'name="version" value="(\d+)"', session_page.body)
+    assert version
+    canceled = trainer.post(
+        f"/dashboard/sessions/{session.group(1)}",
+        {"action": "cancel", "version": version.group(1), "confirm": "yes"},
+    )
+    assert canceled.status == 303, canceled.body
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    box = page[page.index('id="recurring"') : page.index("<legend>Notes")]
+    assert 'role="alert"' not in box and "slot_id=" not in page and "datetime." not in page
+    history = page[page.index("<h2>History") :]
+    assert "Wednesday 25 Nov 18:00–19:00 2026" in history and "Canceled" in history
+
+
+def test_a_recurring_slot_removed_from_the_template_shows_its_red_notice(
+    trainer: Browser, studio_template
+) -> None:
+    studio, _park, (wednesday, _thursday) = studio_template
+    client = add_client(trainer, "Priya Shah")
+    post_profile_with(trainer, client, [studio], [wednesday])
+    edit = trainer.get(f"/dashboard/settings/template/slots/{wednesday}").body
+    version = re.search(r'name="version" value="(\d+)"', edit)
+    assert version
+    removed = trainer.post(
+        f"/dashboard/settings/template/slots/{wednesday}",
+        {"action": "remove", "version": version.group(1)},
+    )
+    assert removed.status == 303, removed.body
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    assert "A recurring slot was removed from the weekly template: save to drop it." in page
+
+
 def test_another_trainers_client_ids_give_404_and_change_nothing(
     trainer: Browser, other_trainer: Browser
 ) -> None:
@@ -249,8 +311,10 @@ def test_a_client_gets_recurring_slots_at_enabled_locations(
     studio, _park, (wednesday, _thursday) = studio_template
     client = add_client(trainer, "Priya Shah")
     page = trainer.get(f"/dashboard/clients/{client}").body
-    assert "enable the location first" in page
-    assert page.count("location not enabled") == 2  # nothing enabled yet: both blocked
+    assert "tick the location and its slots together, then save once" in page
+    assert "needs Studio enabled above" in page and "needs Park enabled above" in page
+    # nothing enabled yet, yet no box is disabled: location and slot go in one save
+    assert not re.search(r'name="recurring" value="[^"]+"[^>]*disabled', page)
     saved = post_profile_with(trainer, client, [studio], [wednesday])
     assert saved.status == 303
     page = trainer.get(f"/dashboard/clients/{client}").body

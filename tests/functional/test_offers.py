@@ -111,8 +111,40 @@ def test_the_client_accepts_and_the_session_is_theirs(scene: Scene) -> None:
     assert "You are booked" in scene.omar_phone.follow(accepted).body
     week = scene.trainer.get(WEEK).body
     assert 'slot-who">Omar Haddad' in week and "slot-locked" not in week
+    # reopening the offer link (or a second tab) says the slot is theirs, with their page
     again = scene.omar_phone.get(link)
-    assert again.status == 410 and "has been booked" in again.body
+    assert again.status == 200 and "This slot is yours" in again.body
+    assert "has been booked" not in again.body
+    own_page = re.search(r'href="(/s/[A-Za-z0-9_-]{43})"', again.body)
+    assert own_page and own_page.group(1) == accepted.location.split("?")[0]
+    # a second tab pressing Accept lands on the same session, not on an error
+    second_tab = scene.omar_phone.post(link, {})
+    assert second_tab.status == 303
+    assert second_tab.location.split("?")[0] == accepted.location.split("?")[0]
+
+
+def test_someone_else_is_still_told_the_slot_was_booked(scene: Scene) -> None:
+    _send(scene)
+    link = _offer_link(scene)
+    version = _version(scene.trainer, scene.slot_path)
+    # the trainer withdraws and books Priya instead: Omar's old link must not say "yours"
+    scene.trainer.post(scene.slot_path, {"action": "withdraw", "version": version})
+    priya = re.search(
+        r'<option value="([\w-]+)">Priya Shah', scene.trainer.get(scene.slot_path).body
+    )
+    assert priya
+    booked = scene.trainer.post(
+        scene.slot_path,
+        {
+            "action": "allocate",
+            "client_id": priya.group(1),
+            "version": _version(scene.trainer, scene.slot_path),
+        },
+    )
+    assert booked.status == 303, booked.body
+    page = scene.omar_phone.get(link)
+    assert page.status == 410 and "has been booked" in page.body
+    assert "This slot is yours" not in page.body
 
 
 def test_an_expired_offer_says_so_and_the_job_reopens_the_slot(
