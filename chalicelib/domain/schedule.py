@@ -30,6 +30,10 @@ from chalicelib.domain.timeutil import NonexistentLocalTime, to_utc, week_key, w
 _WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MAX_WEEKS_AT_ONCE = 12
+MAX_WEEKS_AHEAD = 104  # Apply template further out than two years is a typo, not a plan
+# Dates a schedule can hold. Far outside this, time-zone arithmetic overflows (year 1,
+# 9999) and nothing a trainer means is there: refuse such dates where they are typed.
+FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
 class Offer(BaseModel):
@@ -89,16 +93,25 @@ def parse_week(text: str) -> str:
         date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
     except ValueError:
         raise InvalidInput({"week": f"“{text}” is not a week. Use the form 2026-W48."}) from None
+    if not FIRST_YEAR <= int(match.group(1)) <= LAST_YEAR:
+        raise InvalidInput({"week": f"Pick a week between {FIRST_YEAR} and {LAST_YEAR}."})
     return f"{match.group(1)}-W{match.group(2)}"
+
+
+def in_calendar_range(day: date) -> bool:
+    return FIRST_YEAR <= day.year <= LAST_YEAR
 
 
 def parse_day(text: str) -> date:
     try:
         if not _DAY.match((text or "").strip()):
             raise ValueError
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput({"day": f"“{text}” is not a date. Use the form 2026-11-26."}) from None
+    if not in_calendar_range(day):
+        raise InvalidInput({"day": f"Pick a date between {FIRST_YEAR} and {LAST_YEAR}."})
+    return day
 
 
 def week_days(week: str) -> list[date]:
@@ -185,7 +198,6 @@ class WeekPlan:
     week: str
     add: list[Slot] = field(default_factory=list)
     skipped: list[Skip] = field(default_factory=list)
-    refused: str | None = None  # the whole week is not applied, and why
 
 
 def plan_template_week(
@@ -196,12 +208,14 @@ def plan_template_week(
     now: datetime,
     existing: list[Slot],
     new_id: Callable[[], str],
+    booked_names: Mapping[str, str] | None = None,
 ) -> WeekPlan:
-    """What Apply template would add to a week: future, missing template slots."""
+    """What Apply template would add to a week: future, missing template slots that clash
+    with nothing already there. Existing slots and bookings are never touched, so a week
+    with a bundle session or a hand-made booking still gets the rest of its template.
+    `booked_names` (slot id -> client name) lets a skip name the session in the way."""
     plan = WeekPlan(week)
-    if any(not slot.is_open for slot in existing):
-        plan.refused = "it already has booked sessions"
-        return plan
+    names = booked_names or {}
     monday = week_monday(week)
     for template_slot in template.slots:
         day = monday + timedelta(days=template_slot.weekday)
@@ -231,13 +245,50 @@ def plan_template_week(
             continue
         clash = next((other for other in existing if other.overlaps(slot)), None)
         if clash is not None:
-            same = (clash.start_utc, clash.end_utc) == (slot.start_utc, slot.end_utc)
-            plan.skipped.append(
-                Skip(label, "it is already there" if same else "it overlaps a slot already there")
-            )
+            plan.skipped.append(Skip(label, _clash_reason(clash, slot, names)))
             continue
         plan.add.append(slot)
     return plan
+
+
+def _clash_reason(clash: Slot, slot: Slot, names: Mapping[str, str]) -> str:
+    same = (clash.start_utc, clash.end_utc) == (slot.start_utc, slot.end_utc)
+    if clash.is_open:
+        return "it is already there" if same else "it overlaps a slot already there"
+    who = names.get(clash.id)
+    booking = f"{who}'s session" if who else "a booked session"
+    return f"{booking} is there ({format_clock(clash.start)}–{format_clock(clash.end)})"
+
+
+def recurring_booking_skip(
+    client_name: str,
+    client_location_ids: tuple[str, ...],
+    slot: Slot,
+    handled_template_slots: set[str],
+) -> str | None:
+    """Why Apply template adds `slot` open instead of booking its recurring client, or None.
+
+    `handled_template_slots` are the template slots this client already has a session
+    for in the week (booked, moved away or canceled): booking them again would give the
+    client a second session that week, or undo their cancel."""
+    if slot.location_id not in client_location_ids:
+        return f"left open: {client_name} is not enabled at its location"
+    if slot.template_slot_id in handled_template_slots:
+        return f"left open: {client_name} already has this week's session for it"
+    return None
+
+
+def handled_recurring(sessions: list[Session], slots: list[Slot]) -> dict[str, set[str]]:
+    """client id -> the template slots they already have a session for in this week, from
+    the week's sessions (any status). Older sessions carry no template slot id: their
+    slot, when it is still there, says where they came from."""
+    origin = {slot.id: slot.template_slot_id for slot in slots}
+    handled: dict[str, set[str]] = {}
+    for session in sessions:
+        template_slot_id = session.template_slot_id or origin.get(session.slot_id)
+        if template_slot_id:
+            handled.setdefault(session.client_id, set()).add(template_slot_id)
+    return handled
 
 
 class Document(BaseModel):
@@ -267,6 +318,9 @@ class Session(BaseModel):
     start_utc: datetime
     end_utc: datetime
     location_id: str
+    # The template slot the session's slot came from: Apply template uses it to know a
+    # recurring client's week is already handled (booked, moved or canceled).
+    template_slot_id: str | None = None
     # "recurring" (Apply template), "manual" (allocated by the trainer) or "program"
     # (generated for a client's bundle)
     kind: str
@@ -368,6 +422,7 @@ def book(
         start_utc=slot.start_utc,
         end_utc=slot.end_utc,
         location_id=slot.location_id,
+        template_slot_id=slot.template_slot_id,
         kind=kind,
         price_minor=price_minor,
         created_at=now,
@@ -457,6 +512,25 @@ def change_stop(session: Session) -> Session:
     if not session.changing:
         raise InvalidInput({"_form": "This session is not being changed."})
     return session.model_copy(update={"changing": False})
+
+
+def trainer_move(
+    session: Session, target: Slot, new_session_id: str, now: datetime
+) -> tuple[Session, Session]:
+    """The trainer's move from the schedule: only a session put in Changing can be moved.
+
+    Changing is what tells the week view (and a second tab) that a move is under way; a
+    move posted without it — a stale tab after "Keep it where it is", or a hand-made
+    POST — would skip that step, so it is refused. The write is conditional on the
+    session's version, and leaving Changing bumps it, so the check cannot go stale."""
+    if session.is_live and not session.changing:
+        raise InvalidInput(
+            {
+                "_form": "This session is not being changed: press Change on schedule on its "
+                "page first. Nothing was moved."
+            }
+        )
+    return move(session, target, new_session_id, now)
 
 
 def move(

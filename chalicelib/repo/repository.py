@@ -413,6 +413,7 @@ def session_to_item(trainer_id: str, session: Session) -> Item:
         "start_utc": utc_iso(session.start_utc),
         "end_utc": utc_iso(session.end_utc),
         "location_id": session.location_id,
+        "template_slot_id": session.template_slot_id,
         "kind": session.kind,
         "status": session.status,
         "paid": session.paid,
@@ -444,6 +445,7 @@ def session_from_item(item: Item) -> Session:
         start_utc=parse_utc_iso(item["start_utc"]),
         end_utc=parse_utc_iso(item["end_utc"]),
         location_id=item["location_id"],
+        template_slot_id=item.get("template_slot_id"),
         kind=item["kind"],
         status=item["status"],
         paid=bool(item.get("paid", False)),
@@ -1580,3 +1582,14 @@ class Repository:
         except ConditionFailed:
             return False
         return True
+
+    def release_attempt(self, scope: str, subject_hash: str, window_start: int) -> None:
+        """Give back an attempt that did not happen after all (e.g. the email bounced)."""
+        try:
+            self.db.update(
+                keys.rate_window(scope, subject_hash, window_start),
+                Condition("ADD #n :minus_one", {"#n": "attempts"}, {":minus_one": -1}),
+                Condition("#n > :zero", {"#n": "attempts"}, {":zero": 0}),
+            )
+        except ConditionFailed:
+            pass  # the window has passed or was never counted: nothing to give back

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import (
@@ -15,17 +15,23 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import (
+    MAX_WEEKS_AHEAD,
     MAX_WEEKS_AT_ONCE,
     Session,
+    Skip,
     Slot,
     WeekPlan,
     book,
+    handled_recurring,
+    in_calendar_range,
     make_slot,
     parse_one_off_form,
     plan_template_week,
+    recurring_booking_skip,
     shift_week,
 )
-from chalicelib.domain.timeutil import local_today, week_key
+from chalicelib.domain.template import WeeklyTemplate
+from chalicelib.domain.timeutil import local_today, week_key, week_monday
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import ClientUnavailable, Repository
 from chalicelib.services import sessions
@@ -37,6 +43,7 @@ class AppliedWeek:
     added: list[Slot]
     booked: list[Session]  # recurring clients booked into the added slots
     lost_races: int  # slots another request took between our read and our write
+    left_open: list[Skip] = field(default_factory=list)  # added, but its client not booked
 
 
 def recurring_bookings(clients: list[Client]) -> dict[str, Client]:
@@ -95,54 +102,92 @@ def move_slot(
 def apply_template(
     repo: Repository, trainer: Trainer, first_week: str, weeks: int, now: datetime
 ) -> list[AppliedWeek]:
-    """Apply the weekly template to `weeks` weeks from `first_week`; each week on its own."""
+    """Apply the weekly template to `weeks` weeks from `first_week`; each week on its own.
+
+    The whole range is checked before anything is written, so a refused request writes
+    nothing and an accepted one reports exactly what each week got."""
     if not 1 <= weeks <= MAX_WEEKS_AT_ONCE:
         raise InvalidInput({"weeks": f"Apply to 1 to {MAX_WEEKS_AT_ONCE} weeks at a time."})
+    current = this_week(trainer, now)
+    last_week = _apply_range_end(first_week, weeks)
+    if last_week < current:
+        raise InvalidInput({"week": "Those weeks are over: pick this week or a later one."})
+    if first_week > shift_week(current, MAX_WEEKS_AHEAD):
+        raise InvalidInput(
+            {"week": f"Apply template reaches at most {MAX_WEEKS_AHEAD} weeks ahead."}
+        )
     account = repo.get_account(trainer.id)
     template = account.setup.template
     recurring = recurring_bookings(account.clients)
     results = []
     for offset in range(weeks):
         week = shift_week(first_week, offset)
-        existing = repo.get_week(trainer.id, week)
-        plan = plan_template_week(
-            template,
-            trainer.locations,
-            week,
-            trainer.settings.time_zone,
-            now,
-            existing,
-            new_id,
-        )
-        added, booked, lost = [], [], 0
-        for slot in plan.add:
-            client = recurring.get(slot.template_slot_id or "")
-            booking = None
-            if client is not None and slot.location_id in client.location_ids:
-                booking = book(
-                    slot, new_id(), client.id, client.name, "recurring", now, client.price_minor
-                )[1]
-            try:
-                try:
-                    link = (
-                        None
-                        if booking is None or client is None
-                        else sessions.link_for(trainer.id, client, booking)
-                    )
-                    repo.add_slot(trainer.id, slot, booking, link)
-                except ClientUnavailable:
-                    booking = None
-                    repo.add_slot(trainer.id, slot)  # archived meanwhile: leave it open
-            except Conflict:
-                lost += 1  # the time was taken (or the location archived) since the read
-                continue
-            added.append(slot)
-            if booking is not None:
-                booked.append(booking)
-        results.append(AppliedWeek(plan, added, booked, lost))
+        results.append(_apply_week(repo, trainer, template, recurring, week, now))
     if any(r.added for r in results) and trainer.template_applied_at is None:
         repo.mark_template_applied(trainer.id, now)
     return results
+
+
+def _apply_range_end(first_week: str, weeks: int) -> str:
+    last_monday = week_monday(first_week) + timedelta(weeks=weeks - 1)
+    if not in_calendar_range(last_monday):
+        raise InvalidInput({"week": "Those weeks are too far ahead: pick a nearer week."})
+    return week_key(last_monday)
+
+
+def _apply_week(
+    repo: Repository,
+    trainer: Trainer,
+    template: WeeklyTemplate,
+    recurring: dict[str, Client],
+    week: str,
+    now: datetime,
+) -> AppliedWeek:
+    existing = repo.get_week_with_sessions(trainer.id, week)
+    live = {s.slot_id: s.client_name for s in existing.sessions if s.is_live}
+    plan = plan_template_week(
+        template,
+        trainer.locations,
+        week,
+        trainer.settings.time_zone,
+        now,
+        existing.slots,
+        new_id,
+        live,
+    )
+    handled = handled_recurring(existing.sessions, existing.slots)
+    added, booked, left_open, lost = [], [], [], 0
+    for slot in plan.add:
+        client = recurring.get(slot.template_slot_id or "")
+        booking = None
+        if client is not None:
+            reason = recurring_booking_skip(
+                client.name, client.location_ids, slot, handled.get(client.id, set())
+            )
+            if reason:
+                left_open.append(Skip(slot.label, reason))
+            else:
+                booking = book(
+                    slot, new_id(), client.id, client.name, "recurring", now, client.price_minor
+                )[1]
+        try:
+            try:
+                link = (
+                    None
+                    if booking is None or client is None
+                    else sessions.link_for(trainer.id, client, booking)
+                )
+                repo.add_slot(trainer.id, slot, booking, link)
+            except ClientUnavailable:
+                booking = None
+                repo.add_slot(trainer.id, slot)  # archived meanwhile: leave it open
+        except Conflict:
+            lost += 1  # the time was taken (or the location archived) since the read
+            continue
+        added.append(slot)
+        if booking is not None:
+            booked.append(booking)
+    return AppliedWeek(plan, added, booked, lost, left_open)
 
 
 def allocate(

@@ -20,9 +20,9 @@ from chalicelib.domain.schedule import (
     cancellation,
     change_start,
     change_stop,
-    move,
     parse_session_ref,
     payment_change,
+    trainer_move,
     voiding,
 )
 from chalicelib.domain.tokens import new_id
@@ -121,7 +121,7 @@ def move_to(
 ) -> Session:
     """Move the session to an open slot in one transaction; returns the new session."""
     expect_version(session.version, version)
-    moved, replacement = move(session, target, new_id(), now)
+    moved, replacement = trainer_move(session, target, new_id(), now)
     client = repo.get_client(trainer_id, session.client_id)  # for the new session's link
     repo.move_session(
         trainer_id,

@@ -16,7 +16,6 @@ from chalicelib.domain.schedule import (
     Slot,
     parse_day,
     parse_week,
-    shift_week,
     week_days,
 )
 from chalicelib.domain.timeutil import local_today, week_key
@@ -24,7 +23,7 @@ from chalicelib.repo.repository import Repository, Week
 from chalicelib.services import offers, schedule, sessions
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
-from chalicelib.web.grids import clock_choices, schedule_grid
+from chalicelib.web.grids import clock_choices, schedule_grid, schedule_nav
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
 
@@ -125,6 +124,7 @@ def _week_page(
         saved=WEEK_SAVED.get(state.query("saved")),
         slot_count=len([s for s in slots if s.day in shown]),
         label=_range_label(shown),
+        nav=schedule_nav(shown, MAX_WEEKS_AT_ONCE),
         max_weeks=MAX_WEEKS_AT_ONCE,
         **context,
     )
@@ -320,7 +320,8 @@ def apply_template(session: CurrentSession) -> Response:
         tab="schedule",
         results=results,
         first_week=week,
-        last_week=shift_week(week, max(weeks, 1) - 1),
+        week_label=lambda key: _range_label(week_days(key)),
+        span=_range_label([week_days(week)[0], week_days(results[-1].plan.week)[-1]]),
     )
 
 

@@ -181,16 +181,139 @@ def test_apply_template_fills_the_weeks_and_explains_what_it_left_out(
     assert "3 of 6 done" in trainer.get("/dashboard").body
 
 
-def test_apply_template_refuses_a_week_with_bookings(trainer: Browser, clock) -> None:
+def test_apply_template_keeps_existing_bookings_and_fills_the_rest_of_the_week(
+    trainer: Browser, clock
+) -> None:
+    from tests.functional.test_clients_pages import (
+        add_client,
+        post_profile_with,
+        template_slot_ids,
+    )
+
+    studio = add_location(trainer, "Studio")
+    add_slot(trainer, 2, "18:00", "19:00", studio)  # Priya's recurring slot
+    add_slot(trainer, 5, "12:00", "13:00", studio)  # clashes with Ella's booking below
+    add_slot(trainer, 4, "09:00", "10:00", studio)  # free
+    priya = add_client(trainer, "Priya Shah")
+    wednesday = template_slot_ids(trainer)[0]
+    assert post_profile_with(trainer, priya, [studio], [wednesday]).status == 303
+    # a hand-made booking (as a bundle session would be) for Ella, Saturday 12:30–13:30, in
+    # this week and the next: before, it made Apply skip both weeks whole
+    ella = add_client(trainer, "Ella Brown")
+    tid = trainer_id(trainer)
+    for week_day in (date(2026, 11, 28), date(2026, 12, 5)):
+        new_slot(trainer, week_day.isoformat(), "12:30", "13:30", studio)
+        week = "2026-W48" if week_day.day == 28 else "2026-W49"
+        (slot_id,) = [sid for w, sid in slots_on(trainer, week)]
+        slot_page = trainer.get(f"/dashboard/schedule/{week}/slots/{slot_id}").body
+        version = re.search(r'name="version" value="(\d+)"', slot_page)
+        assert version
+        booked = trainer.post(
+            f"/dashboard/schedule/{week}/slots/{slot_id}",
+            {"action": "allocate", "client_id": ella, "version": version.group(1)},
+        )
+        assert booked.status == 303, booked.body
+    before = runtime.repository().get_week_with_sessions(tid, "2026-W48")
+    ella_session = next(s for s in before.sessions if s.client_name == "Ella Brown")
+
+    page = html.unescape(
+        trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "2"}).body
+    )
+    assert page.count("2 slots added.") == 2
+    assert "Wednesday 25 Nov 18:00–19:00 · <strong>Priya Shah</strong> (recurring)" in page
+    assert "Wednesday 2 Dec 18:00–19:00 · <strong>Priya Shah</strong> (recurring)" in page
+    assert "1 not added: Ella Brown's session is there (12:30–13:30)" in page
+    for week in ("2026-W48", "2026-W49"):
+        got = runtime.repository().get_week_with_sessions(tid, week)
+        live = [s for s in got.sessions if s.is_live]
+        assert sorted(s.client_name for s in live) == ["Ella Brown", "Priya Shah"]
+        assert len(got.slots) == 3  # Ella's, Priya's, and the free Friday one
+    after = runtime.repository().get_week_with_sessions(tid, "2026-W48")
+    assert next(s for s in after.sessions if s.id == ella_session.id) == ella_session
+
+    # applying again writes nothing and books nobody twice
+    again = html.unescape(
+        trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "2"}).body
+    )
+    assert again.count("0 slots added.") == 2
+    got = runtime.repository().get_week_with_sessions(tid, "2026-W48")
+    assert len([s for s in got.sessions if s.client_name == "Priya Shah"]) == 1
+
+
+def test_apply_template_does_not_rebook_a_recurring_client_who_moved_this_week(
+    trainer: Browser, clock
+) -> None:
+    from tests.functional.test_clients_pages import (
+        add_client,
+        post_profile_with,
+        template_slot_ids,
+    )
+
+    studio = add_location(trainer, "Studio")
+    add_slot(trainer, 2, "18:00", "19:00", studio)
+    priya = add_client(trainer, "Priya Shah")
+    post_profile_with(trainer, priya, [studio], [template_slot_ids(trainer)[0]])
+    trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"})
+    tid = trainer_id(trainer)
+    week = runtime.repository().get_week_with_sessions(tid, "2026-W48")
+    (session,) = week.sessions
+    # Priya moves to Thursday: the trainer opens a Thursday slot, starts Change, moves her
+    new_slot(trainer, "2026-11-26", "10:00", "11:00", studio)
+    target = next(s for s in runtime.repository().get_week(tid, "2026-W48") if s.is_open)
+    trainer.post(f"/dashboard/sessions/{session.ref}", {"action": "change_start", "version": "1"})
+    moved = trainer.post(
+        "/dashboard/schedule/move",
+        {"session": session.ref, "slot_id": target.id, "version": "2", "week": "2026-W48"},
+    )
+    assert moved.status == 303, moved.body
+    # then the trainer removes the freed Wednesday slot, and applies the template again
+    freed = next(
+        s
+        for s in runtime.repository().get_week(tid, "2026-W48")
+        if s.is_open and s.id == session.slot_id
+    )
+    slot_page = trainer.get(f"/dashboard/schedule/2026-W48/slots/{freed.id}").body
+    version = re.search(r'name="version" value="(\d+)"', slot_page)
+    assert version
+    trainer.post(
+        f"/dashboard/schedule/2026-W48/slots/{freed.id}",
+        {"action": "remove", "version": version.group(1)},
+    )
+    page = html.unescape(
+        trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"}).body
+    )
+    assert "1 slot added." in page
+    assert "left open: Priya Shah already has this week's session for it" in page
+    live = [
+        s
+        for s in runtime.repository().get_week_with_sessions(tid, "2026-W48").sessions
+        if s.is_live
+    ]
+    assert [s.start for s in live] == [10 * 60]  # only the Thursday session
+
+
+@pytest.mark.parametrize(
+    ("week", "weeks", "message"),
+    [
+        ("9999-W50", "12", "Pick a week between 2000 and 2100."),
+        ("2100-W50", "12", "Those weeks are too far ahead"),
+        ("2029-W01", "1", "Apply template reaches at most 104 weeks ahead."),
+        ("2026-W40", "2", "Those weeks are over"),
+    ],
+)
+def test_apply_template_refuses_weeks_out_of_range_before_writing_anything(
+    trainer: Browser, clock, week: str, weeks: str, message: str
+) -> None:
     studio = add_location(trainer, "Studio")
     add_slot(trainer, 4, "09:00", "10:00", studio)
-    booked = make_slot("booked", date(2026, 11, 28), 12 * 60, 13 * 60, studio, "Europe/London")
-    runtime.repository().add_slot(
-        trainer_id(trainer), booked.model_copy(update={"session_id": "s1"})
-    )
-    page = trainer.post("/dashboard/schedule/apply", {"week": "2026-W48", "weeks": "1"})
-    assert "Skipped:</strong> it already has booked sessions" in page.body
-    assert len(slots_on(trainer, "2026-W48")) == 1
+    page = trainer.post("/dashboard/schedule/apply", {"week": week, "weeks": weeks})
+    assert page.status == 400 and message in html.unescape(page.body)
+    tid = trainer_id(trainer)
+    start = week if week.startswith("20") and week < "2100" else "2100-W50"
+    from chalicelib.domain.schedule import shift_week
+
+    for offset in range(3):
+        assert runtime.repository().get_week(tid, shift_week(start, offset)) == []
 
 
 @pytest.mark.parametrize("weeks", ["0", "13", "-1", "two", "²"])

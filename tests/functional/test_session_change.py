@@ -199,3 +199,38 @@ def test_the_move_is_one_transaction(trainer: Browser, setup: dict[str, str]) ->
     # session + profile, the session, the week Query for the slot, the client (for the new
     # session's portal link), one transaction
     assert moved.status == 303 and moved.db_calls == 5
+
+
+def test_a_move_posted_without_change_on_schedule_is_refused(
+    trainer: Browser, setup: dict[str, str]
+) -> None:
+    # Decided (docs/architecture.md): only a session in Changing can be moved by the
+    # trainer; a hand-made POST or a tab left open after "Keep it where it is" is refused.
+    refused = _move(trainer, setup, setup["friday_9"])
+    assert refused.status == 400
+    assert "press Change on schedule on its page first. Nothing was moved." in refused.body
+    page = trainer.get(setup["session"]).body
+    assert "Moved to" not in page and "badge-changing" not in page
+
+
+def test_a_move_from_a_tab_left_open_after_keep_it_where_it_is_is_refused_by_the_write(
+    trainer: Browser, setup: dict[str, str]
+) -> None:
+    from chalicelib import runtime
+    from chalicelib.domain.errors import VersionConflict
+    from chalicelib.services import schedule, sessions
+    from tests.functional.test_schedule_pages import trainer_id
+
+    _start(trainer, setup)
+    repo, tid = runtime.repository(), trainer_id(trainer)
+    changing = sessions.find_session(repo, tid, setup["ref"])  # read while Changing
+    assert changing.changing
+    kept = trainer.post(
+        setup["session"], {"action": "change_stop", "version": _version(trainer, setup["session"])}
+    )
+    assert kept.status == 303
+    target = schedule.find_slot(repo, tid, "2026-W48", setup["friday_9"])
+    with pytest.raises(VersionConflict):
+        # the stale object still says Changing: only the write's condition can refuse it
+        sessions.move_to(repo, tid, changing, target, str(changing.version), runtime.now())
+    assert "Moved to" not in trainer.get(setup["session"]).body

@@ -10,11 +10,14 @@ import pytest
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.models import LocationName
 from chalicelib.domain.schedule import (
+    book,
     guard_instants,
+    handled_recurring,
     make_slot,
     parse_day,
     parse_week,
     plan_template_week,
+    recurring_booking_skip,
     shift_week,
     week_days,
 )
@@ -136,12 +139,43 @@ def test_applying_twice_adds_nothing_and_overlaps_are_not_added() -> None:
     ]
 
 
-def test_a_week_with_booked_sessions_is_not_applied() -> None:
-    booked = make_slot("b", date(2026, 11, 28), 12 * 60, 13 * 60, "studio", LONDON)
+def test_a_booked_week_still_gets_the_template_slots_that_do_not_clash() -> None:
+    # a bundle session on Saturday 09:30: the Saturday 09:00 template slot overlaps it,
+    # the Saturday 12:00 one does not. The booking itself is never part of the plan.
+    booked = make_slot("b", date(2026, 11, 28), 9 * 60 + 30, 10 * 60 + 30, "studio", LONDON)
     booked = booked.model_copy(update={"session_id": "sess"})
-    template = _template((5, 9 * 60, 10 * 60, "studio"))
-    plan = plan_template_week(template, LOCATIONS, "2026-W48", LONDON, NOW, [booked], _ids())
-    assert plan.refused == "it already has booked sessions" and plan.add == []
+    template = _template((5, 9 * 60, 10 * 60, "studio"), (5, 12 * 60, 13 * 60, "studio"))
+    plan = plan_template_week(
+        template, LOCATIONS, "2026-W48", LONDON, NOW, [booked], _ids(), {"b": "Ella Brown"}
+    )
+    assert [s.label for s in plan.add] == ["Saturday 28 Nov 12:00–13:00"]
+    assert [(s.label, s.reason) for s in plan.skipped] == [
+        ("Saturday 28 Nov 09:00–10:00", "Ella Brown's session is there (09:30–10:30)")
+    ]
+
+
+def test_a_recurring_client_with_a_session_for_the_slot_this_week_is_not_booked_again() -> None:
+    template_made = make_slot(
+        "s1", date(2026, 11, 28), 9 * 60, 10 * 60, "studio", LONDON, template_slot_id="t0"
+    )
+    _, session = book(template_made, "sess", "priya", "Priya", "recurring", NOW)
+    assert session.template_slot_id == "t0"
+    # the session was moved away (its old record stays, status moved), and the old slot
+    # is gone: the week still knows Priya's t0 is handled
+    moved = session.model_copy(update={"status": "moved"})
+    handled = handled_recurring([moved], [])
+    assert handled == {"priya": {"t0"}}
+    again = template_made.model_copy(update={"id": "s2"})
+    assert recurring_booking_skip("Priya", ("studio",), again, handled["priya"]) == (
+        "left open: Priya already has this week's session for it"
+    )
+    assert recurring_booking_skip("Priya", ("studio",), again, set()) is None
+    assert recurring_booking_skip("Priya", ("park",), again, set()) == (
+        "left open: Priya is not enabled at its location"
+    )
+    # an older session without the field is traced through its slot, when it is there
+    legacy = session.model_copy(update={"template_slot_id": None})
+    assert handled_recurring([legacy], [template_made]) == {"priya": {"t0"}}
 
 
 def test_template_slots_in_the_dst_gap_are_skipped_with_the_reason() -> None:
@@ -173,3 +207,17 @@ def test_the_balance_counts_past_unpaid_booked_sessions_with_a_price_only() -> N
     total, owed = outstanding(sessions, later)
     assert total == 8000
     assert [s.day.day for s in owed] == [23, 24]
+
+
+@pytest.mark.parametrize("text", ["0001-01-01", "9999-12-31", "1999-12-31", "2101-01-01"])
+def test_dates_outside_the_calendar_range_are_refused_not_crashed_on(text: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_day(text)
+    assert "between 2000 and 2100" in refused.value.errors["day"]
+
+
+@pytest.mark.parametrize("text", ["0001-W01", "9999-W50", "1999-W52", "2101-W01"])
+def test_weeks_outside_the_calendar_range_are_refused(text: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        parse_week(text)
+    assert refused.value.errors["week"] == "Pick a week between 2000 and 2100."
