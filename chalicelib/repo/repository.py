@@ -391,6 +391,18 @@ def slot_from_item(item: Item) -> Slot:
     )
 
 
+def _is_timeline_cursor(key: dict[str, str], trainer_id: str, sk_range: tuple[str, str]) -> bool:
+    """Only a key this query could have returned: DynamoDB answers anything else (a
+    missing attribute, a key outside the range) with a ValidationException, not a page."""
+    return (
+        set(key) == {keys.PK, keys.SK, keys.TRAINER_PK, keys.TRAINER_SK}
+        and key[keys.TRAINER_PK] == keys.trainer_timeline(trainer_id)
+        and key[keys.PK].startswith(keys.week_pk(trainer_id, ""))
+        and key[keys.SK].startswith(keys.SESSION_PREFIX)
+        and sk_range[0] <= key[keys.TRAINER_SK] <= sk_range[1]
+    )
+
+
 def session_to_item(trainer_id: str, session: Session) -> Item:
     gone = session.status in ("canceled", "moved")
     return {
@@ -1129,13 +1141,14 @@ class Repository:
     ) -> tuple[list[Session], dict[str, str] | None]:
         """One page of the Sessions tab: upcoming soonest first, past latest first."""
         pk = keys.trainer_timeline(trainer_id)
-        if after is not None and after.get(keys.TRAINER_PK) != pk:
-            after = None  # a cursor from elsewhere (tampered, another trainer): start over
         point = keys.timeline_point(utc_iso(now))
+        sk_range = (point, "~") if upcoming else ("0", point)
+        if after is not None and not _is_timeline_cursor(after, trainer_id, sk_range):
+            after = None  # a cursor from elsewhere (tampered, another trainer): start over
         items, last = self.db.query_page(
             pk,
             index=keys.TRAINER_INDEX,
-            sk_range=(point, "~") if upcoming else ("0", point),
+            sk_range=sk_range,
             forward=upcoming,
             limit=limit,
             start_key=after,
