@@ -14,7 +14,7 @@ class Step:
     title: str
     detail: str
     done: bool
-    href: str | None  # None while the feature that completes the step is not built yet
+    href: str
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class ClientSetup:
 
     clients: int = 0
     configured: int = 0
+    shared: int = 0  # active clients whose current portal link was copied or sent
 
 
 def getting_started(
@@ -71,8 +72,9 @@ def getting_started(
         Step(
             6,
             "Share portal links and go live",
-            "Send each client their link; add payment details to send invoices.",
-            trainer.portal_link_shared_at is not None,
-            None,
+            "Send each client their portal link (Copy, or Send on WhatsApp, on their profile)"
+            + (f": {clients.shared} of {clients.clients} shared." if clients.clients else "."),
+            clients.clients > 0 and clients.shared >= clients.clients,
+            "/dashboard/clients",
         ),
     ]

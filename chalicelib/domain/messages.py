@@ -29,6 +29,7 @@ KINDS: Final = {
     "invoice": "Invoice",
     "confirmation": "Confirmation",
     "offer": "Last-minute offer",
+    "portal_link": "Portal link",
 }
 
 STATUS_LABELS: Final = {
@@ -113,6 +114,8 @@ class Message(BaseModel):
         """The trainer's page for what the message is about."""
         if self.kind == "offer":
             return f"/dashboard/schedule/{self.week}/slots/{self.subject_id}"
+        if self.kind == "portal_link":  # about the client, not a session
+            return f"/dashboard/clients/{self.client_id}"
         return f"/dashboard/sessions/{self.subject_ref}"
 
     @property
@@ -145,8 +148,8 @@ def invoice_problem(
         }
     if not payment.complete:
         return {
-            "invoice": "Your payment details are incomplete: add the payee name, bank, account "
-            "number and sort code in Settings."
+            "invoice": f"Your payment details are incomplete: add the {payment.missing_text} "
+            "in Settings."
         }
     return None
 

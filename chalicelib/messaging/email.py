@@ -13,9 +13,22 @@ import sys
 from dataclasses import dataclass
 
 from chalicelib import runtime
+from chalicelib.domain.errors import DomainError
 from chalicelib.messaging.delivery import SendError, SendResult
 
 log = logging.getLogger("pt_bookings.email")
+
+
+class EmailNotSent(DomainError):
+    """The provider refused or could not be reached; nothing was delivered.
+
+    A DomainError so that, should a caller not catch it, the user still gets a page
+    rather than a 500 (a refused address or a throttled account is not a crash).
+    """
+
+    @property
+    def user_message(self) -> str:
+        return "We could not send the email. Check the address and try again in a minute."
 
 
 @dataclass(frozen=True)
@@ -33,16 +46,28 @@ def send(email: Email) -> None:
         _print_to_console(email)
         return
     if cfg.email_provider == "ses":
-        runtime.aws_client("sesv2").send_email(
-            FromEmailAddress=cfg.email_sender,
-            Destination={"ToAddresses": [email.to]},
-            Content={
-                "Simple": {
-                    "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"}},
-                }
-            },
-        )
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            runtime.aws_client("sesv2").send_email(
+                FromEmailAddress=cfg.email_sender,
+                Destination={"ToAddresses": [email.to]},
+                Content={
+                    "Simple": {
+                        "Subject": {"Data": email.subject, "Charset": "UTF-8"},
+                        "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"}},
+                    }
+                },
+            )
+        except ClientError as exc:
+            # e.g. MessageRejected (sandbox, unverified sender), throttling, a suppressed
+            # address: the caller tells the user; the log keeps SES's own words.
+            error = exc.response.get("Error", {})
+            log.warning("SES refused an email: %s %s", error.get("Code"), error.get("Message"))
+            raise EmailNotSent(str(error.get("Code", "Error"))) from exc
+        except BotoCoreError as exc:
+            log.warning("SES unreachable: %s", exc)
+            raise EmailNotSent("unreachable") from exc
         return
     raise RuntimeError(f"Unknown EMAIL_PROVIDER {cfg.email_provider!r}")
 

@@ -66,6 +66,15 @@ def client(trainer_id: str, client_id: str) -> dict[str, str]:
     return key(trainer_pk(trainer_id), f"{CLIENT_PREFIX}{client_id}")
 
 
+SHARED_PREFIX: Final = "SHARED#"
+
+
+def portal_shared(trainer_id: str, client_id: str) -> dict[str, str]:
+    """That a client's portal link was shared (copied or sent), for which generation: in
+    the account partition, so the checklist counts it from the Query it already makes."""
+    return key(trainer_pk(trainer_id), f"{SHARED_PREFIX}{client_id}")
+
+
 def client_id_from_sk(sk: str) -> str:
     return sk.removeprefix(CLIENT_PREFIX)
 

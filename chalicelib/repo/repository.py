@@ -511,6 +511,11 @@ class Account:
     setup: Setup
     clients: list[Client]
     optins: dict[str, set[str]] = field(default_factory=dict)  # client id -> template slots
+    shared: dict[str, int] = field(default_factory=dict)  # client id -> link generation shared
+
+    def link_shared(self, client: Client) -> bool:
+        """The client's current portal link (not a rotated one) was copied or sent."""
+        return self.shared.get(client.id) == client.portal_generation
 
     def client(self, client_id: str) -> Client:
         for client in self.clients:
@@ -613,10 +618,62 @@ class Repository:
         items = self.db.query(keys.trainer_pk(trainer_id))
         clients = [client_from_item(i) for i in items if i[keys.SK].startswith(keys.CLIENT_PREFIX)]
         optins: dict[str, set[str]] = {}
+        shared: dict[str, int] = {}
         for item in items:
             if item[keys.SK].startswith(keys.OPTIN_PREFIX):
                 optins.setdefault(item["client_id"], set()).add(item["template_slot_id"])
-        return Account(self._setup_from(items), clients, optins)
+            elif item[keys.SK].startswith(keys.SHARED_PREFIX):
+                shared[item["client_id"]] = int(item["generation"])
+        return Account(self._setup_from(items), clients, optins, shared)
+
+    @staticmethod
+    def _portal_shared_op(trainer_id: str, client: Client, how: str, now: datetime) -> list:
+        """Transaction parts: the share mark, and that the link shared is still the
+        client's current one (not rotated, client not archived) when it is written."""
+        return [
+            tx_put(
+                {
+                    **keys.portal_shared(trainer_id, client.id),
+                    "type": "portal_shared",
+                    "client_id": client.id,
+                    "generation": client.portal_generation,
+                    "how": how,
+                    "at": utc_iso(now),
+                }
+            ),
+            tx_check(
+                keys.client(trainer_id, client.id),
+                Condition(
+                    "#generation = :generation AND #archived = :false",
+                    {"#generation": "portal_generation", "#archived": "archived"},
+                    {":generation": client.portal_generation, ":false": False},
+                ),
+            ),
+        ]
+
+    def mark_portal_shared(self, trainer_id: str, client: Client, how: str, now: datetime) -> None:
+        """The trainer copied the link: counted only if it is still the live link."""
+        try:
+            self.db.transact(self._portal_shared_op(trainer_id, client, how, now))
+        except TransactionFailed as exc:
+            raise Conflict("This portal link was replaced meanwhile: copy the new one.") from exc
+
+    def queue_portal_link(self, trainer_id: str, client: Client, message: Message) -> bool:
+        """Queue the portal link message and mark the link shared, together. False if this
+        very message (a double click, a replayed form) was already queued."""
+        operations = [
+            tx_put(message_to_item(trainer_id, message), new_item()),
+            *self._portal_shared_op(trainer_id, client, "sent", message.created_at),
+        ]
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.failed_at(0):
+                return False
+            raise Conflict(
+                "This portal link was replaced or the client archived meanwhile. Reload the page."
+            ) from exc
+        return True
 
     # Clients -------------------------------------------------------------------------
     def list_clients(self, trainer_id: str) -> list[Client]:
@@ -1605,4 +1662,4 @@ class Repository:
                 Condition("#n > :zero", {"#n": "attempts"}, {":zero": 0}),
             )
         except ConditionFailed:
-            pass  # the window has passed or was never counted: nothing to give back
+            return  # the window has passed or was never counted: nothing to give back

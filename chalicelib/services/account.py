@@ -18,7 +18,11 @@ def checklist(repo: Repository, trainer: Trainer) -> tuple[list[Step], Account]:
     """The getting-started steps from one Query of the account partition."""
     account = repo.get_account(trainer.id)
     active = [c for c in account.clients if not c.archived]
-    clients = ClientSetup(clients=len(active), configured=sum(c.configured for c in active))
+    clients = ClientSetup(
+        clients=len(active),
+        configured=sum(c.configured for c in active),
+        shared=sum(account.link_shared(c) for c in active),
+    )
     setup = account.setup
     return getting_started(trainer, setup.locations, setup.template, clients), account
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from chalicelib.domain.errors import InvalidInput, InvalidToken, RateLimited
-from chalicelib.domain.models import Trainer, email_errors, normalise_email
+from chalicelib.domain.business_name import clean_business_name, suggested_business_name
+from chalicelib.domain.email_address import InvalidEmailAddress, normalise_email_address
+from chalicelib.domain.errors import InvalidInput, InvalidToken, RateLimited, VersionConflict
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.tokens import looks_like_token, new_id, new_token, token_hash
 from chalicelib.messaging import email as email_sender
 from chalicelib.messaging.texts import render_text
@@ -14,10 +18,23 @@ from chalicelib.repo.dynamo import TransactionFailed
 from chalicelib.repo.repository import Repository
 from chalicelib.runtime import Config
 
+log = logging.getLogger("pt_bookings.auth")
+
 SIGN_IN_LIFETIME = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(days=30)
 RATE_WINDOW_SECONDS = 15 * 60
-EMAIL_ATTEMPTS_PER_WINDOW = 5
+# Sign-in rate limits (docs/architecture.md, "Sign-in rate limits"). Anyone can type
+# anyone's address, so nothing keyed by the address may ever refuse a request: that let
+# five requests from a stranger lock a trainer out for 15 minutes. Instead:
+# - per IP, requests are refused (429) past IP_ATTEMPTS_PER_WINDOW: that only ever stops
+#   the requester;
+# - per address, at most EMAILS_PER_ADDRESS_PER_WINDOW emails are SENT per window (this
+#   stops inbox flooding); further requests get the same "check your email" page and send
+#   nothing, so nothing leaks. Links are independent and a new one never retires an old
+#   one, so whenever the cap is reached the owner's inbox holds a link sent in this
+#   window, hence still valid (lifetime = window length), which only the owner can use;
+#   and the next window sends again. A send that fails gives its place back.
+EMAILS_PER_ADDRESS_PER_WINDOW = 3
 IP_ATTEMPTS_PER_WINDOW = 30
 SIGN_IN_KIND = "signin"
 SESSION_KIND = "session"
@@ -36,16 +53,23 @@ class CurrentSession:
     token_hash: str
 
 
-def _enforce_rate_limits(repo: Repository, email: str, ip: str, now: datetime) -> None:
-    epoch = int(now.timestamp())
-    window = epoch - epoch % RATE_WINDOW_SECONDS
-    retry_after = window + RATE_WINDOW_SECONDS - epoch
-    for scope, subject, limit in (
-        ("ip", ip or "unknown", IP_ATTEMPTS_PER_WINDOW),
-        ("email", email, EMAIL_ATTEMPTS_PER_WINDOW),
-    ):
-        if not repo.count_attempt(scope, token_hash(subject), window, RATE_WINDOW_SECONDS, limit):
-            raise RateLimited(retry_after)
+@dataclass(frozen=True)
+class SignInPrompt:
+    """What the confirm page needs: whose link it is, and whether to ask for a name."""
+
+    email: str
+    ask_business_name: bool
+    suggested_business_name: str
+
+
+def parse_email(raw: str, cfg: Config) -> str:
+    """The normalised address, or InvalidInput for the form's email field."""
+    try:
+        # `.local` and friends only on `make run`, whose demo trainer is demo@ptbookings.local.
+        return normalise_email_address(raw, allow_reserved_domains=cfg.stage == "local")
+    except InvalidEmailAddress as exc:
+        message = f"Enter an email address like name@example.com. {exc}"
+        raise InvalidInput({"email": message}) from exc
 
 
 def request_sign_in(
@@ -54,16 +78,49 @@ def request_sign_in(
     """Send a sign-in link (or, invite-only and unknown, a "no account" note).
 
     The caller shows the same page whatever happened, so the response does not reveal
-    whether the address has an account.
+    whether the address has an account, nor whether this request sent anything.
+    `base_url` must come from request_state's trusted base, never from request headers.
+    Raises EmailNotSent when the provider refuses; nothing is left counted then.
     """
-    email = normalise_email(raw_email)
-    errors = email_errors(email)
-    if errors:
-        raise InvalidInput(errors)
-    _enforce_rate_limits(repo, email, ip, now)
+    email = parse_email(raw_email, cfg)
+    epoch = int(now.timestamp())
+    window = epoch - epoch % RATE_WINDOW_SECONDS
+    retry_after = window + RATE_WINDOW_SECONDS - epoch
+    if not repo.count_attempt(
+        "ip", token_hash(ip or "unknown"), window, RATE_WINDOW_SECONDS, IP_ATTEMPTS_PER_WINDOW
+    ):
+        raise RateLimited(retry_after)
+    address = token_hash(email)
+    if not repo.count_attempt(
+        "email", address, window, RATE_WINDOW_SECONDS, EMAILS_PER_ADDRESS_PER_WINDOW
+    ):
+        log.info("sign-in email cap reached for an address; nothing sent")
+        return email
+    try:
+        _send_sign_in_email(repo, cfg, email, base_url, now)
+    except email_sender.EmailNotSent:
+        # Not sent, so not counted: three refusals must not leave the address capped.
+        repo.release_attempt("email", address, window)
+        raise
+    return email
+
+
+def _send_sign_in_email(
+    repo: Repository, cfg: Config, email: str, base_url: str, now: datetime
+) -> None:
     has_account = repo.trainer_id_for_email(email) is not None
-    if has_account or cfg.signup_mode == "open":
-        url = issue_sign_in_link(repo, email, base_url, now)
+    if not (has_account or cfg.signup_mode == "open"):
+        email_sender.send(
+            email_sender.Email(
+                to=email,
+                subject="PT Bookings sign-in",
+                text=render_text("no_account.txt", email=email),
+            )
+        )
+        return
+    token = new_token()
+    url = _store_sign_in_link(repo, token, email, base_url, now)
+    try:
         email_sender.send(
             email_sender.Email(
                 to=email,
@@ -72,19 +129,19 @@ def request_sign_in(
                 console_line=f"Sign in: {url}",
             )
         )
-    else:
-        email_sender.send(
-            email_sender.Email(
-                to=email,
-                subject="PT Bookings sign-in",
-                text=render_text("no_account.txt", email=email),
-            )
-        )
-    return email
+    except email_sender.EmailNotSent:
+        repo.delete_token(token_hash(token))  # nobody holds it; leave nothing behind
+        raise
 
 
 def issue_sign_in_link(repo: Repository, email: str, base_url: str, now: datetime) -> str:
-    token = new_token()
+    """A fresh link for an already normalised address (also `make run`'s demo link)."""
+    return _store_sign_in_link(repo, new_token(), email, base_url, now)
+
+
+def _store_sign_in_link(
+    repo: Repository, token: str, email: str, base_url: str, now: datetime
+) -> str:
     repo.put_token(token_hash(token), SIGN_IN_KIND, now + SIGN_IN_LIFETIME, {"email": email})
     return f"{base_url}/login/confirm?token={token}"
 
@@ -101,9 +158,29 @@ def check_sign_in_token(repo: Repository, token: str, now: datetime) -> str:
     return str(record.data["email"])
 
 
-def confirm_sign_in(repo: Repository, cfg: Config, token: str, now: datetime) -> SignedIn:
-    """Consume the link and open a session, atomically (and create the account on sign-up)."""
+def sign_in_prompt(repo: Repository, cfg: Config, token: str, now: datetime) -> SignInPrompt:
+    """The confirm page: asks for the name shown to clients while the account has none."""
     email = check_sign_in_token(repo, token, now)
+    trainer_id = repo.trainer_id_for_email(email)
+    if trainer_id is None:
+        ask = cfg.signup_mode == "open"  # this link signs up a new trainer
+    else:
+        # Invited trainers (infra/manage.py) and older accounts have no name yet either.
+        trainer = repo.get_trainer(trainer_id)
+        ask = trainer is not None and not trainer.settings.business_name
+    return SignInPrompt(email, ask, suggested_business_name(email))
+
+
+def confirm_sign_in(
+    repo: Repository, cfg: Config, token: str, now: datetime, business_name: str | None = None
+) -> SignedIn:
+    """Consume the link and open a session, atomically (and create the account on sign-up).
+
+    `business_name` is the confirm page's "Name shown to clients" (None when the page did
+    not ask). It is checked before the link is used, so a refused name costs no link.
+    """
+    email = check_sign_in_token(repo, token, now)
+    name = clean_business_name(business_name) if business_name is not None else ""
     link_hash = token_hash(token)
     for _attempt in range(2):
         trainer_id = repo.trainer_id_for_email(email)
@@ -111,7 +188,12 @@ def confirm_sign_in(repo: Repository, cfg: Config, token: str, now: datetime) ->
         if trainer_id is None:
             if cfg.signup_mode != "open":
                 raise InvalidToken("no-account")
-            new_trainer = Trainer(id=new_id(), email=email, created_at=now)
+            new_trainer = Trainer(
+                id=new_id(),
+                email=email,
+                created_at=now,
+                settings=TrainerSettings(business_name=name),
+            )
             trainer_id = new_trainer.id
         session_token = new_token()
         operations = [
@@ -132,8 +214,23 @@ def confirm_sign_in(repo: Repository, cfg: Config, token: str, now: datetime) ->
             if new_trainer is not None and exc.failed_at(2):
                 continue  # the account was created meanwhile: sign in to it instead
             raise
+        if name and new_trainer is None:
+            _name_if_unnamed(repo, trainer_id, name)
         return SignedIn(cookie_value=f"{trainer_id}.{session_token}", trainer_id=trainer_id)
     raise InvalidToken("used")
+
+
+def _name_if_unnamed(repo: Repository, trainer_id: str, name: str) -> None:
+    """Save the name through the settings path, unless the account got one meanwhile."""
+    for _attempt in range(2):
+        trainer = repo.get_trainer(trainer_id)
+        if trainer is None or trainer.settings.business_name:
+            return  # named in another tab since the page was shown: keep that one
+        try:
+            repo.save_settings(trainer, trainer.settings.model_copy(update={"business_name": name}))
+            return
+        except VersionConflict:
+            continue  # settings saved elsewhere between the read and the write: re-read
 
 
 def current_session(repo: Repository, cookie_value: str, now: datetime) -> CurrentSession | None:

@@ -118,3 +118,13 @@ def restore(
     longer wants it with; reviving it silently would reopen their sessions to them.
     """
     return rotate_portal_link(repo, trainer_id, client, version, secret, now, archived=False)
+
+
+def mark_link_copied(
+    repo: Repository, trainer_id: str, client: Client, generation: str | None, now: datetime
+) -> None:
+    """The trainer copied the portal link shown for `generation`: a page drawn before the
+    link was rotated copies a dead link, which must not tick step 6."""
+    if generation != str(client.portal_generation):
+        raise InvalidInput({"_form": "This portal link was replaced: copy the new one."})
+    repo.mark_portal_shared(trainer_id, client, "copied", now)

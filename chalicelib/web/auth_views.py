@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.messaging.email import EmailNotSent
 from chalicelib.services import auth
 from chalicelib.web import request_state
-from chalicelib.web.render import STATIC, redirect, render
+from chalicelib.web.render import STATIC, error_page, redirect, render
 from chalicelib.web.views import FORM, public, trainer
 
 bp = Blueprint(__name__)
+log = logging.getLogger("pt_bookings.auth")
 
 ROBOTS = """User-agent: *
 Disallow: /c/
@@ -50,17 +55,45 @@ def login_submit() -> Response:
     state = request_state.current()
     form = state.form()
     try:
+        base_url = state.base_url  # first: with no trusted base nothing is counted or written
+    except request_state.NoTrustedBaseUrl as exc:
+        log.error("sign-in refused: %s", exc)
+        return error_page(400, "Sign-in links cannot be sent here", exc.user_message)
+    try:
         email = auth.request_sign_in(
             runtime.repository(),
             state.cfg,
             form.get("email", ""),
             state.client_ip,
-            state.base_url,
+            base_url,
             runtime.now(),
         )
     except InvalidInput as exc:
         return render("auth/login.html", status=400, errors=exc.errors, form=form, signed_out=False)
+    except EmailNotSent as exc:
+        # The same for known and unknown addresses (both get an email), so nothing leaks.
+        return render(
+            "auth/login.html",
+            status=400,
+            errors={"email": exc.user_message},
+            form=form,
+            signed_out=False,
+        )
     return render("auth/login_sent.html", email=email)
+
+
+def _confirm_page(
+    token: str, prompt: auth.SignInPrompt, form: dict[str, str], errors: dict[str, str]
+) -> Response:
+    return render(
+        "auth/login_confirm.html",
+        status=400 if errors else 200,
+        token=token,
+        email=prompt.email,
+        ask_business_name=prompt.ask_business_name,
+        form=form,
+        errors=errors,
+    )
 
 
 @bp.route("/login/confirm", methods=["GET"])
@@ -68,17 +101,25 @@ def login_submit() -> Response:
 def login_confirm_page() -> Response:
     state = request_state.current()
     token = state.query("token")
-    email = auth.check_sign_in_token(runtime.repository(), token, runtime.now())
-    return render("auth/login_confirm.html", token=token, email=email)
+    prompt = auth.sign_in_prompt(runtime.repository(), state.cfg, token, runtime.now())
+    return _confirm_page(token, prompt, {"business_name": prompt.suggested_business_name}, {})
 
 
 @bp.route("/login/confirm", methods=["POST"], content_types=FORM)
 @public
 def login_confirm() -> Response:
     state = request_state.current()
-    signed_in = auth.confirm_sign_in(
-        runtime.repository(), state.cfg, state.form().get("token", ""), runtime.now()
-    )
+    form = state.form()
+    token = form.get("token", "")
+    try:
+        signed_in = auth.confirm_sign_in(
+            runtime.repository(), state.cfg, token, runtime.now(), form.get("business_name")
+        )
+    except InvalidInput as exc:
+        # The link was not used: show the same page again with what was typed.
+        email = auth.check_sign_in_token(runtime.repository(), token, runtime.now())
+        prompt = auth.SignInPrompt(email, True, form.get("business_name", ""))
+        return _confirm_page(token, prompt, form, exc.errors)
     state.set_cookie(
         state.cfg.session_cookie,
         signed_in.cookie_value,
@@ -101,8 +142,17 @@ def robots() -> Response:
     return Response(body=ROBOTS, headers={"Content-Type": "text/plain; charset=utf-8"})
 
 
+STATIC_NAME = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9]+)+")
+
+
 @bp.route("/static/{name}", methods=["GET"])
 def static(name: str) -> Response:
+    # Only names a shipped file could have: anything else (300 characters, NUL, "..")
+    # is a plain 404 before the file system sees it (a long name raised ENAMETOOLONG).
+    if len(name) > 64 or not STATIC_NAME.fullmatch(name):
+        return Response(
+            body="Not found", status_code=404, headers={"Content-Type": "text/plain; charset=utf-8"}
+        )
     path = (STATIC / name).resolve()
     content_type = STATIC_TYPES.get(path.suffix)
     if content_type is None or path.parent != STATIC.resolve() or not path.is_file():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from chalice import Blueprint, Response
 
@@ -12,8 +13,10 @@ from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.schedule import outstanding
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.template import TemplateSlot
+from chalicelib.domain.tokens import new_id
+from chalicelib.messaging.whatsapp import wa_me_link
 from chalicelib.repo.repository import Account
-from chalicelib.services import clients, links, programs
+from chalicelib.services import clients, links, messages, programs
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
@@ -32,7 +35,7 @@ def _list_page(session: CurrentSession, status: int = 200, **context: object) ->
         clients=found,
         query=query,
         currency=session.trainer.settings.currency,
-        money=format_money,
+        money=partial(format_money, locale=session.trainer.settings.locale),
         phone=format_phone,
         **context,
     )
@@ -99,6 +102,10 @@ def _recurring_choices(
     return choices, gone
 
 
+def _portal_url(session: CurrentSession, client: Client) -> str:
+    return request_state.current().base_url + "/c/" + links.portal(session.trainer.id, client)
+
+
 def _profile_page(
     session: CurrentSession,
     account: Account,
@@ -111,7 +118,7 @@ def _profile_page(
         "name": client.name,
         "phone": format_phone(client.phone),
         "email": client.email,
-        "price": format_price_input(client.price_minor, currency),
+        "price": format_price_input(client.price_minor, currency, session.trainer.settings.locale),
         "shared_notes": client.shared_notes,
         "private_notes": client.private_notes,
         "version": str(client.version),
@@ -131,6 +138,7 @@ def _profile_page(
     )
     upcoming, history = [s for s in upcoming if s.is_live], retired + past
     bundles = programs.store(runtime.repository()).client_bundles(session.trainer.id, client.id)
+    portal_url = _portal_url(session, client)
     return render(
         "clients/profile.html",
         status=status,
@@ -146,12 +154,14 @@ def _profile_page(
         bundles=bundles,
         now=runtime.now(),
         balance=outstanding(history, runtime.now()),
-        portal_url=request_state.current().base_url
-        + "/c/"
-        + links.portal(session.trainer.id, client),
+        portal_url=portal_url,
+        link_shared=account.link_shared(client),
+        send_id=new_id(),
+        share_text=messages.portal_link_text(session.trainer, client, portal_url),
+        wa_me=wa_me_link,
         places={lid: loc.name for lid, loc in session.trainer.locations.items()},
         currency=currency,
-        money=format_money,
+        money=partial(format_money, locale=session.trainer.settings.locale),
         phone=format_phone,
         saved=request_state.current().query("saved"),
         **context,
@@ -184,6 +194,17 @@ def client_change(session: CurrentSession, client_id: str) -> Response:
             clients.restore(
                 repo, tid, client, form.get("version"), runtime.link_secret(), runtime.now()
             )
+        elif action == "send_link":
+            queued = messages.send_portal_link(
+                repo,
+                session.trainer,
+                client,
+                form.get("send_id"),
+                _portal_url(session, client),
+                runtime.now(),
+            )
+            if not queued.new:
+                action = "already"
         elif action == "rotate":
             clients.rotate_portal_link(
                 repo, tid, client, form.get("version"), runtime.link_secret(), runtime.now()
@@ -197,3 +218,28 @@ def client_change(session: CurrentSession, client_id: str) -> Response:
             session, account, client, 409, errors={"_form": exc.user_message}, **kept
         )
     return redirect(f"/dashboard/clients/{client_id}", saved=action)
+
+
+@bp.route("/dashboard/clients/{client_id}/shared", methods=["POST"], content_types=FORM)
+@trainer
+def client_link_copied(session: CurrentSession, client_id: str) -> Response:
+    """The Copy button: with JavaScript it copies and posts this in the background (204);
+    without, the button submits it and the page comes back with the link selected."""
+    state = request_state.current()
+    form = state.form()
+    repo = runtime.repository()
+    client = repo.get_client(session.trainer.id, client_id)  # 404 for another trainer's id
+    background = (state.request.headers or {}).get("x-requested-with") == "fetch"
+    try:
+        clients.mark_link_copied(
+            repo, session.trainer.id, client, form.get("generation"), runtime.now()
+        )
+    except (InvalidInput, Conflict) as exc:
+        if background:
+            return Response(body="", status_code=409)
+        message = exc.errors["_form"] if isinstance(exc, InvalidInput) else exc.user_message
+        account = repo.get_account(session.trainer.id)
+        return _profile_page(session, account, client, 409, errors={"_form": message})
+    if background:
+        return Response(body="", status_code=204)
+    return redirect(f"/dashboard/clients/{client_id}", saved="copied")

@@ -4,15 +4,63 @@ from __future__ import annotations
 
 import hmac
 import os
+import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from chalicelib import runtime
+from chalicelib.domain.errors import DomainError
 from chalicelib.domain.tokens import new_token
 from chalicelib.services.auth import CurrentSession, current_session
+
+
+class NoTrustedBaseUrl(DomainError):
+    """Neither configuration nor API Gateway says where this app lives."""
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "Links cannot be sent from this address: the app does not know its public URL. "
+            "Set PUBLIC_BASE_URL for this stage."
+        )
+
+
+# A DNS name with an optional port: what API Gateway reports as its own domain.
+_HOST_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(?::[0-9]{1,5})?")
+
+
+def trusted_base_url(configured: str, context: Any, explicit_prefix: str | None) -> str:
+    """Where links in emails and messages point, from sources a client cannot choose.
+
+    Never from Host or X-Forwarded-* headers: a POST to /login with `Host: evil.example`
+    would otherwise email the victim a real token on the attacker's site. First
+    PUBLIC_BASE_URL (always set locally and on the test stage), else, deployed, the
+    domainName API Gateway puts in the Lambda event's requestContext (it is the domain
+    the request was routed by, not a header) with the stage for execute-api URLs.
+    """
+    if configured:
+        parts = urlsplit(configured)
+        if parts.scheme not in ("http", "https") or not _HOST_NAME.fullmatch(parts.netloc):
+            raise NoTrustedBaseUrl(f"PUBLIC_BASE_URL is not an http(s) URL: {configured!r}")
+        return configured.rstrip("/")
+    context = context or {}
+    domain = str(context.get("domainName") or "")
+    if not _HOST_NAME.fullmatch(domain):
+        raise NoTrustedBaseUrl("no PUBLIC_BASE_URL and no domainName in the request context")
+    if explicit_prefix is not None:
+        prefix = explicit_prefix.rstrip("/")
+    elif domain.lower().endswith(".amazonaws.com"):
+        stage = str(context.get("stage") or "api")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{1,128}", stage):
+            raise NoTrustedBaseUrl(f"unexpected stage in the request context: {stage!r}")
+        prefix = f"/{stage}"
+    else:
+        prefix = ""  # a custom domain maps the stage at its root
+    # API Gateway only serves HTTPS, so the scheme is never taken from the request.
+    return f"https://{domain.lower()}{prefix}"
 
 
 @dataclass
@@ -34,12 +82,13 @@ class RequestState:
 
     @property
     def base_url(self) -> str:
-        """Absolute base for links sent out of band (emails), stage prefix included."""
-        if self.cfg.public_base_url:
-            return self.cfg.public_base_url
-        headers = self.request.headers
-        proto = headers.get("x-forwarded-proto", "http" if self.cfg.is_local else "https")
-        return f"{proto}://{headers.get('host', '127.0.0.1')}{self.prefix}"
+        """Absolute base for links sent out of band (emails, messages), stage prefix included.
+
+        The one source of absolute links; raises NoTrustedBaseUrl rather than guess.
+        """
+        return trusted_base_url(
+            self.cfg.public_base_url, self.request.context, os.environ.get("URL_PREFIX")
+        )
 
     @property
     def client_ip(self) -> str:

@@ -91,7 +91,8 @@ def test_new_trainer_sets_up_locations_and_weekly_template(
     expect(checklist.get_by_role("heading", name="Getting started")).to_be_visible()
     expect(checklist.locator(".progress-label")).to_have_text("0 of 6 done")
     expect(checklist.locator("li.step.done")).to_have_count(0)
-    expect(page.locator(".account-name")).to_have_text(f"{viewport}-coach")
+    # the "Name shown to clients" the sign-up page suggested from the address, accepted
+    expect(page.locator(".account-name")).to_have_text(f"{viewport.title()} Coach")
     screenshot(page, f"setup-{viewport}-1-dashboard-new")
 
     # Locations: the name is shown as typed, HTML included.

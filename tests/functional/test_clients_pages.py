@@ -411,3 +411,96 @@ def test_the_profile_lists_upcoming_sessions_and_history(
     history = page[page.index("<h2>History") :]
     assert "Wednesday 25 Nov 18:00–19:00 2026" in history
     assert "25 Nov" not in page[page.index("Upcoming sessions") : page.index("<h2>History")]
+
+
+def _share_form(page: str) -> dict[str, str]:
+    generation = re.search(r'name="generation" value="(\d+)"', page)
+    send_id = re.search(r'name="send_id" value="([\w-]+)"', page)
+    assert generation and send_id
+    return {"generation": generation.group(1), "send_id": send_id.group(1)}
+
+
+def test_step_six_ticks_when_every_active_clients_link_is_copied_or_sent(
+    trainer: Browser,
+) -> None:
+    priya = add_client(trainer, "Priya Shah")
+    tom = add_client(trainer, "Tom Okafor", phone="07400 654321")
+    home = trainer.get("/dashboard").body
+    assert "Coming soon" not in home and "0 of 2 shared." in home
+    # Tom's link copied (the Copy button's form, as without JavaScript)
+    page = trainer.get(f"/dashboard/clients/{tom}").body
+    assert "Not shared yet" in page
+    copied = trainer.post(f"/dashboard/clients/{tom}/shared", _share_form(page))
+    assert copied.status == 303 and "saved=copied" in copied.location
+    assert "Shared" in trainer.follow(copied).body
+    assert "1 of 2 shared." in trainer.get("/dashboard").body
+    # Priya's sent on WhatsApp through the outbox, with the wa.me fallback shown
+    page = trainer.get(f"/dashboard/clients/{priya}").body
+    version = re.search(r'name="version" value="(\d+)"', page)
+    assert version
+    form = {"action": "send_link", "version": version.group(1), **_share_form(page)}
+    sent = trainer.post(f"/dashboard/clients/{priya}", form)
+    assert sent.status == 303, sent.body
+    shown = html.unescape(trainer.follow(sent).body)
+    assert "Portal link queued on WhatsApp" in shown and "https://wa.me/447400123456?text=" in shown
+    tab = html.unescape(trainer.get("/dashboard/whatsapp").body)
+    assert "Portal link" in tab and "this is your personal link" in tab
+    assert re.search(r"http://testserver/c/[A-Za-z0-9_-]{43}", tab)
+    assert f'href="/dashboard/clients/{priya}">Open the profile' in tab
+    # a double click queues nothing twice
+    again = trainer.post(f"/dashboard/clients/{priya}", form)
+    assert "saved=already" in again.location
+    assert tab.count("this is your personal link") == 1
+    home = trainer.get("/dashboard").body
+    assert "2 of 2 shared." in home and "6 of 6 done" not in home  # other steps remain
+    assert re.search(
+        r'class="step done">\s*<span class="step-mark" aria-hidden="true">✓</span>\s*'
+        r'<div class="step-body">\s*<p class="step-title">\s*<a href="/dashboard/clients">'
+        r"Share portal links",
+        home,
+    )
+
+
+def test_a_rotated_link_must_be_shared_again_and_an_old_page_cannot_tick_it(
+    trainer: Browser,
+) -> None:
+    priya = add_client(trainer, "Priya Shah")
+    old_page = trainer.get(f"/dashboard/clients/{priya}").body
+    assert trainer.post(f"/dashboard/clients/{priya}/shared", _share_form(old_page)).status == 303
+    assert "1 of 1 shared." in trainer.get("/dashboard").body
+    version = re.search(r'name="version" value="(\d+)"', old_page)
+    assert version
+    trainer.post(f"/dashboard/clients/{priya}", {"action": "rotate", "version": version.group(1)})
+    assert "0 of 1 shared." in trainer.get("/dashboard").body
+    # copying from the page drawn before the rotation copies a dead link: refused
+    stale = trainer.post(f"/dashboard/clients/{priya}/shared", _share_form(old_page))
+    assert stale.status == 409 and "This portal link was replaced" in stale.body
+    background = trainer.post(
+        f"/dashboard/clients/{priya}/shared", _share_form(old_page), **{"x-requested-with": "fetch"}
+    )
+    assert background.status == 409 and background.body == ""
+    assert "0 of 1 shared." in trainer.get("/dashboard").body
+
+
+def test_the_share_write_itself_refuses_a_link_rotated_after_it_was_read(trainer: Browser) -> None:
+    from chalicelib import runtime
+    from chalicelib.domain.errors import Conflict
+    from tests.functional.test_schedule_pages import trainer_id
+
+    priya = add_client(trainer, "Priya Shah")
+    repo, tid = runtime.repository(), trainer_id(trainer)
+    stale = repo.get_client(tid, priya)
+    version = profile_form(trainer, priya)["version"]
+    trainer.post(f"/dashboard/clients/{priya}", {"action": "rotate", "version": version})
+    with pytest.raises(Conflict):
+        repo.mark_portal_shared(tid, stale, "copied", runtime.now())
+    assert "0 of 1 shared." in trainer.get("/dashboard").body
+
+
+def test_another_trainers_client_cannot_be_marked_shared(
+    trainer: Browser, other_trainer: Browser
+) -> None:
+    priya = add_client(trainer, "Priya Shah")
+    page = trainer.get(f"/dashboard/clients/{priya}").body
+    assert other_trainer.post(f"/dashboard/clients/{priya}/shared", _share_form(page)).status == 404
+    assert "0 of 1 shared." in trainer.get("/dashboard").body

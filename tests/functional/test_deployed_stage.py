@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
+from chalice.local import LambdaEventConverter
 
 from chalicelib import runtime
 from tests.functional.conftest import Browser, latest_link
@@ -22,6 +24,15 @@ def deployed(monkeypatch: pytest.MonkeyPatch) -> None:
             original(), cookie_secure=True, hsts=True, stage="prod", public_base_url=""
         ),
     )
+    # Deployed, links are built from API Gateway's own domainName and stage, never Host.
+    create_event = LambdaEventConverter.create_lambda_event
+
+    def with_api_gateway_context(self: LambdaEventConverter, *args: Any, **kw: Any) -> Any:
+        event = create_event(self, *args, **kw)
+        event["requestContext"].update(domainName=API_HOST, stage="api")
+        return event
+
+    monkeypatch.setattr(LambdaEventConverter, "create_lambda_event", with_api_gateway_context)
 
 
 def test_deployed_responses_carry_hsts_and_secure_host_cookies(

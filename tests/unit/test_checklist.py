@@ -115,22 +115,29 @@ def test_step_five_ticks_once_the_template_has_been_applied():
     assert done(steps(who=trainer(template_applied_at=NOW))) == [5]
 
 
-def test_step_six_ticks_once_a_portal_link_has_been_shared():
-    assert done(steps(who=trainer(portal_link_shared_at=NOW))) == [6]
+def test_step_six_ticks_once_every_active_clients_link_is_shared():
+    assert 6 in done(steps(clients=ClientSetup(clients=2, configured=0, shared=2)))
+    detail = steps(clients=ClientSetup(clients=3, configured=0, shared=1))[5].detail
+    assert detail.endswith(": 1 of 3 shared.")
+
+
+def test_step_six_waits_for_the_last_link_and_needs_a_client():
+    assert 6 not in done(steps(clients=ClientSetup(clients=3, configured=0, shared=2)))
+    assert 6 not in done(steps(clients=ClientSetup(clients=0, configured=0, shared=0)))
 
 
 def test_everything_done_ticks_all_six_steps():
     result = steps(
-        who=trainer(template_applied_at=NOW, portal_link_shared_at=NOW),
+        who=trainer(template_applied_at=NOW),
         locations=[STUDIO],
         template=one_slot_template(),
-        clients=ClientSetup(clients=4, configured=4),
+        clients=ClientSetup(clients=4, configured=4, shared=4),
     )
     assert done(result) == [1, 2, 3, 4, 5, 6]
 
 
-def test_step_six_is_not_linked_until_portal_links_exist():
-    assert steps()[5].href is None
+def test_step_six_links_to_the_clients_and_has_no_coming_soon():
+    assert steps()[5].href == "/dashboard/clients"
 
 
 def test_step_five_links_to_the_schedule():
