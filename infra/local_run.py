@@ -16,13 +16,18 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
+
+from chalice import local as chalice_local
 
 ROOT = Path(__file__).resolve().parent.parent
 STAGE = "local"
+STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
+SNAPSHOT_INTERVAL = 1.0  # a SIGKILL loses at most about this much of the latest writes
+DRAIN_TIMEOUT = 10.0  # how long a stop waits for requests and a job run under way
 
 
 def _stage_environment() -> dict[str, str]:
@@ -40,7 +45,7 @@ def _say(line: str) -> None:
 class Ticker(threading.Thread):
     """Calls `action` every `interval` seconds until stopped."""
 
-    def __init__(self, name: str, interval: float, action: Any) -> None:
+    def __init__(self, name: str, interval: float, action: Callable[[], object]) -> None:
         super().__init__(name=name, daemon=True)
         self.interval = interval
         self.action = action
@@ -53,21 +58,134 @@ class Ticker(threading.Thread):
             except Exception:
                 logging.getLogger("pt_bookings.local").exception("%s failed", self.name)
 
+    def stop(self, timeout: float) -> None:
+        """Let a run under way finish (it may be writing), then return."""
+        self.stopped.set()
+        self.join(timeout)
 
-def _ignore_client_disconnects(http_server: Any) -> None:
-    """A browser dropping a kept-alive connection is normal, not an error: without this
-    the stdlib server prints a traceback for every reset (and the output reads as broken)."""
-    default = http_server.handle_error
 
-    def handle_error(request: Any, client_address: Any) -> None:
+class InFlight:
+    """Counts requests being handled, so shutdown can wait for them, and refuses new ones
+    once closed: a request accepted after the last snapshot would be acknowledged, then lost."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._count = 0
+        self._closed = False
+
+    def enter(self) -> bool:
+        with self._changed:
+            if self._closed:
+                return False
+            self._count += 1
+            return True
+
+    def leave(self) -> None:
+        with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+    @property
+    def count(self) -> int:
+        with self._changed:
+            return self._count
+
+    def close_and_wait(self, timeout: float) -> int:
+        """Refuse new requests, wait for the running ones; how many are still running."""
+        with self._changed:
+            self._closed = True
+            self._changed.wait_for(lambda: self._count == 0, timeout)
+            return self._count
+
+
+class LocalHTTPServer(chalice_local.ThreadedHTTPServer):
+    """Chalice's threaded server (one thread per connection, daemon threads so an idle
+    kept-alive connection never holds up exit), with a listen backlog that absorbs a burst.
+
+    The stdlib default backlog is 5: a browser or test firing a few dozen requests at once
+    had the rest of its SYNs dropped, retried seconds later or reset."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        self.in_flight = InFlight()
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A browser dropping a kept-alive connection is normal, not an error: without this
+        # the stdlib server prints a traceback for every reset (and the output reads as broken).
         if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
             return
-        default(request, client_address)
+        super().handle_error(request, client_address)
 
-    http_server.handle_error = handle_error
+
+class DrainableRequestHandler(chalice_local.ChaliceRequestHandler):
+    """Chalice's handler, counted in and out of the server's `InFlight`, that answers 503
+    once the server is stopping."""
+
+    server: LocalHTTPServer
+    _counted = False
+
+    def _enter(self) -> bool:
+        if self._counted:
+            return True
+        if self.server.in_flight.enter():
+            self._counted = True
+            return True
+        self.close_connection = True
+        self._send_http_response(
+            503,
+            {"Content-Type": "text/plain; charset=utf-8", "Connection": "close"},
+            "PT Bookings is stopping.\n",
+        )
+        return False
+
+    def handle_expect_100(self) -> bool:
+        # "100 Continue" promises the client its request will be handled, so it counts as
+        # under way from here: a stop that begins while the body is on its way waits for it.
+        return self._enter() and bool(super().handle_expect_100())
+
+    def handle_one_request(self) -> None:
+        try:
+            super().handle_one_request()
+        finally:
+            # Here rather than in `_generic_handle`: a request can be counted (100 Continue)
+            # and then end without reaching it, e.g. with an unsupported method.
+            if self._counted:
+                self._counted = False
+                self.server.in_flight.leave()
+
+    def _generic_handle(self) -> None:
+        if self._enter():
+            super()._generic_handle()
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+
+def _local_server(app: Any, config: Any, host: str, port: int) -> LocalHTTPServer:
+    """What chalice.local.create_local_server does, with our server and handler classes:
+    it offers no way to pass them, and its server is already listening with a backlog of 5
+    when it returns."""
+    chalice_local.CustomLocalChalice.__bases__ = (chalice_local.LocalChalice, app.__class__)
+    app.__class__ = chalice_local.CustomLocalChalice
+    dev_server = chalice_local.LocalDevServer(
+        app,
+        config,
+        host,
+        port,
+        handler_cls=DrainableRequestHandler,
+        server_cls=LocalHTTPServer,
+    )
+    return dev_server.server  # type: ignore[return-value]
 
 
 def main() -> int:
+    # Block the stop signals before any thread starts (threads inherit the mask), so they
+    # are taken only by the sigwait below: a stop then runs as ordinary code in one place,
+    # never as an exception raised at a random point of the main thread, and a signal that
+    # arrives during start-up waits until start-up is done.
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     port = int(os.environ.get("PORT", "8000"))
     host = os.environ.get("HOST", "127.0.0.1")
     data_dir = Path(os.environ.get("PT_DATA_DIR", ROOT / ".local"))
@@ -113,16 +231,8 @@ def main() -> int:
     factory = CLIFactory(str(ROOT))
     config = factory.create_config_obj(chalice_stage_name=STAGE)
     app = config.chalice_app
-    server = factory.create_local_server(app, config, host, port)
-    _ignore_client_disconnects(server.server)
-
-    last_saved = [-1]
+    server = _local_server(app, config, host, port)
     announced = threading.Event()
-
-    def snapshot() -> None:
-        if local_dynamodb.write_count != last_saved[0]:
-            last_saved[0] = local_dynamodb.write_count
-            local_dynamodb.save_snapshot(client, table, snapshot_path)
 
     def fire_scheduled_functions() -> None:
         from chalice.app import ScheduledEventConfig
@@ -149,19 +259,15 @@ def main() -> int:
             announced.set()
             _say(f"Scheduled functions fired: {', '.join(fired)}")
 
-    snapshot()
-    tickers = [
-        Ticker("scheduled-functions", job_interval, fire_scheduled_functions),
-        Ticker("snapshot", 2.0, snapshot),
-    ]
-    for ticker in tickers:
-        ticker.start()
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    snapshots = local_dynamodb.Snapshots(table, snapshot_path)
+    snapshots.save()
+    jobs = Ticker("scheduled-functions", job_interval, fire_scheduled_functions)
+    saver = Ticker("snapshot", SNAPSHOT_INTERVAL, snapshots.save_if_changed)
+    serving = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="http", daemon=True
+    )
+    for thread in (jobs, saver, serving):
+        thread.start()
 
     _say(f"PT Bookings is running at {base_url}  (DynamoDB: embedded moto at {endpoint})")
     _say(
@@ -170,19 +276,29 @@ def main() -> int:
     )
     _say(f"Scheduled functions run every {job_interval:g} s. Stop with Ctrl-C.")
     _say(f"Sign in: {auth.issue_sign_in_link(repo, DEMO_EMAIL, base_url, now)}")
-    try:
-        server.server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for ticker in tickers:
-            ticker.stopped.set()
-        for ticker in tickers:
-            ticker.join(timeout=10)
-        server.server.server_close()
-        local_dynamodb.save_snapshot(client, table, snapshot_path)
-        moto_server.stop()
-        _say("Stopped; data saved.")
+    signum = signal.sigwait(STOP_SIGNALS)
+
+    # Stop in the order that loses nothing: no new connections, let the requests and the job
+    # under way finish their writes, and only then take the last snapshot, which also makes
+    # moto refuse any write still to come (a request that outlived the wait).
+    server.shutdown()
+    serving.join()
+    server.server_close()
+    _say(
+        f"Stopping on {signal.Signals(signum).name}:"
+        f" finishing {server.in_flight.count} request(s) under way."
+    )
+    still_running = server.in_flight.close_and_wait(DRAIN_TIMEOUT)
+    jobs.stop(DRAIN_TIMEOUT)
+    saver.stop(DRAIN_TIMEOUT)
+    snapshots.save(last=True)
+    moto_server.stop()
+    if still_running:
+        _say(
+            f"{still_running} request(s) still running after {DRAIN_TIMEOUT:g} s:"
+            " their writes after this point are refused."
+        )
+    _say("Stopped; data saved.")
     return 0
 
 
