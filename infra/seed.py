@@ -76,6 +76,7 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
         settings=TrainerSettings(
             business_name="Sam Carter PT",
             payment=PaymentDetails(
+                scheme="uk",
                 payee_name="Sam Carter",
                 bank_name="Monzo",
                 account_number="12345678",

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.email_address import InvalidEmailAddress, normalise_email_address
 from chalicelib.domain.errors import InvalidInput, NotFound
-from chalicelib.domain.models import Location, email_errors, normalise_email
-from chalicelib.domain.settings import CURRENCIES
+from chalicelib.domain.models import Location
+from chalicelib.domain.money import (
+    DEFAULT_LOCALE,
+    MAX_AMOUNT_MAJOR,
+    format_money_input,
+    locale_for_country,
+    parse_money,
+)
 from chalicelib.domain.template import WeeklyTemplate
 
 MAX_CLIENT_NAME = 80
 MAX_NOTES = 2000
-MAX_PRICE_MAJOR = 10_000
+MAX_PRICE_MAJOR = MAX_AMOUNT_MAJOR
 
 
 class Client(BaseModel):
@@ -83,38 +89,19 @@ def format_phone(e164: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
-def parse_price(raw: str, currency: str) -> int | None:
-    """Money typed by a person ("45", "45.50", "£45") as integer minor units; blank = none."""
-    text = re.sub(r"[\s,]", "", raw or "")
-    symbol = CURRENCIES.get(currency, ("", 2))[0].strip()
-    if symbol:
-        text = text.removeprefix(symbol)
-    if not text:
+def parse_price(raw: str, currency: str, locale: str = DEFAULT_LOCALE) -> int | None:
+    """A price typed by a person ("45", "45,50", "£45") as integer minor units, read in the
+    trainer's locale (see money.parse_money); blank = no price."""
+    if not (raw or "").strip():
         return None
-    digits = CURRENCIES.get(currency, ("", 2))[1]
-    pattern = r"[0-9]+" if digits == 0 else rf"[0-9]+(\.[0-9]{{1,{digits}}})?"
-    if not re.fullmatch(pattern, text):
-        if text.startswith("-"):
-            raise ValueError("A price cannot be negative.")
-        raise ValueError(
-            "Enter the price as a number, like 45 or 45.50."
-            if digits
-            else "Enter the price as a whole number."
-        )
-    major, _, minor = text.partition(".")
-    if int(major) > MAX_PRICE_MAJOR:
-        raise ValueError(f"That price is above {MAX_PRICE_MAJOR:,}: check it.")
-    return int(major) * 10**digits + int(minor.ljust(digits, "0") or 0)
+    return parse_money(raw, currency, locale, max_major=MAX_PRICE_MAJOR)
 
 
-def format_price_input(price_minor: int | None, currency: str) -> str:
+def format_price_input(price_minor: int | None, currency: str, locale: str = DEFAULT_LOCALE) -> str:
+    """A price to prefill the form with, in the trainer's locale ("45.50", "45,50")."""
     if price_minor is None:
         return ""
-    digits = CURRENCIES.get(currency, ("", 2))[1]
-    if digits == 0:
-        return str(price_minor)
-    major, minor = divmod(price_minor, 10**digits)
-    return f"{major}.{minor:0{digits}d}"
+    return format_money_input(price_minor, currency, locale)
 
 
 def parse_contact_form(
@@ -131,12 +118,17 @@ def parse_contact_form(
         phone = parse_phone(form.get("phone", ""), default_country)
     except ValueError as exc:
         errors["phone"] = str(exc)
-    email = normalise_email(form.get("email", ""))
-    if email and email_errors(email):
-        errors["email"] = "Enter an email address like name@example.com, or leave it empty."
+    email = ""
+    if (form.get("email") or "").strip():  # optional: many clients only use WhatsApp
+        try:
+            email = normalise_email_address(form.get("email", ""))
+        except InvalidEmailAddress as exc:
+            errors["email"] = (
+                f"Enter an email address like name@example.com, or leave it empty. {exc}"
+            )
     price: int | None = None
     try:
-        price = parse_price(form.get("price", ""), currency)
+        price = parse_price(form.get("price", ""), currency, locale_for_country(default_country))
     except ValueError as exc:
         errors["price"] = str(exc)
     if errors:

@@ -30,6 +30,7 @@ KINDS: Final = {
     "confirmation": "Confirmation",
     "offer": "Last-minute offer",
     "portal_link": "Portal link",
+    "cancel_notice": "Cancellation notice",
 }
 
 STATUS_LABELS: Final = {

@@ -25,8 +25,8 @@ from chalicelib.domain.clients import format_price_input, parse_price
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import WEEKDAYS, ClockError, format_clock, parse_clock
 from chalicelib.domain.models import LocationName
+from chalicelib.domain.money import DEFAULT_LOCALE, format_money
 from chalicelib.domain.schedule import Document, Session, Slot, make_slot, parse_day
-from chalicelib.domain.settings import format_money
 from chalicelib.domain.timeutil import NonexistentLocalTime, to_utc
 
 MAX_SESSIONS: Final = 100
@@ -70,7 +70,11 @@ _URL_CHARS = re.compile(r"^[^\s<>\"']+$")
 
 def _link_problem(url: str) -> str | None:
     """Only http(s) links with a host: a `javascript:` link must never reach a page."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:  # "http://[abc": an unclosed IPv6 host
+        return "Enter a full link starting with https://"
     if parts.scheme not in ("http", "https") or not parts.netloc or not _URL_CHARS.match(url):
         return "Enter a full link starting with https://"
     if len(url) > 500:
@@ -102,7 +106,10 @@ def document_rows(form: Mapping[str, str]) -> list[tuple[str, str]]:
 
 
 def parse_offer_form(
-    form: Mapping[str, str], locations: Mapping[str, LocationName], currency: str
+    form: Mapping[str, str],
+    locations: Mapping[str, LocationName],
+    currency: str,
+    locale: str = DEFAULT_LOCALE,
 ) -> ProgramOffer:
     """Step 1 of the wizard or the template form; field errors all at once."""
     errors: dict[str, str] = {}
@@ -114,7 +121,7 @@ def parse_offer_form(
     count = _count(form.get("sessions", ""), errors)
     price: int | None = None
     try:
-        price = parse_price(form.get("price", ""), currency)
+        price = parse_price(form.get("price", ""), currency, locale)
         if price is None:
             errors["price"] = "Enter the total price of the bundle (0 if it is free)."
     except ValueError as exc:
@@ -160,12 +167,14 @@ def parse_offer_form(
     )
 
 
-def offer_form_values(offer: ProgramOffer, currency: str) -> dict[str, str]:
+def offer_form_values(
+    offer: ProgramOffer, currency: str, locale: str = DEFAULT_LOCALE
+) -> dict[str, str]:
     """A saved offer as the form fields that would produce it (to prefill a form)."""
     values = {
         "title": offer.title,
         "sessions": str(offer.sessions),
-        "price": format_price_input(offer.price_minor, currency),
+        "price": format_price_input(offer.price_minor, currency, locale),
         "location_id": offer.location_id,
         "length": str(offer.length),
         "video_link": offer.video_link,
@@ -189,15 +198,15 @@ def split_price(total_minor: int, count: int) -> list[int]:
     return [base + 1 if i < remainder else base for i in range(count)]
 
 
-def price_summary(total_minor: int, count: int, currency: str) -> str:
+def price_summary(total_minor: int, count: int, currency: str, locale: str = DEFAULT_LOCALE) -> str:
     shares = split_price(total_minor, count)
     high, low = shares[0], shares[-1]
     if high == low:
-        return f"{format_money(low, currency)} a session"
+        return f"{format_money(low, currency, locale)} a session"
     extra = shares.count(high)
     return (
-        f"{format_money(high, currency)} for the first {extra}, "
-        f"{format_money(low, currency)} for the other {count - extra}"
+        f"{format_money(high, currency, locale)} for the first {extra}, "
+        f"{format_money(low, currency, locale)} for the other {count - extra}"
     )
 
 

@@ -8,28 +8,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.bank import (
+    MAX_NAME,
+    PaymentDetails,
+    Scheme,
+    parse_payment_form,
+    scheme_for_country,
+)
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import format_clock, is_on_grid, parse_time_fields
+from chalicelib.domain.money import OFFERED_CURRENCIES, locale_for_country
+from chalicelib.domain.money import format_money as format_money  # re-exported: older callers
 from chalicelib.domain.timeutil import is_valid_time_zone
 
-# ISO 4217 code -> (symbol, minor-unit digits). Money is always integer minor units.
-CURRENCIES: dict[str, tuple[str, int]] = {
-    "GBP": ("£", 2),
-    "EUR": ("€", 2),
-    "USD": ("$", 2),
-    "AUD": ("A$", 2),
-    "CAD": ("C$", 2),
-    "NZD": ("NZ$", 2),
-    "CHF": ("CHF ", 2),
-    "SEK": ("kr ", 2),
-    "NOK": ("kr ", 2),
-    "DKK": ("kr ", 2),
-    "PLN": ("zł ", 2),
-    "ZAR": ("R ", 2),
-    "AED": ("AED ", 2),
-    "SGD": ("S$", 2),
-    "JPY": ("¥", 0),
-}
+# The currency codes offered in Settings; symbols and decimals come from Babel (money.py).
+CURRENCIES: tuple[str, ...] = OFFERED_CURRENCIES
 
 # Country codes offered for the default phone prefix of local numbers (Clients issue).
 COUNTRIES: dict[str, str] = {
@@ -61,20 +54,6 @@ BOOKING_WINDOW_PRESETS = (1, 2, 3)
 MAX_BOOKING_WINDOW_WEEKS = 12
 MAX_DEADLINE_HOURS = 14 * 24
 MIN_LOCK_MINUTES, MAX_LOCK_MINUTES = 5, 24 * 60
-MAX_NAME = 80
-
-
-class PaymentDetails(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    payee_name: str = ""
-    bank_name: str = ""
-    account_number: str = ""
-    sort_code: str = ""
-
-    @property
-    def complete(self) -> bool:
-        return all((self.payee_name, self.bank_name, self.account_number, self.sort_code))
 
 
 class TrainerSettings(BaseModel):
@@ -97,11 +76,28 @@ class TrainerSettings(BaseModel):
     def schedule_hours(self) -> str:
         return f"{format_clock(self.day_start)}–{format_clock(self.day_end)}"
 
+    @property
+    def locale(self) -> str:
+        """How this trainer writes numbers and money (en_GB, de_DE...): from the country."""
+        return locale_for_country(self.country)
+
+    @property
+    def bank_scheme(self) -> Scheme:
+        """The bank details format to show: the saved one, or the country's until some
+        details have been entered."""
+        if self.payment.has_account_details:
+            return self.payment.scheme
+        return scheme_for_country(self.country)
+
 
 def _int_field(
     form: Mapping[str, str], field: str, label: str, low: int, high: int, errors: dict[str, str]
 ) -> int | None:
     raw = (form.get(field) or "").strip()
+    if re.fullmatch(r"[-−]\s*[0-9]+", raw):
+        # "-5" is a whole number: saying it is not would send people looking for a typo.
+        errors[field] = f"{label} cannot be negative: use a whole number between {low} and {high}."
+        return None
     if not re.fullmatch(r"[0-9]{1,6}", raw):
         errors[field] = f"{label} must be a whole number."
         return None
@@ -110,13 +106,6 @@ def _int_field(
         errors[field] = f"{label} must be between {low} and {high}."
         return None
     return value
-
-
-def _normalise_sort_code(raw: str) -> str | None:
-    digits = re.sub(r"[\s-]", "", raw)
-    if not re.fullmatch(r"[0-9]{6}", digits):
-        return None
-    return f"{digits[0:2]}-{digits[2:4]}-{digits[4:6]}"
 
 
 def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
@@ -185,20 +174,7 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
     if currency not in CURRENCIES:
         errors["currency"] = "Pick a currency from the list."
 
-    payee = (form.get("payee_name") or "").strip()
-    bank = (form.get("bank_name") or "").strip()
-    account = re.sub(r"\s", "", form.get("account_number") or "")
-    sort_code_raw = (form.get("sort_code") or "").strip()
-    for field, value in (("payee_name", payee), ("bank_name", bank)):
-        if len(value) > MAX_NAME:
-            errors[field] = f"Keep this to {MAX_NAME} characters or fewer."
-    if account and not re.fullmatch(r"[0-9]{6,10}", account):
-        errors["account_number"] = "An account number is 6 to 10 digits (UK accounts have 8)."
-    sort_code = ""
-    if sort_code_raw:
-        sort_code = _normalise_sort_code(sort_code_raw) or ""
-        if not sort_code:
-            errors["sort_code"] = "A sort code is 6 digits, like 12-34-56."
+    payment = parse_payment_form(form, errors)
 
     whatsapp_number = ""
     raw_number = (form.get("whatsapp_number") or "").strip()
@@ -226,17 +202,5 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
         cancel_deadline_hours=deadline,
         offer_lock_minutes=lock,
         currency=currency,
-        payment=PaymentDetails(
-            payee_name=payee, bank_name=bank, account_number=account, sort_code=sort_code
-        ),
+        payment=payment,
     )
-
-
-def format_money(minor_units: int, currency: str) -> str:
-    symbol, digits = CURRENCIES.get(currency, (currency + " ", 2))
-    sign = "-" if minor_units < 0 else ""
-    value = abs(minor_units)
-    if digits == 0:
-        return f"{sign}{symbol}{value:,}"
-    major, minor = divmod(value, 10**digits)
-    return f"{sign}{symbol}{major:,}.{minor:0{digits}d}"

@@ -24,6 +24,8 @@ from chalicelib.domain.messages import (
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Session
 from chalicelib.domain.settings import format_money
+from chalicelib.domain.timeutil import local_today, week_key
+from chalicelib.domain.tokens import new_id
 from chalicelib.messaging.texts import render_text
 from chalicelib.repo.repository import Repository
 from chalicelib.services.sessions import decode_cursor, encode_cursor
@@ -89,11 +91,9 @@ def send_invoice(
         trainer_name=trainer.display_name,
         when=f"{session.label} {session.day.year}",
         place=_place(trainer, session),
-        amount=format_money(price, trainer.settings.currency),
-        payee_name=payment.payee_name,
-        bank_name=payment.bank_name,
-        account_number=payment.account_number,
-        sort_code=payment.sort_code,
+        amount=format_money(price, trainer.settings.currency, trainer.settings.locale),
+        # Only the lines of the trainer's bank details format: no "Sort code" on an IBAN.
+        bank_lines=payment.invoice_lines(),
         reference=f"{client.first_name} {session.day:%d %b}".upper(),
     )
     message = _message(session, client, send_id, "invoice", text, now)
@@ -123,6 +123,69 @@ def send_confirmation(
     )
     message = _message(session, client, send_id, "confirmation", text, now)
     return Queued(send_id, repo.queue_session_message(trainer.id, session, message))
+
+
+def cancel_notice(
+    repo: Repository,
+    trainer: Trainer,
+    session: Session,
+    portal_url: Callable[[Client], str],
+    now: datetime,
+) -> Message:
+    """The client's word that the trainer canceled their session (queued with the cancel)."""
+    client = repo.get_client(trainer.id, session.client_id)
+    text = render_text(
+        "cancel_notice.txt",
+        first_name=client.first_name,
+        trainer_name=trainer.display_name,
+        when=f"{session.label} {session.day.year}",
+        place=_place(trainer, session),
+        portal_url=portal_url(client),
+    )
+    return _message(session, client, new_id(), "cancel_notice", text, now)
+
+
+def portal_link_text(trainer: Trainer, client: Client, portal_url: str) -> str:
+    """The portal link message: queued by Send on WhatsApp, and the wa.me fallback's text."""
+    return render_text(
+        "portal_link.txt",
+        first_name=client.first_name,
+        trainer_name=trainer.display_name,
+        portal_url=portal_url,
+    )
+
+
+def send_portal_link(
+    repo: Repository,
+    trainer: Trainer,
+    client: Client,
+    send_id_text: str | None,
+    portal_url: str,
+    now: datetime,
+) -> Queued:
+    """Queue the client's portal link on WhatsApp; the same transaction marks the link
+    shared (step 6 of the checklist), so a message queued is a link counted once."""
+    send_id = _send_id(send_id_text)
+    if client.archived:
+        raise InvalidInput({"_form": f"{client.name} is archived: restore them first."})
+    text = portal_link_text(trainer, client, portal_url)
+    message = Message(
+        id=send_id,
+        # A message about the client, not a session: it sits in this week's partition
+        # under the client's id, like a session's messages sit under the session's.
+        week=week_key(local_today(now, trainer.settings.time_zone)),
+        subject_id=client.id,
+        subject_ref="",
+        client_id=client.id,
+        client_name=client.name,
+        kind="portal_link",
+        channel=WHATSAPP,
+        to=client.phone,
+        text=text,
+        created_at=now,
+        next_attempt_at=now,
+    )
+    return Queued(send_id, repo.queue_portal_link(trainer.id, client, message))
 
 
 @dataclass(frozen=True)

@@ -89,7 +89,9 @@ def save_template(
     previous = programs.get_template(trainer.id, template_id) if template_id else None
     if previous is not None:
         expect_version(previous.version, form.get("version"))
-    offer = parse_offer_form(form, trainer.locations, trainer.settings.currency)
+    offer = parse_offer_form(
+        form, trainer.locations, trainer.settings.currency, trainer.settings.locale
+    )
     template = ProgramTemplate(
         **offer.model_dump(),
         id=previous.id if previous else new_id(),
@@ -141,7 +143,9 @@ def _with_template(repo: Repository, trainer: Trainer, draft: Draft, template_id
         update={
             "template_id": template.id,
             "template_title": template.title,
-            "offer": offer_form_values(template, trainer.settings.currency),
+            "offer": offer_form_values(
+                template, trainer.settings.currency, trainer.settings.locale
+            ),
         }
     )
 
@@ -169,14 +173,18 @@ def save_offer(repo: Repository, trainer: Trainer, draft_id: str, form: Mapping[
     updated = programs.save_draft(
         trainer.id, draft.model_copy(update={"offer": _typed(form, OFFER_FIELDS)}), draft.version
     )
-    parse_offer_form(updated.offer, trainer.locations, trainer.settings.currency)
+    parse_offer_form(
+        updated.offer, trainer.locations, trainer.settings.currency, trainer.settings.locale
+    )
     return updated
 
 
 def draft_offer(trainer: Trainer, draft: Draft) -> ProgramOffer:
     """The offer of step 1; InvalidInput (on `_form`) if it was never completed."""
     try:
-        return parse_offer_form(draft.offer, trainer.locations, trainer.settings.currency)
+        return parse_offer_form(
+            draft.offer, trainer.locations, trainer.settings.currency, trainer.settings.locale
+        )
     except InvalidInput:
         raise InvalidInput({"_form": "Step 1 is not complete: check the offer first."}) from None
 

@@ -3,6 +3,8 @@ wizard, and the bundle page (progress, status, sessions, Send confirmations)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
@@ -46,7 +48,7 @@ def _common(session: CurrentSession) -> dict[str, object]:
     return {
         "tab": "programs",
         "currency": trainer.settings.currency,
-        "money": format_money,
+        "money": partial(format_money, locale=trainer.settings.locale),
         "places": {lid: loc.name for lid, loc in trainer.locations.items()},
         "active_locations": sorted(
             ((lid, loc.name) for lid, loc in trainer.locations.items() if not loc.archived),
@@ -91,7 +93,9 @@ def _template_page(
         )
     form = context.pop("form", None) or (
         {
-            **offer_form_values(template, session.trainer.settings.currency),
+            **offer_form_values(
+                template, session.trainer.settings.currency, session.trainer.settings.locale
+            ),
             "version": str(template.version),
         }
         if template
@@ -312,7 +316,12 @@ def _confirm_page(
         plan=checked,
         draft=checked.draft,
         client=checked.client,
-        price_text=price_summary(checked.offer.price_minor, checked.offer.sessions, currency),
+        price_text=price_summary(
+            checked.offer.price_minor,
+            checked.offer.sessions,
+            currency,
+            session.trainer.settings.locale,
+        ),
         **_common(session),
         **context,
     )
@@ -364,7 +373,10 @@ def _bundle_page(
         scheduling_problem=scheduling_problem(page.bundle, now),
         confirmable=confirmable(page.sessions, now),
         shares=price_summary(
-            page.bundle.price_minor, page.bundle.sessions_planned, session.trainer.settings.currency
+            page.bundle.price_minor,
+            page.bundle.sessions_planned,
+            session.trainer.settings.currency,
+            session.trainer.settings.locale,
         ),
         saved=state.query("saved"),
         sent=state.query("sent"),

@@ -93,6 +93,89 @@ def test_an_invoice_is_queued_with_the_price_and_bank_details(
     assert "Invoice sent" in trainer.get("/dashboard/sessions").body
 
 
+def _invoice_text(trainer: Browser, session_url: str) -> str:
+    page = send(trainer, session_url, "invoice")
+    assert page.status == 303, page.body
+    (message,) = runtime.repository().outbox.page(
+        trainer.cookies["pt_session"].split(".")[0], None, None
+    )[0]
+    return message.text
+
+
+def test_an_invoice_to_an_iban_names_the_iban_and_bic_and_no_sort_code(
+    trainer: Browser, booked: tuple[str, str]
+) -> None:
+    session_url, _ = booked
+    set_payment_details(
+        trainer,
+        country="DE",
+        currency="EUR",
+        bank_name="Commerzbank",
+        bank_scheme="iban",
+        iban="de89370400440532013000",
+        bic="cobadeffxxx",
+    )  # the UK account number and sort code still in the form are not saved
+    text = _invoice_text(trainer, session_url)
+    assert "Amount due: 40,00\xa0€\n" in text  # the German trainer's way of writing it
+    assert (
+        "Please pay by bank transfer to:\n"
+        "Payee: Alex Byrne\n"
+        "Bank: Commerzbank\n"
+        "IBAN: DE89 3704 0044 0532 0130 00\n"
+        "BIC: COBADEFFXXX\n"
+        "Reference: PRIYA 26 NOV\n"
+    ) in text
+    assert "Sort code" not in text and "Account number" not in text
+    assert "IBAN: DE89 3704 0044 0532 0130 00" in trainer.get("/dashboard/whatsapp").body
+
+
+@pytest.mark.parametrize(
+    ("details", "lines", "absent"),
+    [
+        (
+            {"country": "US", "bank_scheme": "us", "routing_number": "021000021",
+             "account_number": "123456789"},
+            "Routing number: 021000021\nAccount number: 123456789\n",
+            ("Sort code", "IBAN", "BSB"),
+        ),
+        (
+            {"country": "AU", "bank_scheme": "au", "bsb": "062000", "account_number": "12345678"},
+            "BSB: 062-000\nAccount number: 12345678\n",
+            ("Sort code", "IBAN", "Routing"),
+        ),
+        (
+            {"bank_scheme": "uk"},
+            "Account number: 12345678\nSort code: 04-00-04\n",
+            ("IBAN", "BSB", "Routing"),
+        ),
+    ],
+)  # fmt: skip
+def test_an_invoice_lists_only_the_lines_of_the_bank_details_format(
+    trainer: Browser,
+    booked: tuple[str, str],
+    details: dict[str, str],
+    lines: str,
+    absent: tuple[str, ...],
+) -> None:
+    session_url, _ = booked
+    set_payment_details(trainer, **details)
+    text = _invoice_text(trainer, session_url)
+    assert "Payee: Alex Byrne\nBank: Monzo\n" + lines + "Reference:" in text
+    for label in absent:
+        assert label not in text
+
+
+def test_no_invoice_with_an_iban_format_but_no_iban_and_the_message_says_what_is_missing(
+    trainer: Browser, booked: tuple[str, str]
+) -> None:
+    session_url, _ = booked
+    set_payment_details(trainer, bank_scheme="iban", iban="")
+    page = send(trainer, session_url, "invoice")
+    assert page.status == 400
+    assert "payment details are incomplete: add the IBAN in Settings" in page.body
+    assert messages_in_tab(trainer) == 0
+
+
 def test_a_double_click_on_send_queues_one_message(
     trainer: Browser, booked: tuple[str, str]
 ) -> None:

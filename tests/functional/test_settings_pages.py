@@ -81,13 +81,13 @@ def test_a_custom_booking_window_is_saved(trainer: Browser) -> None:
         ("time_zone", "Mars/Olympus", "is not a time zone we know"),
         ("cancel_deadline_hours", "abc", "must be a whole number"),
         ("cancel_deadline_hours", "1.5", "must be a whole number"),
-        ("cancel_deadline_hours", "-3", "must be a whole number"),
+        ("cancel_deadline_hours", "-3", "cannot be negative: use a whole number between 0 and 336"),
         ("offer_lock_minutes", "2", "between 5 and 1440"),
         ("day_end", "05:00", "must end after it starts"),
         ("day_start", "07:15", "30-minute grid"),
         ("booking_window", "9", "Choose 1, 2, 3 weeks"),
         ("sort_code", "12-34", "6 digits"),
-        ("account_number", "ABCDEFGH", "6 to 10 digits"),
+        ("account_number", "ABCDEFGH", "A UK account number is 8 digits"),
         ("currency", "XXX", "Pick a currency"),
     ],
 )
@@ -145,3 +145,115 @@ def test_settings_page_reads_dynamodb_once(trainer: Browser) -> None:
 def test_saving_settings_costs_two_round_trips(trainer: Browser) -> None:
     version = _version(trainer.get("/dashboard/settings").body)
     assert trainer.post("/dashboard/settings", _valid_form(version)).db_calls == 2
+
+
+# Bank details formats -------------------------------------------------------------------
+GOOD_IBAN = "DE89 3704 0044 0532 0130 00"
+
+
+def test_the_bank_details_format_defaults_from_the_country(trainer: Browser) -> None:
+    page = trainer.get("/dashboard/settings")
+    assert 'name="bank_scheme" value="uk" checked' in page.body
+    empty = {"payee_name": "", "bank_name": "", "account_number": "", "sort_code": ""}
+    form = _valid_form(_version(page.body), country="DE", **empty)
+    assert trainer.post("/dashboard/settings", form).status == 303
+    page = trainer.get("/dashboard/settings")
+    assert 'name="bank_scheme" value="iban" checked' in page.body
+    assert page.body.count(" checked>") == 3  # booking window, default view, bank format
+
+
+def test_an_iban_is_saved_shown_in_print_form_and_the_uk_fields_are_dropped(
+    trainer: Browser,
+) -> None:
+    version = _version(trainer.get("/dashboard/settings").body)
+    form = _valid_form(
+        version, bank_scheme="iban", iban="de89370400440532013000", bic="cobadeff xxx"
+    )  # still carries the UK account number and sort code typed before switching
+    assert trainer.post("/dashboard/settings", form).status == 303
+    page = trainer.get("/dashboard/settings").body
+    assert 'name="bank_scheme" value="iban" checked' in page
+    assert f'value="{GOOD_IBAN}"' in page and 'value="COBADEFFXXX"' in page
+    assert 'value="93-11-52"' not in page and 'value="12345678"' not in page
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "scheme_fields", "message"),
+    [
+        ("iban", "DE88 3704 0044 0532 0130 00", {}, "That IBAN's check digits do not match"),
+        ("iban", "DE89 3704 0044 0532 0130 0", {}, "has 22 characters; this one has 21"),
+        ("iban", "12345678", {}, "An IBAN is a country code, 2 check digits"),
+        ("bic", "COBAXXFFXXX", {"iban": GOOD_IBAN}, "“XX” is not a country"),
+        ("bic", "COBADEF", {"iban": GOOD_IBAN}, "8 or 11 letters and digits"),
+        (
+            "routing_number",
+            "021000022",
+            {"bank_scheme": "us", "account_number": "1234"},
+            "its check digit does not match",
+        ),
+        ("bsb", "12-345", {"bank_scheme": "au", "account_number": "123456"}, "A BSB is 6 digits"),
+        (
+            "account_number",
+            "DE89370400440532013000",
+            {"bank_scheme": "uk"},
+            "A UK account number is 8 digits",
+        ),
+    ],
+)
+def test_bad_bank_details_keep_the_input_and_say_why(
+    trainer: Browser, field: str, value: str, scheme_fields: dict[str, str], message: str
+) -> None:
+    version = _version(trainer.get("/dashboard/settings").body)
+    form = _valid_form(version, **{"bank_scheme": "iban", **scheme_fields, field: value})
+    page = trainer.post("/dashboard/settings", form)
+    assert page.status == 400
+    body = html.unescape(page.body)
+    assert message in body
+    assert f'id="{field}" name="{field}"' in page.body
+    assert re.search(rf'id="{field}" name="{field}"[^>]*aria-invalid="true"', page.body)
+    assert f'value="{value}"' in body  # what was typed, to correct rather than retype
+    assert f'name="bank_scheme" value="{form["bank_scheme"]}" checked' in page.body
+    stored = trainer.get("/dashboard/settings").body
+    assert "Alex Fit" not in stored
+
+
+def test_an_unknown_bank_details_format_is_refused(trainer: Browser) -> None:
+    version = _version(trainer.get("/dashboard/settings").body)
+    page = trainer.post("/dashboard/settings", _valid_form(version, bank_scheme="ca"))
+    assert page.status == 400 and "Pick a bank details format from the list." in page.body
+
+
+def test_the_bank_details_script_is_served_by_the_app_and_not_inline(trainer: Browser) -> None:
+    body = trainer.get("/dashboard/settings").body
+    found = re.search(
+        r'<script src="(/static/bank-details\.js\?v=[0-9a-f]+)" defer></script>', body
+    )
+    assert found
+    script = trainer.get(found.group(1))
+    assert script.status == 200 and script.headers["content-type"].startswith("text/javascript")
+    assert "data-bank-schemes" in body and "bankSchemes" in script.body
+    assert re.search(r"<script(?![^>]*\ssrc=)", body) is None  # the CSP allows no inline script
+
+
+# Prices in the trainer's locale (issue 6) --------------------------------------------------
+def test_a_client_price_typed_with_a_decimal_comma_is_pounds_and_pence(trainer: Browser) -> None:
+    from tests.functional.test_clients_pages import add_client
+
+    client = add_client(trainer, price="45,50")
+    assert 'value="45.50"' in trainer.get(f"/dashboard/clients/{client}").body
+    assert "£45.50 a session" in trainer.get("/dashboard/clients").body
+
+
+def test_a_german_trainer_types_and_reads_prices_the_german_way(trainer: Browser) -> None:
+    from tests.functional.test_clients_pages import add_client
+
+    version = _version(trainer.get("/dashboard/settings").body)
+    trainer.post("/dashboard/settings", _valid_form(version, country="DE", currency="EUR"))
+    client = add_client(trainer, phone="+49 151 23456789", price="1.234,50")
+    assert 'value="1234,50"' in trainer.get(f"/dashboard/clients/{client}").body
+    assert "1.234,50\xa0€ a session" in trainer.get("/dashboard/clients").body
+    refused = trainer.post(
+        "/dashboard/clients", {"name": "Tom", "phone": "+49 151 23456780", "price": "1,500"}
+    )
+    assert refused.status == 400
+    assert "“1,500” could mean 1,50\xa0€ or 1.500,00\xa0€" in html.unescape(refused.body)
+    assert 'value="1,500"' in refused.body
