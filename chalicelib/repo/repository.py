@@ -1046,14 +1046,18 @@ class Repository:
         now: datetime,
         *,
         free_slot: bool = False,
+        message: Message | None = None,
     ) -> Session:
-        """Save a session change with its log line; a cancel also frees the slot. All or
-        nothing, and only if the session is unchanged since it was read."""
+        """Save a session change with its log line; a cancel also frees the slot, and a
+        `message` to the client is queued with it. All or nothing, and only if the session
+        is unchanged since it was read."""
         saved = updated.model_copy(update={"version": session.version + 1})
         operations = [
             tx_put(session_to_item(trainer_id, saved), at_version(session.version)),
             _log_op(trainer_id, session, actor, text, now),
         ]
+        if message is not None:
+            operations.append(tx_put(message_to_item(trainer_id, message), new_item()))
         if (bundle_op := _bundle_entry_op(trainer_id, session, saved)) is not None:
             operations.append(bundle_op)
         if free_slot:
@@ -1211,6 +1215,23 @@ class Repository:
             start_key=after,
         )
         return [session_from_item(i) for i in items], last
+
+    def trainer_sessions_between(
+        self, trainer_id: str, since: datetime, until: datetime, limit: int
+    ) -> tuple[list[Session], bool]:
+        """Live and voided sessions starting in [since, until), latest first: one Query
+        page of TrainerTimeline, so the read is bounded by time *and* by `limit` however
+        old the account is (the dashboard's unpaid total). The flag is True when the
+        page did not reach `since` (the limit or DynamoDB's 1 MB page cut it short)."""
+        items, last = self.db.query_page(
+            keys.trainer_timeline(trainer_id),
+            index=keys.TRAINER_INDEX,
+            sk_range=(keys.timeline_point(utc_iso(since)), keys.timeline_point(utc_iso(until))),
+            forward=False,
+            limit=limit,
+            start_key=None,
+        )
+        return [session_from_item(i) for i in items], last is not None
 
     def client_upcoming(
         self, trainer_id: str, client_id: str, now: datetime, limit: int = 20

@@ -63,8 +63,16 @@ def set_payment(
 
 
 def cancel(
-    repo: Repository, trainer_id: str, session: Session, version: str | None, now: datetime
+    repo: Repository,
+    trainer_id: str,
+    session: Session,
+    version: str | None,
+    now: datetime,
+    *,
+    notice: Message | None = None,
 ) -> Session:
+    """Cancel and free the slot; `notice` (the client's message) is queued in the same
+    transaction, so a client is told exactly when the cancel happened, and once."""
     expect_version(session.version, version)
     canceled = cancellation(session, now)
     return repo.change_session(
@@ -72,9 +80,11 @@ def cancel(
         session,
         canceled,
         "trainer",
-        "Canceled by the trainer; slot reopened",
+        "Canceled by the trainer; slot reopened"
+        + ("; the client was told on WhatsApp" if notice else ""),
         now,
         free_slot=True,
+        message=notice,
     )
 
 

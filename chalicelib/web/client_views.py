@@ -164,6 +164,7 @@ def _profile_page(
         money=partial(format_money, locale=session.trainer.settings.locale),
         phone=format_phone,
         saved=request_state.current().query("saved"),
+        confirming=context.pop("confirming", request_state.current().query("confirm")),
         **context,
     )
 

@@ -140,6 +140,7 @@ def _session_page(view: portal.SessionView, status: int = 200, **extra: Any) -> 
     context, session = view.context, view.session
     settings = context.trainer.settings
     locked = session.is_live and session.start_utc > now and inside_deadline(session, settings, now)
+    extra.setdefault("confirming", request_state.current().query("confirm"))
     return render(
         "portal/session.html",
         status=status,

@@ -186,6 +186,7 @@ def _open_slot_page(
     session: CurrentSession, slot: Slot, status: int = 200, **context: object
 ) -> Response:
     repo, now = runtime.repository(), runtime.now()
+    context.setdefault("confirming", "")
     account = repo.get_account(session.trainer.id)
     week = repo.get_week_with_sessions(session.trainer.id, slot.week)
     active_clients = sorted(
@@ -230,7 +231,8 @@ def slot_page(session: CurrentSession, week: str, slot_id: str) -> Response:
             location=session.trainer.locations.get(slot.location_id),
             was_at=session.trainer.locations.get(moving.location_id),
         )
-    return _open_slot_page(session, slot)
+    # Remove is two steps without JavaScript: a link here with ?confirm=remove shows the form.
+    return _open_slot_page(session, slot, confirming=request_state.current().query("confirm"))
 
 
 @bp.route("/dashboard/schedule/{week}/slots/{slot_id}", methods=["POST"], content_types=FORM)

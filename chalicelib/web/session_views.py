@@ -25,6 +25,8 @@ bp = Blueprint(__name__)
 SAVED = {
     "payment": "Payment saved.",
     "cancel": "Session canceled: the slot is open again.",
+    "cancel_told": "Session canceled: the slot is open again, and the client's message is "
+    "in the WhatsApp tab.",
     "void": "Session voided.",
     "invoice": "Invoice queued: it is in the WhatsApp tab and below.",
     "confirm": "Confirmation queued: it is in the WhatsApp tab and below.",
@@ -42,6 +44,7 @@ def _page(
     **context: object,
 ) -> Response:
     settings = session.trainer.settings
+    context.setdefault("confirming", "")
     return render(
         "sessions/session.html",
         status=status,
@@ -57,7 +60,7 @@ def _page(
         payment_ready=settings.payment.complete,
         price=None
         if booking.price_minor is None
-        else format_money(booking.price_minor, settings.currency),
+        else format_money(booking.price_minor, settings.currency, settings.locale),
         **context,
     )
 
@@ -85,7 +88,16 @@ def session_list(session: CurrentSession) -> Response:
 @trainer
 def session_page(session: CurrentSession, ref: str) -> Response:
     booking, log = sessions.open_session(runtime.repository(), session.trainer.id, ref)
-    return _page(session, booking, log)
+    # A destructive action is two steps that work without JavaScript: the button is a
+    # link to this page with ?confirm=, which shows the real form.
+    confirming = request_state.current().query("confirm")
+    return _page(session, booking, log, confirming=confirming if booking.is_live else "")
+
+
+def portal_url(trainer_id: str) -> Callable[[Client], str]:
+    """The client's portal link (/c/<token>), for messages."""
+    base = request_state.current().base_url
+    return lambda client: f"{base}/c/{links.portal(trainer_id, client)}"
 
 
 def session_url(trainer_id: str) -> Callable[[Client, Session], str]:
@@ -112,7 +124,14 @@ def session_change(session: CurrentSession, ref: str) -> Response:
         if action == "payment":
             sessions.set_payment(repo, tid, booking, form, now)
         elif action == "cancel":
-            sessions.cancel(repo, tid, booking, version, now)
+            notice = (
+                messages.cancel_notice(repo, session.trainer, booking, portal_url(tid), now)
+                if form.get("notify") == "yes"
+                else None
+            )
+            sessions.cancel(repo, tid, booking, version, now, notice=notice)
+            if notice is not None:
+                saved = "cancel_told"
         elif action == "void":
             sessions.void(repo, tid, booking, version, now)
         elif action == "invoice":

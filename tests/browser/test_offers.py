@@ -56,7 +56,8 @@ def test_a_freed_slot_is_offered_and_accepted_on_a_phone(
     priya = new_page(PHONE)
     priya.goto(portal_link(trainer, "Priya Shah"))
     priya.locator("a.session-link").first.click()
-    priya.get_by_role("button", name="Cancel this session").click()
+    priya.get_by_role("link", name="Cancel this session").click()
+    priya.get_by_role("button", name="Yes, cancel it").click()
     expect(priya.get_by_text("This session was canceled.")).to_be_visible()
 
     # The trainer sees it amber and sends Omar the offer.
@@ -65,7 +66,7 @@ def test_a_freed_slot_is_offered_and_accepted_on_a_phone(
     amber.scroll_into_view_if_needed()
     expect(amber).to_be_visible()
     colour = amber.evaluate("el => getComputedStyle(el).borderLeftColor")
-    assert colour == "rgb(233, 162, 59)", colour  # the legend's amber
+    assert colour == "rgb(178, 107, 0)", colour  # the legend's amber (--amber)
     screenshot(trainer, "offers-desktop-1-amber", full_page=False)
     amber.click()
     trainer.get_by_role("button", name="Send offer to Omar Haddad").click()

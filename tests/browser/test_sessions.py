@@ -115,8 +115,10 @@ def test_a_trainer_is_paid_invoices_moves_and_cancels(
     # Cancel the Thursday session: its slot is open (green) in the week again.
     page.goto("/dashboard/sessions")
     page.get_by_role("link", name=re.compile("Thursday .* 12:00–13:00")).click()
-    page.get_by_role("button", name="Cancel session").click()
-    expect(page.get_by_text("Session canceled: the slot is open again.")).to_be_visible()
+    page.get_by_role("link", name="Cancel session…").click()
+    expect(page.get_by_role("alertdialog")).to_contain_text("on WhatsApp")
+    page.get_by_role("button", name="Yes, cancel the session").click()
+    expect(page.get_by_text("Session canceled: the slot is open again")).to_be_visible()
     page.goto(f"/dashboard/schedule?week={next_week()}&view=week")
     reopened = week_grid(page).locator("a.slot.slot-open", has_text="12:00–13:00")
     reopened.scroll_into_view_if_needed()

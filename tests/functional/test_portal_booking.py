@@ -192,7 +192,11 @@ def test_a_client_cancels_two_days_ahead_and_the_slot_opens(world: World) -> Non
     wednesday = _session_links(world)[0]  # Wednesday 25 Nov 18:00: 57 hours away
     page = world.client.get(wednesday).body
     assert "Wednesday 25 Nov 18:00–19:00" in page and "Cancel this session" in page
-    version = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
+    assert 'value="cancel"' not in page  # one tap only asks: the form is on the next page
+    confirm = world.client.get(f"{wednesday}?confirm=cancel").body
+    assert "Cancel your session on Wednesday 25 Nov 18:00–19:00?" in confirm
+    assert "Keep my session" in confirm
+    version = re.search(r'name="version" value="(\d+)"', confirm).group(1)  # type: ignore[union-attr]
     canceled = world.client.post(wednesday, {"action": "cancel", "version": version})
     assert canceled.status == 303
     after = world.client.follow(canceled).body
@@ -206,7 +210,9 @@ def test_a_client_cancels_two_days_ahead_and_the_slot_opens(world: World) -> Non
 def test_inside_the_deadline_the_client_is_told_to_contact_the_trainer(world: World, clock) -> None:
     set_payment_details(world.trainer, whatsapp_number="07400 654321")
     wednesday = _session_links(world)[0]
-    version = re.search(r'name="version" value="(\d+)"', world.client.get(wednesday).body).group(1)  # type: ignore[union-attr]
+    version = re.search(
+        r'name="version" value="(\d+)"', world.client.get(f"{wednesday}?confirm=cancel").body
+    ).group(1)  # type: ignore[union-attr]
     clock.advance(hours=30)  # Tuesday 15:00: 27 hours before
     page = world.client.get(wednesday).body
     assert "Too late to change online" in page and "less than 36 hours" in page
@@ -249,7 +255,7 @@ def test_a_change_to_the_same_slot_or_a_taken_one_changes_nothing(
     world: World, chalice_client: Client
 ) -> None:
     wednesday = _session_links(world)[0]
-    page = world.client.get(wednesday).body
+    page = world.client.get(f"{wednesday}/change").body
     version = re.search(r'name="version" value="(\d+)"', page).group(1)  # type: ignore[union-attr]
     own_slot = _trainer_slot_of(world, "2026-W48", "20261125T180000Z")
     same = world.client.post(
@@ -385,3 +391,4 @@ def test_portal_pages_keep_to_their_round_trips(world: World) -> None:
     assert world.client.get(world.home).db_calls == 5
     assert world.client.get(f"{world.home}/book").db_calls == 4  # + one Query per week (2)
     assert world.client.get(_session_links(world)[0]).db_calls == 2
+

@@ -61,6 +61,39 @@ def test_cancelling_keeps_the_record_and_opens_the_slot_again(
     assert again.status == 400 and "already canceled" in again.body
 
 
+def test_cancel_asks_first_and_tells_the_client_on_whatsapp(
+    trainer: Browser, booked: str
+) -> None:
+    import html
+
+    page = trainer.get(booked).body
+    # step one is a link, not a form that cancels: no cancel button without ?confirm=
+    assert 'value="cancel"' not in page
+    link = re.search(r'href="([^"]+confirm=cancel)[^"]*"', page)
+    assert link
+    confirm = html.unescape(trainer.get(html.unescape(link.group(1))).body)
+    assert "Cancel Priya Shah's session on Thursday 26 Nov 09:00–10:00?" in confirm
+    assert 'value="cancel"' in confirm and 'name="notify" value="yes" checked' in confirm
+    assert "Keep it" in confirm and "Session canceled" not in trainer.get(booked).body
+    done = trainer.post(booked, {"action": "cancel", "version": "1", "notify": "yes"})
+    assert done.status == 303 and "saved=cancel_told" in done.location
+    body = html.unescape(trainer.get(booked).body)
+    assert "the client was told on WhatsApp" in body and "Cancellation notice" in body
+    tab = html.unescape(trainer.get("/dashboard/whatsapp").body)
+    assert "has had to cancel your session on Thursday 26 Nov 09:00–10:00 2026 at Studio" in tab
+    assert re.search(r"book another time: http://testserver/c/[A-Za-z0-9_-]{43}", tab)
+    # a replay of the same form is refused by the version: no second message
+    again = trainer.post(booked, {"action": "cancel", "version": "1", "notify": "yes"})
+    assert again.status == 409
+    assert html.unescape(trainer.get("/dashboard/whatsapp").body).count("has had to cancel") == 1
+
+
+def test_cancel_without_telling_queues_no_message(trainer: Browser, booked: str) -> None:
+    done = trainer.post(booked, {"action": "cancel", "version": "1"})
+    assert done.status == 303 and "saved=cancel" in done.location
+    assert "has had to cancel" not in trainer.get("/dashboard/whatsapp").body
+
+
 def test_a_past_session_cannot_be_canceled_only_voided(
     trainer: Browser, booked: str, clock
 ) -> None:
