@@ -13,16 +13,17 @@ import sys
 from datetime import UTC, datetime
 
 from chalicelib import runtime
+from chalicelib.domain.email_address import InvalidEmailAddress, normalise_email_address
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.models import Trainer, email_errors, normalise_email
+from chalicelib.domain.models import Trainer
 from chalicelib.domain.tokens import new_id
 
 
 def invite(email: str) -> str:
-    address = normalise_email(email)
-    errors = email_errors(address)
-    if errors:
-        raise SystemExit(errors["email"])
+    try:
+        address = normalise_email_address(email)
+    except InvalidEmailAddress as exc:
+        raise SystemExit(str(exc)) from exc
     trainer = Trainer(id=new_id(), email=address, created_at=datetime.now(UTC))
     try:
         runtime.repository().create_trainer(trainer)
@@ -39,9 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "invite":
         trainer_id = invite(args.email)
-        print(
-            f"Invited {normalise_email(args.email)} (trainer {trainer_id}). They sign in at /login."
-        )
+        address = normalise_email_address(args.email)
+        print(f"Invited {address} (trainer {trainer_id}). They sign in at /login.")
     return 0
 
 

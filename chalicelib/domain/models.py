@@ -49,18 +49,6 @@ class Location(BaseModel):
     version: int = 1
 
 
-def normalise_email(raw: str) -> str:
-    return (raw or "").strip().lower()
-
-
-def email_errors(email: str) -> dict[str, str]:
-    # Deliberately simple: the real check is that the magic link arrives.
-    local, _, domain = email.partition("@")
-    if not local or "." not in domain or len(email) > 254 or any(c.isspace() for c in email):
-        return {"email": "Enter an email address like name@example.com."}
-    return {}
-
-
 def clean_location_name(raw: str, others: Iterable[Location]) -> str:
     name = " ".join((raw or "").split())
     if not name:

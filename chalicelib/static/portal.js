@@ -34,3 +34,25 @@ for (const form of document.querySelectorAll("form[data-optins]")) {
     }
   });
 }
+
+// The offer page's "Held for you for": counts down each second from the lock's end (the
+// server's minutes are the fallback). At zero it says so and the Accept button is disabled:
+// the server would refuse it anyway, and a dead button beats a surprise.
+for (const clock of document.querySelectorAll("[data-countdown]")) {
+  const ends = Date.parse(clock.dataset.countdown);
+  if (Number.isNaN(ends)) continue;
+  const accept = clock.closest("section")?.querySelector("button[type=submit]");
+  const tick = () => {
+    const left = Math.max(0, Math.round((ends - Date.now()) / 1000));
+    const minutes = Math.floor(left / 60);
+    const seconds = String(left % 60).padStart(2, "0");
+    clock.textContent = left > 0 ? `${minutes}:${seconds}` : "Time is up";
+    clock.setAttribute("aria-label", left > 0 ? `${minutes} minutes ${seconds} seconds left` : "Time is up");
+    if (left === 0) {
+      if (accept) accept.disabled = true;
+      clearInterval(timer);
+    }
+  };
+  const timer = setInterval(tick, 1000);
+  tick();
+}

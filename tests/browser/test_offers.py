@@ -84,6 +84,11 @@ def test_a_freed_slot_is_offered_and_accepted_on_a_phone(
     # Omar accepts on his phone.
     omar.goto(link.group(0))
     expect(omar.get_by_text("Held for you for")).to_be_visible()
+    # the hold counts down by the second (the server drew whole minutes)
+    countdown = omar.locator("[data-countdown]")
+    expect(countdown).to_have_text(re.compile(r"^[0-9]{1,2}:[0-5][0-9]$"))
+    first = countdown.inner_text()
+    expect(countdown).not_to_have_text(first, timeout=3000)
     screenshot(omar, "offers-phone-3-offer")
     omar.get_by_role("button", name=re.compile("Accept")).click()
     expect(omar.get_by_text("You are booked")).to_be_visible()

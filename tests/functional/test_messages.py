@@ -200,6 +200,7 @@ def test_no_invoice_without_payment_details_and_the_page_links_to_settings(
     page = send(trainer, session_url, "invoice")
     assert page.status == 400
     assert "payment details are incomplete" in page.body
+    assert "This was not sent:" in page.body and "to save" not in page.body
     assert '/dashboard/settings#payment"' in page.body
     assert messages_in_tab(trainer) == 0
     assert "No invoice sent" in trainer.get(session_url).body

@@ -14,8 +14,6 @@ from chalicelib.domain.models import (
     Location,
     Trainer,
     clean_location_name,
-    email_errors,
-    normalise_email,
 )
 from chalicelib.domain.settings import TrainerSettings
 
@@ -109,55 +107,6 @@ def test_a_cleaned_name_is_never_empty_padded_or_too_long(raw):
     assert "  " not in name
     assert len(name) <= MAX_LOCATION_NAME
     assert clean_location_name(name, []) == name
-
-
-# --- emails ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("raw", "clean"),
-    [
-        ("Sam@Example.COM", "sam@example.com"),
-        ("  sam@example.com \n", "sam@example.com"),
-        ("", ""),
-        (None, ""),
-    ],
-)
-def test_normalise_email_trims_and_lower_cases(raw, clean):
-    assert normalise_email(raw) == clean
-
-
-@pytest.mark.parametrize(
-    "email", ["sam@example.com", "a@b.co", "first.last+pt@sub.example.org", "o'neil@example.ie"]
-)
-def test_ordinary_emails_have_no_errors(email):
-    assert email_errors(email) == {}
-
-
-@pytest.mark.parametrize(
-    "email",
-    [
-        "",
-        "sam",
-        "sam@",
-        "@example.com",
-        "sam@example",
-        "sam example@example.com",
-        "sam@exa mple.com",
-        "sam@example.com\n",
-        "\tsam@example.com",
-        "a@" + "b" * 250 + ".com",
-    ],
-)
-def test_malformed_emails_are_refused_on_the_email_field(email):
-    assert email_errors(email) == {"email": "Enter an email address like name@example.com."}
-
-
-def test_an_email_of_254_characters_is_accepted_and_255_refused():
-    base = "a@" + "b" * 248 + ".com"
-    assert len(base) == 254
-    assert email_errors(base) == {}
-    assert email_errors("a" + base) != {}
 
 
 # --- Trainer / Location ------------------------------------------------------------------
