@@ -208,6 +208,10 @@ def parse_money(
     number, negative, has too many decimals, is above `max_major`, or could mean two
     different amounts."""
     digits = currency_digits(currency)
+    if digits == 0:
+        # A currency without minor units (yen, won) counts in much smaller units: a yen
+        # session costs thousands, so the sanity limit scales with it.
+        max_major *= 100
     if digits:
         example = (
             f"Enter the price as a number, like 45 or {format_money_input(4550, currency, locale)}."

@@ -346,3 +346,12 @@ def test_a_program_price_is_read_and_prefilled_in_the_trainers_locale() -> None:
     assert offer.price_minor == 45050
     assert offer_form_values(offer, "EUR", "de_DE")["price"] == "450,50"
     assert parse_offer_form(form, locations, "GBP").price_minor == 45050  # UK: decimal comma
+
+
+def test_the_upper_limit_scales_for_a_currency_without_minor_units() -> None:
+    # ¥96,000 is a 12-session pack in Tokyo, not a typo; £96,000 would be
+    assert parse_money("96000", "JPY", "ja_JP") == 96_000
+    with pytest.raises(ValueError, match="above"):
+        parse_money("96000", "GBP", "en_GB")
+    with pytest.raises(ValueError, match="above"):
+        parse_money("2000000", "JPY", "ja_JP")
