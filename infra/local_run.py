@@ -10,6 +10,7 @@ One process and its threads: Ctrl-C or SIGTERM stops everything and leaves nothi
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -231,7 +232,15 @@ def main() -> int:
     factory = CLIFactory(str(ROOT))
     config = factory.create_config_obj(chalice_stage_name=STAGE)
     app = config.chalice_app
-    server = _local_server(app, config, host, port)
+    try:
+        server = _local_server(app, config, host, port)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        # Nothing was written yet (the snapshot is only saved once serving), so stop plainly.
+        moto_server.stop()
+        _say(f"Port {port} is already in use (another `make run`?). Try: PORT={port + 1} make run")
+        return 2
     announced = threading.Event()
 
     def fire_scheduled_functions() -> None:

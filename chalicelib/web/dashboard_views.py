@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from chalice import Blueprint, Response
 
 from chalicelib import runtime
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
-from chalicelib.domain.settings import COUNTRIES, CURRENCIES
+from chalicelib.domain.money import currency_choices, format_money
+from chalicelib.domain.settings import COUNTRIES
 from chalicelib.domain.template import TemplateSlot
 from chalicelib.domain.timeutil import all_time_zones
 from chalicelib.services import account
 from chalicelib.services.auth import CurrentSession
+from chalicelib.services.dashboard import home as dashboard_home
 from chalicelib.web import request_state
 from chalicelib.web.grids import clock_choices, template_grid
 from chalicelib.web.render import redirect, render
@@ -28,14 +32,13 @@ def _flash() -> str:
 @bp.route("/dashboard", methods=["GET"])
 @trainer
 def dashboard(session: CurrentSession) -> Response:
-    steps, overview = account.checklist(runtime.repository(), session.trainer)
+    settings = session.trainer.settings
     return render(
         "dashboard/home.html",
         tab="home",
-        steps=steps,
-        done=sum(step.done for step in steps),
-        setup=overview.setup,
-        active_clients=sum(not c.archived for c in overview.clients),
+        home=dashboard_home(runtime.repository(), session.trainer, runtime.now()),
+        currency=settings.currency,
+        money=partial(format_money, locale=settings.locale),
     )
 
 
@@ -58,7 +61,7 @@ def _settings_page(session: CurrentSession, status: int = 200, **context: object
         version=session.trainer.version,
         time_zones=all_time_zones(),
         countries=COUNTRIES,
-        currencies=CURRENCIES,
+        currencies=currency_choices(settings.locale),
         day_times=clock_choices(0, MINUTES_PER_DAY),
         clock=format_clock,
         saved=_flash(),

@@ -8,6 +8,8 @@ import json
 import re
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -444,3 +446,24 @@ def test_a_burst_of_simultaneous_connections_is_answered_without_resets(tmp_path
     # slow was turned away first, even if the retry got in.
     slowest = max(connected for _, connected in outcomes)
     assert slowest < 0.9, f"a connection waited {slowest:.2f} s for the backlog"
+
+
+def test_a_port_in_use_is_said_plainly_not_as_a_traceback(tmp_path: Path) -> None:
+    from tests.runner import ROOT, _runner_environment
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "infra.local_run"],
+            cwd=ROOT,
+            env=_runner_environment(port, tmp_path),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2
+    assert f"Port {port} is already in use" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
