@@ -21,6 +21,12 @@ def live_offer(slot: Slot, now: datetime) -> Offer | None:
     return offer if offer is not None and offer.live(now) else None
 
 
+def can_be_offered(slot: Slot, now: datetime) -> bool:
+    """Open, still ahead, and not held by a live offer: the only slots that can be amber
+    (the schedule, the dashboard) or get an offer."""
+    return slot.is_open and slot.start_utc > now and live_offer(slot, now) is None
+
+
 def matching_clients(
     slot: Slot,
     clients: Iterable[Client],

@@ -23,7 +23,7 @@ from chalicelib.domain.checklist import Step
 from chalicelib.domain.clients import Client
 from chalicelib.domain.messages import Message
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.offers import live_offer, matching_clients
+from chalicelib.domain.offers import can_be_offered, matching_clients
 from chalicelib.domain.schedule import Session, Slot, outstanding, shift_week
 from chalicelib.domain.timeutil import local_today, week_key, zone
 from chalicelib.repo.repository import Account, Repository, Setup, Week
@@ -159,13 +159,13 @@ def _matched_slots(
     account: Account, weeks: list[Week], places: dict[str, str], now: datetime
 ) -> tuple[int, list[MatchedSlot]]:
     """Open, unlocked, future slots and, of those, the ones with last-minute matches: the
-    schedule's amber rule (web/schedule_views._matched_slots), the same pure matching."""
+    schedule's amber rule, from the same domain functions."""
     template = account.setup.template
     candidates = 0
     matched: list[MatchedSlot] = []
     for week in weeks:
         for slot in week.slots:
-            if not slot.is_open or slot.start_utc <= now or live_offer(slot, now) is not None:
+            if not can_be_offered(slot, now):
                 continue
             candidates += 1
             matches = matching_clients(

@@ -9,7 +9,7 @@ from chalice import Blueprint, Response
 from chalicelib import runtime
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
-from chalicelib.domain.offers import matching_clients
+from chalicelib.domain.offers import can_be_offered, matching_clients
 from chalicelib.domain.schedule import (
     MAX_WEEKS_AT_ONCE,
     Session,
@@ -55,11 +55,7 @@ def _moving(session: CurrentSession, ref: str) -> Session | None:
 def _matched_slots(repo: Repository, trainer_id: str, week: Week, now: datetime) -> frozenset[str]:
     """Open, unlocked, future slots with at least one last-minute match (amber). One
     Query of the account partition (clients, opt-ins, template) for the whole week."""
-    candidates = [
-        s
-        for s in week.slots
-        if s.is_open and s.start_utc > now and not (s.offer and s.offer.live(now))
-    ]
+    candidates = [s for s in week.slots if can_be_offered(s, now)]
     if not candidates:
         return frozenset()
     account = repo.get_account(trainer_id)

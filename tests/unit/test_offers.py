@@ -103,3 +103,20 @@ def test_an_offer_is_refused_when_it_cannot_hold(case: str, reason: str) -> None
     with pytest.raises(InvalidInput) as refused:
         make_offer(target, who, "o2", 60, matches, now)
     assert reason in refused.value.errors["client_id"]
+
+
+def test_only_open_future_slots_without_a_live_offer_can_be_offered() -> None:
+    from datetime import timedelta
+
+    from chalicelib.domain.offers import can_be_offered
+
+    slot = make_slot("s", date(2026, 11, 25), 18 * 60, 19 * 60, "studio", "Europe/London")
+    before = slot.start_utc - timedelta(hours=2)
+    assert can_be_offered(slot, before)
+    assert not can_be_offered(slot, slot.start_utc)  # started
+    assert not can_be_offered(slot.model_copy(update={"session_id": "x"}), before)  # booked
+    omar = Client(id="c", name="Omar", phone="+447400123456", created_at=before)
+    offer = make_offer(slot, omar, "o1", 60, [omar], before)
+    held = slot.model_copy(update={"offer": offer})
+    assert not can_be_offered(held, before)
+    assert can_be_offered(held, before + timedelta(minutes=61))  # the lock ran out
