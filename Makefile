@@ -20,16 +20,20 @@ venv: $(STAMP)
 run: $(STAMP)
 	@exec $(PY) -m infra.local_run
 
-# ruff, then the whole pytest suite (unit, integration, functional, infra, browser).
+# ruff, then the whole pytest suite (unit, integration, functional, infra, browser), on
+# TEST_WORKERS processes (pytest-xdist): each worker has its own moto and, for the browser
+# tests, its own `make run` runner on a free port.
+TEST_WORKERS ?= 2
 test: $(STAMP) browser-deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-# Browser tests drive Debian's Chromium (Playwright cannot download its own here).
+# Browser tests drive Debian's Chromium (Playwright cannot download its own here); their
+# accessibility audit injects axe-core from npm, pinned by package-lock.json.
 browser-deps:
 	@if [ ! -x "$(CHROMIUM)" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
@@ -38,6 +42,11 @@ browser-deps:
 	  else \
 	    echo "Chromium is missing: run 'sudo apt-get install chromium' (browser tests need it)"; exit 1; \
 	  fi; \
+	fi
+	@if [ ! -f node_modules/axe-core/axe.min.js ]; then \
+	  command -v npm >/dev/null || { echo "npm is missing: the accessibility audit needs Node.js and npm"; exit 1; }; \
+	  echo "Installing axe-core for the accessibility audit (npm ci)"; \
+	  npm ci --no-audit --no-fund; \
 	fi
 
 clean:

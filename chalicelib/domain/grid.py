@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 
 GRID_MINUTES = 30
 MINUTES_PER_DAY = 24 * 60
@@ -37,6 +38,20 @@ def parse_clock(text: str, *, allow_end_of_day: bool = False) -> int:
 
 def format_clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def format_date_range(first: date, last: date) -> str:
+    """Dates as people read them, e.g. 30 Nov – 6 Dec 2026, where an ISO week code
+    (2026-W49) means nothing to them. Both ends carry a year when the range crosses
+    New Year."""
+    if first.year != last.year:
+        return f"{first.day} {first:%b %Y} – {last.day} {last:%b %Y}"
+    return f"{first.day} {first:%b} – {last.day} {last:%b %Y}"
+
+
+def format_long_date(day: date) -> str:
+    """The day view's heading, e.g. Monday 30 November 2026."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def format_duration(minutes: int) -> str:

@@ -6,13 +6,33 @@ One layout serves the weekly template (weekday columns) and the schedule (dated 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from chalicelib.domain.grid import GRID_MINUTES, WEEKDAYS, WEEKDAYS_SHORT, format_clock, grid_times
+from chalicelib.domain.grid import (
+    GRID_MINUTES,
+    WEEKDAYS,
+    WEEKDAYS_SHORT,
+    format_clock,
+    format_date_range,
+    format_long_date,
+    grid_times,
+)
 from chalicelib.domain.models import Location, LocationName
 from chalicelib.domain.schedule import Session, Slot
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.domain.timeutil import zone
+
+# Each kind's word, as in the legend: a block's colour is never the only way to tell what
+# it is (screen readers read the word, colour-blind trainers see it on the block).
+STATUS_WORDS = {
+    "open": "Open",
+    "match": "Open, last-minute matches",
+    "locked": "Offer locked",
+    "recurring": "Recurring",
+    "booked": "Booked",
+    "changing": "Changing",
+}
 
 
 @dataclass(frozen=True)
@@ -23,8 +43,9 @@ class Item:
     start: int
     end: int
     place: str
-    kind: str  # css modifier: open, warning, recurring, booked
+    kind: str  # css modifier: open, match, locked, recurring, booked, changing, warning
     who: str = ""  # the client, for bookings
+    status: str = ""  # the kind in words, where the colour alone would carry it
 
 
 @dataclass(frozen=True)
@@ -37,10 +58,21 @@ class Block:
     place: str
     kind: str
     who: str
+    status: str = ""
 
     @property
     def times(self) -> str:
         return f"{format_clock(self.start)}–{format_clock(self.end)}"
+
+    @property
+    def compact(self) -> bool:
+        """A half-hour block: too short for three lines, so it leads with the client."""
+        return self.span == 1
+
+    @property
+    def title(self) -> str:
+        """Everything the block says, untruncated, for the tooltip."""
+        return " · ".join(part for part in (self.status, self.times, self.who, self.place) if part)
 
 
 @dataclass(frozen=True)
@@ -63,6 +95,9 @@ class DayColumn:
 class Grid:
     times: list[int]
     days: list[DayColumn]
+    # The row a keyboard user lands on and a scrolled grid opens at: now, when today is
+    # shown during the grid's hours, else the earliest block; None for an empty grid.
+    focus_row: int | None = None
 
     @property
     def rows(self) -> int:
@@ -72,6 +107,7 @@ class Grid:
 def _grid(
     settings: TrainerSettings,
     columns: list[tuple[DayColumn, list[Item]]],
+    now_minutes: int | None = None,
 ) -> Grid:
     """Lay out items in their columns over the rows of the day (schedule hours, stretched)."""
     items = [item for _column, column_items in columns for item in column_items]
@@ -92,11 +128,16 @@ def _grid(
                     place=item.place,
                     kind=item.kind,
                     who=item.who,
+                    status=item.status,
                 )
             )
             covered.update(grid_times(item.start, item.end))
         column.empty = [EmptyCell(t, i + 1) for i, t in enumerate(times) if t not in covered]
-    return Grid(times=times, days=[column for column, _ in columns])
+    if now_minutes is not None and first <= now_minutes < last:
+        focus_row: int | None = (now_minutes - first) // GRID_MINUTES + 1
+    else:
+        focus_row = min(((i.start - first) // GRID_MINUTES + 1 for i in items), default=None)
+    return Grid(times=times, days=[column for column, _ in columns], focus_row=focus_row)
 
 
 def _place(location_id: str, names: dict[str, str], archived: set[str]) -> tuple[str, bool]:
@@ -164,18 +205,18 @@ def schedule_grid(
                     href += f"?move={move_ref}"
                 if slot.offer is not None and now is not None and slot.offer.live(now):
                     who = f"Offered: {slot.offer.client_name}"
-                    blocks.append(Item(href, slot.start, slot.end, place, "locked", who=who))
+                    kind = "locked"
                 else:
-                    kind = "match" if slot.id in matched else "open"
-                    blocks.append(Item(href, slot.start, slot.end, place, kind))
+                    who, kind = "", "match" if slot.id in matched else "open"
             else:
                 kind = "recurring" if booking.kind == "recurring" else "booked"
                 if booking.changing:
                     kind = "changing"
                 href = f"/dashboard/sessions/{booking.ref}"
-                blocks.append(
-                    Item(href, slot.start, slot.end, place, kind, who=booking.client_name)
-                )
+                who = booking.client_name
+            blocks.append(
+                Item(href, slot.start, slot.end, place, kind, who=who, status=STATUS_WORDS[kind])
+            )
         column = DayColumn(
             day.isoformat(),
             f"{WEEKDAYS_SHORT[day.weekday()]} {day.day} {day:%b}",
@@ -183,7 +224,44 @@ def schedule_grid(
             is_today=day == today,
         )
         columns.append((column, blocks))
-    return _grid(settings, columns)
+    now_minutes = None
+    if now is not None and today in days:
+        local = now.astimezone(zone(settings.time_zone))
+        now_minutes = local.hour * 60 + local.minute
+    return _grid(settings, columns, now_minutes)
+
+
+@dataclass(frozen=True)
+class ScheduleNav:
+    """What the schedule's toolbar and Apply form say: dates, never ISO week codes."""
+
+    previous: str  # "Previous week: 23 Nov – 29 Nov 2026"
+    next: str
+    apply_from: str  # the Monday the Apply form starts at
+    apply_choices: list[tuple[int, str]]  # (number of weeks, "2 weeks: 30 Nov – 13 Dec 2026")
+
+
+def schedule_nav(shown: list[date], max_weeks: int) -> ScheduleNav:
+    """The labels for a shown day (one date) or week (seven): Apply always starts at the
+    Monday of the week shown, as the form's hidden week field does."""
+    if len(shown) == 1:
+        day = shown[0]
+        previous = f"Previous day: {format_long_date(day - timedelta(days=1))}"
+        following = f"Next day: {format_long_date(day + timedelta(days=1))}"
+    else:
+        week = timedelta(weeks=1)
+        previous = f"Previous week: {format_date_range(shown[0] - week, shown[-1] - week)}"
+        following = f"Next week: {format_date_range(shown[0] + week, shown[-1] + week)}"
+    monday = shown[0] - timedelta(days=shown[0].weekday())
+    choices = [
+        (
+            n,
+            f"{n} week{'s' if n > 1 else ''}: "
+            f"{format_date_range(monday, monday + timedelta(weeks=n, days=-1))}",
+        )
+        for n in range(1, max_weeks + 1)
+    ]
+    return ScheduleNav(previous, following, format_long_date(monday), choices)
 
 
 def clock_choices(start: int, end: int) -> list[tuple[int, str]]:

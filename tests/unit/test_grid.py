@@ -1,6 +1,10 @@
-"""The 30-minute grid: clock parsing, formatting, range rules and half-open overlaps."""
+"""The 30-minute grid: clock parsing, formatting, range rules and half-open overlaps; and its
+presentation (web.grids): dates for weeks, a word for every kind of block, the focus row."""
 
 from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -13,13 +17,20 @@ from chalicelib.domain.grid import (
     WEEKDAYS_SHORT,
     ClockError,
     format_clock,
+    format_date_range,
     format_duration,
+    format_long_date,
     grid_times,
     is_on_grid,
     overlaps,
     parse_clock,
     range_errors,
 )
+from chalicelib.domain.models import LocationName
+from chalicelib.domain.schedule import Offer, Session, Slot, book, make_slot, week_days
+from chalicelib.domain.settings import TrainerSettings
+from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.web.grids import Grid, schedule_grid, schedule_nav, template_grid
 
 on_grid_starts = st.integers(0, MINUTES_PER_DAY // GRID_MINUTES - 1).map(lambda n: n * GRID_MINUTES)
 on_grid_ends = st.integers(1, MINUTES_PER_DAY // GRID_MINUTES).map(lambda n: n * GRID_MINUTES)
@@ -311,3 +322,125 @@ def test_overlap_means_sharing_at_least_one_minute(a, b):
 @given(intervals, intervals)
 def test_overlap_is_symmetric(a, b):
     assert overlaps(*a, *b) == overlaps(*b, *a)
+
+
+# --- dates instead of ISO week codes (the schedule's headings, navigation, Apply) --------
+
+ISO_WEEK_CODE = re.compile(r"\d{4}-W\d{2}|\bW\d{1,2}\b")
+
+
+def test_a_date_range_names_the_year_once_unless_it_crosses_new_year():
+    assert format_date_range(date(2026, 11, 30), date(2026, 12, 6)) == "30 Nov – 6 Dec 2026"
+    assert format_date_range(date(2026, 12, 7), date(2026, 12, 13)) == "7 Dec – 13 Dec 2026"
+    assert format_date_range(date(2026, 12, 28), date(2027, 1, 3)) == "28 Dec 2026 – 3 Jan 2027"
+
+
+def test_a_long_date_is_the_day_views_heading():
+    assert format_long_date(date(2026, 12, 3)) == "Thursday 3 December 2026"
+
+
+def test_the_week_navigation_and_apply_choices_are_dates():
+    nav = schedule_nav(week_days("2026-W49"), 12)
+    assert nav.previous == "Previous week: 23 Nov – 29 Nov 2026"
+    assert nav.next == "Next week: 7 Dec – 13 Dec 2026"
+    assert nav.apply_from == "Monday 30 November 2026"
+    assert nav.apply_choices[:2] == [
+        (1, "1 week: 30 Nov – 6 Dec 2026"),
+        (2, "2 weeks: 30 Nov – 13 Dec 2026"),
+    ]
+    # the values stay the number of weeks the Apply handler reads
+    assert [n for n, _ in nav.apply_choices] == list(range(1, 13))
+    assert nav.apply_choices[-1] == (12, "12 weeks: 30 Nov 2026 – 21 Feb 2027")
+    texts = [nav.previous, nav.next, nav.apply_from, *(t for _, t in nav.apply_choices)]
+    assert not [t for t in texts if ISO_WEEK_CODE.search(t)]
+
+
+def test_the_day_navigation_names_days_and_apply_starts_on_that_weeks_monday():
+    nav = schedule_nav([date(2026, 12, 3)], 2)
+    assert nav.previous == "Previous day: Wednesday 2 December 2026"
+    assert nav.next == "Next day: Friday 4 December 2026"
+    assert nav.apply_from == "Monday 30 November 2026"
+    assert nav.apply_choices == [
+        (1, "1 week: 30 Nov – 6 Dec 2026"),
+        (2, "2 weeks: 30 Nov – 13 Dec 2026"),
+    ]
+
+
+# --- the schedule grid's blocks: a word for every kind, half-hour blocks, focus row -------
+
+NOW = datetime(2026, 11, 30, 9, 10, tzinfo=UTC)  # Monday 09:10 in London (GMT)
+MONDAY = date(2026, 11, 30)
+PLACES = {"studio": LocationName(name="Studio")}
+
+
+def _slot(slot_id: str, start: str, end: str, day: date = MONDAY) -> Slot:
+    return make_slot(slot_id, day, parse_clock(start), parse_clock(end), "studio", "Europe/London")
+
+
+def _week_grid(slots: list[Slot], sessions: list[Session], **kwargs: object) -> Grid:
+    days = week_days("2026-W49")
+    return schedule_grid(days, slots, sessions, TrainerSettings(), PLACES, MONDAY, **kwargs)
+
+
+def _kinds_week() -> Grid:
+    offer = Offer(id="o1", client_id="c9", client_name="Omar", expires_at=NOW + timedelta(hours=1))
+    open_, match = _slot("open", "10:00", "11:00"), _slot("match", "11:00", "11:30")
+    locked = _slot("locked", "12:00", "13:00").model_copy(update={"offer": offer})
+    taken = [_slot(i, f"{h}:00", f"{h}:30") for i, h in (("rec", 14), ("man", 15), ("chg", 16))]
+    sessions = [
+        book(taken[0], "s1", "c1", "Priya Shah", "recurring", NOW)[1],
+        book(taken[1], "s2", "c2", "Tom Okafor", "manual", NOW)[1],
+        book(taken[2], "s3", "c3", "Ella Morgan", "manual", NOW)[1].model_copy(
+            update={"changing": True}
+        ),
+    ]
+    booked = [book(s, f"x{i}", "c", "n", "manual", NOW)[0] for i, s in enumerate(taken)]
+    return _week_grid(
+        [open_, match, locked, *booked], sessions, matched=frozenset({"match"}), now=NOW
+    )
+
+
+def test_every_kind_of_block_says_what_it_is_in_words():
+    blocks = {b.kind: b for b in _kinds_week().days[0].blocks}
+    assert {kind: b.status for kind, b in blocks.items()} == {
+        "open": "Open",
+        "match": "Open, last-minute matches",
+        "locked": "Offer locked",
+        "recurring": "Recurring",
+        "booked": "Booked",
+        "changing": "Changing",
+    }
+    assert blocks["locked"].who == "Offered: Omar"
+    # the tooltip carries everything, whatever the block's height cuts off
+    assert blocks["recurring"].title == "Recurring · 14:00–14:30 · Priya Shah · Studio"
+
+
+def test_a_half_hour_block_is_compact_and_longer_ones_are_not():
+    blocks = {b.kind: b for b in _kinds_week().days[0].blocks}
+    assert blocks["recurring"].compact and blocks["match"].compact
+    assert not blocks["open"].compact and not blocks["locked"].compact
+
+
+def test_the_focus_row_is_now_when_today_is_shown_during_the_grids_hours():
+    grid = _week_grid([_slot("late", "19:00", "20:00", MONDAY + timedelta(days=2))], [], now=NOW)
+    assert grid.times[0] == 7 * 60
+    assert grid.focus_row == 5  # 09:10 is in the 09:00 row: 07:00, 07:30, 08:00, 08:30, 09:00
+
+
+def test_the_focus_row_is_the_first_block_when_now_is_not_on_the_grid():
+    late = [_slot("late", "19:00", "20:00", MONDAY + timedelta(days=2))]
+    evening = NOW.replace(hour=22)  # after the grid's 21:00 end
+    assert _week_grid(late, [], now=evening).focus_row == 25  # 19:00
+    next_week = [d + timedelta(weeks=1) for d in week_days("2026-W49")]
+    later = schedule_grid(next_week, [], [], TrainerSettings(), PLACES, MONDAY, now=NOW)
+    assert later.focus_row is None  # nothing to go to: the grid opens at its top
+
+
+def test_the_template_grid_focuses_its_first_slot():
+    settings = TrainerSettings()
+    template = WeeklyTemplate(
+        slots=[TemplateSlot(id="t1", weekday=5, start=9 * 60, end=10 * 60, location_id="x")]
+    )
+    grid = template_grid(template, settings, [])
+    assert grid.focus_row == 5
+    assert grid.days[5].blocks[0].status == ""  # a template slot is not a booking state
