@@ -391,4 +391,3 @@ def test_portal_pages_keep_to_their_round_trips(world: World) -> None:
     assert world.client.get(world.home).db_calls == 5
     assert world.client.get(f"{world.home}/book").db_calls == 4  # + one Query per week (2)
     assert world.client.get(_session_links(world)[0]).db_calls == 2
-

@@ -61,9 +61,7 @@ def test_cancelling_keeps_the_record_and_opens_the_slot_again(
     assert again.status == 400 and "already canceled" in again.body
 
 
-def test_cancel_asks_first_and_tells_the_client_on_whatsapp(
-    trainer: Browser, booked: str
-) -> None:
+def test_cancel_asks_first_and_tells_the_client_on_whatsapp(trainer: Browser, booked: str) -> None:
     import html
 
     page = trainer.get(booked).body
