@@ -146,10 +146,15 @@ def test_delivery_reports_racing_each_other_end_on_the_furthest(repo: Repository
     assert _all_messages(repo, trainer)[0].status == "read"
 
 
+def _changing(repo: Repository, trainer, booking: Session) -> Session:
+    """A trainer's move starts with Change on schedule (the move refuses without it)."""
+    return sessions.start_changing(repo, trainer.id, booking, str(booking.version), NOW)
+
+
 def test_two_sessions_moved_into_one_slot_at_once_one_wins(repo: Repository, coach) -> None:
     trainer, studio = coach
-    first = _booking(repo, trainer, studio, "09:00", "10:00")
-    second = _booking(repo, trainer, studio, "11:00", "12:00")
+    first = _changing(repo, trainer, _booking(repo, trainer, studio, "09:00", "10:00"))
+    second = _changing(repo, trainer, _booking(repo, trainer, studio, "11:00", "12:00"))
     target = schedule.add_slot(repo, trainer, slot_form("14:00", "15:00", studio), NOW)
     movers = [first, second] * 3
 
@@ -175,13 +180,14 @@ def test_a_move_racing_a_cancel_of_the_same_session_has_one_outcome(
     repo: Repository, coach
 ) -> None:
     trainer, studio = coach
-    booking = _booking(repo, trainer, studio, "09:00", "10:00")
+    booking = _changing(repo, trainer, _booking(repo, trainer, studio, "09:00", "10:00"))
     target = schedule.add_slot(repo, trainer, slot_form("14:00", "15:00", studio), NOW)
+    version = str(booking.version)
 
     def act(i: int) -> object:
         if i % 2:
-            return sessions.cancel(repo, trainer.id, booking, "1", NOW)
-        return sessions.move_to(repo, trainer.id, booking, target, "1", NOW)
+            return sessions.cancel(repo, trainer.id, booking, version, NOW)
+        return sessions.move_to(repo, trainer.id, booking, target, version, NOW)
 
     outcomes = race(6, act)
     assert len([o for o in outcomes if not isinstance(o, Exception)]) == 1

@@ -664,6 +664,7 @@ def test_cancel_void_and_move_keep_the_bundle_entries_in_step(
         _slot_form(nth_day(2) + timedelta(days=1), "14:00", "15:00", studio.location),
         NOW,
     )
+    third = sessions.start_changing(repo, trainer.id, third, str(third.version), NOW)
     replacement = sessions.move_to(repo, trainer.id, third, target, str(third.version), NOW)
 
     stored = stored_bundle(repo, trainer.id, bundle.id)
