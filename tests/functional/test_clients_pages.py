@@ -504,3 +504,15 @@ def test_another_trainers_client_cannot_be_marked_shared(
     page = trainer.get(f"/dashboard/clients/{priya}").body
     assert other_trainer.post(f"/dashboard/clients/{priya}/shared", _share_form(page)).status == 404
     assert "0 of 1 shared." in trainer.get("/dashboard").body
+
+
+def test_rotate_asks_first_and_the_first_step_changes_nothing(trainer: Browser) -> None:
+    from tests.functional.test_portal_link import portal_path
+
+    client = add_client(trainer)
+    link = portal_path(trainer, client)
+    page = trainer.get(f"/dashboard/clients/{client}").body
+    assert 'value="rotate"' not in page and "confirm=rotate" in page
+    confirm = html.unescape(trainer.get(f"/dashboard/clients/{client}?confirm=rotate").body)
+    assert "Make a new portal link for Priya Shah?" in confirm and 'value="rotate"' in confirm
+    assert trainer.get(link).status == 200  # asking is not rotating

@@ -414,3 +414,16 @@ def test_another_trainers_session_is_404(trainer: Browser, other_trainer: Browse
     # session + profile, then the session (GetItem) and its change log (one Query); the log
     # lines sit outside the week view's key range so the week never reads them
     assert trainer.get(session_path).db_calls == 3
+
+
+def test_remove_slot_asks_first_and_the_first_step_changes_nothing(trainer: Browser, clock) -> None:
+    studio = add_location(trainer, "Studio")
+    new_slot(trainer, "2026-11-26", "09:00", "10:00", studio)
+    ((week, slot_id),) = slots_on(trainer, "2026-W48")
+    path = f"/dashboard/schedule/{week}/slots/{slot_id}"
+    page = trainer.get(path).body
+    assert 'value="remove"' not in page and "confirm=remove" in page
+    confirm = html.unescape(trainer.get(f"{path}?confirm=remove").body)
+    assert "Remove the open slot Thursday 26 Nov 09:00–10:00?" in confirm
+    assert 'value="remove"' in confirm and "Keep it" in confirm
+    assert slots_on(trainer, "2026-W48") == [(week, slot_id)]
