@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -32,14 +32,47 @@ class ConditionFailed(Exception):
 
 
 class TransactionFailed(Exception):
-    """A transaction was cancelled; `reasons[i]` is the code for operation i ('None' = ok)."""
+    """A transaction was cancelled. Each operation was built as a named part (see
+    `repo/parts.py`); `refused(name)` says whether a part of that name is what refused,
+    so no caller decodes failures by position."""
 
-    def __init__(self, reasons: list[str]) -> None:
+    def __init__(self, reasons: list[str], parts: Sequence[Part | None] = ()) -> None:
         super().__init__(f"transaction cancelled: {reasons}")
         self.reasons = reasons
+        self.parts = list(parts)
 
-    def failed_at(self, index: int) -> bool:
-        return index < len(self.reasons) and self.reasons[index] not in ("None", "", None)
+    def _refusals(self) -> list[Part]:
+        return [
+            part
+            for part, reason in zip(self.parts, self.reasons, strict=False)
+            if part is not None and reason not in ("None", "", None)
+        ]
+
+    @property
+    def refused_parts(self) -> list[str]:
+        """The names of the parts whose condition failed, in transaction order."""
+        return [part.name for part in self._refusals()]
+
+    def refused(self, *names: str) -> bool:
+        """True if a part with one of these names refused."""
+        return any(part.name in names for part in self._refusals())
+
+    def refused_tags(self, name: str | None = None) -> set[Any]:
+        """The tags of the refusing parts (of this name, or of any): which session of a
+        batch, say."""
+        return {part.tag for part in self._refusals() if name is None or part.name == name}
+
+
+@dataclass(frozen=True)
+class Part:
+    """What a transaction operation is, for the caller reading a refusal: a name defined
+    once in `repo/parts.py` and, where one transaction holds many, a tag saying which."""
+
+    name: str
+    tag: Any = None
+
+
+PART_KEY: Final = "_part"  # carried beside an operation, never sent to DynamoDB
 
 
 def _plain(value: Any) -> Any:
@@ -252,12 +285,14 @@ class Db:
 
     def transact(self, operations: Sequence[Mapping[str, Any]]) -> None:
         """All-or-nothing write. Build operations with the tx_* helpers below."""
+        parts = [op.get(PART_KEY) for op in operations]
         try:
             self.client.transact_write_items(
                 TransactItems=[
                     {kind: {"TableName": self.table, **body}}
                     for op in operations
                     for kind, body in op.items()
+                    if kind != PART_KEY
                 ]
             )
         except ClientError as exc:
@@ -265,7 +300,7 @@ class Db:
                 reasons = [
                     str(r.get("Code", "None")) for r in exc.response.get("CancellationReasons", [])
                 ]
-                raise TransactionFailed(reasons) from exc
+                raise TransactionFailed(reasons, parts) from exc
             raise
 
     def _write(self, call: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -279,15 +314,37 @@ class Db:
 
 
 # Transaction operation builders ------------------------------------------------------
-def tx_put(item: Mapping[str, Any], condition: Condition | None = None) -> dict[str, Any]:
+def tagged(operations: Sequence[dict[str, Any]], tag: Any) -> list[dict[str, Any]]:
+    """The same parts, each tagged (e.g. with the index of the session they write), so a
+    refusal in a transaction of many says whose part refused."""
+    out = []
+    for op in operations:
+        part = op.get(PART_KEY)
+        out.append({**op, PART_KEY: Part(part.name if part else "", tag)})
+    return out
+
+
+def _named(op: dict[str, Any], part: str | Part | None) -> dict[str, Any]:
+    if part is not None:
+        op[PART_KEY] = part if isinstance(part, Part) else Part(part)
+    return op
+
+
+def tx_put(
+    item: Mapping[str, Any], condition: Condition | None = None, *, part: str | Part | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"Item": to_attrs(item)}
     if condition:
         body.update(condition.params())
-    return {"Put": body}
+    return _named({"Put": body}, part)
 
 
 def tx_update(
-    key: Mapping[str, str], update: Condition, condition: Condition | None = None
+    key: Mapping[str, str],
+    update: Condition,
+    condition: Condition | None = None,
+    *,
+    part: str | Part | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"Key": to_attrs(key), "UpdateExpression": update.expression}
     names, values = dict(update.names), dict(update.values)
@@ -299,18 +356,22 @@ def tx_update(
         body["ExpressionAttributeNames"] = names
     if values:
         body["ExpressionAttributeValues"] = to_attrs(values)
-    return {"Update": body}
+    return _named({"Update": body}, part)
 
 
-def tx_delete(key: Mapping[str, str], condition: Condition | None = None) -> dict[str, Any]:
+def tx_delete(
+    key: Mapping[str, str], condition: Condition | None = None, *, part: str | Part | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"Key": to_attrs(key)}
     if condition:
         body.update(condition.params())
-    return {"Delete": body}
+    return _named({"Delete": body}, part)
 
 
-def tx_check(key: Mapping[str, str], condition: Condition) -> dict[str, Any]:
-    return {"ConditionCheck": {"Key": to_attrs(key), **condition.params()}}
+def tx_check(
+    key: Mapping[str, str], condition: Condition, *, part: str | Part | None = None
+) -> dict[str, Any]:
+    return _named({"ConditionCheck": {"Key": to_attrs(key), **condition.params()}}, part)
 
 
 def new_item() -> Condition:

@@ -24,37 +24,42 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.messages import Message
 from chalicelib.domain.programs import Bundle, BundleEntry, Draft, ProgramTemplate
-from chalicelib.domain.schedule import Document, Session, Slot, guard_instants, parse_session_ref
+from chalicelib.domain.schedule import Document, Session, Slot, parse_session_ref
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
 from chalicelib.repo import keys
 from chalicelib.repo.dynamo import (
+    PART_KEY,
     Condition,
     ConditionFailed,
     Db,
     Item,
+    Part,
     TransactionFailed,
     at_version,
     new_item,
+    tagged,
     tx_check,
     tx_delete,
     tx_put,
     tx_update,
 )
-from chalicelib.repo.outbox import message_to_item
-from chalicelib.repo.repository import (
+from chalicelib.repo.mapping import client_from_item, session_from_item
+from chalicelib.repo.parts import (
+    CLIENT_ACTIVE,
+    LOCATION_ACTIVE,
     ClientLink,
-    _and,
-    _is_active,
-    _log_op,
-    _not_locked,
-    _open_at_version,
-    _session_link_op,
-    _slot_key,
     bundle_entry,
-    client_from_item,
-    session_from_item,
-    session_to_item,
-    slot_to_item,
+    client_is_active,
+    client_link,
+    drop_slot_with_guards,
+    free_slot,
+    held_by,
+    location_is_active,
+    log_line,
+    new_message,
+    new_session,
+    slot_with_guards,
+    take_open_slot,
 )
 
 MAX_TRANSACTION: Final = 100
@@ -227,37 +232,13 @@ def _log_key(trainer_id: str, session: Session, now: datetime) -> dict[str, str]
 def _write_ops(trainer_id: str, plan: PlannedSession, now: datetime) -> list[dict[str, Any]]:
     session, slot = plan.session, plan.slot
     if plan.existing:
-        take = [
-            tx_update(
-                _slot_key(trainer_id, slot),
-                Condition(
-                    "SET #session_id = :session, #version = :next",
-                    {"#session_id": "session_id", "#version": "version"},
-                    {":session": session.id, ":next": slot.version + 1},
-                ),
-                _and(_open_at_version(slot), _not_locked(now)),
-            )
-        ]
+        take = [take_open_slot(trainer_id, slot, session.id, now)]
     else:
-        taken = slot.model_copy(update={"session_id": session.id})
-        take = [
-            tx_put(slot_to_item(trainer_id, taken), new_item()),
-            *(
-                tx_put(
-                    {
-                        **keys.slot_guard(trainer_id, slot.week, utc_iso(instant)),
-                        "type": "guard",
-                        "slot_id": slot.id,
-                    },
-                    new_item(),
-                )
-                for instant in guard_instants(slot)
-            ),
-        ]
+        take = slot_with_guards(trainer_id, slot.model_copy(update={"session_id": session.id}))
     return [
         *take,
-        tx_put(session_to_item(trainer_id, session), new_item()),
-        _log_op(
+        new_session(trainer_id, session),
+        log_line(
             trainer_id,
             session,
             "trainer",
@@ -265,40 +246,33 @@ def _write_ops(trainer_id: str, plan: PlannedSession, now: datetime) -> list[dic
             now,
             keys.program_session_log_id(session.bundle_id or "", session.bundle_index or 0),
         ),
-        _session_link_op(trainer_id, session, plan.link),
+        client_link(trainer_id, session, plan.link),
     ]
 
 
 def _undo_ops(trainer_id: str, plan: PlannedSession, now: datetime) -> list[dict[str, Any]]:
     """What removes exactly what `_write_ops` wrote (used after a failed creation)."""
     session, slot = plan.session, plan.slot
-    mine = Condition("#session_id = :sid", {"#session_id": "session_id"}, {":sid": session.id})
     if plan.existing:
-        free = [
-            tx_update(
-                _slot_key(trainer_id, slot),
-                Condition(
-                    "REMOVE #session_id SET #version = #version + :one",
-                    {"#session_id": "session_id", "#version": "version"},
-                    {":one": 1},
-                ),
-                mine,
-            )
-        ]
+        free = [free_slot(trainer_id, session)]
     else:
-        free = [
-            tx_delete(_slot_key(trainer_id, slot), mine),
-            *(
-                tx_delete(keys.slot_guard(trainer_id, slot.week, utc_iso(instant)))
-                for instant in guard_instants(slot)
-            ),
-        ]
+        free = drop_slot_with_guards(trainer_id, slot, held_by(session.id))
     return [
         *free,
         tx_delete(keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)),
         tx_delete(_log_key(trainer_id, session, now)),
         tx_delete(keys.token(plan.link.token_hash)),
     ]
+
+
+# Parts only programs use.
+NEW_BUNDLE = "new bundle"
+ACTIVATE_BUNDLE = "activate bundle"
+BUNDLE_AS_READ = "bundle as read"
+TEMPLATE_EXISTS = "program template exists"
+DRAFT_AT_VERSION = "draft at version"
+CLAIM_ROUND = "claim confirmation round"
+SESSION_STILL_BOOKED = "session still booked"
 
 
 def _exists() -> Condition:
@@ -410,22 +384,35 @@ class ProgramRepository:
         """Write the bundle and its sessions (see the module docstring). The wizard's
         draft is deleted with the bundle's commit, so a second Validate finds no draft."""
         checks = [
-            _is_active(keys.location(trainer_id, bundle.location_id)),
-            _is_active(keys.client(trainer_id, bundle.client_id)),
+            location_is_active(trainer_id, bundle.location_id),
+            client_is_active(trainer_id, bundle.client_id),
         ]
         final = [
             *(
-                [tx_check(keys.program(trainer_id, bundle.template_id), _exists())]
+                [
+                    tx_check(
+                        keys.program(trainer_id, bundle.template_id),
+                        _exists(),
+                        part=TEMPLATE_EXISTS,
+                    )
+                ]
                 if bundle.template_id
                 else []
             ),
             *(
-                [tx_delete(keys.draft(trainer_id, draft.id), at_version(draft.version))]
+                [
+                    tx_delete(
+                        keys.draft(trainer_id, draft.id),
+                        at_version(draft.version),
+                        part=DRAFT_AT_VERSION,
+                    )
+                ]
                 if draft
                 else []
             ),
         ]
-        groups = [_write_ops(trainer_id, plan, now) for plan in plans]
+        # Each session's parts carry its index: a refusal says which date was taken.
+        groups = [tagged(_write_ops(trainer_id, plan, now), i) for i, plan in enumerate(plans)]
         chunks: list[list[int]] = [[]]
         room = MAX_TRANSACTION - len(checks) - len(final) - 1  # 1: the bundle's own write
         used = 0
@@ -443,7 +430,7 @@ class ProgramRepository:
             last = number == len(chunks) - 1
             head: list[dict[str, Any]] = []
             if number == 0:
-                head.append(tx_put(bundle_to_item(trainer_id, first), new_item()))
+                head.append(tx_put(bundle_to_item(trainer_id, first), new_item(), part=NEW_BUNDLE))
             elif last:
                 head.append(
                     tx_update(
@@ -454,6 +441,7 @@ class ProgramRepository:
                         Condition(
                             "#status = :creating", {"#status": "status"}, {":creating": "creating"}
                         ),
+                        part=ACTIVATE_BUNDLE,
                     )
                 )
             tail = final if last else []
@@ -463,40 +451,22 @@ class ProgramRepository:
                 self.db.transact(operations)
             except TransactionFailed as exc:
                 self._roll_back(trainer_id, bundle, [plans[i] for i in done], now, number > 0)
-                raise self._creation_error(
-                    exc,
-                    plans,
-                    groups,
-                    chunk,
-                    len(head),
-                    len(checks),
-                    last and bool(bundle.template_id),
-                ) from exc
+                raise self._creation_error(exc, plans) from exc
             done.extend(chunk)
         return active
 
     @staticmethod
-    def _creation_error(
-        exc: TransactionFailed,
-        plans: Sequence[PlannedSession],
-        groups: list[list[dict[str, Any]]],
-        chunk: list[int],
-        head: int,
-        checks: int,
-        template_checked: bool,
-    ) -> Conflict:
-        if head and exc.failed_at(0):
+    def _creation_error(exc: TransactionFailed, plans: Sequence[PlannedSession]) -> Conflict:
+        if exc.refused(NEW_BUNDLE):
             return AlreadyCreated("This bundle was already created.")
-        if exc.failed_at(head):
+        if exc.refused(LOCATION_ACTIVE):
             return Conflict("That location was archived or deleted meanwhile.")
-        if exc.failed_at(head + 1):
+        if exc.refused(CLIENT_ACTIVE):
             return Conflict("That client was archived meanwhile.")
-        position = head + checks
-        for index in chunk:
-            if any(exc.failed_at(position + i) for i in range(len(groups[index]))):
-                return SlotTaken(plans[index].slot.label)
-            position += len(groups[index])
-        if template_checked and exc.failed_at(position):
+        taken = sorted(t for t in exc.refused_tags() if isinstance(t, int))
+        if taken:
+            return SlotTaken(plans[taken[0]].slot.label)
+        if exc.refused(TEMPLATE_EXISTS):
             return TemplateGone("The template was deleted.")
         return VersionConflict()
 
@@ -544,19 +514,20 @@ class ProgramRepository:
                     {"#status": "status", "#entries": "entries"},
                     {":active": "active", ":count": len(bundle.entries)},
                 ),
+                part=BUNDLE_AS_READ,
             ),
-            _is_active(keys.location(trainer_id, bundle.location_id)),
-            _is_active(keys.client(trainer_id, bundle.client_id)),
+            location_is_active(trainer_id, bundle.location_id),
+            client_is_active(trainer_id, bundle.client_id),
             *_write_ops(trainer_id, plan, now),
         ]
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
-            if exc.failed_at(0):
+            if exc.refused(BUNDLE_AS_READ):
                 raise VersionConflict() from exc
-            if exc.failed_at(1):
+            if exc.refused(LOCATION_ACTIVE):
                 raise Conflict("That location was archived or deleted meanwhile.") from exc
-            if exc.failed_at(2):
+            if exc.refused(CLIENT_ACTIVE):
                 raise Conflict("That client was archived meanwhile.") from exc
             raise SlotTaken(plan.slot.label) from exc
 
@@ -602,17 +573,19 @@ class ProgramRepository:
                 {"#round": "confirmations_round", "#status": "status"},
                 {":seen": bundle.confirmations_round, ":creating": "creating"},
             ),
+            part=CLAIM_ROUND,
         )
         still_booked = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
         pairs = [
             (
-                tx_put(message_to_item(trainer_id, message), new_item()),
+                new_message(trainer_id, message),
                 tx_check(
                     keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
                     still_booked,
+                    part=Part(SESSION_STILL_BOOKED, n),
                 ),
             )
-            for session, message in messages
+            for n, (session, message) in enumerate(messages)
         ]
         per_chunk = (MAX_TRANSACTION - 1) // 2
         queued = 0
@@ -623,11 +596,12 @@ class ProgramRepository:
                 try:
                     self.db.transact([*head, *(op for pair in chunk for op in pair)])
                 except TransactionFailed as exc:
-                    if head and exc.failed_at(0):
+                    if exc.refused(CLAIM_ROUND):
                         raise Conflict(
                             "These confirmations were already sent: nothing was sent twice."
                         ) from exc
-                    gone = {n for n in range(len(chunk)) if exc.failed_at(len(head) + 2 * n + 1)}
+                    canceled = exc.refused_tags(SESSION_STILL_BOOKED)
+                    gone = {n for n, pair in enumerate(chunk) if pair[1][PART_KEY].tag in canceled}
                     if not gone:  # not a canceled session: busy items, say; try again later
                         raise Conflict(
                             f"{queued} confirmations were queued, then the table was busy. "

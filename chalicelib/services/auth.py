@@ -14,8 +14,10 @@ from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.tokens import looks_like_token, new_id, new_token, token_hash
 from chalicelib.messaging import email as email_sender
 from chalicelib.messaging.texts import render_text
+from chalicelib.repo.accounts import CLAIM_EMAIL
 from chalicelib.repo.dynamo import TransactionFailed
 from chalicelib.repo.repository import Repository
+from chalicelib.repo.tokens import USE_TOKEN
 from chalicelib.runtime import Config
 
 log = logging.getLogger("pt_bookings.auth")
@@ -207,11 +209,11 @@ def confirm_sign_in(
         try:
             repo.transact(operations)
         except TransactionFailed as exc:
-            if exc.failed_at(0):
+            if exc.refused(USE_TOKEN):
                 # Lost a race with another confirm (or the clock ran out): say which.
                 check_sign_in_token(repo, token, now)
                 raise InvalidToken("used") from exc
-            if new_trainer is not None and exc.failed_at(2):
+            if new_trainer is not None and exc.refused(CLAIM_EMAIL):
                 continue  # the account was created meanwhile: sign in to it instead
             raise
         if name and new_trainer is None:

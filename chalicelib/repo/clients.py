@@ -1,0 +1,255 @@
+"""The clients aggregate: clients, their portal links, opt-ins and portal reads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.clients import Client
+from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.schedule import (
+    Session,
+    SessionRef,
+)
+from chalicelib.domain.template import WeeklyTemplate
+from chalicelib.domain.timeutil import utc_iso
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import (
+    Condition,
+    Db,
+    Item,
+    TransactionFailed,
+    at_version,
+    new_item,
+    tx_delete,
+    tx_put,
+    tx_update,
+)
+from chalicelib.repo.mapping import (
+    client_from_item,
+    client_to_item,
+    session_from_item,
+    template_from_item,
+    trainer_from_item,
+)
+from chalicelib.repo.outbox import Outbox
+from chalicelib.repo.parts import (
+    client_is_active,
+    epoch,
+)
+
+CLIENT_AT_VERSION = "client at version"
+CLAIM_RECURRING = "claim recurring slot"
+
+
+class ClientStore:
+    db: Db
+    outbox: Outbox
+
+    # Clients -------------------------------------------------------------------------
+    def list_clients(self, trainer_id: str) -> list[Client]:
+        items = self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CLIENT_PREFIX)
+        return [client_from_item(item) for item in items]
+
+    def get_client(self, trainer_id: str, client_id: str) -> Client:
+        item = self.db.get(keys.client(trainer_id, client_id))
+        if item is None:
+            raise NotFound(client_id)
+        return client_from_item(item)
+
+    @staticmethod
+    def _portal_token_op(trainer_id: str, client: Client, token_hash: str) -> dict[str, Any]:
+        return tx_put(
+            {
+                **keys.token(token_hash),
+                "type": "token",
+                "kind": "portal",
+                "trainer_id": trainer_id,
+                "client_id": client.id,
+                "generation": client.portal_generation,
+                # a portal link does not expire; it dies when rotated (see rotate_portal)
+                "expires_at": "9999-12-31T00:00:00Z",
+            },
+            new_item(),
+        )
+
+    def add_client(self, trainer_id: str, client: Client, portal_hash: str) -> None:
+        """The client and their portal link's token (hash only), together."""
+        self.db.transact(
+            [
+                tx_put(client_to_item(trainer_id, client), new_item()),
+                self._portal_token_op(trainer_id, client, portal_hash),
+            ]
+        )
+
+    def rotate_portal(
+        self,
+        trainer_id: str,
+        client: Client,
+        old_hash: str,
+        new_hash: str,
+        now: datetime,
+        **changes: Any,
+    ) -> Client:
+        """Revoke the current portal link and issue the next one, atomically, with any
+        other `changes` to the client (restoring an archived client rotates too)."""
+        rotated = client.model_copy(
+            update={
+                **changes,
+                "portal_generation": client.portal_generation + 1,
+                "version": client.version + 1,
+            }
+        )
+        try:
+            self.db.transact(
+                [
+                    tx_put(client_to_item(trainer_id, rotated), at_version(client.version)),
+                    # Kept (not deleted) so the old link answers "no longer active", not 404;
+                    # TTL removes it after 90 days.
+                    tx_update(
+                        keys.token(old_hash),
+                        Condition(
+                            "SET #revoked_at = :now, #ttl = :ttl, #kind = :kind, "
+                            "#client_id = :me, #trainer_id = :tid, #expires_at = :never",
+                            {
+                                "#revoked_at": "revoked_at",
+                                "#ttl": keys.TTL,
+                                "#kind": "kind",
+                                "#client_id": "client_id",
+                                "#trainer_id": "trainer_id",
+                                "#expires_at": "expires_at",
+                            },
+                            {
+                                ":now": utc_iso(now),
+                                ":ttl": epoch(now) + 90 * 86400,
+                                ":kind": "portal",
+                                ":me": client.id,
+                                ":tid": trainer_id,
+                                ":never": "9999-12-31T00:00:00Z",
+                            },
+                        ),
+                        Condition(
+                            "attribute_not_exists(#pk) OR #client_id = :me",
+                            {"#pk": keys.PK, "#client_id": "client_id"},
+                            {":me": client.id},
+                        ),
+                    ),
+                    self._portal_token_op(trainer_id, rotated, new_hash),
+                ]
+            )
+        except TransactionFailed as exc:
+            raise VersionConflict() from exc
+        return rotated
+
+    def _client_and_profile(
+        self, trainer_id: str, client_id: str, *more: dict[str, str]
+    ) -> tuple[Client, Trainer, dict[str, Item]]:
+        """A client, their trainer's profile and `more` items (by SK) in one BatchGetItem;
+        NotFound unless the client and the profile both exist."""
+        client_key = keys.client(trainer_id, client_id)
+        found = {
+            i[keys.SK]: i for i in self.db.batch_get([client_key, keys.profile(trainer_id), *more])
+        }
+        client, profile = found.get(client_key[keys.SK]), found.get(keys.PROFILE_SK)
+        if client is None or profile is None:
+            raise NotFound(client_id)
+        return client_from_item(client), trainer_from_item(profile), found
+
+    def portal_view(
+        self, trainer_id: str, client_id: str, session: SessionRef | None = None
+    ) -> tuple[Client, Trainer, WeeklyTemplate, Session | None]:
+        """What a portal page needs in one BatchGetItem: the client, the trainer's profile,
+        the weekly template (for opt-ins) and, for a session page, the session."""
+        session_key = (
+            keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
+            if session
+            else None
+        )
+        more = [keys.template(trainer_id), *([session_key] if session_key else [])]
+        client, trainer, found = self._client_and_profile(trainer_id, client_id, *more)
+        item = found.get(session_key[keys.SK]) if session_key else None
+        return (
+            client,
+            trainer,
+            template_from_item(found.get(keys.TEMPLATE_SK)),
+            session_from_item(item) if item else None,
+        )
+
+    def client_optins(self, trainer_id: str, client_id: str) -> set[str]:
+        """The template slot ids a client has opted in to for last-minute offers."""
+        items = self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.optin_prefix(client_id))
+        return {i["template_slot_id"] for i in items}
+
+    def set_optin(self, trainer_id: str, client_id: str, template_slot_id: str, on: bool) -> None:
+        """Opt in or out: idempotent, so a repeated or crossed tick cannot fail."""
+        key = keys.optin(trainer_id, client_id, template_slot_id)
+        if not on:
+            self.db.delete(key)
+            return
+        try:
+            self.db.transact(
+                [
+                    tx_put(
+                        {
+                            **key,
+                            "type": "optin",
+                            "client_id": client_id,
+                            "template_slot_id": template_slot_id,
+                        }
+                    ),
+                    client_is_active(trainer_id, client_id),
+                ]
+            )
+        except TransactionFailed as exc:
+            raise NotFound(client_id) from exc
+
+    def save_client(self, trainer_id: str, client: Client, **changes: Any) -> Client:
+        """Replace the client if it is still at the version the form was rendered from.
+
+        Recurring slots are claimed in the same transaction (one RECUR# item per template
+        slot), so two clients can never hold the same one, even when saved at once.
+        """
+        updated = client.model_copy(update={**changes, "version": client.version + 1})
+        me = {":me": client.id}
+        operations = [
+            tx_put(
+                client_to_item(trainer_id, updated),
+                at_version(client.version),
+                part=CLIENT_AT_VERSION,
+            )
+        ]
+        added = [t for t in updated.recurring if t not in client.recurring]
+        removed = [t for t in client.recurring if t not in updated.recurring]
+        operations += [
+            tx_put(
+                {
+                    **keys.recurring_claim(trainer_id, t),
+                    "type": "recurring",
+                    "client_id": client.id,
+                },
+                Condition(
+                    "attribute_not_exists(#pk) OR #client_id = :me",
+                    {"#pk": keys.PK, "#client_id": "client_id"},
+                    me,
+                ),
+                part=CLAIM_RECURRING,
+            )
+            for t in added
+        ]
+        operations += [
+            tx_delete(
+                keys.recurring_claim(trainer_id, t),
+                Condition("#client_id = :me", {"#client_id": "client_id"}, me),
+            )
+            for t in removed
+        ]
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.refused(CLAIM_RECURRING) and not exc.refused(CLIENT_AT_VERSION):
+                raise Conflict(
+                    "Another client took one of these recurring slots meanwhile. Reload the page."
+                ) from exc
+            raise VersionConflict() from exc
+        return updated

@@ -1,0 +1,357 @@
+"""Item <-> model mapping, and the read models several stores return.
+
+Items are the app's own (written by these functions), so mapping trusts their shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from chalicelib.domain.clients import Client
+from chalicelib.domain.errors import NotFound
+from chalicelib.domain.models import Location, LocationName, Trainer
+from chalicelib.domain.schedule import (
+    Document,
+    Offer,
+    Session,
+    Slot,
+)
+from chalicelib.domain.settings import TrainerSettings
+from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import (
+    Item,
+)
+
+
+def epoch(instant: datetime) -> int:
+    return int(instant.timestamp())
+
+
+def slot_key(trainer_id: str, slot: Slot) -> dict[str, str]:
+    return keys.slot(trainer_id, slot.week, utc_iso(slot.start_utc), slot.id)
+
+
+def iso_or_none(instant: datetime | None) -> str | None:
+    return None if instant is None else utc_iso(instant)
+
+
+def instant_or_none(text: str | None) -> datetime | None:
+    return None if not text else parse_utc_iso(text)
+
+
+# Mapping -----------------------------------------------------------------------------
+def trainer_to_item(trainer: Trainer) -> Item:
+    return {
+        **keys.profile(trainer.id),
+        "type": "trainer",
+        "id": trainer.id,
+        "email": trainer.email,
+        "settings": trainer.settings.model_dump(mode="json"),
+        "locations": {
+            lid: {"name": mirror.name, "archived": mirror.archived}
+            for lid, mirror in trainer.locations.items()
+        },
+        "version": trainer.version,
+        "created_at": utc_iso(trainer.created_at),
+        "template_applied_at": (
+            utc_iso(trainer.template_applied_at) if trainer.template_applied_at else None
+        ),
+        "portal_link_shared_at": (
+            utc_iso(trainer.portal_link_shared_at) if trainer.portal_link_shared_at else None
+        ),
+    }
+
+
+def trainer_from_item(item: Item) -> Trainer:
+    return Trainer(
+        id=item["id"],
+        email=item["email"],
+        settings=TrainerSettings.model_validate(item.get("settings") or {}),
+        locations={
+            lid: LocationName(name=v["name"], archived=bool(v.get("archived")))
+            for lid, v in (item.get("locations") or {}).items()
+        },
+        version=item["version"],
+        created_at=parse_utc_iso(item["created_at"]),
+        template_applied_at=(
+            parse_utc_iso(item["template_applied_at"]) if item.get("template_applied_at") else None
+        ),
+        portal_link_shared_at=(
+            parse_utc_iso(item["portal_link_shared_at"])
+            if item.get("portal_link_shared_at")
+            else None
+        ),
+    )
+
+
+def location_from_item(item: Item) -> Location:
+    return Location(
+        id=keys.location_id_from_sk(item[keys.SK]),
+        name=item["name"],
+        archived=bool(item.get("archived", False)),
+        version=item["version"],
+    )
+
+
+def template_from_item(item: Item | None) -> WeeklyTemplate:
+    if not item:
+        return WeeklyTemplate()
+    return WeeklyTemplate(
+        slots=tuple(TemplateSlot.model_validate(s) for s in item.get("slots", [])),
+        version=item["version"],
+    )
+
+
+def client_to_item(trainer_id: str, client: Client) -> Item:
+    return {
+        **keys.client(trainer_id, client.id),
+        "type": "client",
+        "name": client.name,
+        "phone": client.phone,
+        "email": client.email or None,
+        "price_minor": client.price_minor,
+        "location_ids": list(client.location_ids),
+        "recurring": list(client.recurring),
+        "shared_notes": client.shared_notes or None,
+        "private_notes": client.private_notes or None,
+        "archived": client.archived,
+        "portal_generation": client.portal_generation,
+        "version": client.version,
+        "created_at": utc_iso(client.created_at),
+    }
+
+
+def client_from_item(item: Item) -> Client:
+    return Client(
+        id=keys.client_id_from_sk(item[keys.SK]),
+        name=item["name"],
+        phone=item["phone"],
+        email=item.get("email") or "",
+        price_minor=item.get("price_minor"),
+        location_ids=tuple(item.get("location_ids") or ()),
+        recurring=tuple(item.get("recurring") or ()),
+        shared_notes=item.get("shared_notes") or "",
+        private_notes=item.get("private_notes") or "",
+        archived=bool(item.get("archived", False)),
+        portal_generation=item.get("portal_generation", 1),
+        version=item["version"],
+        created_at=parse_utc_iso(item["created_at"]),
+    )
+
+
+def slot_to_item(trainer_id: str, slot: Slot) -> Item:
+    return {
+        **slot_key(trainer_id, slot),
+        "type": "slot",
+        "id": slot.id,
+        "day": slot.day.isoformat(),
+        "start": slot.start,
+        "end": slot.end,
+        "start_utc": utc_iso(slot.start_utc),
+        "end_utc": utc_iso(slot.end_utc),
+        "location_id": slot.location_id,
+        "template_slot_id": slot.template_slot_id,
+        "session_id": slot.session_id,
+        **offer_attributes(slot),
+        "version": slot.version,
+    }
+
+
+OFFER_LOCK_KIND = "offer-lock"
+# Names of the attributes an offer puts on its slot (all removed together when it ends).
+OFFER_ATTRIBUTES = ("offer_id", "offer_client_id", "offer_client_name", "offer_expires_at")
+
+
+def offer_attributes(slot: Slot) -> dict[str, Any]:
+    offer = slot.offer
+    if offer is None:
+        return {}
+    until = utc_iso(offer.expires_at)
+    return {
+        "offer_id": offer.id,
+        "offer_client_id": offer.client_id,
+        "offer_client_name": offer.client_name,
+        "offer_expires_at": until,
+        # Due for expire_offer_locks once the lock runs out (sparse DueWork index).
+        keys.DUE_PK: keys.due_work(OFFER_LOCK_KIND),
+        keys.DUE_SK: keys.due_sk(until, slot.id),
+    }
+
+
+def offer_from(item: Item) -> Offer | None:
+    if not item.get("offer_id"):
+        return None
+    return Offer(
+        id=item["offer_id"],
+        client_id=item["offer_client_id"],
+        client_name=item.get("offer_client_name", ""),
+        expires_at=parse_utc_iso(item["offer_expires_at"]),
+    )
+
+
+def slot_from_item(item: Item) -> Slot:
+    return Slot(
+        id=item["id"],
+        day=date.fromisoformat(item["day"]),
+        start=item["start"],
+        end=item["end"],
+        start_utc=parse_utc_iso(item["start_utc"]),
+        end_utc=parse_utc_iso(item["end_utc"]),
+        location_id=item["location_id"],
+        template_slot_id=item.get("template_slot_id"),
+        session_id=item.get("session_id"),
+        offer=offer_from(item),
+        version=item["version"],
+    )
+
+
+def is_timeline_cursor(key: dict[str, str], trainer_id: str, sk_range: tuple[str, str]) -> bool:
+    """Only a key this query could have returned: DynamoDB answers anything else (a
+    missing attribute, a key outside the range) with a ValidationException, not a page."""
+    return (
+        set(key) == {keys.PK, keys.SK, keys.TRAINER_PK, keys.TRAINER_SK}
+        and key[keys.TRAINER_PK] == keys.trainer_timeline(trainer_id)
+        and key[keys.PK].startswith(keys.week_pk(trainer_id, ""))
+        and key[keys.SK].startswith(keys.SESSION_PREFIX)
+        and sk_range[0] <= key[keys.TRAINER_SK] <= sk_range[1]
+    )
+
+
+def session_to_item(trainer_id: str, session: Session) -> Item:
+    gone = session.status in ("canceled", "moved")
+    return {
+        **keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
+        keys.CLIENT_PK: keys.client_timeline(trainer_id, session.client_id),
+        keys.CLIENT_SK: keys.client_timeline_sk(utc_iso(session.start_utc), session.id),
+        # Sparse: a canceled or moved session leaves the Sessions tab's index.
+        keys.TRAINER_PK: None if gone else keys.trainer_timeline(trainer_id),
+        keys.TRAINER_SK: (
+            None if gone else keys.client_timeline_sk(utc_iso(session.start_utc), session.id)
+        ),
+        "type": "session",
+        "id": session.id,
+        "slot_id": session.slot_id,
+        "client_id": session.client_id,
+        "client_name": session.client_name,
+        "day": session.day.isoformat(),
+        "start": session.start,
+        "end": session.end,
+        "start_utc": utc_iso(session.start_utc),
+        "end_utc": utc_iso(session.end_utc),
+        "location_id": session.location_id,
+        "template_slot_id": session.template_slot_id,
+        "kind": session.kind,
+        "status": session.status,
+        "paid": session.paid,
+        "payment_type": session.payment_type,
+        "price_minor": session.price_minor,
+        "invoice_sent_at": iso_or_none(session.invoice_sent_at),
+        "changing": session.changing,
+        "moved_from": session.moved_from,
+        "moved_to": session.moved_to,
+        "bundle_id": session.bundle_id,
+        "bundle_index": session.bundle_index,
+        "bundle_title": session.bundle_title or None,
+        "video_link": session.video_link or None,
+        "documents": [d.model_dump() for d in session.documents] or None,
+        "created_at": utc_iso(session.created_at),
+        "version": session.version,
+    }
+
+
+def session_from_item(item: Item) -> Session:
+    return Session(
+        id=item["id"],
+        slot_id=item["slot_id"],
+        client_id=item["client_id"],
+        client_name=item["client_name"],
+        day=date.fromisoformat(item["day"]),
+        start=item["start"],
+        end=item["end"],
+        start_utc=parse_utc_iso(item["start_utc"]),
+        end_utc=parse_utc_iso(item["end_utc"]),
+        location_id=item["location_id"],
+        template_slot_id=item.get("template_slot_id"),
+        kind=item["kind"],
+        status=item["status"],
+        paid=bool(item.get("paid", False)),
+        payment_type=item.get("payment_type"),
+        price_minor=item.get("price_minor"),
+        invoice_sent_at=instant_or_none(item.get("invoice_sent_at")),
+        changing=bool(item.get("changing", False)),
+        moved_from=item.get("moved_from"),
+        moved_to=item.get("moved_to"),
+        bundle_id=item.get("bundle_id"),
+        bundle_index=item.get("bundle_index"),
+        bundle_title=item.get("bundle_title") or "",
+        video_link=item.get("video_link") or "",
+        documents=tuple(Document.model_validate(d) for d in item.get("documents") or ()),
+        created_at=parse_utc_iso(item["created_at"]),
+        version=item["version"],
+    )
+
+
+@dataclass(frozen=True)
+class Week:
+    slots: list[Slot]
+    sessions: list[Session]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Locations and weekly template of one trainer, read together."""
+
+    locations: list[Location]
+    template: WeeklyTemplate
+
+    def location(self, location_id: str) -> Location:
+        for loc in self.locations:
+            if loc.id == location_id:
+                return loc
+        raise NotFound(location_id)
+
+    @property
+    def active_locations(self) -> list[Location]:
+        return [loc for loc in self.locations if not loc.archived]
+
+    def location_names(self) -> dict[str, str]:
+        return {loc.id: loc.name for loc in self.locations}
+
+
+@dataclass(frozen=True)
+class Account:
+    """Everything in a trainer's account partition: set-up and clients, one Query."""
+
+    setup: Setup
+    clients: list[Client]
+    optins: dict[str, set[str]] = field(default_factory=dict)  # client id -> template slots
+    shared: dict[str, int] = field(default_factory=dict)  # client id -> link generation shared
+
+    def link_shared(self, client: Client) -> bool:
+        """The client's current portal link (not a rotated one) was copied or sent."""
+        return self.shared.get(client.id) == client.portal_generation
+
+    def client(self, client_id: str) -> Client:
+        for client in self.clients:
+            if client.id == client_id:
+                return client
+        raise NotFound(client_id)
+
+    def recurring_holders(self) -> dict[str, str]:
+        """Template slot id -> the client holding it as a recurring slot."""
+        return {t: c.id for c in self.clients for t in c.recurring}
+
+    def client_names(self) -> dict[str, str]:
+        return {c.id: c.name for c in self.clients}
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    kind: str
+    expires_at: datetime
+    used_at: datetime | None
+    data: dict[str, Any]

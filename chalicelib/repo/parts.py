@@ -1,0 +1,318 @@
+"""Named transaction parts, each defined once with its one condition.
+
+Every store builds its transactions from these. Each part carries its name, so a refused
+transaction says which part refused (`TransactionFailed.refused(TAKE_OPEN_SLOT)`): no
+caller decodes failures by position. A part used by one write only may live beside it in
+its store; everything two writes share is here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.messages import Message
+from chalicelib.domain.schedule import Offer, Session, Slot, guard_instants
+from chalicelib.domain.timeutil import utc_iso
+from chalicelib.domain.tokens import new_id
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import (
+    Condition,
+    Part,
+    at_version,
+    new_item,
+    tx_check,
+    tx_delete,
+    tx_put,
+    tx_update,
+)
+from chalicelib.repo.mapping import epoch, session_to_item, slot_key, slot_to_item
+from chalicelib.repo.outbox import message_to_item
+
+# What a refusal reports. The names are the vocabulary of every transaction in the app.
+TAKE_OPEN_SLOT: Final = "take open slot"
+FREE_SLOT: Final = "free slot"
+NEW_SLOT: Final = "new slot"
+SLOT_GUARD: Final = "slot guard"
+DROP_OPEN_SLOT: Final = "drop open slot"
+DROP_SLOT_GUARD: Final = "drop slot guard"
+NEW_SESSION: Final = "new session"
+SESSION_AT_VERSION: Final = "session at version"
+LOG_LINE: Final = "log line"
+CLIENT_LINK: Final = "client link"
+OFFER_LINK: Final = "offer link"
+CLIENT_ACTIVE: Final = "client is active"
+LOCATION_ACTIVE: Final = "location is active"
+BUNDLE_ENTRY: Final = "bundle entry"
+NEW_MESSAGE: Final = "new message"
+
+
+class ClientUnavailable(Conflict):
+    """A booking's client was archived or deleted between the read and the write."""
+
+
+@dataclass(frozen=True)
+class ClientLink:
+    """The hash of a link handed to a client (to a session, or to accept an offer), and
+    the portal generation it belongs to: a rotation retires it."""
+
+    token_hash: str
+    generation: int
+
+
+SESSION_LINK_KIND: Final = "session-link"
+OFFER_LINK_KIND: Final = "offer"
+
+
+# Conditions --------------------------------------------------------------------------
+def all_of(*conditions: Condition) -> Condition:
+    """Conditions joined with AND, each in parentheses (DynamoDB refuses doubled ones)."""
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for condition in conditions:
+        names.update(condition.names)
+        values.update(condition.values)
+    return Condition(" AND ".join(f"({c.expression})" for c in conditions), names, values)
+
+
+def not_locked(now: datetime) -> Condition:
+    """No live offer holds the slot (expiry is decided here, not by the job)."""
+    return Condition(
+        "attribute_not_exists(#offer_until) OR #offer_until <= :lock_now",
+        {"#offer_until": "offer_expires_at"},
+        {":lock_now": utc_iso(now)},
+    )
+
+
+def open_at_version(slot: Slot) -> Condition:
+    """The slot is still as it was read, and nobody has booked it."""
+    return Condition(
+        "#version = :seen AND attribute_not_exists(#session_id)",
+        {"#version": "version", "#session_id": "session_id"},
+        {":seen": slot.version},
+    )
+
+
+def _active() -> Condition:
+    return Condition(
+        "attribute_exists(#pk) AND #archived = :false",
+        {"#pk": keys.PK, "#archived": "archived"},
+        {":false": False},
+    )
+
+
+# Slots -------------------------------------------------------------------------------
+def take_open_slot(trainer_id: str, slot: Slot, session_id: str, now: datetime) -> dict[str, Any]:
+    """The slot, exactly as read (version), open and held by no live offer, becomes the
+    session's. Every booking into an existing slot uses this: by the trainer, by the
+    client, a move's target, a bundle's session in an open slot."""
+    return tx_update(
+        slot_key(trainer_id, slot),
+        Condition(
+            "SET #session_id = :session, #version = #version + :one",
+            {"#session_id": "session_id", "#version": "version"},
+            {":session": session_id, ":one": 1},
+        ),
+        all_of(open_at_version(slot), not_locked(now)),
+        part=TAKE_OPEN_SLOT,
+    )
+
+
+def free_slot(trainer_id: str, session: Session) -> dict[str, Any]:
+    """The session's slot opens again, only if it is still that session's."""
+    return tx_update(
+        keys.slot(trainer_id, session.week, utc_iso(session.start_utc), session.slot_id),
+        Condition(
+            "REMOVE #session_id SET #version = #version + :one",
+            {"#session_id": "session_id", "#version": "version"},
+            {":one": 1},
+        ),
+        held_by(session.id),
+        part=FREE_SLOT,
+    )
+
+
+def slot_with_guards(trainer_id: str, slot: Slot) -> list[dict[str, Any]]:
+    """A new slot and one guard per 30 real minutes it holds: two slots can never hold
+    the same half hour, as every guard is created only if it does not exist."""
+    return [
+        tx_put(slot_to_item(trainer_id, slot), new_item(), part=NEW_SLOT),
+        *(
+            tx_put(
+                {
+                    **keys.slot_guard(trainer_id, slot.week, utc_iso(instant)),
+                    "type": "guard",
+                    "slot_id": slot.id,
+                },
+                new_item(),
+                part=Part(SLOT_GUARD, instant),
+            )
+            for instant in guard_instants(slot)
+        ),
+    ]
+
+
+def drop_slot_with_guards(
+    trainer_id: str, slot: Slot, condition: Condition
+) -> list[dict[str, Any]]:
+    """Delete a slot (if `condition` holds) and its guards, each only if it is still
+    this slot's: a guard another slot took since is never removed."""
+    return [
+        tx_delete(slot_key(trainer_id, slot), condition, part=DROP_OPEN_SLOT),
+        *(
+            tx_delete(
+                keys.slot_guard(trainer_id, slot.week, utc_iso(instant)),
+                Condition("#slot_id = :sid", {"#slot_id": "slot_id"}, {":sid": slot.id}),
+                part=Part(DROP_SLOT_GUARD, instant),
+            )
+            for instant in guard_instants(slot)
+        ),
+    ]
+
+
+def held_by(session_id: str) -> Condition:
+    """The slot holds this session."""
+    return Condition("#session_id = :sid", {"#session_id": "session_id"}, {":sid": session_id})
+
+
+# Sessions ----------------------------------------------------------------------------
+def new_session(trainer_id: str, session: Session) -> dict[str, Any]:
+    return tx_put(session_to_item(trainer_id, session), new_item(), part=NEW_SESSION)
+
+
+def session_at_version(trainer_id: str, before: Session, after: Session) -> dict[str, Any]:
+    """The session saved as `after`, only if it is still at the version `before` was read."""
+    return tx_put(
+        session_to_item(trainer_id, after), at_version(before.version), part=SESSION_AT_VERSION
+    )
+
+
+def log_line(
+    trainer_id: str,
+    session: Session,
+    actor: str,
+    text: str,
+    now: datetime,
+    entry_id: str | None = None,
+) -> dict[str, Any]:
+    """One change-log line, written with the change it describes."""
+    return subject_log_line(trainer_id, session.week, session.id, actor, text, now, entry_id)
+
+
+def subject_log_line(
+    trainer_id: str,
+    week: str,
+    subject_id: str,
+    actor: str,
+    text: str,
+    now: datetime,
+    entry_id: str | None = None,
+) -> dict[str, Any]:
+    """A log line on anything in a week partition (a session, or a slot for offers)."""
+    return tx_put(
+        {
+            **keys.session_log(trainer_id, week, subject_id, utc_iso(now), entry_id or new_id()),
+            "type": "log",
+            "at": utc_iso(now),
+            "actor": actor,
+            "text": text,
+        },
+        new_item(),
+        part=LOG_LINE,
+    )
+
+
+def client_link(trainer_id: str, session: Session, link: ClientLink) -> dict[str, Any]:
+    """The client's /s/ link to a session, created with the session."""
+    return tx_put(
+        {
+            **keys.token(link.token_hash),
+            "type": "token",
+            "kind": SESSION_LINK_KIND,
+            "trainer_id": trainer_id,
+            "client_id": session.client_id,
+            "generation": link.generation,
+            "week": session.week,
+            "start_utc": utc_iso(session.start_utc),
+            "session_id": session.id,
+            # It dies with a portal rotation (generation) or an archive, not with time;
+            # TTL only clears it away a year after the session.
+            "expires_at": "9999-12-31T00:00:00Z",
+            keys.TTL: epoch(session.end_utc) + 365 * 86400,
+        },
+        new_item(),
+        part=CLIENT_LINK,
+    )
+
+
+def offer_link(trainer_id: str, slot: Slot, offer: Offer, link: ClientLink) -> dict[str, Any]:
+    """The offer message's accept link (hash only). Whether it can still be accepted is
+    decided by the slot's current offer, not by this item."""
+    return tx_put(
+        {
+            **keys.token(link.token_hash),
+            "type": "token",
+            "kind": OFFER_LINK_KIND,
+            "trainer_id": trainer_id,
+            "client_id": offer.client_id,
+            "generation": link.generation,
+            "week": slot.week,
+            "start_utc": utc_iso(slot.start_utc),
+            "slot_id": slot.id,
+            "offer_id": offer.id,
+            "expires_at": utc_iso(offer.expires_at),
+            keys.TTL: epoch(offer.expires_at) + 30 * 86400,
+        },
+        new_item(),
+        part=OFFER_LINK,
+    )
+
+
+def bundle_entry(session: Session) -> dict[str, Any]:
+    """A bundle's summary of one of its sessions (see domain.programs.BundleEntry)."""
+    return {"ref": session.ref, "end_utc": utc_iso(session.end_utc), "status": session.status}
+
+
+def bundle_entry_update(
+    trainer_id: str, session: Session, updated: Session
+) -> dict[str, Any] | None:
+    """Keeps a bundle's summary of the session in step with it: its status (cancel, void)
+    or, when it moved, the session that replaced it. None for a session outside any
+    bundle, or a change the summary does not show."""
+    if session.bundle_id is None or session.bundle_index is None:
+        return None
+    if updated.id == session.id and updated.status == session.status:
+        return None
+    entry = f"#entries[{session.bundle_index}]"
+    names = {"#entries": "entries", "#ref": "ref"}
+    if updated.id == session.id:
+        names["#status"] = "status"
+        action = Condition(f"SET {entry}.#status = :status", names, {":status": updated.status})
+    else:
+        action = Condition(f"SET {entry} = :entry", names, {":entry": bundle_entry(updated)})
+    return tx_update(
+        keys.bundle(trainer_id, session.bundle_id),
+        action,
+        Condition(
+            f"{entry}.#ref = :ref", {"#entries": "entries", "#ref": "ref"}, {":ref": session.ref}
+        ),
+        part=BUNDLE_ENTRY,
+    )
+
+
+# Others ------------------------------------------------------------------------------
+def client_is_active(trainer_id: str, client_id: str) -> dict[str, Any]:
+    """The client exists and is not archived (a booking for them may be written)."""
+    return tx_check(keys.client(trainer_id, client_id), _active(), part=CLIENT_ACTIVE)
+
+
+def location_is_active(trainer_id: str, location_id: str) -> dict[str, Any]:
+    """The location exists and is not archived (a slot there may be made)."""
+    return tx_check(keys.location(trainer_id, location_id), _active(), part=LOCATION_ACTIVE)
+
+
+def new_message(trainer_id: str, message: Message) -> dict[str, Any]:
+    """An outbox message, once: its id comes from the form (a double click is refused)."""
+    return tx_put(message_to_item(trainer_id, message), new_item(), part=NEW_MESSAGE)

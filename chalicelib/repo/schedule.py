@@ -1,0 +1,390 @@
+"""The schedule aggregate: slots (with their guards) and sessions in trainer-week
+partitions, their change log, and the session lists.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
+from chalicelib.domain.messages import Message
+from chalicelib.domain.schedule import (
+    LogEntry,
+    Session,
+    SessionRef,
+    Slot,
+)
+from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import (
+    Condition,
+    Db,
+    TransactionFailed,
+    tx_check,
+    tx_update,
+)
+from chalicelib.repo.mapping import (
+    Week,
+    is_timeline_cursor,
+    session_from_item,
+    slot_from_item,
+    slot_key,
+)
+from chalicelib.repo.outbox import Outbox, message_from_item
+from chalicelib.repo.parts import (
+    CLIENT_ACTIVE,
+    LOCATION_ACTIVE,
+    NEW_MESSAGE,
+    SESSION_AT_VERSION,
+    TAKE_OPEN_SLOT,
+    ClientLink,
+    ClientUnavailable,
+    all_of,
+    bundle_entry_update,
+    client_is_active,
+    client_link,
+    drop_slot_with_guards,
+    location_is_active,
+    log_line,
+    new_message,
+    new_session,
+    not_locked,
+    open_at_version,
+    session_at_version,
+    slot_with_guards,
+    take_open_slot,
+)
+from chalicelib.repo.parts import free_slot as free
+
+# Parts only this store's writes use.
+SESSION_STILL_BOOKED = "session still booked"
+SLOT_AT_VERSION = "slot at version"
+
+
+class ScheduleStore:
+    db: Db
+    outbox: Outbox
+
+    # Schedule: slots in trainer-weeks ---------------------------------------------
+    def get_week(self, trainer_id: str, week: str) -> list[Slot]:
+        return self.get_week_with_sessions(trainer_id, week).slots
+
+    def get_week_with_sessions(self, trainer_id: str, week: str) -> Week:
+        """A week of the schedule: one Query of the trainer-week partition."""
+        items = self.db.query(keys.week_pk(trainer_id, week), sk_range=keys.WEEK_VIEW_RANGE)
+        return Week(
+            slots=[slot_from_item(i) for i in items if i[keys.SK].startswith(keys.SLOT_PREFIX)],
+            sessions=[
+                session_from_item(i) for i in items if i[keys.SK].startswith(keys.SESSION_PREFIX)
+            ],
+        )
+
+    def get_session(self, trainer_id: str, ref: SessionRef) -> Session:
+        item = self.db.get(keys.session(trainer_id, ref.week, utc_iso(ref.start_utc), ref.id))
+        if item is None:
+            raise NotFound(ref.id)
+        return session_from_item(item)
+
+    def client_sessions(
+        self, trainer_id: str, client_id: str, now: datetime, limit: int = 20
+    ) -> tuple[list[Session], list[Session]]:
+        """A client's next sessions (soonest first, up to `limit`) and all past ones
+        (latest first): the balance needs every past session, not just a page."""
+        pk = keys.client_timeline(trainer_id, client_id)
+        point = keys.timeline_point(utc_iso(now))
+        upcoming = self.client_upcoming(trainer_id, client_id, now, limit)
+        past = self.db.query(pk, index=keys.CLIENT_INDEX, sk_range=("0", point), forward=False)
+        return upcoming, [session_from_item(i) for i in past]
+
+    def get_session_with_log(
+        self, trainer_id: str, ref: SessionRef
+    ) -> tuple[Session, list[LogEntry | Message]]:
+        """A session and its change log with its messages, oldest first (GetItem + one
+        Query: messages sit beside the log lines in the week partition)."""
+        session = self.get_session(trainer_id, ref)
+        return session, self.log_of(trainer_id, ref.week, ref.id)
+
+    def log_of(self, trainer_id: str, week: str, subject_id: str) -> list[LogEntry | Message]:
+        """The change log of a session or a slot, with its messages, oldest first."""
+        items = self.db.query(
+            keys.week_pk(trainer_id, week), sk_prefix=keys.session_log_prefix(subject_id)
+        )
+        log: list[LogEntry | Message] = [
+            message_from_item(i)
+            if keys.is_message_sk(i[keys.SK])
+            else LogEntry(at=parse_utc_iso(i["at"]), actor=i["actor"], text=i["text"])
+            for i in items
+        ]
+        log.sort(key=lambda entry: entry.at)
+        return log
+
+    def change_session(
+        self,
+        trainer_id: str,
+        session: Session,
+        updated: Session,
+        actor: str,
+        text: str,
+        now: datetime,
+        *,
+        free_slot: bool = False,
+        message: Message | None = None,
+    ) -> Session:
+        """Save a session change with its log line; a cancel also frees the slot, and a
+        `message` to the client is queued with it. All or nothing, and only if the session
+        is unchanged since it was read."""
+        saved = updated.model_copy(update={"version": session.version + 1})
+        operations = [
+            session_at_version(trainer_id, session, saved),
+            log_line(trainer_id, session, actor, text, now),
+        ]
+        if message is not None:
+            operations.append(new_message(trainer_id, message))
+        if (bundle_op := bundle_entry_update(trainer_id, session, saved)) is not None:
+            operations.append(bundle_op)
+        if free_slot:
+            operations.append(free(trainer_id, session))
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            raise VersionConflict() from exc
+        return saved
+
+    def queue_session_message(
+        self,
+        trainer_id: str,
+        session: Session,
+        message: Message,
+        *,
+        invoiced: Session | None = None,
+    ) -> bool:
+        """Queue a message about a live session, with the session's invoice mark when it
+        is an invoice. False if this very message (same id: a double click, a replayed
+        form) is already queued; nothing is written twice."""
+        session_key = keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
+        still_live = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
+        operations = [new_message(trainer_id, message)]
+        if invoiced is not None:
+            operations.append(
+                tx_update(
+                    session_key,
+                    Condition(
+                        "SET #sent = :sent, #price = :price, #version = #version + :one",
+                        {
+                            "#sent": "invoice_sent_at",
+                            "#price": "price_minor",
+                            "#version": "version",
+                        },
+                        {
+                            ":sent": utc_iso(message.created_at),
+                            ":price": invoiced.price_minor,
+                            ":one": 1,
+                        },
+                    ),
+                    still_live,
+                    part=SESSION_STILL_BOOKED,
+                )
+            )
+        else:
+            operations.append(tx_check(session_key, still_live, part=SESSION_STILL_BOOKED))
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.refused(NEW_MESSAGE):
+                return False
+            raise Conflict(
+                "This session was canceled or moved meanwhile. Reload the page to see it."
+            ) from exc
+        return True
+
+    def move_session(
+        self,
+        trainer_id: str,
+        session: Session,
+        moved: Session,
+        replacement: Session,
+        target: Slot,
+        actor: str,
+        now: datetime,
+        link: ClientLink | None = None,
+    ) -> None:
+        """One transaction: the target slot taken by the replacement session, the old slot
+        freed, the old session marked moved (only if unchanged since read), both logged."""
+        operations = [
+            take_open_slot(trainer_id, target, replacement.id, now),
+            session_at_version(
+                trainer_id, session, moved.model_copy(update={"version": session.version + 1})
+            ),
+            free(trainer_id, session),
+            new_session(trainer_id, replacement),
+            log_line(trainer_id, session, actor, f"Moved to {replacement.label}", now),
+            log_line(trainer_id, replacement, actor, f"Moved here from {session.label}", now),
+            *([client_link(trainer_id, replacement, link)] if link else []),
+        ]
+        if (bundle_op := bundle_entry_update(trainer_id, session, replacement)) is not None:
+            operations.append(bundle_op)
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.refused(TAKE_OPEN_SLOT) and not exc.refused(SESSION_AT_VERSION):
+                raise Conflict(
+                    "That slot was just taken. The session stays where it was: pick another "
+                    "open slot."
+                ) from exc
+            raise VersionConflict() from exc
+
+    def trainer_sessions(
+        self,
+        trainer_id: str,
+        now: datetime,
+        *,
+        upcoming: bool,
+        after: dict[str, str] | None,
+        limit: int = 20,
+    ) -> tuple[list[Session], dict[str, str] | None]:
+        """One page of the Sessions tab: upcoming soonest first, past latest first."""
+        pk = keys.trainer_timeline(trainer_id)
+        point = keys.timeline_point(utc_iso(now))
+        sk_range = (point, "~") if upcoming else ("0", point)
+        if after is not None and not is_timeline_cursor(after, trainer_id, sk_range):
+            after = None  # a cursor from elsewhere (tampered, another trainer): start over
+        items, last = self.db.query_page(
+            pk,
+            index=keys.TRAINER_INDEX,
+            sk_range=sk_range,
+            forward=upcoming,
+            limit=limit,
+            start_key=after,
+        )
+        return [session_from_item(i) for i in items], last
+
+    def trainer_sessions_between(
+        self, trainer_id: str, since: datetime, until: datetime, limit: int
+    ) -> tuple[list[Session], bool]:
+        """Live and voided sessions starting in [since, until), latest first: one Query
+        page of TrainerTimeline, so the read is bounded by time *and* by `limit` however
+        old the account is (the dashboard's unpaid total). The flag is True when the
+        page did not reach `since` (the limit or DynamoDB's 1 MB page cut it short)."""
+        items, last = self.db.query_page(
+            keys.trainer_timeline(trainer_id),
+            index=keys.TRAINER_INDEX,
+            sk_range=(keys.timeline_point(utc_iso(since)), keys.timeline_point(utc_iso(until))),
+            forward=False,
+            limit=limit,
+            start_key=None,
+        )
+        return [session_from_item(i) for i in items], last is not None
+
+    def client_upcoming(
+        self, trainer_id: str, client_id: str, now: datetime, limit: int = 20
+    ) -> list[Session]:
+        """A client's next sessions, soonest first: one Query of ClientTimeline."""
+        items = self.db.query(
+            keys.client_timeline(trainer_id, client_id),
+            index=keys.CLIENT_INDEX,
+            sk_range=(keys.timeline_point(utc_iso(now)), "~"),
+            limit=limit,
+        )
+        return [session_from_item(i) for i in items]
+
+    def book_slot(
+        self,
+        trainer_id: str,
+        slot: Slot,
+        session: Session,
+        link: ClientLink | None = None,
+        *,
+        actor: str = "trainer",
+        note: str = "Booked by the trainer",
+    ) -> None:
+        """Take an open slot for a session: exactly one of two bookings at once wins."""
+        try:
+            self.db.transact(
+                [
+                    take_open_slot(trainer_id, slot, session.id, session.created_at),
+                    new_session(trainer_id, session),
+                    client_is_active(trainer_id, session.client_id),
+                    log_line(trainer_id, session, actor, note, session.created_at),
+                    *([client_link(trainer_id, session, link)] if link else []),
+                ]
+            )
+        except TransactionFailed as exc:
+            if exc.refused(CLIENT_ACTIVE) and not exc.refused(TAKE_OPEN_SLOT):
+                raise ClientUnavailable("That client was archived meanwhile.") from exc
+            raise Conflict("This slot was just taken. Reload the schedule to see it.") from exc
+
+    def add_slot(
+        self,
+        trainer_id: str,
+        slot: Slot,
+        booking: Session | None = None,
+        link: ClientLink | None = None,
+    ) -> None:
+        """Create a slot and take its half hours; refused if any is taken or the location
+        was archived or deleted meanwhile. With a booking, the slot is created taken by
+        that session, in the same transaction (and only if the client is still active)."""
+        if booking is not None:
+            slot = slot.model_copy(update={"session_id": booking.id})
+        operations = [
+            *slot_with_guards(trainer_id, slot),
+            location_is_active(trainer_id, slot.location_id),
+        ]
+        if booking is not None:
+            operations += [
+                new_session(trainer_id, booking),
+                log_line(
+                    trainer_id,
+                    booking,
+                    "trainer",
+                    "Booked by Apply template (recurring slot)",
+                    booking.created_at,
+                ),
+                client_is_active(trainer_id, booking.client_id),
+                *([client_link(trainer_id, booking, link)] if link else []),
+            ]
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.refused(LOCATION_ACTIVE):
+                raise Conflict("That location was archived or deleted meanwhile.") from exc
+            if exc.refused(CLIENT_ACTIVE):
+                raise ClientUnavailable("That client was archived meanwhile.") from exc
+            raise Conflict(
+                "Another slot already takes part of that time. Reload the schedule to see it."
+            ) from exc
+
+    def remove_slot(self, trainer_id: str, slot: Slot, now: datetime) -> None:
+        """Remove an open slot (unchanged since read, no live offer on it) and free its
+        half hours."""
+        try:
+            self.db.transact(
+                drop_slot_with_guards(
+                    trainer_id, slot, all_of(open_at_version(slot), not_locked(now))
+                )
+            )
+        except TransactionFailed as exc:
+            raise VersionConflict() from exc
+
+    def move_slot_location(self, trainer_id: str, slot: Slot, location_id: str) -> Slot:
+        moved = slot.model_copy(update={"location_id": location_id, "version": slot.version + 1})
+        try:
+            self.db.transact(
+                [
+                    tx_update(
+                        slot_key(trainer_id, slot),
+                        Condition(
+                            "SET #location_id = :location, #version = #version + :one",
+                            {"#location_id": "location_id", "#version": "version"},
+                            {":location": location_id, ":one": 1},
+                        ),
+                        open_at_version(slot),
+                        part=SLOT_AT_VERSION,
+                    ),
+                    location_is_active(trainer_id, location_id),
+                ]
+            )
+        except TransactionFailed as exc:
+            if exc.refused(LOCATION_ACTIVE) and not exc.refused(SLOT_AT_VERSION):
+                raise Conflict("That location was archived or deleted meanwhile.") from exc
+            raise VersionConflict() from exc
+        return moved

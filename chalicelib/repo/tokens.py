@@ -1,0 +1,151 @@
+"""Tokens (sign-in links, session cookies, capability links) and rate-limit windows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import (
+    Condition,
+    ConditionFailed,
+    Db,
+    Item,
+    new_item,
+    tx_put,
+    tx_update,
+)
+from chalicelib.repo.mapping import (
+    TokenRecord,
+    trainer_from_item,
+)
+from chalicelib.repo.outbox import Outbox
+from chalicelib.repo.parts import epoch
+
+USE_TOKEN = "use single-use token"
+NEW_SESSION_COOKIE = "new session cookie"
+
+
+class TokenStore:
+    db: Db
+    outbox: Outbox
+
+    # Tokens (sign-in links, session cookies) -----------------------------------------
+    def put_token(
+        self, token_hash: str, kind: str, expires_at: datetime, data: dict[str, Any]
+    ) -> None:
+        self.db.put(
+            {
+                **keys.token(token_hash),
+                "type": "token",
+                "kind": kind,
+                "expires_at": utc_iso(expires_at),
+                # TTL only tidies up (a day late is fine): validity is decided in code
+                # and in write conditions against "now".
+                keys.TTL: epoch(expires_at) + 86400,
+                **data,
+            },
+            new_item(),
+        )
+
+    def get_token(self, token_hash: str) -> TokenRecord | None:
+        item = self.db.get(keys.token(token_hash))
+        return self._token_record(item) if item else None
+
+    @staticmethod
+    def _token_record(item: Item) -> TokenRecord:
+        reserved = {keys.PK, keys.SK, "type", "kind", "expires_at", "used_at", keys.TTL}
+        # revoked_at stays in data: portal links are revoked rather than used
+        return TokenRecord(
+            kind=item["kind"],
+            expires_at=parse_utc_iso(item["expires_at"]),
+            used_at=parse_utc_iso(item["used_at"]) if item.get("used_at") else None,
+            data={k: v for k, v in item.items() if k not in reserved},
+        )
+
+    def use_token_op(self, token_hash: str, kind: str, now: datetime) -> dict[str, Any]:
+        """Transaction part that marks a single-use token used, if valid at `now`."""
+        return tx_update(
+            keys.token(token_hash),
+            Condition("SET #used_at = :now", {"#used_at": "used_at"}, {":now": utc_iso(now)}),
+            Condition(
+                "attribute_exists(#pk) AND #kind = :kind AND attribute_not_exists(#used_at)"
+                " AND #expires_at > :now",
+                {
+                    "#pk": keys.PK,
+                    "#kind": "kind",
+                    "#expires_at": "expires_at",
+                    "#used_at": "used_at",
+                },
+                {":kind": kind, ":now": utc_iso(now)},
+            ),
+            part=USE_TOKEN,
+        )
+
+    def session_op(self, token_hash: str, trainer_id: str, csrf: str, expires_at: datetime) -> Any:
+        return tx_put(
+            {
+                **keys.token(token_hash),
+                "type": "token",
+                "kind": "session",
+                "trainer_id": trainer_id,
+                "csrf": csrf,
+                "expires_at": utc_iso(expires_at),
+                keys.TTL: epoch(expires_at) + 86400,
+            },
+            new_item(),
+            part=NEW_SESSION_COOKIE,
+        )
+
+    def transact(self, operations: list[dict[str, Any]]) -> None:
+        self.db.transact(operations)
+
+    def delete_token(self, token_hash: str) -> None:
+        self.db.delete(keys.token(token_hash))
+
+    def session_with_profile(
+        self, token_hash: str, trainer_id: str
+    ) -> tuple[TokenRecord | None, Trainer | None]:
+        """The session and the trainer's profile in one round trip (BatchGetItem)."""
+        items = self.db.batch_get([keys.token(token_hash), keys.profile(trainer_id)])
+        token = profile = None
+        for item in items:
+            if item[keys.SK] == "TOKEN":
+                token = self._token_record(item)
+            else:
+                profile = trainer_from_item(item)
+        return token, profile
+
+    # Rate limits ---------------------------------------------------------------------
+    def count_attempt(
+        self, scope: str, subject_hash: str, window_start: int, window_seconds: int, limit: int
+    ) -> bool:
+        """Count one attempt in a fixed window; False once the window's limit is reached."""
+        try:
+            self.db.update(
+                keys.rate_window(scope, subject_hash, window_start),
+                Condition(
+                    "ADD #n :one SET #ttl = :ttl",
+                    {"#n": "attempts", "#ttl": keys.TTL},
+                    {":one": 1, ":ttl": window_start + 2 * window_seconds},
+                ),
+                Condition(
+                    "attribute_not_exists(#n) OR #n < :limit", {"#n": "attempts"}, {":limit": limit}
+                ),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def release_attempt(self, scope: str, subject_hash: str, window_start: int) -> None:
+        """Give back an attempt that did not happen after all (e.g. the email bounced)."""
+        try:
+            self.db.update(
+                keys.rate_window(scope, subject_hash, window_start),
+                Condition("ADD #n :minus_one", {"#n": "attempts"}, {":minus_one": -1}),
+                Condition("#n > :zero", {"#n": "attempts"}, {":zero": 0}),
+            )
+        except ConditionFailed:
+            return  # the window has passed or was never counted: nothing to give back
