@@ -47,6 +47,11 @@ from chalicelib.repo.parts import (
 
 TEMPLATE_AT_VERSION = "weekly template at version"
 CLAIM_EMAIL = "claim email"  # one account per address
+MARK_SHARED = "mark portal link shared"
+LINK_STILL_CURRENT = "portal link still current"
+MIRROR_LOCATION = "mirror location on the profile"
+NEW_LOCATION = "new location"
+LOCATION_AT_VERSION = "location at version"
 NEW_TRAINER = "new trainer"
 
 
@@ -153,7 +158,8 @@ class AccountStore:
                     "generation": client.portal_generation,
                     "how": how,
                     "at": utc_iso(now),
-                }
+                },
+                part=MARK_SHARED,
             ),
             tx_check(
                 keys.client(trainer_id, client.id),
@@ -162,6 +168,7 @@ class AccountStore:
                     {"#generation": "portal_generation", "#archived": "archived"},
                     {":generation": client.portal_generation, ":false": False},
                 ),
+                part=LINK_STILL_CURRENT,
             ),
         ]
 
@@ -199,7 +206,11 @@ class AccountStore:
         """
         names = {"#locations": "locations", "#lid": location_id}
         if location is None:
-            return tx_update(keys.profile(trainer_id), Condition("REMOVE #locations.#lid", names))
+            return tx_update(
+                keys.profile(trainer_id),
+                Condition("REMOVE #locations.#lid", names),
+                part=MIRROR_LOCATION,
+            )
         return tx_update(
             keys.profile(trainer_id),
             Condition(
@@ -207,6 +218,7 @@ class AccountStore:
                 names,
                 {":mirror": {"name": location.name, "archived": location.archived}},
             ),
+            part=MIRROR_LOCATION,
         )
 
     def add_location(self, trainer_id: str, location: Location) -> None:
@@ -221,6 +233,7 @@ class AccountStore:
                         "version": location.version,
                     },
                     new_item(),
+                    part=NEW_LOCATION,
                 ),
                 self._mirror_location(trainer_id, location, location.id),
             ]
@@ -243,6 +256,7 @@ class AccountStore:
                             },
                         ),
                         at_version(location.version),
+                        part=LOCATION_AT_VERSION,
                     ),
                     self._mirror_location(trainer_id, updated, location.id),
                 ]
@@ -259,8 +273,16 @@ class AccountStore:
         try:
             self.db.transact(
                 [
-                    tx_delete(keys.location(trainer_id, location.id), at_version(location.version)),
-                    tx_check(keys.template(trainer_id), at_version(template.version)),
+                    tx_delete(
+                        keys.location(trainer_id, location.id),
+                        at_version(location.version),
+                        part=LOCATION_AT_VERSION,
+                    ),
+                    tx_check(
+                        keys.template(trainer_id),
+                        at_version(template.version),
+                        part=TEMPLATE_AT_VERSION,
+                    ),
                     self._mirror_location(trainer_id, None, location.id),
                 ]
             )

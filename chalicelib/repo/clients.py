@@ -41,6 +41,11 @@ from chalicelib.repo.parts import (
 
 CLIENT_AT_VERSION = "client at version"
 CLAIM_RECURRING = "claim recurring slot"
+GIVE_UP_RECURRING = "give up recurring slot"
+NEW_CLIENT = "new client"
+NEW_PORTAL_LINK = "new portal link"
+RETIRE_PORTAL_LINK = "retire portal link"
+OPT_IN = "opt in"
 
 
 class ClientStore:
@@ -72,13 +77,14 @@ class ClientStore:
                 "expires_at": "9999-12-31T00:00:00Z",
             },
             new_item(),
+            part=NEW_PORTAL_LINK,
         )
 
     def add_client(self, trainer_id: str, client: Client, portal_hash: str) -> None:
         """The client and their portal link's token (hash only), together."""
         self.db.transact(
             [
-                tx_put(client_to_item(trainer_id, client), new_item()),
+                tx_put(client_to_item(trainer_id, client), new_item(), part=NEW_CLIENT),
                 self._portal_token_op(trainer_id, client, portal_hash),
             ]
         )
@@ -104,7 +110,11 @@ class ClientStore:
         try:
             self.db.transact(
                 [
-                    tx_put(client_to_item(trainer_id, rotated), at_version(client.version)),
+                    tx_put(
+                        client_to_item(trainer_id, rotated),
+                        at_version(client.version),
+                        part=CLIENT_AT_VERSION,
+                    ),
                     # Kept (not deleted) so the old link answers "no longer active", not 404;
                     # TTL removes it after 90 days.
                     tx_update(
@@ -134,6 +144,7 @@ class ClientStore:
                             {"#pk": keys.PK, "#client_id": "client_id"},
                             {":me": client.id},
                         ),
+                        part=RETIRE_PORTAL_LINK,
                     ),
                     self._portal_token_op(trainer_id, rotated, new_hash),
                 ]
@@ -196,7 +207,8 @@ class ClientStore:
                             "type": "optin",
                             "client_id": client_id,
                             "template_slot_id": template_slot_id,
-                        }
+                        },
+                        part=OPT_IN,
                     ),
                     client_is_active(trainer_id, client_id),
                 ]
@@ -241,6 +253,7 @@ class ClientStore:
             tx_delete(
                 keys.recurring_claim(trainer_id, t),
                 Condition("#client_id = :me", {"#client_id": "client_id"}, me),
+                part=GIVE_UP_RECURRING,
             )
             for t in removed
         ]

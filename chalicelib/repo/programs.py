@@ -259,9 +259,12 @@ def _undo_ops(trainer_id: str, plan: PlannedSession, now: datetime) -> list[dict
         free = drop_slot_with_guards(trainer_id, slot, held_by(session.id))
     return [
         *free,
-        tx_delete(keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)),
-        tx_delete(_log_key(trainer_id, session, now)),
-        tx_delete(keys.token(plan.link.token_hash)),
+        tx_delete(
+            keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
+            part=UNDO_SESSION,
+        ),
+        tx_delete(_log_key(trainer_id, session, now), part=UNDO_LOG_LINE),
+        tx_delete(keys.token(plan.link.token_hash), part=UNDO_CLIENT_LINK),
     ]
 
 
@@ -273,6 +276,9 @@ TEMPLATE_EXISTS = "program template exists"
 DRAFT_AT_VERSION = "draft at version"
 CLAIM_ROUND = "claim confirmation round"
 SESSION_STILL_BOOKED = "session still booked"
+UNDO_SESSION = "undo session"
+UNDO_LOG_LINE = "undo log line"
+UNDO_CLIENT_LINK = "undo client link"
 
 
 def _exists() -> Condition:

@@ -17,9 +17,9 @@ from chalicelib.repo.accounts import AccountStore
 from chalicelib.repo.clients import ClientStore
 from chalicelib.repo.dynamo import Db
 from chalicelib.repo.mapping import (  # noqa: F401 - read models and mappers, re-exported
-    Account,
     OFFER_ATTRIBUTES,
     OFFER_LOCK_KIND,
+    Account,
     Setup,
     TokenRecord,
     Week,
@@ -47,8 +47,6 @@ from chalicelib.repo.parts import (  # noqa: F401 - ClientLink, ClientUnavailabl
     BUNDLE_ENTRY,
     CLIENT_ACTIVE,
     CLIENT_LINK,
-    ClientLink,
-    ClientUnavailable,
     DROP_OPEN_SLOT,
     DROP_SLOT_GUARD,
     FREE_SLOT,
@@ -63,6 +61,8 @@ from chalicelib.repo.parts import (  # noqa: F401 - ClientLink, ClientUnavailabl
     SESSION_LINK_KIND,
     SLOT_GUARD,
     TAKE_OPEN_SLOT,
+    ClientLink,
+    ClientUnavailable,
     all_of,
     bundle_entry,
     bundle_entry_update,
