@@ -3,6 +3,10 @@
 Everything is read lazily (never at import): Chalice's test client applies the stage's
 environment variables only while a request runs, and a boto3 client cached across a
 moto `mock_aws` block would talk to the wrong backend, hence `reset()`.
+
+This module is the composition root: it may import messaging, never the reverse. So on
+import it hands messaging where its settings and secrets come from (functions only;
+nothing is read until a message is sent).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.messaging import email as email_channel
+from chalicelib.messaging import whatsapp
 from chalicelib.repo.dynamo import Db
 from chalicelib.repo.repository import Repository
 
@@ -115,9 +121,23 @@ def link_secret() -> bytes:
     if not name:
         raise RuntimeError("Set LINK_SECRET or LINK_SECRET_PARAM")
     if name not in _link_secret:
-        response = aws_client("ssm").get_parameter(Name=name, WithDecryption=True)
-        _link_secret[name] = response["Parameter"]["Value"].encode()
+        _link_secret[name] = ssm_secret(name).encode()
     return _link_secret[name]
+
+
+def ssm_secret(name: str) -> str:
+    """An SSM SecureString's value, read now: callers cache it for the container's life."""
+    response = aws_client("ssm").get_parameter(Name=name, WithDecryption=True)
+    return response["Parameter"]["Value"]
+
+
+def email_settings() -> email_channel.EmailSettings:
+    cfg = config()
+    return email_channel.EmailSettings(
+        provider=cfg.email_provider,
+        sender=cfg.email_sender,
+        ses_client=lambda: aws_client("sesv2"),
+    )
 
 
 def repository() -> Repository:
@@ -144,9 +164,13 @@ def set_clock(clock: Callable[[], datetime] | None) -> None:
 
 def reset() -> None:
     """Forget cached AWS clients and the clock override (tests, between moto blocks)."""
-    from chalicelib.messaging import whatsapp  # deferred: it imports this module
-
     _clients.clear()
     _link_secret.clear()
     whatsapp.forget_secrets()
     set_clock(None)
+
+
+# Looked up by name at each call (not bound now), so a test that replaces `config` or
+# `aws_client` on this module changes what messaging uses too.
+email_channel.configure(lambda: email_settings())
+whatsapp.configure(lambda name: ssm_secret(name))

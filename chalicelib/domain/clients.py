@@ -17,6 +17,8 @@ from chalicelib.domain.money import (
     locale_for_country,
     parse_money,
 )
+from chalicelib.domain.phone import format_phone as format_phone  # re-exported: older callers
+from chalicelib.domain.phone import parse_phone
 from chalicelib.domain.template import WeeklyTemplate
 
 MAX_CLIENT_NAME = 80
@@ -58,35 +60,6 @@ class ContactDetails(BaseModel):
     phone: str
     email: str
     price_minor: int | None
-
-
-def parse_phone(raw: str, default_country: str) -> str:
-    """A phone number as E.164; local numbers are read in the trainer's country."""
-    import phonenumbers  # deferred: only client forms pay for loading the metadata
-
-    text = (raw or "").strip()
-    if not text:
-        raise ValueError("Enter a phone number: messages to the client go over WhatsApp.")
-    try:
-        number = phonenumbers.parse(text, default_country)
-    except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
-        raise ValueError(
-            "That is not a valid phone number. Use the local form (e.g. 07400 123456) or "
-            "the international one starting with + (e.g. +44 7400 123456)."
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def format_phone(e164: str) -> str:
-    import phonenumbers
-
-    try:
-        number = phonenumbers.parse(e164, None)
-    except phonenumbers.NumberParseException:
-        return e164
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def parse_price(raw: str, currency: str, locale: str = DEFAULT_LOCALE) -> int | None:

@@ -430,6 +430,52 @@ def book(
     return slot.model_copy(update={"session_id": session_id}), session
 
 
+def unpaid_amount(session: Session | None) -> int:
+    """What this session adds to its client's unpaid total: its price while it is booked
+    (not canceled, moved or voided), unpaid and priced; else nothing. Every write of a
+    session changes the client's kept balance by after − before of this."""
+    if session is None or not session.is_live or session.paid or session.price_minor is None:
+        return 0
+    return session.price_minor
+
+
+@dataclass(frozen=True)
+class ClientBalance:
+    """Kept current with every session write (see repo/parts.balance_change): the unpaid
+    total of every booked, priced session, past and upcoming. `counted` is False until the
+    total was first counted from the client's history (clients from before it was kept)."""
+
+    unpaid_minor: int = 0
+    unpaid_count: int = 0
+    counted: bool = False
+
+
+@dataclass(frozen=True)
+class Owed:
+    total_minor: int
+    count: int
+    listed: list[Session]  # the owed sessions among those read (the latest past ones)
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.listed)
+
+
+def owed_now(
+    balance: ClientBalance, upcoming: list[Session], recent_past: list[Session], now: datetime
+) -> Owed:
+    """What a client owes now: the kept unpaid total less what is still to come (upcoming
+    sessions are not owed yet). Reads only the future and a page of the past, never the
+    whole history."""
+    ahead = [s for s in upcoming if not s.is_past(now) and unpaid_amount(s)]
+    total = balance.unpaid_minor - sum(unpaid_amount(s) for s in ahead)
+    count = balance.unpaid_count - len(ahead)
+    listed = sorted(
+        (s for s in recent_past if s.is_past(now) and unpaid_amount(s)), key=lambda s: s.start_utc
+    )
+    return Owed(total, count, listed)
+
+
 def outstanding(sessions: list[Session], now: datetime) -> tuple[int, list[Session]]:
     """What a client owes: past, booked (not canceled or voided), unpaid sessions with a
     price. Returns the total in minor units and those sessions, oldest first."""

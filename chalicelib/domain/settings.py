@@ -19,6 +19,7 @@ from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import format_clock, is_on_grid, parse_time_fields
 from chalicelib.domain.money import OFFERED_CURRENCIES, locale_for_country
 from chalicelib.domain.money import format_money as format_money  # re-exported: older callers
+from chalicelib.domain.phone import parse_phone
 from chalicelib.domain.timeutil import is_valid_time_zone
 
 # The currency codes offered in Settings; symbols and decimals come from Babel (money.py).
@@ -179,8 +180,6 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
     whatsapp_number = ""
     raw_number = (form.get("whatsapp_number") or "").strip()
     if raw_number:
-        from chalicelib.domain.clients import parse_phone  # clients imports this module
-
         try:
             whatsapp_number = parse_phone(raw_number, country if country in COUNTRIES else "GB")
         except ValueError as exc:

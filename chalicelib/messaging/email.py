@@ -3,6 +3,10 @@
 Sign-in emails are sent at once (`send`) rather than through the message outbox: a link
 that is valid for 15 minutes cannot wait for the next dispatcher run. Messages to
 clients go through the outbox and reach here from the dispatcher (`send_outbox_email`).
+
+The stage's settings and the SES client are handed in (`EmailSettings`), by the caller or
+by the composition root through `configure`: messaging never imports runtime, which
+imports messaging.
 """
 
 from __future__ import annotations
@@ -10,9 +14,10 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from chalicelib import runtime
 from chalicelib.domain.errors import DomainError
 from chalicelib.messaging.delivery import SendError, SendResult
 
@@ -40,17 +45,44 @@ class Email:
     console_line: str | None = None
 
 
-def send(email: Email) -> None:
-    cfg = runtime.config()
-    if cfg.email_provider == "console":
+@dataclass(frozen=True)
+class EmailSettings:
+    provider: str  # "console" or "ses" (EMAIL_PROVIDER)
+    sender: str  # the SES verified sender (EMAIL_SENDER)
+    # Called only when SES is used, so console runs never build (or import) boto3.
+    ses_client: Callable[[], Any]
+
+
+# Where send() finds the stage's settings when it is not given them: set once by the
+# composition root (runtime), and called for every email so that configuration read
+# while a request runs (Chalice's test client) is the configuration used.
+_settings: Callable[[], EmailSettings] | None = None
+
+
+def configure(settings: Callable[[], EmailSettings]) -> None:
+    global _settings
+    _settings = settings
+
+
+def _current(settings: EmailSettings | None) -> EmailSettings:
+    if settings is not None:
+        return settings
+    if _settings is None:
+        raise RuntimeError("Email is not configured: chalicelib.runtime configures it on import")
+    return _settings()
+
+
+def send(email: Email, settings: EmailSettings | None = None) -> None:
+    cfg = _current(settings)
+    if cfg.provider == "console":
         _print_to_console(email)
         return
-    if cfg.email_provider == "ses":
+    if cfg.provider == "ses":
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            runtime.aws_client("sesv2").send_email(
-                FromEmailAddress=cfg.email_sender,
+            cfg.ses_client().send_email(
+                FromEmailAddress=cfg.sender,
                 Destination={"ToAddresses": [email.to]},
                 Content={
                     "Simple": {
@@ -69,20 +101,22 @@ def send(email: Email) -> None:
             log.warning("SES unreachable: %s", exc)
             raise EmailNotSent("unreachable") from exc
         return
-    raise RuntimeError(f"Unknown EMAIL_PROVIDER {cfg.email_provider!r}")
+    raise RuntimeError(f"Unknown EMAIL_PROVIDER {cfg.provider!r}")
 
 
-def send_outbox_email(to: str, subject: str, text: str) -> SendResult:
+def send_outbox_email(
+    to: str, subject: str, text: str, settings: EmailSettings | None = None
+) -> SendResult:
     """An outbox email (dispatcher): SES errors become SendErrors, retryable or not."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    cfg = runtime.config()
-    if cfg.email_provider == "console":
+    cfg = _current(settings)
+    if cfg.provider == "console":
         _print_to_console(Email(to, subject, text))
         return SendResult("console", "console-" + secrets.token_urlsafe(9))
     try:
-        response = runtime.aws_client("sesv2").send_email(
-            FromEmailAddress=cfg.email_sender,
+        response = cfg.ses_client().send_email(
+            FromEmailAddress=cfg.sender,
             Destination={"ToAddresses": [to]},
             Content={
                 "Simple": {

@@ -4,6 +4,10 @@ Plain urllib rather than the Twilio SDK: one POST does not justify a dependency 
 import time) in every Lambda cold start. Providers never raise anything but SendError
 from send(), so the outbox dispatcher can decide between retrying and giving up from
 `retryable` alone.
+
+Secrets are read through a `SecretReader` handed in (by the caller, or once by the
+composition root through `configure`): messaging never imports runtime, which imports
+messaging.
 """
 
 from __future__ import annotations
@@ -19,12 +23,10 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, Protocol
-
-from chalicelib import runtime
 
 # Re-exported: every channel (WhatsApp, email) shares these.
 from chalicelib.messaging.delivery import SendError as SendError
@@ -207,8 +209,19 @@ def _network_error(reason: object, timeout: float) -> SendError:
     return SendError(f"Could not reach Twilio: {reason}", retryable=True)
 
 
+# Reads an SSM SecureString by name and returns its decrypted value.
+SecretReader = Callable[[str], str]
+
+# The reader used when none is given: set once by the composition root (runtime).
+_read_secret: SecretReader | None = None
+
 # Auth tokens read from SSM, by parameter name: once per container, like link_secret.
 _auth_tokens: dict[str, str] = {}
+
+
+def configure(read_secret: SecretReader) -> None:
+    global _read_secret
+    _read_secret = read_secret
 
 
 def forget_secrets() -> None:
@@ -216,7 +229,7 @@ def forget_secrets() -> None:
     _auth_tokens.clear()
 
 
-def twilio_auth_token() -> str:
+def twilio_auth_token(read_secret: SecretReader | None = None) -> str:
     """The Twilio auth token: TWILIO_AUTH_TOKEN, else the SSM SecureString it names."""
     direct = os.environ.get("TWILIO_AUTH_TOKEN")
     if direct:
@@ -225,8 +238,10 @@ def twilio_auth_token() -> str:
     if not name:
         raise RuntimeError("Set TWILIO_AUTH_TOKEN or TWILIO_AUTH_TOKEN_PARAM")
     if name not in _auth_tokens:
-        response = runtime.aws_client("ssm").get_parameter(Name=name, WithDecryption=True)
-        _auth_tokens[name] = response["Parameter"]["Value"]
+        reader = read_secret or _read_secret
+        if reader is None:
+            raise RuntimeError("No secret reader: chalicelib.runtime configures one on import")
+        _auth_tokens[name] = reader(name)
     return _auth_tokens[name]
 
 
@@ -235,7 +250,7 @@ def configured_provider() -> str:
     return (os.environ.get("WHATSAPP_PROVIDER") or "log").strip().lower()
 
 
-def provider_from_env() -> Provider:
+def provider_from_env(read_secret: SecretReader | None = None) -> Provider:
     choice = configured_provider()
     if choice == "log":
         return LogProvider()
@@ -257,7 +272,7 @@ def provider_from_env() -> Provider:
     from_number = env["TWILIO_WHATSAPP_FROM"].strip().removeprefix("whatsapp:")
     return TwilioProvider(
         account_sid=env["TWILIO_ACCOUNT_SID"].strip(),
-        auth_token=twilio_auth_token(),
+        auth_token=twilio_auth_token(read_secret),
         from_number=from_number,
         api_base=api_base,
     )

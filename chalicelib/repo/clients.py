@@ -9,6 +9,7 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import (
+    ClientBalance,
     Session,
     SessionRef,
 )
@@ -17,6 +18,7 @@ from chalicelib.domain.timeutil import utc_iso
 from chalicelib.repo import keys
 from chalicelib.repo.dynamo import (
     Condition,
+    ConditionFailed,
     Db,
     Item,
     TransactionFailed,
@@ -27,6 +29,7 @@ from chalicelib.repo.dynamo import (
     tx_update,
 )
 from chalicelib.repo.mapping import (
+    balance_from_item,
     client_from_item,
     client_to_item,
     session_from_item,
@@ -43,6 +46,7 @@ CLIENT_AT_VERSION = "client at version"
 CLAIM_RECURRING = "claim recurring slot"
 GIVE_UP_RECURRING = "give up recurring slot"
 NEW_CLIENT = "new client"
+NEW_BALANCE = "new client balance"
 NEW_PORTAL_LINK = "new portal link"
 RETIRE_PORTAL_LINK = "retire portal link"
 OPT_IN = "opt in"
@@ -56,6 +60,57 @@ class ClientStore:
     def list_clients(self, trainer_id: str) -> list[Client]:
         items = self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CLIENT_PREFIX)
         return [client_from_item(item) for item in items]
+
+    def client_balance(self, trainer_id: str, client_id: str) -> ClientBalance:
+        item = self.db.get(keys.client_balance(trainer_id, client_id))
+        return ClientBalance() if item is None else balance_from_item(item)
+
+    def count_balance(
+        self, trainer_id: str, client_id: str, seen: ClientBalance, counted: ClientBalance
+    ) -> bool:
+        """Store a balance counted from the client's whole history, once, for a client
+        from before balances were kept. Only if no session write moved the kept numbers
+        since `seen` was read (a write in between is in the history read, or not: the
+        condition makes sure it cannot be counted twice or lost). False if it lost."""
+        condition = (
+            Condition(
+                "attribute_not_exists(#pk) OR (#unpaid = :u AND #count = :c)",
+                {"#pk": keys.PK, "#unpaid": "unpaid_minor", "#count": "unpaid_count"},
+                {":u": seen.unpaid_minor, ":c": seen.unpaid_count},
+            )
+            if not seen.unpaid_minor and not seen.unpaid_count
+            else Condition(
+                "#unpaid = :u AND #count = :c",
+                {"#unpaid": "unpaid_minor", "#count": "unpaid_count"},
+                {":u": seen.unpaid_minor, ":c": seen.unpaid_count},
+            )
+        )
+        try:
+            self.db.update(
+                keys.client_balance(trainer_id, client_id),
+                Condition(
+                    "SET #unpaid = :unpaid, #count = :count, #counted = :yes, #type = :type, "
+                    "#client = :client",
+                    {
+                        "#unpaid": "unpaid_minor",
+                        "#count": "unpaid_count",
+                        "#counted": "counted",
+                        "#type": "type",
+                        "#client": "client_id",
+                    },
+                    {
+                        ":unpaid": counted.unpaid_minor,
+                        ":count": counted.unpaid_count,
+                        ":yes": True,
+                        ":type": "balance",
+                        ":client": client_id,
+                    },
+                ),
+                condition,
+            )
+        except ConditionFailed:
+            return False
+        return True
 
     def get_client(self, trainer_id: str, client_id: str) -> Client:
         item = self.db.get(keys.client(trainer_id, client_id))
@@ -85,6 +140,20 @@ class ClientStore:
         self.db.transact(
             [
                 tx_put(client_to_item(trainer_id, client), new_item(), part=NEW_CLIENT),
+                # A new client's kept balance starts counted (nothing is owed yet), so
+                # their profile never needs to count it from the history.
+                tx_put(
+                    {
+                        **keys.client_balance(trainer_id, client.id),
+                        "type": "balance",
+                        "client_id": client.id,
+                        "unpaid_minor": 0,
+                        "unpaid_count": 0,
+                        "counted": True,
+                    },
+                    new_item(),
+                    part=NEW_BALANCE,
+                ),
                 self._portal_token_op(trainer_id, client, portal_hash),
             ]
         )

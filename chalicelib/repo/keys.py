@@ -66,6 +66,15 @@ def client(trainer_id: str, client_id: str) -> dict[str, str]:
     return key(trainer_pk(trainer_id), f"{CLIENT_PREFIX}{client_id}")
 
 
+BALANCE_PREFIX: Final = "BALANCE#"
+
+
+def client_balance(trainer_id: str, client_id: str) -> dict[str, str]:
+    """A client's kept unpaid total: its own item, so a profile save (a Put of the client
+    item at its version) can never overwrite a count another write just added to."""
+    return key(trainer_pk(trainer_id), f"{BALANCE_PREFIX}{client_id}")
+
+
 SHARED_PREFIX: Final = "SHARED#"
 
 
@@ -248,6 +257,24 @@ def draft(trainer_id: str, draft_id: str) -> dict[str, str]:
 def client_bundles(trainer_id: str, client_id: str) -> str:
     """ClientTimeline partition of one client's bundles (profile and portal)."""
     return f"T#{trainer_id}#C#{client_id}#BUNDLES"
+
+
+def trainer_bundles(trainer_id: str) -> str:
+    """TrainerTimeline partition of the Programs hub: every bundle of the trainer, sorted
+    by when it is over (`bundle_hub_sk`), so the hub is one Query page however many
+    bundles were ever sold."""
+    return f"T#{trainer_id}#BUNDLES"
+
+
+OPEN_ENDED: Final = "~"  # sorts after every instant: a bundle that is not over by itself
+
+
+def bundle_hub_sk(over_at_utc_iso: str | None, created_utc_iso: str, bundle_id: str) -> str:
+    """`<when it is over>#<id>`; a bundle with no end yet (paused, being created, fewer
+    sessions booked than planned) is `~#<created>#<id>`, after every dated one."""
+    if over_at_utc_iso is None:
+        return f"{OPEN_ENDED}#{_compact(created_utc_iso)}#{bundle_id}"
+    return f"{_compact(over_at_utc_iso)}#{bundle_id}"
 
 
 def program_session_log_id(bundle_id: str, index: int) -> str:

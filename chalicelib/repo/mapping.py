@@ -13,6 +13,7 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Location, LocationName, Trainer
 from chalicelib.domain.schedule import (
+    ClientBalance,
     Document,
     Offer,
     Session,
@@ -44,6 +45,14 @@ def instant_or_none(text: str | None) -> datetime | None:
 
 
 # Mapping -----------------------------------------------------------------------------
+def balance_from_item(item: Item) -> ClientBalance:
+    return ClientBalance(
+        unpaid_minor=int(item.get("unpaid_minor", 0)),
+        unpaid_count=int(item.get("unpaid_count", 0)),
+        counted=bool(item.get("counted", False)),
+    )
+
+
 def trainer_to_item(trainer: Trainer) -> Item:
     return {
         **keys.profile(trainer.id),
@@ -330,6 +339,10 @@ class Account:
     clients: list[Client]
     optins: dict[str, set[str]] = field(default_factory=dict)  # client id -> template slots
     shared: dict[str, int] = field(default_factory=dict)  # client id -> link generation shared
+    balances: dict[str, ClientBalance] = field(default_factory=dict)  # client id -> kept total
+
+    def balance(self, client_id: str) -> ClientBalance:
+        return self.balances.get(client_id, ClientBalance())
 
     def link_shared(self, client: Client) -> bool:
         """The client's current portal link (not a rotated one) was copied or sent."""

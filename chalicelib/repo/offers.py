@@ -36,6 +36,7 @@ from chalicelib.repo.parts import (
     ClientLink,
     ClientUnavailable,
     all_of,
+    balance_change,
     client_is_active,
     client_link,
     log_line,
@@ -229,6 +230,7 @@ class OfferStore:
                         now,
                     ),
                     client_link(trainer_id, session, link),
+                    *balance_change(trainer_id, session.client_id, [], [session]),
                 ]
             )
         except TransactionFailed as exc:

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.messages import Message
-from chalicelib.domain.schedule import Offer, Session, Slot, guard_instants
+from chalicelib.domain.schedule import Offer, Session, Slot, guard_instants, unpaid_amount
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
@@ -47,6 +47,7 @@ CLIENT_ACTIVE: Final = "client is active"
 LOCATION_ACTIVE: Final = "location is active"
 BUNDLE_ENTRY: Final = "bundle entry"
 NEW_MESSAGE: Final = "new message"
+CLIENT_BALANCE: Final = "client balance"
 
 
 class ClientUnavailable(Conflict):
@@ -300,6 +301,35 @@ def bundle_entry_update(
         ),
         part=BUNDLE_ENTRY,
     )
+
+
+def balance_change(
+    trainer_id: str, client_id: str, before: list[Session], after: list[Session]
+) -> list[dict[str, Any]]:
+    """The client's kept unpaid total follows a write that turns the sessions `before`
+    into `after` (a new session: nothing before; a move: the old one before, both after).
+    No condition: it is exact because it is written in the same transaction as the
+    sessions, which carry their own. One item, so one part per transaction."""
+    amount = sum(unpaid_amount(s) for s in after) - sum(unpaid_amount(s) for s in before)
+    count = sum(1 for s in after if unpaid_amount(s)) - sum(1 for s in before if unpaid_amount(s))
+    if not amount and not count:
+        return []
+    return [
+        tx_update(
+            keys.client_balance(trainer_id, client_id),
+            Condition(
+                "ADD #unpaid :amount, #count :count SET #type = :type, #client = :client",
+                {
+                    "#unpaid": "unpaid_minor",
+                    "#count": "unpaid_count",
+                    "#type": "type",
+                    "#client": "client_id",
+                },
+                {":amount": amount, ":count": count, ":type": "balance", ":client": client_id},
+            ),
+            part=CLIENT_BALANCE,
+        )
+    ]
 
 
 # Others ------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from chalicelib.repo.parts import (
     ClientLink,
     ClientUnavailable,
     all_of,
+    balance_change,
     bundle_entry_update,
     client_is_active,
     client_link,
@@ -86,14 +87,17 @@ class ScheduleStore:
         return session_from_item(item)
 
     def client_sessions(
-        self, trainer_id: str, client_id: str, now: datetime, limit: int = 20
+        self, trainer_id: str, client_id: str, now: datetime, past_limit: int | None = None
     ) -> tuple[list[Session], list[Session]]:
-        """A client's next sessions (soonest first, up to `limit`) and all past ones
-        (latest first): the balance needs every past session, not just a page."""
+        """A client's upcoming sessions (soonest first; all of them: the future is bounded
+        by what is booked) and their past ones, latest first: `past_limit` of them, or all
+        (only to count a balance that was never kept)."""
         pk = keys.client_timeline(trainer_id, client_id)
         point = keys.timeline_point(utc_iso(now))
-        upcoming = self.client_upcoming(trainer_id, client_id, now, limit)
-        past = self.db.query(pk, index=keys.CLIENT_INDEX, sk_range=("0", point), forward=False)
+        upcoming = self.client_upcoming(trainer_id, client_id, now, limit=None)
+        past = self.db.query(
+            pk, index=keys.CLIENT_INDEX, sk_range=("0", point), forward=False, limit=past_limit
+        )
         return upcoming, [session_from_item(i) for i in past]
 
     def get_session_with_log(
@@ -144,6 +148,7 @@ class ScheduleStore:
             operations.append(bundle_op)
         if free_slot:
             operations.append(free(trainer_id, session))
+        operations += balance_change(trainer_id, session.client_id, [session], [saved])
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
@@ -185,6 +190,7 @@ class ScheduleStore:
                     part=SESSION_STILL_BOOKED,
                 )
             )
+            operations += balance_change(trainer_id, session.client_id, [session], [invoiced])
         else:
             operations.append(tx_check(session_key, still_live, part=SESSION_STILL_BOOKED))
         try:
@@ -223,6 +229,7 @@ class ScheduleStore:
         ]
         if (bundle_op := bundle_entry_update(trainer_id, session, replacement)) is not None:
             operations.append(bundle_op)
+        operations += balance_change(trainer_id, session.client_id, [session], [moved, replacement])
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
@@ -276,7 +283,7 @@ class ScheduleStore:
         return [session_from_item(i) for i in items], last is not None
 
     def client_upcoming(
-        self, trainer_id: str, client_id: str, now: datetime, limit: int = 20
+        self, trainer_id: str, client_id: str, now: datetime, limit: int | None = 20
     ) -> list[Session]:
         """A client's next sessions, soonest first: one Query of ClientTimeline."""
         items = self.db.query(
@@ -306,6 +313,7 @@ class ScheduleStore:
                     client_is_active(trainer_id, session.client_id),
                     log_line(trainer_id, session, actor, note, session.created_at),
                     *([client_link(trainer_id, session, link)] if link else []),
+                    *balance_change(trainer_id, session.client_id, [], [session]),
                 ]
             )
         except TransactionFailed as exc:
@@ -341,6 +349,7 @@ class ScheduleStore:
                 ),
                 client_is_active(trainer_id, booking.client_id),
                 *([client_link(trainer_id, booking, link)] if link else []),
+                *balance_change(trainer_id, booking.client_id, [], [booking]),
             ]
         try:
             self.db.transact(operations)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from chalicelib.domain.clients import (
 )
 from chalicelib.domain.errors import InvalidInput, expect_version
 from chalicelib.domain.models import Trainer
+from chalicelib.domain.schedule import ClientBalance, Owed, Session, owed_now, unpaid_amount
 from chalicelib.domain.tokens import new_id, portal_token, token_hash
 from chalicelib.repo.repository import Account, Repository
 
@@ -128,3 +130,47 @@ def mark_link_copied(
     if generation != str(client.portal_generation):
         raise InvalidInput({"_form": "This portal link was replaced: copy the new one."})
     repo.mark_portal_shared(trainer_id, client, "copied", now)
+
+
+@dataclass(frozen=True)
+class ClientSessions:
+    upcoming: list[Session]  # live ones, soonest first
+    history: list[Session]  # the latest past ones, and canceled or moved future ones
+    owed: Owed
+
+
+HISTORY_SHOWN = 20
+
+
+def client_sessions(
+    repo: Repository,
+    trainer_id: str,
+    client_id: str,
+    now: datetime,
+    balance: ClientBalance | None = None,
+) -> ClientSessions:
+    """The profile's sessions and what the client owes, from the kept balance, the
+    upcoming sessions and a page of the past: never the whole history (once only, for a
+    client whose balance was never kept, it is counted from all of it)."""
+    if balance is None:  # the profile passes the one it read with the account partition
+        balance = repo.client_balance(trainer_id, client_id)
+    if balance.counted:
+        upcoming, past = repo.client_sessions(trainer_id, client_id, now, HISTORY_SHOWN)
+    else:
+        upcoming, past = repo.client_sessions(trainer_id, client_id, now)
+        counted = ClientBalance(
+            unpaid_minor=sum(unpaid_amount(s) for s in upcoming + past),
+            unpaid_count=sum(1 for s in upcoming + past if unpaid_amount(s)),
+            counted=True,
+        )
+        # Stored only if no session write came in between; either way this page shows
+        # what was counted from what it read.
+        repo.count_balance(trainer_id, client_id, balance, counted)
+        balance, past = counted, past[:HISTORY_SHOWN]
+    owed = owed_now(balance, upcoming, past, now)
+    # Upcoming lists what will happen; a canceled or moved future session is history.
+    retired = sorted(
+        (s for s in upcoming if not s.is_live), key=lambda s: s.start_utc, reverse=True
+    )
+    live = [s for s in upcoming if s.is_live]
+    return ClientSessions(live, (retired + past)[:HISTORY_SHOWN], owed)

@@ -10,7 +10,6 @@ from chalice import Blueprint, Response
 from chalicelib import runtime
 from chalicelib.domain.clients import Client, format_phone, format_price_input, recurring_problem
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
-from chalicelib.domain.schedule import outstanding
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.template import TemplateSlot
 from chalicelib.domain.tokens import new_id
@@ -129,14 +128,13 @@ def _profile_page(
     chosen_set = set(client.recurring if chosen is None else chosen)
     choices, gone = _recurring_choices(account, client, enabled_set, chosen_set)
     locations = account.setup.locations
-    upcoming, past = runtime.repository().client_sessions(
-        session.trainer.id, client.id, runtime.now()
+    shown = clients.client_sessions(
+        runtime.repository(),
+        session.trainer.id,
+        client.id,
+        runtime.now(),
+        account.balance(client.id),
     )
-    # Upcoming lists what will happen; a canceled or moved future session is history.
-    retired = sorted(
-        (s for s in upcoming if not s.is_live), key=lambda s: s.start_utc, reverse=True
-    )
-    upcoming, history = [s for s in upcoming if s.is_live], retired + past
     bundles = programs.store(runtime.repository()).client_bundles(session.trainer.id, client.id)
     portal_url = _portal_url(session, client)
     return render(
@@ -149,11 +147,11 @@ def _profile_page(
         locations=[loc for loc in locations if not loc.archived or loc.id in client.location_ids],
         recurring=choices,
         recurring_gone=gone,
-        upcoming=upcoming,
-        history=history[:20],
+        upcoming=shown.upcoming,
+        history=shown.history,
         bundles=bundles,
         now=runtime.now(),
-        balance=outstanding(history, runtime.now()),
+        owed=shown.owed,
         portal_url=portal_url,
         link_shared=account.link_shared(client),
         send_id=new_id(),

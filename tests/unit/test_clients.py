@@ -13,7 +13,6 @@ from chalicelib.domain.clients import (
     check_recurring,
     format_price_input,
     parse_contact_form,
-    parse_phone,
     parse_price,
     parse_profile_form,
     recurring_problem,
@@ -21,6 +20,7 @@ from chalicelib.domain.clients import (
 )
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.models import Location
+from chalicelib.domain.phone import parse_phone
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
