@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint unit browser-deps venv clean
+.PHONY: run test lint unit browser-deps venv clean bench
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ test: $(STAMP) browser-deps
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+# Per-page DynamoDB calls, items, read units and CPU for a small and a large (5-year)
+# account on an in-process moto; not part of `make test` (docs/benchmarks.md).
+# BENCH_RUNS measured runs per page after a warm-up (default 5).
+bench: $(STAMP)
+	$(PY) -m benchmarks.pages
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here); their
 # accessibility audit injects axe-core from npm, pinned by package-lock.json.

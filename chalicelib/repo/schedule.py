@@ -4,7 +4,10 @@ partitions, their change log, and the session lists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.messages import Message
@@ -20,6 +23,7 @@ from chalicelib.repo.dynamo import (
     Condition,
     Db,
     TransactionFailed,
+    tagged,
     tx_check,
     tx_update,
 )
@@ -60,6 +64,96 @@ from chalicelib.repo.parts import free_slot as free
 # Parts only this store's writes use.
 SESSION_STILL_BOOKED = "session still booked"
 SLOT_AT_VERSION = "slot at version"
+
+
+@dataclass(frozen=True)
+class NewSlot:
+    """A slot Apply template adds, created booked by `booking` when there is one."""
+
+    slot: Slot
+    booking: Session | None = None
+    link: ClientLink | None = None
+
+
+@dataclass
+class AddedSlots:
+    """Indexes into the entries: written (booked or open), booked as asked, lost."""
+
+    written: list[int] = field(default_factory=list)
+    booked: list[int] = field(default_factory=list)
+    lost: list[int] = field(default_factory=list)
+
+
+MAX_TRANSACTION = 100
+
+
+def _entry_ops(trainer_id: str, entry: NewSlot, book: bool) -> list[dict[str, Any]]:
+    booking = entry.booking if book else None
+    slot = entry.slot.model_copy(update={"session_id": booking.id if booking else None})
+    ops = slot_with_guards(trainer_id, slot)
+    if booking is not None:
+        ops += [
+            new_session(trainer_id, booking),
+            log_line(
+                trainer_id,
+                booking,
+                "trainer",
+                "Booked by Apply template (recurring slot)",
+                booking.created_at,
+            ),
+            *([client_link(trainer_id, booking, entry.link)] if entry.link else []),
+        ]
+    return ops
+
+
+def _shared_checks(
+    trainer_id: str, entries: Sequence[NewSlot], chunk: list[int], unbooked: set[int]
+) -> list[dict[str, Any]]:
+    """One check per location and per client (a transaction may name an item once), each
+    tagged with what it stands for, and one balance part per client."""
+    places = sorted({entries[i].slot.location_id for i in chunk})
+    bookings = [entries[i].booking for i in chunk if i not in unbooked]
+    by_client: dict[str, list[Session]] = {}
+    for booking in bookings:
+        if booking is not None:
+            by_client.setdefault(booking.client_id, []).append(booking)
+    return [
+        *(tagged([location_is_active(trainer_id, place)], place)[0] for place in places),
+        *(tagged([client_is_active(trainer_id, cid)], cid)[0] for cid in sorted(by_client)),
+        *(
+            op
+            for cid, made in by_client.items()
+            for op in balance_change(trainer_id, cid, [], made)
+        ),
+    ]
+
+
+def _fit(
+    entries: Sequence[NewSlot], pending: list[int], unbooked: set[int]
+) -> tuple[list[int], list[int]]:
+    """The first entries that fit one transaction with their shared checks."""
+    chunk: list[int] = []
+    for position, index in enumerate(pending):
+        trial = [*chunk, index]
+        size = sum(len(_entry_ops("", entries[i], i not in unbooked)) for i in trial)
+        size += len(_shared_checks("", entries, trial, unbooked))
+        if size > MAX_TRANSACTION and chunk:
+            return chunk, pending[position:]
+        chunk = trial
+    return chunk, []
+
+
+def _add_slots_ops(
+    trainer_id: str, entries: Sequence[NewSlot], chunk: list[int], unbooked: set[int]
+) -> list[dict[str, Any]]:
+    return [
+        *(
+            op
+            for index in chunk
+            for op in tagged(_entry_ops(trainer_id, entries[index], index not in unbooked), index)
+        ),
+        *_shared_checks(trainer_id, entries, chunk, unbooked),
+    ]
 
 
 class ScheduleStore:
@@ -361,6 +455,46 @@ class ScheduleStore:
             raise Conflict(
                 "Another slot already takes part of that time. Reload the schedule to see it."
             ) from exc
+
+    def add_slots(self, trainer_id: str, entries: Sequence[NewSlot]) -> AddedSlots:
+        """Apply template's writes: many new slots (some created booked) in as few
+        transactions as fit 100 items, each slot still all or nothing. A transaction
+        that refuses is written again without what refused: a slot whose time was taken
+        (its guards) or whose location was archived is dropped; one whose client was
+        archived is added open instead. Its parts are tagged with the entry's index, and
+        the shared checks (one per location, one per client) say whose entries they
+        stand for."""
+        pending = list(range(len(entries)))
+        unbooked: set[int] = set()
+        result = AddedSlots()
+        while pending:
+            chunk, rest = _fit(entries, pending, unbooked)
+            operations = _add_slots_ops(trainer_id, entries, chunk, unbooked)
+            try:
+                self.db.transact(operations)
+            except TransactionFailed as exc:
+                refused = {t for t in exc.refused_tags() if isinstance(t, int)}
+                gone_places = exc.refused_tags(LOCATION_ACTIVE)
+                gone_clients = exc.refused_tags(CLIENT_ACTIVE)
+                retry = []
+                for index in chunk:
+                    entry = entries[index]
+                    if index in refused or entry.slot.location_id in gone_places:
+                        result.lost.append(index)
+                        continue
+                    if entry.booking is not None and entry.booking.client_id in gone_clients:
+                        unbooked.add(index)
+                    retry.append(index)
+                if not (refused or gone_places or gone_clients):
+                    raise  # nothing of ours refused (throttling, say): the caller says so
+                pending = retry + rest
+                continue
+            for index in chunk:
+                result.written.append(index)
+                if index not in unbooked and entries[index].booking is not None:
+                    result.booked.append(index)
+            pending = rest
+        return result
 
     def remove_slot(self, trainer_id: str, slot: Slot, now: datetime) -> None:
         """Remove an open slot (unchanged since read, no live offer on it) and free its

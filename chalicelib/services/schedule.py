@@ -33,7 +33,8 @@ from chalicelib.domain.schedule import (
 from chalicelib.domain.template import WeeklyTemplate
 from chalicelib.domain.timeutil import local_today, week_key, week_monday
 from chalicelib.domain.tokens import new_id
-from chalicelib.repo.repository import ClientUnavailable, Repository
+from chalicelib.repo.repository import Repository
+from chalicelib.repo.schedule import NewSlot
 from chalicelib.services import sessions
 
 
@@ -156,10 +157,10 @@ def _apply_week(
         live,
     )
     handled = handled_recurring(existing.sessions, existing.slots)
-    added, booked, left_open, lost = [], [], [], 0
+    entries, left_open = [], []
     for slot in plan.add:
         client = recurring.get(slot.template_slot_id or "")
-        booking = None
+        booking = link = None
         if client is not None:
             reason = recurring_booking_skip(
                 client.name, client.location_ids, slot, handled.get(client.id, set())
@@ -170,23 +171,15 @@ def _apply_week(
                 booking = book(
                     slot, new_id(), client.id, client.name, "recurring", now, client.price_minor
                 )[1]
-        try:
-            try:
-                link = (
-                    None
-                    if booking is None or client is None
-                    else sessions.link_for(trainer.id, client, booking)
-                )
-                repo.add_slot(trainer.id, slot, booking, link)
-            except ClientUnavailable:
-                booking = None
-                repo.add_slot(trainer.id, slot)  # archived meanwhile: leave it open
-        except Conflict:
-            lost += 1  # the time was taken (or the location archived) since the read
-            continue
-        added.append(slot)
-        if booking is not None:
-            booked.append(booking)
+                link = sessions.link_for(trainer.id, client, booking)
+        entries.append(NewSlot(slot, booking, link))
+    # A week's slots go in as few transactions as fit: each still all or nothing, so a
+    # time taken meanwhile (or a location archived) loses only its own slot, and a
+    # client archived meanwhile leaves theirs open.
+    written = repo.add_slots(trainer.id, entries)
+    added = [entries[i].slot for i in written.written]
+    booked = [b for i in written.booked if (b := entries[i].booking) is not None]
+    lost = len(written.lost)
     return AppliedWeek(plan, added, booked, lost, left_open)
 
 

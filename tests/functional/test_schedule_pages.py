@@ -427,3 +427,19 @@ def test_remove_slot_asks_first_and_the_first_step_changes_nothing(trainer: Brow
     assert "Remove the open slot Thursday 26 Nov 09:00–10:00?" in confirm
     assert 'value="remove"' in confirm and "Keep it" in confirm
     assert slots_on(trainer, "2026-W48") == [(week, slot_id)]
+
+
+def test_apply_template_is_one_query_and_one_transaction_per_week(
+    trainer: Browser, clock
+) -> None:
+    studio = add_location(trainer, "Studio")
+    for weekday in range(3):
+        for start, end in (("07:00", "08:00"), ("18:00", "19:00")):
+            add_slot(trainer, weekday, start, end, studio)
+    first = trainer.post("/dashboard/schedule/apply", {"week": "2026-W49", "weeks": "1"})
+    assert "6 slots added." in first.body
+    # session, account partition, the week's Query, one transaction, the checklist mark
+    assert first.db_calls == 5
+    three = trainer.post("/dashboard/schedule/apply", {"week": "2026-W50", "weeks": "3"})
+    assert three.body.count("6 slots added.") == 3
+    assert three.db_calls == 2 + 3 * 2  # before: a transaction per slot (20 calls)

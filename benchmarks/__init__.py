@@ -1,0 +1,9 @@
+"""Reproducible performance measurements (`make bench`); not part of `make test`.
+
+- `moto_env`: the in-process moto DynamoDB built like the tests' (infra/table.yaml), the
+  frozen clock, and the meters (calls, items, read units, CPU outside moto).
+- `accounts`: the small and the large trainer account, written through the app's own
+  services and repository methods.
+- `browser`: a cookie-keeping user agent over `chalice.test.Client`.
+- `pages`: the script itself (`python -m benchmarks.pages`).
+"""
