@@ -11,7 +11,6 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, VersionConflict
 from chalicelib.domain.messages import Message
 from chalicelib.domain.models import Location, Trainer
-from chalicelib.domain.schedule import ClientBalance
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import WeeklyTemplate
 from chalicelib.domain.timeutil import utc_iso
@@ -32,7 +31,6 @@ from chalicelib.repo.dynamo import (
 from chalicelib.repo.mapping import (
     Account,
     Setup,
-    balance_from_item,
     client_from_item,
     location_from_item,
     template_from_item,
@@ -140,15 +138,12 @@ class AccountStore:
         clients = [client_from_item(i) for i in items if i[keys.SK].startswith(keys.CLIENT_PREFIX)]
         optins: dict[str, set[str]] = {}
         shared: dict[str, int] = {}
-        balances: dict[str, ClientBalance] = {}
         for item in items:
             if item[keys.SK].startswith(keys.OPTIN_PREFIX):
                 optins.setdefault(item["client_id"], set()).add(item["template_slot_id"])
             elif item[keys.SK].startswith(keys.SHARED_PREFIX):
                 shared[item["client_id"]] = int(item["generation"])
-            elif item[keys.SK].startswith(keys.BALANCE_PREFIX):
-                balances[item["client_id"]] = balance_from_item(item)
-        return Account(self._setup_from(items), clients, optins, shared, balances)
+        return Account(self._setup_from(items), clients, optins, shared)
 
     @staticmethod
     def _portal_shared_op(trainer_id: str, client: Client, how: str, now: datetime) -> list:

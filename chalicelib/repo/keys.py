@@ -71,8 +71,10 @@ BALANCE_PREFIX: Final = "BALANCE#"
 
 def client_balance(trainer_id: str, client_id: str) -> dict[str, str]:
     """A client's kept unpaid total: its own item, so a profile save (a Put of the client
-    item at its version) can never overwrite a count another write just added to."""
-    return key(trainer_pk(trainer_id), f"{BALANCE_PREFIX}{client_id}")
+    item at its version) can never overwrite a count another write just added to; and
+    its own partition, so the pages that read the account partition do not grow by one
+    item per client."""
+    return key(f"{trainer_pk(trainer_id)}#C#{client_id}", BALANCE_PREFIX.rstrip("#"))
 
 
 SHARED_PREFIX: Final = "SHARED#"

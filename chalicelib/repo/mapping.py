@@ -339,10 +339,6 @@ class Account:
     clients: list[Client]
     optins: dict[str, set[str]] = field(default_factory=dict)  # client id -> template slots
     shared: dict[str, int] = field(default_factory=dict)  # client id -> link generation shared
-    balances: dict[str, ClientBalance] = field(default_factory=dict)  # client id -> kept total
-
-    def balance(self, client_id: str) -> ClientBalance:
-        return self.balances.get(client_id, ClientBalance())
 
     def link_shared(self, client: Client) -> bool:
         """The client's current portal link (not a rotated one) was copied or sent."""

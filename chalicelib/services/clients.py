@@ -147,13 +147,11 @@ def client_sessions(
     trainer_id: str,
     client_id: str,
     now: datetime,
-    balance: ClientBalance | None = None,
 ) -> ClientSessions:
     """The profile's sessions and what the client owes, from the kept balance, the
     upcoming sessions and a page of the past: never the whole history (once only, for a
     client whose balance was never kept, it is counted from all of it)."""
-    if balance is None:  # the profile passes the one it read with the account partition
-        balance = repo.client_balance(trainer_id, client_id)
+    balance = repo.client_balance(trainer_id, client_id)
     if balance.counted:
         upcoming, past = repo.client_sessions(trainer_id, client_id, now, HISTORY_SHOWN)
     else:

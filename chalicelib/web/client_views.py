@@ -133,7 +133,6 @@ def _profile_page(
         session.trainer.id,
         client.id,
         runtime.now(),
-        account.balance(client.id),
     )
     bundles = programs.store(runtime.repository()).client_bundles(session.trainer.id, client.id)
     portal_url = _portal_url(session, client)

@@ -270,8 +270,9 @@ def test_clients_pages_make_a_fixed_number_of_round_trips(trainer: Browser) -> N
         add_client(trainer, f"Client {i}")
     assert trainer.get("/dashboard/clients").db_calls == 2  # session + one Query
     # session + the account partition (the client, set-up and recurring holders)
-    # + the client's timeline twice (upcoming, history) + their bundles (Programs)
-    assert trainer.get(f"/dashboard/clients/{client}").db_calls == 5
+    # + the client's kept balance + the client's timeline twice (the upcoming sessions,
+    # one page of history) + their bundles (Programs)
+    assert trainer.get(f"/dashboard/clients/{client}").db_calls == 6
     assert trainer.get("/dashboard").db_calls == 2  # the whole account partition: one Query
     saved = post_profile(trainer, client, profile_form(trainer, client), [studio])
     assert saved.db_calls == 3  # session, account partition, one transaction

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.domain.clients import Client
-from chalicelib.domain.errors import InvalidInput, VersionConflict
+from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import TAKEN
 from chalicelib.domain.schedule import Session, Slot
@@ -17,6 +17,8 @@ from chalicelib.repo.repository import Repository
 from chalicelib.services import account, clients, links, portal, schedule
 from tests.integration.test_repository import make_trainer, race
 from tests.integration.test_schedule_repository import NOW, slot_form
+from tests.support import race as barrier
+from tests.support.builders import link_for, new_booking, slot_now
 
 
 @pytest.fixture
@@ -136,3 +138,51 @@ def test_cancel_racing_change_of_one_session_leaves_one_outcome(repo: Repository
         assert live == [] and slots[target.id].session_id is None
     else:
         assert old.status == "moved" and [s.slot_id for s in live] == [target.id]
+
+
+def test_twenty_clients_holding_one_read_of_a_slot_make_exactly_one_session_every_time(
+    repo: Repository, studio
+) -> None:
+    """The deterministic version: the slot is read once, before any thread starts, and all
+    twenty write with that very object, released together by a barrier. No thread reads
+    again, so nothing but the booking write's own condition (take open slot) can stop
+    nineteen of them, however the threads happen to be scheduled."""
+    trainer, location = studio
+    slot = schedule.add_slot(repo, trainer, slot_form("18:00", "19:00", location), NOW)
+    read_once = slot_now(repo, trainer.id, slot)
+    assert read_once is not None and read_once.is_open
+    people = [
+        clients.add_client(
+            repo,
+            trainer,
+            {"name": f"Client {n}", "phone": "07400 123456"},
+            NOW,
+            runtime.link_secret(),
+        )
+        for n in range(20)
+    ]
+    bookings = [new_booking(read_once, person) for person in people]
+    session_links = [link_for(trainer, p, b) for p, b in zip(people, bookings, strict=True)]
+
+    outcomes = barrier.race(
+        20,
+        lambda i: repo.book_slot(
+            trainer.id,
+            read_once,
+            bookings[i],
+            session_links[i],
+            actor="client",
+            note="Booked by the client (portal)",
+        ),
+    )
+
+    winners = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    assert len(winners) == 1, outcomes
+    losers = [outcome for outcome in outcomes if outcome is not None]
+    assert len(losers) == 19 and all(type(o) is Conflict for o in losers), losers
+    (winner,) = winners
+    week = repo.get_week_with_sessions(trainer.id, slot.week)
+    assert [s.id for s in week.sessions] == [bookings[winner].id]
+    assert [s.session_id for s in week.slots] == [bookings[winner].id]
+    stored_links = [repo.get_token(link.token_hash) is not None for link in session_links]
+    assert stored_links == [i == winner for i in range(20)]  # one /s/ link, the winner's
