@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from pydantic import BaseModel, ConfigDict
+
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.models import LocationName
@@ -23,6 +25,41 @@ from chalicelib.domain.timeutil import local_today, week_key
 TAKEN = "That slot was just taken by someone else. Pick another time."
 
 
+class PortalClient(BaseModel):
+    """What the client's own pages (and every rule they run) may know about the client.
+
+    The private notes are not a field at all, so no portal template can show them, by
+    mistake or by a later edit: the portal is built from this, never from `Client`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    name: str
+    phone: str
+    price_minor: int | None = None
+    location_ids: tuple[str, ...] = ()
+    shared_notes: str = ""
+    archived: bool = False
+    portal_generation: int = 1
+
+    @classmethod
+    def of(cls, client: Client) -> PortalClient:
+        return cls(
+            id=client.id,
+            name=client.name,
+            phone=client.phone,
+            price_minor=client.price_minor,
+            location_ids=client.location_ids,
+            shared_notes=client.shared_notes,
+            archived=client.archived,
+            portal_generation=client.portal_generation,
+        )
+
+    @property
+    def first_name(self) -> str:
+        return self.name.split()[0] if self.name.split() else self.name
+
+
 def allowed_weeks(settings: TrainerSettings, now: datetime) -> list[str]:
     """The calendar weeks clients may book in, this week first."""
     this_week = week_key(local_today(now, settings.time_zone))
@@ -31,7 +68,7 @@ def allowed_weeks(settings: TrainerSettings, now: datetime) -> list[str]:
 
 def booking_problem(
     slot: Slot,
-    client: Client,
+    client: Client | PortalClient,
     locations: dict[str, LocationName],
     weeks: list[str],
     now: datetime,
@@ -53,7 +90,7 @@ def booking_problem(
 
 def bookable(
     slots: list[Slot],
-    client: Client,
+    client: Client | PortalClient,
     locations: dict[str, LocationName],
     weeks: list[str],
     now: datetime,
@@ -93,7 +130,7 @@ def client_cancellation(
 def client_move(
     session: Session,
     target: Slot,
-    client: Client,
+    client: Client | PortalClient,
     settings: TrainerSettings,
     locations: dict[str, LocationName],
     trainer_name: str,
@@ -111,7 +148,7 @@ def client_move(
 
 
 def optin_choices(
-    template: WeeklyTemplate, client: Client, locations: dict[str, LocationName]
+    template: WeeklyTemplate, client: Client | PortalClient, locations: dict[str, LocationName]
 ) -> list[TemplateSlot]:
     """Template times a client may opt in to: at their enabled, active locations."""
     return [

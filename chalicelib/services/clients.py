@@ -16,6 +16,7 @@ from chalicelib.domain.clients import (
 )
 from chalicelib.domain.errors import InvalidInput, expect_version
 from chalicelib.domain.models import Trainer
+from chalicelib.domain.portal import PortalClient
 from chalicelib.domain.schedule import ClientBalance, Owed, Session, owed_now, unpaid_amount
 from chalicelib.domain.tokens import new_id, portal_token, token_hash
 from chalicelib.repo.repository import Account, Repository
@@ -25,7 +26,7 @@ def find_clients(repo: Repository, trainer_id: str, query: str) -> list[Client]:
     return search(repo.list_clients(trainer_id), query)
 
 
-def portal_token_for(secret: bytes, trainer_id: str, client: Client) -> str:
+def portal_token_for(secret: bytes, trainer_id: str, client: Client | PortalClient) -> str:
     return portal_token(secret, trainer_id, client.id, client.portal_generation)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from chalicelib import runtime
 from chalicelib.domain.clients import Client
+from chalicelib.domain.portal import PortalClient
 from chalicelib.domain.tokens import session_link_token, token_hash
 from chalicelib.services.clients import portal_token_for
 
 
-def portal(trainer_id: str, client: Client) -> str:
+def portal(trainer_id: str, client: Client | PortalClient) -> str:
     return portal_token_for(runtime.link_secret(), trainer_id, client)
 
 

@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import (
     TAKEN,
+    PortalClient,
     allowed_weeks,
     bookable,
     booking_problem,
@@ -60,7 +61,7 @@ class ClientContext:
     """Who a link belongs to, loaded for one portal request."""
 
     trainer: Trainer
-    client: Client
+    client: PortalClient  # never the private notes: see domain.portal.PortalClient
     template: WeeklyTemplate
 
     @property
@@ -90,7 +91,7 @@ class PortalHome:
         return self.context.trainer
 
     @property
-    def client(self) -> Client:
+    def client(self) -> PortalClient:
         return self.context.client
 
 
@@ -115,7 +116,7 @@ def open_client(repo: Repository, token: str) -> ClientContext:
     data = _record(repo, token, PORTAL_KIND)
     client, trainer, template, _ = repo.portal_view(str(data["trainer_id"]), str(data["client_id"]))
     _live(client, data.get("generation", client.portal_generation))
-    return ClientContext(trainer, client, template)
+    return ClientContext(trainer, PortalClient.of(client), template)
 
 
 def open_portal(repo: Repository, token: str, now: datetime) -> PortalHome:
@@ -150,7 +151,7 @@ def open_session_link(repo: Repository, token: str) -> SessionView:
     _live(client, data.get("generation"))
     if session is None:
         raise NotFound("session")
-    return SessionView(ClientContext(trainer, client, template), session)
+    return SessionView(ClientContext(trainer, PortalClient.of(client), template), session)
 
 
 # Booking ----------------------------------------------------------------------------

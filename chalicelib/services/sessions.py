@@ -12,6 +12,7 @@ from datetime import datetime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import NotFound, expect_version
 from chalicelib.domain.messages import Message
+from chalicelib.domain.portal import PortalClient
 from chalicelib.domain.schedule import (
     LogEntry,
     Session,
@@ -146,7 +147,7 @@ def move_to(
     return replacement
 
 
-def link_for(trainer_id: str, client: Client, session: Session) -> ClientLink:
+def link_for(trainer_id: str, client: Client | PortalClient, session: Session) -> ClientLink:
     """The client's /s/ link to a new session (stored as a hash, made with the session)."""
     generation = client.portal_generation
     return ClientLink(links.session_hash(trainer_id, client.id, generation, session.id), generation)

@@ -391,3 +391,32 @@ def test_portal_pages_keep_to_their_round_trips(world: World) -> None:
     assert world.client.get(world.home).db_calls == 5
     assert world.client.get(f"{world.home}/book").db_calls == 4  # + one Query per week (2)
     assert world.client.get(_session_links(world)[0]).db_calls == 2
+
+
+def test_no_portal_page_can_show_the_private_notes(world: World) -> None:
+    from chalicelib.domain.portal import PortalClient
+
+    # the portal is built from a model that has no private notes at all
+    assert "private_notes" not in PortalClient.model_fields
+    post_profile_with(
+        world.trainer,
+        world.priya,
+        [world.studio],
+        [world.template[0]],
+        shared_notes="Bring water",
+        private_notes="PRIVATE-knee-injury",
+    )
+    booked = world.book("Friday 27 November 07:00–08:00 Studio")
+    session = booked.location.split("?")[0]
+    pages = [
+        world.home,
+        f"{world.home}/book",
+        session,
+        f"{session}?confirm=cancel",
+        f"{session}/change",
+    ]
+    for path in pages:
+        page = world.client.get(path)
+        assert page.status == 200, path
+        assert "PRIVATE-knee-injury" not in page.body, path
+    assert "PRIVATE-knee-injury" in world.trainer.get(f"/dashboard/clients/{world.priya}").body
