@@ -106,6 +106,20 @@ def inside_deadline(session: Session, settings: TrainerSettings, now: datetime) 
     return session.start_utc - now < timedelta(hours=settings.cancel_deadline_hours)
 
 
+def client_may_change(session: Session, settings: TrainerSettings, now: datetime) -> bool:
+    """A booked session still ahead and outside the deadline: the client may change or
+    cancel it online."""
+    return (
+        session.is_live and session.start_utc > now and not inside_deadline(session, settings, now)
+    )
+
+
+def past_the_deadline(session: Session, settings: TrainerSettings, now: datetime) -> bool:
+    """A booked session still ahead but inside the deadline: the client is pointed to
+    the trainer instead."""
+    return session.is_live and session.start_utc > now and inside_deadline(session, settings, now)
+
+
 def deadline_message(settings: TrainerSettings, trainer_name: str) -> str:
     return (
         f"It is less than {settings.cancel_deadline_hours} hours before this session, so it "

@@ -29,8 +29,8 @@ from chalicelib.domain.portal import (
     bookable,
     booking_problem,
     client_cancellation,
+    client_may_change,
     client_move,
-    inside_deadline,
     optin_choices,
 )
 from chalicelib.domain.programs import Bundle
@@ -238,12 +238,7 @@ def book_slot(
 
 # One session: cancel and change ---------------------------------------------------------
 def can_change(view: SessionView, now: datetime) -> bool:
-    session = view.session
-    return (
-        session.is_live
-        and session.start_utc > now
-        and not inside_deadline(session, view.context.trainer.settings, now)
-    )
+    return client_may_change(view.session, view.context.trainer.settings, now)
 
 
 def cancel(repo: Repository, token: str, version: str | None, now: datetime) -> SessionView:

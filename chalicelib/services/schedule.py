@@ -14,6 +14,7 @@ from chalicelib.domain.errors import (
     expect_version,
 )
 from chalicelib.domain.models import Trainer
+from chalicelib.domain.offers import live_offer
 from chalicelib.domain.schedule import (
     MAX_WEEKS_AHEAD,
     MAX_WEEKS_AT_ONCE,
@@ -82,7 +83,7 @@ def remove_slot(
     expect_version(slot.version, version)
     if not slot.is_open:
         raise Conflict("This slot is booked: cancel or move the session first.")
-    if slot.offer is not None and slot.offer.live(now):
+    if live_offer(slot, now) is not None:
         raise Conflict(
             f"This slot is offered to {slot.offer.client_name} until the offer ends: "
             "withdraw the offer first."
@@ -203,7 +204,7 @@ def allocate(
         raise InvalidInput({"client_id": f"{client.name} is archived: restore them first."})
     if not slot.is_open:
         raise Conflict("This slot is already booked.")
-    if slot.offer is not None and slot.offer.live(now):
+    if live_offer(slot, now) is not None:
         raise Conflict(
             f"This slot is offered to {slot.offer.client_name} until the offer ends: "
             "withdraw the offer first."

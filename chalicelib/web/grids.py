@@ -18,6 +18,7 @@ from chalicelib.domain.grid import (
     grid_times,
 )
 from chalicelib.domain.models import Location, LocationName
+from chalicelib.domain.offers import live_offer
 from chalicelib.domain.schedule import Session, Slot
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
@@ -203,7 +204,7 @@ def schedule_grid(
                 href = f"/dashboard/schedule/{slot.week}/slots/{slot.id}"
                 if move_ref:
                     href += f"?move={move_ref}"
-                if slot.offer is not None and now is not None and slot.offer.live(now):
+                if now is not None and live_offer(slot, now) is not None:
                     who = f"Offered: {slot.offer.client_name}"
                     kind = "locked"
                 else:

@@ -11,7 +11,7 @@ from chalice import Blueprint, Response
 
 from chalicelib import runtime
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, VersionConflict
-from chalicelib.domain.portal import deadline_message, inside_deadline
+from chalicelib.domain.portal import deadline_message, past_the_deadline
 from chalicelib.messaging.whatsapp import wa_me_link
 from chalicelib.services import links, offers, portal
 from chalicelib.web import request_state
@@ -139,7 +139,7 @@ def _session_page(view: portal.SessionView, status: int = 200, **extra: Any) -> 
     now = runtime.now()
     context, session = view.context, view.session
     settings = context.trainer.settings
-    locked = session.is_live and session.start_utc > now and inside_deadline(session, settings, now)
+    locked = past_the_deadline(session, settings, now)
     extra.setdefault("confirming", request_state.current().query("confirm"))
     return render(
         "portal/session.html",
