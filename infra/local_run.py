@@ -229,6 +229,18 @@ def main() -> int:
     now = datetime.now(UTC)
     repo = runtime.repository()
     seeded = seed_demo(repo, now)
+    if restored:
+        # Data saved by an older version: bundles from before the paged hub get its keys
+        # (a no-op once done). The local table is small; a Scan is fine in this tool.
+        from infra.manage import index_bundles
+
+        trainers = [
+            i["id"]["S"]
+            for page in client.get_paginator("scan").paginate(TableName=table)
+            for i in page["Items"]
+            if i.get("SK", {}).get("S") == "PROFILE" and "id" in i
+        ]
+        index_bundles(trainers)
     factory = CLIFactory(str(ROOT))
     config = factory.create_config_obj(chalice_stage_name=STAGE)
     app = config.chalice_app

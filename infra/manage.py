@@ -32,12 +32,28 @@ def invite(email: str) -> str:
     return trainer.id
 
 
+def index_bundles(trainer_ids: list[str]) -> int:
+    """Give bundles written before the programs hub was paged their hub keys (once per
+    bundle; running it again changes nothing)."""
+    from chalicelib.services import programs
+
+    repo = runtime.repository()
+    store = programs.store(repo)
+    return sum(store.index_bundles(tid, datetime.now(UTC)) for tid in trainer_ids)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.manage")
     commands = parser.add_subparsers(dest="command", required=True)
     invite_parser = commands.add_parser("invite", help="create a trainer account for an email")
     invite_parser.add_argument("email")
+    index_parser = commands.add_parser(
+        "index-bundles", help="backfill the programs hub's keys for these trainers' bundles"
+    )
+    index_parser.add_argument("trainer_ids", nargs="+")
     args = parser.parse_args(argv)
+    if args.command == "index-bundles":
+        print(f"Indexed {index_bundles(args.trainer_ids)} bundle(s).")
     if args.command == "invite":
         trainer_id = invite(args.email)
         address = normalise_email_address(args.email)

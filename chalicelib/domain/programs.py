@@ -430,6 +430,18 @@ class Bundle(BaseModel):
     def is_past(self, now: datetime) -> bool:
         return self.state(now) == "completed"
 
+    def finishes_at(self) -> datetime | None:
+        """When an active bundle completes on its own: the end of its
+        `sessions_planned`-th booked session, the instant `state()` turns "completed".
+        None while fewer sessions than planned are booked, and for any other status
+        (creating, paused, completed by hand)."""
+        if self.status != "active":
+            return None
+        ends = sorted(e.end_utc for e in self.entries if e.status == "booked")
+        if len(ends) < self.sessions_planned:
+            return None
+        return ends[self.sessions_planned - 1]
+
     def live_count(self) -> int:
         return sum(1 for e in self.entries if e.status == "booked")
 

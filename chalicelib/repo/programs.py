@@ -15,17 +15,18 @@ was written is removed again before the error is shown.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, Final
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
+from chalicelib.domain.grid import GRID_MINUTES
 from chalicelib.domain.messages import Message
 from chalicelib.domain.programs import Bundle, BundleEntry, Draft, ProgramTemplate
-from chalicelib.domain.schedule import Document, Session, Slot, parse_session_ref
-from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
+from chalicelib.domain.schedule import Document, Session, Slot, guard_instants, parse_session_ref
+from chalicelib.domain.timeutil import parse_utc_iso, utc_iso, zone
 from chalicelib.repo import keys
 from chalicelib.repo.dynamo import (
     PART_KEY,
@@ -43,11 +44,12 @@ from chalicelib.repo.dynamo import (
     tx_put,
     tx_update,
 )
-from chalicelib.repo.mapping import client_from_item, session_from_item
+from chalicelib.repo.mapping import client_from_item, session_from_item, slot_from_item
 from chalicelib.repo.parts import (
     CLIENT_ACTIVE,
     LOCATION_ACTIVE,
     ClientLink,
+    balance_change,
     bundle_entry,
     client_is_active,
     client_link,
@@ -63,7 +65,9 @@ from chalicelib.repo.parts import (
 )
 
 MAX_TRANSACTION: Final = 100
+MAX_BATCH_GET: Final = 100
 DRAFT_DAYS: Final = 14
+HUB_PAGE: Final = 20
 
 
 # Mapping -----------------------------------------------------------------------------------
@@ -103,12 +107,28 @@ def template_from_item(item: Item) -> ProgramTemplate:
     )
 
 
-def bundle_to_item(trainer_id: str, bundle: Bundle) -> Item:
+def hub_sk(bundle: Bundle, at: datetime) -> str:
+    """Where the bundle sorts in the hub (TrainerTimeline `T#<tid>#BUNDLES`): by when it
+    is over, newest first. Completed by hand: `at`, the moment of that write. Active
+    with every planned session booked: when the last of them ends (it completes by
+    itself then). Otherwise (paused, being created, sessions still to book) it has no
+    end and sorts first. Written with every write of the bundle made here; a cancel,
+    void or move of one of its sessions (pattern 63) leaves it as it was, so the hub
+    splits each page by the bundle's state, never by this key."""
+    over = at if bundle.status == "completed" else bundle.finishes_at()
+    return keys.bundle_hub_sk(
+        utc_iso(over) if over else None, utc_iso(bundle.created_at), bundle.id
+    )
+
+
+def bundle_to_item(trainer_id: str, bundle: Bundle, at: datetime | None = None) -> Item:
     created = utc_iso(bundle.created_at)
     return {
         **keys.bundle(trainer_id, bundle.id),
         keys.CLIENT_PK: keys.client_bundles(trainer_id, bundle.client_id),
         keys.CLIENT_SK: keys.timeline_point(created) + "#" + bundle.id,
+        keys.TRAINER_PK: keys.trainer_bundles(trainer_id),
+        keys.TRAINER_SK: hub_sk(bundle, at or bundle.created_at),
         "type": "bundle",
         "id": bundle.id,
         "client_id": bundle.client_id,
@@ -205,6 +225,21 @@ class PlannedSession:
     link: ClientLink
 
 
+@dataclass(frozen=True)
+class ScheduleAround:
+    """A wizard's client, and what the schedule holds where its dates would go."""
+
+    client: Client | None
+    slots: list[Slot]  # every slot overlapping one of the dates, by start
+    sessions: list[Session]  # the sessions booked in those slots
+
+
+def _local_midnight(instant: datetime, zone_name: str) -> datetime:
+    """The start of the trainer-local day of `instant`, in UTC."""
+    local = instant.astimezone(zone(zone_name))
+    return datetime.combine(local.date(), time(0), tzinfo=local.tzinfo).astimezone(UTC)
+
+
 class TemplateGone(Conflict):
     """The bundle's template was deleted while the wizard was open."""
 
@@ -265,6 +300,7 @@ def _undo_ops(trainer_id: str, plan: PlannedSession, now: datetime) -> list[dict
         ),
         tx_delete(_log_key(trainer_id, session, now), part=UNDO_LOG_LINE),
         tx_delete(keys.token(plan.link.token_hash), part=UNDO_CLIENT_LINK),
+        *balance_change(trainer_id, session.client_id, [session], []),
     ]
 
 
@@ -283,6 +319,21 @@ UNDO_CLIENT_LINK = "undo client link"
 
 def _exists() -> Condition:
     return Condition("attribute_exists(#pk)", {"#pk": keys.PK})
+
+
+HUB_RANGE: Final = ("0", keys.OPEN_ENDED * 2)  # every dated key, then every open-ended one
+
+
+def is_hub_cursor(key: Mapping[str, str], trainer_id: str) -> bool:
+    """Only a key the hub's Query could have returned: DynamoDB answers anything else
+    with a ValidationException, not a page."""
+    return (
+        set(key) == {keys.PK, keys.SK, keys.TRAINER_PK, keys.TRAINER_SK}
+        and key[keys.TRAINER_PK] == keys.trainer_bundles(trainer_id)
+        and key[keys.PK] == keys.programs_pk(trainer_id)
+        and key[keys.SK].startswith(keys.BUNDLE_PREFIX)
+        and HUB_RANGE[0] <= key[keys.TRAINER_SK] <= HUB_RANGE[1]
+    )
 
 
 class ProgramRepository:
@@ -334,10 +385,61 @@ class ProgramRepository:
 
     # Bundles -----------------------------------------------------------------------------
     def list_bundles(self, trainer_id: str) -> list[Bundle]:
+        """Every bundle, newest first: the whole programs partition's bundles. Grows with
+        the account, so no page uses it (the hub reads `hub_page`)."""
         items = self.db.query(keys.programs_pk(trainer_id), sk_prefix=keys.BUNDLE_PREFIX)
         return sorted(
             (bundle_from_item(i) for i in items), key=lambda b: b.created_at, reverse=True
         )
+
+    def hub_page(
+        self, trainer_id: str, after: dict[str, str] | None, limit: int = HUB_PAGE
+    ) -> tuple[list[Bundle], dict[str, str] | None]:
+        """One page of the hub's bundles (TrainerTimeline `T#<tid>#BUNDLES`, one Query):
+        those not over yet first, then the others, most recently over first; and the
+        key to continue from (None on the last page). A cursor that this Query could not
+        have returned (tampered, another trainer's) starts from the top."""
+        if after is not None and not is_hub_cursor(after, trainer_id):
+            after = None
+        items, last = self.db.query_page(
+            keys.trainer_bundles(trainer_id),
+            index=keys.TRAINER_INDEX,
+            sk_range=HUB_RANGE,
+            forward=False,
+            limit=limit,
+            start_key=after,
+        )
+        return [bundle_from_item(i) for i in items], last
+
+    def index_bundles(self, trainer_id: str, now: datetime) -> int:
+        """One-off backfill: the hub's keys on bundles written before they existed. Each
+        bundle only if it still has none (one written meanwhile keeps its own); one
+        completed by hand sorts by its last session's end. Returns how many were keyed."""
+        keyed = 0
+        for item in self.db.iter_query(keys.programs_pk(trainer_id), sk_prefix=keys.BUNDLE_PREFIX):
+            if keys.TRAINER_PK in item:
+                continue
+            bundle = bundle_from_item(item)
+            ended = max((e.end_utc for e in bundle.entries), default=bundle.created_at)
+            try:
+                self.db.update(
+                    keys.bundle(trainer_id, bundle.id),
+                    Condition(
+                        "SET #tpk = :tpk, #tsk = :tsk",
+                        {"#tpk": keys.TRAINER_PK, "#tsk": keys.TRAINER_SK},
+                        {
+                            ":tpk": keys.trainer_bundles(trainer_id),
+                            ":tsk": hub_sk(bundle, min(ended, now)),
+                        },
+                    ),
+                    Condition(
+                        "attribute_exists(#pk) AND attribute_not_exists(#tpk)", {"#pk": keys.PK}
+                    ),
+                )
+            except ConditionFailed:
+                continue
+            keyed += 1
+        return keyed
 
     def client_bundles(self, trainer_id: str, client_id: str) -> list[Bundle]:
         """A client's bundles, newest first: one Query of ClientTimeline."""
@@ -378,6 +480,96 @@ class ProgramRepository:
         ]
         sessions.sort(key=lambda s: s.bundle_index if s.bundle_index is not None else 0)
         return sessions, client
+
+    # The wizard's dates against the schedule --------------------------------------------
+    def client_and_schedule_at(
+        self, trainer_id: str, client_id: str, wanted: Sequence[Slot], zone_name: str
+    ) -> ScheduleAround:
+        """The client, and every slot on the schedule that overlaps one of `wanted` with
+        the sessions booked in them, in a few BatchGetItems whatever the number of weeks:
+
+        1. the client and the guard of each half hour the wanted slots would hold, plus
+           the half hour before each: a guard names the slot holding its half hour;
+        2. those slots. A slot's key holds its start, its first guard: when the half
+           hour before a wanted slot is held by the same slot, that slot began earlier,
+           and each earlier start back to the local midnight is asked for (a key per
+           half hour; the one that exists is the slot);
+        3. the sessions booked in them (a session's key has its slot's start).
+        Each step is one call per 100 keys, and none when there is nothing to read. A
+        week where a guard's slot is not found that way (a slot from before a time-zone
+        change) is read whole with pattern 22, as every week was before."""
+        step = timedelta(minutes=GRID_MINUTES)
+        points: dict[tuple[str, str], tuple[str, datetime]] = {}  # guard key -> (week, instant)
+        for slot in wanted:
+            for instant in (slot.start_utc - step, *guard_instants(slot)):
+                guard = keys.slot_guard(trainer_id, slot.week, utc_iso(instant))
+                points[(guard[keys.PK], guard[keys.SK])] = (slot.week, instant)
+        found = self._batch_get(
+            [keys.client(trainer_id, client_id), *(keys.key(pk, sk) for pk, sk in points)]
+        )
+        client = next(
+            (client_from_item(i) for i in found if i[keys.SK].startswith(keys.CLIENT_PREFIX)),
+            None,
+        )
+        held = {
+            points[(i[keys.PK], i[keys.SK])]: str(i["slot_id"])
+            for i in found
+            if (i[keys.PK], i[keys.SK]) in points
+        }
+        # The slots holding a half hour of a wanted slot, and the first half hour each
+        # was seen to hold.
+        taking = {
+            (slot.week, held[(slot.week, instant)])
+            for slot in wanted
+            for instant in guard_instants(slot)
+            if (slot.week, instant) in held
+        }
+        first: dict[tuple[str, str], datetime] = {}
+        for (week, instant), sid in sorted(held.items()):
+            if (week, sid) in taking:
+                first.setdefault((week, sid), instant)
+        fetched = set(points.values())
+        slot_keys = []
+        for (week, sid), seen in first.items():
+            starts = [seen]
+            if (week, seen - step) not in fetched:  # it may have begun earlier that day
+                floor = _local_midnight(seen, zone_name) - timedelta(hours=1)
+                while starts[-1] - step >= floor:
+                    starts.append(starts[-1] - step)
+            slot_keys += [keys.slot(trainer_id, week, utc_iso(start), sid) for start in starts]
+        slots = {
+            (s.week, s.id): s
+            for s in (slot_from_item(i) for i in self._batch_get(slot_keys))
+            if (s.week, s.id) in first
+        }
+        whole_weeks = sorted({week for week, sid in first if (week, sid) not in slots})
+        booked = [s for s in slots.values() if s.session_id and s.week not in whole_weeks]
+        sessions = [
+            session_from_item(i)
+            for i in self._batch_get(
+                [
+                    keys.session(trainer_id, s.week, utc_iso(s.start_utc), s.session_id or "")
+                    for s in booked
+                ]
+            )
+        ]
+        kept = [s for s in slots.values() if s.week not in whole_weeks]
+        for week in whole_weeks:
+            items = self.db.query(keys.week_pk(trainer_id, week), sk_range=keys.WEEK_VIEW_RANGE)
+            kept += [slot_from_item(i) for i in items if i[keys.SK].startswith(keys.SLOT_PREFIX)]
+            sessions += [
+                session_from_item(i) for i in items if i[keys.SK].startswith(keys.SESSION_PREFIX)
+            ]
+        kept.sort(key=lambda s: (s.start_utc, s.id))  # the order of a week's Query
+        return ScheduleAround(client, kept, sessions)
+
+    def _batch_get(self, wanted: Sequence[Mapping[str, str]]) -> list[Item]:
+        """BatchGetItem of distinct keys: one call per 100, none for no key."""
+        distinct = list({(k[keys.PK], k[keys.SK]): k for k in wanted}.values())
+        found: list[Item] = []
+        for start in range(0, len(distinct), MAX_BATCH_GET):
+            found.extend(self.db.batch_get(distinct[start : start + MAX_BATCH_GET]))
+        return found
 
     def create_bundle(
         self,
@@ -420,7 +612,8 @@ class ProgramRepository:
         # Each session's parts carry its index: a refusal says which date was taken.
         groups = [tagged(_write_ops(trainer_id, plan, now), i) for i, plan in enumerate(plans)]
         chunks: list[list[int]] = [[]]
-        room = MAX_TRANSACTION - len(checks) - len(final) - 1  # 1: the bundle's own write
+        # 2: the bundle's own write and the client's balance
+        room = MAX_TRANSACTION - len(checks) - len(final) - 2
         used = 0
         for index, group in enumerate(groups):
             if used + len(group) > room and chunks[-1]:
@@ -442,7 +635,9 @@ class ProgramRepository:
                     tx_update(
                         keys.bundle(trainer_id, bundle.id),
                         Condition(
-                            "SET #status = :active", {"#status": "status"}, {":active": "active"}
+                            "SET #status = :active, #hub = :hub",
+                            {"#status": "status", "#hub": keys.TRAINER_SK},
+                            {":active": "active", ":hub": hub_sk(active, now)},
                         ),
                         Condition(
                             "#status = :creating", {"#status": "status"}, {":creating": "creating"}
@@ -452,7 +647,11 @@ class ProgramRepository:
                 )
             tail = final if last else []
             body = [op for index in chunk for op in groups[index]]
-            operations = [*head, *checks, *body, *tail]
+            # One part for the client's kept unpaid total: one item, once per transaction.
+            owed = balance_change(
+                trainer_id, bundle.client_id, [], [plans[index].session for index in chunk]
+            )
+            operations = [*head, *checks, *body, *tail, *owed]
             try:
                 self.db.transact(operations)
             except TransactionFailed as exc:
@@ -507,13 +706,22 @@ class ProgramRepository:
         the entries it had when read (two adds at once cannot take the same place)."""
         session = plan.session
         entry = bundle_entry(session)
+        grown = bundle.model_copy(
+            update={
+                "entries": (
+                    *bundle.entries,
+                    BundleEntry(ref=session.ref, end_utc=session.end_utc, status=session.status),
+                )
+            }
+        )
         operations = [
             tx_update(
                 keys.bundle(trainer_id, bundle.id),
                 Condition(
-                    "SET #entries = list_append(#entries, :entry), #version = #version + :one",
-                    {"#entries": "entries", "#version": "version"},
-                    {":entry": [entry], ":one": 1},
+                    "SET #entries = list_append(#entries, :entry), #version = #version + :one, "
+                    "#hub = :hub",
+                    {"#entries": "entries", "#version": "version", "#hub": keys.TRAINER_SK},
+                    {":entry": [entry], ":one": 1, ":hub": hub_sk(grown, now)},
                 ),
                 Condition(
                     "#status = :active AND size(#entries) = :count",
@@ -525,6 +733,7 @@ class ProgramRepository:
             location_is_active(trainer_id, bundle.location_id),
             client_is_active(trainer_id, bundle.client_id),
             *_write_ops(trainer_id, plan, now),
+            *balance_change(trainer_id, bundle.client_id, [], [plan.session]),
         ]
         try:
             self.db.transact(operations)
@@ -537,14 +746,17 @@ class ProgramRepository:
                 raise Conflict("That client was archived meanwhile.") from exc
             raise SlotTaken(plan.slot.label) from exc
 
-    def set_status(self, trainer_id: str, bundle: Bundle, status: str) -> Bundle:
+    def set_status(self, trainer_id: str, bundle: Bundle, status: str, now: datetime) -> Bundle:
+        """The bundle's status if unchanged since read; it moves in the hub with it (a
+        completed bundle sorts by when it was completed)."""
+        changed = bundle.model_copy(update={"status": status})
         try:
             self.db.update(
                 keys.bundle(trainer_id, bundle.id),
                 Condition(
-                    "SET #status = :status, #version = :next",
-                    {"#status": "status", "#version": "version"},
-                    {":status": status, ":next": bundle.version + 1},
+                    "SET #status = :status, #version = :next, #hub = :hub",
+                    {"#status": "status", "#version": "version", "#hub": keys.TRAINER_SK},
+                    {":status": status, ":next": bundle.version + 1, ":hub": hub_sk(changed, now)},
                 ),
                 at_version(bundle.version),
             )

@@ -35,6 +35,7 @@ from chalicelib.repo.repository import (
     ClientLink,
     ClientUnavailable,
     Repository,
+    Week,
 )
 from chalicelib.services.jobs import OFFER_LOCK, JobReport
 from chalicelib.services.portal import LinkInactive
@@ -45,10 +46,14 @@ log = logging.getLogger("pt_bookings.offers")
 OFFER_KIND = "offer"
 
 
-def matches_for(repo: Repository, trainer_id: str, slot: Slot) -> list[Client]:
-    """Clients who match this slot (the account partition + the slot's week: 2 reads)."""
+def matches_for(
+    repo: Repository, trainer_id: str, slot: Slot, week: Week | None = None
+) -> list[Client]:
+    """Clients who match this slot: the account partition, and the slot's week (its
+    sessions) unless the caller already read it, as the slot's page does to find it."""
     account = repo.get_account(trainer_id)
-    week = repo.get_week_with_sessions(trainer_id, slot.week)
+    if week is None:
+        week = repo.get_week_with_sessions(trainer_id, slot.week)
     return matching_clients(
         slot, account.clients, account.optins, account.setup.template, week.sessions
     )
@@ -66,10 +71,13 @@ def send_offer(
     version: str | None,
     base_url: str,
     now: datetime,
+    *,
+    week: Week | None = None,
 ) -> Slot:
-    """Lock the slot for the client and queue the WhatsApp message with the offer link."""
+    """Lock the slot for the client and queue the WhatsApp message with the offer link.
+    `week` is the slot's week as the caller read it to find the slot (else read here)."""
     expect_version(slot.version, version)
-    matches = matches_for(repo, trainer.id, slot)
+    matches = matches_for(repo, trainer.id, slot, week)
     client = next((c for c in matches if c.id == client_id), None)
     if client is None:
         raise InvalidInput({"client_id": "Choose one of the clients who match this slot."})

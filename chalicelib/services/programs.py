@@ -52,9 +52,10 @@ from chalicelib.repo.programs import (
     ProgramRepository,
     SlotTaken,
     TemplateGone,
+    is_hub_cursor,
 )
 from chalicelib.repo.repository import Repository
-from chalicelib.services.sessions import link_for
+from chalicelib.services.sessions import decode_cursor, encode_cursor, link_for
 
 OFFER_FIELDS = (
     "title",
@@ -257,29 +258,30 @@ class Plan:
 
 
 def plan(repo: Repository, trainer: Trainer, draft_id: str, now: datetime) -> Plan:
-    """Check every card against the schedule: one Query per week the dates fall in."""
-    view = open_draft(repo, trainer.id, draft_id)
-    return _plan(repo, trainer, view, now)
+    """Check every card against the schedule: the draft (GetItem), then the client and
+    what the schedule holds at all the dates at once (a few BatchGetItems, see
+    `ProgramRepository.client_and_schedule_at`), however many weeks they span."""
+    return plan_draft(repo, trainer, store(repo).get_draft(trainer.id, draft_id), now)
 
 
-def _plan(repo: Repository, trainer: Trainer, view: DraftView, now: datetime) -> Plan:
-    offer = draft_offer(trainer, view.draft)
+def plan_draft(repo: Repository, trainer: Trainer, draft: Draft, now: datetime) -> Plan:
+    """`plan` for a draft just read or saved."""
+    offer = draft_offer(trainer, draft)
     zone = trainer.settings.time_zone
-    # First pass without the schedule, to learn which weeks the dates fall in.
-    weeks = {
-        c.slot.week
-        for c in check_cards(view.draft.cards, offer, zone, now, [], [], new_id)
-        if c.slot is not None
-    }
-    slots, sessions = [], []
-    for week in sorted(weeks):
-        data = repo.get_week_with_sessions(trainer.id, week)
-        slots.extend(data.slots)
-        sessions.extend(data.sessions)
-    checks = check_cards(view.draft.cards, offer, zone, now, slots, sessions, new_id)
+    # First pass without the schedule: where each date would go. A date in the past is
+    # refused whatever the schedule holds; every other one is checked against it.
+    wanted = [
+        c.slot
+        for c in check_cards(draft.cards, offer, zone, now, [], [], new_id)
+        if c.slot is not None and c.slot.start_utc > now
+    ]
+    around = store(repo).client_and_schedule_at(trainer.id, draft.client_id, wanted, zone)
+    if around.client is None:
+        raise NotFound(draft.client_id)
+    checks = check_cards(draft.cards, offer, zone, now, around.slots, around.sessions, new_id)
     return Plan(
-        view.draft,
-        view.client,
+        draft,
+        around.client,
         offer,
         checks,
         split_price(offer.price_minor, offer.sessions),
@@ -293,17 +295,17 @@ def create_bundle(
     """Validate: the bundle and all its sessions, or nothing (see repo.programs)."""
     programs = store(repo)
     try:
-        view = open_draft(repo, trainer.id, draft_id)
+        draft = programs.get_draft(trainer.id, draft_id)
     except NotFound:
         programs.get_bundle(trainer.id, draft_id)  # NotFound: there never was such a wizard
         raise AlreadyCreated("This bundle was already created.") from None
-    expect_version(view.draft.version, version)
-    checked = _plan(repo, trainer, view, now)
+    expect_version(draft.version, version)
+    checked = plan_draft(repo, trainer, draft, now)
     if not checked.ready:
         raise InvalidInput(
             {"_form": checked.problem or "Some dates cannot be booked: fix them in step 2."}
         )
-    client, offer, draft = checked.client, checked.offer, view.draft
+    client, offer = checked.client, checked.offer
     if client.archived:
         raise InvalidInput({"_form": f"{client.name} is archived: restore them first."})
     if draft.template_id:
@@ -394,6 +396,33 @@ def _detach_template(programs: ProgramRepository, trainer_id: str, draft: Draft)
 
 # Bundles -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
+class HubPage:
+    """One page of the hub's Customer bundles."""
+
+    current: list[Bundle]  # not completed (active, paused, not created), newest first
+    past: list[Bundle]  # completed, most recently over first
+    next_cursor: str | None  # the "Older bundles" page, if there is one
+    first: bool  # the first page (no cursor)
+
+
+def bundle_hub(repo: Repository, trainer_id: str, cursor: str, now: datetime) -> HubPage:
+    """One Query page of 20 bundles, however many were ever sold. The index sorts the
+    bundles that are not over first (nothing ahead of them but their own dates), then
+    the others, most recently over first; the page is split by each bundle's state, so
+    one whose session was canceled or moved since its last write still shows where its
+    state says."""
+    after = decode_cursor(cursor)
+    if after is not None and not is_hub_cursor(after, trainer_id):
+        after = None  # tampered, or another trainer's: the first page
+    found, last = store(repo).hub_page(trainer_id, after)
+    current = sorted(
+        (b for b in found if not b.is_past(now)), key=lambda b: b.created_at, reverse=True
+    )
+    past = [b for b in found if b.is_past(now)]
+    return HubPage(current, past, encode_cursor(last), after is None)
+
+
+@dataclass(frozen=True)
 class BundlePage:
     bundle: Bundle
     sessions: list[Session]
@@ -420,7 +449,7 @@ def change_status(
     expect_version(bundle.version, version)
     if bundle.status == "creating":
         raise Conflict("This bundle was not fully created.")
-    return programs.set_status(trainer_id, bundle, transition(bundle, action, now))
+    return programs.set_status(trainer_id, bundle, transition(bundle, action, now), now)
 
 
 def add_session(

@@ -68,15 +68,16 @@ def _common(session: CurrentSession) -> dict[str, object]:
 def hub(session: CurrentSession) -> Response:
     state = request_state.current()
     which = "models" if state.query("tab") == "models" else "bundles"
-    store = programs.store(runtime.repository())
-    now = runtime.now()
-    bundles = store.list_bundles(session.trainer.id) if which == "bundles" else []
+    repo, tid = runtime.repository(), session.trainer.id
     return render(
         "programs/hub.html",
         which=which,
-        templates=store.list_templates(session.trainer.id) if which == "models" else [],
-        current=[b for b in bundles if not b.is_past(now)],
-        past=[b for b in bundles if b.is_past(now)],
+        templates=programs.store(repo).list_templates(tid) if which == "models" else [],
+        page=(
+            programs.bundle_hub(repo, tid, state.query("after"), runtime.now())
+            if which == "bundles"
+            else None
+        ),
         saved=state.query("saved"),
         **_common(session),
     )
@@ -277,7 +278,7 @@ def wizard_schedule_save(session: CurrentSession, draft_id: str) -> Response:
     form = request_state.current().form()
     repo = runtime.repository()
     try:
-        _draft, action = programs.save_schedule(repo, session.trainer, draft_id, form)
+        draft, action = programs.save_schedule(repo, session.trainer, draft_id, form)
     except InvalidInput as exc:
         return _schedule_page(session, draft_id, 400, errors=exc.errors)
     except VersionConflict as exc:
@@ -285,7 +286,7 @@ def wizard_schedule_save(session: CurrentSession, draft_id: str) -> Response:
     if action == "back":
         return redirect(WIZARD.format(draft_id, "offer"))
     if action == "next":
-        checked = programs.plan(repo, session.trainer, draft_id, runtime.now())
+        checked = programs.plan_draft(repo, session.trainer, draft, runtime.now())
         if not checked.ready:
             return _schedule_page(
                 session,

@@ -178,13 +178,24 @@ def slot_create(session: CurrentSession) -> Response:
     return redirect("/dashboard/schedule", week=slot.week, saved="added")
 
 
+def _slot_in_week(session: CurrentSession, week_text: str, slot_id: str) -> tuple[Slot, Week]:
+    """The slot and its week (slots and sessions): one Query, read once per request for
+    the slot itself, its matches and a refused form shown again."""
+    week = runtime.repository().get_week_with_sessions(session.trainer.id, parse_week(week_text))
+    slot = next((s for s in week.slots if s.id == slot_id), None)
+    if slot is None:
+        raise NotFound(slot_id)
+    return slot, week
+
+
 def _open_slot_page(
-    session: CurrentSession, slot: Slot, status: int = 200, **context: object
+    session: CurrentSession, slot: Slot, week: Week, status: int = 200, **context: object
 ) -> Response:
+    """The open slot's page: `week` is the Query that found the slot (its sessions tell
+    who is booked then), plus the account partition for matches and the slot's log."""
     repo, now = runtime.repository(), runtime.now()
     context.setdefault("confirming", "")
     account = repo.get_account(session.trainer.id)
-    week = repo.get_week_with_sessions(session.trainer.id, slot.week)
     active_clients = sorted(
         (c for c in account.clients if not c.archived), key=lambda c: c.name.casefold()
     )
@@ -216,7 +227,7 @@ def _open_slot_page(
 @bp.route("/dashboard/schedule/{week}/slots/{slot_id}", methods=["GET"])
 @trainer
 def slot_page(session: CurrentSession, week: str, slot_id: str) -> Response:
-    slot = schedule.find_slot(runtime.repository(), session.trainer.id, parse_week(week), slot_id)
+    slot, data = _slot_in_week(session, week, slot_id)
     moving = _moving(session, request_state.current().query("move"))
     if moving is not None and slot.is_open:
         return render(
@@ -228,7 +239,7 @@ def slot_page(session: CurrentSession, week: str, slot_id: str) -> Response:
             was_at=session.trainer.locations.get(moving.location_id),
         )
     # Remove is two steps without JavaScript: a link here with ?confirm=remove shows the form.
-    return _open_slot_page(session, slot, confirming=request_state.current().query("confirm"))
+    return _open_slot_page(session, slot, data, confirming=request_state.current().query("confirm"))
 
 
 @bp.route("/dashboard/schedule/{week}/slots/{slot_id}", methods=["POST"], content_types=FORM)
@@ -236,7 +247,7 @@ def slot_page(session: CurrentSession, week: str, slot_id: str) -> Response:
 def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
     form = request_state.current().form()
     repo = runtime.repository()
-    slot = schedule.find_slot(repo, session.trainer.id, parse_week(week), slot_id)
+    slot, data = _slot_in_week(session, week, slot_id)
     action = form.get("action", "")
     try:
         if action == "remove":
@@ -260,6 +271,7 @@ def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
                 form.get("version"),
                 request_state.current().base_url,
                 runtime.now(),
+                week=data,
             )
         elif action == "withdraw":
             offers.withdraw(repo, session.trainer.id, slot, runtime.now())
@@ -270,9 +282,10 @@ def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
         else:
             raise InvalidInput({"action": "Unknown action."})
     except InvalidInput as exc:
-        return _open_slot_page(session, slot, 400, errors=exc.errors, form=form)
+        return _open_slot_page(session, slot, data, 400, errors=exc.errors, form=form)
     except (VersionConflict, Conflict) as exc:
-        return _open_slot_page(session, slot, 409, errors={"_form": exc.user_message}, form=form)
+        errors = {"_form": exc.user_message}
+        return _open_slot_page(session, slot, data, 409, errors=errors, form=form)
     return redirect("/dashboard/schedule", week=slot.week, saved=action)
 
 

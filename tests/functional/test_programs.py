@@ -3,7 +3,9 @@ through the real app (chalice.test.Client), bad input and other trainers' ids in
 
 from __future__ import annotations
 
+import html
 import re
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -15,7 +17,13 @@ from tests.functional.test_clients_pages import post_profile, profile_form
 from tests.functional.test_locations_and_template import add_location
 from tests.functional.test_messages import _invoke_dispatcher
 from tests.functional.test_portal_link import portal_path
-from tests.functional.test_schedule_pages import add_client, allocate, new_slot, slots_on
+from tests.functional.test_schedule_pages import (
+    add_client,
+    allocate,
+    new_slot,
+    slots_on,
+    trainer_id,
+)
 
 DRAFT = re.compile(r"/dashboard/programs/wizard/([A-Za-z0-9_-]+)/offer")
 VERSION = re.compile(r'name="version" value="(\d+)"')
@@ -312,13 +320,21 @@ def test_conflicts_with_slots_and_sessions_are_flagged_before_validation(
     new_slot(trainer, "2026-12-08", "10:00", "11:00", studio)  # exact and open: reused
     new_slot(trainer, "2026-12-15", "10:30", "11:30", studio)  # overlapping
     new_slot(trainer, "2026-12-22", "10:00", "11:00", studio)  # booked by Sam
-    ((week, slot),) = [(w, s) for w, s in slots_on(trainer, "2026-W52")]
-    allocate(trainer, week, slot, other)
+    new_slot(trainer, "2026-12-29", "09:30", "10:30", studio)  # began before the date
+    new_slot(trainer, "2027-01-05", "08:00", "12:00", studio)  # long, booked by Sam
+    new_slot(trainer, "2027-01-12", "10:00", "11:00", add_location(trainer, "Park"))
+    for week in ("2026-W52", "2027-W01"):
+        ((_, slot),) = [(w, s) for w, s in slots_on(trainer, week)]
+        allocate(trainer, week, slot, other)
     draft = bundle_ready(trainer, studio, priya)
     page = trainer.get(wizard_path(draft, "schedule")).body
-    assert "Takes your open slot" in page
+    assert page.count("Takes your open slot") == 1
     assert "Overlaps your open slot Tuesday 15 Dec 10:30–11:30" in page
     assert "Clashes with Sam Lee&#39;s session Tuesday 22 Dec 10:00–11:00" in page
+    assert "Overlaps your open slot Tuesday 29 Dec 09:30–10:30" in page
+    assert "Clashes with Sam Lee&#39;s session Tuesday 5 Jan 08:00–12:00" in page
+    assert "Your open slot Tuesday 12 Jan 10:00–11:00 is at another location" in page
+    assert page.count("Free: a slot is added") == 6
     confirm = trainer.get(wizard_path(draft, "confirm")).body
     assert "disabled" in confirm
 
@@ -332,7 +348,9 @@ def test_validation_creates_the_bundle_and_its_sessions_at_once_and_sends_nothin
     assert "Nothing is sent to Priya now" in confirm.body
     created = post_step(trainer, draft, "confirm", {"action": "create"})
     assert created.status == 303
-    assert created.db_calls <= 2 + 12 + 2  # session, draft, a Query per week, template/tx
+    # session, draft, the client and the 36 guards of the 12 dates, the transaction (it
+    # was 16: a Query per week)
+    assert created.db_calls == 4
     bundle = trainer.follow(created)
     assert "Bundle created. Nothing was sent" in bundle.body
     assert "Progress: 0 / 12" in bundle.body and "Nothing has been sent" in bundle.body
@@ -557,8 +575,131 @@ def test_programs_pages_keep_to_their_round_trips(trainer: Browser, studio_setup
     bundle = create_bundle(trainer, studio_setup["studio"], studio_setup["priya"])
     assert trainer.get(f"/dashboard/bundles/{bundle}").db_calls == 3  # session, bundle, batch
     assert trainer.get("/dashboard/programs?tab=models").db_calls == 2
+    assert trainer.get("/dashboard/programs").db_calls == 2  # session, one page of the index
     sent = trainer.post(f"/dashboard/bundles/{bundle}", {"action": "confirm", "round": "0"})
     assert sent.db_calls == 4  # session, bundle, batch (sessions + client), one transaction
+
+
+def test_the_wizard_checks_all_its_dates_in_a_few_round_trips(
+    trainer: Browser, studio_setup
+) -> None:
+    """Twelve dates in twelve weeks were 15 calls a page (a Query per week)."""
+    studio, priya = studio_setup["studio"], studio_setup["priya"]
+    draft = bundle_ready(trainer, studio, priya)
+    # session, draft, one BatchGetItem of the client and the dates' 36 guards
+    assert trainer.get(wizard_path(draft, "schedule")).db_calls == 3
+    assert trainer.get(wizard_path(draft, "confirm")).db_calls == 3
+    cards = cards_on(trainer.get(wizard_path(draft, "schedule")).body)
+    onward = post_step(trainer, draft, "schedule", schedule_form(cards))
+    assert onward.status == 303 and onward.db_calls == 4  # + the draft saved, not read again
+    new_slot(trainer, "2026-12-08", "10:00", "11:00", studio)
+    new_slot(trainer, "2026-12-15", "09:30", "10:30", studio)
+    assert trainer.get(wizard_path(draft, "schedule")).db_calls == 4  # + those two slots
+    new_slot(trainer, "2026-12-22", "10:00", "11:00", studio)
+    ((week, slot),) = slots_on(trainer, "2026-W52")
+    allocate(trainer, week, slot, add_client(trainer, "Sam Lee"))
+    page = trainer.get(wizard_path(draft, "schedule"))
+    assert "Clashes with Sam Lee&#39;s session" in page.body
+    assert page.db_calls == 5  # + Sam's session, for the name on the card
+    # 40 dates: 121 keys, so two calls of at most 100 for the guards
+    many = start_wizard(trainer, priya)
+    fill_offer(trainer, many, studio, sessions="40")
+    generate(trainer, many, "2027-06-01", "10:00")
+    assert trainer.get(wizard_path(many, "schedule")).db_calls == 4
+
+
+# The hub's pages -------------------------------------------------------------------------
+BUNDLE_LINK = re.compile(r'href="/dashboard/bundles/([A-Za-z0-9_-]+)"')
+OLDER = re.compile(r'href="(/dashboard/programs\?after=[^"]+)">Older bundles')
+
+
+def _listed(body: str, label: str) -> list[str]:
+    found = re.search(rf'<ul class="list list-flush" aria-label="{label}">(.*?)</ul>', body, re.S)
+    return BUNDLE_LINK.findall(found.group(1)) if found else []
+
+
+def _sold(trainer: Browser, studio: str, client: str, n: int, ends: list, **changes) -> str:
+    """A bundle written straight to the table: the hub reads only the bundle items."""
+    from chalicelib import runtime
+    from chalicelib.domain.programs import Bundle, BundleEntry
+    from chalicelib.repo.programs import bundle_to_item
+
+    now = runtime.now()
+    bundle = Bundle(
+        id=f"pack{n:03d}",
+        client_id=client,
+        client_name="Priya Shah",
+        title=f"Pack {n}",
+        sessions_planned=len(ends),
+        price_minor=1000,
+        location_id=studio,
+        entries=tuple(
+            BundleEntry(ref=f"2026-W01.20260101T000000Z.s{n}x{i}", end_utc=now + end)
+            for i, end in enumerate(ends)
+        ),
+        created_at=now - timedelta(days=500 - n),
+        **changes,
+    )
+    runtime.repository().db.put(bundle_to_item(trainer_id(trainer), bundle, now))
+    return bundle.id
+
+
+def test_the_hub_lists_twenty_bundles_a_page_active_ones_first(
+    trainer: Browser, other_trainer: Browser, studio_setup
+) -> None:
+    studio, priya = studio_setup["studio"], studio_setup["priya"]
+    day = timedelta(days=1)
+    active = [_sold(trainer, studio, priya, n, [-day, n * day + day]) for n in range(3)]
+    active.append(_sold(trainer, studio, priya, 3, [-day], status="paused"))
+    active.append(_sold(trainer, studio, priya, 4, [-day, -day, day * 9]))  # 2 of 3 booked
+    done = [_sold(trainer, studio, priya, 10 + n, [-day * (n + 1)]) for n in range(40)]
+    done.append(_sold(trainer, studio, priya, 60, [day * 5], status="completed"))
+
+    first = trainer.get("/dashboard/programs")
+    assert first.status == 200 and first.db_calls == 2
+    # the active ones, newest first, then the 15 most recently over
+    assert _listed(first.body, "Active bundles") == list(reversed(active))
+    past = _listed(first.body, "Past bundles")
+    assert past == [done[-1], *done[:14]] and "← Newest" not in first.body
+    seen = [*_listed(first.body, "Active bundles"), *past]
+    older = OLDER.search(first.body)
+    pages = 1
+    while older:
+        page = trainer.get(html.unescape(older.group(1)))
+        assert page.status == 200 and page.db_calls == 2 and "← Newest" in page.body
+        assert "Active bundles" not in page.body and "No active bundle" not in page.body
+        seen += _listed(page.body, "Past bundles")
+        older = OLDER.search(page.body)
+        pages += 1
+    assert pages == 3 and sorted(seen) == sorted(active + done) and len(seen) == len(set(seen))
+
+    # a cursor not made by this list is the first page again, never a 500
+    assert "Pack 4" in trainer.get("/dashboard/programs?after=bm90LWEtY3Vyc29y").body
+    cursor = OLDER.search(first.body)
+    assert cursor
+    theirs = other_trainer.get(html.unescape(cursor.group(1)))
+    assert theirs.status == 200 and "Pack 1" not in theirs.body
+    assert "No active bundle" in theirs.body and "← Newest" not in theirs.body
+
+
+def test_the_hub_places_each_bundle_by_its_state(trainer: Browser, studio_setup, clock) -> None:
+    """A bundle whose sessions all took place is past without any write; one with a
+    canceled session is still active after its last planned date."""
+    studio, priya = studio_setup["studio"], studio_setup["priya"]
+    finished = create_bundle(trainer, studio, priya, sessions="2", title="Finished pack")
+    draft = start_wizard(trainer, priya)
+    fill_offer(trainer, draft, studio, sessions="2", title="Short pack")
+    generate(trainer, draft, "2026-12-01", "12:00")
+    made = post_step(trainer, draft, "confirm", {"action": "create"})
+    short = made.location.split("?")[0].split("/dashboard/bundles/")[1]
+    last = SESSION_LINK.findall(trainer.get(f"/dashboard/bundles/{short}").body)[-1]
+    trainer.post(last, {"action": "cancel", "version": version_of(trainer.get(last).body)})
+    hub = trainer.get("/dashboard/programs").body
+    assert _listed(hub, "Active bundles") == [short, finished]
+    clock.advance(days=30)  # both were planned for 1 and 8 Dec
+    hub = trainer.get("/dashboard/programs").body
+    assert _listed(hub, "Active bundles") == [short] and "1 / 2 done" in hub
+    assert _listed(hub, "Past bundles") == [finished]
 
 
 def test_forms_without_csrf_are_refused(trainer: Browser, studio_setup) -> None:

@@ -429,9 +429,7 @@ def test_remove_slot_asks_first_and_the_first_step_changes_nothing(trainer: Brow
     assert slots_on(trainer, "2026-W48") == [(week, slot_id)]
 
 
-def test_apply_template_is_one_query_and_one_transaction_per_week(
-    trainer: Browser, clock
-) -> None:
+def test_apply_template_is_one_query_and_one_transaction_per_week(trainer: Browser, clock) -> None:
     studio = add_location(trainer, "Studio")
     for weekday in range(3):
         for start, end in (("07:00", "08:00"), ("18:00", "19:00")):

@@ -32,3 +32,10 @@ def test_inviting_twice_or_a_bad_address_fails_clearly(repo: Repository) -> None
         manage.main(["invite", "nonsense"])
     with pytest.raises(SystemExit):
         manage.main(["invite", "a@b.com,evil@c.com"])
+
+
+def test_index_bundles_keys_bundles_from_before_the_paged_hub(repo: Repository) -> None:
+    trainer_id = manage.invite("coach@example.com")
+    # nothing to do for a trainer without bundles, and running it twice is harmless
+    assert manage.main(["index-bundles", trainer_id]) == 0
+    assert manage.index_bundles([trainer_id]) == 0

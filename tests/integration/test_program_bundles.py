@@ -19,12 +19,19 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.messages import EMAIL, WHATSAPP, Message
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.programs import Bundle, Draft, split_price
-from chalicelib.domain.schedule import Document, Session, Slot
-from chalicelib.domain.timeutil import week_key
+from chalicelib.domain.programs import Bundle, BundleEntry, Draft, check_cards, split_price
+from chalicelib.domain.schedule import Document, Offer, Session, Slot, make_slot
+from chalicelib.domain.timeutil import utc_iso, week_key
+from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
-from chalicelib.repo.dynamo import Item, from_attrs
-from chalicelib.repo.programs import AlreadyCreated, ProgramRepository, SlotTaken, TemplateGone
+from chalicelib.repo.dynamo import Condition, Item, from_attrs
+from chalicelib.repo.programs import (
+    AlreadyCreated,
+    ProgramRepository,
+    SlotTaken,
+    TemplateGone,
+    bundle_to_item,
+)
 from chalicelib.repo.repository import SESSION_LINK_KIND, Repository
 from chalicelib.services import account, clients, links, programs, schedule, sessions
 from tests.integration.test_repository import make_trainer, race
@@ -823,3 +830,278 @@ def test_validate_pressed_twice_at_once_makes_one_bundle(
     assert sum(1 for i in everything if i.get("type") == "session") == count
     assert sum(1 for i in everything if i.get("type") == "slot") == count
     assert sum(1 for i in everything if i.get("kind") == SESSION_LINK_KIND) == count
+
+
+# 10. The hub: every bundle in one index, sorted by when it is over ---------------------------
+def hub_key(repo: Repository, trainer_id: str, bundle_id: str) -> tuple[str, str]:
+    item = repo.db.get(keys.bundle(trainer_id, bundle_id))
+    assert item is not None
+    return item[keys.TRAINER_PK], item[keys.TRAINER_SK]
+
+
+def test_the_hub_index_follows_every_write_of_the_bundle(repo: Repository, studio: Studio) -> None:
+    trainer = studio.trainer
+    bundle = new_bundle(repo, studio, 3, "90")
+    last_end = "20261215T110000Z"  # the third Tuesday's session ends at 11:00 UTC
+    assert hub_key(repo, trainer.id, bundle.id) == (
+        keys.trainer_bundles(trainer.id),
+        f"{last_end}#{bundle.id}",
+    )
+    paused = programs.change_status(repo, trainer.id, bundle.id, "pause", "1", NOW)
+    assert hub_key(repo, trainer.id, bundle.id)[1] == f"~#20261123T090000Z#{bundle.id}"
+    programs.change_status(repo, trainer.id, bundle.id, "resume", str(paused.version), NOW)
+    assert hub_key(repo, trainer.id, bundle.id)[1] == f"{last_end}#{bundle.id}"
+    later = NOW + timedelta(days=2)
+    done = programs.change_status(repo, trainer.id, bundle.id, "complete", "3", later)
+    assert hub_key(repo, trainer.id, bundle.id)[1] == f"20261125T090000Z#{bundle.id}"
+    programs.change_status(repo, trainer.id, bundle.id, "reopen", str(done.version), later)
+    assert hub_key(repo, trainer.id, bundle.id)[1] == f"{last_end}#{bundle.id}"
+
+    # A canceled session leaves the key as it was (pattern 63 does not touch it); adding
+    # a session writes it again: with 3 of 3 booked, when the new last one ends.
+    (*_, third) = bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(3))
+    sessions.cancel(repo, trainer.id, third, str(third.version), NOW)
+    assert hub_key(repo, trainer.id, bundle.id)[1] == f"{last_end}#{bundle.id}"
+    stored = stored_bundle(repo, trainer.id, bundle.id)
+    programs.add_session(repo, trainer, bundle.id, _add_form(stored, nth_day(5)), NOW)
+    assert hub_key(repo, trainer.id, bundle.id)[1] == f"20270105T110000Z#{bundle.id}"
+
+
+def test_a_chunked_bundle_is_open_ended_while_created_then_sorted_by_its_last_session(
+    repo: Repository, studio: Studio, transactions: Transactions
+) -> None:
+    bundle = new_bundle(repo, studio, 40, "400")
+    first_put = next(
+        from_attrs(op["Put"]["Item"])
+        for items, ok in transactions.calls
+        if ok
+        for op in items
+        if "Put" in op and from_attrs(op["Put"]["Item"]).get("type") == "bundle"
+    )
+    assert first_put["status"] == "creating" and first_put[keys.TRAINER_SK].startswith("~#")
+    last = max(e.end_utc for e in stored_bundle(repo, studio.trainer.id, bundle.id).entries)
+    expected = f"{keys.timeline_point(utc_iso(last))}#{bundle.id}"
+    assert hub_key(repo, studio.trainer.id, bundle.id)[1] == expected
+
+
+def _sold(repo: Repository, studio: Studio, n: int, ends: list[datetime], **changes: Any) -> Bundle:
+    """A bundle written straight to the table: the hub reads only the bundle items."""
+    bundle = Bundle(
+        id=f"b{n:03d}",
+        client_id=studio.client.id,
+        client_name=studio.client.name,
+        title=f"Pack {n}",
+        sessions_planned=len(ends),
+        price_minor=1000,
+        location_id=studio.location,
+        entries=tuple(
+            BundleEntry(ref=f"2026-W01.20260101T000000Z.s{n}-{i}", end_utc=end)
+            for i, end in enumerate(ends)
+        ),
+        created_at=NOW - timedelta(days=400 - n),
+        **changes,
+    )
+    repo.db.put(bundle_to_item(studio.trainer.id, bundle))
+    return bundle
+
+
+def test_the_hub_reads_twenty_bundles_a_page_not_over_first_then_most_recently_over(
+    repo: Repository, studio: Studio
+) -> None:
+    trainer_id = studio.trainer.id
+    ahead = [_sold(repo, studio, n, [NOW + timedelta(days=n)]) for n in range(3)]
+    paused = _sold(repo, studio, 3, [NOW - timedelta(days=30)], status="paused")
+    over = [_sold(repo, studio, 10 + n, [NOW - timedelta(days=1 + n)]) for n in range(30)]
+    store = programs.store(repo)
+
+    page, cursor = store.hub_page(trainer_id, None)
+    assert len(page) == 20 and cursor is not None
+    assert page[0].id == paused.id  # open-ended first
+    assert [b.id for b in page[1:4]] == [b.id for b in reversed(ahead)]  # the furthest first
+    assert [b.id for b in page[4:]] == [b.id for b in over[:16]]  # most recently over first
+    rest, end = store.hub_page(trainer_id, cursor)
+    assert [b.id for b in rest] == [b.id for b in over[16:]] and end is None
+
+    # A cursor this Query could not have returned starts from the top again.
+    other = {**cursor, keys.TRAINER_PK: keys.trainer_bundles("someone-else")}
+    assert store.hub_page(trainer_id, other)[0][0].id == paused.id
+    assert store.hub_page("someone-else", cursor) == ([], None)
+
+
+# 11. The wizard's dates against the schedule, without reading their weeks -----------------
+@pytest.fixture
+def reads(repo: Repository, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The read operations sent to DynamoDB, in order."""
+    sent: list[str] = []
+    for name in ("get_item", "batch_get_item", "query"):
+        original = getattr(repo.db.client, name)
+
+        def counted(*args: Any, _original: Any = original, _name: str = name, **kw: Any) -> Any:
+            sent.append(_name)
+            return _original(*args, **kw)
+
+        monkeypatch.setattr(repo.db.client, name, counted)
+    return sent
+
+
+def _slot_at(
+    repo: Repository, studio: Studio, day: date, start: str, end: str, location: str = ""
+) -> Slot:
+    return schedule.add_slot(
+        repo, studio.trainer, _slot_form(day, start, end, location or studio.location), NOW
+    )
+
+
+def _cards(repo: Repository, studio: Studio, cards: list[tuple[date, str]]) -> Draft:
+    draft = open_wizard(repo, studio, len(cards), "100")
+    form = {"version": str(draft.version), "action": "next", "cards": str(len(cards))}
+    for i, (day, start) in enumerate(cards):
+        form[f"card_day_{i}"], form[f"card_start_{i}"] = day.isoformat(), start
+    saved, _ = programs.save_schedule(repo, studio.trainer, draft.id, form)
+    return saved
+
+
+def _the_old_way(repo: Repository, trainer: Trainer, draft: Draft) -> list[tuple[bool, str | None]]:
+    """What the check said when it read every week the dates fall in."""
+    offer = programs.draft_offer(trainer, draft)
+    zone_name = trainer.settings.time_zone
+    weeks = {
+        c.slot.week
+        for c in check_cards(draft.cards, offer, zone_name, NOW, [], [], new_id)
+        if c.slot is not None
+    }
+    slots, found = [], []
+    for week in sorted(weeks):
+        data = repo.get_week_with_sessions(trainer.id, week)
+        slots += data.slots
+        found += data.sessions
+    return [
+        (c.existing, c.problem)
+        for c in check_cards(draft.cards, offer, zone_name, NOW, slots, found, new_id)
+    ]
+
+
+def test_every_date_is_checked_at_once_with_every_message_the_weeks_would_give(
+    repo: Repository, studio: Studio, reads: list[str]
+) -> None:
+    park = account.add_location(repo, studio.trainer.id, "Park")
+    trainer = repo.get_trainer(studio.trainer.id)
+    assert trainer is not None
+    studio = Studio(trainer, studio.location, studio.client)
+    sam = add_person(repo, trainer, studio.location, "Sam Lee")
+    days = [nth_day(i) for i in range(12)]
+    exact = _slot_at(repo, studio, days[1], "10:00", "11:00")
+    _slot_at(repo, studio, days[2], "10:30", "11:30")  # begins inside the date
+    _slot_at(repo, studio, days[3], "08:30", "10:30")  # began before it
+    for day, start, end in ((days[4], "10:00", "11:00"), (days[5], "07:00", "12:00")):
+        slot = _slot_at(repo, studio, day, start, end)
+        schedule.allocate(repo, trainer, slot, sam.id, str(slot.version), NOW)
+    _slot_at(repo, studio, days[6], "10:00", "11:00", park.id)
+    for day, until in ((days[7], NOW + timedelta(hours=1)), (days[8], NOW)):
+        held = make_slot(new_id(), day, 600, 660, studio.location, trainer.settings.time_zone)
+        offer = Offer(id=new_id(), client_id=sam.id, client_name="Sam Lee", expires_at=until)
+        repo.add_slot(trainer.id, held.model_copy(update={"offer": offer}))
+    _slot_at(repo, studio, days[9], "09:00", "10:00")  # ends as the date begins
+    _slot_at(repo, studio, days[10], "11:00", "12:00")  # begins as it ends
+    draft = _cards(repo, studio, [(day, "10:00") for day in days])
+
+    del reads[:]
+    checked = programs.plan(repo, trainer, draft.id, NOW)
+
+    assert reads == ["get_item", "batch_get_item", "batch_get_item", "batch_get_item"]
+    assert checked.client.id == studio.client.id
+    assert [(c.existing, c.problem) for c in checked.checks] == [
+        (False, None),
+        (True, None),
+        (False, "Overlaps your open slot Tuesday 15 Dec 10:30–11:30."),
+        (False, "Overlaps your open slot Tuesday 22 Dec 08:30–10:30."),
+        (False, "Clashes with Sam Lee's session Tuesday 29 Dec 10:00–11:00."),
+        (False, "Clashes with Sam Lee's session Tuesday 5 Jan 07:00–12:00."),
+        (False, "Your open slot Tuesday 12 Jan 10:00–11:00 is at another location."),
+        (False, "Your open slot Tuesday 19 Jan 10:00–11:00 is offered to Sam Lee."),
+        (True, None),  # its offer ran out: the slot is open again
+        (False, None),
+        (False, None),
+        (False, None),
+    ]
+    assert checked.checks[1].slot == exact
+    assert [(c.existing, c.problem) for c in checked.checks] == _the_old_way(repo, trainer, draft)
+
+
+def test_dates_without_anything_in_the_way_cost_one_batch_read(
+    repo: Repository, studio: Studio, reads: list[str]
+) -> None:
+    draft = _cards(repo, studio, [(nth_day(i), "10:00") for i in range(12)])
+    del reads[:]
+    checked = programs.plan(repo, studio.trainer, draft.id, NOW)
+    assert reads == ["get_item", "batch_get_item"]  # the draft; the client and 36 guards
+    assert checked.ready and not any(c.existing for c in checked.checks)
+
+
+def test_more_than_a_hundred_guards_take_one_more_call_per_hundred(
+    repo: Repository, studio: Studio, reads: list[str]
+) -> None:
+    # 40 one-hour dates: the client, 40 × (2 half hours + the one before) = 121 keys.
+    draft = _cards(repo, studio, [(nth_day(i), "10:00") for i in range(40)])
+    del reads[:]
+    assert programs.plan(repo, studio.trainer, draft.id, NOW).ready
+    assert reads == ["get_item", "batch_get_item", "batch_get_item"]
+
+
+def test_a_slot_from_before_a_time_zone_change_is_still_found_by_reading_its_week(
+    repo: Repository, studio: Studio, reads: list[str]
+) -> None:
+    # Made while the trainer was in New York: Tuesday 1 Dec 17:00–23:00 there, which is
+    # 22:00 on Tuesday to 04:00 on Wednesday in London, where the trainer is now.
+    trainer = studio.trainer
+    old = make_slot(new_id(), nth_day(0), 17 * 60, 23 * 60, studio.location, "America/New_York")
+    repo.add_slot(trainer.id, old)
+    draft = _cards(repo, studio, [(nth_day(0) + timedelta(days=1), "02:00")])
+    del reads[:]
+    checked = programs.plan(repo, trainer, draft.id, NOW)
+    assert [c.problem for c in checked.checks] == [
+        "Overlaps your open slot Tuesday 1 Dec 17:00–23:00."
+    ]
+    assert reads == ["get_item", "batch_get_item", "batch_get_item", "query"]
+
+
+def test_validate_still_refuses_a_half_hour_taken_after_the_check(
+    repo: Repository, studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trainer = studio.trainer
+    draft = _cards(repo, studio, [(nth_day(0), "10:00"), (nth_day(1), "10:00")])
+    original = ProgramRepository.create_bundle
+
+    def taken_meanwhile(self: ProgramRepository, *args: Any, **kwargs: Any) -> Bundle:
+        _slot_at(repo, studio, nth_day(1), "10:30", "11:30")  # another tab, just before
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ProgramRepository, "create_bundle", taken_meanwhile)
+    with pytest.raises(Conflict, match="Tuesday 8 Dec 10:00–11:00 was taken"):
+        programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+    assert programs.store(repo).list_bundles(trainer.id) == []
+    assert bundle_sessions_in_weeks(repo, trainer.id, draft.id, bundle_weeks(2)) == []
+
+
+def test_bundles_from_before_the_hub_index_are_keyed_once_by_the_backfill(
+    repo: Repository, studio: Studio
+) -> None:
+    trainer_id = studio.trainer.id
+    ahead = [NOW - timedelta(days=3), NOW + timedelta(days=3)]
+    over = [NOW - timedelta(days=5), NOW - timedelta(days=3)]
+    for n, (ends, changes) in enumerate(
+        ((ahead, {}), (over, {"status": "completed"}), (ahead, {"status": "paused"}))
+    ):
+        _sold(repo, studio, n, ends, **changes)
+        repo.db.update(
+            keys.bundle(trainer_id, f"b{n:03d}"),
+            Condition("REMOVE #tpk, #tsk", {"#tpk": keys.TRAINER_PK, "#tsk": keys.TRAINER_SK}),
+        )
+    store = programs.store(repo)
+    assert store.hub_page(trainer_id, None) == ([], None)
+
+    assert store.index_bundles(trainer_id, NOW) == 3
+    assert store.index_bundles(trainer_id, NOW) == 0  # once
+    page, _ = store.hub_page(trainer_id, None)
+    assert [b.id for b in page] == ["b002", "b000", "b001"]  # paused, active, completed
+    assert hub_key(repo, trainer_id, "b001")[1] == "20261120T090000Z#b001"  # its last end
