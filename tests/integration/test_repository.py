@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,6 +20,7 @@ from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.tokens import token_hash
 from chalicelib.repo.repository import Repository
 from chalicelib.services import account, auth
+from tests.support.race import race
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -31,21 +29,6 @@ def make_trainer(repo: Repository, email: str = "coach@example.com") -> Trainer:
     trainer = Trainer(id=email.split("@")[0], email=email, created_at=NOW)
     repo.create_trainer(trainer)
     return trainer
-
-
-def race(workers: int, action: Callable[[int], Any]) -> list[Any]:
-    """Run `action(i)` in `workers` threads released at the same instant."""
-    barrier = threading.Barrier(workers)
-
-    def run(i: int) -> Any:
-        barrier.wait()
-        try:
-            return action(i)
-        except Exception as exc:  # collected, not raised: the test counts outcomes
-            return exc
-
-    with ThreadPoolExecutor(workers) as pool:
-        return list(pool.map(run, range(workers)))
 
 
 def slot_form(weekday: int, start: str, end: str, location_id: str, version: int) -> dict:

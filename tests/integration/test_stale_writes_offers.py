@@ -31,9 +31,12 @@ from tests.support.builders import (
     offer_slot,
     slot_now,
 )
+from tests.support.moto_tables import table_per_test
 from tests.support.table import raw_set, unchanged
 
 SECOND = timedelta(seconds=1)
+
+moto_client, repo = table_per_test()  # a fresh table per test, one moto per module
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Helpers shared by tests: races, whole-table reads, builders, stale-write interleaving."""
