@@ -4,14 +4,12 @@ and must raise (or report False) with every item of the table left as it was."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, VersionConflict
-from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Offer
 from chalicelib.domain.tokens import new_id, new_token, token_hash
 from chalicelib.repo import keys
@@ -19,14 +17,13 @@ from chalicelib.repo.repository import ClientLink, ClientUnavailable, Repository
 from chalicelib.services import schedule
 from tests.support.builders import (
     NOW,
+    World,
     accepted_session,
-    add_client,
-    add_location,
     add_slot,
     allocate,
     archive_client,
     link_for,
-    make_trainer,
+    make_world,
     message_for,
     offer_slot,
     slot_now,
@@ -39,23 +36,9 @@ SECOND = timedelta(seconds=1)
 moto_client, repo = table_per_test()  # a fresh table per test, one moto per module
 
 
-@dataclass(frozen=True)
-class World:
-    trainer: Trainer
-    studio: str
-    park: str
-    priya: Client
-    omar: Client
-
-
 @pytest.fixture
 def world(repo: Repository) -> World:
-    trainer = make_trainer(repo)
-    trainer, studio = add_location(repo, trainer, "Studio")
-    trainer, park = add_location(repo, trainer, "Park")
-    priya = add_client(repo, trainer, "Priya Shah", (studio,))
-    omar = add_client(repo, trainer, "Omar Haddad", (studio,))
-    return World(trainer, studio, park, priya, omar)
+    return make_world(repo)
 
 
 def _offer_for(client: Client, minutes: int = 60, now=NOW) -> Offer:

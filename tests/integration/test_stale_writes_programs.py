@@ -8,14 +8,12 @@ the two, so the write itself gets the stale object the service read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
-from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import Bundle, Draft
 from chalicelib.domain.schedule import Session, cancellation, trainer_move
 from chalicelib.domain.tokens import new_id
@@ -24,13 +22,12 @@ from chalicelib.repo.repository import Repository
 from chalicelib.services import programs, schedule, sessions
 from tests.support.builders import (
     NOW,
-    add_client,
-    add_location,
+    World,
     add_slot,
     archive_client,
     archive_location,
     link_for,
-    make_trainer,
+    make_world,
 )
 from tests.support.interleave import just_before
 from tests.support.moto_tables import table_per_test
@@ -41,23 +38,9 @@ FIRST_DAY = date(2026, 12, 1)  # a Tuesday; three weekly sessions at 10:00
 moto_client, repo = table_per_test()  # a fresh table per test, one moto per module
 
 
-@dataclass(frozen=True)
-class World:
-    trainer: Trainer
-    studio: str
-    park: str
-    priya: Client
-    omar: Client
-
-
 @pytest.fixture
 def world(repo: Repository) -> World:
-    trainer = make_trainer(repo)
-    trainer, studio = add_location(repo, trainer, "Studio")
-    trainer, park = add_location(repo, trainer, "Park")
-    priya = add_client(repo, trainer, "Priya Shah", (studio,))
-    omar = add_client(repo, trainer, "Omar Haddad", (studio,))
-    return World(trainer, studio, park, priya, omar)
+    return make_world(repo)
 
 
 def store(repo: Repository):

@@ -11,14 +11,12 @@ hands the write the object as it is now, so that clause alone stands in the way.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, VersionConflict
-from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import (
     cancellation,
     change_start,
@@ -37,14 +35,14 @@ from tests.support.builders import (
     NOW,
     THURSDAY,
     WEDNESDAY,
-    add_client,
+    World,
     add_location,
     add_slot,
     allocate,
     archive_client,
     archive_location,
     link_for,
-    make_trainer,
+    make_world,
     message_for,
     new_booking,
     offer_slot,
@@ -59,23 +57,9 @@ LATER = NOW + timedelta(days=3)  # after Wednesday's sessions: they can be voide
 moto_client, repo = table_per_test()  # a fresh table per test, one moto per module
 
 
-@dataclass(frozen=True)
-class Studio:
-    trainer: Trainer
-    studio: str
-    park: str
-    priya: Client
-    omar: Client
-
-
 @pytest.fixture
-def world(repo: Repository) -> Studio:
-    trainer = make_trainer(repo)
-    trainer, studio = add_location(repo, trainer, "Studio")
-    trainer, park = add_location(repo, trainer, "Park")
-    priya = add_client(repo, trainer, "Priya Shah", (studio, park))
-    omar = add_client(repo, trainer, "Omar Haddad", (studio, park))
-    return Studio(trainer, studio, park, priya, omar)
+def world(repo: Repository) -> World:
+    return make_world(repo, clients_at_park=True)
 
 
 # book_slot -------------------------------------------------------------------------------
@@ -114,7 +98,7 @@ def test_book_slot_refuses_a_slot_moved_elsewhere_since_it_was_read(
 ) -> None:
     slot = add_slot(repo, world.trainer, world.studio)
     schedule.move_slot(repo, world.trainer, slot, world.park, str(slot.version))
-    session = new_booking(slot, world.priya)  # booked for the Studio, as the page showed
+    session = new_booking(slot, world.priya)  # booked for the World, as the page showed
     with unchanged(repo), pytest.raises(Conflict, match="just taken"):
         repo.book_slot(
             world.trainer.id, slot, session, link_for(world.trainer, world.priya, session)
@@ -183,7 +167,7 @@ def test_add_slot_with_a_recurring_booking_refuses_a_client_archived_since(
         repo.add_slot(world.trainer.id, slot, booking, link)
 
 
-def _apply_entries(world: Studio, booked_for: Client | None = None) -> list[NewSlot]:
+def _apply_entries(world: World, booked_for: Client | None = None) -> list[NewSlot]:
     """What Apply template read and would add: Wednesday 09:00 and 11:00 at the Studio."""
     entries = []
     for start in (9 * 60, 11 * 60):
@@ -357,13 +341,13 @@ def test_a_cancel_notice_is_not_written_over_a_message_already_queued(
 
 
 # move_session ----------------------------------------------------------------------------
-def _changing(repo: Repository, world: Studio):
+def _changing(repo: Repository, world: World):
     slot = add_slot(repo, world.trainer, world.studio)
     booked = allocate(repo, world.trainer, slot, world.priya)
     return sessions.start_changing(repo, world.trainer.id, booked, str(booked.version), NOW)
 
 
-def _move(repo: Repository, world: Studio, session, target, now=NOW) -> None:
+def _move(repo: Repository, world: World, session, target, now=NOW) -> None:
     moved, replacement = trainer_move(session, target, new_id(), now)
     repo.move_session(
         world.trainer.id,
@@ -436,7 +420,7 @@ def test_move_session_frees_only_an_old_slot_that_still_holds_the_session(
 
 
 # queue_session_message -------------------------------------------------------------------
-def _canceled_since(repo: Repository, world: Studio):
+def _canceled_since(repo: Repository, world: World):
     slot = add_slot(repo, world.trainer, world.studio)
     stale = allocate(repo, world.trainer, slot, world.priya)
     sessions.cancel(repo, world.trainer.id, stale, str(stale.version), NOW)

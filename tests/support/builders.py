@@ -185,3 +185,26 @@ def archive_client(repo: Repository, trainer_id: str, client: Client) -> Client:
     """Another tab archives the client (at their current version)."""
     current = repo.get_client(trainer_id, client.id)
     return clients.archive(repo, trainer_id, current, str(current.version))
+
+
+@dataclass(frozen=True)
+class World:
+    """A trainer with a studio and a park, and two clients, Priya and Omar."""
+
+    trainer: Trainer
+    studio: str
+    park: str
+    priya: Client
+    omar: Client
+
+
+def make_world(repo: Repository, *, clients_at_park: bool = False) -> World:
+    """The usual scene of the stale-write tests; both clients train at the studio (and at
+    the park too with `clients_at_park`)."""
+    trainer = make_trainer(repo)
+    trainer, studio = add_location(repo, trainer, "Studio")
+    trainer, park = add_location(repo, trainer, "Park")
+    places = (studio, park) if clients_at_park else (studio,)
+    priya = add_client(repo, trainer, "Priya Shah", places)
+    omar = add_client(repo, trainer, "Omar Haddad", places)
+    return World(trainer, studio, park, priya, omar)
