@@ -508,7 +508,11 @@ class ScheduleStore:
         except TransactionFailed as exc:
             raise VersionConflict() from exc
 
-    def move_slot_location(self, trainer_id: str, slot: Slot, location_id: str) -> Slot:
+    def move_slot_location(
+        self, trainer_id: str, slot: Slot, location_id: str, now: datetime | None = None
+    ) -> Slot:
+        """Another location for an open slot as read; with `now`, never one held by a
+        live offer (its client was told the old place)."""
         moved = slot.model_copy(update={"location_id": location_id, "version": slot.version + 1})
         try:
             self.db.transact(
@@ -520,7 +524,9 @@ class ScheduleStore:
                             {"#location_id": "location_id", "#version": "version"},
                             {":location": location_id, ":one": 1},
                         ),
-                        open_at_version(slot),
+                        all_of(open_at_version(slot), not_locked(now))
+                        if now is not None
+                        else open_at_version(slot),
                         part=SLOT_AT_VERSION,
                     ),
                     location_is_active(trainer_id, location_id),

@@ -92,13 +92,23 @@ def remove_slot(
 
 
 def move_slot(
-    repo: Repository, trainer: Trainer, slot: Slot, location_id: str, version: str | None
+    repo: Repository,
+    trainer: Trainer,
+    slot: Slot,
+    location_id: str,
+    version: str | None,
+    now: datetime,
 ) -> Slot:
     expect_version(slot.version, version)
     location = trainer.locations.get(location_id)
     if location is None or location.archived:
         raise InvalidInput({"location_id": "Pick one of your active locations."})
-    return repo.move_slot_location(trainer.id, slot, location_id)
+    if (offer := live_offer(slot, now)) is not None:
+        raise Conflict(
+            f"This slot is offered to {offer.client_name}, who was told its place: "
+            "withdraw the offer first."
+        )
+    return repo.move_slot_location(trainer.id, slot, location_id, now)
 
 
 def apply_template(

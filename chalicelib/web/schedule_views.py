@@ -277,7 +277,12 @@ def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
             offers.withdraw(repo, session.trainer.id, slot, runtime.now())
         elif action == "location":
             schedule.move_slot(
-                repo, session.trainer, slot, form.get("location_id", ""), form.get("version")
+                repo,
+                session.trainer,
+                slot,
+                form.get("location_id", ""),
+                form.get("version"),
+                runtime.now(),
             )
         else:
             raise InvalidInput({"action": "Unknown action."})

@@ -74,10 +74,10 @@ def test_a_stale_slot_cannot_be_removed_or_moved(repo: Repository, coach) -> Non
     park = account.add_location(repo, trainer.id, "Park")
     trainer = repo.get_trainer(trainer.id)
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
-    moved = schedule.move_slot(repo, trainer, slot, park.id, "1")
+    moved = schedule.move_slot(repo, trainer, slot, park.id, "1", NOW)
     assert moved.location_id == park.id
     with pytest.raises(VersionConflict):
-        schedule.move_slot(repo, trainer, slot, studio, "1")
+        schedule.move_slot(repo, trainer, slot, studio, "1", NOW)
     with pytest.raises(VersionConflict):
         repo.remove_slot(trainer.id, slot, NOW)
     assert repo.get_week(trainer.id, "2026-W48")[0].location_id == park.id

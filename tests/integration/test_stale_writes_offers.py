@@ -61,7 +61,7 @@ def _send(repo: Repository, world: World, slot, client: Client, **overrides):
 # offer_slot ------------------------------------------------------------------------------
 def test_an_offer_is_refused_for_a_slot_changed_since_it_was_read(repo: Repository, world) -> None:
     slot = add_slot(repo, world.trainer, world.studio)
-    schedule.move_slot(repo, world.trainer, slot, world.park, str(slot.version))
+    schedule.move_slot(repo, world.trainer, slot, world.park, str(slot.version), NOW)
     with unchanged(repo), pytest.raises(VersionConflict):
         _send(repo, world, slot, world.priya)
 
@@ -234,3 +234,21 @@ def test_an_expired_lock_frees_the_slot_at_once_for_a_booking(repo: Repository, 
     )
     stored = slot_now(repo, world.trainer.id, slot)
     assert stored is not None and stored.session_id == session.id
+
+
+# move_slot_location ----------------------------------------------------------------------
+def test_a_slot_on_a_live_offer_keeps_its_place(repo: Repository, world) -> None:
+    from chalicelib.domain.errors import Conflict
+
+    slot = add_slot(repo, world.trainer, world.studio)
+    offered = offer_slot(repo, world.trainer, slot, world.omar, minutes=30).slot
+    # the service says why
+    with unchanged(repo), pytest.raises(Conflict, match="withdraw the offer first"):
+        schedule.move_slot(repo, world.trainer, offered, world.park, str(offered.version), NOW)
+    # and the write itself refuses the slot as read (at its current version, offer live)
+    with unchanged(repo), pytest.raises(VersionConflict):
+        repo.move_slot_location(world.trainer.id, offered, world.park, NOW)
+    # once the lock has run out the place can change
+    later = offered.offer.expires_at if offered.offer else NOW
+    moved = repo.move_slot_location(world.trainer.id, offered, world.park, later)
+    assert moved.location_id == world.park

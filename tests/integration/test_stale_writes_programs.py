@@ -224,7 +224,7 @@ def test_validate_is_refused_by_the_write_when_an_open_slot_it_takes_changed_sin
     ]
 
     def move() -> None:  # another tab moves that open slot to the Park
-        schedule.move_slot(repo, world.trainer, open_slot, world.park, str(open_slot.version))
+        schedule.move_slot(repo, world.trainer, open_slot, world.park, str(open_slot.version), NOW)
 
     other_tab = _interleave(monkeypatch, repo, "create_bundle", move)
     with pytest.raises(Conflict, match="taken"):

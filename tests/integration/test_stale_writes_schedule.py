@@ -97,7 +97,7 @@ def test_book_slot_refuses_a_slot_moved_elsewhere_since_it_was_read(
     repo: Repository, world
 ) -> None:
     slot = add_slot(repo, world.trainer, world.studio)
-    schedule.move_slot(repo, world.trainer, slot, world.park, str(slot.version))
+    schedule.move_slot(repo, world.trainer, slot, world.park, str(slot.version), NOW)
     session = new_booking(slot, world.priya)  # booked for the World, as the page showed
     with unchanged(repo), pytest.raises(Conflict, match="just taken"):
         repo.book_slot(
@@ -213,7 +213,7 @@ def test_apply_template_writes_leave_open_the_slots_of_a_client_archived_since(
 # remove_slot -----------------------------------------------------------------------------
 def test_remove_slot_refuses_a_slot_changed_since_it_was_read(repo: Repository, world) -> None:
     slot = add_slot(repo, world.trainer, world.studio)
-    schedule.move_slot(repo, world.trainer, slot, world.park, str(slot.version))
+    schedule.move_slot(repo, world.trainer, slot, world.park, str(slot.version), NOW)
     with unchanged(repo), pytest.raises(VersionConflict):
         repo.remove_slot(world.trainer.id, slot, NOW)
 
@@ -254,7 +254,7 @@ def test_move_slot_location_refuses_a_slot_changed_since_it_was_read(
 ) -> None:
     trainer, gym = add_location(repo, world.trainer, "Gym")
     slot = add_slot(repo, trainer, world.studio)
-    schedule.move_slot(repo, trainer, slot, world.park, str(slot.version))  # another tab
+    schedule.move_slot(repo, trainer, slot, world.park, str(slot.version), NOW)  # another tab
     with unchanged(repo), pytest.raises(VersionConflict):
         repo.move_slot_location(trainer.id, slot, gym)
 
@@ -390,7 +390,7 @@ def test_move_session_refuses_a_target_moved_elsewhere_since_it_was_read(
 ) -> None:
     session = _changing(repo, world)
     target = add_slot(repo, world.trainer, world.studio, day=THURSDAY)
-    schedule.move_slot(repo, world.trainer, target, world.park, str(target.version))
+    schedule.move_slot(repo, world.trainer, target, world.park, str(target.version), NOW)
     with unchanged(repo), pytest.raises(Conflict, match="just taken"):
         _move(repo, world, session, target)
 
