@@ -32,7 +32,7 @@ from benchmarks.memory_dynamodb import MemoryDynamoDB
 from benchmarks.moto_env import NOW, REGION, TABLE
 from chalicelib import runtime
 from chalicelib.domain.clients import Client
-from chalicelib.domain.messages import Message
+from chalicelib.domain.messages import LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Session, Slot, parse_session_ref
 from chalicelib.domain.settings import PaymentDetails, TrainerSettings
@@ -244,12 +244,24 @@ class _Trainer:
         return self.repo.get_session(self.tid, parsed)
 
     # What happens around a session -----------------------------------------------------
-    def _session_url(self, client: Client, session: Session) -> str:
-        token = links.session(self.tid, client.id, client.portal_generation, session.id)
-        return f"{BASE_URL}/s/{token}"
+    def _session_url(self, client: Client, session: Session) -> LinkRef:
+        return LinkRef(
+            kind="session",
+            base=BASE_URL,
+            trainer_id=self.tid,
+            client_id=client.id,
+            generation=client.portal_generation,
+            target_id=session.id,
+        )
 
-    def _portal_url(self, client: Client) -> str:
-        return f"{BASE_URL}/c/{links.portal(self.tid, client)}"
+    def _portal_url(self, client: Client) -> LinkRef:
+        return LinkRef(
+            kind="portal",
+            base=BASE_URL,
+            trainer_id=self.tid,
+            client_id=client.id,
+            generation=client.portal_generation,
+        )
 
     def confirm(self, session: Session, at: datetime) -> None:
         messages.send_confirmation(

@@ -64,6 +64,24 @@ INTERRUPTED: Final = (
 )
 
 
+LINK_PLACEHOLDER: Final = "⟦link⟧"
+
+
+class LinkRef(BaseModel):
+    """Which client link a message's text carries, so the link is made again from the
+    stage's secret when the message is sent or shown: a capability link's token is never
+    stored in the table, only its hash (the text holds LINK_PLACEHOLDER instead)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # "session" (/s/), "portal" (/c/) or "offer" (/o/)
+    base: str  # the absolute base URL it was made for, stage prefix included
+    trainer_id: str
+    client_id: str
+    generation: int = 1
+    target_id: str = ""  # the session's id, or the offer's
+
+
 class Message(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -77,7 +95,8 @@ class Message(BaseModel):
     channel: str  # whatsapp or email
     to: str  # E.164 phone or email address
     subject: str = ""  # email subject line
-    text: str
+    text: str  # with LINK_PLACEHOLDER where `link` goes
+    link: LinkRef | None = None
     status: str = "queued"
     attempts: int = 0
     provider: str | None = None

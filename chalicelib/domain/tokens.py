@@ -42,6 +42,12 @@ def portal_token(secret: bytes, trainer_id: str, client_id: str, generation: int
     return derive_token(secret, "portal", trainer_id, client_id, str(generation))
 
 
+def offer_link_token(secret: bytes, trainer_id: str, offer_id: str) -> str:
+    """The offer message's accept link (/o/<token>): derived, like every client link, so
+    it can be made again to send or show the message and is stored only as a hash."""
+    return derive_token(secret, "offer", trainer_id, offer_id)
+
+
 def session_link_token(
     secret: bytes, trainer_id: str, client_id: str, generation: int, session_id: str
 ) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.messages import DELIVERY_FROM, Message
+from chalicelib.domain.messages import DELIVERY_FROM, LinkRef, Message
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
 from chalicelib.repo import keys
 from chalicelib.repo.dynamo import Condition, ConditionFailed, Db, Item
@@ -52,6 +52,7 @@ def message_to_item(trainer_id: str, message: Message) -> Item:
         "to": message.to,
         "subject": message.subject or None,
         "text": message.text,
+        "link": message.link.model_dump() if message.link else None,
         "status": message.status,
         "attempts": message.attempts,
         "provider": message.provider,
@@ -76,6 +77,7 @@ def message_from_item(item: Item) -> Message:
         to=item["to"],
         subject=item.get("subject") or "",
         text=item["text"],
+        link=LinkRef.model_validate(item["link"]) if item.get("link") else None,
         status=item["status"],
         attempts=item.get("attempts", 0),
         provider=item.get("provider"),

@@ -21,7 +21,7 @@ from chalicelib.domain.messages import EMAIL, INTERRUPTED, SENDING_LEASE, Messag
 from chalicelib.messaging import email as email_channel
 from chalicelib.messaging import whatsapp
 from chalicelib.repo.repository import Repository
-from chalicelib.services import webhooks
+from chalicelib.services import links, webhooks
 from chalicelib.services.jobs import MESSAGE, JobReport
 
 log = logging.getLogger("pt_bookings.dispatcher")
@@ -34,13 +34,16 @@ def default_sender() -> Sender:
 
     def send(trainer_id: str, message: Message) -> whatsapp.SendResult:
         if message.channel == EMAIL:
-            return email_channel.send_outbox_email(message.to, message.subject, message.text)
+            return email_channel.send_outbox_email(
+                message.to, message.subject, links.message_text(message)
+            )
         callback = (
             webhooks.status_callback_url(trainer_id, message.ref)
             if provider.name != "log"
             else None
         )
-        return provider.send(whatsapp.OutgoingWhatsApp(message.to, message.text, callback))
+        text = links.message_text(message)  # the client link made again from the secret
+        return provider.send(whatsapp.OutgoingWhatsApp(message.to, text, callback))
 
     return send
 

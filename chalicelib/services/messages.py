@@ -15,7 +15,9 @@ from datetime import datetime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.messages import (
+    LINK_PLACEHOLDER,
     WHATSAPP,
+    LinkRef,
     Message,
     confirmation_problem,
     invoice_problem,
@@ -107,7 +109,7 @@ def send_confirmation(
     trainer: Trainer,
     session: Session,
     send_id_text: str | None,
-    session_url: Callable[[Client, Session], str],
+    session_url: Callable[[Client, Session], LinkRef],
     now: datetime,
 ) -> Queued:
     send_id = _send_id(send_id_text)
@@ -119,9 +121,10 @@ def send_confirmation(
         trainer_name=trainer.display_name,
         when=f"{session.label} {session.day.year}",
         place=_place(trainer, session),
-        session_url=session_url(client, session),
+        session_url=LINK_PLACEHOLDER,
     )
     message = _message(session, client, send_id, "confirmation", text, now)
+    message = message.model_copy(update={"link": session_url(client, session)})
     return Queued(send_id, repo.queue_session_message(trainer.id, session, message))
 
 
@@ -129,7 +132,7 @@ def cancel_notice(
     repo: Repository,
     trainer: Trainer,
     session: Session,
-    portal_url: Callable[[Client], str],
+    portal_url: Callable[[Client], LinkRef],
     now: datetime,
 ) -> Message:
     """The client's word that the trainer canceled their session (queued with the cancel)."""
@@ -140,9 +143,10 @@ def cancel_notice(
         trainer_name=trainer.display_name,
         when=f"{session.label} {session.day.year}",
         place=_place(trainer, session),
-        portal_url=portal_url(client),
+        portal_url=LINK_PLACEHOLDER,
     )
-    return _message(session, client, new_id(), "cancel_notice", text, now)
+    message = _message(session, client, new_id(), "cancel_notice", text, now)
+    return message.model_copy(update={"link": portal_url(client)})
 
 
 def portal_link_text(trainer: Trainer, client: Client, portal_url: str) -> str:
@@ -160,7 +164,7 @@ def send_portal_link(
     trainer: Trainer,
     client: Client,
     send_id_text: str | None,
-    portal_url: str,
+    portal_link: LinkRef,
     now: datetime,
 ) -> Queued:
     """Queue the client's portal link on WhatsApp; the same transaction marks the link
@@ -168,7 +172,7 @@ def send_portal_link(
     send_id = _send_id(send_id_text)
     if client.archived:
         raise InvalidInput({"_form": f"{client.name} is archived: restore them first."})
-    text = portal_link_text(trainer, client, portal_url)
+    text = portal_link_text(trainer, client, LINK_PLACEHOLDER)
     message = Message(
         id=send_id,
         # A message about the client, not a session: it sits in this week's partition
@@ -182,6 +186,7 @@ def send_portal_link(
         channel=WHATSAPP,
         to=client.phone,
         text=text,
+        link=portal_link,
         created_at=now,
         next_attempt_at=now,
     )

@@ -17,7 +17,7 @@ from chalicelib.domain.errors import (
     NotFound,
     expect_version,
 )
-from chalicelib.domain.messages import WHATSAPP, Message
+from chalicelib.domain.messages import LINK_PLACEHOLDER, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.offers import (
     acceptance_problem,
@@ -28,7 +28,7 @@ from chalicelib.domain.offers import (
 )
 from chalicelib.domain.schedule import Session, Slot, book
 from chalicelib.domain.timeutil import zone
-from chalicelib.domain.tokens import new_id, new_token, token_hash
+from chalicelib.domain.tokens import new_id, token_hash
 from chalicelib.messaging.texts import render_text
 from chalicelib.repo.repository import (
     OFFER_LINK_KIND,
@@ -37,6 +37,7 @@ from chalicelib.repo.repository import (
     Repository,
     Week,
 )
+from chalicelib.services import links
 from chalicelib.services.jobs import OFFER_LOCK, JobReport
 from chalicelib.services.portal import LinkInactive
 from chalicelib.services.sessions import link_for
@@ -82,7 +83,7 @@ def send_offer(
     if client is None:
         raise InvalidInput({"client_id": "Choose one of the clients who match this slot."})
     offer = make_offer(slot, client, new_id(), trainer.settings.offer_lock_minutes, matches, now)
-    token = new_token()
+    token = links.offer(trainer.id, offer.id)
     location = trainer.locations.get(slot.location_id)
     text = render_text(
         "offer.txt",
@@ -91,7 +92,7 @@ def send_offer(
         when=f"{slot.label} {slot.day.year}",
         place=location.name if location else "the usual place",
         until=_local(offer.expires_at, trainer.settings.time_zone),  # the client's wall clock
-        offer_url=f"{base_url}/o/{token}",
+        offer_url=LINK_PLACEHOLDER,  # made again from the secret when sent or shown
     )
     message = Message(
         id=new_id(),
@@ -104,6 +105,14 @@ def send_offer(
         channel=WHATSAPP,
         to=client.phone,
         text=text,
+        link=LinkRef(
+            kind="offer",
+            base=base_url,
+            trainer_id=trainer.id,
+            client_id=client.id,
+            generation=client.portal_generation,
+            target_id=offer.id,
+        ),
         created_at=now,
         next_attempt_at=now,
     )

@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (
     VersionConflict,
     expect_version,
 )
-from chalicelib.domain.messages import EMAIL, WHATSAPP, Message
+from chalicelib.domain.messages import EMAIL, LINK_PLACEHOLDER, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import (
     MAX_DOCUMENTS,
@@ -509,7 +509,7 @@ def confirmation_message(
     client: Client,
     session: Session,
     message_id: str,
-    session_url: str,
+    session_link: LinkRef,
     now: datetime,
 ) -> Message:
     """One session's confirmation: by email when the client has an address, else WhatsApp."""
@@ -526,7 +526,7 @@ def confirmation_message(
         total=bundle.sessions_planned,
         video_link=session.video_link,
         documents=documents_line(session.documents),
-        session_url=session_url,
+        session_url=LINK_PLACEHOLDER,
     )
     by_email = bool(client.email)
     return Message(
@@ -541,6 +541,7 @@ def confirmation_message(
         to=client.email if by_email else client.phone,
         subject=f"Confirmed: {when} with {trainer.display_name}" if by_email else "",
         text=text,
+        link=session_link,
         created_at=now,
         next_attempt_at=now,
     )
@@ -551,7 +552,7 @@ def send_confirmations(
     trainer: Trainer,
     bundle_id: str,
     round_seen: str | None,
-    session_url: Callable[[Client, Session], str],
+    session_url: Callable[[Client, Session], LinkRef],
     now: datetime,
 ) -> int:
     """Queue one confirmation per upcoming session. The form carries the round it was

@@ -17,7 +17,7 @@ from chalicelib.messaging.whatsapp import wa_me_link
 from chalicelib.repo.repository import Account
 from chalicelib.services import clients, links, messages, programs
 from chalicelib.services.auth import CurrentSession
-from chalicelib.web import request_state
+from chalicelib.web import request_state, session_views
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
 
@@ -198,7 +198,7 @@ def client_change(session: CurrentSession, client_id: str) -> Response:
                 session.trainer,
                 client,
                 form.get("send_id"),
-                _portal_url(session, client),
+                session_views.portal_url(session.trainer.id)(client),
                 runtime.now(),
             )
             if not queued.new:

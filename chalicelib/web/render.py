@@ -41,6 +41,12 @@ def _csrf_token() -> str:
     return request_state.current().csrf_token
 
 
+def _message_text(message: Any) -> str:
+    from chalicelib.services.links import message_text  # reads the stage's link secret
+
+    return message_text(message)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -60,6 +66,8 @@ def environment() -> Environment:
         WEEKDAYS_SHORT=WEEKDAYS_SHORT,
     )
     env.filters["local_time"] = _local_time
+    # A message's text with its client link made again (the table holds a placeholder).
+    env.filters["message_text"] = _message_text
     return env
 
 

@@ -10,11 +10,11 @@ from chalice import Blueprint, Response
 from chalicelib import runtime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
-from chalicelib.domain.messages import Message
+from chalicelib.domain.messages import LinkRef, Message
 from chalicelib.domain.schedule import PAYMENT_TYPES, LogEntry, Session
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.tokens import new_id
-from chalicelib.services import links, messages, sessions
+from chalicelib.services import messages, sessions
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
@@ -94,21 +94,33 @@ def session_page(session: CurrentSession, ref: str) -> Response:
     return _page(session, booking, log, confirming=confirming if booking.is_live else "")
 
 
-def portal_url(trainer_id: str) -> Callable[[Client], str]:
-    """The client's portal link (/c/<token>), for messages."""
+def portal_url(trainer_id: str) -> Callable[[Client], LinkRef]:
+    """Which portal link (/c/) a message carries: made again when it is sent or shown."""
     base = request_state.current().base_url
-    return lambda client: f"{base}/c/{links.portal(trainer_id, client)}"
+    return lambda client: LinkRef(
+        kind="portal",
+        base=base,
+        trainer_id=trainer_id,
+        client_id=client.id,
+        generation=client.portal_generation,
+    )
 
 
-def session_url(trainer_id: str) -> Callable[[Client, Session], str]:
-    """The client's own link to the session (/s/<token>), for messages."""
+def session_url(trainer_id: str) -> Callable[[Client, Session], LinkRef]:
+    """Which session link (/s/) a message carries: made again when it is sent or shown."""
     base = request_state.current().base_url
 
-    def url(client: Client, booking: Session) -> str:
-        token = links.session(trainer_id, client.id, client.portal_generation, booking.id)
-        return f"{base}/s/{token}"
+    def link(client: Client, booking: Session) -> LinkRef:
+        return LinkRef(
+            kind="session",
+            base=base,
+            trainer_id=trainer_id,
+            client_id=client.id,
+            generation=client.portal_generation,
+            target_id=booking.id,
+        )
 
-    return url
+    return link
 
 
 @bp.route("/dashboard/sessions/{ref}", methods=["POST"], content_types=FORM)

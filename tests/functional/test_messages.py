@@ -10,7 +10,7 @@ from chalice.test import Client
 
 from chalicelib import runtime
 from chalicelib.messaging import whatsapp
-from chalicelib.services import dispatcher
+from chalicelib.services import dispatcher, links
 from tests.functional.conftest import Browser
 from tests.functional.test_locations_and_template import add_location
 from tests.functional.test_schedule_pages import add_client, allocate, new_slot, slots_on
@@ -99,7 +99,7 @@ def _invoice_text(trainer: Browser, session_url: str) -> str:
     (message,) = runtime.repository().outbox.page(
         trainer.cookies["pt_session"].split(".")[0], None, None
     )[0]
-    return message.text
+    return links.message_text(message)
 
 
 def test_an_invoice_to_an_iban_names_the_iban_and_bic_and_no_sort_code(

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlparse
 
-import pytest
 from chalice.test import Client
 
 from chalicelib import runtime
@@ -163,18 +162,6 @@ def test_no_raw_secret_is_stored_outside_the_outbox_message_texts(
     assert keys.token(session_hash)[keys.PK] not in _token_keys(signed_out)  # logout deleted it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: the raw offer link token is stored in the outbox. services/offers.py "
-        "send_offer renders offer_url=f'{base_url}/o/{token}' into Message.text, and "
-        "repo offer_slot writes it with new_message/message_to_item (attribute `text` of "
-        "the LOG#<slot>#M#<id> item), so anyone who can read the table can accept the "
-        "offer; only TOKEN#<sha256> should exist. The same holds for every queued text "
-        "that carries a client link (confirmation, cancel notice, portal link messages: "
-        "session_url / portal_url)."
-    ),
-)
 def test_no_raw_link_token_is_stored_in_outbox_message_texts(
     browser: Browser, chalice_client: Client, clock
 ) -> None:

@@ -67,7 +67,7 @@ def _offer(repo: Repository, trainer: Trainer, slot: Slot, person: Client) -> tu
     seen = {m.id for m in repo.outbox.page(trainer.id, person.id, None)[0]}
     locked = offers.send_offer(repo, trainer, slot, person.id, str(slot.version), BASE, NOW)
     (message,) = [m for m in repo.outbox.page(trainer.id, person.id, None)[0] if m.id not in seen]
-    return locked, message.text.split(f"{BASE}/o/")[1].split()[0]
+    return locked, links.message_text(message).split(f"{BASE}/o/")[1].split()[0]
 
 
 def _fresh(repo: Repository, trainer: Trainer, slot: Slot) -> Slot:

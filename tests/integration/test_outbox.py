@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from chalicelib.domain.errors import Conflict, VersionConflict
-from chalicelib.domain.messages import Message
+from chalicelib.domain.messages import LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Session, Slot, parse_session_ref
 from chalicelib.domain.tokens import new_id
@@ -42,8 +42,16 @@ def _booking(repo: Repository, trainer: Trainer, studio: str, start: str, end: s
     return schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
 
 
-def _portal(client: object, session: object) -> str:
-    return "https://example.test/s/token"
+def _portal(client: object, session: Session) -> LinkRef:
+    """The session link a confirmation carries (made again from the secret when sent)."""
+    return LinkRef(
+        kind="session",
+        base="https://example.test",
+        trainer_id="coach",
+        client_id=client.id,
+        generation=client.portal_generation,
+        target_id=session.id,
+    )
 
 
 def _queue(repo: Repository, trainer: Trainer, booking: Session, send_id: str | None = None):

@@ -17,7 +17,7 @@ import pytest
 from chalicelib import runtime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
-from chalicelib.domain.messages import EMAIL, WHATSAPP, Message
+from chalicelib.domain.messages import EMAIL, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import Bundle, BundleEntry, Draft, check_cards, split_price
 from chalicelib.domain.schedule import Document, Offer, Session, Slot, make_slot
@@ -498,8 +498,16 @@ def test_a_template_deleted_during_a_chunked_creation_rolls_everything_back(
 
 
 # 6. Send confirmations ------------------------------------------------------------------
-def session_url(_client: Client, _session: Session) -> str:
-    return "https://x/s/t"
+def session_url(client: Client, session: Session) -> LinkRef:
+    """The session link a confirmation carries (made again from the secret when sent)."""
+    return LinkRef(
+        kind="session",
+        base="https://x",
+        trainer_id="coach",
+        client_id=client.id,
+        generation=client.portal_generation,
+        target_id=session.id,
+    )
 
 
 def test_send_confirmations_pressed_eight_times_at_once_queues_one_round(
@@ -529,7 +537,12 @@ def test_send_confirmations_pressed_eight_times_at_once_queues_one_round(
         ("confirmation", EMAIL, "ana@example.com", person.id)
     }
     assert all(m.subject.startswith("Confirmed: ") for m in queued)
-    assert all("https://x/s/t" in m.text and VIDEO in m.text for m in queued)
+    # the table holds a placeholder; the link is made again from the secret to send
+    assert all("https://x/s/" not in m.text and VIDEO in m.text for m in queued)
+    assert all(
+        f"https://x/s/{links.session('coach', person.id, 1, m.subject_id)}" in links.message_text(m)
+        for m in queued
+    )
     stored = stored_bundle(repo, trainer.id, bundle.id)
     assert stored.confirmations_round == 1 and stored.confirmations_sent_at == NOW
 

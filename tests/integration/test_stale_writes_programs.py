@@ -14,6 +14,7 @@ import pytest
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
+from chalicelib.domain.messages import LinkRef
 from chalicelib.domain.programs import Bundle, Draft
 from chalicelib.domain.schedule import Session, cancellation, trainer_move
 from chalicelib.domain.tokens import new_id
@@ -324,8 +325,15 @@ def _send(repo: Repository, world: World, bundle: Bundle) -> int:
     )
 
 
-def _url(_client: Client, _session: Session) -> str:
-    return "https://x/s/t"
+def _url(_client: Client, _session: Session) -> LinkRef:
+    return LinkRef(
+        kind="session",
+        base="https://x",
+        trainer_id="coach",
+        client_id=_client.id,
+        generation=_client.portal_generation,
+        target_id=_session.id,
+    )
 
 
 def _confirmations(repo: Repository) -> list[dict]:
@@ -355,7 +363,7 @@ def test_confirmations_are_refused_once_their_round_was_claimed_since(
         (
             s,
             programs.confirmation_message(
-                world.trainer, bundle, world.priya, s, new_id(), "u", NOW
+                world.trainer, bundle, world.priya, s, new_id(), _url(world.priya, s), NOW
             ),
         )
         for s in found
@@ -374,7 +382,7 @@ def test_confirmations_are_refused_for_a_bundle_still_being_created(
         (
             s,
             programs.confirmation_message(
-                world.trainer, bundle, world.priya, s, new_id(), "u", NOW
+                world.trainer, bundle, world.priya, s, new_id(), _url(world.priya, s), NOW
             ),
         )
         for s in found
