@@ -577,7 +577,7 @@ def present(coach: _Trainer, built: Built, roles: dict[str, str]) -> None:
         coach.repo, coach.trainer, offered, target.id, str(offered.version), BASE_URL, NOW
     )
     page, _ = coach.repo.outbox.page(coach.tid, target.id, None, limit=1)
-    built.offer_token = page[0].text.split("/o/", 1)[1].split()[0]
+    built.offer_token = links.message_text(page[0]).split("/o/", 1)[1].split()[0]
 
     thursday = week_monday(_week(1)) + timedelta(days=3)
     bundle = coach.bundle(

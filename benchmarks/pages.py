@@ -60,7 +60,7 @@ PAGES = (
     PageSpec("session page", lambda b: f"/dashboard/sessions/{b.past_session_ref}"),
     PageSpec("WhatsApp tab", lambda b: "/dashboard/whatsapp", "paged"),
     PageSpec("settings", lambda b: "/dashboard/settings"),
-    PageSpec("programs hub", lambda b: "/dashboard/programs", "list", "every bundle"),
+    PageSpec("programs hub", lambda b: "/dashboard/programs", "paged"),
     PageSpec("bundle page (6 sessions)", lambda b: f"/dashboard/bundles/{b.bundle_id}"),
     PageSpec(
         "wizard step 2 (12 dates)",
