@@ -13,6 +13,7 @@ or a dispatcher and a delivery webhook, never both win.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -184,15 +185,26 @@ class Outbox:
             )
         except ConditionFailed:
             # A delivery report got there first and already moved the status on: keep
-            # it, just record which provider message this is.
-            self.db.update(
-                key,
-                Condition(
-                    "SET #provider = :provider, #pid = :pid, #updated = :now",
-                    {"#provider": "provider", "#pid": "provider_id", "#updated": "updated_at"},
-                    values,
-                ),
-            )
+            # it, just record which provider message this is. Only for this attempt: a
+            # run whose claim was taken over by a later attempt records nothing.
+            with contextlib.suppress(ConditionFailed):
+                self.db.update(
+                    key,
+                    Condition(
+                        "SET #provider = :provider, #pid = :pid, #updated = :now",
+                        {"#provider": "provider", "#pid": "provider_id", "#updated": "updated_at"},
+                        values,
+                    ),
+                    Condition(
+                        "#attempts = :attempts AND NOT #status IN (:queued, :sending)",
+                        {"#attempts": "attempts", "#status": "status"},
+                        {
+                            ":attempts": message.attempts,
+                            ":queued": "queued",
+                            ":sending": "sending",
+                        },
+                    ),
+                )
 
     def retry_later(
         self, trainer_id: str, message: Message, error: str, at: datetime, now: datetime

@@ -107,6 +107,7 @@ def test_a_send_from_an_older_attempt_leaves_the_current_attempt_sending(
     stored = _stored(repo, trainer, second)
     assert stored["status"] == "sending" and stored["attempts"] == 2
     assert stored[keys.DUE_SK] == held[keys.DUE_SK]
+    assert stored.get("provider_id") is None  # the older run records nothing on attempt 2
 
 
 def test_a_retry_after_the_lease_was_declared_over_is_refused(repo: Repository, queued) -> None:
