@@ -46,7 +46,6 @@ from chalicelib.services import (
     auth,
     clients,
     dispatcher,
-    links,
     messages,
     offers,
     programs,
@@ -201,7 +200,7 @@ class _Trainer:
             "email": f"client{index}@example.com" if index % 3 == 0 else "",
             "price": str(40 + 5 * (index % 3)),
         }
-        made = clients.add_client(self.repo, self.trainer, form, at, runtime.link_secret())
+        made = clients.add_client(self.repo, runtime.links(), self.trainer, form, at)
         # The profile form: both locations enabled (recurring slots come with stints).
         made = self.repo.save_client(self.tid, made, location_ids=tuple(self.location_ids))
         self.clients[made.id] = made
@@ -219,7 +218,9 @@ class _Trainer:
 
     # Schedule --------------------------------------------------------------------------
     def apply(self, first_week: str, weeks: int, at: datetime) -> list[Any]:
-        results = schedule.apply_template(self.repo, self.trainer, first_week, weeks, at)
+        results = schedule.apply_template(
+            self.repo, runtime.links(), self.trainer, first_week, weeks, at
+        )
         if self.trainer.template_applied_at is None:
             self.refresh()
         return results
@@ -236,7 +237,9 @@ class _Trainer:
         return schedule.add_slot(self.repo, self.trainer, form, at)
 
     def allocate(self, slot: Slot, client_id: str, at: datetime) -> Session:
-        return schedule.allocate(self.repo, self.trainer, slot, client_id, str(slot.version), at)
+        return schedule.allocate(
+            self.repo, runtime.links(), self.trainer, slot, client_id, str(slot.version), at
+        )
 
     def session(self, ref: str) -> Session:
         parsed = parse_session_ref(ref)
@@ -353,7 +356,9 @@ class _Trainer:
         """A Starter pack (6 weekly sessions) through the 3-step wizard and Validate."""
         draft_id = self.draft(client_id, 1, first_day, time_, at)
         version = programs.store(self.repo).get_draft(self.tid, draft_id).version
-        return programs.create_bundle(self.repo, self.trainer, draft_id, str(version), at)
+        return programs.create_bundle(
+            self.repo, runtime.links(), self.trainer, draft_id, str(version), at
+        )
 
 
 # History ------------------------------------------------------------------------------
@@ -554,10 +559,10 @@ def present(coach: _Trainer, built: Built, roles: dict[str, str]) -> None:
     results = coach.apply(_week(1), 1, NOW - timedelta(hours=1))
     upcoming = next(s for w in results for s in w.booked if s.client_id == profiled)
     client = coach.repo.get_client(coach.tid, profiled)
-    built.upcoming_session_token = links.session(
+    built.upcoming_session_token = runtime.links().session(
         coach.tid, client.id, client.portal_generation, upcoming.id
     )
-    built.portal_token = links.portal(coach.tid, client)
+    built.portal_token = runtime.links().portal(coach.tid, client)
 
     # Opt-ins for the Saturday template slots (T8, T9), the offer's and amber's source.
     small_optins = [c for c in coach.clients.values() if c.name.startswith(("Omar", "Ella"))]
@@ -574,10 +579,17 @@ def present(coach: _Trainer, built: Built, roles: dict[str, str]) -> None:
     matches = offers.matches_for(coach.repo, coach.tid, offered)
     target = matches[0]
     offers.send_offer(
-        coach.repo, coach.trainer, offered, target.id, str(offered.version), BASE_URL, NOW
+        coach.repo,
+        runtime.links(),
+        coach.trainer,
+        offered,
+        target.id,
+        str(offered.version),
+        BASE_URL,
+        NOW,
     )
     page, _ = coach.repo.outbox.page(coach.tid, target.id, None, limit=1)
-    built.offer_token = links.message_text(page[0]).split("/o/", 1)[1].split()[0]
+    built.offer_token = runtime.links().message_text(page[0]).split("/o/", 1)[1].split()[0]
 
     thursday = week_monday(_week(1)) + timedelta(days=3)
     bundle = coach.bundle(

@@ -13,65 +13,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from chalicelib.config import Config
+from chalicelib.config import from_env as _config_from_env
 from chalicelib.messaging import email as email_channel
 from chalicelib.messaging import whatsapp
 from chalicelib.repo.dynamo import Db
 from chalicelib.repo.repository import Repository
-
-DEFAULT_REGION = "eu-west-2"
-
-
-def _flag(name: str, default: str) -> bool:
-    return os.environ.get(name, default).strip().lower() in ("1", "on", "true", "yes")
-
-
-@dataclass(frozen=True)
-class Config:
-    stage: str
-    table_name: str
-    dynamodb_endpoint: str | None
-    region: str
-    signup_mode: str  # "open" or "invite"
-    email_provider: str  # "console" or "ses"
-    email_sender: str
-    public_base_url: str
-    cookie_secure: bool
-    hsts: bool
-    server_timing: bool
-
-    @property
-    def is_local(self) -> bool:
-        return self.stage in ("local", "test")
-
-    @property
-    def session_cookie(self) -> str:
-        # __Host- demands Secure and Path=/, which plain-HTTP local runs cannot satisfy.
-        return "__Host-pt_session" if self.cookie_secure else "pt_session"
-
-    @property
-    def csrf_cookie(self) -> str:
-        return "__Host-pt_csrf" if self.cookie_secure else "pt_csrf"
+from chalicelib.services.deps import Deps
+from chalicelib.services.links import Links
 
 
 def config() -> Config:
-    env = os.environ
-    return Config(
-        stage=env.get("APP_STAGE", "dev"),
-        table_name=env.get("TABLE_NAME", "pt-bookings-dev"),
-        dynamodb_endpoint=env.get("DYNAMODB_ENDPOINT") or None,
-        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
-        signup_mode=env.get("SIGNUP_MODE", "open"),
-        email_provider=env.get("EMAIL_PROVIDER", "ses"),
-        email_sender=env.get("EMAIL_SENDER", ""),
-        public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
-        cookie_secure=_flag("COOKIE_SECURE", "true"),
-        hsts=_flag("HSTS", "on"),
-        server_timing=_flag("SERVER_TIMING", "on"),
-    )
+    return _config_from_env()
 
 
 _clients: dict[tuple[str, str | None, str], Any] = {}
@@ -143,6 +99,23 @@ def email_settings() -> email_channel.EmailSettings:
 def repository() -> Repository:
     cfg = config()
     return Repository(Db(_dynamodb_client(cfg), cfg.table_name))
+
+
+def links() -> Links:
+    """Link maker over the stage secret (read from SSM on first use, once per container)."""
+    return Links(link_secret)
+
+
+def deps(now: datetime | None = None) -> Deps:
+    """Everything a request's use cases are handed, with one `now` for all of it."""
+    return Deps(repository(), links(), config(), now or _now())
+
+
+def message_sender() -> Any:
+    """The stage's message providers, for the dispatch job."""
+    from chalicelib.services import dispatcher  # deferred: web requests never load it
+
+    return dispatcher.default_sender(links(), config().public_base_url)
 
 
 def _system_now() -> datetime:

@@ -106,10 +106,10 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
     for name, phone, email, price, enabled, recurring, shared, private in CLIENTS:
         client = clients.add_client(
             repo,
+            runtime.links(),
             trainer,
             {"name": name, "phone": phone, "email": email, "price": price},
             now,
-            runtime.link_secret(),
         )
         clients.save_profile(
             repo,
@@ -132,7 +132,7 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
     # with the recurring clients booked (the same Apply template a trainer presses).
     stored = repo.get_trainer(trainer.id)
     assert stored is not None
-    schedule.apply_template(repo, stored, schedule.this_week(stored, now), 2, now)
+    schedule.apply_template(repo, runtime.links(), stored, schedule.this_week(stored, now), 2, now)
     _seed_programs(repo, stored, location_ids, now)
     return trainer.id
 
@@ -177,6 +177,6 @@ def _seed_programs(
                 "every_weeks": "1",
             },
         )
-        programs.create_bundle(repo, trainer, draft.id, str(draft.version), now)
+        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), now)
     except DomainError:
         pass  # a demo without the bundle is still a demo

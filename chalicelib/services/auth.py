@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chalicelib.config import Config
 from chalicelib.domain.business_name import clean_business_name, suggested_business_name
 from chalicelib.domain.email_address import InvalidEmailAddress, normalise_email_address
 from chalicelib.domain.errors import InvalidInput, InvalidToken, RateLimited, VersionConflict
@@ -18,7 +19,6 @@ from chalicelib.repo.accounts import CLAIM_EMAIL
 from chalicelib.repo.dynamo import TransactionFailed
 from chalicelib.repo.repository import Repository
 from chalicelib.repo.tokens import USE_TOKEN
-from chalicelib.runtime import Config
 
 log = logging.getLogger("pt_bookings.auth")
 

@@ -16,43 +16,39 @@ from chalicelib.domain.clients import (
 )
 from chalicelib.domain.errors import InvalidInput, expect_version
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.portal import PortalClient
 from chalicelib.domain.schedule import ClientBalance, Owed, Session, owed_now, unpaid_amount
-from chalicelib.domain.tokens import new_id, portal_token, token_hash
+from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Account, Repository
+from chalicelib.services.links import Links
 
 
 def find_clients(repo: Repository, trainer_id: str, query: str) -> list[Client]:
     return search(repo.list_clients(trainer_id), query)
 
 
-def portal_token_for(secret: bytes, trainer_id: str, client: Client | PortalClient) -> str:
-    return portal_token(secret, trainer_id, client.id, client.portal_generation)
-
-
 def add_client(
-    repo: Repository, trainer: Trainer, form: Mapping[str, str], now: datetime, secret: bytes
+    repo: Repository, links: Links, trainer: Trainer, form: Mapping[str, str], now: datetime
 ) -> Client:
     settings = trainer.settings
     contact = parse_contact_form(form, settings.country, settings.currency)
     client = Client(id=new_id(), created_at=now, **contact.model_dump())
-    repo.add_client(trainer.id, client, token_hash(portal_token_for(secret, trainer.id, client)))
+    repo.add_client(trainer.id, client, links.portal_hash(trainer.id, client))
     return client
 
 
 def rotate_portal_link(
     repo: Repository,
+    links: Links,
     trainer_id: str,
     client: Client,
     version: str | None,
-    secret: bytes,
     now: datetime,
     **changes: Any,
 ) -> Client:
     expect_version(client.version, version)
-    old = token_hash(portal_token_for(secret, trainer_id, client))
+    old = links.portal_hash(trainer_id, client)
     successor = client.model_copy(update={"portal_generation": client.portal_generation + 1})
-    new = token_hash(portal_token_for(secret, trainer_id, successor))
+    new = links.portal_hash(trainer_id, successor)
     return repo.rotate_portal(trainer_id, client, old, new, now, **changes)
 
 
@@ -109,10 +105,10 @@ def archive(repo: Repository, trainer_id: str, client: Client, version: str | No
 
 def restore(
     repo: Repository,
+    links: Links,
     trainer_id: str,
     client: Client,
     version: str | None,
-    secret: bytes,
     now: datetime,
 ) -> Client:
     """Bring an archived client back with a new portal link.
@@ -120,7 +116,7 @@ def restore(
     The old link was shared before the archive and may have reached people the client no
     longer wants it with; reviving it silently would reopen their sessions to them.
     """
-    return rotate_portal_link(repo, trainer_id, client, version, secret, now, archived=False)
+    return rotate_portal_link(repo, links, trainer_id, client, version, now, archived=False)
 
 
 def mark_link_copied(

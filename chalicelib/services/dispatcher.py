@@ -21,24 +21,30 @@ from chalicelib.domain.messages import EMAIL, INTERRUPTED, SENDING_LEASE, Messag
 from chalicelib.messaging import email as email_channel
 from chalicelib.messaging import whatsapp
 from chalicelib.repo.repository import Repository
-from chalicelib.services import links, webhooks
+from chalicelib.services import webhooks
 from chalicelib.services.jobs import MESSAGE, JobReport
+from chalicelib.services.links import Links
 
 log = logging.getLogger("pt_bookings.dispatcher")
 
 Sender = Callable[[str, Message], whatsapp.SendResult]
 
 
-def default_sender() -> Sender:
-    provider = whatsapp.provider_from_env()
+def default_sender(links: Links, public_base_url: str) -> Sender:
+    """The stage's providers; set up on the first send, so a run with nothing due never
+    reads their secrets."""
+    providers: list[whatsapp.Provider] = []
 
     def send(trainer_id: str, message: Message) -> whatsapp.SendResult:
         if message.channel == EMAIL:
             return email_channel.send_outbox_email(
                 message.to, message.subject, links.message_text(message)
             )
+        if not providers:
+            providers.append(whatsapp.provider_from_env())
+        provider = providers[0]
         callback = (
-            webhooks.status_callback_url(trainer_id, message.ref)
+            webhooks.status_callback_url(public_base_url, trainer_id, message.ref)
             if provider.name != "log"
             else None
         )
@@ -48,13 +54,12 @@ def default_sender() -> Sender:
     return send
 
 
-def dispatch(repo: Repository, now: datetime, sender: Sender | None = None) -> JobReport:
+def dispatch(repo: Repository, now: datetime, sender: Sender) -> JobReport:
     report = JobReport(MESSAGE)
     due = repo.outbox.due(now)
     report.due = len(due)
     if not due:
         return report  # no provider set-up (or SSM read) when there is nothing to send
-    send = sender or default_sender()
     for trainer_id, message in due:
         if message.status == "sending":
             if repo.outbox.mark_failed(trainer_id, message, INTERRUPTED, now, held=False):
@@ -65,7 +70,7 @@ def dispatch(repo: Repository, now: datetime, sender: Sender | None = None) -> J
             continue  # another run has it
         report.claimed += 1
         try:
-            result = send(trainer_id, claimed)
+            result = sender(trainer_id, claimed)
         except whatsapp.SendError as exc:
             _after_error(repo, trainer_id, claimed, exc.message, exc.retryable, now, report)
             continue

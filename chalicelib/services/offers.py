@@ -37,8 +37,8 @@ from chalicelib.repo.repository import (
     Repository,
     Week,
 )
-from chalicelib.services import links
 from chalicelib.services.jobs import OFFER_LOCK, JobReport
+from chalicelib.services.links import Links
 from chalicelib.services.portal import LinkInactive
 from chalicelib.services.sessions import link_for
 
@@ -66,6 +66,7 @@ def _local(instant: datetime, zone_name: str) -> str:
 
 def send_offer(
     repo: Repository,
+    links: Links,
     trainer: Trainer,
     slot: Slot,
     client_id: str,
@@ -168,7 +169,7 @@ def open_offer(repo: Repository, token: str, now: datetime) -> OfferView:
     return OfferView(trainer, client, slot, offer_id, acceptance_problem(slot, offer_id, cid, now))
 
 
-def accept(repo: Repository, token: str, now: datetime) -> tuple[OfferView, Session]:
+def accept(repo: Repository, links: Links, token: str, now: datetime) -> tuple[OfferView, Session]:
     """One transaction: the lock must be this client's and live; the session is made and
     the lock cleared together."""
     view = open_offer(repo, token, now)
@@ -186,7 +187,7 @@ def accept(repo: Repository, token: str, now: datetime) -> tuple[OfferView, Sess
             view.slot,
             view.offer_id,
             session,
-            link_for(view.trainer.id, client, session),
+            link_for(links, view.trainer.id, client, session),
             now,
         )
     except ClientUnavailable as exc:

@@ -46,7 +46,8 @@ from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
 from chalicelib.repo.repository import SESSION_LINK_KIND, ClientUnavailable, Repository
-from chalicelib.services import links, programs
+from chalicelib.services import programs
+from chalicelib.services.links import Links
 from chalicelib.services.sessions import link_for
 
 PORTAL_KIND = "portal"
@@ -63,19 +64,20 @@ class ClientContext:
     trainer: Trainer
     client: PortalClient  # never the private notes: see domain.portal.PortalClient
     template: WeeklyTemplate
+    links: Links  # makes this client's links again (the table holds only their hashes)
 
     @property
     def trainer_id(self) -> str:
         return self.trainer.id
 
     def session_token(self, session_id: str) -> str:
-        return links.session(
+        return self.links.session(
             self.trainer.id, self.client.id, self.client.portal_generation, session_id
         )
 
     @property
     def home_token(self) -> str:
-        return links.portal(self.trainer.id, self.client)
+        return self.links.portal(self.trainer.id, self.client)
 
 
 @dataclass(frozen=True)
@@ -111,18 +113,18 @@ def _live(client: Client, generation: object) -> None:
         raise LinkInactive("rotated")
 
 
-def open_client(repo: Repository, token: str) -> ClientContext:
+def open_client(repo: Repository, links: Links, token: str) -> ClientContext:
     """A home link's client: two reads (the token, then client + profile + template)."""
     data = _record(repo, token, PORTAL_KIND)
     client, trainer, template, _ = repo.portal_view(str(data["trainer_id"]), str(data["client_id"]))
     _live(client, data.get("generation", client.portal_generation))
-    return ClientContext(trainer, PortalClient.of(client), template)
+    return ClientContext(trainer, PortalClient.of(client), template, links)
 
 
-def open_portal(repo: Repository, token: str, now: datetime) -> PortalHome:
+def open_portal(repo: Repository, links: Links, token: str, now: datetime) -> PortalHome:
     """The home page in five reads: token, client + profile + template, the client's
     upcoming sessions, their opt-ins, their bundles (programs)."""
-    context = open_client(repo, token)
+    context = open_client(repo, links, token)
     tid, cid = context.trainer.id, context.client.id
     upcoming = [s for s in repo.client_upcoming(tid, cid, now) if s.is_live]
     choices = optin_choices(context.template, context.client, context.trainer.locations)
@@ -140,7 +142,7 @@ class SessionView:
         return self.context.session_token(self.session.id)
 
 
-def open_session_link(repo: Repository, token: str) -> SessionView:
+def open_session_link(repo: Repository, links: Links, token: str) -> SessionView:
     """A session link: the token, then client + profile + template + session together."""
     data = _record(repo, token, SESSION_LINK_KIND)
     tid, cid = str(data["trainer_id"]), str(data["client_id"])
@@ -151,7 +153,7 @@ def open_session_link(repo: Repository, token: str) -> SessionView:
     _live(client, data.get("generation"))
     if session is None:
         raise NotFound("session")
-    return SessionView(ClientContext(trainer, PortalClient.of(client), template), session)
+    return SessionView(ClientContext(trainer, PortalClient.of(client), template, links), session)
 
 
 # Booking ----------------------------------------------------------------------------
@@ -197,9 +199,9 @@ class Booked:
 
 
 def book_slot(
-    repo: Repository, token: str, form: Mapping[str, str], now: datetime
+    repo: Repository, links: Links, token: str, form: Mapping[str, str], now: datetime
 ) -> tuple[ClientContext, Booked]:
-    context = open_client(repo, token)
+    context = open_client(repo, links, token)
     slot = _chosen_slot(repo, context, form, now)
     if slot.session_id is not None:
         mine = [
@@ -225,7 +227,7 @@ def book_slot(
             context.trainer.id,
             slot,
             session,
-            link_for(context.trainer.id, client, session),
+            link_for(context.links, context.trainer.id, client, session),
             actor="client",
             note="Booked by the client (portal)",
         )
@@ -241,8 +243,10 @@ def can_change(view: SessionView, now: datetime) -> bool:
     return client_may_change(view.session, view.context.trainer.settings, now)
 
 
-def cancel(repo: Repository, token: str, version: str | None, now: datetime) -> SessionView:
-    view = open_session_link(repo, token)
+def cancel(
+    repo: Repository, links: Links, token: str, version: str | None, now: datetime
+) -> SessionView:
+    view = open_session_link(repo, links, token)
     trainer = view.context.trainer
     expect_version(view.session.version, version)
     canceled = client_cancellation(view.session, trainer.settings, trainer.display_name, now)
@@ -258,9 +262,11 @@ def cancel(repo: Repository, token: str, version: str | None, now: datetime) -> 
     return SessionView(view.context, saved)
 
 
-def change(repo: Repository, token: str, form: Mapping[str, str], now: datetime) -> SessionView:
+def change(
+    repo: Repository, links: Links, token: str, form: Mapping[str, str], now: datetime
+) -> SessionView:
     """Move the session to another open slot: one transaction, or nothing changes."""
-    view = open_session_link(repo, token)
+    view = open_session_link(repo, links, token)
     context, session = view.context, view.session
     expect_version(session.version, form.get("version"))
     target = _chosen_slot(repo, context, form, now)
@@ -284,7 +290,7 @@ def change(repo: Repository, token: str, form: Mapping[str, str], now: datetime)
             target,
             "client",
             now,
-            link_for(trainer.id, context.client, replacement),
+            link_for(context.links, trainer.id, context.client, replacement),
         )
     except Conflict as exc:
         raise InvalidInput({"_form": TAKEN}) from exc
@@ -298,17 +304,17 @@ def successor_token(view: SessionView) -> str | None:
 
 
 # Last-minute opt-ins ----------------------------------------------------------------------
-def set_optin(repo: Repository, token: str, template_slot_id: str, on: bool) -> None:
-    context = open_client(repo, token)
+def set_optin(repo: Repository, links: Links, token: str, template_slot_id: str, on: bool) -> None:
+    context = open_client(repo, links, token)
     choices = optin_choices(context.template, context.client, context.trainer.locations)
     if template_slot_id not in {c.id for c in choices}:
         raise InvalidInput({"optins": "That time is not one you can opt in to."})
     repo.set_optin(context.trainer.id, context.client.id, template_slot_id, on)
 
 
-def save_optins(repo: Repository, token: str, chosen: list[str]) -> None:
+def save_optins(repo: Repository, links: Links, token: str, chosen: list[str]) -> None:
     """The no-JavaScript form: the whole set of ticks at once."""
-    context = open_client(repo, token)
+    context = open_client(repo, links, token)
     tid, cid = context.trainer.id, context.client.id
     choices = {
         c.id for c in optin_choices(context.template, context.client, context.trainer.locations)

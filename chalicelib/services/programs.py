@@ -55,6 +55,7 @@ from chalicelib.repo.programs import (
     is_hub_cursor,
 )
 from chalicelib.repo.repository import Repository
+from chalicelib.services.links import Links
 from chalicelib.services.sessions import decode_cursor, encode_cursor, link_for
 
 OFFER_FIELDS = (
@@ -290,7 +291,12 @@ def plan_draft(repo: Repository, trainer: Trainer, draft: Draft, now: datetime) 
 
 
 def create_bundle(
-    repo: Repository, trainer: Trainer, draft_id: str, version: str | None, now: datetime
+    repo: Repository,
+    links: Links,
+    trainer: Trainer,
+    draft_id: str,
+    version: str | None,
+    now: datetime,
 ) -> Bundle:
     """Validate: the bundle and all its sessions, or nothing (see repo.programs)."""
     programs = store(repo)
@@ -324,7 +330,7 @@ def create_bundle(
         )
         planned.append(
             PlannedSession(
-                check.slot, check.existing, session, link_for(trainer.id, client, session)
+                check.slot, check.existing, session, link_for(links, trainer.id, client, session)
             )
         )
         entries.append(BundleEntry(ref=session.ref, end_utc=session.end_utc))
@@ -454,6 +460,7 @@ def change_status(
 
 def add_session(
     repo: Repository,
+    links: Links,
     trainer: Trainer,
     bundle_id: str,
     form: Mapping[str, str],
@@ -488,7 +495,7 @@ def add_session(
     index = len(bundle.entries)
     session = _bundle_session(check, client, bundle.id, index, offer, bundle.share(index), now)
     plan_ = PlannedSession(
-        check.slot, check.existing, session, link_for(trainer.id, client, session)
+        check.slot, check.existing, session, link_for(links, trainer.id, client, session)
     )
     try:
         programs.add_session(trainer.id, bundle, plan_, now)

@@ -37,6 +37,7 @@ from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Repository
 from chalicelib.repo.schedule import NewSlot
 from chalicelib.services import sessions
+from chalicelib.services.links import Links
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,12 @@ def move_slot(
 
 
 def apply_template(
-    repo: Repository, trainer: Trainer, first_week: str, weeks: int, now: datetime
+    repo: Repository,
+    links: Links,
+    trainer: Trainer,
+    first_week: str,
+    weeks: int,
+    now: datetime,
 ) -> list[AppliedWeek]:
     """Apply the weekly template to `weeks` weeks from `first_week`; each week on its own.
 
@@ -134,7 +140,7 @@ def apply_template(
     results = []
     for offset in range(weeks):
         week = shift_week(first_week, offset)
-        results.append(_apply_week(repo, trainer, template, recurring, week, now))
+        results.append(_apply_week(repo, links, trainer, template, recurring, week, now))
     if any(r.added for r in results) and trainer.template_applied_at is None:
         repo.mark_template_applied(trainer.id, now)
     return results
@@ -149,6 +155,7 @@ def _apply_range_end(first_week: str, weeks: int) -> str:
 
 def _apply_week(
     repo: Repository,
+    links: Links,
     trainer: Trainer,
     template: WeeklyTemplate,
     recurring: dict[str, Client],
@@ -182,7 +189,7 @@ def _apply_week(
                 booking = book(
                     slot, new_id(), client.id, client.name, "recurring", now, client.price_minor
                 )[1]
-                link = sessions.link_for(trainer.id, client, booking)
+                link = sessions.link_for(links, trainer.id, client, booking)
         entries.append(NewSlot(slot, booking, link))
     # A week's slots go in as few transactions as fit: each still all or nothing, so a
     # time taken meanwhile (or a location archived) loses only its own slot, and a
@@ -196,6 +203,7 @@ def _apply_week(
 
 def allocate(
     repo: Repository,
+    links: Links,
     trainer: Trainer,
     slot: Slot,
     client_id: str,
@@ -224,5 +232,6 @@ def allocate(
     _taken, session = book(
         slot, new_id(), client.id, client.name, "manual", now, client.price_minor
     )
-    repo.book_slot(trainer.id, slot, session, sessions.link_for(trainer.id, client, session))
+    link = sessions.link_for(links, trainer.id, client, session)
+    repo.book_slot(trainer.id, slot, session, link)
     return session

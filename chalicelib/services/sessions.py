@@ -28,7 +28,7 @@ from chalicelib.domain.schedule import (
 )
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import ClientLink, Repository
-from chalicelib.services import links
+from chalicelib.services.links import Links
 
 
 def _ref(ref_text: str) -> SessionRef:
@@ -123,6 +123,7 @@ def stop_changing(
 
 def move_to(
     repo: Repository,
+    links: Links,
     trainer_id: str,
     session: Session,
     target: Slot,
@@ -142,12 +143,14 @@ def move_to(
         target,
         actor,
         now,
-        link_for(trainer_id, client, replacement),
+        link_for(links, trainer_id, client, replacement),
     )
     return replacement
 
 
-def link_for(trainer_id: str, client: Client | PortalClient, session: Session) -> ClientLink:
+def link_for(
+    links: Links, trainer_id: str, client: Client | PortalClient, session: Session
+) -> ClientLink:
     """The client's /s/ link to a new session (stored as a hash, made with the session)."""
     generation = client.portal_generation
     return ClientLink(links.session_hash(trainer_id, client.id, generation, session.id), generation)

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib import runtime
 from chalicelib.messaging import whatsapp
 from chalicelib.repo.repository import Repository
 
@@ -26,9 +25,9 @@ _ID = r"[A-Za-z0-9_-]{1,64}"
 _REF = re.compile(rf"^({_ID})\.([0-9]{{4}}-W[0-9]{{2}})\.({_ID})\.({_ID})$")
 
 
-def status_callback_url(trainer_id: str, message_ref: str) -> str | None:
-    """Where the provider reports delivery of a message (None: no public URL set)."""
-    base = runtime.config().public_base_url
+def status_callback_url(base: str, trainer_id: str, message_ref: str) -> str | None:
+    """Where the provider reports delivery of a message (None: no public URL set). `base`
+    is the stage's configured public URL, never one taken from a request."""
     if not base:
         return None
     return f"{base}{TWILIO_STATUS_PATH}?m={trainer_id}.{message_ref}"
@@ -42,6 +41,7 @@ class WebhookResult:
 
 def twilio_status(
     repo: Repository,
+    base_url: str,
     reference: str,
     params: Mapping[str, str],
     signature: str,
@@ -53,7 +53,7 @@ def twilio_status(
     if not match:
         return WebhookResult(403)  # not a URL we ever handed out: treat like a bad signature
     trainer_id, week, subject_id, message_id = match.groups()
-    url = status_callback_url(trainer_id, f"{week}.{subject_id}.{message_id}")
+    url = status_callback_url(base_url, trainer_id, f"{week}.{subject_id}.{message_id}")
     if url is None or not whatsapp.valid_twilio_signature(
         whatsapp.twilio_auth_token(), url, params, signature
     ):

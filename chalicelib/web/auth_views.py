@@ -7,7 +7,6 @@ import re
 
 from chalice import Blueprint, Response
 
-from chalicelib import runtime
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.messaging.email import EmailNotSent
 from chalicelib.services import auth
@@ -61,12 +60,12 @@ def login_submit() -> Response:
         return error_page(400, "Sign-in links cannot be sent here", exc.user_message)
     try:
         email = auth.request_sign_in(
-            runtime.repository(),
+            request_state.deps().repo,
             state.cfg,
             form.get("email", ""),
             state.client_ip,
             base_url,
-            runtime.now(),
+            request_state.deps().now,
         )
     except InvalidInput as exc:
         return render("auth/login.html", status=400, errors=exc.errors, form=form, signed_out=False)
@@ -101,7 +100,9 @@ def _confirm_page(
 def login_confirm_page() -> Response:
     state = request_state.current()
     token = state.query("token")
-    prompt = auth.sign_in_prompt(runtime.repository(), state.cfg, token, runtime.now())
+    prompt = auth.sign_in_prompt(
+        request_state.deps().repo, state.cfg, token, request_state.deps().now
+    )
     return _confirm_page(token, prompt, {"business_name": prompt.suggested_business_name}, {})
 
 
@@ -113,11 +114,15 @@ def login_confirm() -> Response:
     token = form.get("token", "")
     try:
         signed_in = auth.confirm_sign_in(
-            runtime.repository(), state.cfg, token, runtime.now(), form.get("business_name")
+            request_state.deps().repo,
+            state.cfg,
+            token,
+            request_state.deps().now,
+            form.get("business_name"),
         )
     except InvalidInput as exc:
         # The link was not used: show the same page again with what was typed.
-        email = auth.check_sign_in_token(runtime.repository(), token, runtime.now())
+        email = auth.check_sign_in_token(request_state.deps().repo, token, request_state.deps().now)
         prompt = auth.SignInPrompt(email, True, form.get("business_name", ""))
         return _confirm_page(token, prompt, form, exc.errors)
     state.set_cookie(
@@ -132,7 +137,7 @@ def login_confirm() -> Response:
 @trainer
 def logout(session: auth.CurrentSession) -> Response:
     state = request_state.current()
-    auth.sign_out(runtime.repository(), session)
+    auth.sign_out(request_state.deps().repo, session)
     state.clear_cookie(state.cfg.session_cookie)
     return redirect("/login", signed_out=1)
 

@@ -7,7 +7,6 @@ from functools import partial
 
 from chalice import Blueprint, Response
 
-from chalicelib import runtime
 from chalicelib.domain.clients import Client, format_phone, format_price_input, recurring_problem
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.settings import format_money
@@ -15,7 +14,7 @@ from chalicelib.domain.template import TemplateSlot
 from chalicelib.domain.tokens import new_id
 from chalicelib.messaging.whatsapp import wa_me_link
 from chalicelib.repo.repository import Account
-from chalicelib.services import clients, links, messages, programs
+from chalicelib.services import clients, messages, programs
 from chalicelib.services.auth import CurrentSession
 from chalicelib.web import request_state, session_views
 from chalicelib.web.render import redirect, render
@@ -26,7 +25,7 @@ bp = Blueprint(__name__)
 
 def _list_page(session: CurrentSession, status: int = 200, **context: object) -> Response:
     query = request_state.current().query("q").strip()
-    found = clients.find_clients(runtime.repository(), session.trainer.id, query)
+    found = clients.find_clients(request_state.deps().repo, session.trainer.id, query)
     return render(
         "clients/list.html",
         status=status,
@@ -52,7 +51,11 @@ def client_add(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
         client = clients.add_client(
-            runtime.repository(), session.trainer, form, runtime.now(), runtime.link_secret()
+            request_state.deps().repo,
+            request_state.deps().links,
+            session.trainer,
+            form,
+            request_state.deps().now,
         )
     except InvalidInput as exc:
         return _list_page(session, 400, errors=exc.errors, form=form, adding=True)
@@ -102,7 +105,11 @@ def _recurring_choices(
 
 
 def _portal_url(session: CurrentSession, client: Client) -> str:
-    return request_state.current().base_url + "/c/" + links.portal(session.trainer.id, client)
+    return (
+        request_state.current().base_url
+        + "/c/"
+        + request_state.deps().links.portal(session.trainer.id, client)
+    )
 
 
 def _profile_page(
@@ -129,12 +136,14 @@ def _profile_page(
     choices, gone = _recurring_choices(account, client, enabled_set, chosen_set)
     locations = account.setup.locations
     shown = clients.client_sessions(
-        runtime.repository(),
+        request_state.deps().repo,
         session.trainer.id,
         client.id,
-        runtime.now(),
+        request_state.deps().now,
     )
-    bundles = programs.store(runtime.repository()).client_bundles(session.trainer.id, client.id)
+    bundles = programs.store(request_state.deps().repo).client_bundles(
+        session.trainer.id, client.id
+    )
     portal_url = _portal_url(session, client)
     return render(
         "clients/profile.html",
@@ -149,7 +158,7 @@ def _profile_page(
         upcoming=shown.upcoming,
         history=shown.history,
         bundles=bundles,
-        now=runtime.now(),
+        now=request_state.deps().now,
         owed=shown.owed,
         portal_url=portal_url,
         link_shared=account.link_shared(client),
@@ -169,7 +178,7 @@ def _profile_page(
 @bp.route("/dashboard/clients/{client_id}", methods=["GET"])
 @trainer
 def client_profile(session: CurrentSession, client_id: str) -> Response:
-    account = runtime.repository().get_account(session.trainer.id)
+    account = request_state.deps().repo.get_account(session.trainer.id)
     return _profile_page(session, account, account.client(client_id))
 
 
@@ -178,7 +187,7 @@ def client_profile(session: CurrentSession, client_id: str) -> Response:
 def client_change(session: CurrentSession, client_id: str) -> Response:
     state = request_state.current()
     form = state.form()
-    repo, tid = runtime.repository(), session.trainer.id
+    repo, tid = request_state.deps().repo, session.trainer.id
     account = repo.get_account(tid)
     client = account.client(client_id)  # 404 for another trainer's id, before anything
     action = form.get("action", "save")
@@ -190,7 +199,12 @@ def client_change(session: CurrentSession, client_id: str) -> Response:
             clients.archive(repo, tid, client, form.get("version"))
         elif action == "restore":
             clients.restore(
-                repo, tid, client, form.get("version"), runtime.link_secret(), runtime.now()
+                repo,
+                request_state.deps().links,
+                tid,
+                client,
+                form.get("version"),
+                request_state.deps().now,
             )
         elif action == "send_link":
             queued = messages.send_portal_link(
@@ -199,13 +213,18 @@ def client_change(session: CurrentSession, client_id: str) -> Response:
                 client,
                 form.get("send_id"),
                 session_views.portal_url(session.trainer.id)(client),
-                runtime.now(),
+                request_state.deps().now,
             )
             if not queued.new:
                 action = "already"
         elif action == "rotate":
             clients.rotate_portal_link(
-                repo, tid, client, form.get("version"), runtime.link_secret(), runtime.now()
+                repo,
+                request_state.deps().links,
+                tid,
+                client,
+                form.get("version"),
+                request_state.deps().now,
             )
         else:
             clients.save_profile(repo, session.trainer, account, client, form, enabled, recurring)
@@ -225,12 +244,12 @@ def client_link_copied(session: CurrentSession, client_id: str) -> Response:
     without, the button submits it and the page comes back with the link selected."""
     state = request_state.current()
     form = state.form()
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     client = repo.get_client(session.trainer.id, client_id)  # 404 for another trainer's id
     background = (state.request.headers or {}).get("x-requested-with") == "fetch"
     try:
         clients.mark_link_copied(
-            repo, session.trainer.id, client, form.get("generation"), runtime.now()
+            repo, session.trainer.id, client, form.get("generation"), request_state.deps().now
         )
     except (InvalidInput, Conflict) as exc:
         if background:

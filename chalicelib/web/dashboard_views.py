@@ -6,7 +6,6 @@ from functools import partial
 
 from chalice import Blueprint, Response
 
-from chalicelib import runtime
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
 from chalicelib.domain.money import currency_choices, format_money
@@ -36,7 +35,7 @@ def dashboard(session: CurrentSession) -> Response:
     return render(
         "dashboard/home.html",
         tab="home",
-        home=dashboard_home(runtime.repository(), session.trainer, runtime.now()),
+        home=dashboard_home(request_state.deps().repo, session.trainer, request_state.deps().now),
         currency=settings.currency,
         money=partial(format_money, locale=settings.locale),
     )
@@ -80,7 +79,7 @@ def settings_form(session: CurrentSession) -> Response:
 def settings_save(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        account.save_settings(runtime.repository(), session.trainer, form)
+        account.save_settings(request_state.deps().repo, session.trainer, form)
     except InvalidInput as exc:
         return _settings_page(session, 400, errors=exc.errors, form=form)
     except VersionConflict as exc:
@@ -90,7 +89,7 @@ def settings_save(session: CurrentSession) -> Response:
 
 # Locations -----------------------------------------------------------------------------
 def _locations_page(session: CurrentSession, status: int = 200, **context: object) -> Response:
-    setup = runtime.repository().get_setup(session.trainer.id)
+    setup = request_state.deps().repo.get_setup(session.trainer.id)
     usage = {loc.id: 0 for loc in setup.locations}
     for slot in setup.template.slots:
         usage[slot.location_id] = usage.get(slot.location_id, 0) + 1
@@ -117,7 +116,7 @@ def locations(session: CurrentSession) -> Response:
 def location_add(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        account.add_location(runtime.repository(), session.trainer.id, form.get("name", ""))
+        account.add_location(request_state.deps().repo, session.trainer.id, form.get("name", ""))
     except InvalidInput as exc:
         return _locations_page(session, 400, errors=exc.errors, form=form)
     return redirect("/dashboard/settings/locations", saved="added")
@@ -126,7 +125,7 @@ def location_add(session: CurrentSession) -> Response:
 def _location_page(
     session: CurrentSession, location_id: str, status: int = 200, **context: object
 ) -> Response:
-    setup = runtime.repository().get_setup(session.trainer.id)
+    setup = request_state.deps().repo.get_setup(session.trainer.id)
     location = setup.location(location_id)
     used_by = [s for s in setup.template.slots if s.location_id == location_id]
     return render(
@@ -150,7 +149,7 @@ def location_edit(session: CurrentSession, location_id: str) -> Response:
 @trainer
 def location_change(session: CurrentSession, location_id: str) -> Response:
     form = request_state.current().form()
-    repo, tid, version = runtime.repository(), session.trainer.id, form.get("version")
+    repo, tid, version = request_state.deps().repo, session.trainer.id, form.get("version")
     action = form.get("action", "")
     try:
         if action == "rename":
@@ -174,7 +173,7 @@ def location_change(session: CurrentSession, location_id: str) -> Response:
 @bp.route("/dashboard/settings/template", methods=["GET"])
 @trainer
 def template(session: CurrentSession) -> Response:
-    setup = runtime.repository().get_setup(session.trainer.id)
+    setup = request_state.deps().repo.get_setup(session.trainer.id)
     return render(
         "settings/template.html",
         tab="settings",
@@ -193,7 +192,7 @@ def _slot_page(
     setup: account.Setup | None = None,
     **context: object,
 ) -> Response:
-    setup = setup or runtime.repository().get_setup(session.trainer.id)
+    setup = setup or request_state.deps().repo.get_setup(session.trainer.id)
     return render(
         "settings/slot_form.html",
         status=status,
@@ -228,7 +227,7 @@ def slot_new(session: CurrentSession) -> Response:
 def slot_create(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        account.add_template_slot(runtime.repository(), session.trainer.id, form)
+        account.add_template_slot(request_state.deps().repo, session.trainer.id, form)
     except InvalidInput as exc:
         return _slot_page(session, None, 400, errors=exc.errors, form=form)
     except (VersionConflict, Conflict) as exc:
@@ -239,7 +238,7 @@ def slot_create(session: CurrentSession) -> Response:
 @bp.route("/dashboard/settings/template/slots/{slot_id}", methods=["GET"])
 @trainer
 def slot_edit(session: CurrentSession, slot_id: str) -> Response:
-    setup, slot = account.template_slot(runtime.repository(), session.trainer.id, slot_id)
+    setup, slot = account.template_slot(request_state.deps().repo, session.trainer.id, slot_id)
     form = {
         "weekday": str(slot.weekday),
         "start": format_clock(slot.start),
@@ -253,7 +252,7 @@ def slot_edit(session: CurrentSession, slot_id: str) -> Response:
 @trainer
 def slot_change(session: CurrentSession, slot_id: str) -> Response:
     form = request_state.current().form()
-    repo, tid = runtime.repository(), session.trainer.id
+    repo, tid = request_state.deps().repo, session.trainer.id
     setup, slot = account.template_slot(repo, tid, slot_id)
     try:
         if form.get("action") == "remove":

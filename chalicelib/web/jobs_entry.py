@@ -1,4 +1,7 @@
-"""Entry points of the scheduled functions (kept out of app.py, which only registers)."""
+"""Entry points of the scheduled functions (kept out of app.py, which only registers).
+
+Like a request, each run is handed its dependencies by the composition root, with one
+`now` for the whole run."""
 
 from __future__ import annotations
 
@@ -13,7 +16,8 @@ log = logging.getLogger("pt_bookings.jobs")
 def expire_offer_locks() -> dict:
     from chalicelib.services import offers  # deferred: web requests never load it
 
-    report = offers.expire_locks(runtime.repository(), runtime.now())
+    deps = runtime.deps()
+    report = offers.expire_locks(deps.repo, deps.now)
     if report.due:
         log.info("offer locks: %s due, %s released", report.due, report.claimed)
     return dataclasses.asdict(report)
@@ -22,7 +26,8 @@ def expire_offer_locks() -> dict:
 def dispatch_messages() -> dict:
     from chalicelib.services import dispatcher  # deferred: web requests never load it
 
-    report = dispatcher.dispatch(runtime.repository(), runtime.now())
+    deps = runtime.deps()
+    report = dispatcher.dispatch(deps.repo, deps.now, runtime.message_sender())
     if report.due:
         log.info(
             "messages: %s due, %s claimed, %s retried, %s failed",

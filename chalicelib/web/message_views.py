@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
-from chalicelib import runtime
 from chalicelib.messaging.whatsapp import configured_provider, wa_me_link
 from chalicelib.services import messages, webhooks
 from chalicelib.services.auth import CurrentSession
@@ -20,7 +19,7 @@ bp = Blueprint(__name__)
 @trainer
 def whatsapp_tab(session: CurrentSession) -> Response:
     state = request_state.current()
-    repo, tid = runtime.repository(), session.trainer.id
+    repo, tid = request_state.deps().repo, session.trainer.id
     clients = sorted(repo.list_clients(tid), key=lambda c: c.name.casefold())
     client_id = state.query("client")
     if client_id and client_id not in {c.id for c in clients}:
@@ -45,10 +44,11 @@ def twilio_status() -> Response:
     """Twilio's delivery reports: no session or CSRF token, the signature is the proof."""
     state = request_state.current()
     result = webhooks.twilio_status(
-        runtime.repository(),
+        request_state.deps().repo,
+        request_state.deps().config.public_base_url,
         state.query("m"),
         state.form(),
         state.request.headers.get("x-twilio-signature", ""),
-        runtime.now(),
+        request_state.deps().now,
     )
     return Response(body="", status_code=result.status, headers={"Content-Type": "text/plain"})

@@ -9,11 +9,10 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import runtime
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.portal import deadline_message, past_the_deadline
 from chalicelib.messaging.whatsapp import wa_me_link
-from chalicelib.services import links, offers, portal
+from chalicelib.services import offers, portal
 from chalicelib.web import request_state
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, check_post
@@ -72,12 +71,14 @@ def _contact_link(context: portal.ClientContext, text: str) -> str | None:
 @bp.route("/c/{token}", methods=["GET"])
 @capability
 def portal_home(token: str) -> Response:
-    home = portal.open_portal(runtime.repository(), token, runtime.now())
+    home = portal.open_portal(
+        request_state.deps().repo, request_state.deps().links, token, request_state.deps().now
+    )
     return render(
         "portal/home.html",
         home=home,
         token=token,
-        now=runtime.now(),
+        now=request_state.deps().now,
         places=_places(home.context),
         saved=SAVED.get(request_state.current().query("saved")),
     )
@@ -88,13 +89,19 @@ def portal_home(token: str) -> Response:
 def portal_optins(token: str) -> Response:
     state = request_state.current()
     form = state.form()
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     if form.get("template_slot_id"):  # one toggle, saved by the page's script
-        portal.set_optin(repo, token, form["template_slot_id"], form.get("on") == "yes")
+        portal.set_optin(
+            repo,
+            request_state.deps().links,
+            token,
+            form["template_slot_id"],
+            form.get("on") == "yes",
+        )
         if state.request.headers.get("x-requested-with") == "fetch":
             return Response(body="", status_code=204, headers={"Content-Type": "text/plain"})
     else:
-        portal.save_optins(repo, token, state.form_list("optin"))
+        portal.save_optins(repo, request_state.deps().links, token, state.form_list("optin"))
     return redirect(f"/c/{token}", saved="optins")
 
 
@@ -108,8 +115,8 @@ def _slots_page(
 @bp.route("/c/{token}/book", methods=["GET"])
 @capability
 def portal_book(token: str) -> Response:
-    repo, now = runtime.repository(), runtime.now()
-    context = portal.open_client(repo, token)
+    repo, now = request_state.deps().repo, request_state.deps().now
+    context = portal.open_client(repo, request_state.deps().links, token)
     return _slots_page(
         "portal/book.html", context, token=token, days=portal.open_slots(repo, context, now)
     )
@@ -118,12 +125,12 @@ def portal_book(token: str) -> Response:
 @bp.route("/c/{token}/book", methods=["POST"], content_types=FORM)
 @capability
 def portal_book_slot(token: str) -> Response:
-    repo, now = runtime.repository(), runtime.now()
+    repo, now = request_state.deps().repo, request_state.deps().now
     form = request_state.current().form()
     try:
-        context, booked = portal.book_slot(repo, token, form, now)
+        context, booked = portal.book_slot(repo, request_state.deps().links, token, form, now)
     except InvalidInput as exc:
-        context = portal.open_client(repo, token)
+        context = portal.open_client(repo, request_state.deps().links, token)
         days = portal.open_slots(repo, context, now)
         return _slots_page(
             "portal/book.html", context, 409, token=token, days=days, errors=exc.errors
@@ -136,7 +143,7 @@ def portal_book_slot(token: str) -> Response:
 
 # One session ----------------------------------------------------------------------------
 def _session_page(view: portal.SessionView, status: int = 200, **extra: Any) -> Response:
-    now = runtime.now()
+    now = request_state.deps().now
     context, session = view.context, view.session
     settings = context.trainer.settings
     locked = past_the_deadline(session, settings, now)
@@ -164,26 +171,32 @@ def _session_page(view: portal.SessionView, status: int = 200, **extra: Any) -> 
 @bp.route("/s/{token}", methods=["GET"])
 @capability
 def session_link(token: str) -> Response:
-    return _session_page(portal.open_session_link(runtime.repository(), token))
+    return _session_page(
+        portal.open_session_link(request_state.deps().repo, request_state.deps().links, token)
+    )
 
 
 @bp.route("/s/{token}", methods=["POST"], content_types=FORM)
 @capability
 def session_link_cancel(token: str) -> Response:
-    repo, now = runtime.repository(), runtime.now()
+    repo, now = request_state.deps().repo, request_state.deps().now
     form = request_state.current().form()
     try:
-        portal.cancel(repo, token, form.get("version"), now)
+        portal.cancel(repo, request_state.deps().links, token, form.get("version"), now)
     except InvalidInput as exc:
-        return _session_page(portal.open_session_link(repo, token), 400, errors=exc.errors)
+        return _session_page(
+            portal.open_session_link(repo, request_state.deps().links, token),
+            400,
+            errors=exc.errors,
+        )
     return redirect(f"/s/{token}", saved="canceled")
 
 
 @bp.route("/s/{token}/change", methods=["GET"])
 @capability
 def session_link_change(token: str) -> Response:
-    repo, now = runtime.repository(), runtime.now()
-    view = portal.open_session_link(repo, token)
+    repo, now = request_state.deps().repo, request_state.deps().now
+    view = portal.open_session_link(repo, request_state.deps().links, token)
     if not portal.can_change(view, now):
         return _session_page(view)  # explains why (deadline, past, canceled)
     days = portal.open_slots(repo, view.context, now, excluding=view.session.slot_id)
@@ -193,12 +206,12 @@ def session_link_change(token: str) -> Response:
 @bp.route("/s/{token}/change", methods=["POST"], content_types=FORM)
 @capability
 def session_link_move(token: str) -> Response:
-    repo, now = runtime.repository(), runtime.now()
+    repo, now = request_state.deps().repo, request_state.deps().now
     form = request_state.current().form()
     try:
-        moved = portal.change(repo, token, form, now)
+        moved = portal.change(repo, request_state.deps().links, token, form, now)
     except InvalidInput as exc:
-        view = portal.open_session_link(repo, token)
+        view = portal.open_session_link(repo, request_state.deps().links, token)
         if "deadline" in exc.errors or not portal.can_change(view, now):
             return _session_page(view, 400, errors=exc.errors)
         days = portal.open_slots(repo, view.context, now, excluding=view.session.slot_id)
@@ -216,11 +229,11 @@ def session_link_move(token: str) -> Response:
 
 # Last-minute offers -------------------------------------------------------------------------
 def _offer_page(view: offers.OfferView, token: str, status: int = 200, **extra: Any) -> Response:
-    now = runtime.now()
+    now = request_state.deps().now
     slot = view.slot
     seconds = view.seconds_left(now)
     if view.accepted:
-        extra["session_link"] = "/s/" + links.session(
+        extra["session_link"] = "/s/" + request_state.deps().links.session(
             view.trainer.id, view.client.id, view.client.portal_generation, view.session_id
         )
     return render(
@@ -238,20 +251,24 @@ def _offer_page(view: offers.OfferView, token: str, status: int = 200, **extra: 
 @bp.route("/o/{token}", methods=["GET"])
 @capability
 def offer_page(token: str) -> Response:
-    return _offer_page(offers.open_offer(runtime.repository(), token, runtime.now()), token)
+    return _offer_page(
+        offers.open_offer(request_state.deps().repo, token, request_state.deps().now), token
+    )
 
 
 @bp.route("/o/{token}", methods=["POST"], content_types=FORM)
 @capability
 def offer_accept(token: str) -> Response:
-    repo, now = runtime.repository(), runtime.now()
+    repo, now = request_state.deps().repo, request_state.deps().now
     try:
-        view, session = offers.accept(repo, token, now)
+        view, session = offers.accept(repo, request_state.deps().links, token, now)
     except offers.AlreadyAccepted as done:
         view, session_id = done.view, done.view.session_id
     except InvalidInput:
         return _offer_page(offers.open_offer(repo, token, now), token)
     else:
         session_id = session.id
-    link = links.session(view.trainer.id, view.client.id, view.client.portal_generation, session_id)
+    link = request_state.deps().links.session(
+        view.trainer.id, view.client.id, view.client.portal_generation, session_id
+    )
     return redirect(f"/s/{link}", saved="booked")

@@ -7,7 +7,6 @@ from functools import partial
 
 from chalice import Blueprint, Response
 
-from chalicelib import runtime
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.programs import (
     LENGTHS,
@@ -57,7 +56,7 @@ def _common(session: CurrentSession) -> dict[str, object]:
         "lengths": LENGTHS,
         "max_documents": MAX_DOCUMENTS,
         "max_sessions": MAX_SESSIONS,
-        "now": runtime.now(),
+        "now": request_state.deps().now,
         "states": STATES,
     }
 
@@ -68,13 +67,13 @@ def _common(session: CurrentSession) -> dict[str, object]:
 def hub(session: CurrentSession) -> Response:
     state = request_state.current()
     which = "models" if state.query("tab") == "models" else "bundles"
-    repo, tid = runtime.repository(), session.trainer.id
+    repo, tid = request_state.deps().repo, session.trainer.id
     return render(
         "programs/hub.html",
         which=which,
         templates=programs.store(repo).list_templates(tid) if which == "models" else [],
         page=(
-            programs.bundle_hub(repo, tid, state.query("after"), runtime.now())
+            programs.bundle_hub(repo, tid, state.query("after"), request_state.deps().now)
             if which == "bundles"
             else None
         ),
@@ -89,7 +88,7 @@ def _template_page(
 ) -> Response:
     template = None
     if template_id:
-        template = programs.store(runtime.repository()).get_template(
+        template = programs.store(request_state.deps().repo).get_template(
             session.trainer.id, template_id
         )
     form = context.pop("form", None) or (
@@ -124,7 +123,9 @@ def template_new(session: CurrentSession) -> Response:
 def template_create(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        programs.save_template(runtime.repository(), session.trainer, None, form, runtime.now())
+        programs.save_template(
+            request_state.deps().repo, session.trainer, None, form, request_state.deps().now
+        )
     except InvalidInput as exc:
         return _template_page(session, None, 400, errors=exc.errors, form=form)
     return redirect("/dashboard/programs", tab="models", saved="template")
@@ -140,12 +141,12 @@ def template_edit(session: CurrentSession, template_id: str) -> Response:
 @trainer
 def template_save(session: CurrentSession, template_id: str) -> Response:
     form = request_state.current().form()
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     try:
         if form.get("action") == "delete":
             programs.delete_template(repo, session.trainer.id, template_id, form.get("version"))
             return redirect("/dashboard/programs", tab="models", saved="deleted")
-        programs.save_template(repo, session.trainer, template_id, form, runtime.now())
+        programs.save_template(repo, session.trainer, template_id, form, request_state.deps().now)
     except InvalidInput as exc:
         return _template_page(session, template_id, 400, errors=exc.errors, form=form)
     except VersionConflict as exc:
@@ -157,7 +158,7 @@ def template_save(session: CurrentSession, template_id: str) -> Response:
 
 # Starting the wizard: choose the client (and maybe a template) ---------------------------
 def _start_page(session: CurrentSession, status: int = 200, **context: object) -> Response:
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     state = request_state.current()
     form = context.pop("form", None) or {
         "client_id": state.query("client_id"),
@@ -186,11 +187,11 @@ def wizard_begin(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
         draft = programs.start_draft(
-            runtime.repository(),
+            request_state.deps().repo,
             session.trainer,
             form.get("client_id", ""),
             form.get("template_id", ""),
-            runtime.now(),
+            request_state.deps().now,
         )
     except InvalidInput as exc:
         return _start_page(session, 400, errors=exc.errors, form=form)
@@ -201,7 +202,7 @@ def wizard_begin(session: CurrentSession) -> Response:
 def _offer_page(
     session: CurrentSession, draft_id: str, status: int = 200, **context: object
 ) -> Response:
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     view = programs.open_draft(repo, session.trainer.id, draft_id)
     form = context.pop("form", None) or dict(view.draft.offer)
     return render(
@@ -229,7 +230,7 @@ def wizard_offer(session: CurrentSession, draft_id: str) -> Response:
 def wizard_offer_save(session: CurrentSession, draft_id: str) -> Response:
     form = request_state.current().form()
     try:
-        programs.save_offer(runtime.repository(), session.trainer, draft_id, form)
+        programs.save_offer(request_state.deps().repo, session.trainer, draft_id, form)
     except InvalidInput as exc:
         return _offer_page(session, draft_id, 400, errors=exc.errors)
     except VersionConflict as exc:
@@ -243,9 +244,9 @@ def wizard_offer_save(session: CurrentSession, draft_id: str) -> Response:
 def _schedule_page(
     session: CurrentSession, draft_id: str, status: int = 200, **context: object
 ) -> Response:
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     try:
-        checked = programs.plan(repo, session.trainer, draft_id, runtime.now())
+        checked = programs.plan(repo, session.trainer, draft_id, request_state.deps().now)
     except InvalidInput:
         return redirect(WIZARD.format(draft_id, "offer"), saved="incomplete")
     quick = dict(checked.draft.quick)
@@ -276,7 +277,7 @@ def wizard_schedule(session: CurrentSession, draft_id: str) -> Response:
 @trainer
 def wizard_schedule_save(session: CurrentSession, draft_id: str) -> Response:
     form = request_state.current().form()
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     try:
         draft, action = programs.save_schedule(repo, session.trainer, draft_id, form)
     except InvalidInput as exc:
@@ -286,7 +287,7 @@ def wizard_schedule_save(session: CurrentSession, draft_id: str) -> Response:
     if action == "back":
         return redirect(WIZARD.format(draft_id, "offer"))
     if action == "next":
-        checked = programs.plan_draft(repo, session.trainer, draft, runtime.now())
+        checked = programs.plan_draft(repo, session.trainer, draft, request_state.deps().now)
         if not checked.ready:
             return _schedule_page(
                 session,
@@ -306,7 +307,9 @@ def _confirm_page(
     session: CurrentSession, draft_id: str, status: int = 200, **context: object
 ) -> Response:
     try:
-        checked = programs.plan(runtime.repository(), session.trainer, draft_id, runtime.now())
+        checked = programs.plan(
+            request_state.deps().repo, session.trainer, draft_id, request_state.deps().now
+        )
     except InvalidInput:
         return redirect(WIZARD.format(draft_id, "offer"), saved="incomplete")
     currency = session.trainer.settings.currency
@@ -342,7 +345,12 @@ def wizard_validate(session: CurrentSession, draft_id: str) -> Response:
         return redirect(WIZARD.format(draft_id, "schedule"))
     try:
         bundle = programs.create_bundle(
-            runtime.repository(), session.trainer, draft_id, form.get("version"), runtime.now()
+            request_state.deps().repo,
+            request_state.deps().links,
+            session.trainer,
+            draft_id,
+            form.get("version"),
+            request_state.deps().now,
         )
     except InvalidInput as exc:
         return _confirm_page(session, draft_id, 400, errors=exc.errors)
@@ -359,9 +367,9 @@ def wizard_validate(session: CurrentSession, draft_id: str) -> Response:
 def _bundle_page(
     session: CurrentSession, bundle_id: str, status: int = 200, **context: object
 ) -> Response:
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     page = programs.open_bundle(repo, session.trainer.id, bundle_id)
-    now = runtime.now()
+    now = request_state.deps().now
     state = request_state.current()
     return render(
         "programs/bundle.html",
@@ -397,7 +405,7 @@ def bundle_page(session: CurrentSession, bundle_id: str) -> Response:
 @trainer
 def bundle_change(session: CurrentSession, bundle_id: str) -> Response:
     form = request_state.current().form()
-    repo, now, tid = runtime.repository(), runtime.now(), session.trainer.id
+    repo, now, tid = request_state.deps().repo, request_state.deps().now, session.trainer.id
     action = form.get("action", "")
     try:
         if action == "confirm":
@@ -411,7 +419,9 @@ def bundle_change(session: CurrentSession, bundle_id: str) -> Response:
             )
             return redirect(f"/dashboard/bundles/{bundle_id}", sent=str(count))
         if action == "add":
-            programs.add_session(repo, session.trainer, bundle_id, form, now)
+            programs.add_session(
+                repo, request_state.deps().links, session.trainer, bundle_id, form, now
+            )
             return redirect(f"/dashboard/bundles/{bundle_id}", saved="added")
         programs.change_status(repo, tid, bundle_id, action, form.get("version"), now)
     except InvalidInput as exc:

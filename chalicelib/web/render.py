@@ -42,9 +42,7 @@ def _csrf_token() -> str:
 
 
 def _message_text(message: Any) -> str:
-    from chalicelib.services.links import message_text  # reads the stage's link secret
-
-    return message_text(message)
+    return request_state.deps().links.message_text(message)
 
 
 @lru_cache(maxsize=1)

@@ -7,14 +7,17 @@ import os
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from chalicelib import runtime
+from chalicelib.config import Config
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.tokens import new_token
 from chalicelib.services.auth import CurrentSession, current_session
+from chalicelib.services.deps import Deps
 
 
 class NoTrustedBaseUrl(DomainError):
@@ -66,13 +69,22 @@ def trusted_base_url(configured: str, context: Any, explicit_prefix: str | None)
 @dataclass
 class RequestState:
     request: Any
-    cfg: runtime.Config
+    cfg: Config
     prefix: str
     cookies: dict[str, str]
+    now: datetime  # the request's one instant: every rule, read and write agree on it
     set_cookies: list[str] = field(default_factory=list)
     session: CurrentSession | None = None
     session_loaded: bool = False
     anonymous_csrf: str | None = None
+    _deps: Deps | None = None
+
+    @property
+    def deps(self) -> Deps:
+        """What this request's use cases are handed (made on first use)."""
+        if self._deps is None:
+            self._deps = runtime.deps(self.now)
+        return self._deps
 
     # URLs ----------------------------------------------------------------------------
     def url_for(self, path: str, **query: Any) -> str:
@@ -117,7 +129,7 @@ class RequestState:
             self.session_loaded = True
             cookie = self.cookies.get(self.cfg.session_cookie)
             if cookie:
-                self.session = current_session(runtime.repository(), cookie, runtime.now())
+                self.session = current_session(self.deps.repo, cookie, self.now)
         return self.session
 
     @property
@@ -178,7 +190,7 @@ def _parse_cookies(header: str) -> dict[str, str]:
     return {key: morsel.value for key, morsel in jar.items()}
 
 
-def _stage_prefix(request: Any, cfg: runtime.Config) -> str:
+def _stage_prefix(request: Any, cfg: Config) -> str:
     """Deployed execute-api URLs carry the stage (/api); custom domains and local do not."""
     explicit = os.environ.get("URL_PREFIX")
     if explicit is not None:
@@ -197,6 +209,7 @@ def begin(request: Any) -> RequestState:
         cfg=cfg,
         prefix=_stage_prefix(request, cfg),
         cookies=_parse_cookies((request.headers or {}).get("cookie", "")),
+        now=runtime.now(),
     )
     _state.set(state)
     return state
@@ -207,3 +220,8 @@ def current() -> RequestState:
     if state is None:
         raise RuntimeError("no request in progress")
     return state
+
+
+def deps() -> Deps:
+    """The current request's dependencies (see `RequestState.deps`)."""
+    return current().deps

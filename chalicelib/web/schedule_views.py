@@ -6,7 +6,6 @@ from datetime import date, datetime, timedelta
 
 from chalice import Blueprint, Response
 
-from chalicelib import runtime
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
 from chalicelib.domain.offers import can_be_offered, matching_clients
@@ -44,10 +43,10 @@ def _moving(session: CurrentSession, ref: str) -> Session | None:
     if not ref:
         return None
     try:
-        booking = sessions.find_session(runtime.repository(), session.trainer.id, ref)
+        booking = sessions.find_session(request_state.deps().repo, session.trainer.id, ref)
     except NotFound:
         return None
-    if not booking.is_live or not booking.changing or booking.is_past(runtime.now()):
+    if not booking.is_live or not booking.changing or booking.is_past(request_state.deps().now):
         return None
     return booking
 
@@ -78,7 +77,7 @@ def _week_page(
 ) -> Response:
     state = request_state.current()
     settings = session.trainer.settings
-    today = local_today(runtime.now(), settings.time_zone)
+    today = local_today(request_state.deps().now, settings.time_zone)
     day_text = state.query("day") if week_text is None else ""
     week_text = state.query("week") if week_text is None else week_text
     moving = _moving(session, state.query("move") if move_ref is None else move_ref)
@@ -90,7 +89,7 @@ def _week_page(
     if day is None:
         day = today if week_key(today) == week else week_days(week)[0]
     shown = [day] if view == "day" else week_days(week)
-    repo, now = runtime.repository(), runtime.now()
+    repo, now = request_state.deps().repo, request_state.deps().now
     data = repo.get_week_with_sessions(session.trainer.id, week_key(shown[0]))
     slots = data.slots
     matched = _matched_slots(repo, session.trainer.id, data, now)
@@ -170,7 +169,9 @@ def slot_new(session: CurrentSession) -> Response:
 def slot_create(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        slot = schedule.add_slot(runtime.repository(), session.trainer, form, runtime.now())
+        slot = schedule.add_slot(
+            request_state.deps().repo, session.trainer, form, request_state.deps().now
+        )
     except InvalidInput as exc:
         return _slot_form(session, 400, errors=exc.errors, form=form)
     except Conflict as exc:
@@ -181,7 +182,9 @@ def slot_create(session: CurrentSession) -> Response:
 def _slot_in_week(session: CurrentSession, week_text: str, slot_id: str) -> tuple[Slot, Week]:
     """The slot and its week (slots and sessions): one Query, read once per request for
     the slot itself, its matches and a refused form shown again."""
-    week = runtime.repository().get_week_with_sessions(session.trainer.id, parse_week(week_text))
+    week = request_state.deps().repo.get_week_with_sessions(
+        session.trainer.id, parse_week(week_text)
+    )
     slot = next((s for s in week.slots if s.id == slot_id), None)
     if slot is None:
         raise NotFound(slot_id)
@@ -193,7 +196,7 @@ def _open_slot_page(
 ) -> Response:
     """The open slot's page: `week` is the Query that found the slot (its sessions tell
     who is booked then), plus the account partition for matches and the slot's log."""
-    repo, now = runtime.repository(), runtime.now()
+    repo, now = request_state.deps().repo, request_state.deps().now
     context.setdefault("confirming", "")
     account = repo.get_account(session.trainer.id)
     active_clients = sorted(
@@ -246,35 +249,39 @@ def slot_page(session: CurrentSession, week: str, slot_id: str) -> Response:
 @trainer
 def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
     form = request_state.current().form()
-    repo = runtime.repository()
+    repo = request_state.deps().repo
     slot, data = _slot_in_week(session, week, slot_id)
     action = form.get("action", "")
     try:
         if action == "remove":
-            schedule.remove_slot(repo, session.trainer.id, slot, form.get("version"), runtime.now())
+            schedule.remove_slot(
+                repo, session.trainer.id, slot, form.get("version"), request_state.deps().now
+            )
         elif action == "allocate":
             booked = schedule.allocate(
                 repo,
+                request_state.deps().links,
                 session.trainer,
                 slot,
                 form.get("client_id", ""),
                 form.get("version"),
-                runtime.now(),
+                request_state.deps().now,
             )
             return redirect(f"/dashboard/sessions/{booked.ref}", saved="booked")
         elif action == "offer":
             offers.send_offer(
                 repo,
+                request_state.deps().links,
                 session.trainer,
                 slot,
                 form.get("client_id", ""),
                 form.get("version"),
                 request_state.current().base_url,
-                runtime.now(),
+                request_state.deps().now,
                 week=data,
             )
         elif action == "withdraw":
-            offers.withdraw(repo, session.trainer.id, slot, runtime.now())
+            offers.withdraw(repo, session.trainer.id, slot, request_state.deps().now)
         elif action == "location":
             schedule.move_slot(
                 repo,
@@ -282,7 +289,7 @@ def slot_change(session: CurrentSession, week: str, slot_id: str) -> Response:
                 slot,
                 form.get("location_id", ""),
                 form.get("version"),
-                runtime.now(),
+                request_state.deps().now,
             )
         else:
             raise InvalidInput({"action": "Unknown action."})
@@ -300,12 +307,14 @@ def move_session(session: CurrentSession) -> Response:
     """Move a Changing session into the open slot picked on the schedule (one transaction);
     a refusal shows the same week again, still picking, with the reason."""
     form = request_state.current().form()
-    repo, tid, now = runtime.repository(), session.trainer.id, runtime.now()
+    repo, tid, now = request_state.deps().repo, session.trainer.id, request_state.deps().now
     ref, week = form.get("session", ""), parse_week(form.get("week", ""))
     booking = sessions.find_session(repo, tid, ref)
     try:
         target = schedule.find_slot(repo, tid, week, form.get("slot_id", ""))
-        moved = sessions.move_to(repo, tid, booking, target, form.get("version"), now)
+        moved = sessions.move_to(
+            repo, request_state.deps().links, tid, booking, target, form.get("version"), now
+        )
     except InvalidInput as exc:
         errors = {"_form": next(iter(exc.errors.values()), "That move is not possible.")}
         return _week_page(session, 400, week_text=week, move_ref=ref, errors=errors)
@@ -327,7 +336,12 @@ def apply_template(session: CurrentSession) -> Response:
     weeks = int(raw_weeks) if raw_weeks.isascii() and raw_weeks.isdigit() else 0
     try:
         results = schedule.apply_template(
-            runtime.repository(), session.trainer, week, weeks, runtime.now()
+            request_state.deps().repo,
+            request_state.deps().links,
+            session.trainer,
+            week,
+            weeks,
+            request_state.deps().now,
         )
     except InvalidInput as exc:
         return _week_page(session, 400, errors=exc.errors)

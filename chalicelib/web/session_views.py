@@ -7,7 +7,6 @@ from collections.abc import Callable
 
 from chalice import Blueprint, Response
 
-from chalicelib import runtime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.messages import LinkRef, Message
@@ -51,7 +50,7 @@ def _page(
         tab="sessions",
         booking=booking,
         log=log,
-        past=booking.is_past(runtime.now()),
+        past=booking.is_past(request_state.deps().now),
         payment_types=PAYMENT_TYPES,
         location=session.trainer.locations.get(booking.location_id),
         saved=request_state.current().query("saved"),
@@ -71,7 +70,11 @@ def session_list(session: CurrentSession) -> Response:
     state = request_state.current()
     which = "past" if state.query("list") == "past" else "upcoming"
     page = sessions.list_sessions(
-        runtime.repository(), session.trainer.id, which, state.query("after"), runtime.now()
+        request_state.deps().repo,
+        session.trainer.id,
+        which,
+        state.query("after"),
+        request_state.deps().now,
     )
     return render(
         "sessions/list.html",
@@ -87,7 +90,7 @@ def session_list(session: CurrentSession) -> Response:
 @bp.route("/dashboard/sessions/{ref}", methods=["GET"])
 @trainer
 def session_page(session: CurrentSession, ref: str) -> Response:
-    booking, log = sessions.open_session(runtime.repository(), session.trainer.id, ref)
+    booking, log = sessions.open_session(request_state.deps().repo, session.trainer.id, ref)
     # A destructive action is two steps that work without JavaScript: the button is a
     # link to this page with ?confirm=, which shows the real form.
     confirming = request_state.current().query("confirm")
@@ -127,7 +130,7 @@ def session_url(trainer_id: str) -> Callable[[Client, Session], LinkRef]:
 @trainer
 def session_change(session: CurrentSession, ref: str) -> Response:
     form = request_state.current().form()
-    repo, tid, now = runtime.repository(), session.trainer.id, runtime.now()
+    repo, tid, now = request_state.deps().repo, session.trainer.id, request_state.deps().now
     booking = sessions.find_session(repo, tid, ref)  # the log is read only to show errors
     action = form.get("action", "")
     version = form.get("version")

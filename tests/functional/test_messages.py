@@ -10,7 +10,7 @@ from chalice.test import Client
 
 from chalicelib import runtime
 from chalicelib.messaging import whatsapp
-from chalicelib.services import dispatcher, links
+from chalicelib.services import dispatcher
 from tests.functional.conftest import Browser
 from tests.functional.test_locations_and_template import add_location
 from tests.functional.test_schedule_pages import add_client, allocate, new_slot, slots_on
@@ -99,7 +99,7 @@ def _invoice_text(trainer: Browser, session_url: str) -> str:
     (message,) = runtime.repository().outbox.page(
         trainer.cookies["pt_session"].split(".")[0], None, None
     )[0]
-    return links.message_text(message)
+    return runtime.links().message_text(message)
 
 
 def test_an_invoice_to_an_iban_names_the_iban_and_bic_and_no_sort_code(
@@ -462,7 +462,9 @@ def _sent_message(trainer: Browser, session_url: str, clock) -> tuple[str, str]:
 
     dispatcher.dispatch(repo, clock.now, fake_twilio)
     ((message,), _) = repo.outbox.page(_tid(trainer), None, None)
-    url = dispatcher.webhooks.status_callback_url(_tid(trainer), message.ref)
+    url = dispatcher.webhooks.status_callback_url(
+        runtime.config().public_base_url, _tid(trainer), message.ref
+    )
     assert url and url.startswith("http://testserver/webhooks/twilio/status?m=")
     return url, "SM0123456789abcdef"
 

@@ -232,5 +232,7 @@ def test_a_move_from_a_tab_left_open_after_keep_it_where_it_is_is_refused_by_the
     target = schedule.find_slot(repo, tid, "2026-W48", setup["friday_9"])
     with pytest.raises(VersionConflict):
         # the stale object still says Changing: only the write's condition can refuse it
-        sessions.move_to(repo, tid, changing, target, str(changing.version), runtime.now())
+        sessions.move_to(
+            repo, runtime.links(), tid, changing, target, str(changing.version), runtime.now()
+        )
     assert "Moved to" not in trainer.get(setup["session"]).body

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from chalicelib import runtime
 from chalicelib.domain.schedule import book, make_slot
 from chalicelib.repo.repository import Repository
 from chalicelib.repo.schedule import NewSlot
@@ -25,7 +26,7 @@ def scene(repo: Repository):
     trainer = repo.get_trainer(trainer.id)
     assert trainer is not None
     form = {"name": "Priya Shah", "phone": "07400 123456", "email": "", "price": "40"}
-    priya = clients.add_client(repo, trainer, form, NOW, b"s")
+    priya = clients.add_client(repo, runtime.links(), trainer, form, NOW)
     return trainer, studio.id, park.id, priya
 
 
@@ -38,7 +39,7 @@ def _entries(trainer, studio: str, park: str, priya, count: int = 10) -> list[Ne
         booking = link = None
         if i % 2 == 0:
             booking = book(slot, f"b{i}", priya.id, priya.name, "recurring", NOW, 4000)[1]
-            link = sessions.link_for(trainer.id, priya, booking)
+            link = sessions.link_for(runtime.links(), trainer.id, priya, booking)
         entries.append(NewSlot(slot, booking, link))
     return entries
 
@@ -97,7 +98,9 @@ def test_more_than_one_transaction_of_slots_is_split_and_all_land(repo: Reposito
         day = date(2026, 11, 24 + i % 5)
         slot = make_slot(f"m{i}", day, (6 + i // 5) * 60, (7 + i // 5) * 60, studio, LONDON)
         booking = book(slot, f"c{i}", priya.id, priya.name, "recurring", NOW, 4000)[1]
-        entries.append(NewSlot(slot, booking, sessions.link_for(trainer.id, priya, booking)))
+        entries.append(
+            NewSlot(slot, booking, sessions.link_for(runtime.links(), trainer.id, priya, booking))
+        )
     written = repo.add_slots(trainer.id, entries)
     assert written.written == list(range(40)) and len(written.booked) == 40
     assert repo.client_balance(trainer.id, priya.id).unpaid_count == 40

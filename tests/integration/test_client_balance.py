@@ -7,6 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from chalicelib import runtime
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.schedule import ClientBalance
 from chalicelib.repo import keys
@@ -24,7 +25,7 @@ def scene(repo: Repository):
     trainer = repo.get_trainer(trainer.id)
     assert trainer is not None
     form = {"name": "Priya Shah", "phone": "07400 123456", "email": "", "price": "40"}
-    priya = clients.add_client(repo, trainer, form, NOW, SECRET)
+    priya = clients.add_client(repo, runtime.links(), trainer, form, NOW)
     return trainer, studio.id, priya
 
 
@@ -32,7 +33,7 @@ def _book(repo: Repository, scene, day: date, start: str = "09:00", end: str = "
     trainer, studio, priya = scene
     form = {"day": day.isoformat(), "start": start, "end": end, "location_id": studio}
     slot = schedule.add_slot(repo, trainer, form, NOW)
-    return schedule.allocate(repo, trainer, slot, priya.id, str(slot.version), NOW)
+    return schedule.allocate(repo, runtime.links(), trainer, slot, priya.id, str(slot.version), NOW)
 
 
 def _kept(repo: Repository, scene) -> tuple[int, int]:
@@ -68,7 +69,9 @@ def test_every_session_write_moves_the_kept_total_in_its_transaction(
         NOW,
     )
     changing = sessions.start_changing(repo, trainer.id, third, "1", NOW)
-    sessions.move_to(repo, trainer.id, changing, target, str(changing.version), NOW)
+    sessions.move_to(
+        repo, runtime.links(), trainer.id, changing, target, str(changing.version), NOW
+    )
     assert _kept(repo, scene) == (8000, 2)
     # voided once past: it is no longer owed
     later = NOW + timedelta(days=10)
@@ -136,7 +139,9 @@ def test_bookings_at_once_all_reach_the_kept_total(repo: Repository, scene) -> N
     ]
     outcomes = race(
         len(slots),
-        lambda i: schedule.allocate(repo, trainer, slots[i], priya.id, str(slots[i].version), NOW),
+        lambda i: schedule.allocate(
+            repo, runtime.links(), trainer, slots[i], priya.id, str(slots[i].version), NOW
+        ),
     )
     assert not [o for o in outcomes if isinstance(o, Exception)]
     assert _kept(repo, scene) == (8 * 4000, 8)
@@ -146,7 +151,7 @@ def test_a_refused_booking_changes_no_total(repo: Repository, scene) -> None:
     trainer, studio, priya = scene
     form = {"day": "2026-11-25", "start": "09:00", "end": "10:00", "location_id": studio}
     slot = schedule.add_slot(repo, trainer, form, NOW)
-    schedule.allocate(repo, trainer, slot, priya.id, str(slot.version), NOW)
+    schedule.allocate(repo, runtime.links(), trainer, slot, priya.id, str(slot.version), NOW)
     with pytest.raises(Conflict):  # the stale, already-read slot: taken meanwhile
-        schedule.allocate(repo, trainer, slot, priya.id, str(slot.version), NOW)
+        schedule.allocate(repo, runtime.links(), trainer, slot, priya.id, str(slot.version), NOW)
     assert _kept(repo, scene) == (4000, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib import runtime
 from chalicelib.domain.schedule import book
 from chalicelib.repo import parts
 from chalicelib.repo.dynamo import PART_KEY, TransactionFailed
@@ -26,7 +27,7 @@ def coach(repo: Repository):
 
 def _client(repo: Repository, trainer):
     form = {"name": "Priya Shah", "phone": "07400 123456", "email": "", "price": "45"}
-    return clients.add_client(repo, trainer, form, NOW, b"secret")
+    return clients.add_client(repo, runtime.links(), trainer, form, NOW)
 
 
 def test_the_refusing_part_is_named_and_the_others_are_not(repo: Repository, coach) -> None:

@@ -12,7 +12,7 @@ from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionCo
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Slot, book
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, clients, links, offers, portal, schedule
+from chalicelib.services import account, clients, offers, portal, schedule
 from chalicelib.services.portal import LinkInactive
 from tests.integration.test_repository import make_trainer, race
 from tests.integration.test_schedule_repository import NOW, slot_form
@@ -41,7 +41,7 @@ def world(repo: Repository) -> tuple[Trainer, Slot, list[Client]]:
     people = []
     for name in ("Ana", "Ben"):
         person = clients.add_client(
-            repo, trainer, {"name": name, "phone": "07400 123456"}, NOW, runtime.link_secret()
+            repo, runtime.links(), trainer, {"name": name, "phone": "07400 123456"}, NOW
         )
         person = clients.save_profile(
             repo,
@@ -65,9 +65,11 @@ def world(repo: Repository) -> tuple[Trainer, Slot, list[Client]]:
 def _offer(repo: Repository, trainer: Trainer, slot: Slot, person: Client) -> tuple[Slot, str]:
     """Send an offer and return the locked slot and the link token from the message."""
     seen = {m.id for m in repo.outbox.page(trainer.id, person.id, None)[0]}
-    locked = offers.send_offer(repo, trainer, slot, person.id, str(slot.version), BASE, NOW)
+    locked = offers.send_offer(
+        repo, runtime.links(), trainer, slot, person.id, str(slot.version), BASE, NOW
+    )
     (message,) = [m for m in repo.outbox.page(trainer.id, person.id, None)[0] if m.id not in seen]
-    return locked, links.message_text(message).split(f"{BASE}/o/")[1].split()[0]
+    return locked, runtime.links().message_text(message).split(f"{BASE}/o/")[1].split()[0]
 
 
 def _fresh(repo: Repository, trainer: Trainer, slot: Slot) -> Slot:
@@ -78,7 +80,7 @@ def test_accept_one_second_before_expiry_succeeds(repo: Repository, world) -> No
     trainer, slot, (ana, _ben) = world
     locked, token = _offer(repo, trainer, slot, ana)
     expiry = locked.offer.expires_at  # type: ignore[union-attr]
-    _view, session = offers.accept(repo, token, expiry - timedelta(seconds=1))
+    _view, session = offers.accept(repo, runtime.links(), token, expiry - timedelta(seconds=1))
     stored = _fresh(repo, trainer, slot)
     assert stored.session_id == session.id and stored.offer is None
 
@@ -88,7 +90,7 @@ def test_accept_one_second_after_expiry_fails_before_the_job_runs(repo: Reposito
     locked, token = _offer(repo, trainer, slot, ana)
     expiry = locked.offer.expires_at  # type: ignore[union-attr]
     with pytest.raises(InvalidInput) as refused:
-        offers.accept(repo, token, expiry + timedelta(seconds=1))
+        offers.accept(repo, runtime.links(), token, expiry + timedelta(seconds=1))
     assert "expired" in refused.value.errors["_form"]
     assert _fresh(repo, trainer, slot).is_open
 
@@ -100,7 +102,7 @@ def test_accept_racing_expiry_has_one_outcome(repo: Repository, world) -> None:
 
     def act(i: int) -> object:
         if i % 2:
-            return offers.accept(repo, token, expiry - timedelta(seconds=1))
+            return offers.accept(repo, runtime.links(), token, expiry - timedelta(seconds=1))
         return offers.expire_locks(repo, expiry + timedelta(seconds=1)).claimed
 
     outcomes = race(6, act)
@@ -118,7 +120,7 @@ def test_accept_racing_withdraw_has_one_outcome(repo: Repository, world) -> None
 
     def act(i: int) -> object:
         if i % 2:
-            return offers.accept(repo, token, NOW)
+            return offers.accept(repo, runtime.links(), token, NOW)
         offers.withdraw(repo, trainer.id, locked, NOW)
         return "withdrawn"
 
@@ -138,7 +140,7 @@ def test_two_offers_on_one_slot_at_once_make_one_lock(repo: Repository, world) -
     outcomes = race(
         6,
         lambda i: offers.send_offer(
-            repo, trainer, slot, people[i % 2].id, str(slot.version), BASE, NOW
+            repo, runtime.links(), trainer, slot, people[i % 2].id, str(slot.version), BASE, NOW
         ),
     )
     locks = [o for o in outcomes if isinstance(o, Slot)]
@@ -165,7 +167,7 @@ def test_expiry_run_twice_at_once_releases_once_and_spares_a_booked_slot(
     assert sum("expired" in i.get("text", "") for i in log) == 1
     # a second offer, accepted in time: the job (late) must not touch the booking
     _relocked, token = _offer(repo, trainer, _fresh(repo, trainer, slot), ana)
-    offers.accept(repo, token, NOW)
+    offers.accept(repo, runtime.links(), token, NOW)
     assert offers.expire_locks(repo, later + timedelta(hours=2)).claimed == 0
     assert _fresh(repo, trainer, slot).session_id is not None
 
@@ -175,11 +177,11 @@ def test_another_client_forged_or_old_tokens_cannot_accept(repo: Repository, wor
     locked, ana_token = _offer(repo, trainer, slot, ana)
     for bad in ("x" * 43, ana_token[:-1], ana_token + "A"):
         with pytest.raises(NotFound):
-            offers.accept(repo, bad, NOW)
+            offers.accept(repo, runtime.links(), bad, NOW)
     offers.withdraw(repo, trainer.id, locked, NOW)
     _relocked, _ben_token = _offer(repo, trainer, _fresh(repo, trainer, slot), ben)
     with pytest.raises(InvalidInput) as refused:  # Ana's old link, now Ben's offer
-        offers.accept(repo, ana_token, NOW)
+        offers.accept(repo, runtime.links(), ana_token, NOW)
     assert "withdrawn" in refused.value.errors["_form"]
     assert _fresh(repo, trainer, slot).session_id is None
 
@@ -190,7 +192,7 @@ def test_an_archived_clients_offer_link_is_inactive(repo: Repository, world) -> 
     stored = repo.get_client(trainer.id, ana.id)
     repo.save_client(trainer.id, stored, archived=True)
     with pytest.raises(LinkInactive):
-        offers.accept(repo, token, NOW)
+        offers.accept(repo, runtime.links(), token, NOW)
 
 
 def test_a_locked_slot_cannot_be_booked_removed_or_allocated(repo: Repository, world) -> None:
@@ -199,11 +201,11 @@ def test_a_locked_slot_cannot_be_booked_removed_or_allocated(repo: Repository, w
     with pytest.raises(Conflict, match="withdraw the offer first"):
         schedule.remove_slot(repo, trainer.id, locked, str(locked.version), NOW)
     with pytest.raises(Conflict, match="withdraw the offer first"):
-        schedule.allocate(repo, trainer, locked, ben.id, str(locked.version), NOW)
-    home = links.portal(trainer.id, repo.get_client(trainer.id, ben.id))
+        schedule.allocate(repo, runtime.links(), trainer, locked, ben.id, str(locked.version), NOW)
+    home = runtime.links().portal(trainer.id, repo.get_client(trainer.id, ben.id))
     form = {"week": locked.week, "slot_id": locked.id}
     with pytest.raises(InvalidInput, match="held for someone else"):
-        portal.book_slot(repo, home, form, NOW)
+        portal.book_slot(repo, runtime.links(), home, form, NOW)
     # and the write conditions refuse even without the friendly checks
     with pytest.raises(VersionConflict):
         repo.remove_slot(trainer.id, locked, NOW)

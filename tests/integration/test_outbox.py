@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from chalicelib import runtime
 from chalicelib.domain.errors import Conflict, VersionConflict
 from chalicelib.domain.messages import LinkRef, Message
 from chalicelib.domain.models import Trainer
@@ -22,7 +23,7 @@ from chalicelib.messaging import whatsapp
 from chalicelib.repo.repository import Repository
 from chalicelib.services import account, clients, dispatcher, messages, schedule, sessions, webhooks
 from tests.integration.test_repository import make_trainer, race
-from tests.integration.test_schedule_repository import NOW, SECRET, slot_form
+from tests.integration.test_schedule_repository import NOW, slot_form
 
 
 @pytest.fixture
@@ -37,9 +38,13 @@ def coach(repo: Repository) -> tuple[Trainer, str]:
 def _booking(repo: Repository, trainer: Trainer, studio: str, start: str, end: str) -> Session:
     slot = schedule.add_slot(repo, trainer, slot_form(start, end, studio), NOW)
     person = clients.add_client(
-        repo, trainer, {"name": "Priya Shah", "phone": "07400 123456", "price": "40"}, NOW, SECRET
+        repo,
+        runtime.links(),
+        trainer,
+        {"name": "Priya Shah", "phone": "07400 123456", "price": "40"},
+        NOW,
     )
-    return schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
+    return schedule.allocate(repo, runtime.links(), trainer, slot, person.id, "1", NOW)
 
 
 def _portal(client: object, session: Session) -> LinkRef:
@@ -168,7 +173,9 @@ def test_two_sessions_moved_into_one_slot_at_once_one_wins(repo: Repository, coa
 
     def act(i: int) -> Session:
         booking = movers[i]
-        return sessions.move_to(repo, trainer.id, booking, target, str(booking.version), NOW)
+        return sessions.move_to(
+            repo, runtime.links(), trainer.id, booking, target, str(booking.version), NOW
+        )
 
     outcomes = race(len(movers), act)
     winners = [o for o in outcomes if isinstance(o, Session)]
@@ -195,7 +202,7 @@ def test_a_move_racing_a_cancel_of_the_same_session_has_one_outcome(
     def act(i: int) -> object:
         if i % 2:
             return sessions.cancel(repo, trainer.id, booking, version, NOW)
-        return sessions.move_to(repo, trainer.id, booking, target, version, NOW)
+        return sessions.move_to(repo, runtime.links(), trainer.id, booking, target, version, NOW)
 
     outcomes = race(6, act)
     assert len([o for o in outcomes if not isinstance(o, Exception)]) == 1
@@ -254,7 +261,9 @@ def test_twilio_send_then_signed_delivery_report_round_trip(
     booking = _booking(repo, trainer, studio, "09:00", "10:00")
     _queue(repo, trainer, booking)
 
-    report = dispatcher.dispatch(repo, NOW)  # the real provider from the environment
+    report = dispatcher.dispatch(
+        repo, NOW, runtime.message_sender()
+    )  # the real provider from the environment
 
     assert report.claimed == 1 and not report.failed and not report.retried
     (request,) = _FakeTwilio.requests
@@ -268,14 +277,25 @@ def test_twilio_send_then_signed_delivery_report_round_trip(
     params = {"MessageSid": "SMfake0001", "MessageStatus": "delivered"}
     signature = whatsapp.twilio_signature("secret-token", callback, params)
     reference = dict(parse_qsl(urlsplit(callback).query))["m"]
-    forged = webhooks.twilio_status(repo, reference, params, signature[:-2] + "xx", NOW)
+    forged = webhooks.twilio_status(
+        repo, runtime.config().public_base_url, reference, params, signature[:-2] + "xx", NOW
+    )
     assert forged.status == 403 and _all_messages(repo, trainer)[0].status == "sent"
     other_ref = reference.replace(message.id, new_id())  # valid shape, not what was signed
-    assert webhooks.twilio_status(repo, other_ref, params, signature, NOW).status == 403
-    accepted = webhooks.twilio_status(repo, reference, params, signature, NOW)
+    assert (
+        webhooks.twilio_status(
+            repo, runtime.config().public_base_url, other_ref, params, signature, NOW
+        ).status
+        == 403
+    )
+    accepted = webhooks.twilio_status(
+        repo, runtime.config().public_base_url, reference, params, signature, NOW
+    )
     assert accepted.status == 204 and accepted.applied
     assert _all_messages(repo, trainer)[0].status == "delivered"
-    replay = webhooks.twilio_status(repo, reference, params, signature, NOW)
+    replay = webhooks.twilio_status(
+        repo, runtime.config().public_base_url, reference, params, signature, NOW
+    )
     assert replay.status == 204 and not replay.applied
 
 
@@ -290,7 +310,7 @@ def test_an_unreachable_provider_is_retried_not_lost(
     trainer, studio = coach
     booking = _booking(repo, trainer, studio, "09:00", "10:00")
     _queue(repo, trainer, booking)
-    report = dispatcher.dispatch(repo, NOW)
+    report = dispatcher.dispatch(repo, NOW, runtime.message_sender())
     assert report.retried and not report.failed
     (message,) = _all_messages(repo, trainer)
     assert message.status == "queued" and message.attempts == 1
@@ -342,7 +362,7 @@ def test_an_email_message_is_sent_through_ses(
     trainer, studio = coach
     _queue_email(repo, trainer, _booking(repo, trainer, studio, "09:00", "10:00"))
 
-    report = dispatcher.dispatch(repo, NOW)
+    report = dispatcher.dispatch(repo, NOW, runtime.message_sender())
 
     assert report.claimed == 1 and not report.failed and not report.retried
     (sent,) = get_backend("ses")["123456789012"]["eu-west-2"].sent_messages
@@ -359,7 +379,7 @@ def test_an_email_ses_rejects_fails_with_its_reason(
     monkeypatch.setenv("EMAIL_SENDER", "unverified@ptbookings.example")
     trainer, studio = coach
     _queue_email(repo, trainer, _booking(repo, trainer, studio, "09:00", "10:00"))
-    report = dispatcher.dispatch(repo, NOW)
+    report = dispatcher.dispatch(repo, NOW, runtime.message_sender())
     assert len(report.failed) == 1  # a rejected sender will not get better by retrying
     (stored,) = _all_messages(repo, trainer)
     assert stored.status == "failed" and stored.error

@@ -14,7 +14,7 @@ from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import TAKEN
 from chalicelib.domain.schedule import Session, Slot
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, clients, links, portal, schedule
+from chalicelib.services import account, clients, portal, schedule
 from tests.integration.test_repository import make_trainer, race
 from tests.integration.test_schedule_repository import NOW, slot_form
 from tests.support import race as barrier
@@ -33,10 +33,10 @@ def studio(repo: Repository) -> tuple[Trainer, str]:
 def _client(repo: Repository, trainer: Trainer, location: str, n: int) -> Client:
     person = clients.add_client(
         repo,
+        runtime.links(),
         trainer,
         {"name": f"Client {n}", "phone": "07400 123456", "price": "40"},
-        NOW,
-        runtime.link_secret(),  # the secret links.portal derives from
+        NOW,  # the secret links.portal derives from
     )
     return clients.save_profile(
         repo,
@@ -50,7 +50,7 @@ def _client(repo: Repository, trainer: Trainer, location: str, n: int) -> Client
 
 
 def _home(trainer: Trainer, client: Client) -> str:
-    return links.portal(trainer.id, client)
+    return runtime.links().portal(trainer.id, client)
 
 
 def _live_sessions_in(repo: Repository, trainer: Trainer, slot: Slot) -> list[Session]:
@@ -64,7 +64,10 @@ def test_twenty_clients_booking_one_slot_make_exactly_one_session(repo: Reposito
     people = [_client(repo, trainer, location, n) for n in range(20)]
     form = {"week": slot.week, "slot_id": slot.id}
 
-    outcomes = race(20, lambda i: portal.book_slot(repo, _home(trainer, people[i]), form, NOW)[1])
+    outcomes = race(
+        20,
+        lambda i: portal.book_slot(repo, runtime.links(), _home(trainer, people[i]), form, NOW)[1],
+    )
 
     winners = [o for o in outcomes if isinstance(o, portal.Booked)]
     assert len(winners) == 1, outcomes
@@ -84,14 +87,14 @@ def test_a_change_racing_a_booking_for_the_same_slot_has_one_winner(
     wanted = schedule.add_slot(repo, trainer, slot_form("18:00", "19:00", location), NOW)
     first = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", location), NOW)
     mover, booker = (_client(repo, trainer, location, n) for n in (1, 2))
-    held = schedule.allocate(repo, trainer, first, mover.id, "1", NOW)
-    session_token = links.session(trainer.id, mover.id, mover.portal_generation, held.id)
+    held = schedule.allocate(repo, runtime.links(), trainer, first, mover.id, "1", NOW)
+    session_token = runtime.links().session(trainer.id, mover.id, mover.portal_generation, held.id)
     form = {"week": wanted.week, "slot_id": wanted.id, "version": str(held.version)}
 
     def act(i: int) -> object:
         if i % 2:
-            return portal.book_slot(repo, _home(trainer, booker), form, NOW)[1]
-        return portal.change(repo, session_token, form, NOW)
+            return portal.book_slot(repo, runtime.links(), _home(trainer, booker), form, NOW)[1]
+        return portal.change(repo, runtime.links(), session_token, form, NOW)
 
     outcomes = race(6, act)
     # The booker's later threads may find the slot already theirs: a replay, not a win.
@@ -117,14 +120,14 @@ def test_cancel_racing_change_of_one_session_leaves_one_outcome(repo: Repository
     first = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", location), NOW)
     target = schedule.add_slot(repo, trainer, slot_form("18:00", "19:00", location), NOW)
     person = _client(repo, trainer, location, 1)
-    held = schedule.allocate(repo, trainer, first, person.id, "1", NOW)
-    token = links.session(trainer.id, person.id, person.portal_generation, held.id)
+    held = schedule.allocate(repo, runtime.links(), trainer, first, person.id, "1", NOW)
+    token = runtime.links().session(trainer.id, person.id, person.portal_generation, held.id)
     form = {"week": target.week, "slot_id": target.id, "version": str(held.version)}
 
     def act(i: int) -> object:
         if i % 2:
-            return portal.cancel(repo, token, str(held.version), NOW)
-        return portal.change(repo, token, form, NOW)
+            return portal.cancel(repo, runtime.links(), token, str(held.version), NOW)
+        return portal.change(repo, runtime.links(), token, form, NOW)
 
     outcomes = race(6, act)
     kinds = Counter(type(o).__name__ for o in outcomes)
@@ -154,10 +157,10 @@ def test_twenty_clients_holding_one_read_of_a_slot_make_exactly_one_session_ever
     people = [
         clients.add_client(
             repo,
+            runtime.links(),
             trainer,
             {"name": f"Client {n}", "phone": "07400 123456"},
             NOW,
-            runtime.link_secret(),
         )
         for n in range(20)
     ]

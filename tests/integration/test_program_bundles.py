@@ -33,7 +33,7 @@ from chalicelib.repo.programs import (
     bundle_to_item,
 )
 from chalicelib.repo.repository import SESSION_LINK_KIND, Repository
-from chalicelib.services import account, clients, links, programs, schedule, sessions
+from chalicelib.services import account, clients, programs, schedule, sessions
 from tests.integration.test_repository import make_trainer, race
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -55,7 +55,7 @@ def add_person(
     repo: Repository, trainer: Trainer, location: str, name: str, email: str = ""
 ) -> Client:
     contact = {"name": name, "phone": "07400 123456", "price": "40", "email": email}
-    person = clients.add_client(repo, trainer, contact, NOW, runtime.link_secret())
+    person = clients.add_client(repo, runtime.links(), trainer, contact, NOW)
     return clients.save_profile(
         repo,
         trainer,
@@ -129,7 +129,9 @@ def new_bundle(
     repo: Repository, studio: Studio, count: int = 12, price: str = "540", client_id: str = ""
 ) -> Bundle:
     draft = open_wizard(repo, studio, count, price, client_id)
-    return programs.create_bundle(repo, studio.trainer, draft.id, str(draft.version), NOW)
+    return programs.create_bundle(
+        repo, runtime.links(), studio.trainer, draft.id, str(draft.version), NOW
+    )
 
 
 # Reading the table -----------------------------------------------------------------------
@@ -232,7 +234,9 @@ def test_a_twelve_session_bundle_is_one_transaction_of_the_bundle_and_all_its_se
     draft = open_wizard(repo, studio, 12, "540")
     before = len(transactions.calls)
 
-    bundle = programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+    bundle = programs.create_bundle(
+        repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
+    )
 
     assert len(transactions.calls) - before == 1  # one TransactWriteItems, all or nothing
     stored = stored_bundle(repo, trainer.id, bundle.id)
@@ -259,7 +263,9 @@ def test_a_twelve_session_bundle_is_one_transaction_of_the_bundle_and_all_its_se
         assert slot.session_id == session.id
         assert [s.id for s in week.sessions] == [session.id]
         # its client link and its log line were written with it
-        token = links.session_hash(trainer.id, client.id, client.portal_generation, session.id)
+        token = runtime.links().session_hash(
+            trainer.id, client.id, client.portal_generation, session.id
+        )
         record = repo.get_token(token)
         assert record is not None
         log = repo.log_of(trainer.id, session.week, session.id)
@@ -278,20 +284,22 @@ def test_validating_the_same_wizard_again_creates_nothing_more(
 ) -> None:
     trainer = studio.trainer
     draft = open_wizard(repo, studio, 3, "90")
-    bundle = programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+    bundle = programs.create_bundle(
+        repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
+    )
     before = len(transactions.calls)
 
     with pytest.raises(AlreadyCreated):
-        programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
     with pytest.raises(AlreadyCreated):  # another tab's form, whatever its version
-        programs.create_bundle(repo, trainer, draft.id, "1", NOW)
+        programs.create_bundle(repo, runtime.links(), trainer, draft.id, "1", NOW)
 
     assert len(transactions.calls) == before  # nothing was even tried
     assert [b.id for b in programs.store(repo).list_bundles(trainer.id)] == [bundle.id]
     assert len(bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(3))) == 3
     assert sum(1 for i in scan(repo) if i.get("type") == "session") == 3
     with pytest.raises(NotFound):  # an id that never was a wizard is not "already created"
-        programs.create_bundle(repo, trainer, "no-such-draft", "1", NOW)
+        programs.create_bundle(repo, runtime.links(), trainer, "no-such-draft", "1", NOW)
 
 
 def test_the_price_is_split_over_the_sessions_and_sums_exactly_to_the_total(
@@ -321,7 +329,9 @@ def test_a_session_takes_the_open_slot_already_at_that_exact_time(
     assert checked.ready
     assert [c.existing for c in checked.checks] == [False, True, False]
 
-    bundle = programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+    bundle = programs.create_bundle(
+        repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
+    )
 
     week = repo.get_week_with_sessions(trainer.id, existing.week)
     (slot,) = week.slots  # no second slot at that time
@@ -341,7 +351,9 @@ def test_a_forty_session_bundle_is_written_in_chunks_and_ends_active(
     draft = open_wizard(repo, studio, 40, "1600")
     before = len(transactions.calls)
 
-    bundle = programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+    bundle = programs.create_bundle(
+        repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
+    )
 
     calls = transactions.calls[before:]
     assert len(calls) >= 3 and all(ok for _items, ok in calls)  # 40 x 6 items > 100
@@ -391,7 +403,7 @@ def test_a_date_taken_during_a_chunked_creation_leaves_nothing_of_the_bundle(
 
     with monkeypatch.context() as patched, pytest.raises(Conflict) as refused:
         patched.setattr(ProgramRepository, "create_bundle", taken_meanwhile)
-        programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
 
     assert isinstance(refused.value.__cause__, SlotTaken)
     assert "27 Jul 10:00–11:00 was taken" in str(refused.value)
@@ -428,7 +440,9 @@ def test_a_date_taken_during_a_chunked_creation_leaves_nothing_of_the_bundle(
     # The wizard is still there: once the date is free again, the same draft goes through.
     draft_now = programs.store(repo).get_draft(trainer.id, draft.id)
     schedule.remove_slot(repo, trainer.id, intruder, str(intruder.version), NOW)
-    bundle = programs.create_bundle(repo, trainer, draft.id, str(draft_now.version), NOW)
+    bundle = programs.create_bundle(
+        repo, runtime.links(), trainer, draft.id, str(draft_now.version), NOW
+    )
     assert stored_bundle(repo, trainer.id, bundle.id).status == "active"
     assert len(bundle_sessions_in_weeks(repo, trainer.id, bundle.id, weeks)) == 40
 
@@ -456,7 +470,7 @@ def test_a_template_deleted_while_the_wizard_was_open_creates_nothing_and_keeps_
     programs.delete_template(repo, trainer.id, template_id, str(template.version))
 
     with pytest.raises(TemplateGone):
-        programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
 
     with pytest.raises(NotFound):
         stored_bundle(repo, trainer.id, draft.id)
@@ -466,7 +480,9 @@ def test_a_template_deleted_while_the_wizard_was_open_creates_nothing_and_keeps_
     assert (kept.cards, kept.offer, kept.quick) == (draft.cards, draft.offer, draft.quick)
     assert len(kept.cards) == 12
 
-    bundle = programs.create_bundle(repo, trainer, draft.id, str(kept.version), NOW)
+    bundle = programs.create_bundle(
+        repo, runtime.links(), trainer, draft.id, str(kept.version), NOW
+    )
     assert bundle.template_id is None and bundle.status == "active"
     assert len(bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(12))) == 12
 
@@ -485,7 +501,7 @@ def test_a_template_deleted_during_a_chunked_creation_rolls_everything_back(
 
     with monkeypatch.context() as patched, pytest.raises(TemplateGone):
         patched.setattr(ProgramRepository, "create_bundle", deleted_meanwhile)
-        programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
 
     everything = scan(repo)
     assert not [i for i in everything if i.get("type") in ("session", "slot", "guard", "log")]
@@ -493,7 +509,9 @@ def test_a_template_deleted_during_a_chunked_creation_rolls_everything_back(
     assert not [i for i in everything if i.get("kind") == SESSION_LINK_KIND]
     kept = programs.store(repo).get_draft(trainer.id, draft.id)
     assert kept.template_id is None and len(kept.cards) == 40
-    bundle = programs.create_bundle(repo, trainer, draft.id, str(kept.version), NOW)
+    bundle = programs.create_bundle(
+        repo, runtime.links(), trainer, draft.id, str(kept.version), NOW
+    )
     assert stored_bundle(repo, trainer.id, bundle.id).status == "active"
 
 
@@ -540,7 +558,8 @@ def test_send_confirmations_pressed_eight_times_at_once_queues_one_round(
     # the table holds a placeholder; the link is made again from the secret to send
     assert all("https://x/s/" not in m.text and VIDEO in m.text for m in queued)
     assert all(
-        f"https://x/s/{links.session('coach', person.id, 1, m.subject_id)}" in links.message_text(m)
+        f"https://x/s/{runtime.links().session('coach', person.id, 1, m.subject_id)}"
+        in runtime.links().message_text(m)
         for m in queued
     )
     stored = stored_bundle(repo, trainer.id, bundle.id)
@@ -692,7 +711,9 @@ def test_cancel_void_and_move_keep_the_bundle_entries_in_step(
         NOW,
     )
     third = sessions.start_changing(repo, trainer.id, third, str(third.version), NOW)
-    replacement = sessions.move_to(repo, trainer.id, third, target, str(third.version), NOW)
+    replacement = sessions.move_to(
+        repo, runtime.links(), trainer.id, third, target, str(third.version), NOW
+    )
 
     stored = stored_bundle(repo, trainer.id, bundle.id)
     assert [e.status for e in stored.entries[:3]] == ["canceled", "voided", "booked"]
@@ -735,7 +756,9 @@ def test_add_session_is_refused_while_paused_or_full_and_appends_an_entry_otherw
     extra_day = nth_day(14)
 
     with pytest.raises(InvalidInput) as full:
-        programs.add_session(repo, trainer, bundle.id, _add_form(bundle, extra_day), NOW)
+        programs.add_session(
+            repo, runtime.links(), trainer, bundle.id, _add_form(bundle, extra_day), NOW
+        )
     assert "All 12 sessions are scheduled" in full.value.errors["_form"]
 
     first = bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(12))[0]
@@ -743,14 +766,18 @@ def test_add_session_is_refused_while_paused_or_full_and_appends_an_entry_otherw
     paused = programs.change_status(repo, trainer.id, bundle.id, "pause", str(bundle.version), NOW)
     assert paused.status == "paused"
     with pytest.raises(InvalidInput) as refused:
-        programs.add_session(repo, trainer, bundle.id, _add_form(paused, extra_day), NOW)
+        programs.add_session(
+            repo, runtime.links(), trainer, bundle.id, _add_form(paused, extra_day), NOW
+        )
     assert "paused" in refused.value.errors["_form"]
     assert week_items(repo, trainer.id, week_key(extra_day)) == []
 
     resumed = programs.change_status(
         repo, trainer.id, bundle.id, "resume", str(paused.version), NOW
     )
-    added = programs.add_session(repo, trainer, bundle.id, _add_form(resumed, extra_day), NOW)
+    added = programs.add_session(
+        repo, runtime.links(), trainer, bundle.id, _add_form(resumed, extra_day), NOW
+    )
 
     stored = stored_bundle(repo, trainer.id, bundle.id)
     assert len(stored.entries) == 13 and stored.version == resumed.version + 1
@@ -762,7 +789,9 @@ def test_add_session_is_refused_while_paused_or_full_and_appends_an_entry_otherw
     assert [s.id for s in week.sessions] == [added.id]
     assert [s.session_id for s in week.slots] == [added.id]
     with pytest.raises(InvalidInput):  # full again
-        programs.add_session(repo, trainer, bundle.id, _add_form(stored, nth_day(15)), NOW)
+        programs.add_session(
+            repo, runtime.links(), trainer, bundle.id, _add_form(stored, nth_day(15)), NOW
+        )
 
 
 def test_two_add_sessions_at_once_for_one_free_place_leave_exactly_one(
@@ -776,7 +805,9 @@ def test_two_add_sessions_at_once_for_one_free_place_leave_exactly_one(
 
     def add(i: int) -> Session:
         seen = stored_bundle(repo, trainer.id, bundle.id)  # each tab's own fresh page
-        return programs.add_session(repo, trainer, bundle.id, _add_form(seen, days[i]), NOW)
+        return programs.add_session(
+            repo, runtime.links(), trainer, bundle.id, _add_form(seen, days[i]), NOW
+        )
 
     outcomes = race(2, add)
 
@@ -810,7 +841,10 @@ def test_add_sessions_at_once_from_one_stale_page_leave_exactly_one(
     days = [nth_day(14), nth_day(14) + timedelta(days=1)]
 
     outcomes = race(
-        2, lambda i: programs.add_session(repo, trainer, bundle.id, _add_form(seen, days[i]), NOW)
+        2,
+        lambda i: programs.add_session(
+            repo, runtime.links(), trainer, bundle.id, _add_form(seen, days[i]), NOW
+        ),
     )
 
     winners = [o for o in outcomes if isinstance(o, Session)]
@@ -829,7 +863,10 @@ def test_validate_pressed_twice_at_once_makes_one_bundle(
     draft = open_wizard(repo, studio, count, "100")
 
     outcomes = race(
-        2, lambda _i: programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+        2,
+        lambda _i: programs.create_bundle(
+            repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
+        ),
     )
 
     winners = [o for o in outcomes if isinstance(o, Bundle)]
@@ -876,7 +913,9 @@ def test_the_hub_index_follows_every_write_of_the_bundle(repo: Repository, studi
     sessions.cancel(repo, trainer.id, third, str(third.version), NOW)
     assert hub_key(repo, trainer.id, bundle.id)[1] == f"{last_end}#{bundle.id}"
     stored = stored_bundle(repo, trainer.id, bundle.id)
-    programs.add_session(repo, trainer, bundle.id, _add_form(stored, nth_day(5)), NOW)
+    programs.add_session(
+        repo, runtime.links(), trainer, bundle.id, _add_form(stored, nth_day(5)), NOW
+    )
     assert hub_key(repo, trainer.id, bundle.id)[1] == f"20270105T110000Z#{bundle.id}"
 
 
@@ -1008,7 +1047,7 @@ def test_every_date_is_checked_at_once_with_every_message_the_weeks_would_give(
     _slot_at(repo, studio, days[3], "08:30", "10:30")  # began before it
     for day, start, end in ((days[4], "10:00", "11:00"), (days[5], "07:00", "12:00")):
         slot = _slot_at(repo, studio, day, start, end)
-        schedule.allocate(repo, trainer, slot, sam.id, str(slot.version), NOW)
+        schedule.allocate(repo, runtime.links(), trainer, slot, sam.id, str(slot.version), NOW)
     _slot_at(repo, studio, days[6], "10:00", "11:00", park.id)
     for day, until in ((days[7], NOW + timedelta(hours=1)), (days[8], NOW)):
         held = make_slot(new_id(), day, 600, 660, studio.location, trainer.settings.time_zone)
@@ -1091,7 +1130,7 @@ def test_validate_still_refuses_a_half_hour_taken_after_the_check(
 
     monkeypatch.setattr(ProgramRepository, "create_bundle", taken_meanwhile)
     with pytest.raises(Conflict, match="Tuesday 8 Dec 10:00–11:00 was taken"):
-        programs.create_bundle(repo, trainer, draft.id, str(draft.version), NOW)
+        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
     assert programs.store(repo).list_bundles(trainer.id) == []
     assert bundle_sessions_in_weeks(repo, trainer.id, draft.id, bundle_weeks(2)) == []
 

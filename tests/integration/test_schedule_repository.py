@@ -12,7 +12,7 @@ from chalicelib.domain.schedule import make_slot
 from chalicelib.domain.template import SlotDraft
 from chalicelib.repo import keys
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, clients, schedule
+from chalicelib.services import account, clients, links, schedule
 from tests.integration.test_repository import make_trainer, race
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -101,7 +101,10 @@ def test_apply_template_twice_at_once_adds_each_slot_once(repo: Repository, coac
         draft = SlotDraft(weekday=weekday, start=540, end=600, location_id=studio)
         new_template = template.with_slot(f"t{i}", draft, setup.locations)
         template = repo.save_template(trainer.id, template, new_template, studio)
-    outcomes = race(4, lambda _i: schedule.apply_template(repo, trainer, "2026-W48", 2, NOW))
+    outcomes = race(
+        4,
+        lambda _i: schedule.apply_template(repo, links.fixed(SECRET), trainer, "2026-W48", 2, NOW),
+    )
     assert not [o for o in outcomes if isinstance(o, Exception)], outcomes
     for week in ("2026-W48", "2026-W49"):
         slots = repo.get_week(trainer.id, week)
@@ -134,11 +137,20 @@ def test_twenty_bookings_of_one_slot_at_once_make_exactly_one_session(
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
     people = [
         clients.add_client(
-            repo, trainer, {"name": f"Client {i}", "phone": "07400 123456"}, NOW, SECRET
+            repo,
+            links.fixed(SECRET),
+            trainer,
+            {"name": f"Client {i}", "phone": "07400 123456"},
+            NOW,
         )
         for i in range(20)
     ]
-    outcomes = race(20, lambda i: schedule.allocate(repo, trainer, slot, people[i].id, "1", NOW))
+    outcomes = race(
+        20,
+        lambda i: schedule.allocate(
+            repo, links.fixed(SECRET), trainer, slot, people[i].id, "1", NOW
+        ),
+    )
     sessions = [o for o in outcomes if not isinstance(o, Exception)]
     assert len(sessions) == 1
     assert all(isinstance(o, Conflict) for o in outcomes if isinstance(o, Exception))
@@ -150,8 +162,10 @@ def test_twenty_bookings_of_one_slot_at_once_make_exactly_one_session(
 def test_a_booked_slot_cannot_be_removed_or_moved(repo: Repository, coach) -> None:
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
-    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
-    schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
+    person = clients.add_client(
+        repo, links.fixed(SECRET), trainer, {"name": "P", "phone": "07400 123456"}, NOW
+    )
+    schedule.allocate(repo, links.fixed(SECRET), trainer, slot, person.id, "1", NOW)
     with pytest.raises(VersionConflict):
         repo.remove_slot(trainer.id, slot, NOW)  # the form's copy still looks open
     with pytest.raises(VersionConflict):
@@ -164,7 +178,9 @@ def test_an_archived_client_cannot_be_booked_even_if_archived_meanwhile(
 ) -> None:
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
-    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
+    person = clients.add_client(
+        repo, links.fixed(SECRET), trainer, {"name": "P", "phone": "07400 123456"}, NOW
+    )
     from chalicelib.domain.schedule import book
 
     repo.save_client(trainer.id, person, archived=True)
@@ -185,7 +201,11 @@ def test_two_clients_saving_the_same_recurring_slot_at_once_leave_one_holder(
     )
     people = [
         clients.add_client(
-            repo, trainer, {"name": f"Client {i}", "phone": "07400 123456"}, NOW, SECRET
+            repo,
+            links.fixed(SECRET),
+            trainer,
+            {"name": f"Client {i}", "phone": "07400 123456"},
+            NOW,
         )
         for i in range(6)
     ]
@@ -213,8 +233,12 @@ def test_giving_up_a_recurring_slot_frees_it_for_another_client(repo: Repository
     repo.save_template(
         trainer.id, setup.template, setup.template.with_slot("wed", draft, setup.locations), studio
     )
-    a = clients.add_client(repo, trainer, {"name": "A", "phone": "07400 123456"}, NOW, SECRET)
-    b = clients.add_client(repo, trainer, {"name": "B", "phone": "07400 123456"}, NOW, SECRET)
+    a = clients.add_client(
+        repo, links.fixed(SECRET), trainer, {"name": "A", "phone": "07400 123456"}, NOW
+    )
+    b = clients.add_client(
+        repo, links.fixed(SECRET), trainer, {"name": "B", "phone": "07400 123456"}, NOW
+    )
     form = {"name": "A", "phone": "07400 123456", "version": "1"}
     a = clients.save_profile(
         repo, trainer, repo.get_account(trainer.id), a, form, [studio], ["wed"]
@@ -230,15 +254,20 @@ def test_two_rotations_at_once_leave_one_live_link(repo: Repository, coach) -> N
     from chalicelib.domain.tokens import token_hash
 
     trainer, _studio = coach
-    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
+    person = clients.add_client(
+        repo, links.fixed(SECRET), trainer, {"name": "P", "phone": "07400 123456"}, NOW
+    )
     outcomes = race(
-        4, lambda _i: clients.rotate_portal_link(repo, trainer.id, person, "1", SECRET, NOW)
+        4,
+        lambda _i: clients.rotate_portal_link(
+            repo, links.fixed(SECRET), trainer.id, person, "1", NOW
+        ),
     )
     assert len([o for o in outcomes if not isinstance(o, Exception)]) == 1
     stored = repo.get_account(trainer.id).client(person.id)
     assert stored.portal_generation == 2
-    live = repo.get_token(token_hash(clients.portal_token_for(SECRET, trainer.id, stored)))
-    old = repo.get_token(token_hash(clients.portal_token_for(SECRET, trainer.id, person)))
+    live = repo.get_token(token_hash(links.fixed(SECRET).portal(trainer.id, stored)))
+    old = repo.get_token(token_hash(links.fixed(SECRET).portal(trainer.id, person)))
     assert live is not None and not live.data.get("revoked_at")
     assert old is not None and old.data.get("revoked_at")
 
@@ -251,8 +280,10 @@ def test_cancel_racing_a_payment_change_leaves_one_outcome_and_one_log_line_each
 
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
-    person = clients.add_client(repo, trainer, {"name": "P", "phone": "07400 123456"}, NOW, SECRET)
-    booked = schedule.allocate(repo, trainer, slot, person.id, "1", NOW)
+    person = clients.add_client(
+        repo, links.fixed(SECRET), trainer, {"name": "P", "phone": "07400 123456"}, NOW
+    )
+    booked = schedule.allocate(repo, links.fixed(SECRET), trainer, slot, person.id, "1", NOW)
 
     def act(i: int):
         if i % 2:

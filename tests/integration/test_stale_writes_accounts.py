@@ -60,13 +60,14 @@ def world(repo: Repository) -> World:
 
 
 def _portal_hash(trainer_id: str, client: Client) -> str:
-    return token_hash(clients.portal_token_for(runtime.link_secret(), trainer_id, client))
+    return token_hash(runtime.links().portal(trainer_id, client))
 
 
 def _rotate(repo: Repository, trainer_id: str, client: Client) -> Client:
     current = client_now(repo, trainer_id, client)
-    secret = runtime.link_secret()
-    return clients.rotate_portal_link(repo, trainer_id, current, str(current.version), secret, NOW)
+    return clients.rotate_portal_link(
+        repo, runtime.links(), trainer_id, current, str(current.version), NOW
+    )
 
 
 def _save_notes(repo: Repository, world: World, client: Client, notes: str) -> Client:

@@ -12,6 +12,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from chalicelib import runtime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.messages import LinkRef
@@ -88,7 +89,9 @@ def generate(repo: Repository, world: World, draft: Draft) -> Draft:
 
 
 def validate(repo: Repository, world: World, draft: Draft) -> Bundle:
-    return programs.create_bundle(repo, world.trainer, draft.id, str(draft.version), NOW)
+    return programs.create_bundle(
+        repo, runtime.links(), world.trainer, draft.id, str(draft.version), NOW
+    )
 
 
 def bundle_sessions(repo: Repository, world: World, bundle: Bundle) -> list[Session]:
@@ -255,7 +258,7 @@ def test_a_bundle_status_set_from_a_stale_read_is_refused(repo: Repository, worl
 
 def _add(repo: Repository, world: World, bundle: Bundle, day: date) -> Session:
     form = {"version": str(bundle.version), "day": day.isoformat(), "start": "10:00"}
-    return programs.add_session(repo, world.trainer, bundle.id, form, NOW)
+    return programs.add_session(repo, runtime.links(), world.trainer, bundle.id, form, NOW)
 
 
 def test_adding_a_session_is_refused_by_the_write_when_the_bundle_was_paused_since(

@@ -52,7 +52,7 @@ def add_client(
 ) -> Client:
     """A client with a portal link (and, given locations, those enabled): as saved."""
     contact = {"name": name, "phone": "07400 123456", "price": "40", "email": email}
-    person = clients.add_client(repo, trainer, contact, NOW, runtime.link_secret())
+    person = clients.add_client(repo, runtime.links(), trainer, contact, NOW)
     if not locations and not recurring:
         return person
     return clients.save_profile(
@@ -80,7 +80,9 @@ def add_slot(
 
 def allocate(repo: Repository, trainer: Trainer, slot: Slot, client: Client) -> Session:
     """The trainer books `client` into `slot` (must be the slot as stored now)."""
-    return schedule.allocate(repo, trainer, slot, client.id, str(slot.version), NOW)
+    return schedule.allocate(
+        repo, runtime.links(), trainer, slot, client.id, str(slot.version), NOW
+    )
 
 
 def new_booking(slot: Slot, client: Client, now: datetime = NOW) -> Session:
@@ -172,7 +174,7 @@ def accepted_session(slot: Slot, offer: Offer, client: Client, now: datetime = N
 
 def link_for(trainer: Trainer, client: Client, session: Session) -> ClientLink:
     """The /s/ link item a new session is written with."""
-    return sessions.link_for(trainer.id, client, session)
+    return sessions.link_for(runtime.links(), trainer.id, client, session)
 
 
 def archive_location(repo: Repository, trainer_id: str, location_id: str) -> None:

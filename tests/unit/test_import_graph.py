@@ -5,14 +5,17 @@ only run later (inside functions, under `if TYPE_CHECKING:`): a deferred import 
 dependency, and deferring one to dodge a cycle is exactly what this test is here to stop.
 
 Layers and what each may import (besides the standard library and third-party packages):
+- config    -> nothing of ours (the stage's settings, a plain dataclass)
 - domain    -> domain (pure rules: no I/O, nothing of ours outside domain)
 - repo      -> domain, repo
 - messaging -> domain, messaging
-- services  -> domain, repo, messaging, services
-- runtime   -> domain, repo, messaging (the composition root: it wires the others)
+- services  -> config, domain, repo, messaging, services
+- runtime   -> config, domain, repo, messaging, services (the composition root: it makes
+               the dependencies each request and job run is handed)
 - web       -> anything; nothing but app.py imports web
 - app       -> anything (app.py, outside chalicelib: it registers the blueprints)
-So only web and app.py import runtime, apart from the known exceptions below.
+Nothing below web imports runtime, and in web only the two places a request or a job
+run begins (request_state, jobs_entry) do: every other view is handed `Deps`.
 """
 
 from __future__ import annotations
@@ -25,28 +28,26 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = "chalicelib"
 
 ALLOWED: dict[str, frozenset[str]] = {
+    "config": frozenset({"config"}),
     "domain": frozenset({"domain"}),
     "repo": frozenset({"domain", "repo"}),
     "messaging": frozenset({"domain", "messaging"}),
-    "services": frozenset({"domain", "repo", "messaging", "services"}),
-    "runtime": frozenset({"domain", "repo", "messaging", "runtime"}),
-    "web": frozenset({"domain", "repo", "messaging", "services", "runtime", "web"}),
-    "app": frozenset({"domain", "repo", "messaging", "services", "runtime", "web"}),
+    "services": frozenset({"config", "domain", "repo", "messaging", "services"}),
+    "runtime": frozenset({"config", "domain", "repo", "messaging", "services", "runtime"}),
+    "web": frozenset({"config", "domain", "repo", "messaging", "services", "runtime", "web"}),
+    "app": frozenset({"config", "domain", "repo", "messaging", "services", "runtime", "web"}),
     # chalicelib/__init__.py: importing any layer's module runs it, so it imports none.
     "package": frozenset(),
 }
 
-# Services that still reach into the composition root for configuration, secrets or the
-# clock instead of being handed them (docs/architecture.md, issue 13: "dependencies passed
-# in instead of `runtime`"). Exact on purpose: a new entry fails the test, and so does an
-# entry that is no longer true, so the list shrinks as they are removed.
-KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("chalicelib.services.auth", "chalicelib.runtime"),  # the Config type
-        ("chalicelib.services.links", "chalicelib.runtime"),  # link_secret()
-        ("chalicelib.services.webhooks", "chalicelib.runtime"),  # public_base_url
-    }
-)
+# Imports against the layers that are known and accepted. Exact on purpose: a new entry
+# fails the test, and so does an entry that is no longer true. Empty since every service
+# is handed its dependencies (issue 13).
+KNOWN_EXCEPTIONS: frozenset[tuple[str, str]] = frozenset()
+
+# The web modules where a request or a job run begins: the only ones that ask the
+# composition root for dependencies.
+ENTRY_POINTS = frozenset({"chalicelib.web.request_state", "chalicelib.web.jobs_entry"})
 
 
 # --- Reading the graph -----------------------------------------------------------------
@@ -133,6 +134,8 @@ def layer_of(module: str) -> str | None:
         return "package"
     if module == f"{PACKAGE}.runtime":
         return "runtime"
+    if module == f"{PACKAGE}.config":
+        return "config"
     parts = module.split(".")
     if len(parts) >= 2 and parts[0] == PACKAGE and parts[1] in ALLOWED:
         return parts[1]
@@ -251,6 +254,17 @@ def test_nothing_below_web_imports_runtime_or_web() -> None:
         if layer_of(target) in {"runtime", "web"}
     }
     assert sorted(found - KNOWN_EXCEPTIONS) == []
+
+
+def test_views_are_handed_their_dependencies() -> None:
+    # A view that asked runtime for the table or the clock would make a second `now`.
+    reaching = sorted(
+        module
+        for module, targets in GRAPH.items()
+        if layer_of(module) == "web" and module not in ENTRY_POINTS
+        if f"{PACKAGE}.runtime" in targets
+    )
+    assert reaching == []
 
 
 # --- The reader itself -----------------------------------------------------------------

@@ -1,0 +1,20 @@
+"""What one request's (or one job run's) use cases may touch, made once by the
+composition root (`chalicelib.runtime`) and handed down: nothing below the web layer
+reaches for a global to find the table, the clock or the link secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.config import Config
+from chalicelib.repo.repository import Repository
+from chalicelib.services.links import Links
+
+
+@dataclass(frozen=True)
+class Deps:
+    repo: Repository
+    links: Links
+    config: Config
+    now: datetime  # one instant for the whole request: every rule it checks agrees
