@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint unit browser-deps venv clean bench
+.PHONY: run test lint unit browser-deps venv clean bench bench-cpu
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ lint: $(STAMP)
 # BENCH_RUNS measured runs per page after a warm-up (default 5).
 bench: $(STAMP)
 	$(PY) -m benchmarks.pages
+
+# Where one week view's CPU goes, at ~40 and ~100 items (cProfile by layer, moto left
+# out): docs/benchmarks.md, "CPU per request".
+bench-cpu: $(STAMP)
+	$(PY) -m benchmarks.cpu
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here); their
 # accessibility audit injects axe-core from npm, pinned by package-lock.json.

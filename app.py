@@ -34,4 +34,4 @@ def expire_offer_locks(event: object) -> dict:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="dispatch_messages")
 def dispatch_messages(event: object) -> dict:
-    return jobs_entry.dispatch_messages()
+    return jobs_entry.dispatch_messages(getattr(event, "context", None))

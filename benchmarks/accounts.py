@@ -34,7 +34,7 @@ from chalicelib import runtime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.messages import LinkRef, Message
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.schedule import Session, Slot, parse_session_ref
+from chalicelib.domain.schedule import AddSlot, Session, Slot, parse_session_ref, shift_week
 from chalicelib.domain.settings import PaymentDetails, TrainerSettings
 from chalicelib.domain.timeutil import week_monday
 from chalicelib.domain.tokens import new_id
@@ -52,6 +52,8 @@ from chalicelib.services import (
     schedule,
     sessions,
 )
+from chalicelib.services.deps import Deps
+from chalicelib.web import forms
 
 BASE_URL = "http://testserver"  # the test stage's PUBLIC_BASE_URL
 THIS_WEEK = "2026-W48"  # NOW's week
@@ -135,6 +137,11 @@ class _Trainer:
     def tid(self) -> str:
         return self.trainer.id
 
+    def deps(self, at: datetime) -> Deps:
+        """What a click's use case is handed: this build's repository, the stage's links
+        and config, and `at` as the request's one instant."""
+        return Deps(self.repo, runtime.links(), runtime.config(), at)
+
     def refresh(self) -> None:
         found = self.repo.get_trainer(self.tid)
         assert found is not None
@@ -184,9 +191,8 @@ class _Trainer:
                 "doc_name_0": "Training plan",
                 "doc_url_0": "https://docs.example.com/plan.pdf",
             }
-            self.program_ids.append(
-                programs.save_template(self.repo, self.trainer, None, form, at).id
-            )
+            command = forms.command(programs.SaveTemplate, form)
+            self.program_ids.append(programs.save_template(self.deps(at), self.trainer, command).id)
 
     # Clients ---------------------------------------------------------------------------
     def add_client(self, index: int, at: datetime) -> Client:
@@ -234,7 +240,7 @@ class _Trainer:
             "end": end,
             "location_id": self.location_ids[location],
         }
-        return schedule.add_slot(self.repo, self.trainer, form, at)
+        return schedule.add_slot(self.repo, self.trainer, AddSlot(**form), at)
 
     def allocate(self, slot: Slot, client_id: str, at: datetime) -> Session:
         return schedule.allocate(
@@ -281,7 +287,8 @@ class _Trainer:
             "paid": "yes",
             "payment_type": self.rng.choice(PAYMENT_TYPES),
         }
-        sessions.set_payment(self.repo, self.tid, current, form, at)
+        payment = forms.command(sessions.SetPayment, form)
+        sessions.set_payment(self.repo, self.tid, current, payment, at)
 
     def cancel(self, ref: str, at: datetime, tell: bool) -> None:
         current = self.session(ref)
@@ -329,26 +336,22 @@ class _Trainer:
 
     # Programs --------------------------------------------------------------------------
     def draft(self, client_id: str, program: int, first_day: str, time_: str, at: datetime) -> str:
-        made = programs.start_draft(
-            self.repo, self.trainer, client_id, self.program_ids[program], at
-        )
+        deps = self.deps(at)
+        chosen = {"client_id": client_id, "template_id": self.program_ids[program]}
+        made = programs.start_draft(deps, self.trainer, forms.command(programs.StartDraft, chosen))
+        offer = {**made.offer.model_dump(), "version": str(made.version), "action": "next"}
         made = programs.save_offer(
-            self.repo,
-            self.trainer,
-            made.id,
-            {**made.offer, "version": str(made.version), "action": "next"},
+            deps, self.trainer, forms.command(programs.SaveOffer, offer, draft_id=made.id)
         )
+        quick = {
+            "version": str(made.version),
+            "action": "generate",
+            "first_day": first_day,
+            "first_time": time_,
+            "every_weeks": "1",
+        }
         made, _ = programs.save_schedule(
-            self.repo,
-            self.trainer,
-            made.id,
-            {
-                "version": str(made.version),
-                "action": "generate",
-                "first_day": first_day,
-                "first_time": time_,
-                "every_weeks": "1",
-            },
+            deps, self.trainer, forms.command(programs.SaveSchedule, quick, draft_id=made.id)
         )
         return made.id
 
@@ -356,9 +359,8 @@ class _Trainer:
         """A Starter pack (6 weekly sessions) through the 3-step wizard and Validate."""
         draft_id = self.draft(client_id, 1, first_day, time_, at)
         version = programs.store(self.repo).get_draft(self.tid, draft_id).version
-        return programs.create_bundle(
-            self.repo, runtime.links(), self.trainer, draft_id, str(version), at
-        )
+        command = forms.command(programs.CreateBundle, {"version": str(version)}, draft_id=draft_id)
+        return programs.create_bundle(self.deps(at), self.trainer, command)
 
 
 # History ------------------------------------------------------------------------------
@@ -369,7 +371,7 @@ def _apply_time(week: str) -> datetime:
 
 
 def _week(offset: int) -> str:
-    return schedule.shift_week(THIS_WEEK, offset)
+    return shift_week(THIS_WEEK, offset)
 
 
 def _life_of_booked(

@@ -11,10 +11,10 @@ one the app would have made.
 What it implements: GetItem, BatchGetItem, Query (base table and the table's GSIs, with
 begins_with / BETWEEN / comparisons, Limit, ExclusiveStartKey, both directions), PutItem,
 UpdateItem (SET with paths, `+`/`-`, if_not_exists, list_append; REMOVE; ADD for
-numbers), DeleteItem and TransactWriteItems (all or nothing). Conditions: only "the item
-must not exist yet" is enforced (it catches two slots on one half hour, an id used
-twice); other conditions are not evaluated: the build drives the services in an order
-where they hold, and the services' own checks run as usual.
+numbers and sets; DELETE from sets), DeleteItem and TransactWriteItems (all or nothing).
+Conditions: only "the item must not exist yet" is enforced (it catches two slots on one
+half hour, an id used twice); other conditions are not evaluated: the build drives the
+services in an order where they hold, and the services' own checks run as usual.
 """
 
 from __future__ import annotations
@@ -377,7 +377,20 @@ def _apply_update(
             elif clause == "ADD":
                 target, operand = action.split(None, 1)
                 path = _path(target, names)
+                added = _operand(operand, item, names, values)
+                if isinstance(added, set):
+                    _set(item, path, (_get(item, path) if _exists(item, path) else set()) | added)
+                    continue
                 base = _get(item, path) if _exists(item, path) else Decimal(0)
-                _set(item, path, Decimal(base) + Decimal(_operand(operand, item, names, values)))
+                _set(item, path, Decimal(base) + Decimal(added))
+            elif clause == "DELETE":
+                target, operand = action.split(None, 1)
+                path = _path(target, names)
+                if _exists(item, path):
+                    left = _get(item, path) - _operand(operand, item, names, values)
+                    if left:  # DynamoDB removes a set emptied this way
+                        _set(item, path, left)
+                    else:
+                        del _get(item, path[:-1])[path[-1]]
             else:
                 raise NotImplementedError(f"update clause {clause}")

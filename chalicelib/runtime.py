@@ -55,8 +55,12 @@ def aws_client(service: str) -> Any:
     client = _clients.get(cache_key)
     if client is None:
         import boto3
+        from botocore.config import Config as BotoConfig
 
-        client = boto3.client(service, region_name=cfg.region)
+        # SSM and SES answer in well under a second; boto's 60 s defaults would let one
+        # stuck call eat a scheduled run's whole time.
+        timeouts = BotoConfig(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
+        client = boto3.client(service, region_name=cfg.region, config=timeouts)
         _clients[cache_key] = client
     return client
 
@@ -115,7 +119,8 @@ def message_sender() -> Any:
     """The stage's message providers, for the dispatch job."""
     from chalicelib.services import dispatcher  # deferred: web requests never load it
 
-    return dispatcher.default_sender(links(), config().public_base_url)
+    cfg = config()
+    return dispatcher.default_sender(links(), cfg.public_base_url, local=cfg.is_local)
 
 
 def _system_now() -> datetime:

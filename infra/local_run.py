@@ -230,9 +230,11 @@ def main() -> int:
     repo = runtime.repository()
     seeded = seed_demo(repo, now)
     if restored:
-        # Data saved by an older version: bundles from before the paged hub get its keys
-        # (a no-op once done). The local table is small; a Scan is fine in this tool.
-        from infra.manage import index_bundles
+        # Data saved by an older version: bundles from before the paged hub get its keys,
+        # clients from before the client index get their entries and their opt-ins and
+        # recurring claims their set-up keys (no-ops once done). The local table is small;
+        # a Scan is fine in this tool.
+        from infra.manage import index_bundles, index_clients
 
         trainers = [
             i["id"]["S"]
@@ -241,6 +243,7 @@ def main() -> int:
             if i.get("SK", {}).get("S") == "PROFILE" and "id" in i
         ]
         index_bundles(trainers)
+        index_clients(trainers)
     factory = CLIFactory(str(ROOT))
     config = factory.create_config_obj(chalice_stage_name=STAGE)
     app = config.chalice_app

@@ -1,9 +1,16 @@
-"""Operator commands. Today: invite a trainer on an invite-only stage.
+"""Operator commands.
 
     TABLE_NAME=pt-bookings-prod AWS_PROFILE=... python -m infra.manage invite coach@example.com
 
-Creates the trainer account (email claimed uniquely); they then sign in at /login with that
-address and receive a link.
+`invite` creates the trainer account (email claimed uniquely); they then sign in at /login
+with that address and receive a link. `index-bundles` and `index-clients` bring data
+written by an older version to the current keys (each safe to run twice):
+
+    python -m infra.manage index-clients <trainer id> ...
+
+`index-clients` must run for every trainer before the version with the client index
+serves them (its pages read only the new keys), and once more right after the deploy for
+anything the old version wrote in between.
 """
 
 from __future__ import annotations
@@ -42,6 +49,17 @@ def index_bundles(trainer_ids: list[str]) -> int:
     return sum(store.index_bundles(tid, datetime.now(UTC)) for tid in trainer_ids)
 
 
+def index_clients(trainer_ids: list[str]) -> dict[str, int]:
+    """Build the client index of accounts written before it, and move their opt-ins,
+    recurring claims and link shares to the set-up keys (see repo/client_index.py)."""
+    repo = runtime.repository()
+    totals: dict[str, int] = {}
+    for trainer_id in trainer_ids:
+        for kind, count in repo.index_clients(trainer_id).items():
+            totals[kind] = totals.get(kind, 0) + count
+    return totals
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.manage")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,9 +69,17 @@ def main(argv: list[str] | None = None) -> int:
         "index-bundles", help="backfill the programs hub's keys for these trainers' bundles"
     )
     index_parser.add_argument("trainer_ids", nargs="+")
+    clients_parser = commands.add_parser(
+        "index-clients",
+        help="build these trainers' client index; move opt-ins, claims and shares to it",
+    )
+    clients_parser.add_argument("trainer_ids", nargs="+")
     args = parser.parse_args(argv)
     if args.command == "index-bundles":
         print(f"Indexed {index_bundles(args.trainer_ids)} bundle(s).")
+    if args.command == "index-clients":
+        done = index_clients(args.trainer_ids)
+        print("Wrote " + ", ".join(f"{count} {kind}" for kind, count in done.items()) + ".")
     if args.command == "invite":
         trainer_id = invite(args.email)
         address = normalise_email_address(args.email)

@@ -10,14 +10,17 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib import runtime
+from chalicelib.domain.clients import AddClient, SaveProfile
 from chalicelib.domain.errors import Conflict, DomainError
 from chalicelib.domain.grid import format_clock
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.settings import PaymentDetails, TrainerSettings
+from chalicelib.domain.template import SaveSlot
 from chalicelib.domain.timeutil import local_today
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Repository
 from chalicelib.services import account, clients, programs, schedule
+from chalicelib.services.deps import Deps
 
 DEMO_EMAIL = "demo@ptbookings.local"
 
@@ -88,45 +91,39 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
         repo.create_trainer(trainer)
     except Conflict:
         return None
+    deps = Deps(repo, runtime.links(), runtime.config(), now)
     location_ids = [account.add_location(repo, trainer.id, name).id for name in LOCATIONS]
     for weekday, start, end, location in TEMPLATE:
         version = repo.get_setup(trainer.id).template.version
-        account.add_template_slot(
-            repo,
+        account.save_template_slot(
+            deps,
             trainer.id,
-            {
-                "weekday": str(weekday),
-                "start": format_clock(start),
-                "end": format_clock(end),
-                "location_id": location_ids[location],
-                "version": str(version),
-            },
+            SaveSlot(
+                weekday=str(weekday),
+                start=format_clock(start),
+                end=format_clock(end),
+                location_id=location_ids[location],
+                version=version,
+            ),
         )
     template_ids = [slot.id for slot in repo.get_setup(trainer.id).template.slots]
     for name, phone, email, price, enabled, recurring, shared, private in CLIENTS:
-        client = clients.add_client(
-            repo,
-            runtime.links(),
-            trainer,
-            {"name": name, "phone": phone, "email": email, "price": price},
-            now,
-        )
+        contact = AddClient(name=name, phone=phone, email=email, price=price)
+        client = clients.add_client(repo, runtime.links(), trainer, contact, now)
         clients.save_profile(
             repo,
             trainer,
             repo.get_account(trainer.id),
             client,
-            {
-                "name": name,
-                "phone": phone,
-                "email": email,
-                "price": price,
-                "shared_notes": shared,
-                "private_notes": private,
-                "version": str(client.version),
-            },
-            [location_ids[i] for i in enabled],
-            [template_ids[i] for i in recurring],
+            SaveProfile(
+                **contact.model_dump(),
+                client_id=client.id,
+                location_ids=tuple(location_ids[i] for i in enabled),
+                recurring=tuple(template_ids[i] for i in recurring),
+                shared_notes=shared,
+                private_notes=private,
+                version=client.version,
+            ),
         )
     # A populated schedule from the first start: this week's remaining slots and next week,
     # with the recurring clients booked (the same Apply template a trainer presses).
@@ -141,6 +138,7 @@ def _seed_programs(
     repo: Repository, trainer: Trainer, location_ids: list[str], now: datetime
 ) -> None:
     """The two templates, and Ella's Starter pack: Thursdays 09:00 from next week."""
+    deps = Deps(repo, runtime.links(), runtime.config(), now)
     made = []
     for title, count, price, location, video, documents in PROGRAMS:
         form = {
@@ -153,30 +151,31 @@ def _seed_programs(
         }
         for i, (name, url) in enumerate(documents):
             form[f"doc_name_{i}"], form[f"doc_url_{i}"] = name, url
-        made.append(programs.save_template(repo, trainer, None, form, now))
+        made.append(
+            programs.save_template(deps, trainer, programs.SaveTemplate.model_validate(form))
+        )
     ella = next(c for c in repo.list_clients(trainer.id) if c.name == "Ella Morgan")
     today = local_today(now, trainer.settings.time_zone)
     thursday = today + timedelta(days=7 - today.weekday() + 3)
     try:
-        draft = programs.start_draft(repo, trainer, ella.id, made[1].id, now)
-        draft = programs.save_offer(
-            repo,
-            trainer,
-            draft.id,
-            {**draft.offer, "version": str(draft.version), "action": "next"},
+        chosen = programs.StartDraft(client_id=ella.id, template_id=made[1].id)
+        draft = programs.start_draft(deps, trainer, chosen)
+        offer = programs.SaveOffer.model_validate(
+            {**draft.offer.typed(), "draft_id": draft.id, "version": draft.version}
         )
-        draft, _ = programs.save_schedule(
-            repo,
-            trainer,
-            draft.id,
+        draft = programs.save_offer(deps, trainer, offer)
+        dates = programs.SaveSchedule.model_validate(
             {
-                "version": str(draft.version),
+                "draft_id": draft.id,
+                "version": draft.version,
                 "action": "generate",
                 "first_day": thursday.isoformat(),
                 "first_time": "09:00",
                 "every_weeks": "1",
-            },
+            }
         )
-        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), now)
+        draft, _ = programs.save_schedule(deps, trainer, dates)
+        validate = programs.CreateBundle(draft_id=draft.id, version=draft.version)
+        programs.create_bundle(deps, trainer, validate)
     except DomainError:
         pass  # a demo without the bundle is still a demo

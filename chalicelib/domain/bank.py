@@ -14,10 +14,11 @@ only a Settings save with an IBAN or a BIC needs it.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
+
+from chalicelib.domain.commands import Command
 
 Scheme = Literal["uk", "iban", "us", "au"]
 SCHEMES: Final[tuple[Scheme, ...]] = get_args(Scheme)
@@ -264,16 +265,30 @@ _PARSERS: Final = {
 }
 
 
-def parse_payment_form(form: Mapping[str, str], errors: dict[str, str]) -> PaymentDetails:
-    """The payment part of the Settings form. Only the chosen format's fields are read; the
-    others may hold anything (the page shows them all when scripts are off). Problems are
-    added to `errors` by field, so the page can show them with the rest of the form's.
+class PaymentInput(Command):
+    """The payment part of the Settings form, as typed: only the chosen format's fields are
+    read (the page shows them all when scripts are off, so the others may hold anything)."""
+
+    bank_scheme: str = ""
+    payee_name: str = ""
+    bank_name: str = ""
+    account_number: str = ""
+    sort_code: str = ""
+    iban: str = ""
+    bic: str = ""
+    routing_number: str = ""
+    bsb: str = ""
+
+
+def parse_payment(typed: PaymentInput, errors: dict[str, str]) -> PaymentDetails:
+    """The payment details the Settings form asks for. Problems are added to `errors` by
+    field, so the page can show them with the rest of the form's.
 
     A form without `bank_scheme` comes from before formats existed: it has UK fields."""
-    scheme = (form.get("bank_scheme") or "uk").strip()
+    scheme = typed.bank_scheme or "uk"
     names: dict[str, str] = {}
     for field in ("payee_name", "bank_name"):
-        names[field] = " ".join((form.get(field) or "").split())
+        names[field] = " ".join(getattr(typed, field).split())
         if len(names[field]) > MAX_NAME:
             errors[field] = f"Keep this to {MAX_NAME} characters or fewer."
     if scheme not in SCHEMES:
@@ -281,7 +296,7 @@ def parse_payment_form(form: Mapping[str, str], errors: dict[str, str]) -> Payme
         return PaymentDetails(**names)
     values: dict[str, str] = {}
     for field, parse in _PARSERS[scheme]:
-        raw = (form.get(field) or "").strip()
+        raw = getattr(typed, field)
         if not raw:
             continue  # payment details may be left empty until an invoice needs them
         try:

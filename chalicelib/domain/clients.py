@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.commands import Command, Versioned
 from chalicelib.domain.email_address import InvalidEmailAddress, normalise_email_address
 from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.domain.models import Location
@@ -77,31 +78,50 @@ def format_price_input(price_minor: int | None, currency: str, locale: str = DEF
     return format_money_input(price_minor, currency, locale)
 
 
-def parse_contact_form(
-    form: Mapping[str, str], default_country: str, currency: str
-) -> ContactDetails:
+class AddClient(Command):
+    """A new client as typed into the Clients tab: contact details and price, still text
+    (`parse_contact` reads them in the trainer's country and currency)."""
+
+    name: str = ""
+    phone: str = ""
+    email: str = ""
+    price: str = ""
+
+
+class SaveProfile(AddClient, Versioned):
+    """The profile form: contact details, the locations ticked, the recurring slots
+    ticked and the two notes, over the client as the page showed them."""
+
+    client_id: str
+    location_ids: tuple[str, ...] = ()
+    recurring: tuple[str, ...] = ()
+    shared_notes: str = ""
+    private_notes: str = ""
+
+
+def parse_contact(typed: AddClient, default_country: str, currency: str) -> ContactDetails:
     errors: dict[str, str] = {}
-    name = " ".join((form.get("name") or "").split())
+    name = " ".join(typed.name.split())
     if not name:
         errors["name"] = "Enter the client's name."
     elif len(name) > MAX_CLIENT_NAME:
         errors["name"] = f"Keep the name to {MAX_CLIENT_NAME} characters or fewer."
     phone = ""
     try:
-        phone = parse_phone(form.get("phone", ""), default_country)
+        phone = parse_phone(typed.phone, default_country)
     except ValueError as exc:
         errors["phone"] = str(exc)
     email = ""
-    if (form.get("email") or "").strip():  # optional: many clients only use WhatsApp
+    if typed.email:  # optional: many clients only use WhatsApp
         try:
-            email = normalise_email_address(form.get("email", ""))
+            email = normalise_email_address(typed.email)
         except InvalidEmailAddress as exc:
             errors["email"] = (
                 f"Enter an email address like name@example.com, or leave it empty. {exc}"
             )
     price: int | None = None
     try:
-        price = parse_price(form.get("price", ""), currency, locale_for_country(default_country))
+        price = parse_price(typed.price, currency, locale_for_country(default_country))
     except ValueError as exc:
         errors["price"] = str(exc)
     if errors:
@@ -109,27 +129,22 @@ def parse_contact_form(
     return ContactDetails(name=name, phone=phone, email=email, price_minor=price)
 
 
-def parse_profile_form(
-    form: Mapping[str, str],
-    enabled: Iterable[str],
-    default_country: str,
-    currency: str,
-    locations: Iterable[Location],
+def parse_profile(
+    typed: SaveProfile, default_country: str, currency: str, locations: Iterable[Location]
 ) -> tuple[ContactDetails, tuple[str, ...], str, str]:
     """The profile form: contact details, enabled locations and the two notes."""
     errors: dict[str, str] = {}
     contact: ContactDetails | None = None
     try:
-        contact = parse_contact_form(form, default_country, currency)
+        contact = parse_contact(typed, default_country, currency)
     except InvalidInput as exc:
         errors.update(exc.errors)
     known = {loc.id: loc for loc in locations}
-    chosen = tuple(dict.fromkeys(enabled))
+    chosen = tuple(dict.fromkeys(typed.location_ids))
     unknown = [lid for lid in chosen if lid not in known]
     if unknown:
         errors["location_ids"] = "One of the chosen locations does not exist any more."
-    shared = (form.get("shared_notes") or "").strip()
-    private = (form.get("private_notes") or "").strip()
+    shared, private = typed.shared_notes, typed.private_notes
     for field, text in (("shared_notes", shared), ("private_notes", private)):
         if len(text) > MAX_NOTES:
             errors[field] = f"Keep notes to {MAX_NOTES} characters or fewer."

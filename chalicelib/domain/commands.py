@@ -41,7 +41,10 @@ class Versioned(Command):
 
     @field_validator("version", mode="before")
     @classmethod
-    def _blank_is_none(cls, value: Any) -> Any:
-        # A form without the hidden field, or with it blank, is a stale page, not a typo:
-        # the version check refuses it with its own message.
-        return None if value in ("", None) else value
+    def _unreadable_is_none(cls, value: Any) -> Any:
+        # A form without the hidden field, blank or garbled, is a stale (or tampered)
+        # page, not a typo: the version check refuses it with its own message (409).
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value or "").strip()
+        return int(text) if text.isascii() and text.isdigit() else None

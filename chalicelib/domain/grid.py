@@ -8,8 +8,9 @@ time zone are known (see `domain.timeutil`).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from datetime import date
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 GRID_MINUTES = 30
 MINUTES_PER_DAY = 24 * 60
@@ -54,6 +55,47 @@ def format_long_date(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
+def range_label(days: Sequence[date]) -> str:
+    """The schedule's heading for the days shown: Thursday 26 November 2026 for a day,
+    23 Nov – 29 Nov 2026 for a week."""
+    if len(days) == 1:
+        return format_long_date(days[0])
+    return f"{days[0].day} {days[0]:%b} – {days[-1].day} {days[-1]:%b %Y}"
+
+
+@dataclass(frozen=True)
+class ScheduleNav:
+    """What the schedule's toolbar and Apply form say: dates, never ISO week codes."""
+
+    previous: str  # "Previous week: 23 Nov – 29 Nov 2026"
+    next: str
+    apply_from: str  # the Monday the Apply form starts at
+    apply_choices: list[tuple[int, str]]  # (number of weeks, "2 weeks: 30 Nov – 13 Dec 2026")
+
+
+def schedule_nav(shown: Sequence[date], max_weeks: int) -> ScheduleNav:
+    """The labels for a shown day (one date) or week (seven): Apply always starts at the
+    Monday of the week shown, as the form's hidden week field does."""
+    if len(shown) == 1:
+        day = shown[0]
+        previous = f"Previous day: {format_long_date(day - timedelta(days=1))}"
+        following = f"Next day: {format_long_date(day + timedelta(days=1))}"
+    else:
+        week = timedelta(weeks=1)
+        previous = f"Previous week: {format_date_range(shown[0] - week, shown[-1] - week)}"
+        following = f"Next week: {format_date_range(shown[0] + week, shown[-1] + week)}"
+    monday = shown[0] - timedelta(days=shown[0].weekday())
+    choices = [
+        (
+            n,
+            f"{n} week{'s' if n > 1 else ''}: "
+            f"{format_date_range(monday, monday + timedelta(weeks=n, days=-1))}",
+        )
+        for n in range(1, max_weeks + 1)
+    ]
+    return ScheduleNav(previous, following, format_long_date(monday), choices)
+
+
 def format_duration(minutes: int) -> str:
     hours, rest = divmod(minutes, 60)
     if hours and rest:
@@ -71,6 +113,11 @@ def grid_times(start: int, end: int) -> list[int]:
     """Grid times from start (inclusive) to end (exclusive)."""
     first = start + (-start % GRID_MINUTES)
     return list(range(first, end, GRID_MINUTES))
+
+
+def clock_choices(start: int, end: int) -> list[tuple[int, str]]:
+    """Every grid time from start to end (both included), for a time picker."""
+    return [(t, format_clock(t)) for t in range(start, end + 1, GRID_MINUTES)]
 
 
 def range_errors(start: int | None, end: int | None) -> dict[str, str]:
@@ -104,13 +151,27 @@ def parse_time_fields(
     end_field: str = "end",
 ) -> tuple[int | None, int | None]:
     """Read a start and an end time from a form; problems go into `errors` by field."""
+    return parse_time_range(
+        form.get(start_field, ""), form.get(end_field, ""), errors, start_field, end_field
+    )
+
+
+def parse_time_range(
+    start_text: str,
+    end_text: str,
+    errors: dict[str, str],
+    start_field: str = "start",
+    end_field: str = "end",
+) -> tuple[int | None, int | None]:
+    """A start and an end time as typed ("HH:MM"); problems go into `errors` by field, so
+    every bad field of a form is reported at once."""
     start = end = None
     try:
-        start = parse_clock(form.get(start_field, ""))
+        start = parse_clock(start_text)
     except ClockError as exc:
         errors[start_field] = str(exc)
     try:
-        end = parse_clock(form.get(end_field, ""), allow_end_of_day=True)
+        end = parse_clock(end_text, allow_end_of_day=True)
     except ClockError as exc:
         errors[end_field] = str(exc)
     return start, end

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.schedule import Session
@@ -31,6 +31,8 @@ KINDS: Final = {
     "offer": "Last-minute offer",
     "portal_link": "Portal link",
     "cancel_notice": "Cancellation notice",
+    "move_notice": "Move notice",
+    "reminder": "Reminder",
 }
 
 STATUS_LABELS: Final = {
@@ -97,6 +99,13 @@ class Message(BaseModel):
     subject: str = ""  # email subject line
     text: str  # with LINK_PLACEHOLDER where `link` goes
     link: LinkRef | None = None
+    # Outside the client's 24-hour window WhatsApp takes only an approved template: its
+    # variables by name (messaging.templates.variables_for), the link aside (made again
+    # when sent, like the text's). Empty: a message queued without them, free-form only.
+    variables: dict[str, str] = Field(default_factory=dict)
+    # Which template carries it, when not the one named like its kind (a program's
+    # confirmation is a "confirmation" with its own template).
+    template: str = ""
     status: str = "queued"
     attempts: int = 0
     provider: str | None = None
@@ -137,6 +146,10 @@ class Message(BaseModel):
         if self.kind == "portal_link":  # about the client, not a session
             return f"/dashboard/clients/{self.client_id}"
         return f"/dashboard/sessions/{self.subject_ref}"
+
+    @property
+    def template_kind(self) -> str:
+        return self.template or self.kind
 
     @property
     def ref(self) -> str:

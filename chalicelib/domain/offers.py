@@ -7,13 +7,30 @@ the `expire_offer_locks` job only tidies up (and logs) after the fact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.schedule import Offer, Session, Slot
 from chalicelib.domain.template import WeeklyTemplate
+
+
+class Matchable(Protocol):
+    """What matching needs of a client: a `Client`, or the client index's summary."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def archived(self) -> bool: ...
+    @property
+    def location_ids(self) -> tuple[str, ...]: ...
+
+
+C = TypeVar("C", bound=Matchable)
 
 
 def live_offer(slot: Slot, now: datetime) -> Offer | None:
@@ -29,18 +46,21 @@ def can_be_offered(slot: Slot, now: datetime) -> bool:
 
 def matching_clients(
     slot: Slot,
-    clients: Iterable[Client],
-    optins: Mapping[str, set[str]],
+    clients: Mapping[str, C],
+    opted_in: Mapping[str, Collection[str]],
     template: WeeklyTemplate,
     sessions: Iterable[Session],
-) -> list[Client]:
+) -> list[C]:
     """Active clients opted in to the slot's template time (weekday and start), with the
     slot's location enabled, and not already booked at that time. Pure: the schedule
-    computes it from the week's Query and the account partition, no per-slot reads."""
-    times = {
+    computes it from the week's Query and the set-up read (`opted_in`: template slot id ->
+    the ids of the clients who ticked it; `clients` by id), no per-slot or per-client
+    reads."""
+    times = [
         t.id for t in template.slots if t.weekday == slot.day.weekday() and t.start == slot.start
-    }
-    if not times:
+    ]
+    candidates = {cid for t in times for cid in opted_in.get(t, ())}
+    if not candidates:
         return []
     busy = {
         s.client_id
@@ -50,17 +70,18 @@ def matching_clients(
     return sorted(
         (
             c
-            for c in clients
-            if not c.archived
+            for cid in candidates - busy
+            if (c := clients.get(cid)) is not None
+            and not c.archived
             and slot.location_id in c.location_ids
-            and c.id not in busy
-            and optins.get(c.id, set()) & times
         ),
         key=lambda c: c.name.casefold(),
     )
 
 
-def offer_problem(slot: Slot, client_id: str, matches: list[Client], now: datetime) -> str | None:
+def offer_problem(
+    slot: Slot, client_id: str, matches: Iterable[Matchable], now: datetime
+) -> str | None:
     if not slot.is_open:
         return "This slot is booked now."
     if slot.start_utc <= now:
@@ -77,7 +98,7 @@ def make_offer(
     client: Client,
     offer_id: str,
     lock_minutes: int,
-    matches: list[Client],
+    matches: Iterable[Matchable],
     now: datetime,
 ) -> Offer:
     problem = offer_problem(slot, client.id, matches, now)

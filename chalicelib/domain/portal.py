@@ -6,25 +6,88 @@
 - Cancel and change: refused inside the deadline (default 36 h before the start); the
   client is told to contact the trainer instead.
 - Last-minute opt-ins: the weekly template's times at the client's enabled locations.
+
+The commands below are what the portal's forms ask for. A pick (its hidden week and slot
+id) stays text, so the rules here, not the parser, say what is wrong with it, in the words
+the client reads.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from chalicelib.domain.clients import Client
+from chalicelib.domain.commands import Command, Versioned
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.models import LocationName
-from chalicelib.domain.schedule import Session, Slot, cancellation, move, shift_week
+from chalicelib.domain.offers import live_offer
+from chalicelib.domain.schedule import (
+    Session,
+    Slot,
+    cancellation,
+    move,
+    parse_week,
+    shift_week,
+)
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import local_today, week_key
 
 TAKEN = "That slot was just taken by someone else. Pick another time."
+NOT_LISTED = "That time is not available. Pick one from the list."
+GONE = "That time is not available any more. Pick one from the list."
+OUTSIDE_WINDOW = "That week is outside the booking window."
 
 
+# Commands -------------------------------------------------------------------------------
+class SlotChoice(Command):
+    """An open slot picked from the portal's list: its week (which Query finds it) and id.
+    Both stay text: a tampered week is told "not available", not "not a week"."""
+
+    week: str = ""
+    slot_id: str = ""
+
+
+class BookSlot(SlotChoice):
+    """Book a session: the client's home link takes the picked slot."""
+
+
+class _PageVersion(Versioned):
+    @field_validator("version", mode="before")
+    @classmethod
+    def _garbled_is_stale(cls, value: Any) -> Any:
+        # Our pages only ever send the number they were drawn with: anything else is a
+        # page we did not draw, refused like a stale one ("This page was out of date").
+        if isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit()):
+            return None
+        return value
+
+
+class CancelSession(_PageVersion):
+    """Cancel the session a session link opens, as drawn at `version`."""
+
+
+class ChangeSession(_PageVersion, SlotChoice):
+    """Move the session a session link opens (as drawn at `version`) to a picked slot."""
+
+
+class SetOptin(Command):
+    """One tick or untick of a last-minute time (the page's script saves each at once)."""
+
+    template_slot_id: str
+    on: bool = False  # the script sends "yes" or "no"
+
+
+class SaveOptins(Command):
+    """The whole set of ticks at once (the form without JavaScript)."""
+
+    template_slot_ids: list[str] = Field(default_factory=list, alias="optin")
+
+
+# Rules ----------------------------------------------------------------------------------
 class PortalClient(BaseModel):
     """What the client's own pages (and every rule they run) may know about the client.
 
@@ -76,16 +139,36 @@ def booking_problem(
     """Why this client cannot take this slot, or None."""
     if not slot.is_open:
         return TAKEN
-    if slot.offer is not None and slot.offer.live(now):
+    if live_offer(slot, now) is not None:
         return "That slot is being held for someone else right now. Pick another time."
     if slot.week not in weeks:
-        return "That week is outside the booking window."
+        return OUTSIDE_WINDOW
     location = locations.get(slot.location_id)
     if slot.location_id not in client.location_ids or location is None or location.archived:
         return "That place is not one you can book at."
     if slot.start_utc <= now:
         return "That time has passed. Pick a later one."
     return None
+
+
+def chosen_week(week: str, settings: TrainerSettings, now: datetime) -> str:
+    """The week a picked slot is said to be in, if the client may book in it."""
+    try:
+        key = parse_week(week)
+    except InvalidInput:
+        raise InvalidInput({"_form": NOT_LISTED}) from None
+    if key not in allowed_weeks(settings, now):
+        raise InvalidInput({"_form": OUTSIDE_WINDOW})
+    return key
+
+
+def picked_slot(week_slots: list[Slot], slot_id: str) -> Slot:
+    """The picked slot among its week's (read for this trainer only, so another trainer's
+    id, or one from another week, is simply not there)."""
+    for slot in week_slots:
+        if slot.id == slot_id:
+            return slot
+    raise InvalidInput({"_form": GONE})
 
 
 def bookable(
@@ -130,7 +213,7 @@ def deadline_message(settings: TrainerSettings, trainer_name: str) -> str:
 def _refuse_inside_deadline(
     session: Session, settings: TrainerSettings, trainer_name: str, now: datetime
 ) -> None:
-    if session.is_live and session.start_utc > now and inside_deadline(session, settings, now):
+    if past_the_deadline(session, settings, now):
         raise InvalidInput({"deadline": deadline_message(settings, trainer_name)})
 
 

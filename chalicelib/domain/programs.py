@@ -6,8 +6,13 @@ one client: its sessions are ordinary sessions in the trainer-week partitions, e
 knowing its bundle and its place in it. The bundle keeps a small summary of each session
 (ref, end, status) so its progress and state are known from the bundle item alone.
 
-Pure rules only: parsing the wizard's forms, generating dates, splitting the price,
-checking each planned date against the schedule, progress and state.
+Pure rules only: reading what the wizard's forms typed, generating dates, splitting the
+price, checking each planned date against the schedule, progress and state.
+
+The wizard saves each step *as typed* before checking it, so an error, a reload or Back
+never loses input: the offer, the quick schedule and the date cards are therefore
+commands of strings (`OfferInput`, `QuickInput`, `DateCard`), and the rules here turn them
+into typed values with the messages users see.
 """
 
 from __future__ import annotations
@@ -16,16 +21,18 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Final
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from chalicelib.domain.clients import format_price_input, parse_price
+from chalicelib.domain.commands import Command
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import WEEKDAYS, ClockError, format_clock, parse_clock
 from chalicelib.domain.models import LocationName
 from chalicelib.domain.money import DEFAULT_LOCALE, format_money
+from chalicelib.domain.offers import live_offer
 from chalicelib.domain.schedule import Document, Session, Slot, make_slot, parse_day
 from chalicelib.domain.timeutil import NonexistentLocalTime, to_utc
 
@@ -35,6 +42,8 @@ MAX_EVERY_WEEKS: Final = 8
 MAX_TITLE: Final = 80
 LENGTHS: Final = tuple(range(30, 241, 30))  # session lengths on the grid, in minutes
 DEFAULT_LENGTH: Final = 60
+MAX_CARDS: Final = 200  # date cards read from one form: twice the largest bundle
+TYPED_LIMIT: Final = 500  # a draft keeps this much of each value: it is one small item
 
 STATES: Final = {
     "creating": "Not created",
@@ -64,8 +73,73 @@ class ProgramTemplate(ProgramOffer):
     created_at: datetime
 
 
-# Parsing the offer form (template page and wizard step 1) -------------------------------
+# The offer as typed (template page and wizard step 1) -------------------------------------
+def _kept(value: str) -> str:
+    """What a draft keeps of a typed value (the check runs on what was typed)."""
+    return value[:TYPED_LIMIT]
+
+
+_DOCUMENT_FIELD = re.compile(r"documents\.(\d+)\.(name|url)")
 _URL_CHARS = re.compile(r"^[^\s<>\"']+$")
+
+
+class DocumentInput(BaseModel):
+    """One document row as typed; a blank row is no document."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    name: str = ""
+    url: str = ""
+
+
+class OfferInput(Command):
+    """The offer's fields as typed. Kept as text on purpose: the draft saves them before
+    they are checked, and `parse_offer` gives each its own message. The form's document
+    rows (`doc_name_<i>`, `doc_url_<i>`) arrive as `documents`."""
+
+    title: str = ""
+    sessions: str = ""
+    price: str = ""
+    location_id: str = ""
+    length: str = ""
+    video_link: str = ""
+    documents: tuple[DocumentInput, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _document_rows(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or "documents" in data:
+            return data
+        rows = [
+            {"name": data.get(f"doc_name_{i}") or "", "url": data.get(f"doc_url_{i}") or ""}
+            for i in range(MAX_DOCUMENTS)
+        ]
+        return {**data, "documents": rows}
+
+    @classmethod
+    def form_name(cls, field: str) -> str:
+        found = _DOCUMENT_FIELD.fullmatch(field)
+        if found:
+            return f"doc_{found.group(2)}_{found.group(1)}"
+        return super().form_name(field)
+
+    def typed(self) -> dict[str, str]:
+        """The fields by their form names, as a draft keeps them and a form shows them."""
+        values = {
+            "title": _kept(self.title),
+            "sessions": _kept(self.sessions),
+            "price": _kept(self.price),
+            "location_id": _kept(self.location_id),
+            "length": _kept(self.length),
+            "video_link": _kept(self.video_link),
+        }
+        for i, row in enumerate(self.documents[:MAX_DOCUMENTS]):
+            values[f"doc_name_{i}"], values[f"doc_url_{i}"] = _kept(row.name), _kept(row.url)
+        return values
+
+    def offer_only(self) -> OfferInput:
+        """Just the offer's fields, as a draft keeps them, whatever command carried them."""
+        return OfferInput.model_validate(self.typed())
 
 
 def _link_problem(url: str) -> str | None:
@@ -97,62 +171,53 @@ def _count(raw: str, errors: dict[str, str]) -> int | None:
     return count
 
 
-def document_rows(form: Mapping[str, str]) -> list[tuple[str, str]]:
-    """The document rows of a form as typed (name, link), blank rows included."""
-    return [
-        (form.get(f"doc_name_{i}", "").strip(), form.get(f"doc_url_{i}", "").strip())
-        for i in range(MAX_DOCUMENTS)
-    ]
-
-
-def parse_offer_form(
-    form: Mapping[str, str],
+def parse_offer(
+    typed: OfferInput,
     locations: Mapping[str, LocationName],
     currency: str,
     locale: str = DEFAULT_LOCALE,
 ) -> ProgramOffer:
-    """Step 1 of the wizard or the template form; field errors all at once."""
+    """Step 1 of the wizard or the template form; field errors all at once, by
+    `OfferInput` field (a document's as `documents.<i>.name` / `.url`)."""
     errors: dict[str, str] = {}
-    title = " ".join((form.get("title") or "").split())
+    title = " ".join(typed.title.split())
     if not title:
         errors["title"] = "Give it a title, like “12-session coaching”."
     elif len(title) > MAX_TITLE:
         errors["title"] = f"Keep the title under {MAX_TITLE} characters."
-    count = _count(form.get("sessions", ""), errors)
+    count = _count(typed.sessions, errors)
     price: int | None = None
     try:
-        price = parse_price(form.get("price", ""), currency, locale)
+        price = parse_price(typed.price, currency, locale)
         if price is None:
             errors["price"] = "Enter the total price of the bundle (0 if it is free)."
     except ValueError as exc:
         errors["price"] = str(exc)
-    location_id = (form.get("location_id") or "").strip()
-    location = locations.get(location_id)
+    location = locations.get(typed.location_id)
     if location is None or location.archived:
         errors["location_id"] = "Pick one of your active locations."
     length = DEFAULT_LENGTH
     try:
-        length = int(form.get("length") or DEFAULT_LENGTH)
+        length = int(typed.length or DEFAULT_LENGTH)
         if length not in LENGTHS:
             raise ValueError
     except ValueError:
         errors["length"] = "Sessions last 30 min, 1 h, 90 min… up to 4 h (not 45 min)."
-    video_link = (form.get("video_link") or "").strip()
-    if video_link and (problem := _link_problem(video_link)):
+    if typed.video_link and (problem := _link_problem(typed.video_link)):
         errors["video_link"] = problem
     documents: list[Document] = []
-    for i, (name, url) in enumerate(document_rows(form)):
-        if not name and not url:
+    for i, row in enumerate(typed.documents[:MAX_DOCUMENTS]):
+        if not row.name and not row.url:
             continue
-        if not name:
-            errors[f"doc_name_{i}"] = "Give this document a name."
-        elif len(name) > MAX_TITLE:
-            errors[f"doc_name_{i}"] = f"Keep the name under {MAX_TITLE} characters."
-        if not url:
-            errors[f"doc_url_{i}"] = "Add the document's link."
-        elif problem := _link_problem(url):
-            errors[f"doc_url_{i}"] = problem
-        documents.append(Document(name=name, url=url))
+        if not row.name:
+            errors[f"documents.{i}.name"] = "Give this document a name."
+        elif len(row.name) > MAX_TITLE:
+            errors[f"documents.{i}.name"] = f"Keep the name under {MAX_TITLE} characters."
+        if not row.url:
+            errors[f"documents.{i}.url"] = "Add the document's link."
+        elif problem := _link_problem(row.url):
+            errors[f"documents.{i}.url"] = problem
+        documents.append(Document(name=row.name, url=row.url))
     if errors:
         raise InvalidInput(errors)
     assert count is not None and price is not None
@@ -160,11 +225,22 @@ def parse_offer_form(
         title=title,
         sessions=count,
         price_minor=price,
-        location_id=location_id,
+        location_id=typed.location_id,
         length=length,
-        video_link=video_link,
+        video_link=typed.video_link,
         documents=tuple(documents),
     )
+
+
+def parse_offer_form(
+    values: Mapping[str, str],
+    locations: Mapping[str, LocationName],
+    currency: str,
+    locale: str = DEFAULT_LOCALE,
+) -> ProgramOffer:
+    """`parse_offer` of fields held by their form names (tests/unit/test_money.py still
+    calls it this way; errors are keyed as `parse_offer` keys them)."""
+    return parse_offer(OfferInput.model_validate(values), locations, currency, locale)
 
 
 def offer_form_values(
@@ -183,6 +259,11 @@ def offer_form_values(
         values[f"doc_name_{i}"] = document.name
         values[f"doc_url_{i}"] = document.url
     return values
+
+
+def offer_input(offer: ProgramOffer, currency: str, locale: str = DEFAULT_LOCALE) -> OfferInput:
+    """A saved offer as what one would type to get it (a template prefilling a draft)."""
+    return OfferInput.model_validate(offer_form_values(offer, currency, locale))
 
 
 # Price ---------------------------------------------------------------------------------
@@ -217,6 +298,21 @@ def generate_days(first: date, count: int, every_weeks: int) -> list[date]:
     return [first + timedelta(weeks=every_weeks * i) for i in range(count)]
 
 
+class QuickInput(Command):
+    """Step 2's quick scheduling as typed (saved before it is checked)."""
+
+    first_day: str = ""
+    first_time: str = ""
+    every_weeks: str = ""
+
+    def typed(self) -> dict[str, str]:
+        return {
+            "first_day": _kept(self.first_day),
+            "first_time": _kept(self.first_time),
+            "every_weeks": _kept(self.every_weeks),
+        }
+
+
 @dataclass(frozen=True)
 class QuickSchedule:
     first: date
@@ -224,21 +320,21 @@ class QuickSchedule:
     every_weeks: int
 
 
-def parse_quick_form(form: Mapping[str, str]) -> QuickSchedule:
+def parse_quick(quick: QuickInput) -> QuickSchedule:
     errors: dict[str, str] = {}
     first: date | None = None
     try:
-        first = parse_day(form.get("first_day", ""))
+        first = parse_day(quick.first_day)
     except InvalidInput:
         errors["first_day"] = "Enter the first date, like 2026-12-01."
     start: int | None = None
     try:
-        start = parse_clock(form.get("first_time", ""))
+        start = parse_clock(quick.first_time)
         if start % 30:
             errors["first_time"] = "Use a time on the 30-minute grid (:00 or :30)."
     except ClockError as exc:
         errors["first_time"] = str(exc)
-    every = (form.get("every_weeks") or "").strip()
+    every = quick.every_weeks
     if not re.fullmatch(r"[0-9]{1,2}", every) or not 1 <= int(every) <= MAX_EVERY_WEEKS:
         errors["every_weeks"] = f"Repeat every 1 to {MAX_EVERY_WEEKS} weeks."
     if errors:
@@ -247,9 +343,18 @@ def parse_quick_form(form: Mapping[str, str]) -> QuickSchedule:
     return QuickSchedule(first, start, int(every))
 
 
-def cards_for(quick: QuickSchedule, count: int) -> list[dict[str, str]]:
+class DateCard(BaseModel):
+    """One date card of step 2 as typed."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    day: str = ""
+    start: str = ""
+
+
+def cards_for(quick: QuickSchedule, count: int) -> list[DateCard]:
     return [
-        {"day": day.isoformat(), "start": format_clock(quick.start)}
+        DateCard(day=day.isoformat(), start=format_clock(quick.start))
         for day in generate_days(quick.first, count, quick.every_weeks)
     ]
 
@@ -314,7 +419,7 @@ def _clash_text(other: Slot, sessions: Mapping[str, Session]) -> str:
 
 
 def check_cards(
-    cards: Sequence[Mapping[str, str]],
+    cards: Sequence[DateCard],
     offer: ProgramOffer,
     zone_name: str,
     now: datetime,
@@ -330,7 +435,7 @@ def check_cards(
     checks: list[CardCheck] = []
     planned: list[Slot] = []
     for card in cards:
-        day_text, start_text = card.get("day", "").strip(), card.get("start", "").strip()
+        day_text, start_text = card.day, card.start
         try:
             slot = _card_slot(
                 day_text, start_text, offer.length, offer.location_id, zone_name, new_id()
@@ -355,14 +460,13 @@ def check_cards(
             planned.append(slot)
             continue
         same_time = (clash.start_utc, clash.end_utc) == (slot.start_utc, slot.end_utc)
-        held = clash.offer is not None and clash.offer.live(now)
+        held = live_offer(clash, now)
         if same_time and clash.is_open and not held and clash.location_id == offer.location_id:
             checks.append(CardCheck(day_text, start_text, clash, existing=True))
             planned.append(clash)
             continue
         if same_time and clash.is_open and held:
-            assert clash.offer is not None
-            problem = f"Your open slot {clash.label} is offered to {clash.offer.client_name}."
+            problem = f"Your open slot {clash.label} is offered to {held.client_name}."
         elif same_time and clash.is_open:
             problem = f"Your open slot {clash.label} is at another location."
         else:
@@ -456,6 +560,9 @@ class Bundle(BaseModel):
         return min(upcoming, key=lambda e: e.end_utc).ref if upcoming else None
 
 
+BundleAction = Literal["pause", "resume", "complete", "reopen"]
+
+
 def transition(bundle: Bundle, action: str, now: datetime) -> str:
     """The stored status after a trainer's Pause / Resume / Complete / Reopen."""
     state = bundle.state(now)
@@ -512,8 +619,8 @@ class Draft(BaseModel):
     client_id: str
     template_id: str | None = None
     template_title: str = ""
-    offer: dict[str, str] = {}
-    quick: dict[str, str] = {}
-    cards: tuple[dict[str, str], ...] = ()
+    offer: OfferInput = OfferInput()
+    quick: QuickInput = QuickInput()
+    cards: tuple[DateCard, ...] = ()
     version: int = 1
     created_at: datetime

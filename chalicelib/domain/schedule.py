@@ -12,15 +12,17 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
+from chalicelib.domain.commands import Command
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import (
     GRID_MINUTES,
     WEEKDAYS,
     format_clock,
-    parse_time_fields,
+    parse_time_range,
     range_errors,
 )
 from chalicelib.domain.models import LocationName
@@ -31,6 +33,7 @@ _WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
 _DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 MAX_WEEKS_AT_ONCE = 12
 MAX_WEEKS_AHEAD = 104  # Apply template further out than two years is a typo, not a plan
+WEEKS_AT_ONCE = f"Apply to 1 to {MAX_WEEKS_AT_ONCE} weeks at a time."
 # Dates a schedule can hold. Far outside this, time-zone arithmetic overflows (year 1,
 # 9999) and nothing a trainer means is there: refuse such dates where they are typed.
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -152,25 +155,76 @@ def make_slot(
     )
 
 
-def parse_one_off_form(
-    form: Mapping[str, str], locations: Mapping[str, LocationName]
+class AddSlot(Command):
+    """The `+ Add` form of the schedule, as typed. Each field stays text: its rule below
+    says what is wrong with it in the user's own words ("“2026-02-30” is not a date")."""
+
+    day: str = ""
+    start: str = ""
+    end: str = ""
+    location_id: str = ""
+
+
+def parse_one_off(
+    slot: AddSlot, locations: Mapping[str, LocationName]
 ) -> tuple[date, int, int, str]:
-    """The `+ Add` form of the schedule: a date, times on the grid, an active location."""
+    """A one-off slot's date, times on the grid and active location; every bad field is
+    reported at once."""
     errors: dict[str, str] = {}
     day: date | None = None
     try:
-        day = parse_day(form.get("day", ""))
+        day = parse_day(slot.day)
     except InvalidInput as exc:
         errors.update(exc.errors)
-    start, end = parse_time_fields(form, errors)
-    location_id = (form.get("location_id") or "").strip()
-    location = locations.get(location_id)
+    start, end = parse_time_range(slot.start, slot.end, errors)
+    location = locations.get(slot.location_id)
     if location is None or location.archived:
         errors["location_id"] = "Pick one of your active locations."
     if errors:
         raise InvalidInput(errors)
     assert day is not None and start is not None and end is not None
-    return day, start, end, location_id
+    return day, start, end, slot.location_id
+
+
+class ApplyTemplate(Command):
+    """Apply template: from the week shown (`week`, checked by `weeks_to_apply`), for
+    `weeks` weeks."""
+
+    messages: ClassVar[dict[str, str]] = {"weeks": WEEKS_AT_ONCE}
+
+    week: str = ""
+    weeks: int = 1
+
+    @field_validator("weeks", mode="before")
+    @classmethod
+    def _whole_number(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        text = str(value if value is not None else "").strip()
+        if not text:
+            return 1  # no choice sent: one week
+        # Digits only: "+2", "²" or "2.0" is not what the select sends.
+        if text.isascii() and text.isdigit():
+            return int(text)
+        raise ValueError("not a number of weeks")
+
+
+def weeks_to_apply(first_week: str, weeks: int, current_week: str) -> list[str]:
+    """The week keys Apply template writes, all checked before anything is written: not
+    over, at most MAX_WEEKS_AHEAD ahead, inside the calendar range."""
+    first = parse_week(first_week)
+    if not 1 <= weeks <= MAX_WEEKS_AT_ONCE:
+        raise InvalidInput({"weeks": WEEKS_AT_ONCE})
+    last_monday = week_monday(first) + timedelta(weeks=weeks - 1)
+    if not in_calendar_range(last_monday):
+        raise InvalidInput({"week": "Those weeks are too far ahead: pick a nearer week."})
+    if week_key(last_monday) < current_week:
+        raise InvalidInput({"week": "Those weeks are over: pick this week or a later one."})
+    if first > shift_week(current_week, MAX_WEEKS_AHEAD):
+        raise InvalidInput(
+            {"week": f"Apply template reaches at most {MAX_WEEKS_AHEAD} weeks ahead."}
+        )
+    return [shift_week(first, offset) for offset in range(weeks)]
 
 
 def guard_instants(slot: Slot) -> list[datetime]:

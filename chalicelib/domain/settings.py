@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -11,10 +10,12 @@ from pydantic import BaseModel, ConfigDict
 from chalicelib.domain.bank import (
     MAX_NAME,
     PaymentDetails,
+    PaymentInput,
     Scheme,
-    parse_payment_form,
+    parse_payment,
     scheme_for_country,
 )
+from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import format_clock, is_on_grid, parse_time_fields
 from chalicelib.domain.money import OFFERED_CURRENCIES, locale_for_country
@@ -91,10 +92,27 @@ class TrainerSettings(BaseModel):
         return scheme_for_country(self.country)
 
 
+class SaveSettings(PaymentInput, Versioned):
+    """The Settings form as typed. Every field stays text: the rules below check them all
+    at once, so the page can show every problem together, each in its own words."""
+
+    business_name: str = ""
+    whatsapp_number: str = ""
+    time_zone: str = ""
+    country: str = ""
+    day_start: str = ""
+    day_end: str = ""
+    default_view: str = ""
+    booking_window: str = ""
+    booking_window_custom: str = ""
+    cancel_deadline_hours: str = ""
+    offer_lock_minutes: str = ""
+    currency: str = ""
+
+
 def _int_field(
-    form: Mapping[str, str], field: str, label: str, low: int, high: int, errors: dict[str, str]
+    raw: str, field: str, label: str, low: int, high: int, errors: dict[str, str]
 ) -> int | None:
-    raw = (form.get(field) or "").strip()
     if re.fullmatch(r"[-−]\s*[0-9]+", raw):
         # "-5" is a whole number: saying it is not would send people looking for a typo.
         errors[field] = f"{label} cannot be negative: use a whole number between {low} and {high}."
@@ -109,23 +127,25 @@ def _int_field(
     return value
 
 
-def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
+def parse_settings(typed: SaveSettings) -> TrainerSettings:
     """Validate every field at once so the page can show all the problems together."""
     errors: dict[str, str] = {}
 
-    business_name = (form.get("business_name") or "").strip()
+    business_name = typed.business_name
     if len(business_name) > MAX_NAME:
         errors["business_name"] = f"Keep the name to {MAX_NAME} characters or fewer."
 
-    time_zone = (form.get("time_zone") or "").strip()
+    time_zone = typed.time_zone
     if not is_valid_time_zone(time_zone):
         errors["time_zone"] = f"“{time_zone}” is not a time zone we know. Pick one from the list."
 
-    country = (form.get("country") or "").strip().upper()
+    country = typed.country.upper()
     if country not in COUNTRIES:
         errors["country"] = "Pick a country from the list."
 
-    day_start, day_end = parse_time_fields(form, errors, "day_start", "day_end")
+    day_start, day_end = parse_time_fields(
+        {"day_start": typed.day_start, "day_end": typed.day_end}, errors, "day_start", "day_end"
+    )
     for field, value in (("day_start", day_start), ("day_end", day_end)):
         if value is not None and not is_on_grid(value):
             errors.setdefault(
@@ -139,15 +159,15 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
     ):
         errors["day_end"] = "The day must end after it starts."
 
-    default_view = form.get("default_view", "")
+    default_view = typed.default_view
     if default_view not in ("day", "week"):
         errors["default_view"] = "Choose day or week."
 
-    window_choice = (form.get("booking_window") or "").strip()
+    window_choice = typed.booking_window
     booking_window_weeks: int | None = None
     if window_choice == "custom":
         booking_window_weeks = _int_field(
-            form,
+            typed.booking_window_custom,
             "booking_window_custom",
             "The custom booking window",
             1,
@@ -160,10 +180,15 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
         errors["booking_window"] = "Choose 1, 2, 3 weeks or a custom number."
 
     deadline = _int_field(
-        form, "cancel_deadline_hours", "The cancel/change deadline", 0, MAX_DEADLINE_HOURS, errors
+        typed.cancel_deadline_hours,
+        "cancel_deadline_hours",
+        "The cancel/change deadline",
+        0,
+        MAX_DEADLINE_HOURS,
+        errors,
     )
     lock = _int_field(
-        form,
+        typed.offer_lock_minutes,
         "offer_lock_minutes",
         "The last-minute lock",
         MIN_LOCK_MINUTES,
@@ -171,17 +196,18 @@ def parse_settings_form(form: Mapping[str, str]) -> TrainerSettings:
         errors,
     )
 
-    currency = (form.get("currency") or "").strip().upper()
+    currency = typed.currency.upper()
     if currency not in CURRENCIES:
         errors["currency"] = "Pick a currency from the list."
 
-    payment = parse_payment_form(form, errors)
+    payment = parse_payment(typed, errors)
 
     whatsapp_number = ""
-    raw_number = (form.get("whatsapp_number") or "").strip()
-    if raw_number:
+    if typed.whatsapp_number:
         try:
-            whatsapp_number = parse_phone(raw_number, country if country in COUNTRIES else "GB")
+            whatsapp_number = parse_phone(
+                typed.whatsapp_number, country if country in COUNTRIES else "GB"
+            )
         except ValueError as exc:
             errors["whatsapp_number"] = str(exc)
 

@@ -9,10 +9,11 @@ place at a time).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from pydantic import BaseModel, ConfigDict
 
+from chalicelib.domain.commands import Command, Versioned
 from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.domain.grid import (
     WEEKDAYS,
@@ -122,19 +123,37 @@ def slot_errors(
     return errors
 
 
-def parse_slot_form(form: Mapping[str, str]) -> SlotDraft:
-    """Parse the add/edit slot form; raises InvalidInput with per-field messages."""
+class SlotInput(Command):
+    """A template slot's form as typed. The fields stay text so that every problem is
+    found at once and told in the rules' words (a day of the week, a time on the grid)."""
+
+    weekday: str = ""
+    start: str = ""
+    end: str = ""
+    location_id: str = ""
+
+
+class SaveSlot(SlotInput, Versioned):
+    """Add a slot to the weekly template (no id), or change one: at the template's version."""
+
+    slot_id: str | None = None
+
+
+class RemoveSlot(Versioned):
+    slot_id: str
+
+
+def parse_slot(typed: SlotInput) -> SlotDraft:
+    """The slot a form asks for; raises InvalidInput with per-field messages."""
     errors: dict[str, str] = {}
-    weekday_raw = (form.get("weekday") or "").strip()
     # Only ASCII digits: str.isdigit() also accepts "²", which int() then rejects.
-    weekday = int(weekday_raw) if re.fullmatch(r"[0-6]", weekday_raw) else -1
+    weekday = int(typed.weekday) if re.fullmatch(r"[0-6]", typed.weekday) else -1
     if not 0 <= weekday <= 6:
         errors["weekday"] = "Pick a day of the week."
-    start, end = parse_time_fields(form, errors)
-    location_id = (form.get("location_id") or "").strip()
-    if not location_id:
+    start, end = parse_time_fields({"start": typed.start, "end": typed.end}, errors)
+    if not typed.location_id:
         errors["location_id"] = "Every slot needs a location."
     if errors:
         raise InvalidInput(errors)
     assert start is not None and end is not None
-    return SlotDraft(weekday=weekday, start=start, end=end, location_id=location_id)
+    return SlotDraft(weekday=weekday, start=start, end=end, location_id=typed.location_id)

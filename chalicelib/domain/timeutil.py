@@ -78,10 +78,33 @@ def interval_to_utc(day: date, start: int, end: int, zone_name: str) -> tuple[da
     return to_utc(day, start, zone_name), to_utc(day, end, zone_name)
 
 
+UTC_ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
 def utc_iso(instant: datetime) -> str:
     """Sortable, fixed-width UTC timestamp used in keys and stored attributes."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return instant.astimezone(UTC).strftime(UTC_ISO_FORMAT)
 
 
+@lru_cache(maxsize=4096)
 def parse_utc_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    """A `utc_iso` timestamp back as an aware UTC datetime.
+
+    Every item read carries a few of these, many of them the same instants (a slot and
+    its session start together; a warm Lambda reads the same week again), hence the
+    cache (datetimes are immutable, so sharing one is safe). Uncached, strptime costs
+    ~6 µs against ~1 µs for fromisoformat; fromisoformat reads more shapes than ours, so
+    it is only handed text laid out as ours, and anything it refuses goes to strptime:
+    an odd value gets strptime's result or error exactly as before."""
+    if (
+        len(text) == 20
+        and text[19] == "Z"
+        and text[10] == "T"
+        and text[4] == text[7] == "-"
+        and text[13] == text[16] == ":"
+    ):
+        try:
+            return datetime.fromisoformat(text[:19]).replace(tzinfo=UTC)
+        except ValueError:
+            pass
+    return datetime.strptime(text, UTC_ISO_FORMAT).replace(tzinfo=UTC)

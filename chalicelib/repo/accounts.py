@@ -1,5 +1,7 @@
 """The account aggregate: the trainer's profile and settings, locations, the weekly
-template, and the whole-account read (set-up, clients, opt-ins, shares).
+template, and the account's set-up read (locations, template, opt-ins and recurring
+claims by template slot, the client index: `get_account`), which never reads a client
+item.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import WeeklyTemplate
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.repo import keys
+from chalicelib.repo.client_index import link_shared_mark, summaries_from_item
 from chalicelib.repo.dynamo import (
     Condition,
     ConditionFailed,
@@ -31,7 +34,6 @@ from chalicelib.repo.dynamo import (
 from chalicelib.repo.mapping import (
     Account,
     Setup,
-    client_from_item,
     location_from_item,
     template_from_item,
     trainer_from_item,
@@ -47,7 +49,6 @@ from chalicelib.repo.parts import (
 
 TEMPLATE_AT_VERSION = "weekly template at version"
 CLAIM_EMAIL = "claim email"  # one account per address
-MARK_SHARED = "mark portal link shared"
 LINK_STILL_CURRENT = "portal link still current"
 MIRROR_LOCATION = "mirror location on the profile"
 NEW_LOCATION = "new location"
@@ -115,52 +116,53 @@ class AccountStore:
 
     # Set-up: locations and weekly template -----------------------------------------
     def get_setup(self, trainer_id: str) -> Setup:
-        """Locations and template in one Query of the account partition's CFG# items."""
-        return self._setup_from(
-            self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CFG_PREFIX)
+        """Locations and template in one Query of the account partition's set-up items
+        (from the locations to the template: the client index is not read)."""
+        items = self.db.query(keys.trainer_pk(trainer_id), sk_range=keys.SETUP_RANGE)
+        return self._account_from(items).setup
+
+    def get_account(self, trainer_id: str) -> Account:
+        """The set-up, opt-ins and recurring claims by template slot, and the client index:
+        one Query of the CFG# items, bounded by the template, whatever the client count."""
+        items = self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CFG_PREFIX)
+        return self._account_from(items)
+
+    @staticmethod
+    def _account_from(items: list[Item]) -> Account:
+        locations: list[Location] = []
+        template_item: Item | None = None
+        index_item: Item | None = None
+        opted_in: dict[str, frozenset[str]] = {}
+        holders: dict[str, str] = {}
+        for item in items:
+            sk = item[keys.SK]
+            if sk == keys.TEMPLATE_SK:
+                template_item = item
+            elif sk.startswith(keys.LOCATION_PREFIX):
+                locations.append(location_from_item(item))
+            elif sk.startswith(keys.OPTIN_PREFIX):
+                ids = frozenset(item.get("client_ids") or ())
+                if ids:
+                    opted_in[keys.template_slot_id_from_optin_sk(sk)] = ids
+            elif sk.startswith(keys.RECURRING_PREFIX):
+                holders[keys.template_slot_id_from_claim_sk(sk)] = item["client_id"]
+            elif sk == keys.CLIENT_INDEX_SK:
+                index_item = item
+        locations.sort(key=lambda loc: (loc.archived, loc.name.casefold()))
+        return Account(
+            Setup(locations, template_from_item(template_item)),
+            summaries_from_item(index_item),
+            opted_in,
+            holders,
         )
 
     @staticmethod
-    def _setup_from(items: list[Item]) -> Setup:
-        locations: list[Location] = []
-        template_item: Item | None = None
-        for item in items:
-            if item[keys.SK] == keys.TEMPLATE_SK:
-                template_item = item
-            elif item[keys.SK].startswith(keys.LOCATION_PREFIX):
-                locations.append(location_from_item(item))
-        locations.sort(key=lambda loc: (loc.archived, loc.name.casefold()))
-        return Setup(locations, template_from_item(template_item))
-
-    def get_account(self, trainer_id: str) -> Account:
-        """Set-up and clients in one Query of the whole account partition."""
-        items = self.db.query(keys.trainer_pk(trainer_id))
-        clients = [client_from_item(i) for i in items if i[keys.SK].startswith(keys.CLIENT_PREFIX)]
-        optins: dict[str, set[str]] = {}
-        shared: dict[str, int] = {}
-        for item in items:
-            if item[keys.SK].startswith(keys.OPTIN_PREFIX):
-                optins.setdefault(item["client_id"], set()).add(item["template_slot_id"])
-            elif item[keys.SK].startswith(keys.SHARED_PREFIX):
-                shared[item["client_id"]] = int(item["generation"])
-        return Account(self._setup_from(items), clients, optins, shared)
-
-    @staticmethod
-    def _portal_shared_op(trainer_id: str, client: Client, how: str, now: datetime) -> list:
-        """Transaction parts: the share mark, and that the link shared is still the
-        client's current one (not rotated, client not archived) when it is written."""
+    def _portal_shared_op(trainer_id: str, client: Client) -> list:
+        """Transaction parts: the share mark on the client index, and that the link shared
+        is still the client's current one (not rotated, client not archived) when it is
+        written."""
         return [
-            tx_put(
-                {
-                    **keys.portal_shared(trainer_id, client.id),
-                    "type": "portal_shared",
-                    "client_id": client.id,
-                    "generation": client.portal_generation,
-                    "how": how,
-                    "at": utc_iso(now),
-                },
-                part=MARK_SHARED,
-            ),
+            link_shared_mark(trainer_id, client),
             tx_check(
                 keys.client(trainer_id, client.id),
                 Condition(
@@ -172,10 +174,10 @@ class AccountStore:
             ),
         ]
 
-    def mark_portal_shared(self, trainer_id: str, client: Client, how: str, now: datetime) -> None:
+    def mark_portal_shared(self, trainer_id: str, client: Client) -> None:
         """The trainer copied the link: counted only if it is still the live link."""
         try:
-            self.db.transact(self._portal_shared_op(trainer_id, client, how, now))
+            self.db.transact(self._portal_shared_op(trainer_id, client))
         except TransactionFailed as exc:
             raise Conflict("This portal link was replaced meanwhile: copy the new one.") from exc
 
@@ -184,7 +186,7 @@ class AccountStore:
         very message (a double click, a replayed form) was already queued."""
         operations = [
             new_message(trainer_id, message),
-            *self._portal_shared_op(trainer_id, client, "sent", message.created_at),
+            *self._portal_shared_op(trainer_id, client),
         ]
         try:
             self.db.transact(operations)

@@ -1,7 +1,14 @@
-"""The clients aggregate: clients, their portal links, opt-ins and portal reads."""
+"""The clients aggregate: clients, their portal links, opt-ins and portal reads.
+
+Every write of a client item also writes the client's entry in the client index
+(`client_index.index_entry`) in the same transaction, so the index never drifts from the
+client items.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +23,7 @@ from chalicelib.domain.schedule import (
 from chalicelib.domain.template import WeeklyTemplate
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.repo import keys
+from chalicelib.repo.client_index import index_entry
 from chalicelib.repo.dynamo import (
     Condition,
     ConditionFailed,
@@ -50,6 +58,7 @@ NEW_BALANCE = "new client balance"
 NEW_PORTAL_LINK = "new portal link"
 RETIRE_PORTAL_LINK = "retire portal link"
 OPT_IN = "opt in"
+BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
 
 
 class ClientStore:
@@ -118,6 +127,29 @@ class ClientStore:
             raise NotFound(client_id)
         return client_from_item(item)
 
+    def client_with_balance(self, trainer_id: str, client_id: str) -> tuple[Client, ClientBalance]:
+        """A client and their kept balance in one BatchGetItem (the profile page): two items
+        in two partitions, fetched together rather than one after the other."""
+        client_key = keys.client(trainer_id, client_id)
+        balance_key = keys.client_balance(trainer_id, client_id)
+        by_pk = {item[keys.PK]: item for item in self.db.batch_get([client_key, balance_key])}
+        item = by_pk.get(client_key[keys.PK])
+        if item is None:
+            raise NotFound(client_id)
+        balance = by_pk.get(balance_key[keys.PK])
+        return client_from_item(item), (
+            ClientBalance() if balance is None else balance_from_item(balance)
+        )
+
+    def get_clients(self, trainer_id: str, client_ids: Iterable[str]) -> list[Client]:
+        """These clients (those that exist), one BatchGetItem per 100."""
+        wanted = [keys.client(trainer_id, cid) for cid in dict.fromkeys(client_ids)]
+        found: list[Client] = []
+        for start in range(0, len(wanted), BATCH_GET_KEYS):
+            chunk = wanted[start : start + BATCH_GET_KEYS]
+            found += [client_from_item(i) for i in self.db.batch_get(chunk)]
+        return found
+
     @staticmethod
     def _portal_token_op(trainer_id: str, client: Client, token_hash: str) -> dict[str, Any]:
         return tx_put(
@@ -140,6 +172,7 @@ class ClientStore:
         self.db.transact(
             [
                 tx_put(client_to_item(trainer_id, client), new_item(), part=NEW_CLIENT),
+                index_entry(trainer_id, client),
                 # A new client's kept balance starts counted (nothing is owed yet), so
                 # their profile never needs to count it from the history.
                 tx_put(
@@ -216,6 +249,7 @@ class ClientStore:
                         part=RETIRE_PORTAL_LINK,
                     ),
                     self._portal_token_op(trainer_id, rotated, new_hash),
+                    index_entry(trainer_id, rotated),
                 ]
             )
         except TransactionFailed as exc:
@@ -257,26 +291,39 @@ class ClientStore:
         )
 
     def client_optins(self, trainer_id: str, client_id: str) -> set[str]:
-        """The template slot ids a client has opted in to for last-minute offers."""
-        items = self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.optin_prefix(client_id))
-        return {i["template_slot_id"] for i in items}
+        """The template slot ids a client has opted in to for last-minute offers, from the
+        opt-in items (one per template slot, so at most the template's size)."""
+        items = self.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.OPTIN_PREFIX)
+        return {
+            keys.template_slot_id_from_optin_sk(i[keys.SK])
+            for i in items
+            if client_id in (i.get("client_ids") or ())
+        }
 
     def set_optin(self, trainer_id: str, client_id: str, template_slot_id: str, on: bool) -> None:
-        """Opt in or out: idempotent, so a repeated or crossed tick cannot fail."""
-        key = keys.optin(trainer_id, client_id, template_slot_id)
+        """Opt in or out: adding to or removing from the template slot's set of client ids
+        is idempotent, so a repeated or crossed tick cannot fail."""
+        key = keys.optin(trainer_id, template_slot_id)
+        names = {"#ids": "client_ids"}
         if not on:
-            self.db.delete(key)
+            # Only where the item exists: never an empty item for a time nobody ticked.
+            with suppress(ConditionFailed):
+                self.db.update(
+                    key,
+                    Condition("DELETE #ids :id", names, {":id": {client_id}}),
+                    Condition("attribute_exists(#pk)", {"#pk": keys.PK}),
+                )
             return
         try:
             self.db.transact(
                 [
-                    tx_put(
-                        {
-                            **key,
-                            "type": "optin",
-                            "client_id": client_id,
-                            "template_slot_id": template_slot_id,
-                        },
+                    tx_update(
+                        key,
+                        Condition(
+                            "ADD #ids :id SET #type = :type, #slot = :slot",
+                            {**names, "#type": "type", "#slot": "template_slot_id"},
+                            {":id": {client_id}, ":type": "optins", ":slot": template_slot_id},
+                        ),
                         part=OPT_IN,
                     ),
                     client_is_active(trainer_id, client_id),
@@ -288,8 +335,9 @@ class ClientStore:
     def save_client(self, trainer_id: str, client: Client, **changes: Any) -> Client:
         """Replace the client if it is still at the version the form was rendered from.
 
-        Recurring slots are claimed in the same transaction (one RECUR# item per template
-        slot), so two clients can never hold the same one, even when saved at once.
+        Recurring slots are claimed in the same transaction (one CFG#RECUR# item per
+        template slot), so two clients can never hold the same one, even when saved at
+        once; the client's index entry is written with it.
         """
         updated = client.model_copy(update={**changes, "version": client.version + 1})
         me = {":me": client.id}
@@ -298,7 +346,8 @@ class ClientStore:
                 client_to_item(trainer_id, updated),
                 at_version(client.version),
                 part=CLIENT_AT_VERSION,
-            )
+            ),
+            index_entry(trainer_id, updated),
         ]
         added = [t for t in updated.recurring if t not in client.recurring]
         removed = [t for t in client.recurring if t not in updated.recurring]
@@ -308,6 +357,7 @@ class ClientStore:
                     **keys.recurring_claim(trainer_id, t),
                     "type": "recurring",
                     "client_id": client.id,
+                    "template_slot_id": t,
                 },
                 Condition(
                     "attribute_not_exists(#pk) OR #client_id = :me",

@@ -1,7 +1,9 @@
 """Every key string of the table is built here and nowhere else (docs/access-patterns.md).
 
 Partitions:
-- `T#<tid>`            the trainer's account: PROFILE, the CFG# set-up items, CLIENT#s.
+- `T#<tid>`            the trainer's account: PROFILE, the CFG# set-up items (locations,
+                       template, opt-ins and recurring claims by template slot, the
+                       client index), CLIENT#s.
 - `T#<tid>#W#<week>`   one trainer-week of the schedule: SLOT#s, their GUARD#s (one per
                        half hour held, so slots cannot overlap) and, later, SESSION#s.
 - `EMAIL#<email>`      unique email -> trainer id.
@@ -9,8 +11,10 @@ Partitions:
                        found by GetItem on the hash of the secret.
 - `RATE#<scope>#<sha256>` fixed-window counters for rate limits.
 
-Set-up items (locations and the weekly template) share the `CFG#` prefix so one Query
-returns all of them and nothing else from the account partition.
+Set-up items share the `CFG#` prefix so one Query returns all of them and nothing else
+from the account partition: locations, the weekly template, the opt-ins and recurring
+claims of each template slot, and the client index. All of it is bounded by the template
+and one index item, never by the number of client items.
 """
 
 from __future__ import annotations
@@ -40,6 +44,12 @@ CLIENT_PREFIX: Final = "CLIENT#"
 CFG_PREFIX: Final = "CFG#"
 LOCATION_PREFIX: Final = "CFG#LOC#"
 TEMPLATE_SK: Final = "CFG#TEMPLATE"
+CLIENT_INDEX_SK: Final = "CFG#CLIENTS"
+OPTIN_PREFIX: Final = "CFG#OPTIN#"
+RECURRING_PREFIX: Final = "CFG#RECUR#"
+# `get_setup` (settings pages) reads from the locations to the template and so skips the
+# client index (CFG#CLIENTS < CFG#LOC# < CFG#OPTIN# < CFG#RECUR# < CFG#TEMPLATE).
+SETUP_RANGE: Final = (LOCATION_PREFIX, TEMPLATE_SK)
 
 
 def key(pk: str, sk: str) -> dict[str, str]:
@@ -77,22 +87,56 @@ def client_balance(trainer_id: str, client_id: str) -> dict[str, str]:
     return key(f"{trainer_pk(trainer_id)}#C#{client_id}", BALANCE_PREFIX.rstrip("#"))
 
 
-SHARED_PREFIX: Final = "SHARED#"
-
-
-def portal_shared(trainer_id: str, client_id: str) -> dict[str, str]:
-    """That a client's portal link was shared (copied or sent), for which generation: in
-    the account partition, so the checklist counts it from the Query it already makes."""
-    return key(trainer_pk(trainer_id), f"{SHARED_PREFIX}{client_id}")
-
-
 def client_id_from_sk(sk: str) -> str:
     return sk.removeprefix(CLIENT_PREFIX)
 
 
+def client_index(trainer_id: str) -> dict[str, str]:
+    """One item holding, per client, what pickers, filters, counts and matching need
+    (see repo/client_index.py): read instead of every client item."""
+    return key(trainer_pk(trainer_id), CLIENT_INDEX_SK)
+
+
 def recurring_claim(trainer_id: str, template_slot_id: str) -> dict[str, str]:
-    """Who holds a template slot as their recurring slot: one client at most."""
-    return key(trainer_pk(trainer_id), f"RECUR#{template_slot_id}")
+    """Who holds a template slot as their recurring slot: one client at most. Under the
+    set-up prefix, so the set-up Query says who holds each template slot."""
+    return key(trainer_pk(trainer_id), f"{RECURRING_PREFIX}{template_slot_id}")
+
+
+def template_slot_id_from_claim_sk(sk: str) -> str:
+    return sk.removeprefix(RECURRING_PREFIX)
+
+
+def optin(trainer_id: str, template_slot_id: str) -> dict[str, str]:
+    """The clients opted in to one weekly-template time for last-minute offers: one item
+    per template slot (a set of client ids), so the set-up Query returns every opt-in in
+    at most as many items as the template has slots, however many clients tick."""
+    return key(trainer_pk(trainer_id), f"{OPTIN_PREFIX}{template_slot_id}")
+
+
+def template_slot_id_from_optin_sk(sk: str) -> str:
+    return sk.removeprefix(OPTIN_PREFIX)
+
+
+# Keys from before the client index: read only by `index_clients`, the migration.
+LEGACY_SHARED_PREFIX: Final = "SHARED#"
+LEGACY_OPTIN_PREFIX: Final = "OPTIN#"
+LEGACY_RECURRING_PREFIX: Final = "RECUR#"
+
+
+def legacy_portal_shared(trainer_id: str, client_id: str) -> dict[str, str]:
+    """Was: that a client's portal link was shared, for which generation."""
+    return key(trainer_pk(trainer_id), f"{LEGACY_SHARED_PREFIX}{client_id}")
+
+
+def legacy_optin(trainer_id: str, client_id: str, template_slot_id: str) -> dict[str, str]:
+    """Was: one item per client and ticked template slot."""
+    return key(trainer_pk(trainer_id), f"{LEGACY_OPTIN_PREFIX}{client_id}#{template_slot_id}")
+
+
+def legacy_recurring_claim(trainer_id: str, template_slot_id: str) -> dict[str, str]:
+    """Was: a recurring claim outside the set-up prefix."""
+    return key(trainer_pk(trainer_id), f"{LEGACY_RECURRING_PREFIX}{template_slot_id}")
 
 
 def template(trainer_id: str) -> dict[str, str]:
@@ -213,28 +257,14 @@ def message_timeline_sk(created_utc_iso: str, message_id: str) -> str:
     return f"{_compact(created_utc_iso)}#{message_id}"
 
 
-OPTIN_PREFIX: Final = "OPTIN#"
-
-
-def optin_prefix(client_id: str) -> str:
-    return f"{OPTIN_PREFIX}{client_id}#"
-
-
-def optin(trainer_id: str, client_id: str, template_slot_id: str) -> dict[str, str]:
-    """A client's last-minute opt-in to one weekly-template time. An item of its own (not
-    a list on the client) so each tick is one idempotent write that no profile save can
-    overwrite."""
-    return key(trainer_pk(trainer_id), f"{optin_prefix(client_id)}{template_slot_id}")
-
-
 def trainer_id_from_week_pk(pk: str) -> str:
     """`T#<tid>#W#<week>` -> `<tid>`."""
     return pk.removeprefix("T#").split("#W#", 1)[0]
 
 
 # Programs: templates, bundles and wizard drafts ---------------------------------------
-# Their own partition, not the account one: `get_account` reads the whole account
-# partition for every week view, and bundles pile up over the years.
+# Their own partition, not the account one: bundles pile up over the years, and no page
+# that reads the account's set-up should ever read them.
 PROGRAM_PREFIX: Final = "MODEL#"
 BUNDLE_PREFIX: Final = "BUNDLE#"
 DRAFT_PREFIX: Final = "DRAFT#"

@@ -333,29 +333,37 @@ class Setup:
 
 @dataclass(frozen=True)
 class Account:
-    """Everything in a trainer's account partition: set-up and clients, one Query."""
+    """The account's set-up read, one Query of its CFG# items: locations and template,
+    who opted in to each template time, who holds each template slot, and the client
+    index. Bounded by the template and one index item: it reads no client item, so it
+    does not grow with the clients (the clients list and a client's own page read
+    those)."""
 
     setup: Setup
-    clients: list[Client]
-    optins: dict[str, set[str]] = field(default_factory=dict)  # client id -> template slots
-    shared: dict[str, int] = field(default_factory=dict)  # client id -> link generation shared
+    clients: dict[str, ClientSummary] = field(default_factory=dict)  # the index, by id
+    opted_in: dict[str, frozenset[str]] = field(default_factory=dict)  # template slot -> ids
+    holders: dict[str, str] = field(default_factory=dict)  # template slot -> client id
 
-    def link_shared(self, client: Client) -> bool:
+    def link_shared(self, client: Client | ClientSummary) -> bool:
         """The client's current portal link (not a rotated one) was copied or sent."""
-        return self.shared.get(client.id) == client.portal_generation
+        entry = self.clients.get(client.id)
+        return entry is not None and entry.shared_generation == client.portal_generation
 
-    def client(self, client_id: str) -> Client:
-        for client in self.clients:
-            if client.id == client_id:
-                return client
-        raise NotFound(client_id)
+    def active_clients(self) -> list[ClientSummary]:
+        """Clients not archived, by name: the pickers' choices."""
+        active = (c for c in self.clients.values() if not c.archived)
+        return sorted(active, key=lambda c: c.name.casefold())
 
     def recurring_holders(self) -> dict[str, str]:
         """Template slot id -> the client holding it as a recurring slot."""
-        return {t: c.id for c in self.clients for t in c.recurring}
+        return dict(self.holders)
 
     def client_names(self) -> dict[str, str]:
-        return {c.id: c.name for c in self.clients}
+        return {c.id: c.name for c in self.clients.values()}
+
+    def optins_of(self, client_id: str) -> set[str]:
+        """The template slot ids one client opted in to."""
+        return {t for t, ids in self.opted_in.items() if client_id in ids}
 
 
 @dataclass(frozen=True)
@@ -364,3 +372,26 @@ class TokenRecord:
     expires_at: datetime
     used_at: datetime | None
     data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ClientSummary:
+    """A client as the client index keeps them (repo/client_index.py): what pickers,
+    filters, counts and matching need, read without the client's own item."""
+
+    id: str
+    name: str
+    archived: bool = False
+    location_ids: tuple[str, ...] = ()
+    portal_generation: int = 1
+    shared_generation: int | None = None  # the portal link generation last copied or sent
+
+    @property
+    def configured(self) -> bool:
+        """Getting-started step 4, as `Client.configured`: a location is enabled."""
+        return bool(self.location_ids)
+
+    @property
+    def link_shared(self) -> bool:
+        """Its current portal link (not a rotated one) was copied or sent."""
+        return self.shared_generation == self.portal_generation

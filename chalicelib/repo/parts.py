@@ -3,7 +3,9 @@
 Every store builds its transactions from these. Each part carries its name, so a refused
 transaction says which part refused (`TransactionFailed.refused(TAKE_OPEN_SLOT)`): no
 caller decodes failures by position. A part used by one write only may live beside it in
-its store; everything two writes share is here.
+its store; everything two writes share is here, except the client index's two parts
+(`client_index.index_entry`, `client_index.link_shared_mark`), which live beside the
+item they write and the migration that builds it.
 """
 
 from __future__ import annotations

@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-from chalicelib.domain.programs import Bundle, BundleEntry, Draft, ProgramTemplate
+from chalicelib.domain.programs import (
+    Bundle,
+    BundleEntry,
+    DateCard,
+    Draft,
+    OfferInput,
+    ProgramTemplate,
+    QuickInput,
+)
 from chalicelib.domain.schedule import Document
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
 from chalicelib.repo import keys
@@ -139,9 +147,10 @@ def draft_to_item(trainer_id: str, draft: Draft) -> Item:
         "client_id": draft.client_id,
         "template_id": draft.template_id,
         "template_title": draft.template_title or None,
-        "offer": dict(draft.offer),
-        "quick": dict(draft.quick),
-        "cards": [dict(c) for c in draft.cards],
+        # Stored by the forms' field names, as typed (drafts written before kept them so).
+        "offer": draft.offer.typed(),
+        "quick": draft.quick.typed(),
+        "cards": [{"day": c.day, "start": c.start} for c in draft.cards],
         "version": draft.version,
         "created_at": utc_iso(draft.created_at),
         # A wizard left open is cleaned up after two weeks (TTL only tidies up).
@@ -155,9 +164,9 @@ def draft_from_item(item: Item) -> Draft:
         client_id=item["client_id"],
         template_id=item.get("template_id"),
         template_title=item.get("template_title") or "",
-        offer=item.get("offer") or {},
-        quick=item.get("quick") or {},
-        cards=tuple(item.get("cards") or ()),
+        offer=OfferInput.model_validate(item.get("offer") or {}),
+        quick=QuickInput.model_validate(item.get("quick") or {}),
+        cards=tuple(DateCard.model_validate(c) for c in item.get("cards") or ()),
         version=item["version"],
         created_at=parse_utc_iso(item["created_at"]),
     )

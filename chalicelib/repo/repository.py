@@ -1,8 +1,10 @@
 """The repository: one object services talk to, composed of one store per aggregate.
 
 Each store is a module a newcomer can read in one sitting:
-- `accounts`: profile and settings, locations, weekly template, the account partition;
+- `accounts`: profile and settings, locations, weekly template, the set-up read;
 - `clients`: clients, portal links, opt-ins, portal reads;
+- `client_index`: the one item pickers, filters, counts and matching read instead of
+  every client, and its one-off migration;
 - `schedule`: slots, guards, sessions, the change log, session lists;
 - `offers`: last-minute offer locks;
 - `tokens`: sign-in links, session cookies, rate limits;
@@ -14,12 +16,14 @@ with `mapping`; `keys` is the only place keys are built.
 from __future__ import annotations
 
 from chalicelib.repo.accounts import AccountStore
+from chalicelib.repo.client_index import ClientIndexStore
 from chalicelib.repo.clients import ClientStore
 from chalicelib.repo.dynamo import Db
 from chalicelib.repo.mapping import (  # noqa: F401 - read models and mappers, re-exported
     OFFER_ATTRIBUTES,
     OFFER_LOCK_KIND,
     Account,
+    ClientSummary,
     Setup,
     TokenRecord,
     Week,
@@ -87,7 +91,9 @@ from chalicelib.repo.schedule import ScheduleStore
 from chalicelib.repo.tokens import TokenStore
 
 
-class Repository(AccountStore, ClientStore, ScheduleStore, OfferStore, TokenStore):
+class Repository(
+    AccountStore, ClientStore, ClientIndexStore, ScheduleStore, OfferStore, TokenStore
+):
     def __init__(self, db: Db) -> None:
         self.outbox = Outbox(db)
         self.db = db

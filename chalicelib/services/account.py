@@ -1,40 +1,128 @@
-"""Use cases for a trainer's set-up: settings, locations and the weekly template."""
+"""Use cases for a trainer's set-up: settings, locations and the weekly template, and the
+Settings pages that show them (each page one call, returning what its template shows).
+
+`add_location` takes the repository and a name: scripts and tests set accounts up with
+it; a view goes through `create_location`, which takes the request's `Deps`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 from chalicelib.domain.checklist import ClientSetup, Step, getting_started
-from chalicelib.domain.errors import Conflict, expect_version
+from chalicelib.domain.commands import Command, Versioned
+from chalicelib.domain.errors import Conflict, VersionConflict
+from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
 from chalicelib.domain.models import Location, Trainer, clean_location_name
-from chalicelib.domain.settings import parse_settings_form
-from chalicelib.domain.template import TemplateSlot, WeeklyTemplate, parse_slot_form
+from chalicelib.domain.money import currency_choices
+from chalicelib.domain.settings import COUNTRIES, SaveSettings, TrainerSettings, parse_settings
+from chalicelib.domain.template import (
+    RemoveSlot,
+    SaveSlot,
+    TemplateSlot,
+    WeeklyTemplate,
+    parse_slot,
+)
+from chalicelib.domain.timeutil import all_time_zones
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Account, Repository, Setup
+from chalicelib.services.deps import Deps
+
+
+# Commands --------------------------------------------------------------------------------
+class AddLocation(Command):
+    name: str = ""
+
+
+class ChangeLocation(Versioned):
+    """The location page's buttons: Rename (with the name typed), Archive, Restore, Delete."""
+
+    messages: ClassVar[dict[str, str]] = {"action": "Unknown action."}
+
+    location_id: str
+    action: Literal["rename", "archive", "restore", "delete"]
+    name: str = ""
+
+
+def _same_version(actual: int, seen: int | None) -> None:
+    """The form was drawn from this version, or it is a stale page."""
+    if seen != actual:
+        raise VersionConflict()
 
 
 # Dashboard ---------------------------------------------------------------------------
 def checklist(repo: Repository, trainer: Trainer) -> tuple[list[Step], Account]:
-    """The getting-started steps from one Query of the account partition."""
+    """The getting-started steps from the set-up read: its client index gives the counts,
+    so no client item is read."""
     account = repo.get_account(trainer.id)
-    active = [c for c in account.clients if not c.archived]
+    active = account.active_clients()
     clients = ClientSetup(
         clients=len(active),
         configured=sum(c.configured for c in active),
-        shared=sum(account.link_shared(c) for c in active),
+        shared=sum(c.link_shared for c in active),
     )
     setup = account.setup
     return getting_started(trainer, setup.locations, setup.template, clients), account
 
 
 # Settings ------------------------------------------------------------------------------
-def save_settings(repo: Repository, trainer: Trainer, form: Mapping[str, str]) -> Trainer:
-    settings = parse_settings_form(form)
-    expect_version(trainer.version, form.get("version"))
-    return repo.save_settings(trainer, settings)
+@dataclass(frozen=True)
+class SettingsPage:
+    """The Settings form: nothing to read, the signed-in trainer came with the session."""
+
+    settings: TrainerSettings
+    version: int
+    time_zones: tuple[str, ...]
+    countries: dict[str, str]
+    currencies: tuple[tuple[str, str], ...]
+
+
+def settings_page(trainer: Trainer) -> SettingsPage:
+    settings = trainer.settings
+    return SettingsPage(
+        settings=settings,
+        version=trainer.version,
+        time_zones=all_time_zones(),
+        countries=COUNTRIES,
+        currencies=tuple(currency_choices(settings.locale)),
+    )
+
+
+def save_settings(deps: Deps, trainer: Trainer, command: SaveSettings) -> Trainer:
+    settings = parse_settings(command)
+    _same_version(trainer.version, command.version)
+    return deps.repo.save_settings(trainer, settings)
 
 
 # Locations -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocationsPage:
+    setup: Setup
+    usage: dict[str, int]  # template slots per location id
+
+
+def locations_page(deps: Deps, trainer_id: str) -> LocationsPage:
+    setup = deps.repo.get_setup(trainer_id)
+    usage = {loc.id: 0 for loc in setup.locations}
+    for slot in setup.template.slots:
+        usage[slot.location_id] = usage.get(slot.location_id, 0) + 1
+    return LocationsPage(setup, usage)
+
+
+@dataclass(frozen=True)
+class LocationPage:
+    location: Location
+    used_by: tuple[TemplateSlot, ...]  # template slots there: it cannot be deleted
+
+
+def location_page(deps: Deps, trainer_id: str, location_id: str) -> LocationPage:
+    setup = deps.repo.get_setup(trainer_id)
+    location = setup.location(location_id)  # NotFound for another trainer's
+    used_by = tuple(s for s in setup.template.slots if s.location_id == location_id)
+    return LocationPage(location, used_by)
+
+
 def add_location(repo: Repository, trainer_id: str, raw_name: str) -> Location:
     setup = repo.get_setup(trainer_id)
     location = Location(id=new_id(), name=clean_location_name(raw_name, setup.locations))
@@ -42,17 +130,21 @@ def add_location(repo: Repository, trainer_id: str, raw_name: str) -> Location:
     return location
 
 
+def create_location(deps: Deps, trainer_id: str, command: AddLocation) -> Location:
+    return add_location(deps.repo, trainer_id, command.name)
+
+
 def _location_for_edit(
-    repo: Repository, trainer_id: str, location_id: str, submitted_version: str | None
+    repo: Repository, trainer_id: str, location_id: str, version: int | None
 ) -> tuple[Setup, Location]:
     setup = repo.get_setup(trainer_id)
     location = setup.location(location_id)
-    expect_version(location.version, submitted_version)
+    _same_version(location.version, version)
     return setup, location
 
 
 def rename_location(
-    repo: Repository, trainer_id: str, location_id: str, raw_name: str, version: str | None
+    repo: Repository, trainer_id: str, location_id: str, raw_name: str, version: int | None
 ) -> Location:
     setup, location = _location_for_edit(repo, trainer_id, location_id, version)
     others = [loc for loc in setup.locations if loc.id != location_id]
@@ -60,14 +152,14 @@ def rename_location(
 
 
 def set_location_archived(
-    repo: Repository, trainer_id: str, location_id: str, archived: bool, version: str | None
+    repo: Repository, trainer_id: str, location_id: str, archived: bool, version: int | None
 ) -> Location:
     _setup, location = _location_for_edit(repo, trainer_id, location_id, version)
     return repo.update_location(trainer_id, location, archived=archived)
 
 
 def delete_location(
-    repo: Repository, trainer_id: str, location_id: str, version: str | None
+    repo: Repository, trainer_id: str, location_id: str, version: int | None
 ) -> Location:
     setup, location = _location_for_edit(repo, trainer_id, location_id, version)
     used_by = [s for s in setup.template.slots if s.location_id == location_id]
@@ -81,38 +173,81 @@ def delete_location(
     return location
 
 
+def change_location(deps: Deps, trainer_id: str, command: ChangeLocation) -> Location:
+    repo, location_id, version = deps.repo, command.location_id, command.version
+    if command.action == "rename":
+        return rename_location(repo, trainer_id, location_id, command.name, version)
+    if command.action == "delete":
+        return delete_location(repo, trainer_id, location_id, version)
+    archived = command.action == "archive"
+    return set_location_archived(repo, trainer_id, location_id, archived, version)
+
+
 # Weekly template ---------------------------------------------------------------------
-def add_template_slot(repo: Repository, trainer_id: str, form: Mapping[str, str]) -> TemplateSlot:
-    draft = parse_slot_form(form)
+@dataclass(frozen=True)
+class TemplatePage:
+    setup: Setup
+    names: dict[str, str]  # location names by id, archived ones included
+
+
+def template_page(deps: Deps, trainer_id: str) -> TemplatePage:
+    setup = deps.repo.get_setup(trainer_id)
+    return TemplatePage(setup, setup.location_names())
+
+
+@dataclass(frozen=True)
+class SlotPage:
+    """The add or edit slot form. `prefill` holds its inputs as text: the slot's own, or
+    for a new slot the cell that was clicked, an hour long."""
+
+    slot: TemplateSlot | None  # None: a new slot
+    setup: Setup
+    version: int  # the template's: the form is refused if it changed meanwhile
+    prefill: dict[str, str]
+
+
+def slot_page(deps: Deps, trainer_id: str, slot_id: str) -> SlotPage:
+    setup = deps.repo.get_setup(trainer_id)
+    slot = setup.template.slot(slot_id)  # NotFound for another trainer's
+    prefill = {
+        "weekday": str(slot.weekday),
+        "start": format_clock(slot.start),
+        "end": format_clock(slot.end),
+        "location_id": slot.location_id,
+    }
+    return SlotPage(slot, setup, setup.template.version, prefill)
+
+
+def new_slot_page(deps: Deps, trainer_id: str, weekday: str, start: str) -> SlotPage:
+    """The form for a new slot, from the cell clicked (query text, shown back as it came)."""
+    setup = deps.repo.get_setup(trainer_id)
+    try:
+        minutes = int(start[:2]) * 60 + int(start[3:5])
+        end = format_clock(min(minutes + 60, MINUTES_PER_DAY))
+    except ValueError:
+        end = ""
+    prefill = {"weekday": weekday, "start": start, "end": end}
+    return SlotPage(None, setup, setup.template.version, prefill)
+
+
+def save_template_slot(deps: Deps, trainer_id: str, command: SaveSlot) -> TemplateSlot:
+    """Add a slot (the command names none) or change one, if the template is still at the
+    version the form was drawn from and the slot breaks no template rule."""
+    repo = deps.repo
     setup = repo.get_setup(trainer_id)
-    slot_id = new_id()
+    if command.slot_id is not None:
+        setup.template.slot(command.slot_id)  # NotFound before any validation message
+    draft = parse_slot(command)
+    slot_id = command.slot_id or new_id()
     new_template = setup.template.with_slot(slot_id, draft, setup.locations)
-    expect_version(setup.template.version, form.get("version"))
+    _same_version(setup.template.version, command.version)
     repo.save_template(trainer_id, setup.template, new_template, draft.location_id)
     return new_template.slot(slot_id)
 
 
-def update_template_slot(
-    repo: Repository, trainer_id: str, slot_id: str, form: Mapping[str, str]
-) -> TemplateSlot:
-    draft = parse_slot_form(form)
+def remove_template_slot(deps: Deps, trainer_id: str, command: RemoveSlot) -> WeeklyTemplate:
+    repo = deps.repo
     setup = repo.get_setup(trainer_id)
-    setup.template.slot(slot_id)  # NotFound before any validation message
-    new_template = setup.template.with_slot(slot_id, draft, setup.locations)
-    expect_version(setup.template.version, form.get("version"))
-    repo.save_template(trainer_id, setup.template, new_template, draft.location_id)
-    return new_template.slot(slot_id)
-
-
-def remove_template_slot(
-    repo: Repository, trainer_id: str, slot_id: str, version: str | None
-) -> WeeklyTemplate:
-    setup = repo.get_setup(trainer_id)
-    new_template = setup.template.without_slot(slot_id)
-    expect_version(setup.template.version, version)
+    new_template = setup.template.without_slot(command.slot_id)
+    _same_version(setup.template.version, command.version)
     return repo.save_template(trainer_id, setup.template, new_template, None)
-
-
-def template_slot(repo: Repository, trainer_id: str, slot_id: str) -> tuple[Setup, TemplateSlot]:
-    setup = repo.get_setup(trainer_id)
-    return setup, setup.template.slot(slot_id)

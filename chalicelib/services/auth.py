@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.config import Config
 from chalicelib.domain.business_name import clean_business_name, suggested_business_name
+from chalicelib.domain.commands import Command
 from chalicelib.domain.email_address import InvalidEmailAddress, normalise_email_address
 from chalicelib.domain.errors import InvalidInput, InvalidToken, RateLimited, VersionConflict
 from chalicelib.domain.models import Trainer
@@ -19,6 +20,7 @@ from chalicelib.repo.accounts import CLAIM_EMAIL
 from chalicelib.repo.dynamo import TransactionFailed
 from chalicelib.repo.repository import Repository
 from chalicelib.repo.tokens import USE_TOKEN
+from chalicelib.services.deps import Deps
 
 log = logging.getLogger("pt_bookings.auth")
 
@@ -55,13 +57,28 @@ class CurrentSession:
     token_hash: str
 
 
+class RequestSignIn(Command):
+    """The sign-in form: the address to send a link to (checked by `parse_email`)."""
+
+    email: str = ""
+
+
+class ConfirmSignIn(Command):
+    """The confirm page's form: the link's token, and the name shown to clients when the
+    page asked for one (None when it did not: the account is already named)."""
+
+    token: str = ""
+    business_name: str | None = None
+
+
 @dataclass(frozen=True)
-class SignInPrompt:
+class ConfirmPage:
     """What the confirm page needs: whose link it is, and whether to ask for a name."""
 
+    token: str
     email: str
     ask_business_name: bool
-    suggested_business_name: str
+    suggested_business_name: str  # the name field's value until the trainer types one
 
 
 def parse_email(raw: str, cfg: Config) -> str:
@@ -74,9 +91,7 @@ def parse_email(raw: str, cfg: Config) -> str:
         raise InvalidInput({"email": message}) from exc
 
 
-def request_sign_in(
-    repo: Repository, cfg: Config, raw_email: str, ip: str, base_url: str, now: datetime
-) -> str:
+def request_sign_in(deps: Deps, command: RequestSignIn, ip: str, base_url: str) -> str:
     """Send a sign-in link (or, invite-only and unknown, a "no account" note).
 
     The caller shows the same page whatever happened, so the response does not reveal
@@ -84,7 +99,8 @@ def request_sign_in(
     `base_url` must come from request_state's trusted base, never from request headers.
     Raises EmailNotSent when the provider refuses; nothing is left counted then.
     """
-    email = parse_email(raw_email, cfg)
+    repo, cfg, now = deps.repo, deps.config, deps.now
+    email = parse_email(command.email, cfg)
     epoch = int(now.timestamp())
     window = epoch - epoch % RATE_WINDOW_SECONDS
     retry_after = window + RATE_WINDOW_SECONDS - epoch
@@ -160,17 +176,29 @@ def check_sign_in_token(repo: Repository, token: str, now: datetime) -> str:
     return str(record.data["email"])
 
 
-def sign_in_prompt(repo: Repository, cfg: Config, token: str, now: datetime) -> SignInPrompt:
-    """The confirm page: asks for the name shown to clients while the account has none."""
-    email = check_sign_in_token(repo, token, now)
+def confirm_page(deps: Deps, token: str, *, refused: bool = False) -> ConfirmPage:
+    """The confirm page: asks for the name shown to clients while the account has none.
+
+    `refused`: shown again after the name typed was refused, so the page asks again
+    whatever the account has, and only the link is read (it was not used)."""
+    repo = deps.repo
+    email = check_sign_in_token(repo, token, deps.now)
+    suggested = suggested_business_name(email)
+    if refused:
+        return ConfirmPage(token, email, True, suggested)
     trainer_id = repo.trainer_id_for_email(email)
     if trainer_id is None:
-        ask = cfg.signup_mode == "open"  # this link signs up a new trainer
+        ask = deps.config.signup_mode == "open"  # this link signs up a new trainer
     else:
         # Invited trainers (infra/manage.py) and older accounts have no name yet either.
         trainer = repo.get_trainer(trainer_id)
         ask = trainer is not None and not trainer.settings.business_name
-    return SignInPrompt(email, ask, suggested_business_name(email))
+    return ConfirmPage(token, email, ask, suggested)
+
+
+def confirm(deps: Deps, command: ConfirmSignIn) -> SignedIn:
+    """The confirm form: see `confirm_sign_in`."""
+    return confirm_sign_in(deps.repo, deps.config, command.token, deps.now, command.business_name)
 
 
 def confirm_sign_in(
@@ -252,5 +280,5 @@ def current_session(repo: Repository, cookie_value: str, now: datetime) -> Curre
     return CurrentSession(trainer=trainer, csrf=str(record.data["csrf"]), token_hash=hashed)
 
 
-def sign_out(repo: Repository, session: CurrentSession) -> None:
-    repo.delete_token(session.token_hash)
+def sign_out(deps: Deps, session: CurrentSession) -> None:
+    deps.repo.delete_token(session.token_hash)

@@ -1,51 +1,130 @@
-"""Use cases for the Clients tab."""
+"""Use cases for the Clients tab, and its pages: the list (and its search), the profile.
+
+A view makes one call: `clients_page` or `profile_page` to show a page, `create_client`,
+`change_client` or `link_copied` for a form (a command). The helpers below them
+(`add_client`, `save_profile`, `archive`…) take the repository and what they need, for
+the scripts and tests that make clients without a request.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar, Literal
+
+from pydantic import field_validator
 
 from chalicelib.domain.clients import (
+    AddClient,
     Client,
+    SaveProfile,
     check_recurring,
-    parse_contact_form,
-    parse_profile_form,
+    format_price_input,
+    parse_contact,
+    parse_profile,
+    recurring_problem,
     search,
 )
-from chalicelib.domain.errors import InvalidInput, expect_version
-from chalicelib.domain.models import Trainer
+from chalicelib.domain.commands import Command, Versioned
+from chalicelib.domain.errors import InvalidInput, VersionConflict
+from chalicelib.domain.models import Location, Trainer
+from chalicelib.domain.phone import format_phone
+from chalicelib.domain.programs import Bundle
 from chalicelib.domain.schedule import ClientBalance, Owed, Session, owed_now, unpaid_amount
+from chalicelib.domain.template import TemplateSlot
 from chalicelib.domain.tokens import new_id
+from chalicelib.repo.programs import ProgramRepository
 from chalicelib.repo.repository import Account, Repository
+from chalicelib.services import messages
+from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
+from chalicelib.services.sessions import portal_link_ref
 
 
+# Commands --------------------------------------------------------------------------------
+class ClientAction(Versioned):
+    """Archive, Restore or Rotate link on the profile, over the client as the page showed."""
+
+    messages: ClassVar[dict[str, str]] = {"action": "Unknown action."}
+
+    client_id: str
+    action: Literal["archive", "restore", "rotate"]
+
+
+class SendPortalLink(Command):
+    """Send portal link on WhatsApp; `send_id` was made when the page was shown."""
+
+    client_id: str
+    send_id: str = ""
+
+
+class LinkCopied(Command):
+    """The Copy button: the portal link generation the page showed."""
+
+    client_id: str
+    generation: int | None = None
+
+    @field_validator("generation", mode="before")
+    @classmethod
+    def _unreadable_is_none(cls, value: Any) -> Any:
+        # Anything but a generation number is a page we did not draw: refused as a link
+        # replaced since, which is what the rule says of any generation but the current.
+        text = str(value if value is not None else "").strip()
+        return int(text) if text.isascii() and text.isdigit() else None
+
+
+ProfileChange = SaveProfile | ClientAction | SendPortalLink
+
+
+def _same_version(actual: int, seen: int | None) -> None:
+    """The form was drawn from this version of the client, or it is a stale page."""
+    if seen != actual:
+        raise VersionConflict()
+
+
+# The list ------------------------------------------------------------------------------------
 def find_clients(repo: Repository, trainer_id: str, query: str) -> list[Client]:
     return search(repo.list_clients(trainer_id), query)
 
 
+@dataclass(frozen=True)
+class ClientsPage:
+    clients: tuple[Client, ...]  # matching the search, active first, by name
+    query: str
+
+
+def clients_page(deps: Deps, trainer_id: str, query: str) -> ClientsPage:
+    found = find_clients(deps.repo, trainer_id, query)
+    return ClientsPage(tuple(found), query)
+
+
 def add_client(
-    repo: Repository, links: Links, trainer: Trainer, form: Mapping[str, str], now: datetime
+    repo: Repository, links: Links, trainer: Trainer, command: AddClient, now: datetime
 ) -> Client:
     settings = trainer.settings
-    contact = parse_contact_form(form, settings.country, settings.currency)
+    contact = parse_contact(command, settings.country, settings.currency)
     client = Client(id=new_id(), created_at=now, **contact.model_dump())
     repo.add_client(trainer.id, client, links.portal_hash(trainer.id, client))
     return client
 
 
+def create_client(deps: Deps, trainer: Trainer, command: AddClient) -> Client:
+    """Add a client from the Clients tab, with their portal link."""
+    return add_client(deps.repo, deps.links, trainer, command, deps.now)
+
+
+# Changing a client ---------------------------------------------------------------------------
 def rotate_portal_link(
     repo: Repository,
     links: Links,
     trainer_id: str,
     client: Client,
-    version: str | None,
+    version: int | None,
     now: datetime,
     **changes: Any,
 ) -> Client:
-    expect_version(client.version, version)
+    _same_version(client.version, version)
     old = links.portal_hash(trainer_id, client)
     successor = client.model_copy(update={"portal_generation": client.portal_generation + 1})
     new = links.portal_hash(trainer_id, successor)
@@ -53,28 +132,24 @@ def rotate_portal_link(
 
 
 def save_profile(
-    repo: Repository,
-    trainer: Trainer,
-    account: Account,
-    client: Client,
-    form: Mapping[str, str],
-    enabled_locations: Sequence[str],
-    recurring: Sequence[str],
+    repo: Repository, trainer: Trainer, account: Account, client: Client, command: SaveProfile
 ) -> Client:
-    """Save the profile form over `client` as read for this request (version-checked)."""
+    """Save the profile form over `client` as read for this request (version-checked).
+    `account` is the set-up read: template, locations, who holds each recurring slot and
+    their names from the client index."""
     setup = account.setup
     settings = trainer.settings
     errors: dict[str, str] = {}
     try:
-        contact, location_ids, shared, private = parse_profile_form(
-            form, enabled_locations, settings.country, settings.currency, setup.locations
+        contact, location_ids, shared, private = parse_profile(
+            command, settings.country, settings.currency, setup.locations
         )
     except InvalidInput as exc:
         errors.update(exc.errors)
-        location_ids = tuple(enabled_locations)
+        location_ids = command.location_ids
     try:
         chosen = check_recurring(
-            recurring,
+            command.recurring,
             setup.template,
             location_ids,
             account.recurring_holders(),
@@ -86,7 +161,7 @@ def save_profile(
         errors.update(exc.errors)
     if errors:
         raise InvalidInput(errors)
-    expect_version(client.version, form.get("version"))
+    _same_version(client.version, command.version)
     return repo.save_client(
         trainer.id,
         client,
@@ -98,8 +173,8 @@ def save_profile(
     )
 
 
-def archive(repo: Repository, trainer_id: str, client: Client, version: str | None) -> Client:
-    expect_version(client.version, version)
+def archive(repo: Repository, trainer_id: str, client: Client, version: int | None) -> Client:
+    _same_version(client.version, version)
     return repo.save_client(trainer_id, client, archived=True)
 
 
@@ -108,7 +183,7 @@ def restore(
     links: Links,
     trainer_id: str,
     client: Client,
-    version: str | None,
+    version: int | None,
     now: datetime,
 ) -> Client:
     """Bring an archived client back with a new portal link.
@@ -119,16 +194,47 @@ def restore(
     return rotate_portal_link(repo, links, trainer_id, client, version, now, archived=False)
 
 
+def change_client(
+    deps: Deps, trainer: Trainer, command: ProfileChange, base_url: Callable[[], str]
+) -> bool:
+    """One of the profile page's forms. False when it did nothing new: the portal link
+    message of that very form was already queued (a double click).
+
+    `base_url` is asked for only when a link is sent, so a stage that cannot make
+    absolute links still saves profiles."""
+    repo, tid = deps.repo, trainer.id
+    client = repo.get_client(tid, command.client_id)  # 404 for another trainer's id, first
+    if isinstance(command, SaveProfile):
+        save_profile(repo, trainer, repo.get_account(tid), client, command)
+    elif isinstance(command, SendPortalLink):
+        link = portal_link_ref(base_url(), tid)(client)
+        queued = messages.send_portal_link(repo, trainer, client, command.send_id, link, deps.now)
+        return queued.new
+    elif command.action == "archive":
+        archive(repo, tid, client, command.version)
+    elif command.action == "restore":
+        restore(repo, deps.links, tid, client, command.version, deps.now)
+    else:
+        rotate_portal_link(repo, deps.links, tid, client, command.version, deps.now)
+    return True
+
+
 def mark_link_copied(
-    repo: Repository, trainer_id: str, client: Client, generation: str | None, now: datetime
+    repo: Repository, trainer_id: str, client: Client, generation: int | None
 ) -> None:
     """The trainer copied the portal link shown for `generation`: a page drawn before the
     link was rotated copies a dead link, which must not tick step 6."""
-    if generation != str(client.portal_generation):
+    if generation != client.portal_generation:
         raise InvalidInput({"_form": "This portal link was replaced: copy the new one."})
-    repo.mark_portal_shared(trainer_id, client, "copied", now)
+    repo.mark_portal_shared(trainer_id, client)
 
 
+def link_copied(deps: Deps, trainer_id: str, command: LinkCopied) -> None:
+    client = deps.repo.get_client(trainer_id, command.client_id)  # 404 for another trainer's
+    mark_link_copied(deps.repo, trainer_id, client, command.generation)
+
+
+# The profile page ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClientSessions:
     upcoming: list[Session]  # live ones, soonest first
@@ -144,11 +250,14 @@ def client_sessions(
     trainer_id: str,
     client_id: str,
     now: datetime,
+    balance: ClientBalance | None = None,
 ) -> ClientSessions:
-    """The profile's sessions and what the client owes, from the kept balance, the
-    upcoming sessions and a page of the past: never the whole history (once only, for a
-    client whose balance was never kept, it is counted from all of it)."""
-    balance = repo.client_balance(trainer_id, client_id)
+    """The profile's sessions and what the client owes, from the kept balance (read here
+    unless the caller read it with the client), the upcoming sessions and a page of the
+    past: never the whole history (once only, for a client whose balance was never kept,
+    it is counted from all of it)."""
+    if balance is None:
+        balance = repo.client_balance(trainer_id, client_id)
     if balance.counted:
         upcoming, past = repo.client_sessions(trainer_id, client_id, now, HISTORY_SHOWN)
     else:
@@ -169,3 +278,118 @@ def client_sessions(
     )
     live = [s for s in upcoming if s.is_live]
     return ClientSessions(live, (retired + past)[:HISTORY_SHOWN], owed)
+
+
+@dataclass(frozen=True)
+class RecurringChoice:
+    slot: TemplateSlot
+    place: str
+    checked: bool
+    held_by: str | None  # another client's name: amber, read-only
+    problem: str | None  # why a slot this client holds no longer fits: red
+
+
+def _recurring_choices(
+    account: Account, client: Client, enabled: set[str], chosen: set[str]
+) -> tuple[tuple[RecurringChoice, ...], tuple[str, ...]]:
+    """Template slots as choices, and red notices for held slots that no longer fit."""
+    setup = account.setup
+    holders, names = account.recurring_holders(), account.client_names()
+    places = setup.location_names()
+    choices = []
+    for slot in setup.template.slots:
+        holder = holders.get(slot.id)
+        problem = None
+        if slot.id in chosen:
+            problem = recurring_problem(
+                slot.id, setup.template, enabled, holders, client.id, places, names
+            )
+        choices.append(
+            RecurringChoice(
+                slot=slot,
+                place=places.get(slot.location_id, "Deleted location"),
+                checked=slot.id in chosen,
+                held_by=names.get(holder) if holder and holder != client.id else None,
+                problem=problem,
+            )
+        )
+    template_ids = {s.id for s in setup.template.slots}
+    gone = tuple(
+        "A recurring slot was removed from the weekly template: save to drop it."
+        for t in chosen
+        if t not in template_ids
+    )
+    return tuple(choices), gone
+
+
+@dataclass(frozen=True)
+class ProfilePage:
+    """A client's page: the profile form, balance, sessions, bundles and portal link."""
+
+    client: Client
+    prefill: dict[str, str]  # the form's inputs from the client as saved
+    enabled: frozenset[str]  # the location boxes ticked
+    locations: tuple[Location, ...]  # active ones, and archived ones the client still has
+    recurring: tuple[RecurringChoice, ...]
+    recurring_gone: tuple[str, ...]
+    upcoming: tuple[Session, ...]
+    history: tuple[Session, ...]
+    owed: Owed
+    bundles: tuple[Bundle, ...]
+    places: dict[str, str]  # location names by id, deleted ones left out
+    portal_url: str  # the client's live link: the page shows it to copy
+    link_shared: bool
+    share_text: str  # the portal link message, for the wa.me fallback
+    send_id: str  # the message id a Send on WhatsApp from this page will have
+
+
+def profile_page(
+    deps: Deps,
+    trainer: Trainer,
+    client_id: str,
+    base_url: str,
+    ticked_locations: Sequence[str] | None = None,
+    ticked_recurring: Sequence[str] | None = None,
+) -> ProfilePage:
+    """The profile as saved, or with the boxes a refused form had ticked. Six reads with
+    the session's: the client with their balance, the set-up read, the client's upcoming
+    sessions and a page of the past, their bundles."""
+    repo, tid = deps.repo, trainer.id
+    client, balance = repo.client_with_balance(tid, client_id)  # 404 for another trainer's
+    account = repo.get_account(tid)
+    settings = trainer.settings
+    enabled = set(client.location_ids if ticked_locations is None else ticked_locations)
+    chosen = set(client.recurring if ticked_recurring is None else ticked_recurring)
+    choices, gone = _recurring_choices(account, client, enabled, chosen)
+    shown = client_sessions(repo, tid, client.id, deps.now, balance)
+    portal_url = f"{base_url}/c/{deps.links.portal(tid, client)}"
+    return ProfilePage(
+        client=client,
+        prefill={
+            "name": client.name,
+            "phone": format_phone(client.phone),
+            "email": client.email,
+            "price": format_price_input(client.price_minor, settings.currency, settings.locale),
+            "shared_notes": client.shared_notes,
+            "private_notes": client.private_notes,
+            "version": str(client.version),
+        },
+        enabled=frozenset(enabled),
+        locations=tuple(
+            loc
+            for loc in account.setup.locations
+            if not loc.archived or loc.id in client.location_ids
+        ),
+        recurring=choices,
+        recurring_gone=gone,
+        upcoming=tuple(shown.upcoming),
+        history=tuple(shown.history),
+        owed=shown.owed,
+        # Not `programs.client_bundles`: services.programs imports this module.
+        bundles=tuple(ProgramRepository(repo.db).client_bundles(tid, client.id)),
+        places={lid: loc.name for lid, loc in trainer.locations.items()},
+        portal_url=portal_url,
+        link_shared=account.link_shared(client),
+        share_text=messages.portal_link_text(trainer, client, portal_url),
+        send_id=new_id(),
+    )

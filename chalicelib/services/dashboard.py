@@ -1,9 +1,9 @@
 """The dashboard home: the getting-started checklist, then (once set up) the trainer's day.
 
-One call, `home`, builds the whole page's view model from a fixed number of reads that
+One call, `home_page`, builds the whole page's view model from a fixed number of reads that
 never grow with the account's history (docs/access-patterns.md, "Dashboard home"):
 
-1. the account partition (pattern 17): checklist, clients, opt-ins, template;
+1. the set-up read (pattern 17): checklist, client index, opt-ins, template;
 2. this week's and next week's partitions (pattern 22, two Queries): today's sessions,
    open slots and the sessions that make a client busy for last-minute matching;
 3. TrainerTimeline from tomorrow, 5 items (pattern 65): the next sessions after today;
@@ -20,14 +20,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from chalicelib.domain.checklist import Step
-from chalicelib.domain.clients import Client
 from chalicelib.domain.messages import Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.offers import can_be_offered, matching_clients
 from chalicelib.domain.schedule import Session, Slot, outstanding, shift_week
 from chalicelib.domain.timeutil import local_today, week_key, zone
-from chalicelib.repo.repository import Account, Repository, Setup, Week
+from chalicelib.repo.repository import Account, ClientSummary, Repository, Setup, Week
 from chalicelib.services.account import checklist
+from chalicelib.services.deps import Deps
 
 # Checklist steps that make an account "set up": locations, template, a first client.
 SET_UP_STEPS = (1, 2, 3)
@@ -63,7 +63,7 @@ class MatchedSlot:
 
     slot: Slot
     place: str
-    matches: list[Client]
+    matches: list[ClientSummary]
 
     @property
     def path(self) -> str:
@@ -101,7 +101,8 @@ class Home:
         return self.done == len(self.steps)
 
 
-def home(repo: Repository, trainer: Trainer, now: datetime) -> Home:
+def home_page(deps: Deps, trainer: Trainer) -> Home:
+    repo, now = deps.repo, deps.now
     steps, account = checklist(repo, trainer)
     today = local_today(now, trainer.settings.time_zone)
     set_up = all(step.done for step in steps if step.number in SET_UP_STEPS)
@@ -109,7 +110,7 @@ def home(repo: Repository, trainer: Trainer, now: datetime) -> Home:
         steps=steps,
         done=sum(step.done for step in steps),
         setup=account.setup,
-        active_clients=sum(not c.archived for c in account.clients),
+        active_clients=len(account.active_clients()),
         today=today,
         overview=_overview(repo, trainer, account, today, now) if set_up else None,
     )
@@ -169,7 +170,7 @@ def _matched_slots(
                 continue
             candidates += 1
             matches = matching_clients(
-                slot, account.clients, account.optins, template, week.sessions
+                slot, account.clients, account.opted_in, template, week.sessions
             )
             if matches:
                 place = places.get(slot.location_id, "Deleted location")

@@ -9,17 +9,37 @@ conditional on that same claim:
 A claim whose lease ran out means the run died mid-send. The message may or may not
 have gone out, so it is marked failed rather than sent again: a resend is the trainer's
 call, never a silent duplicate.
+
+One provider's trouble never stops the others. Each message goes by a route (email, or
+WhatsApp through the stage's provider; later a trainer's own sender): a route that is
+not configured fails its messages one by one with the reason in words while the other
+routes keep going, and a route that keeps failing (BREAKER_THRESHOLD retryable errors in
+a row, or one error that says the provider itself is down) is paused for the rest of the
+run, its messages left queued for the next run rather than failed. A run also stops
+taking work when the time it has left could not cover one more send.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Final, Protocol
 
-from chalicelib.domain.messages import EMAIL, INTERRUPTED, SENDING_LEASE, Message, after_failure
+from chalicelib.config import from_env as config_from_env
+from chalicelib.domain.messages import (
+    EMAIL,
+    INTERRUPTED,
+    LINK_PLACEHOLDER,
+    SENDING_LEASE,
+    Message,
+    after_failure,
+)
 from chalicelib.messaging import email as email_channel
-from chalicelib.messaging import whatsapp
+from chalicelib.messaging import templates, whatsapp
+from chalicelib.messaging.delivery import SEND_TIMEOUT_SECONDS, NotConfigured
 from chalicelib.repo.repository import Repository
 from chalicelib.services import webhooks
 from chalicelib.services.jobs import MESSAGE, JobReport
@@ -27,43 +47,194 @@ from chalicelib.services.links import Links
 
 log = logging.getLogger("pt_bookings.dispatcher")
 
-Sender = Callable[[str, Message], whatsapp.SendResult]
+# Retryable failures in a row after which a route is paused for the rest of the run: a
+# provider that is down would otherwise cost a timeout per message.
+BREAKER_THRESHOLD: Final = 5
+# Stop taking work with less time left than one send can take plus the writes around it.
+RESERVE_MS: Final = int(SEND_TIMEOUT_SECONDS * 1000) + 3000
+
+EMAIL_ROUTE: Final = "email"
+WHATSAPP_ROUTE: Final = "whatsapp"
 
 
-def default_sender(links: Links, public_base_url: str) -> Sender:
-    """The stage's providers; set up on the first send, so a run with nothing due never
-    reads their secrets."""
-    providers: list[whatsapp.Provider] = []
+class Sender(Protocol):
+    """Sends one message. A plain function will do (tests); `StageSender` also says which
+    route each message takes, which is what the circuit breaker counts by."""
 
-    def send(trainer_id: str, message: Message) -> whatsapp.SendResult:
+    def __call__(self, trainer_id: str, message: Message, /) -> whatsapp.SendResult: ...
+
+
+# Whether the client wrote to us in the last 24 hours, so free-form text may go.
+WindowCheck = Callable[[str, Message], bool]
+
+
+def window_closed(_trainer_id: str, _message: Message) -> bool:
+    """Until inbound messages are recorded, no window is known to be open."""
+    return False
+
+
+def link_url(links: Links, message: Message) -> str | None:
+    """The message's client link alone, made again from the stage secret."""
+    if message.link is None:
+        return None
+    return links.message_text(message.model_copy(update={"text": LINK_PLACEHOLDER}))
+
+
+class StageSender:
+    """The stage's channels, each set up on its first message, so a run with nothing due
+    reads no secret. A route whose set-up failed keeps that failure for the run (one SSM
+    read, not one per message) and each of its messages fails or retries with it."""
+
+    def __init__(
+        self,
+        links: Links,
+        public_base_url: str,
+        *,
+        local: bool | None = None,
+        window_open: WindowCheck = window_closed,
+        whatsapp_provider: Callable[[bool], whatsapp.Provider] | None = None,
+        stage_templates: Callable[[str], templates.TemplateSet | None] = templates.from_env,
+        send_email: Callable[[str, str, str], whatsapp.SendResult] | None = None,
+    ) -> None:
+        self.links = links
+        self.public_base_url = public_base_url
+        self._local = local
+        self._window_open = window_open
+        self._make_provider = whatsapp_provider or (
+            lambda local: whatsapp.provider_from_env(local=local)
+        )
+        self._stage_templates = stage_templates
+        self._send_email = send_email or email_channel.send_outbox_email
+        self._routes: dict[str, tuple[whatsapp.Provider, templates.TemplateSet | None]] = {}
+        self._broken: dict[str, tuple[str, bool]] = {}  # route -> (words, retryable)
+
+    def route(self, trainer_id: str, message: Message) -> str:
+        # One shared WhatsApp sender per stage today; a trainer's own sender will be a
+        # route of its own ("whatsapp:<trainer>"), so its failures pause only it.
+        return EMAIL_ROUTE if message.channel == EMAIL else WHATSAPP_ROUTE
+
+    def __call__(self, trainer_id: str, message: Message) -> whatsapp.SendResult:
         if message.channel == EMAIL:
-            return email_channel.send_outbox_email(
-                message.to, message.subject, links.message_text(message)
-            )
-        if not providers:
-            providers.append(whatsapp.provider_from_env())
-        provider = providers[0]
+            return self._send_email(message.to, message.subject, self.links.message_text(message))
+        provider, stage_templates = self._whatsapp(self.route(trainer_id, message))
+        template = templates.choose(
+            message.template_kind,
+            message.variables,
+            link_url(self.links, message),
+            stage_templates,
+            # Asked only when it changes anything: a stage without templates sends text.
+            window_open=stage_templates is not None and self._window_open(trainer_id, message),
+        )
         callback = (
-            webhooks.status_callback_url(public_base_url, trainer_id, message.ref)
-            if provider.name != "log"
+            webhooks.status_callback_url(self.public_base_url, trainer_id, message.ref)
+            if provider.name == "twilio"
             else None
         )
-        text = links.message_text(message)  # the client link made again from the secret
-        return provider.send(whatsapp.OutgoingWhatsApp(message.to, text, callback))
+        outgoing = whatsapp.OutgoingWhatsApp(
+            message.to,
+            self.links.message_text(message),  # the client link made again from the secret
+            callback,
+            template=template,
+            message_id=message.id,
+            kind=message.kind,
+            reference=webhooks.message_reference(trainer_id, message.ref),
+        )
+        return provider.send(outgoing)
 
-    return send
+    def _whatsapp(self, route: str) -> tuple[whatsapp.Provider, templates.TemplateSet | None]:
+        if route in self._broken:
+            words, retryable = self._broken[route]
+            raise whatsapp.SendError(words, retryable=retryable)
+        if route not in self._routes:
+            try:
+                provider = self._make_provider(self._is_local())
+                self._routes[route] = (provider, self._stage_templates(provider.name))
+            except NotConfigured as exc:
+                # An unreadable secret (SSM throttled, a permission being fixed) is worth
+                # another try later; a missing setting waits for a deploy.
+                retryable = isinstance(exc, whatsapp.SecretUnreadable)
+                self._broken[route] = (f"WhatsApp is not configured: {exc}", retryable)
+                raise whatsapp.SendError(self._broken[route][0], retryable=retryable) from exc
+        return self._routes[route]
+
+    def _is_local(self) -> bool:
+        # The composition root says; failing that, the stage's own setting.
+        return self._local if self._local is not None else config_from_env().is_local
 
 
-def dispatch(repo: Repository, now: datetime, sender: Sender) -> JobReport:
-    report = JobReport(MESSAGE)
+def default_sender(
+    links: Links,
+    public_base_url: str,
+    *,
+    local: bool | None = None,
+    window_open: WindowCheck = window_closed,
+) -> StageSender:
+    """The stage's providers (the composition root's sender for the dispatch job)."""
+    return StageSender(links, public_base_url, local=local, window_open=window_open)
+
+
+@dataclass
+class DispatchReport(JobReport):
+    # Routes paused by the circuit breaker, and the messages they left for the next run.
+    paused: list[str] = field(default_factory=list)
+    deferred: list[str] = field(default_factory=list)
+    stopped_early: bool = False  # the run's time ran low: the rest waits for the next run
+
+
+class _Breaker:
+    """Counts retryable failures in a row per route; opens (pauses the route) at the
+    threshold, or at once on an error that says the provider itself is down."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self._in_a_row: Counter[str] = Counter()
+        self.paused: set[str] = set()
+
+    def success(self, route: str) -> None:
+        self._in_a_row[route] = 0
+
+    def failure(self, route: str, *, retryable: bool, provider_down: bool) -> None:
+        if not retryable and not provider_down:
+            # The provider answered, about this message only: it is up.
+            self._in_a_row[route] = 0
+            return
+        self._in_a_row[route] += 1
+        if provider_down or self._in_a_row[route] >= self.threshold:
+            if route not in self.paused:
+                log.warning("pausing %s for the rest of this run", route)
+            self.paused.add(route)
+
+
+def _route(sender: Sender, trainer_id: str, message: Message) -> str:
+    route = getattr(sender, "route", None)
+    return route(trainer_id, message) if callable(route) else message.channel
+
+
+def dispatch(
+    repo: Repository,
+    now: datetime,
+    sender: Sender,
+    time_left: Callable[[], float] | None = None,
+) -> DispatchReport:
+    """One run. `time_left`: milliseconds the run may still take (the Lambda context's
+    get_remaining_time_in_millis); None for no limit."""
+    report = DispatchReport(MESSAGE)
     due = repo.outbox.due(now)
     report.due = len(due)
     if not due:
         return report  # no provider set-up (or SSM read) when there is nothing to send
+    breaker = _Breaker(BREAKER_THRESHOLD)
     for trainer_id, message in due:
+        if time_left is not None and time_left() < RESERVE_MS:
+            report.stopped_early = True
+            break
         if message.status == "sending":
             if repo.outbox.mark_failed(trainer_id, message, INTERRUPTED, now, held=False):
                 report.failed.append(message.id)
+            continue
+        route = _route(sender, trainer_id, message)
+        if route in breaker.paused:
+            report.deferred.append(message.id)  # still queued and due: the next run's
             continue
         claimed = repo.outbox.claim(trainer_id, message, now, now + SENDING_LEASE)
         if claimed is None:
@@ -72,13 +243,17 @@ def dispatch(repo: Repository, now: datetime, sender: Sender) -> JobReport:
         try:
             result = sender(trainer_id, claimed)
         except whatsapp.SendError as exc:
+            breaker.failure(route, retryable=exc.retryable, provider_down=exc.provider_down)
             _after_error(repo, trainer_id, claimed, exc.message, exc.retryable, now, report)
             continue
         except Exception as exc:  # a bug or an unexpected SDK error: retry, then give up
             log.exception("sending message %s failed", claimed.id)
+            breaker.failure(route, retryable=True, provider_down=False)
             _after_error(repo, trainer_id, claimed, f"Unexpected error: {exc}", True, now, report)
             continue
+        breaker.success(route)
         repo.outbox.mark_sent(trainer_id, claimed, result.provider, result.provider_id, now)
+    report.paused = sorted(breaker.paused)
     return report
 
 

@@ -29,7 +29,8 @@ from chalicelib.domain.settings import format_money
 from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.domain.tokens import new_id
 from chalicelib.messaging.texts import render_text
-from chalicelib.repo.repository import Repository
+from chalicelib.repo.repository import ClientSummary, Repository
+from chalicelib.services.deps import Deps
 from chalicelib.services.sessions import decode_cursor, encode_cursor
 
 _SEND_ID = re.compile(r"^[A-Za-z0-9_-]{12}$")
@@ -204,3 +205,22 @@ def list_messages(
 ) -> MessagePage:
     found, last = repo.outbox.page(trainer_id, client_id or None, decode_cursor(cursor))
     return MessagePage(found, encode_cursor(last))
+
+
+@dataclass(frozen=True)
+class WhatsAppPage:
+    """The WhatsApp tab: a page of messages, newest first, for every client or one."""
+
+    clients: tuple[ClientSummary, ...]  # the filter's choices, by name
+    client_id: str  # the client shown, "" for everyone
+    page: MessagePage
+    first_page: bool
+
+
+def whatsapp_page(deps: Deps, trainer_id: str, client_id: str, after: str) -> WhatsAppPage:
+    """Two reads: the client index for the filter, then one page of messages."""
+    clients = tuple(deps.repo.client_summaries(trainer_id))
+    if client_id and client_id not in {c.id for c in clients}:
+        client_id = ""  # another trainer's id or a stale link: show everything instead
+    page = list_messages(deps.repo, trainer_id, client_id, after)
+    return WhatsAppPage(clients, client_id, page, first_page=not after)

@@ -7,6 +7,7 @@ Offers are never sent automatically: only the trainer's Send offer button makes 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,7 +33,9 @@ from chalicelib.domain.tokens import new_id, token_hash
 from chalicelib.messaging.texts import render_text
 from chalicelib.repo.repository import (
     OFFER_LINK_KIND,
+    Account,
     ClientLink,
+    ClientSummary,
     ClientUnavailable,
     Repository,
     Week,
@@ -47,17 +50,18 @@ log = logging.getLogger("pt_bookings.offers")
 OFFER_KIND = "offer"
 
 
-def matches_for(
-    repo: Repository, trainer_id: str, slot: Slot, week: Week | None = None
-) -> list[Client]:
-    """Clients who match this slot: the account partition, and the slot's week (its
-    sessions) unless the caller already read it, as the slot's page does to find it."""
-    account = repo.get_account(trainer_id)
-    if week is None:
-        week = repo.get_week_with_sessions(trainer_id, slot.week)
+def slot_matches(slot: Slot, account: Account, week: Week) -> list[ClientSummary]:
+    """Clients who match this slot (`domain.offers.matching_clients`), as the client index
+    has them: from the set-up read and the slot's week (its sessions)."""
     return matching_clients(
-        slot, account.clients, account.optins, account.setup.template, week.sessions
+        slot, account.clients, account.opted_in, account.setup.template, week.sessions
     )
+
+
+def matches_for(repo: Repository, trainer_id: str, slot: Slot) -> list[ClientSummary]:
+    """Clients who match this slot, read for it alone: the set-up read and its week."""
+    account = repo.get_account(trainer_id)
+    return slot_matches(slot, account, repo.get_week_with_sessions(trainer_id, slot.week))
 
 
 def _local(instant: datetime, zone_name: str) -> str:
@@ -74,15 +78,18 @@ def send_offer(
     base_url: str,
     now: datetime,
     *,
-    week: Week | None = None,
+    matches: Sequence[ClientSummary] | None = None,
 ) -> Slot:
     """Lock the slot for the client and queue the WhatsApp message with the offer link.
-    `week` is the slot's week as the caller read it to find the slot (else read here)."""
+    `matches` are the slot's matches as the caller worked them out from its own reads
+    (else read here)."""
     expect_version(slot.version, version)
-    matches = matches_for(repo, trainer.id, slot, week)
-    client = next((c for c in matches if c.id == client_id), None)
-    if client is None:
+    if matches is None:
+        matches = matches_for(repo, trainer.id, slot)
+    if client_id not in {c.id for c in matches}:
         raise InvalidInput({"client_id": "Choose one of the clients who match this slot."})
+    # The one client the message is for, in full (phone, portal generation): one GetItem.
+    client = repo.get_client(trainer.id, client_id)
     offer = make_offer(slot, client, new_id(), trainer.settings.offer_lock_minutes, matches, now)
     token = links.offer(trainer.id, offer.id)
     location = trainer.locations.get(slot.location_id)

@@ -5,12 +5,17 @@ hash: `/c/<token>` (the client's home) and `/s/<token>` (one session). Every req
 starts with the same single GetItem on the token's hash, so forged, truncated and retired
 links cost the same before their answer. A link dies when the client is archived or the
 trainer rotates the portal link (session links carry the portal generation).
+
+Each page is one call here (`home_page`, `book_page`, `session_page`, `change_page`) that
+returns a frozen view model: what the template shows, the links it shows as plain tokens,
+and the client as `PortalClient` (no private notes). Every rule about time (the window,
+the deadline, "past") is checked against the one `now` the request was handed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from chalicelib.domain.clients import Client
@@ -24,14 +29,24 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import (
     TAKEN,
+    BookSlot,
+    CancelSession,
+    ChangeSession,
     PortalClient,
+    SaveOptins,
+    SetOptin,
+    SlotChoice,
     allowed_weeks,
     bookable,
     booking_problem,
+    chosen_week,
     client_cancellation,
     client_may_change,
     client_move,
+    deadline_message,
     optin_choices,
+    past_the_deadline,
+    picked_slot,
 )
 from chalicelib.domain.programs import Bundle
 from chalicelib.domain.schedule import (
@@ -40,13 +55,14 @@ from chalicelib.domain.schedule import (
     Slot,
     book,
     parse_session_ref,
-    parse_week,
 )
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
+from chalicelib.messaging.whatsapp import wa_me_link
 from chalicelib.repo.repository import SESSION_LINK_KIND, ClientUnavailable, Repository
 from chalicelib.services import programs
+from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
 from chalicelib.services.sessions import link_for
 
@@ -59,7 +75,8 @@ class LinkInactive(DomainError):
 
 @dataclass(frozen=True)
 class ClientContext:
-    """Who a link belongs to, loaded for one portal request."""
+    """Who a link belongs to, loaded for one portal request (never handed to a template:
+    it holds the whole trainer and the link maker)."""
 
     trainer: Trainer
     client: PortalClient  # never the private notes: see domain.portal.PortalClient
@@ -79,22 +96,9 @@ class ClientContext:
     def home_token(self) -> str:
         return self.links.portal(self.trainer.id, self.client)
 
-
-@dataclass(frozen=True)
-class PortalHome:
-    context: ClientContext
-    upcoming: list[Session]
-    choices: list[TemplateSlot]
-    optins: set[str] = field(default_factory=set)
-    bundles: list[Bundle] = field(default_factory=list)
-
     @property
-    def trainer(self) -> Trainer:
-        return self.context.trainer
-
-    @property
-    def client(self) -> PortalClient:
-        return self.context.client
+    def places(self) -> dict[str, str]:
+        return {lid: loc.name for lid, loc in self.trainer.locations.items()}
 
 
 def _record(repo: Repository, token: str, kind: str) -> dict[str, object]:
@@ -121,19 +125,10 @@ def open_client(repo: Repository, links: Links, token: str) -> ClientContext:
     return ClientContext(trainer, PortalClient.of(client), template, links)
 
 
-def open_portal(repo: Repository, links: Links, token: str, now: datetime) -> PortalHome:
-    """The home page in five reads: token, client + profile + template, the client's
-    upcoming sessions, their opt-ins, their bundles (programs)."""
-    context = open_client(repo, links, token)
-    tid, cid = context.trainer.id, context.client.id
-    upcoming = [s for s in repo.client_upcoming(tid, cid, now) if s.is_live]
-    choices = optin_choices(context.template, context.client, context.trainer.locations)
-    bundles = [b for b in programs.store(repo).client_bundles(tid, cid) if b.status != "creating"]
-    return PortalHome(context, upcoming, choices, repo.client_optins(tid, cid), bundles)
-
-
 @dataclass(frozen=True)
 class SessionView:
+    """A session link's session with its client, as one use case loaded them."""
+
     context: ClientContext
     session: Session
 
@@ -156,7 +151,89 @@ def open_session_link(repo: Repository, links: Links, token: str) -> SessionView
     return SessionView(ClientContext(trainer, PortalClient.of(client), template, links), session)
 
 
+# Home -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UpcomingSession:
+    label: str
+    place: str
+    token: str  # its /s/ link
+
+
+@dataclass(frozen=True)
+class BundleProgress:
+    """A program's progress as the client sees it, at the request's `now`."""
+
+    title: str
+    state: str
+    state_label: str
+    done: int
+    planned: int
+    ahead: int  # booked sessions not yet done
+
+    @classmethod
+    def of(cls, bundle: Bundle, now: datetime) -> BundleProgress:
+        done = bundle.attended(now)
+        return cls(
+            title=bundle.title,
+            state=bundle.state(now),
+            state_label=bundle.state_label(now),
+            done=done,
+            planned=bundle.sessions_planned,
+            ahead=max(0, bundle.live_count() - done),
+        )
+
+
+@dataclass(frozen=True)
+class HomePage:
+    trainer_name: str
+    client: PortalClient
+    token: str  # the home link itself
+    upcoming: tuple[UpcomingSession, ...]
+    bundles: tuple[BundleProgress, ...]
+    choices: tuple[TemplateSlot, ...]  # the times the client may opt in to
+    optins: frozenset[str]  # the ones ticked
+    places: Mapping[str, str]
+
+
+def home_page(deps: Deps, token: str) -> HomePage:
+    """The home page in five reads: token, client + profile + template, the client's
+    upcoming sessions, their opt-ins, their bundles (programs)."""
+    repo, now = deps.repo, deps.now
+    context = open_client(repo, deps.links, token)
+    tid, cid = context.trainer.id, context.client.id
+    places = context.places
+    upcoming = tuple(
+        UpcomingSession(s.label, places.get(s.location_id, ""), context.session_token(s.id))
+        for s in repo.client_upcoming(tid, cid, now)
+        if s.is_live
+    )
+    bundles = tuple(
+        BundleProgress.of(b, now)
+        for b in programs.store(repo).client_bundles(tid, cid)
+        if b.status != "creating"
+    )
+    choices = optin_choices(context.template, context.client, context.trainer.locations)
+    return HomePage(
+        trainer_name=context.trainer.display_name,
+        client=context.client,
+        token=token,
+        upcoming=upcoming,
+        bundles=bundles,
+        choices=tuple(choices),
+        optins=frozenset(repo.client_optins(tid, cid)),
+        places=places,
+    )
+
+
 # Booking ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BookPage:
+    trainer_name: str
+    token: str  # the home link
+    days: Mapping[date, list[Slot]]  # the open slots the client may take, by day
+    places: Mapping[str, str]
+
+
 def open_slots(
     repo: Repository, context: ClientContext, now: datetime, *, excluding: str | None = None
 ) -> dict[date, list[Slot]]:
@@ -173,36 +250,36 @@ def open_slots(
     return grouped
 
 
+def book_page(deps: Deps, token: str) -> BookPage:
+    """The book page: the link's two reads, then one Query per allowed week."""
+    context = open_client(deps.repo, deps.links, token)
+    return BookPage(
+        trainer_name=context.trainer.display_name,
+        token=token,
+        days=open_slots(deps.repo, context, deps.now),
+        places=context.places,
+    )
+
+
 def _chosen_slot(
-    repo: Repository, context: ClientContext, form: Mapping[str, str], now: datetime
+    repo: Repository, context: ClientContext, choice: SlotChoice, now: datetime
 ) -> Slot:
     """The slot a form names, only from the client's allowed weeks and this trainer."""
-    try:
-        week = parse_week(form.get("week", ""))
-    except InvalidInput:
-        raise InvalidInput(
-            {"_form": "That time is not available. Pick one from the list."}
-        ) from None
-    if week not in allowed_weeks(context.trainer.settings, now):
-        raise InvalidInput({"_form": "That week is outside the booking window."})
-    slot_id = form.get("slot_id", "")
-    for slot in repo.get_week(context.trainer.id, week):
-        if slot.id == slot_id:
-            return slot
-    raise InvalidInput({"_form": "That time is not available any more. Pick one from the list."})
+    week = chosen_week(choice.week, context.trainer.settings, now)
+    return picked_slot(repo.get_week(context.trainer.id, week), choice.slot_id)
 
 
 @dataclass(frozen=True)
 class Booked:
     session_id: str
+    token: str  # the session's /s/ link, where the client lands
     again: bool = False  # the form was replayed: the client already has this slot
 
 
-def book_slot(
-    repo: Repository, links: Links, token: str, form: Mapping[str, str], now: datetime
-) -> tuple[ClientContext, Booked]:
-    context = open_client(repo, links, token)
-    slot = _chosen_slot(repo, context, form, now)
+def book_slot(deps: Deps, token: str, command: BookSlot) -> Booked:
+    repo, now = deps.repo, deps.now
+    context = open_client(repo, deps.links, token)
+    slot = _chosen_slot(repo, context, command, now)
     if slot.session_id is not None:
         mine = [
             s
@@ -210,7 +287,7 @@ def book_slot(
             if s.id == slot.session_id and s.is_live
         ]
         if mine:  # a replayed or double-submitted form: nothing booked twice
-            return context, Booked(slot.session_id, again=True)
+            return Booked(slot.session_id, context.session_token(slot.session_id), again=True)
     problem = booking_problem(
         slot,
         context.client,
@@ -235,20 +312,82 @@ def book_slot(
         raise LinkInactive("archived") from exc
     except Conflict as exc:
         raise InvalidInput({"_form": TAKEN}) from exc
-    return context, Booked(session.id)
+    return Booked(session.id, context.session_token(session.id))
 
 
-# One session: cancel and change ---------------------------------------------------------
-def can_change(view: SessionView, now: datetime) -> bool:
-    return client_may_change(view.session, view.context.trainer.settings, now)
+# One session: its page, cancel and change ---------------------------------------------------
+@dataclass(frozen=True)
+class SessionPage:
+    trainer_name: str
+    session: Session
+    token: str  # this session's /s/ link
+    home_token: str
+    place: str
+    past: bool
+    can_change: bool  # outside the deadline: change and cancel are offered
+    locked: bool  # inside the deadline: the client is pointed to the trainer
+    deadline: str | None  # why it is locked
+    contact: str | None  # a wa.me link to the trainer, when they have a number
+    successor: str | None  # the link to the session a moved one became
+    cancel_deadline_hours: int
 
 
-def cancel(
-    repo: Repository, links: Links, token: str, version: str | None, now: datetime
-) -> SessionView:
-    view = open_session_link(repo, links, token)
+def _session_page(view: SessionView, token: str, now: datetime) -> SessionPage:
+    context, session = view.context, view.session
+    trainer, settings = context.trainer, context.trainer.settings
+    locked = past_the_deadline(session, settings, now)
+    number = settings.whatsapp_number
+    text = f"Hi, it's {context.client.first_name} about my session on {session.label}."
+    moved_to = parse_session_ref(session.moved_to or "")
+    return SessionPage(
+        trainer_name=trainer.display_name,
+        session=session,
+        token=token,
+        home_token=context.home_token,
+        place=context.places.get(session.location_id, ""),
+        past=session.start_utc <= now,
+        can_change=client_may_change(session, settings, now),
+        locked=locked,
+        deadline=deadline_message(settings, trainer.display_name) if locked else None,
+        contact=wa_me_link(number, text) if number else None,
+        successor=context.session_token(moved_to.id) if moved_to else None,
+        cancel_deadline_hours=settings.cancel_deadline_hours,
+    )
+
+
+def session_page(deps: Deps, token: str) -> SessionPage:
+    """A session link's page: two reads (the token; client, profile and session)."""
+    return _session_page(open_session_link(deps.repo, deps.links, token), token, deps.now)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    session: SessionPage  # shown instead when the session can no longer be changed
+    days: Mapping[date, list[Slot]]  # the other open slots it may move to, by day
+    places: Mapping[str, str]
+
+
+def change_page(deps: Deps, token: str) -> ChangePage:
+    """The times a session may move to; the weeks are read only if it may still move."""
+    view = open_session_link(deps.repo, deps.links, token)
+    page = _session_page(view, token, deps.now)
+    days = (
+        open_slots(deps.repo, view.context, deps.now, excluding=view.session.slot_id)
+        if page.can_change
+        else {}
+    )
+    return ChangePage(page, days, view.context.places)
+
+
+def _submitted(version: int | None) -> str | None:
+    return None if version is None else str(version)
+
+
+def cancel(deps: Deps, token: str, command: CancelSession) -> SessionView:
+    repo, now = deps.repo, deps.now
+    view = open_session_link(repo, deps.links, token)
     trainer = view.context.trainer
-    expect_version(view.session.version, version)
+    expect_version(view.session.version, _submitted(command.version))
     canceled = client_cancellation(view.session, trainer.settings, trainer.display_name, now)
     saved = repo.change_session(
         trainer.id,
@@ -262,14 +401,13 @@ def cancel(
     return SessionView(view.context, saved)
 
 
-def change(
-    repo: Repository, links: Links, token: str, form: Mapping[str, str], now: datetime
-) -> SessionView:
+def change(deps: Deps, token: str, command: ChangeSession) -> SessionView:
     """Move the session to another open slot: one transaction, or nothing changes."""
-    view = open_session_link(repo, links, token)
+    repo, now = deps.repo, deps.now
+    view = open_session_link(repo, deps.links, token)
     context, session = view.context, view.session
-    expect_version(session.version, form.get("version"))
-    target = _chosen_slot(repo, context, form, now)
+    expect_version(session.version, _submitted(command.version))
+    target = _chosen_slot(repo, context, command, now)
     trainer = context.trainer
     moved, replacement = client_move(
         session,
@@ -297,29 +435,24 @@ def change(
     return SessionView(context, replacement)
 
 
-def successor_token(view: SessionView) -> str | None:
-    """The link to the session a moved one became."""
-    ref = parse_session_ref(view.session.moved_to or "")
-    return view.context.session_token(ref.id) if ref else None
-
-
 # Last-minute opt-ins ----------------------------------------------------------------------
-def set_optin(repo: Repository, links: Links, token: str, template_slot_id: str, on: bool) -> None:
-    context = open_client(repo, links, token)
+def set_optin(deps: Deps, token: str, command: SetOptin) -> None:
+    context = open_client(deps.repo, deps.links, token)
     choices = optin_choices(context.template, context.client, context.trainer.locations)
-    if template_slot_id not in {c.id for c in choices}:
+    if command.template_slot_id not in {c.id for c in choices}:
         raise InvalidInput({"optins": "That time is not one you can opt in to."})
-    repo.set_optin(context.trainer.id, context.client.id, template_slot_id, on)
+    deps.repo.set_optin(context.trainer.id, context.client.id, command.template_slot_id, command.on)
 
 
-def save_optins(repo: Repository, links: Links, token: str, chosen: list[str]) -> None:
+def save_optins(deps: Deps, token: str, command: SaveOptins) -> None:
     """The no-JavaScript form: the whole set of ticks at once."""
-    context = open_client(repo, links, token)
+    repo = deps.repo
+    context = open_client(repo, deps.links, token)
     tid, cid = context.trainer.id, context.client.id
     choices = {
         c.id for c in optin_choices(context.template, context.client, context.trainer.locations)
     }
-    wanted = set(chosen) & choices
+    wanted = set(command.template_slot_ids) & choices
     current = repo.client_optins(tid, cid)
     for template_slot_id in choices:
         if (template_slot_id in wanted) != (template_slot_id in current):

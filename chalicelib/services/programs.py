@@ -9,36 +9,47 @@ when a bundle is saved; Send confirmations is its own action.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator, model_validator
 
 from chalicelib.domain.clients import Client
+from chalicelib.domain.commands import Command, Versioned
 from chalicelib.domain.errors import (
     Conflict,
     InvalidInput,
     NotFound,
     VersionConflict,
-    expect_version,
 )
 from chalicelib.domain.messages import EMAIL, LINK_PLACEHOLDER, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import (
-    MAX_DOCUMENTS,
+    MAX_CARDS,
+    MAX_EVERY_WEEKS,
     Bundle,
+    BundleAction,
     BundleEntry,
     CardCheck,
+    DateCard,
     Draft,
+    OfferInput,
     ProgramOffer,
     ProgramTemplate,
+    QuickInput,
     card_count_problem,
     cards_for,
     check_cards,
     confirmable,
     documents_line,
     offer_form_values,
-    parse_offer_form,
-    parse_quick_form,
+    offer_input,
+    parse_offer,
+    parse_quick,
+    price_summary,
     scheduling_problem,
     split_price,
     transition,
@@ -55,61 +66,202 @@ from chalicelib.repo.programs import (
     is_hub_cursor,
 )
 from chalicelib.repo.repository import Repository
-from chalicelib.services.links import Links
+from chalicelib.services import clients
+from chalicelib.services.deps import Deps
 from chalicelib.services.sessions import decode_cursor, encode_cursor, link_for
-
-OFFER_FIELDS = (
-    "title",
-    "sessions",
-    "price",
-    "location_id",
-    "length",
-    "video_link",
-    *(f"doc_{part}_{i}" for i in range(MAX_DOCUMENTS) for part in ("name", "url")),
-)
-QUICK_FIELDS = ("first_day", "first_time", "every_weeks")
 
 
 def store(repo: Repository) -> ProgramRepository:
     return ProgramRepository(repo.db)
 
 
-def _typed(form: Mapping[str, str], fields: tuple[str, ...]) -> dict[str, str]:
-    return {name: (form.get(name) or "")[:500] for name in fields}
+def client_bundles(repo: Repository, trainer_id: str, client_id: str) -> list[Bundle]:
+    """A client's bundles, newest first (one Query): their profile and their portal."""
+    return store(repo).client_bundles(trainer_id, client_id)
+
+
+def _same_version(actual: int, command: Versioned) -> None:
+    """The form was drawn from this version of the item, or it is a stale page."""
+    if command.version != actual:
+        raise VersionConflict()
+
+
+# Commands ----------------------------------------------------------------------------------
+class _Buttons(Command):
+    """A form whose submit buttons say what to do (`action`). A bad one is about the
+    whole form, not an input a message could sit beside."""
+
+    messages: ClassVar[dict[str, str]] = {"action": "Unknown action."}
+
+    @classmethod
+    def form_name(cls, field: str) -> str:
+        return "_form" if field == "action" else super().form_name(field)
+
+
+class SaveTemplate(OfferInput, Versioned):
+    """The template form: a new template (no id) or an edit of one."""
+
+    template_id: str | None = None
+
+
+class DeleteTemplate(Versioned):
+    template_id: str
+
+
+class StartDraft(Command):
+    """Who the new bundle is for, and maybe the template it starts from."""
+
+    client_id: str = ""
+    template_id: str = ""
+
+
+class SaveOffer(_Buttons, OfferInput, Versioned):
+    """Step 1: keep the offer as typed (Continue), or fill it from a template."""
+
+    draft_id: str
+    action: Literal["next", "use_template"] = "next"
+    template_id: str = ""
+
+
+SCHEDULE_ACTIONS = ("generate", "add", "next", "back")
+
+
+class SaveSchedule(_Buttons, Versioned):
+    """Step 2: the quick scheduling fields and the date cards as typed, and the button
+    pressed: Generate, + Add a date, Remove (`remove_<i>`), Continue or Back. The form
+    says how many cards it has (`cards`), each as `card_day_<i>` / `card_start_<i>`."""
+
+    draft_id: str
+    action: str = ""
+    quick: QuickInput = QuickInput()
+    cards: tuple[DateCard, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or "quick" in data:
+            return data
+        try:
+            count = min(int(data.get("cards") or 0), MAX_CARDS)
+        except (TypeError, ValueError):
+            count = 0  # a tampered count is no cards, as a page with none would send
+        cards = [
+            {
+                "day": str(data.get(f"card_day_{i}") or "")[:20],
+                "start": str(data.get(f"card_start_{i}") or "")[:10],
+            }
+            for i in range(count)
+        ]
+        return {**data, "quick": QuickInput.model_validate(data), "cards": cards}
+
+    @field_validator("action")
+    @classmethod
+    def _known(cls, action: str) -> str:
+        if action not in SCHEDULE_ACTIONS and not action.startswith("remove_"):
+            raise ValueError("unknown action")
+        return action
+
+    @property
+    def removed_card(self) -> int | None:
+        """The card whose Remove was pressed, if it is one of them."""
+        index = self.action.removeprefix("remove_")
+        if self.action.startswith("remove_") and re.fullmatch(r"[0-9]{1,3}", index):
+            return int(index) if int(index) < len(self.cards) else None
+        return None
+
+
+class CreateBundle(_Buttons, Versioned):
+    """Step 3: Create bundle (Validate), or Back to the dates."""
+
+    draft_id: str
+    action: Literal["create", "back"] = "create"
+
+
+class ChangeBundleStatus(_Buttons, Versioned):
+    bundle_id: str
+    action: BundleAction
+
+
+class AddBundleSession(Versioned):
+    """One more date for a bundle, as typed (checked like a wizard card)."""
+
+    bundle_id: str
+    day: str = ""
+    start: str = ""
+
+
+class SendConfirmations(Command):
+    """The round of confirmations the page was drawn for (the form's `round`)."""
+
+    bundle_id: str
+    round_seen: int | None = Field(default=None, alias="round")
+
+    @field_validator("round_seen", mode="before")
+    @classmethod
+    def _not_a_round(cls, value: Any) -> Any:
+        # Anything but a round number is a page we did not draw: the round check refuses
+        # it as already sent, as it always did.
+        text = str(value).strip() if value is not None else ""
+        return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else None
 
 
 # Templates ---------------------------------------------------------------------------------
-def save_template(
-    repo: Repository,
-    trainer: Trainer,
-    template_id: str | None,
-    form: Mapping[str, str],
-    now: datetime,
-) -> ProgramTemplate:
+def save_template(deps: Deps, trainer: Trainer, command: SaveTemplate) -> ProgramTemplate:
     """Create a template (no id) or replace one if unchanged since the form was shown."""
-    programs = store(repo)
-    previous = programs.get_template(trainer.id, template_id) if template_id else None
+    programs = store(deps.repo)
+    previous = (
+        programs.get_template(trainer.id, command.template_id) if command.template_id else None
+    )
     if previous is not None:
-        expect_version(previous.version, form.get("version"))
-    offer = parse_offer_form(
-        form, trainer.locations, trainer.settings.currency, trainer.settings.locale
+        _same_version(previous.version, command)
+    offer = parse_offer(
+        command, trainer.locations, trainer.settings.currency, trainer.settings.locale
     )
     template = ProgramTemplate(
         **offer.model_dump(),
         id=previous.id if previous else new_id(),
-        created_at=previous.created_at if previous else now,
+        created_at=previous.created_at if previous else deps.now,
     )
     return programs.save_template(trainer.id, template, previous.version if previous else 0)
 
 
-def delete_template(
-    repo: Repository, trainer_id: str, template_id: str, version: str | None
-) -> ProgramTemplate:
-    programs = store(repo)
-    template = programs.get_template(trainer_id, template_id)
-    expect_version(template.version, version)
+def delete_template(deps: Deps, trainer_id: str, command: DeleteTemplate) -> ProgramTemplate:
+    programs = store(deps.repo)
+    template = programs.get_template(trainer_id, command.template_id)
+    _same_version(template.version, command)
     programs.delete_template(trainer_id, template)
     return template
+
+
+@dataclass(frozen=True)
+class TemplatePage:
+    """A template's form: the template being edited (None for a new one) and the
+    fields shown."""
+
+    program: ProgramTemplate | None
+    form: dict[str, str]
+
+
+def template_page(
+    deps: Deps,
+    trainer: Trainer,
+    template_id: str | None,
+    typed: Mapping[str, str] | None = None,
+) -> TemplatePage:
+    """The new-template form, or a template's (GetItem). `typed` is a form posted and
+    refused, shown again as it was typed."""
+    template = store(deps.repo).get_template(trainer.id, template_id) if template_id else None
+    if typed is not None:
+        form = dict(typed)
+    elif template is not None:
+        settings = trainer.settings
+        form = {
+            **offer_form_values(template, settings.currency, settings.locale),
+            "version": str(template.version),
+        }
+    else:
+        form = {"sessions": "", "length": "60"}
+    return TemplatePage(template, form)
 
 
 # The wizard ------------------------------------------------------------------------------
@@ -125,14 +277,37 @@ def _active_client(repo: Repository, trainer_id: str, client_id: str) -> Client:
     return client
 
 
-def start_draft(
-    repo: Repository, trainer: Trainer, client_id: str, template_id: str, now: datetime
-) -> Draft:
+@dataclass(frozen=True)
+class StartPage:
+    """Who a new bundle is for: the active clients and the templates to start from."""
+
+    clients: tuple[Client, ...]
+    templates: tuple[ProgramTemplate, ...]
+    form: dict[str, str]
+
+
+def start_page(
+    deps: Deps, trainer_id: str, chosen: StartDraft, typed: Mapping[str, str] | None = None
+) -> StartPage:
+    """The client and template pickers, with `chosen` preselected (from a link such as a
+    template's "Apply to a client"), or a refused form shown again as `typed`."""
+    found = clients.find_clients(deps.repo, trainer_id, "")
+    return StartPage(
+        clients=tuple(c for c in found if not c.archived),
+        templates=tuple(store(deps.repo).list_templates(trainer_id)),
+        form=dict(typed)
+        if typed is not None
+        else {"client_id": chosen.client_id, "template_id": chosen.template_id},
+    )
+
+
+def start_draft(deps: Deps, trainer: Trainer, command: StartDraft) -> Draft:
     """A new wizard for a client, prefilled from a template when one is chosen."""
-    client = _active_client(repo, trainer.id, client_id)
-    draft = Draft(id=new_id(), client_id=client.id, created_at=now)
-    if template_id:
-        draft = _with_template(repo, trainer, draft, template_id)
+    repo = deps.repo
+    client = _active_client(repo, trainer.id, command.client_id)
+    draft = Draft(id=new_id(), client_id=client.id, created_at=deps.now)
+    if command.template_id:
+        draft = _with_template(repo, trainer, draft, command.template_id)
     return store(repo).save_draft(trainer.id, draft, 0)
 
 
@@ -145,37 +320,49 @@ def _with_template(repo: Repository, trainer: Trainer, draft: Draft, template_id
         update={
             "template_id": template.id,
             "template_title": template.title,
-            "offer": offer_form_values(
-                template, trainer.settings.currency, trainer.settings.locale
-            ),
+            "offer": offer_input(template, trainer.settings.currency, trainer.settings.locale),
         }
     )
 
 
 @dataclass(frozen=True)
-class DraftView:
+class OfferPage:
+    """Step 1: the offer as last typed, and the templates that could fill it."""
+
     draft: Draft
     client: Client
+    form: dict[str, str]
+    templates: tuple[ProgramTemplate, ...]
+    step: int = 1
 
 
-def open_draft(repo: Repository, trainer_id: str, draft_id: str) -> DraftView:
-    draft = store(repo).get_draft(trainer_id, draft_id)
-    return DraftView(draft, repo.get_client(trainer_id, draft.client_id))
+def offer_page(deps: Deps, trainer_id: str, draft_id: str) -> OfferPage:
+    """The draft (GetItem), its client (GetItem) and the templates (one Query)."""
+    repo = deps.repo
+    programs = store(repo)
+    draft = programs.get_draft(trainer_id, draft_id)
+    return OfferPage(
+        draft=draft,
+        client=repo.get_client(trainer_id, draft.client_id),
+        form=draft.offer.typed(),
+        templates=tuple(programs.list_templates(trainer_id)),
+    )
 
 
-def save_offer(repo: Repository, trainer: Trainer, draft_id: str, form: Mapping[str, str]) -> Draft:
+def save_offer(deps: Deps, trainer: Trainer, command: SaveOffer) -> Draft:
     """Step 1. "Use template" fills the offer from a template; "Continue" keeps what was
     typed and checks it. The draft is saved before the check, so errors lose nothing."""
+    repo = deps.repo
     programs = store(repo)
-    draft = programs.get_draft(trainer.id, draft_id)
-    expect_version(draft.version, form.get("version"))
-    if form.get("action") == "use_template":
-        updated = _with_template(repo, trainer, draft, form.get("template_id", ""))
+    draft = programs.get_draft(trainer.id, command.draft_id)
+    _same_version(draft.version, command)
+    if command.action == "use_template":
+        updated = _with_template(repo, trainer, draft, command.template_id)
         return programs.save_draft(trainer.id, updated, draft.version)
     updated = programs.save_draft(
-        trainer.id, draft.model_copy(update={"offer": _typed(form, OFFER_FIELDS)}), draft.version
+        trainer.id, draft.model_copy(update={"offer": command.offer_only()}), draft.version
     )
-    parse_offer_form(
+    parse_offer(
         updated.offer, trainer.locations, trainer.settings.currency, trainer.settings.locale
     )
     return updated
@@ -184,61 +371,53 @@ def save_offer(repo: Repository, trainer: Trainer, draft_id: str, form: Mapping[
 def draft_offer(trainer: Trainer, draft: Draft) -> ProgramOffer:
     """The offer of step 1; InvalidInput (on `_form`) if it was never completed."""
     try:
-        return parse_offer_form(
+        return parse_offer(
             draft.offer, trainer.locations, trainer.settings.currency, trainer.settings.locale
         )
     except InvalidInput:
         raise InvalidInput({"_form": "Step 1 is not complete: check the offer first."}) from None
 
 
-def _cards_from(form: Mapping[str, str]) -> list[dict[str, str]]:
-    try:
-        count = min(int(form.get("cards") or 0), 200)
-    except ValueError:
-        count = 0
-    return [
-        {
-            "day": (form.get(f"card_day_{i}") or "")[:20].strip(),
-            "start": (form.get(f"card_start_{i}") or "")[:10].strip(),
-        }
-        for i in range(count)
-    ]
-
-
-def save_schedule(
-    repo: Repository, trainer: Trainer, draft_id: str, form: Mapping[str, str]
-) -> tuple[Draft, str]:
+def save_schedule(deps: Deps, trainer: Trainer, command: SaveSchedule) -> tuple[Draft, str]:
     """Step 2: Generate dates, add or remove a card, or save the cards to go on (or back).
-    Returns the saved draft and what was done."""
-    programs = store(repo)
-    draft = programs.get_draft(trainer.id, draft_id)
-    expect_version(draft.version, form.get("version"))
+    Continue also checks every date against the schedule: InvalidInput (on `_form`) if
+    one cannot be booked, with the cards saved all the same. Returns the saved draft
+    and what was done."""
+    programs = store(deps.repo)
+    draft = programs.get_draft(trainer.id, command.draft_id)
+    _same_version(draft.version, command)
     offer = draft_offer(trainer, draft)
-    action = form.get("action", "")
-    cards = _cards_from(form)
-    quick = _typed(form, QUICK_FIELDS)
+    action = command.action
+    cards = list(command.cards)
     errors: dict[str, str] = {}
     if action == "generate":
         try:
-            cards = cards_for(parse_quick_form(quick), offer.sessions)
+            cards = cards_for(parse_quick(command.quick), offer.sessions)
         except InvalidInput as exc:
             errors = exc.errors
     elif action == "add":
         if len(cards) >= offer.sessions:
             errors = {"_form": f"This bundle has {offer.sessions} sessions: there is no room."}
         else:
-            cards.append({"day": "", "start": cards[-1]["start"] if cards else ""})
-    elif action.startswith("remove_"):
-        index = action.removeprefix("remove_")
-        if index.isdigit() and int(index) < len(cards):
-            del cards[int(index)]
-    elif action not in ("next", "back"):
-        raise InvalidInput({"_form": "Unknown action."})
+            cards.append(DateCard(start=cards[-1].start if cards else ""))
+    elif (removed := command.removed_card) is not None:
+        del cards[removed]
     saved = programs.save_draft(
-        trainer.id, draft.model_copy(update={"cards": tuple(cards), "quick": quick}), draft.version
+        trainer.id,
+        draft.model_copy(update={"cards": tuple(cards), "quick": command.quick}),
+        draft.version,
     )
     if errors:
         raise InvalidInput(errors)
+    if action == "next":
+        checked = plan_draft(deps.repo, trainer, saved, deps.now)
+        if not checked.ready:
+            raise InvalidInput(
+                {
+                    "_form": checked.problem
+                    or "Some dates cannot be booked: change or remove the flagged ones."
+                }
+            )
     return saved, action
 
 
@@ -290,22 +469,57 @@ def plan_draft(repo: Repository, trainer: Trainer, draft: Draft, now: datetime) 
     )
 
 
-def create_bundle(
-    repo: Repository,
-    links: Links,
-    trainer: Trainer,
-    draft_id: str,
-    version: str | None,
-    now: datetime,
-) -> Bundle:
+@dataclass(frozen=True)
+class SchedulePage:
+    """Step 2: the cards checked against the schedule, and quick scheduling as typed."""
+
+    plan: Plan
+    draft: Draft
+    client: Client
+    quick: dict[str, str]
+    step: int = 2
+    max_every: int = MAX_EVERY_WEEKS
+
+
+def schedule_page(deps: Deps, trainer: Trainer, draft_id: str) -> SchedulePage:
+    """`plan`, and InvalidInput (on `_form`) while step 1 is not complete."""
+    checked = plan(deps.repo, trainer, draft_id, deps.now)
+    quick = checked.draft.quick.typed()
+    quick["every_weeks"] = quick["every_weeks"] or "1"  # weekly unless typed otherwise
+    return SchedulePage(checked, checked.draft, checked.client, quick)
+
+
+@dataclass(frozen=True)
+class ConfirmPage:
+    """Step 3: what Validate would create, and how the price is shared."""
+
+    plan: Plan
+    draft: Draft
+    client: Client
+    price_text: str
+    step: int = 3
+
+
+def confirm_page(deps: Deps, trainer: Trainer, draft_id: str) -> ConfirmPage:
+    """`plan`, and InvalidInput (on `_form`) while step 1 is not complete."""
+    checked = plan(deps.repo, trainer, draft_id, deps.now)
+    settings = trainer.settings
+    price_text = price_summary(
+        checked.offer.price_minor, checked.offer.sessions, settings.currency, settings.locale
+    )
+    return ConfirmPage(checked, checked.draft, checked.client, price_text)
+
+
+def create_bundle(deps: Deps, trainer: Trainer, command: CreateBundle) -> Bundle:
     """Validate: the bundle and all its sessions, or nothing (see repo.programs)."""
+    repo, links, now = deps.repo, deps.links, deps.now
     programs = store(repo)
     try:
-        draft = programs.get_draft(trainer.id, draft_id)
+        draft = programs.get_draft(trainer.id, command.draft_id)
     except NotFound:
-        programs.get_bundle(trainer.id, draft_id)  # NotFound: there never was such a wizard
+        programs.get_bundle(trainer.id, command.draft_id)  # NotFound: there never was one
         raise AlreadyCreated("This bundle was already created.") from None
-    expect_version(draft.version, version)
+    _same_version(draft.version, command)
     checked = plan_draft(repo, trainer, draft, now)
     if not checked.ready:
         raise InvalidInput(
@@ -402,7 +616,7 @@ def _detach_template(programs: ProgramRepository, trainer_id: str, draft: Draft)
 
 # Bundles -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class HubPage:
+class BundleList:
     """One page of the hub's Customer bundles."""
 
     current: list[Bundle]  # not completed (active, paused, not created), newest first
@@ -411,7 +625,7 @@ class HubPage:
     first: bool  # the first page (no cursor)
 
 
-def bundle_hub(repo: Repository, trainer_id: str, cursor: str, now: datetime) -> HubPage:
+def bundle_hub(repo: Repository, trainer_id: str, cursor: str, now: datetime) -> BundleList:
     """One Query page of 20 bundles, however many were ever sold. The index sorts the
     bundles that are not over first (nothing ahead of them but their own dates), then
     the others, most recently over first; the page is split by each bundle's state, so
@@ -425,51 +639,78 @@ def bundle_hub(repo: Repository, trainer_id: str, cursor: str, now: datetime) ->
         (b for b in found if not b.is_past(now)), key=lambda b: b.created_at, reverse=True
     )
     past = [b for b in found if b.is_past(now)]
-    return HubPage(current, past, encode_cursor(last), after is None)
+    return BundleList(current, past, encode_cursor(last), after is None)
+
+
+@dataclass(frozen=True)
+class HubPage:
+    """The Programs tab: Customer bundles (one page) or Models (every template)."""
+
+    which: Literal["bundles", "models"]
+    templates: tuple[ProgramTemplate, ...]  # Models only
+    page: BundleList | None  # Customer bundles only
+
+
+def hub_page(
+    deps: Deps, trainer_id: str, which: Literal["bundles", "models"], after: str
+) -> HubPage:
+    """One Query either way: the templates, or one page of the bundles from `after`."""
+    if which == "models":
+        return HubPage(which, tuple(store(deps.repo).list_templates(trainer_id)), None)
+    return HubPage(which, (), bundle_hub(deps.repo, trainer_id, after, deps.now))
 
 
 @dataclass(frozen=True)
 class BundlePage:
+    """A bundle's page: progress, state, its sessions and what may be done next."""
+
     bundle: Bundle
     sessions: list[Session]
     client: Client | None  # None once the client is deleted (clients are archived, not deleted)
+    attended: int
+    bundle_state: str
+    scheduling_problem: str | None  # why no session can be added now
+    confirmable: list[Session]  # what Send confirmations would cover
+    shares: str  # how the price is shared across the planned sessions
 
 
-def open_bundle(repo: Repository, trainer_id: str, bundle_id: str) -> BundlePage:
+def bundle_page(deps: Deps, trainer: Trainer, bundle_id: str) -> BundlePage:
     """The bundle (GetItem), then its sessions and client (one BatchGetItem)."""
-    programs = store(repo)
-    bundle = programs.get_bundle(trainer_id, bundle_id)
-    return BundlePage(bundle, *programs.bundle_sessions_and_client(trainer_id, bundle))
+    now = deps.now
+    programs = store(deps.repo)
+    bundle = programs.get_bundle(trainer.id, bundle_id)
+    sessions, client = programs.bundle_sessions_and_client(trainer.id, bundle)
+    settings = trainer.settings
+    return BundlePage(
+        bundle=bundle,
+        sessions=sessions,
+        client=client,
+        attended=bundle.attended(now),
+        bundle_state=bundle.state(now),
+        scheduling_problem=scheduling_problem(bundle, now),
+        confirmable=confirmable(sessions, now),
+        shares=price_summary(
+            bundle.price_minor, bundle.sessions_planned, settings.currency, settings.locale
+        ),
+    )
 
 
-def change_status(
-    repo: Repository,
-    trainer_id: str,
-    bundle_id: str,
-    action: str,
-    version: str | None,
-    now: datetime,
-) -> Bundle:
-    programs = store(repo)
-    bundle = programs.get_bundle(trainer_id, bundle_id)
-    expect_version(bundle.version, version)
+def change_status(deps: Deps, trainer_id: str, command: ChangeBundleStatus) -> Bundle:
+    now = deps.now
+    programs = store(deps.repo)
+    bundle = programs.get_bundle(trainer_id, command.bundle_id)
+    _same_version(bundle.version, command)
     if bundle.status == "creating":
         raise Conflict("This bundle was not fully created.")
-    return programs.set_status(trainer_id, bundle, transition(bundle, action, now), now)
+    return programs.set_status(trainer_id, bundle, transition(bundle, command.action, now), now)
 
 
-def add_session(
-    repo: Repository,
-    links: Links,
-    trainer: Trainer,
-    bundle_id: str,
-    form: Mapping[str, str],
-    now: datetime,
-) -> Session:
+def add_session(deps: Deps, trainer: Trainer, command: AddBundleSession) -> Session:
     """One more session for an active bundle (a canceled one replaced, say)."""
+    repo, links, now = deps.repo, deps.links, deps.now
     programs = store(repo)
-    bundle = programs.get_bundle(trainer.id, bundle_id)
-    expect_version(bundle.version, form.get("version"))
+    bundle = programs.get_bundle(trainer.id, command.bundle_id)
+    _same_version(bundle.version, command)
     if problem := scheduling_problem(bundle, now):
         raise InvalidInput({"_form": problem})
     client = _active_client(repo, trainer.id, bundle.client_id)
@@ -482,7 +723,7 @@ def add_session(
         video_link=bundle.video_link,
         documents=bundle.documents,
     )
-    card = {"day": form.get("day", "").strip(), "start": form.get("start", "").strip()}
+    card = DateCard(day=command.day, start=command.start)
     zone = trainer.settings.time_zone
     first = check_cards([card], offer, zone, now, [], [], new_id)[0]
     if first.slot is None:
@@ -555,19 +796,18 @@ def confirmation_message(
 
 
 def send_confirmations(
-    repo: Repository,
+    deps: Deps,
     trainer: Trainer,
-    bundle_id: str,
-    round_seen: str | None,
+    command: SendConfirmations,
     session_url: Callable[[Client, Session], LinkRef],
-    now: datetime,
 ) -> int:
     """Queue one confirmation per upcoming session. The form carries the round it was
     shown for; a second press of the same form finds that round gone and sends nothing.
     A resend is the next round, from the button the page then shows."""
-    programs = store(repo)
-    bundle = programs.get_bundle(trainer.id, bundle_id)
-    if (round_seen or "").strip() != str(bundle.confirmations_round):
+    now = deps.now
+    programs = store(deps.repo)
+    bundle = programs.get_bundle(trainer.id, command.bundle_id)
+    if command.round_seen != bundle.confirmations_round:
         raise Conflict("These confirmations were already sent: nothing was sent twice.")
     if bundle.status == "creating":
         raise Conflict("This bundle was not fully created.")

@@ -1,43 +1,94 @@
-"""Use cases for the Schedule tab: the week, one-off slots, Apply template."""
+"""Use cases for the Schedule tab: the week and day views, one-off slots, the open-slot
+page and its actions, moves of a session in Changing, Apply template.
+
+Each page is one call returning a frozen view model (`week_page`, `new_slot_page`,
+`slot_page`); each form is one call taking its command (`add_one_off`, `change_slot`,
+`move_session`, `apply`). The lower-level helpers below them (`add_slot`, `allocate`,
+`apply_template`, …) keep taking the repository, for scripts and other services.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from typing import ClassVar, Literal
+
+from pydantic import Field
 
 from chalicelib.domain.clients import Client
+from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    VersionConflict,
     expect_version,
 )
-from chalicelib.domain.models import Trainer
-from chalicelib.domain.offers import live_offer
+from chalicelib.domain.grid import (
+    GRID_MINUTES,
+    MINUTES_PER_DAY,
+    ScheduleNav,
+    clock_choices,
+    format_clock,
+    range_label,
+    schedule_nav,
+)
+from chalicelib.domain.messages import Message
+from chalicelib.domain.models import LocationName, Trainer
+from chalicelib.domain.offers import can_be_offered, live_offer
 from chalicelib.domain.schedule import (
-    MAX_WEEKS_AHEAD,
     MAX_WEEKS_AT_ONCE,
+    AddSlot,
+    ApplyTemplate,
+    LogEntry,
+    Offer,
     Session,
     Skip,
     Slot,
     WeekPlan,
     book,
     handled_recurring,
-    in_calendar_range,
     make_slot,
-    parse_one_off_form,
+    parse_one_off,
+    parse_week,
     plan_template_week,
     recurring_booking_skip,
-    shift_week,
+    week_days,
+    weeks_to_apply,
 )
+from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import WeeklyTemplate
-from chalicelib.domain.timeutil import local_today, week_key, week_monday
+from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.domain.tokens import new_id
-from chalicelib.repo.repository import Repository
+from chalicelib.repo.repository import Account, ClientSummary, Repository, Week
 from chalicelib.repo.schedule import NewSlot
-from chalicelib.services import sessions
+from chalicelib.services import offers, sessions
+from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
+
+
+# Commands ----------------------------------------------------------------------------------
+class SlotAction(Versioned):
+    """One of the open-slot page's forms; `action` is the button pressed. Each form sends
+    only its own fields: the others keep their defaults and the action ignores them."""
+
+    messages: ClassVar[dict[str, str]] = {"action": "Unknown action."}
+
+    week: str  # from the URL, checked by the view
+    slot_id: str  # from the URL
+    action: Literal["remove", "allocate", "offer", "withdraw", "location"]
+    client_id: str = ""  # allocate, offer
+    location_id: str = ""  # location
+
+
+class MoveSession(Versioned):
+    """Move here: the session in Changing (its ref, the form's `session`) into an open slot
+    of a week, at the session's version the schedule was drawn with."""
+
+    session_ref: str = Field(default="", alias="session")
+    week: str = ""
+    slot_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -49,9 +100,17 @@ class AppliedWeek:
     left_open: list[Skip] = field(default_factory=list)  # added, but its client not booked
 
 
-def recurring_bookings(clients: list[Client]) -> dict[str, Client]:
-    """Template slot id -> the active client who holds it as a recurring slot."""
-    return {t: c for c in clients if not c.archived for t in c.recurring}
+def recurring_bookings(holders: Mapping[str, str], clients: list[Client]) -> dict[str, Client]:
+    """Template slot id -> the active client who holds it as a recurring slot (its claim
+    names them, and their profile lists it)."""
+    by_id = {c.id: c for c in clients}
+    return {
+        t: client
+        for t, client_id in holders.items()
+        if (client := by_id.get(client_id)) is not None
+        and not client.archived
+        and t in client.recurring
+    }
 
 
 def this_week(trainer: Trainer, now: datetime) -> str:
@@ -65,9 +124,9 @@ def find_slot(repo: Repository, trainer_id: str, week: str, slot_id: str) -> Slo
     raise NotFound(slot_id)
 
 
-def add_slot(repo: Repository, trainer: Trainer, form: Mapping[str, str], now: datetime) -> Slot:
+def add_slot(repo: Repository, trainer: Trainer, command: AddSlot, now: datetime) -> Slot:
     """A one-off slot from the `+ Add` form: on the grid, in the future, not overlapping."""
-    day, start, end, location_id = parse_one_off_form(form, trainer.locations)
+    day, start, end, location_id = parse_one_off(command, trainer.locations)
     slot = make_slot(new_id(), day, start, end, location_id, trainer.settings.time_zone)
     if slot.start_utc <= now:
         raise InvalidInput({"start": "That time has passed: pick a time in the future."})
@@ -124,33 +183,16 @@ def apply_template(
 
     The whole range is checked before anything is written, so a refused request writes
     nothing and an accepted one reports exactly what each week got."""
-    if not 1 <= weeks <= MAX_WEEKS_AT_ONCE:
-        raise InvalidInput({"weeks": f"Apply to 1 to {MAX_WEEKS_AT_ONCE} weeks at a time."})
-    current = this_week(trainer, now)
-    last_week = _apply_range_end(first_week, weeks)
-    if last_week < current:
-        raise InvalidInput({"week": "Those weeks are over: pick this week or a later one."})
-    if first_week > shift_week(current, MAX_WEEKS_AHEAD):
-        raise InvalidInput(
-            {"week": f"Apply template reaches at most {MAX_WEEKS_AHEAD} weeks ahead."}
-        )
+    chosen = weeks_to_apply(first_week, weeks, this_week(trainer, now))
+    # The set-up read says who holds each template slot; only those clients are read.
     account = repo.get_account(trainer.id)
     template = account.setup.template
-    recurring = recurring_bookings(account.clients)
-    results = []
-    for offset in range(weeks):
-        week = shift_week(first_week, offset)
-        results.append(_apply_week(repo, links, trainer, template, recurring, week, now))
+    holders = account.recurring_holders()
+    recurring = recurring_bookings(holders, repo.get_clients(trainer.id, holders.values()))
+    results = [_apply_week(repo, links, trainer, template, recurring, week, now) for week in chosen]
     if any(r.added for r in results) and trainer.template_applied_at is None:
         repo.mark_template_applied(trainer.id, now)
     return results
-
-
-def _apply_range_end(first_week: str, weeks: int) -> str:
-    last_monday = week_monday(first_week) + timedelta(weeks=weeks - 1)
-    if not in_calendar_range(last_monday):
-        raise InvalidInput({"week": "Those weeks are too far ahead: pick a nearer week."})
-    return week_key(last_monday)
 
 
 def _apply_week(
@@ -235,3 +277,355 @@ def allocate(
     link = sessions.link_for(links, trainer.id, client, session)
     repo.book_slot(trainer.id, slot, session, link)
     return session
+
+
+def slot_in(week: Week, slot_id: str) -> Slot:
+    """The slot of a week read earlier (a slot id from another week or trainer: 404)."""
+    slot = next((s for s in week.slots if s.id == slot_id), None)
+    if slot is None:
+        raise NotFound(slot_id)
+    return slot
+
+
+def active_locations(trainer: Trainer) -> list[tuple[str, str]]:
+    """(id, name) of the trainer's active locations, by name: from the profile's mirror."""
+    active = [(lid, loc.name) for lid, loc in trainer.locations.items() if not loc.archived]
+    return sorted(active, key=lambda pair: pair[1].casefold())
+
+
+def changing_session(repo: Repository, trainer_id: str, ref: str, now: datetime) -> Session | None:
+    """The session being moved, while the schedule is shown to pick its new slot: only a
+    live, upcoming session in Changing (any other ref shows the plain schedule)."""
+    if not ref:
+        return None
+    try:
+        booking = sessions.find_session(repo, trainer_id, ref)
+    except NotFound:
+        return None
+    if not booking.is_live or not booking.changing or booking.is_past(now):
+        return None
+    return booking
+
+
+def matched_slots(repo: Repository, trainer_id: str, week: Week, now: datetime) -> frozenset[str]:
+    """Open, unlocked, future slots with at least one last-minute match (amber). One
+    set-up read (client index, opt-ins, template) for the whole week, none when no slot
+    of the week can be offered."""
+    candidates = [s for s in week.slots if can_be_offered(s, now)]
+    if not candidates:
+        return frozenset()
+    account = repo.get_account(trainer_id)
+    return frozenset(s.id for s in candidates if offers.slot_matches(s, account, week))
+
+
+# The week and day views --------------------------------------------------------------------
+ScheduleView = Literal["day", "week"]
+
+
+@dataclass(frozen=True)
+class WeekPage:
+    """The schedule for a day or a week: the week's slots and sessions as read once, and
+    what the grid, the toolbar and the Apply form say about them."""
+
+    view: ScheduleView
+    week: str  # the week of the first day shown: what Apply and the Week button use
+    day: date  # the day the Day button opens
+    today: date
+    days: tuple[date, ...]  # the days shown: one, or Monday to Sunday
+    previous: date  # where the arrows go (a day or a week away)
+    next: date
+    label: str  # the heading: "Thursday 26 November 2026" or "23 Nov – 29 Nov 2026"
+    nav: ScheduleNav
+    slots: tuple[Slot, ...]
+    sessions: tuple[Session, ...]
+    matched: frozenset[str]  # open slots with last-minute matches (amber)
+    moving: Session | None  # the session in Changing whose new slot is being picked
+    settings: TrainerSettings  # the grid's hours and time zone
+    locations: Mapping[str, LocationName]  # names for the blocks (the profile's mirror)
+    now: datetime  # the request's instant: which offers are live, where the grid opens
+
+
+def week_page(
+    deps: Deps,
+    trainer: Trainer,
+    *,
+    view: str = "",
+    day: date | None = None,
+    week: str | None = None,
+    move_ref: str = "",
+) -> WeekPage:
+    """The week (or day) asked for, else the week or day of today: the week's Query, and
+    the set-up read only when a slot of it could be amber. `view` falls back to the day
+    view when only a day is given, else to the trainer's default."""
+    repo, now, settings = deps.repo, deps.now, trainer.settings
+    today = local_today(now, settings.time_zone)
+    moving = changing_session(repo, trainer.id, move_ref, now)
+    asked = view or ("day" if day else settings.default_view)
+    chosen: ScheduleView = "day" if asked == "day" else "week"  # an unknown view: the week
+    week = week or week_key(day or today)
+    if day is None:
+        day = today if week_key(today) == week else week_days(week)[0]
+    shown = (day,) if chosen == "day" else tuple(week_days(week))
+    data = repo.get_week_with_sessions(trainer.id, week_key(shown[0]))
+    step = timedelta(days=1 if chosen == "day" else 7)
+    return WeekPage(
+        view=chosen,
+        week=week_key(shown[0]),
+        day=day,
+        today=today,
+        days=shown,
+        previous=shown[0] - step,
+        next=shown[0] + step,
+        label=range_label(shown),
+        nav=schedule_nav(shown, MAX_WEEKS_AT_ONCE),
+        slots=tuple(data.slots),
+        sessions=tuple(data.sessions),
+        matched=matched_slots(repo, trainer.id, data, now),
+        moving=moving,
+        settings=settings,
+        locations=dict(trainer.locations),
+        now=now,
+    )
+
+
+# + Add a one-off slot ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class NewSlotPage:
+    form: Mapping[str, str]  # the inputs as shown: the cell's defaults, or what was typed
+    locations: list[tuple[str, str]]  # the active ones, (id, name) by name
+    start_times: list[tuple[int, str]]
+    end_times: list[tuple[int, str]]
+
+
+def new_slot_page(
+    trainer: Trainer,
+    day: date | None = None,
+    start: str = "09:00",
+    *,
+    typed: Mapping[str, str] | None = None,
+) -> NewSlotPage:
+    """The `+ Add` form: for an empty cell (its day and start, an hour long), or again
+    with what was `typed` after a refusal. It reads nothing: the locations come from the
+    profile's mirror."""
+    if typed is None:
+        typed = {"day": day.isoformat() if day else "", "start": start, "end": ""}
+        try:
+            minutes = int(start[:2]) * 60 + int(start[3:5])
+            typed["end"] = format_clock(min(minutes + 60, MINUTES_PER_DAY))
+        except ValueError:
+            pass  # a start that is not HH:MM leaves the end to the trainer
+    return NewSlotPage(
+        form=dict(typed),
+        locations=active_locations(trainer),
+        start_times=clock_choices(0, MINUTES_PER_DAY - GRID_MINUTES),
+        end_times=clock_choices(GRID_MINUTES, MINUTES_PER_DAY),
+    )
+
+
+def add_one_off(deps: Deps, trainer: Trainer, command: AddSlot) -> Slot:
+    """The `+ Add` form's use case (see `add_slot`)."""
+    return add_slot(deps.repo, trainer, command, deps.now)
+
+
+# The open-slot page ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SlotPage:
+    """An open slot: its offer (live, or who matches), the pickers, its offer history."""
+
+    slot: Slot
+    location: LocationName | None  # None once the location is deleted
+    live_offer: Offer | None
+    minutes_left: int  # of the live offer (at least 1 while it is live)
+    matches: list[ClientSummary]  # who could be sent an offer now (none unless it can be)
+    lock_minutes: int  # how long an offer sent now holds the slot
+    time_zone: str  # the trainer's, for the times shown
+    log: list[LogEntry | Message]  # the slot's offers and what became of them
+    clients: list[ClientSummary]  # the active clients, by name: Allocate's choices
+    locations: list[tuple[str, str]]  # the active locations: Change location's choices
+    confirming: str = ""  # "remove" once Remove slot… was pressed
+
+
+@dataclass(frozen=True)
+class MoveHerePage:
+    """An open slot picked for the session in Changing: confirm the move."""
+
+    slot: Slot
+    moving: Session
+    location: LocationName | None
+    was_at: LocationName | None  # the session's location now
+
+
+def slot_page(
+    deps: Deps, trainer: Trainer, week: str, slot_id: str, *, confirming: str = ""
+) -> SlotPage:
+    """The open slot's page: the week's Query finds the slot, and its sessions say who is
+    booked then; the set-up read gives the matches and the picker; then the slot's log."""
+    data = deps.repo.get_week_with_sessions(trainer.id, week)
+    slot = slot_in(data, slot_id)
+    account = deps.repo.get_account(trainer.id)
+    return _open_slot_page(deps, trainer, slot, data, account, confirming)
+
+
+def slot_or_move_here(
+    deps: Deps,
+    trainer: Trainer,
+    week: str,
+    slot_id: str,
+    *,
+    move_ref: str = "",
+    confirming: str = "",
+) -> SlotPage | MoveHerePage:
+    """A slot picked on the schedule: while a session is being moved (`move_ref`), an open
+    slot asks to move it here (the week and the session, no more); else the slot's page."""
+    if not move_ref:
+        return slot_page(deps, trainer, week, slot_id, confirming=confirming)
+    data = deps.repo.get_week_with_sessions(trainer.id, week)
+    slot = slot_in(data, slot_id)
+    moving = changing_session(deps.repo, trainer.id, move_ref, deps.now)
+    if moving is not None and slot.is_open:
+        return MoveHerePage(
+            slot=slot,
+            moving=moving,
+            location=trainer.locations.get(slot.location_id),
+            was_at=trainer.locations.get(moving.location_id),
+        )
+    account = deps.repo.get_account(trainer.id)
+    return _open_slot_page(deps, trainer, slot, data, account, confirming)
+
+
+def _open_slot_page(
+    deps: Deps,
+    trainer: Trainer,
+    slot: Slot,
+    week: Week,
+    account: Account,
+    confirming: str = "",
+) -> SlotPage:
+    now = deps.now
+    live = live_offer(slot, now)
+    minutes_left = max(1, int((live.expires_at - now).total_seconds() // 60)) if live else 0
+    return SlotPage(
+        slot=slot,
+        location=trainer.locations.get(slot.location_id),
+        live_offer=live,
+        minutes_left=minutes_left,
+        matches=offers.slot_matches(slot, account, week) if can_be_offered(slot, now) else [],
+        lock_minutes=trainer.settings.offer_lock_minutes,
+        time_zone=trainer.settings.time_zone,
+        log=deps.repo.log_of(trainer.id, slot.week, slot.id),
+        clients=account.active_clients(),
+        locations=active_locations(trainer),
+        confirming=confirming,
+    )
+
+
+@dataclass(frozen=True)
+class SlotChanged:
+    action: str  # which button was pressed: what the schedule confirms
+    week: str  # the slot's week, where the schedule opens
+    booked: Session | None = None  # allocate: the new session, whose page comes next
+
+
+class SlotRefused(InvalidInput):
+    """An open-slot action refused, by a rule (`status` 400) or by a change made elsewhere
+    (409): why, by command field or `_form`, and the page to show again, made from the
+    reads the refusal already made (the week is not read twice)."""
+
+    def __init__(self, status: int, errors: dict[str, str], page: SlotPage) -> None:
+        super().__init__(errors)
+        self.status = status
+        self.page = page
+
+
+def change_slot(
+    deps: Deps, trainer: Trainer, command: SlotAction, base_url: Callable[[], str]
+) -> SlotChanged:
+    """Do what the open-slot page's button asks, in one write after the week's Query (and
+    the set-up read for an offer's matches, the client for an allocation or an offer).
+    `base_url` is asked only when an offer makes a link."""
+    repo, links, now, tid = deps.repo, deps.links, deps.now, trainer.id
+    week = repo.get_week_with_sessions(tid, command.week)
+    slot = slot_in(week, command.slot_id)
+    version = sessions.submitted_version(command.version)
+    account: Account | None = None
+    booked = None
+    try:
+        if command.action == "remove":
+            remove_slot(repo, tid, slot, version, now)
+        elif command.action == "allocate":
+            booked = allocate(repo, links, trainer, slot, command.client_id, version, now)
+        elif command.action == "offer":
+            offer_url = base_url()
+            account = repo.get_account(tid)
+            # Every match, not only while the page would list them: the offer's own rules
+            # then say why a booked, started or held slot cannot be offered.
+            matches = offers.slot_matches(slot, account, week)
+            offers.send_offer(
+                repo,
+                links,
+                trainer,
+                slot,
+                command.client_id,
+                version,
+                offer_url,
+                now,
+                matches=matches,
+            )
+        elif command.action == "withdraw":
+            offers.withdraw(repo, tid, slot, now)
+        else:
+            move_slot(repo, trainer, slot, command.location_id, version, now)
+    except InvalidInput as exc:
+        account = account or repo.get_account(tid)
+        page = _open_slot_page(deps, trainer, slot, week, account)
+        raise SlotRefused(400, exc.errors, page) from exc
+    except (VersionConflict, Conflict) as exc:
+        account = account or repo.get_account(tid)
+        page = _open_slot_page(deps, trainer, slot, week, account)
+        raise SlotRefused(409, {"_form": exc.user_message}, page) from exc
+    return SlotChanged(command.action, slot.week, booked)
+
+
+# Moves of a session in Changing ------------------------------------------------------------
+SLOT_GONE = "That slot was removed meanwhile. Pick another open slot."
+
+
+def move_session(deps: Deps, trainer: Trainer, command: MoveSession) -> Session:
+    """Move the session in Changing into the open slot picked on the schedule, in one
+    transaction; returns the new session. A slot removed meanwhile is a Conflict (the
+    session itself not found stays a 404)."""
+    repo, tid = deps.repo, trainer.id
+    week = parse_week(command.week)
+    booking = sessions.find_session(repo, tid, command.session_ref)
+    try:
+        target = find_slot(repo, tid, week, command.slot_id)
+    except NotFound:
+        raise Conflict(SLOT_GONE) from None
+    return sessions.move_to(
+        repo,
+        deps.links,
+        tid,
+        booking,
+        target,
+        sessions.submitted_version(command.version),
+        deps.now,
+    )
+
+
+# Apply template ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AppliedPage:
+    first_week: str  # where Back to the schedule goes
+    span: str  # every week applied, as dates: "23 Nov – 6 Dec 2026"
+    weeks: list[tuple[str, AppliedWeek]]  # each week's dates, and what it got
+
+
+def apply(deps: Deps, trainer: Trainer, command: ApplyTemplate) -> AppliedPage:
+    """Apply template from the form, and its summary (see `apply_template`)."""
+    results = apply_template(deps.repo, deps.links, trainer, command.week, command.weeks, deps.now)
+    first, last = results[0].plan.week, results[-1].plan.week
+    return AppliedPage(
+        first_week=first,
+        span=range_label([week_days(first)[0], week_days(last)[-1]]),
+        weeks=[(range_label(week_days(r.plan.week)), r) for r in results],
+    )

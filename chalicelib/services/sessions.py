@@ -1,19 +1,26 @@
-"""Use cases on one session: payment, cancel, void (each logged in the same write)."""
+"""Use cases on one session: payment, cancel, void (each logged in the same write), and
+the trainer's Sessions tab and session page as view models."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import field_validator
 
 from chalicelib.domain.clients import Client
+from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import NotFound, expect_version
-from chalicelib.domain.messages import Message
+from chalicelib.domain.messages import LinkRef, Message
+from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import PortalClient
 from chalicelib.domain.schedule import (
+    PAYMENT_TYPES,
     LogEntry,
     Session,
     SessionRef,
@@ -26,9 +33,32 @@ from chalicelib.domain.schedule import (
     trainer_move,
     voiding,
 )
+from chalicelib.domain.settings import format_money
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import ClientLink, Repository
+from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
+
+
+class SetPayment(Versioned):
+    """Paid or unpaid, and how, for a session drawn at `version`."""
+
+    paid: bool = False  # the radio sends "yes" or "no"; neither ticked is unpaid
+    payment_type: str = ""  # checked against PAYMENT_TYPES by the rule, with its message
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _garbled_is_stale(cls, value: Any) -> Any:
+        # The page only ever sends the number it was drawn with: anything else is refused
+        # as a stale page ("changed elsewhere"), not as a typo in a field nobody sees.
+        if isinstance(value, str) and not (value.strip().isascii() and value.strip().isdigit()):
+            return None
+        return value
+
+
+def submitted_version(version: int | None) -> str | None:
+    """A command's version as `expect_version` compares it (None: no version sent)."""
+    return None if version is None else str(version)
 
 
 def _ref(ref_text: str) -> SessionRef:
@@ -54,12 +84,11 @@ def set_payment(
     repo: Repository,
     trainer_id: str,
     session: Session,
-    form: Mapping[str, str],
+    payment: SetPayment,
     now: datetime,
 ) -> Session:
-    expect_version(session.version, form.get("version"))
-    paid = form.get("paid") == "yes"
-    updated, text = payment_change(session, paid, form.get("payment_type", ""), now)
+    expect_version(session.version, submitted_version(payment.version))
+    updated, text = payment_change(session, payment.paid, payment.payment_type, now)
     return repo.change_session(trainer_id, session, updated, "trainer", text, now)
 
 
@@ -156,12 +185,6 @@ def link_for(
     return ClientLink(links.session_hash(trainer_id, client.id, generation, session.id), generation)
 
 
-@dataclass(frozen=True)
-class SessionPage:
-    sessions: list[Session]
-    next_cursor: str | None
-
-
 def encode_cursor(key: dict[str, str] | None) -> str | None:
     if not key:
         return None
@@ -183,10 +206,95 @@ def decode_cursor(text: str) -> dict[str, str] | None:
     return key
 
 
-def list_sessions(
-    repo: Repository, trainer_id: str, which: str, cursor: str, now: datetime
-) -> SessionPage:
-    found, last = repo.trainer_sessions(
-        trainer_id, now, upcoming=which != "past", after=decode_cursor(cursor)
+# Links in messages -------------------------------------------------------------------------
+def portal_link_ref(base_url: str, trainer_id: str) -> Callable[[Client], LinkRef]:
+    """Which portal link (/c/) a message carries: made again when it is sent or shown."""
+    return lambda client: LinkRef(
+        kind="portal",
+        base=base_url,
+        trainer_id=trainer_id,
+        client_id=client.id,
+        generation=client.portal_generation,
     )
-    return SessionPage(found, encode_cursor(last))
+
+
+def session_link_ref(base_url: str, trainer_id: str) -> Callable[[Client, Session], LinkRef]:
+    """Which session link (/s/) a message carries: made again when it is sent or shown."""
+
+    def link(client: Client, booking: Session) -> LinkRef:
+        return LinkRef(
+            kind="session",
+            base=base_url,
+            trainer_id=trainer_id,
+            client_id=client.id,
+            generation=client.portal_generation,
+            target_id=booking.id,
+        )
+
+    return link
+
+
+# Pages --------------------------------------------------------------------------------------
+Which = Literal["upcoming", "past"]
+
+
+@dataclass(frozen=True)
+class SessionList:
+    """One page of the Sessions tab (canceled sessions are not in the index it reads)."""
+
+    which: Which
+    sessions: tuple[Session, ...]
+    next_cursor: str | None  # the next page, or None on the last
+    first_page: bool
+    places: Mapping[str, str]
+
+
+def sessions_page(deps: Deps, trainer: Trainer, which: Which, after: str) -> SessionList:
+    """The Sessions tab: one Query of the trainer's timeline, 20 a page."""
+    found, last = deps.repo.trainer_sessions(
+        trainer.id, deps.now, upcoming=which != "past", after=decode_cursor(after)
+    )
+    return SessionList(
+        which=which,
+        sessions=tuple(found),
+        next_cursor=encode_cursor(last),
+        first_page=not after,
+        places={lid: loc.name for lid, loc in trainer.locations.items()},
+    )
+
+
+@dataclass(frozen=True)
+class SessionDetail:
+    """The trainer's page of one session, with its change log and messages."""
+
+    session: Session
+    log: tuple[LogEntry | Message, ...]
+    past: bool
+    location_name: str | None  # None: the location was deleted
+    price: str | None  # formatted in the trainer's currency; None: no price recorded
+    payment_ready: bool  # the bank details an invoice needs are complete
+    payment_types: Mapping[str, str]
+    send_id: str  # a fresh id for the send form: a double click queues one message
+    confirming: str  # the destructive action asked for (?confirm=), while it can be done
+    time_zone: str
+
+
+def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -> SessionDetail:
+    """A session's page: one read of the session with its log (the week partition)."""
+    booking, log = open_session(deps.repo, trainer.id, ref)
+    settings = trainer.settings
+    location = trainer.locations.get(booking.location_id)
+    return SessionDetail(
+        session=booking,
+        log=tuple(log),
+        past=booking.is_past(deps.now),
+        location_name=location.name if location else None,
+        price=None
+        if booking.price_minor is None
+        else format_money(booking.price_minor, settings.currency, settings.locale),
+        payment_ready=settings.payment.complete,
+        payment_types=PAYMENT_TYPES,
+        send_id=new_id(),
+        confirming=confirming if booking.is_live else "",
+        time_zone=settings.time_zone,
+    )

@@ -10,7 +10,7 @@ from chalice import Blueprint, Response
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.messaging.email import EmailNotSent
 from chalicelib.services import auth
-from chalicelib.web import request_state
+from chalicelib.web import forms, request_state
 from chalicelib.web.render import STATIC, error_page, redirect, render
 from chalicelib.web.views import FORM, public, trainer
 
@@ -59,16 +59,11 @@ def login_submit() -> Response:
         log.error("sign-in refused: %s", exc)
         return error_page(400, "Sign-in links cannot be sent here", exc.user_message)
     try:
-        email = auth.request_sign_in(
-            request_state.deps().repo,
-            state.cfg,
-            form.get("email", ""),
-            state.client_ip,
-            base_url,
-            request_state.deps().now,
-        )
+        command = forms.command(auth.RequestSignIn, form)
+        email = auth.request_sign_in(request_state.deps(), command, state.client_ip, base_url)
     except InvalidInput as exc:
-        return render("auth/login.html", status=400, errors=exc.errors, form=form, signed_out=False)
+        errors = forms.errors(auth.RequestSignIn, exc)
+        return render("auth/login.html", status=400, errors=errors, form=form, signed_out=False)
     except EmailNotSent as exc:
         # The same for known and unknown addresses (both get an email), so nothing leaks.
         return render(
@@ -82,28 +77,24 @@ def login_submit() -> Response:
 
 
 def _confirm_page(
-    token: str, prompt: auth.SignInPrompt, form: dict[str, str], errors: dict[str, str]
+    page: auth.ConfirmPage, form: dict[str, str] | None = None, errors: dict[str, str] | None = None
 ) -> Response:
+    # `form` is what was typed, shown again as typed; without it the name field shows
+    # the suggestion.
     return render(
         "auth/login_confirm.html",
         status=400 if errors else 200,
-        token=token,
-        email=prompt.email,
-        ask_business_name=prompt.ask_business_name,
-        form=form,
-        errors=errors,
+        page=page,
+        form=form or {},
+        errors=errors or {},
     )
 
 
 @bp.route("/login/confirm", methods=["GET"])
 @public
 def login_confirm_page() -> Response:
-    state = request_state.current()
-    token = state.query("token")
-    prompt = auth.sign_in_prompt(
-        request_state.deps().repo, state.cfg, token, request_state.deps().now
-    )
-    return _confirm_page(token, prompt, {"business_name": prompt.suggested_business_name}, {})
+    token = request_state.current().query("token")
+    return _confirm_page(auth.confirm_page(request_state.deps(), token))
 
 
 @bp.route("/login/confirm", methods=["POST"], content_types=FORM)
@@ -111,20 +102,13 @@ def login_confirm_page() -> Response:
 def login_confirm() -> Response:
     state = request_state.current()
     form = state.form()
-    token = form.get("token", "")
+    command = forms.command(auth.ConfirmSignIn, form)
     try:
-        signed_in = auth.confirm_sign_in(
-            request_state.deps().repo,
-            state.cfg,
-            token,
-            request_state.deps().now,
-            form.get("business_name"),
-        )
+        signed_in = auth.confirm(request_state.deps(), command)
     except InvalidInput as exc:
         # The link was not used: show the same page again with what was typed.
-        email = auth.check_sign_in_token(request_state.deps().repo, token, request_state.deps().now)
-        prompt = auth.SignInPrompt(email, True, form.get("business_name", ""))
-        return _confirm_page(token, prompt, form, exc.errors)
+        page = auth.confirm_page(request_state.deps(), command.token, refused=True)
+        return _confirm_page(page, form, forms.errors(auth.ConfirmSignIn, exc))
     state.set_cookie(
         state.cfg.session_cookie,
         signed_in.cookie_value,
@@ -137,7 +121,7 @@ def login_confirm() -> Response:
 @trainer
 def logout(session: auth.CurrentSession) -> Response:
     state = request_state.current()
-    auth.sign_out(request_state.deps().repo, session)
+    auth.sign_out(request_state.deps(), session)
     state.clear_cookie(state.cfg.session_cookie)
     return redirect("/login", signed_out=1)
 

@@ -1,21 +1,28 @@
-"""Trainer dashboard: home checklist, settings, locations, weekly template."""
+"""Trainer dashboard: home checklist, settings, locations, weekly template.
+
+Each page is one call to its page query (`services.dashboard`, `services.account`);
+each form is parsed into its command and handed to one use case, and a refused one is
+shown again with its page and the input as typed.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import partial
+from typing import Any
 
 from chalice import Blueprint, Response
 
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
-from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
-from chalicelib.domain.money import currency_choices, format_money
-from chalicelib.domain.settings import COUNTRIES
-from chalicelib.domain.template import TemplateSlot
-from chalicelib.domain.timeutil import all_time_zones
+from chalicelib.domain.grid import MINUTES_PER_DAY
+from chalicelib.domain.money import format_money
+from chalicelib.domain.settings import SaveSettings
+from chalicelib.domain.template import RemoveSlot, SaveSlot
 from chalicelib.services import account
+from chalicelib.services.account import AddLocation, ChangeLocation
 from chalicelib.services.auth import CurrentSession
-from chalicelib.services.dashboard import home as dashboard_home
-from chalicelib.web import request_state
+from chalicelib.services.dashboard import home_page
+from chalicelib.web import forms, request_state
 from chalicelib.web.grids import clock_choices, template_grid
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
@@ -27,6 +34,11 @@ def _flash() -> str:
     return request_state.current().query("saved")
 
 
+def _shown(page: Any) -> dict[str, Any]:
+    """A page query's view model (a dataclass) as template names: its fields."""
+    return {f.name: getattr(page, f.name) for f in fields(page)}
+
+
 # Home ----------------------------------------------------------------------------------
 @bp.route("/dashboard", methods=["GET"])
 @trainer
@@ -35,7 +47,7 @@ def dashboard(session: CurrentSession) -> Response:
     return render(
         "dashboard/home.html",
         tab="home",
-        home=dashboard_home(request_state.deps().repo, session.trainer, request_state.deps().now),
+        home=home_page(request_state.deps(), session.trainer),
         currency=settings.currency,
         money=partial(format_money, locale=settings.locale),
     )
@@ -49,20 +61,14 @@ def unknown_tab(session: CurrentSession, tab: str) -> Response:
 
 
 # Settings ------------------------------------------------------------------------------
-def _settings_page(session: CurrentSession, status: int = 200, **context: object) -> Response:
-    settings = session.trainer.settings
+def _settings_page(session: CurrentSession, status: int = 200, **context: Any) -> Response:
     return render(
         "settings/settings.html",
         status=status,
         tab="settings",
         subtab="general",
-        settings=settings,
-        version=session.trainer.version,
-        time_zones=all_time_zones(),
-        countries=COUNTRIES,
-        currencies=currency_choices(settings.locale),
+        **_shown(account.settings_page(session.trainer)),
         day_times=clock_choices(0, MINUTES_PER_DAY),
-        clock=format_clock,
         saved=_flash(),
         **context,
     )
@@ -79,27 +85,24 @@ def settings_form(session: CurrentSession) -> Response:
 def settings_save(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        account.save_settings(request_state.deps().repo, session.trainer, form)
+        command = forms.command(SaveSettings, form)
+        account.save_settings(request_state.deps(), session.trainer, command)
     except InvalidInput as exc:
-        return _settings_page(session, 400, errors=exc.errors, form=form)
+        return _settings_page(session, 400, errors=forms.errors(SaveSettings, exc), form=form)
     except VersionConflict as exc:
         return _settings_page(session, 409, errors={"_form": exc.user_message}, form=form)
     return redirect("/dashboard/settings", saved="settings")
 
 
 # Locations -----------------------------------------------------------------------------
-def _locations_page(session: CurrentSession, status: int = 200, **context: object) -> Response:
-    setup = request_state.deps().repo.get_setup(session.trainer.id)
-    usage = {loc.id: 0 for loc in setup.locations}
-    for slot in setup.template.slots:
-        usage[slot.location_id] = usage.get(slot.location_id, 0) + 1
+def _locations_page(session: CurrentSession, status: int = 200, **context: Any) -> Response:
+    page = account.locations_page(request_state.deps(), session.trainer.id)
     return render(
         "settings/locations.html",
         status=status,
         tab="settings",
         subtab="locations",
-        setup=setup,
-        usage=usage,
+        **_shown(page),
         saved=_flash(),
         **context,
     )
@@ -116,25 +119,23 @@ def locations(session: CurrentSession) -> Response:
 def location_add(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        account.add_location(request_state.deps().repo, session.trainer.id, form.get("name", ""))
+        command = forms.command(AddLocation, form)
+        account.create_location(request_state.deps(), session.trainer.id, command)
     except InvalidInput as exc:
-        return _locations_page(session, 400, errors=exc.errors, form=form)
+        return _locations_page(session, 400, errors=forms.errors(AddLocation, exc), form=form)
     return redirect("/dashboard/settings/locations", saved="added")
 
 
 def _location_page(
-    session: CurrentSession, location_id: str, status: int = 200, **context: object
+    session: CurrentSession, location_id: str, status: int = 200, **context: Any
 ) -> Response:
-    setup = request_state.deps().repo.get_setup(session.trainer.id)
-    location = setup.location(location_id)
-    used_by = [s for s in setup.template.slots if s.location_id == location_id]
+    page = account.location_page(request_state.deps(), session.trainer.id, location_id)
     return render(
         "settings/location_edit.html",
         status=status,
         tab="settings",
         subtab="locations",
-        location=location,
-        used_by=used_by,
+        **_shown(page),
         **context,
     )
 
@@ -149,77 +150,64 @@ def location_edit(session: CurrentSession, location_id: str) -> Response:
 @trainer
 def location_change(session: CurrentSession, location_id: str) -> Response:
     form = request_state.current().form()
-    repo, tid, version = request_state.deps().repo, session.trainer.id, form.get("version")
-    action = form.get("action", "")
     try:
-        if action == "rename":
-            account.rename_location(repo, tid, location_id, form.get("name", ""), version)
-        elif action in ("archive", "restore"):
-            account.set_location_archived(repo, tid, location_id, action == "archive", version)
-        elif action == "delete":
-            account.delete_location(repo, tid, location_id, version)
-        else:
-            raise InvalidInput({"action": "Unknown action."})
+        command = forms.command(ChangeLocation, form, location_id=location_id)
+        account.change_location(request_state.deps(), session.trainer.id, command)
     except InvalidInput as exc:
-        return _location_page(session, location_id, 400, errors=exc.errors, form=form)
+        errors = forms.errors(ChangeLocation, exc)
+        return _location_page(session, location_id, 400, errors=errors, form=form)
     except (VersionConflict, Conflict) as exc:
         return _location_page(
             session, location_id, 409, errors={"_form": exc.user_message}, form=form
         )
-    return redirect("/dashboard/settings/locations", saved=action)
+    return redirect("/dashboard/settings/locations", saved=command.action)
 
 
 # Weekly template ---------------------------------------------------------------------
 @bp.route("/dashboard/settings/template", methods=["GET"])
 @trainer
 def template(session: CurrentSession) -> Response:
-    setup = request_state.deps().repo.get_setup(session.trainer.id)
+    page = account.template_page(request_state.deps(), session.trainer.id)
+    setup = page.setup
     return render(
         "settings/template.html",
         tab="settings",
         subtab="template",
-        setup=setup,
+        **_shown(page),
         grid=template_grid(setup.template, session.trainer.settings, setup.locations),
-        names=setup.location_names(),
         saved=_flash(),
     )
 
 
 def _slot_page(
-    session: CurrentSession,
-    slot: TemplateSlot | None,
-    status: int = 200,
-    setup: account.Setup | None = None,
-    **context: object,
+    page: account.SlotPage, status: int = 200, form: dict[str, str] | None = None, **context: Any
 ) -> Response:
-    setup = setup or request_state.deps().repo.get_setup(session.trainer.id)
+    """The slot form: the page's own values, or those a refused form was sent with."""
     return render(
         "settings/slot_form.html",
         status=status,
         tab="settings",
         subtab="template",
-        slot=slot,
-        setup=setup,
-        version=setup.template.version,
+        slot=page.slot,
+        setup=page.setup,
+        version=page.version,
+        form=page.prefill if form is None else form,
         start_times=clock_choices(0, MINUTES_PER_DAY - 30),
         end_times=clock_choices(30, MINUTES_PER_DAY),
         **context,
     )
 
 
+def _new_slot_page(session: CurrentSession) -> account.SlotPage:
+    state = request_state.current()
+    weekday, start = state.query("weekday", "0"), state.query("start", "09:00")
+    return account.new_slot_page(request_state.deps(), session.trainer.id, weekday, start)
+
+
 @bp.route("/dashboard/settings/template/new", methods=["GET"])
 @trainer
 def slot_new(session: CurrentSession) -> Response:
-    state = request_state.current()
-    weekday, start = state.query("weekday", "0"), state.query("start", "09:00")
-    # Prefill from the clicked cell; the end defaults to one hour later.
-    form = {"weekday": weekday, "start": start}
-    try:
-        minutes = int(start[:2]) * 60 + int(start[3:5])
-        form["end"] = format_clock(min(minutes + 60, MINUTES_PER_DAY))
-    except ValueError:
-        form["end"] = ""
-    return _slot_page(session, None, form=form)
+    return _slot_page(_new_slot_page(session))
 
 
 @bp.route("/dashboard/settings/template/new", methods=["POST"], content_types=FORM)
@@ -227,42 +215,38 @@ def slot_new(session: CurrentSession) -> Response:
 def slot_create(session: CurrentSession) -> Response:
     form = request_state.current().form()
     try:
-        account.add_template_slot(request_state.deps().repo, session.trainer.id, form)
+        command = forms.command(SaveSlot, form)
+        account.save_template_slot(request_state.deps(), session.trainer.id, command)
     except InvalidInput as exc:
-        return _slot_page(session, None, 400, errors=exc.errors, form=form)
+        errors = forms.errors(SaveSlot, exc)
+        return _slot_page(_new_slot_page(session), 400, form, errors=errors)
     except (VersionConflict, Conflict) as exc:
-        return _slot_page(session, None, 409, errors={"_form": exc.user_message}, form=form)
+        return _slot_page(_new_slot_page(session), 409, form, errors={"_form": exc.user_message})
     return redirect("/dashboard/settings/template", saved="added")
 
 
 @bp.route("/dashboard/settings/template/slots/{slot_id}", methods=["GET"])
 @trainer
 def slot_edit(session: CurrentSession, slot_id: str) -> Response:
-    setup, slot = account.template_slot(request_state.deps().repo, session.trainer.id, slot_id)
-    form = {
-        "weekday": str(slot.weekday),
-        "start": format_clock(slot.start),
-        "end": format_clock(slot.end),
-        "location_id": slot.location_id,
-    }
-    return _slot_page(session, slot, setup=setup, form=form)
+    return _slot_page(account.slot_page(request_state.deps(), session.trainer.id, slot_id))
 
 
 @bp.route("/dashboard/settings/template/slots/{slot_id}", methods=["POST"], content_types=FORM)
 @trainer
 def slot_change(session: CurrentSession, slot_id: str) -> Response:
-    form = request_state.current().form()
-    repo, tid = request_state.deps().repo, session.trainer.id
-    setup, slot = account.template_slot(repo, tid, slot_id)
+    form, deps, tid = request_state.current().form(), request_state.deps(), session.trainer.id
+    removing = form.get("action") == "remove"  # the page's other button is Save slot
     try:
-        if form.get("action") == "remove":
-            account.remove_template_slot(repo, tid, slot_id, form.get("version"))
+        if removing:
+            remove = forms.command(RemoveSlot, form, slot_id=slot_id)
+            account.remove_template_slot(deps, tid, remove)
             return redirect("/dashboard/settings/template", saved="removed")
-        account.update_template_slot(repo, tid, slot_id, form)
+        save = forms.command(SaveSlot, form, slot_id=slot_id)
+        account.save_template_slot(deps, tid, save)
     except InvalidInput as exc:
-        return _slot_page(session, slot, 400, setup=setup, errors=exc.errors, form=form)
+        errors = forms.errors(RemoveSlot if removing else SaveSlot, exc)
+        return _slot_page(account.slot_page(deps, tid, slot_id), 400, form, errors=errors)
     except (VersionConflict, Conflict) as exc:
-        return _slot_page(
-            session, slot, 409, setup=setup, errors={"_form": exc.user_message}, form=form
-        )
+        page = account.slot_page(deps, tid, slot_id)
+        return _slot_page(page, 409, form, errors={"_form": exc.user_message})
     return redirect("/dashboard/settings/template", saved="updated")

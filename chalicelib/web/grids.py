@@ -6,16 +6,17 @@ One layout serves the weekly template (weekday columns) and the schedule (dated 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from chalicelib.domain.grid import (
     GRID_MINUTES,
     WEEKDAYS,
     WEEKDAYS_SHORT,
     format_clock,
-    format_date_range,
-    format_long_date,
     grid_times,
+)
+from chalicelib.domain.grid import (
+    clock_choices as clock_choices,  # the template form's pickers (web/dashboard_views)
 )
 from chalicelib.domain.models import Location, LocationName
 from chalicelib.domain.offers import live_offer
@@ -23,6 +24,7 @@ from chalicelib.domain.schedule import Session, Slot
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import zone
+from chalicelib.services.schedule import WeekPage
 
 # Each kind's word, as in the legend: a block's colour is never the only way to tell what
 # it is (screen readers read the word, colour-blind trainers see it on the block).
@@ -232,38 +234,16 @@ def schedule_grid(
     return _grid(settings, columns, now_minutes)
 
 
-@dataclass(frozen=True)
-class ScheduleNav:
-    """What the schedule's toolbar and Apply form say: dates, never ISO week codes."""
-
-    previous: str  # "Previous week: 23 Nov – 29 Nov 2026"
-    next: str
-    apply_from: str  # the Monday the Apply form starts at
-    apply_choices: list[tuple[int, str]]  # (number of weeks, "2 weeks: 30 Nov – 13 Dec 2026")
-
-
-def schedule_nav(shown: list[date], max_weeks: int) -> ScheduleNav:
-    """The labels for a shown day (one date) or week (seven): Apply always starts at the
-    Monday of the week shown, as the form's hidden week field does."""
-    if len(shown) == 1:
-        day = shown[0]
-        previous = f"Previous day: {format_long_date(day - timedelta(days=1))}"
-        following = f"Next day: {format_long_date(day + timedelta(days=1))}"
-    else:
-        week = timedelta(weeks=1)
-        previous = f"Previous week: {format_date_range(shown[0] - week, shown[-1] - week)}"
-        following = f"Next week: {format_date_range(shown[0] + week, shown[-1] + week)}"
-    monday = shown[0] - timedelta(days=shown[0].weekday())
-    choices = [
-        (
-            n,
-            f"{n} week{'s' if n > 1 else ''}: "
-            f"{format_date_range(monday, monday + timedelta(weeks=n, days=-1))}",
-        )
-        for n in range(1, max_weeks + 1)
-    ]
-    return ScheduleNav(previous, following, format_long_date(monday), choices)
-
-
-def clock_choices(start: int, end: int) -> list[tuple[int, str]]:
-    return [(t, format_clock(t)) for t in range(start, end + 1, GRID_MINUTES)]
+def week_grid(page: WeekPage) -> Grid:
+    """The schedule page's grid, laid out from what the page read."""
+    return schedule_grid(
+        list(page.days),
+        list(page.slots),
+        list(page.sessions),
+        page.settings,
+        dict(page.locations),
+        page.today,
+        move_ref=page.moving.ref if page.moving else None,
+        matched=page.matched,
+        now=page.now,
+    )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 
 from chalicelib import runtime
 
@@ -23,11 +24,22 @@ def expire_offer_locks() -> dict:
     return dataclasses.asdict(report)
 
 
-def dispatch_messages() -> dict:
+def dispatch_messages(context: object | None = None) -> dict:
+    """`context` is the Lambda context: the run stops taking work when its time runs low."""
     from chalicelib.services import dispatcher  # deferred: web requests never load it
 
     deps = runtime.deps()
-    report = dispatcher.dispatch(deps.repo, deps.now, runtime.message_sender())
+    # Only a real Lambda's clock: Chalice's local context counts down from a made-up 3 s.
+    deployed = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    time_left = getattr(context, "get_remaining_time_in_millis", None) if deployed else None
+    report = dispatcher.dispatch(deps.repo, deps.now, runtime.message_sender(), time_left=time_left)
+    if report.paused or report.stopped_early:
+        log.warning(
+            "messages: paused %s, %s deferred, stopped early: %s",
+            report.paused,
+            len(report.deferred),
+            report.stopped_early,
+        )
     if report.due:
         log.info(
             "messages: %s due, %s claimed, %s retried, %s failed",

@@ -19,19 +19,16 @@ bp = Blueprint(__name__)
 @trainer
 def whatsapp_tab(session: CurrentSession) -> Response:
     state = request_state.current()
-    repo, tid = request_state.deps().repo, session.trainer.id
-    clients = sorted(repo.list_clients(tid), key=lambda c: c.name.casefold())
-    client_id = state.query("client")
-    if client_id and client_id not in {c.id for c in clients}:
-        client_id = ""  # another trainer's id or a stale link: show everything instead
-    page = messages.list_messages(repo, tid, client_id, state.query("after"))
+    page = messages.whatsapp_page(
+        request_state.deps(), session.trainer.id, state.query("client"), state.query("after")
+    )
     return render(
         "whatsapp/list.html",
         tab="whatsapp",
-        page=page,
-        clients=clients,
-        client_id=client_id,
-        first_page=not state.query("after"),
+        page=page.page,
+        clients=page.clients,
+        client_id=page.client_id,
+        first_page=page.first_page,
         # With the log provider nothing leaves the server: the trainer sends from their
         # own phone through a click-to-chat link.
         click_to_chat=configured_provider() == "log",
@@ -43,12 +40,10 @@ def whatsapp_tab(session: CurrentSession) -> Response:
 def twilio_status() -> Response:
     """Twilio's delivery reports: no session or CSRF token, the signature is the proof."""
     state = request_state.current()
-    result = webhooks.twilio_status(
-        request_state.deps().repo,
-        request_state.deps().config.public_base_url,
+    result = webhooks.twilio_status_report(
+        request_state.deps(),
         state.query("m"),
         state.form(),
         state.request.headers.get("x-twilio-signature", ""),
-        request_state.deps().now,
     )
     return Response(body="", status_code=result.status, headers={"Content-Type": "text/plain"})

@@ -1,29 +1,36 @@
 """The Programs tab: the hub (Customer bundles, Models), templates, the 3-step New bundle
-wizard, and the bundle page (progress, status, sessions, Send confirmations)."""
+wizard, and the bundle page (progress, status, sessions, Send confirmations).
+
+Each page is one call to its page query in `services.programs`; each form is parsed into
+its command and handed to one use case, and a refused one is shown again with its page.
+"""
 
 from __future__ import annotations
 
+from dataclasses import fields
 from functools import partial
+from typing import Any, Literal
 
 from chalice import Blueprint, Response
 
+from chalicelib.domain.commands import Command
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
-from chalicelib.domain.programs import (
-    LENGTHS,
-    MAX_DOCUMENTS,
-    MAX_EVERY_WEEKS,
-    MAX_SESSIONS,
-    STATES,
-    confirmable,
-    document_rows,
-    offer_form_values,
-    price_summary,
-    scheduling_problem,
-)
+from chalicelib.domain.programs import LENGTHS, MAX_DOCUMENTS, MAX_SESSIONS, STATES
 from chalicelib.domain.settings import format_money
-from chalicelib.services import clients, programs
+from chalicelib.services import programs
 from chalicelib.services.auth import CurrentSession
-from chalicelib.web import request_state, session_views
+from chalicelib.services.programs import (
+    AddBundleSession,
+    ChangeBundleStatus,
+    CreateBundle,
+    DeleteTemplate,
+    SaveOffer,
+    SaveSchedule,
+    SaveTemplate,
+    SendConfirmations,
+    StartDraft,
+)
+from chalicelib.web import forms, request_state, session_views
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
 
@@ -43,6 +50,7 @@ BUNDLE_SAVED = {
 
 
 def _common(session: CurrentSession) -> dict[str, object]:
+    """What every Programs page shows from the signed-in trainer (no read)."""
     trainer = session.trainer
     return {
         "tab": "programs",
@@ -61,55 +69,34 @@ def _common(session: CurrentSession) -> dict[str, object]:
     }
 
 
+def _show(
+    template: str, session: CurrentSession, page: Any, status: int = 200, **context: Any
+) -> Response:
+    """Render a page query's view model (a dataclass): its fields are the template's names."""
+    shown = {f.name: getattr(page, f.name) for f in fields(page)}
+    return render(template, status=status, **shown, **_common(session), **context)
+
+
 # Hub ---------------------------------------------------------------------------------------
 @bp.route("/dashboard/programs", methods=["GET"])
 @trainer
 def hub(session: CurrentSession) -> Response:
-    state = request_state.current()
-    which = "models" if state.query("tab") == "models" else "bundles"
-    repo, tid = request_state.deps().repo, session.trainer.id
-    return render(
-        "programs/hub.html",
-        which=which,
-        templates=programs.store(repo).list_templates(tid) if which == "models" else [],
-        page=(
-            programs.bundle_hub(repo, tid, state.query("after"), request_state.deps().now)
-            if which == "bundles"
-            else None
-        ),
-        saved=state.query("saved"),
-        **_common(session),
-    )
+    state, deps = request_state.current(), request_state.deps()
+    which: Literal["bundles", "models"] = "models" if state.query("tab") == "models" else "bundles"
+    page = programs.hub_page(deps, session.trainer.id, which, state.query("after"))
+    return _show("programs/hub.html", session, page, saved=state.query("saved"))
 
 
 # Templates ---------------------------------------------------------------------------------
 def _template_page(
-    session: CurrentSession, template_id: str | None, status: int = 200, **context: object
+    session: CurrentSession,
+    template_id: str | None,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+    **context: object,
 ) -> Response:
-    template = None
-    if template_id:
-        template = programs.store(request_state.deps().repo).get_template(
-            session.trainer.id, template_id
-        )
-    form = context.pop("form", None) or (
-        {
-            **offer_form_values(
-                template, session.trainer.settings.currency, session.trainer.settings.locale
-            ),
-            "version": str(template.version),
-        }
-        if template
-        else {"sessions": "", "length": "60"}
-    )
-    return render(
-        "programs/template_form.html",
-        status=status,
-        program=template,
-        form=form,
-        documents=document_rows(form),
-        **_common(session),
-        **context,
-    )
+    page = programs.template_page(request_state.deps(), session.trainer, template_id, typed)
+    return _show("programs/template_form.html", session, page, status, **context)
 
 
 @bp.route("/dashboard/programs/templates/new", methods=["GET"])
@@ -121,13 +108,14 @@ def template_new(session: CurrentSession) -> Response:
 @bp.route("/dashboard/programs/templates/new", methods=["POST"], content_types=FORM)
 @trainer
 def template_create(session: CurrentSession) -> Response:
-    form = request_state.current().form()
+    form, deps = request_state.current().form(), request_state.deps()
     try:
-        programs.save_template(
-            request_state.deps().repo, session.trainer, None, form, request_state.deps().now
-        )
+        command = forms.command(SaveTemplate, form)
+        programs.save_template(deps, session.trainer, command)
     except InvalidInput as exc:
-        return _template_page(session, None, 400, errors=exc.errors, form=form)
+        return _template_page(
+            session, None, 400, typed=form, errors=forms.errors(SaveTemplate, exc)
+        )
     return redirect("/dashboard/programs", tab="models", saved="template")
 
 
@@ -140,39 +128,38 @@ def template_edit(session: CurrentSession, template_id: str) -> Response:
 @bp.route("/dashboard/programs/templates/{template_id}", methods=["POST"], content_types=FORM)
 @trainer
 def template_save(session: CurrentSession, template_id: str) -> Response:
-    form = request_state.current().form()
-    repo = request_state.deps().repo
+    form, deps = request_state.current().form(), request_state.deps()
+    deleting = form.get("action") == "delete"  # the form's other button is Save template
+    model: type[Command] = DeleteTemplate if deleting else SaveTemplate
     try:
-        if form.get("action") == "delete":
-            programs.delete_template(repo, session.trainer.id, template_id, form.get("version"))
+        if deleting:
+            delete = forms.command(DeleteTemplate, form, template_id=template_id)
+            programs.delete_template(deps, session.trainer.id, delete)
             return redirect("/dashboard/programs", tab="models", saved="deleted")
-        programs.save_template(repo, session.trainer, template_id, form, request_state.deps().now)
+        save = forms.command(SaveTemplate, form, template_id=template_id)
+        programs.save_template(deps, session.trainer, save)
     except InvalidInput as exc:
-        return _template_page(session, template_id, 400, errors=exc.errors, form=form)
+        return _template_page(
+            session, template_id, 400, typed=form, errors=forms.errors(model, exc)
+        )
     except VersionConflict as exc:
         return _template_page(
-            session, template_id, 409, errors={"_form": exc.user_message}, form=form
+            session, template_id, 409, typed=form, errors={"_form": exc.user_message}
         )
     return redirect("/dashboard/programs", tab="models", saved="template")
 
 
 # Starting the wizard: choose the client (and maybe a template) ---------------------------
-def _start_page(session: CurrentSession, status: int = 200, **context: object) -> Response:
-    repo = request_state.deps().repo
+def _start_page(
+    session: CurrentSession,
+    status: int = 200,
+    typed: dict[str, str] | None = None,
+    **context: object,
+) -> Response:
     state = request_state.current()
-    form = context.pop("form", None) or {
-        "client_id": state.query("client_id"),
-        "template_id": state.query("template_id"),
-    }
-    return render(
-        "programs/start.html",
-        status=status,
-        form=form,
-        clients=[c for c in clients.find_clients(repo, session.trainer.id, "") if not c.archived],
-        templates=programs.store(repo).list_templates(session.trainer.id),
-        **_common(session),
-        **context,
-    )
+    chosen = StartDraft(client_id=state.query("client_id"), template_id=state.query("template_id"))
+    page = programs.start_page(request_state.deps(), session.trainer.id, chosen, typed)
+    return _show("programs/start.html", session, page, status, **context)
 
 
 @bp.route("/dashboard/programs/new", methods=["GET"])
@@ -184,17 +171,12 @@ def wizard_start(session: CurrentSession) -> Response:
 @bp.route("/dashboard/programs/new", methods=["POST"], content_types=FORM)
 @trainer
 def wizard_begin(session: CurrentSession) -> Response:
-    form = request_state.current().form()
+    form, deps = request_state.current().form(), request_state.deps()
     try:
-        draft = programs.start_draft(
-            request_state.deps().repo,
-            session.trainer,
-            form.get("client_id", ""),
-            form.get("template_id", ""),
-            request_state.deps().now,
-        )
+        command = forms.command(StartDraft, form)
+        draft = programs.start_draft(deps, session.trainer, command)
     except InvalidInput as exc:
-        return _start_page(session, 400, errors=exc.errors, form=form)
+        return _start_page(session, 400, typed=form, errors=forms.errors(StartDraft, exc))
     return redirect(WIZARD.format(draft.id, "offer"))
 
 
@@ -202,21 +184,9 @@ def wizard_begin(session: CurrentSession) -> Response:
 def _offer_page(
     session: CurrentSession, draft_id: str, status: int = 200, **context: object
 ) -> Response:
-    repo = request_state.deps().repo
-    view = programs.open_draft(repo, session.trainer.id, draft_id)
-    form = context.pop("form", None) or dict(view.draft.offer)
-    return render(
-        "programs/wizard_offer.html",
-        status=status,
-        step=1,
-        draft=view.draft,
-        client=view.client,
-        form=form,
-        documents=document_rows(form),
-        templates=programs.store(repo).list_templates(session.trainer.id),
-        **_common(session),
-        **context,
-    )
+    # A refused offer was saved as typed first: the page shows the draft, errors and all.
+    page = programs.offer_page(request_state.deps(), session.trainer.id, draft_id)
+    return _show("programs/wizard_offer.html", session, page, status, **context)
 
 
 @bp.route("/dashboard/programs/wizard/{draft_id}/offer", methods=["GET"])
@@ -228,14 +198,15 @@ def wizard_offer(session: CurrentSession, draft_id: str) -> Response:
 @bp.route("/dashboard/programs/wizard/{draft_id}/offer", methods=["POST"], content_types=FORM)
 @trainer
 def wizard_offer_save(session: CurrentSession, draft_id: str) -> Response:
-    form = request_state.current().form()
+    form, deps = request_state.current().form(), request_state.deps()
     try:
-        programs.save_offer(request_state.deps().repo, session.trainer, draft_id, form)
+        command = forms.command(SaveOffer, form, draft_id=draft_id)
+        programs.save_offer(deps, session.trainer, command)
     except InvalidInput as exc:
-        return _offer_page(session, draft_id, 400, errors=exc.errors)
+        return _offer_page(session, draft_id, 400, errors=forms.errors(SaveOffer, exc))
     except VersionConflict as exc:
         return _offer_page(session, draft_id, 409, errors={"_form": exc.user_message})
-    if form.get("action") == "use_template":
+    if command.action == "use_template":
         return redirect(WIZARD.format(draft_id, "offer"), saved="template")
     return redirect(WIZARD.format(draft_id, "schedule"))
 
@@ -244,27 +215,12 @@ def wizard_offer_save(session: CurrentSession, draft_id: str) -> Response:
 def _schedule_page(
     session: CurrentSession, draft_id: str, status: int = 200, **context: object
 ) -> Response:
-    repo = request_state.deps().repo
     try:
-        checked = programs.plan(repo, session.trainer, draft_id, request_state.deps().now)
-    except InvalidInput:
+        page = programs.schedule_page(request_state.deps(), session.trainer, draft_id)
+    except InvalidInput:  # step 1 is not complete
         return redirect(WIZARD.format(draft_id, "offer"), saved="incomplete")
-    quick = dict(checked.draft.quick)
-    if not quick.get("every_weeks"):
-        quick["every_weeks"] = "1"
-    return render(
-        "programs/wizard_schedule.html",
-        status=status,
-        step=2,
-        plan=checked,
-        draft=checked.draft,
-        client=checked.client,
-        quick=quick,
-        max_every=MAX_EVERY_WEEKS,
-        saved=request_state.current().query("saved"),
-        **_common(session),
-        **context,
-    )
+    saved = request_state.current().query("saved")
+    return _show("programs/wizard_schedule.html", session, page, status, saved=saved, **context)
 
 
 @bp.route("/dashboard/programs/wizard/{draft_id}/schedule", methods=["GET"])
@@ -276,28 +232,17 @@ def wizard_schedule(session: CurrentSession, draft_id: str) -> Response:
 @bp.route("/dashboard/programs/wizard/{draft_id}/schedule", methods=["POST"], content_types=FORM)
 @trainer
 def wizard_schedule_save(session: CurrentSession, draft_id: str) -> Response:
-    form = request_state.current().form()
-    repo = request_state.deps().repo
+    form, deps = request_state.current().form(), request_state.deps()
     try:
-        draft, action = programs.save_schedule(repo, session.trainer, draft_id, form)
+        command = forms.command(SaveSchedule, form, draft_id=draft_id)
+        _, action = programs.save_schedule(deps, session.trainer, command)
     except InvalidInput as exc:
-        return _schedule_page(session, draft_id, 400, errors=exc.errors)
+        return _schedule_page(session, draft_id, 400, errors=forms.errors(SaveSchedule, exc))
     except VersionConflict as exc:
         return _schedule_page(session, draft_id, 409, errors={"_form": exc.user_message})
     if action == "back":
         return redirect(WIZARD.format(draft_id, "offer"))
     if action == "next":
-        checked = programs.plan_draft(repo, session.trainer, draft, request_state.deps().now)
-        if not checked.ready:
-            return _schedule_page(
-                session,
-                draft_id,
-                400,
-                errors={
-                    "_form": checked.problem
-                    or "Some dates cannot be booked: change or remove the flagged ones."
-                },
-            )
         return redirect(WIZARD.format(draft_id, "confirm"))
     return redirect(WIZARD.format(draft_id, "schedule"), saved=action.split("_")[0])
 
@@ -307,28 +252,10 @@ def _confirm_page(
     session: CurrentSession, draft_id: str, status: int = 200, **context: object
 ) -> Response:
     try:
-        checked = programs.plan(
-            request_state.deps().repo, session.trainer, draft_id, request_state.deps().now
-        )
-    except InvalidInput:
+        page = programs.confirm_page(request_state.deps(), session.trainer, draft_id)
+    except InvalidInput:  # step 1 is not complete
         return redirect(WIZARD.format(draft_id, "offer"), saved="incomplete")
-    currency = session.trainer.settings.currency
-    return render(
-        "programs/wizard_confirm.html",
-        status=status,
-        step=3,
-        plan=checked,
-        draft=checked.draft,
-        client=checked.client,
-        price_text=price_summary(
-            checked.offer.price_minor,
-            checked.offer.sessions,
-            currency,
-            session.trainer.settings.locale,
-        ),
-        **_common(session),
-        **context,
-    )
+    return _show("programs/wizard_confirm.html", session, page, status, **context)
 
 
 @bp.route("/dashboard/programs/wizard/{draft_id}/confirm", methods=["GET"])
@@ -340,20 +267,14 @@ def wizard_confirm(session: CurrentSession, draft_id: str) -> Response:
 @bp.route("/dashboard/programs/wizard/{draft_id}/confirm", methods=["POST"], content_types=FORM)
 @trainer
 def wizard_validate(session: CurrentSession, draft_id: str) -> Response:
-    form = request_state.current().form()
-    if form.get("action") == "back":
-        return redirect(WIZARD.format(draft_id, "schedule"))
+    form, deps = request_state.current().form(), request_state.deps()
     try:
-        bundle = programs.create_bundle(
-            request_state.deps().repo,
-            request_state.deps().links,
-            session.trainer,
-            draft_id,
-            form.get("version"),
-            request_state.deps().now,
-        )
+        command = forms.command(CreateBundle, form, draft_id=draft_id)
+        if command.action == "back":
+            return redirect(WIZARD.format(draft_id, "schedule"))
+        bundle = programs.create_bundle(deps, session.trainer, command)
     except InvalidInput as exc:
-        return _confirm_page(session, draft_id, 400, errors=exc.errors)
+        return _confirm_page(session, draft_id, 400, errors=forms.errors(CreateBundle, exc))
     except VersionConflict as exc:
         return _confirm_page(session, draft_id, 409, errors={"_form": exc.user_message})
     except programs.AlreadyCreated:
@@ -367,30 +288,16 @@ def wizard_validate(session: CurrentSession, draft_id: str) -> Response:
 def _bundle_page(
     session: CurrentSession, bundle_id: str, status: int = 200, **context: object
 ) -> Response:
-    repo = request_state.deps().repo
-    page = programs.open_bundle(repo, session.trainer.id, bundle_id)
-    now = request_state.deps().now
-    state = request_state.current()
-    return render(
+    deps, state = request_state.deps(), request_state.current()
+    page = programs.bundle_page(deps, session.trainer, bundle_id)
+    return _show(
         "programs/bundle.html",
-        status=status,
-        bundle=page.bundle,
-        sessions=page.sessions,
-        client=page.client,
-        attended=page.bundle.attended(now),
-        bundle_state=page.bundle.state(now),
-        scheduling_problem=scheduling_problem(page.bundle, now),
-        confirmable=confirmable(page.sessions, now),
-        shares=price_summary(
-            page.bundle.price_minor,
-            page.bundle.sessions_planned,
-            session.trainer.settings.currency,
-            session.trainer.settings.locale,
-        ),
+        session,
+        page,
+        status,
         saved=state.query("saved"),
         sent=state.query("sent"),
         saved_messages=BUNDLE_SAVED,
-        **_common(session),
         **context,
     )
 
@@ -404,28 +311,27 @@ def bundle_page(session: CurrentSession, bundle_id: str) -> Response:
 @bp.route("/dashboard/bundles/{bundle_id}", methods=["POST"], content_types=FORM)
 @trainer
 def bundle_change(session: CurrentSession, bundle_id: str) -> Response:
-    form = request_state.current().form()
-    repo, now, tid = request_state.deps().repo, request_state.deps().now, session.trainer.id
+    form, deps, tid = request_state.current().form(), request_state.deps(), session.trainer.id
+    # Three forms post here; the button pressed says which one this is.
     action = form.get("action", "")
+    model: type[Command] = {"confirm": SendConfirmations, "add": AddBundleSession}.get(
+        action, ChangeBundleStatus
+    )
     try:
         if action == "confirm":
+            confirm = forms.command(SendConfirmations, form, bundle_id=bundle_id)
             count = programs.send_confirmations(
-                repo,
-                session.trainer,
-                bundle_id,
-                form.get("round"),
-                session_views.session_url(tid),
-                now,
+                deps, session.trainer, confirm, session_views.session_url(tid)
             )
             return redirect(f"/dashboard/bundles/{bundle_id}", sent=str(count))
         if action == "add":
-            programs.add_session(
-                repo, request_state.deps().links, session.trainer, bundle_id, form, now
-            )
+            add = forms.command(AddBundleSession, form, bundle_id=bundle_id)
+            programs.add_session(deps, session.trainer, add)
             return redirect(f"/dashboard/bundles/{bundle_id}", saved="added")
-        programs.change_status(repo, tid, bundle_id, action, form.get("version"), now)
+        change = forms.command(ChangeBundleStatus, form, bundle_id=bundle_id)
+        programs.change_status(deps, tid, change)
     except InvalidInput as exc:
-        return _bundle_page(session, bundle_id, 400, errors=exc.errors, form=form)
+        return _bundle_page(session, bundle_id, 400, errors=forms.errors(model, exc), form=form)
     except (VersionConflict, Conflict) as exc:
         return _bundle_page(session, bundle_id, 409, errors={"_form": exc.user_message}, form=form)
-    return redirect(f"/dashboard/bundles/{bundle_id}", saved=action)
+    return redirect(f"/dashboard/bundles/{bundle_id}", saved=change.action)

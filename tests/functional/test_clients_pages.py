@@ -269,13 +269,14 @@ def test_clients_pages_make_a_fixed_number_of_round_trips(trainer: Browser) -> N
     for i in range(5):
         add_client(trainer, f"Client {i}")
     assert trainer.get("/dashboard/clients").db_calls == 2  # session + one Query
-    # session + the account partition (the client, set-up and recurring holders)
-    # + the client's kept balance + the client's timeline twice (the upcoming sessions,
-    # one page of history) + their bundles (Programs)
+    # session + the client with their kept balance (one BatchGetItem) + the set-up read
+    # (template, recurring holders, the client index for their names: no other client
+    # item) + the client's timeline twice (the upcoming sessions, one page of history) +
+    # their bundles
     assert trainer.get(f"/dashboard/clients/{client}").db_calls == 6
-    assert trainer.get("/dashboard").db_calls == 2  # the whole account partition: one Query
+    assert trainer.get("/dashboard").db_calls == 2  # session + the set-up read: one Query
     saved = post_profile(trainer, client, profile_form(trainer, client), [studio])
-    assert saved.db_calls == 3  # session, account partition, one transaction
+    assert saved.db_calls == 4  # session, the client, the set-up read, one transaction
 
 
 # Recurring slots -------------------------------------------------------------------------
@@ -494,7 +495,7 @@ def test_the_share_write_itself_refuses_a_link_rotated_after_it_was_read(trainer
     version = profile_form(trainer, priya)["version"]
     trainer.post(f"/dashboard/clients/{priya}", {"action": "rotate", "version": version})
     with pytest.raises(Conflict):
-        repo.mark_portal_shared(tid, stale, "copied", runtime.now())
+        repo.mark_portal_shared(tid, stale)
     assert "0 of 1 shared." in trainer.get("/dashboard").body
 
 

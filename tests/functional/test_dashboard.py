@@ -8,9 +8,14 @@ from datetime import date, timedelta
 import pytest
 
 from chalicelib import runtime
+from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import book, make_slot
+from chalicelib.domain.template import SaveSlot
 from chalicelib.messaging import whatsapp
-from chalicelib.services import dashboard, dispatcher
+from chalicelib.repo import metrics
+from chalicelib.repo.repository import Repository
+from chalicelib.services import account, dashboard, dispatcher
+from chalicelib.services.deps import Deps
 from tests.functional.conftest import Browser
 from tests.functional.test_clients_pages import _share_form, post_profile_with
 from tests.functional.test_locations_and_template import add_location, add_slot
@@ -23,6 +28,7 @@ from tests.functional.test_schedule_pages import (
     new_slot,
     trainer_id,
 )
+from tests.support import builders
 
 # The frozen clock (tests/conftest.py) is Monday 2026-11-23 09:00 UTC (09:00 in London).
 TODAY = "2026-11-23"
@@ -68,7 +74,7 @@ def test_before_set_up_the_dashboard_is_the_full_checklist(trainer: Browser, clo
     page = trainer.get("/dashboard")
     assert 'aria-labelledby="checklist-title"' in page.body and "2 of 6 done" in page.body
     assert 'id="today"' not in page.body and "Unpaid" not in page.body
-    assert page.db_calls == 2  # session + profile, the account partition
+    assert page.db_calls == 2  # session + profile, the set-up read
 
 
 def test_once_set_up_the_checklist_folds_away_and_goes_when_all_six_are_done(
@@ -266,7 +272,7 @@ def test_another_trainers_data_never_shows(trainer: Browser, other_trainer: Brow
 # Round trips -----------------------------------------------------------------------------
 def test_the_dashboard_makes_a_fixed_number_of_round_trips(trainer: Browser, clock) -> None:
     studio, priya = set_up(trainer)
-    # session + profile; the account partition; this week and next (two Queries); the next
+    # session + profile; the set-up read; this week and next (two Queries); the next
     # sessions after today; the last 8 weeks of sessions (one page); the newest messages
     assert trainer.get("/dashboard").db_calls == 7
     for i in range(6):
@@ -281,3 +287,32 @@ def test_the_dashboard_makes_a_fixed_number_of_round_trips(trainer: Browser, clo
     page = trainer.get("/dashboard")
     assert "Priya Shah" in section(page.body, "failed")
     assert page.db_calls == 7
+
+
+# The page query (services.dashboard.home_page) -------------------------------------------
+def _home_page(repo: Repository, trainer: Trainer) -> tuple[dashboard.Home, int]:
+    recorded = metrics.begin()
+    deps = Deps(repo, runtime.links(), runtime.config(), builders.NOW)
+    return dashboard.home_page(deps, trainer), recorded.calls
+
+
+def test_the_home_page_before_set_up_is_the_checklist_from_one_read(repo: Repository) -> None:
+    page, calls = _home_page(repo, builders.make_trainer(repo))
+    assert calls == 1  # the set-up read
+    assert not page.set_up and page.done == 0 and len(page.steps) == 6
+    assert page.active_clients == 0 and page.today == builders.NOW.date()
+
+
+def test_the_home_page_once_set_up_is_six_reads(repo: Repository) -> None:
+    trainer, studio = builders.add_location(repo, builders.make_trainer(repo), "Studio")
+    deps = Deps(repo, runtime.links(), runtime.config(), builders.NOW)
+    slot = SaveSlot(weekday="2", start="09:00", end="10:00", location_id=studio, version=0)
+    account.save_template_slot(deps, trainer.id, slot)
+    priya = builders.add_client(repo, trainer, "Priya Shah", (studio,))
+    booked = builders.allocate(repo, trainer, builders.add_slot(repo, trainer, studio), priya)
+    page, calls = _home_page(repo, trainer)
+    # the set-up read, this week and next, the next sessions, 8 weeks of past, messages
+    assert calls == 6
+    assert page.set_up and page.active_clients == 1 and page.overview is not None
+    assert [line.session.id for line in page.overview.upcoming] == [booked.id]
+    assert page.overview.today == [] and page.overview.failed == []

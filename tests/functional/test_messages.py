@@ -10,10 +10,14 @@ from chalice.test import Client
 
 from chalicelib import runtime
 from chalicelib.messaging import whatsapp
-from chalicelib.services import dispatcher
+from chalicelib.repo import metrics
+from chalicelib.repo.repository import Repository
+from chalicelib.services import dispatcher, messages
+from chalicelib.services.deps import Deps
 from tests.functional.conftest import Browser
 from tests.functional.test_locations_and_template import add_location
 from tests.functional.test_schedule_pages import add_client, allocate, new_slot, slots_on
+from tests.support import builders
 
 SEND_ID = re.compile(r'name="send_id" value="([^"]+)"')
 
@@ -552,3 +556,41 @@ def test_the_webhook_is_closed_when_twilio_is_not_the_provider(
 
 def _tid(trainer: Browser) -> str:
     return trainer.cookies["pt_session"].split(".")[0]
+
+
+# The page query (services.messages.whatsapp_page) ----------------------------------------
+def test_the_whatsapp_page_is_the_client_index_and_one_page_of_messages(
+    repo: Repository,
+) -> None:
+    trainer = builders.make_trainer(repo)
+    priya = builders.add_client(repo, trainer, "Priya Shah")
+    omar = builders.add_client(repo, trainer, "Omar Haddad")
+    repo.queue_portal_link(trainer.id, priya, builders.message_for(priya, "2026-W48", priya.id))
+    deps = Deps(repo, runtime.links(), runtime.config(), builders.NOW)
+
+    recorded = metrics.begin()
+    page = messages.whatsapp_page(deps, trainer.id, priya.id, "")
+    assert recorded.calls == 2  # the client index (the filter), one page of messages
+    assert [c.name for c in page.clients] == ["Omar Haddad", "Priya Shah"]
+    assert (page.client_id, page.first_page) == (priya.id, True)
+    assert [m.client_id for m in page.page.messages] == [priya.id]
+    assert messages.whatsapp_page(deps, trainer.id, omar.id, "").page.messages == []
+    # Another trainer's id (or a stale link) shows everything instead.
+    assert messages.whatsapp_page(deps, trainer.id, "someone-else", "").client_id == ""
+
+
+def test_a_deployed_run_stops_taking_work_when_its_lambda_time_runs_low(
+    trainer: Browser,
+    booked: tuple[str, str],
+    chalice_client: Client,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session_url, _ = booked
+    send(trainer, session_url, "confirm")
+    # Deployed, the context's clock is real: Chalice's test context has 3 s in all, less
+    # than the run keeps in reserve, so nothing is taken and the message waits.
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "pt-bookings-test-dispatch_messages")
+    report = _invoke_dispatcher(chalice_client)
+    assert report["due"] == 1 and report["claimed"] == 0 and report["stopped_early"]
+    monkeypatch.delenv("AWS_LAMBDA_FUNCTION_NAME")
+    assert _invoke_dispatcher(chalice_client)["claimed"] == 1

@@ -210,7 +210,7 @@ def test_forged_offer_links_are_404(scene: Scene, kind: str) -> None:
 
 def test_offer_pages_keep_to_their_round_trips(scene: Scene) -> None:
     # session, the week (finds the slot and tells who is booked then: read once, it was
-    # read twice), the account partition for the matches, the slot's log
+    # read twice), the set-up read for the matches and the picker, the slot's log
     page = scene.trainer.get(scene.slot_path)
     assert page.db_calls == 4 and "Send offer to Omar Haddad" in page.body
     priya = re.search(r'<option value="([\w-]+)">Priya Shah', page.body)
@@ -219,10 +219,11 @@ def test_offer_pages_keep_to_their_round_trips(scene: Scene) -> None:
     refused = scene.trainer.post(
         scene.slot_path, {"action": "offer", "client_id": priya.group(1), "version": version}
     )
-    # shown again from the same week read: session, week, account (matches), account and
-    # log for the page
-    assert refused.status == 400 and refused.db_calls == 5
-    assert _send(scene).db_calls == 4  # session, the week, the account partition, 48
+    # shown again from the same reads: session, week, set-up read (the matches, and the
+    # page's picker), and the log for the page (it was 5: the set-up read twice)
+    assert refused.status == 400 and refused.db_calls == 4
+    # session, the week, the set-up read (matches), the chosen client (GetItem), 48
+    assert _send(scene).db_calls == 5
     link = _offer_link(scene)
     assert scene.omar_phone.get(link).db_calls == 2
     assert scene.omar_phone.post(link, {}).db_calls == 3

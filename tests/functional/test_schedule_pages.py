@@ -333,7 +333,7 @@ def test_the_week_view_is_one_query_even_with_a_year_of_history(trainer: Browser
     page = trainer.get("/dashboard/schedule?week=2026-W48")
     assert "09:00–10:00" in page.body
     # session + profile (with location names) in one BatchGetItem, the week's Query, and
-    # the account partition (clients, opt-ins, template) for last-minute matches (amber)
+    # the set-up read (client index, opt-ins, template) for last-minute matches (amber)
     assert page.db_calls == 3
     assert trainer.get("/dashboard/schedule?day=2026-11-26").db_calls == 3
     # a week with no open future slot has nothing to match: no account read
@@ -436,8 +436,30 @@ def test_apply_template_is_one_query_and_one_transaction_per_week(trainer: Brows
             add_slot(trainer, weekday, start, end, studio)
     first = trainer.post("/dashboard/schedule/apply", {"week": "2026-W49", "weeks": "1"})
     assert "6 slots added." in first.body
-    # session, account partition, the week's Query, one transaction, the checklist mark
+    # session, the set-up read (template, recurring claims: none here, so no client is
+    # read), the week's Query, one transaction, the checklist mark
     assert first.db_calls == 5
     three = trainer.post("/dashboard/schedule/apply", {"week": "2026-W50", "weeks": "3"})
     assert three.body.count("6 slots added.") == 3
     assert three.db_calls == 2 + 3 * 2  # before: a transaction per slot (20 calls)
+
+
+def test_an_unknown_slot_action_or_a_refused_one_shows_the_slot_again_with_the_input(
+    trainer: Browser, clock
+) -> None:
+    studio = add_location(trainer, "Studio")
+    client = add_client(trainer, "Priya Shah")
+    new_slot(trainer, "2026-11-23", "09:30", "10:30", studio)  # starts in half an hour
+    ((week, slot_id),) = slots_on(trainer, "2026-W48")
+    path = f"/dashboard/schedule/{week}/slots/{slot_id}"
+    unknown = trainer.post(path, {"action": "publish", "version": "1"})
+    assert unknown.status == 400 and "Unknown action." in unknown.body
+    assert "Monday 23 Nov 09:30–10:30" in unknown.body
+    # a rule's refusal sits beside its input, with the client still chosen
+    clock.advance(minutes=45)
+    started = trainer.post(path, {"action": "allocate", "client_id": client, "version": "1"})
+    assert started.status == 400
+    assert "This slot has started: it cannot be booked any more." in started.body
+    assert f'<option value="{client}" selected>' in started.body
+    assert 'id="client_id-error"' in started.body
+    assert len(slots_on(trainer, "2026-W48")) == 1

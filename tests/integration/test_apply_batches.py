@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from chalicelib import runtime
+from chalicelib.domain.clients import AddClient
 from chalicelib.domain.schedule import book, make_slot
 from chalicelib.repo.repository import Repository
 from chalicelib.repo.schedule import NewSlot
@@ -26,7 +27,7 @@ def scene(repo: Repository):
     trainer = repo.get_trainer(trainer.id)
     assert trainer is not None
     form = {"name": "Priya Shah", "phone": "07400 123456", "email": "", "price": "40"}
-    priya = clients.add_client(repo, runtime.links(), trainer, form, NOW)
+    priya = clients.add_client(repo, runtime.links(), trainer, AddClient.model_validate(form), NOW)
     return trainer, studio.id, park.id, priya
 
 
@@ -74,7 +75,7 @@ def test_a_location_archived_meanwhile_loses_its_slots_only(repo: Repository, sc
     trainer, studio, park, priya = scene
     entries = _entries(trainer, studio, park, priya)
     location = repo.get_setup(trainer.id).location(park)
-    account.set_location_archived(repo, trainer.id, park, True, str(location.version))
+    account.set_location_archived(repo, trainer.id, park, True, location.version)
     written = repo.add_slots(trainer.id, entries)
     assert written.lost == [3]
     assert len(repo.get_week(trainer.id, "2026-W48")) == 9
@@ -83,7 +84,7 @@ def test_a_location_archived_meanwhile_loses_its_slots_only(repo: Repository, sc
 def test_a_client_archived_meanwhile_leaves_their_slots_open(repo: Repository, scene) -> None:
     trainer, studio, park, priya = scene
     entries = _entries(trainer, studio, park, priya)
-    clients.archive(repo, trainer.id, priya, str(priya.version))
+    clients.archive(repo, trainer.id, priya, priya.version)
     written = repo.add_slots(trainer.id, entries)
     assert written.written == list(range(10)) and written.booked == [] and written.lost == []
     week = repo.get_week_with_sessions(trainer.id, "2026-W48")

@@ -8,8 +8,9 @@ from datetime import date, timedelta
 import pytest
 
 from chalicelib import runtime
+from chalicelib.domain.clients import AddClient
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.schedule import ClientBalance
+from chalicelib.domain.schedule import AddSlot, ClientBalance
 from chalicelib.repo import keys
 from chalicelib.repo.repository import Repository
 from chalicelib.services import account, clients, schedule, sessions
@@ -25,14 +26,14 @@ def scene(repo: Repository):
     trainer = repo.get_trainer(trainer.id)
     assert trainer is not None
     form = {"name": "Priya Shah", "phone": "07400 123456", "email": "", "price": "40"}
-    priya = clients.add_client(repo, runtime.links(), trainer, form, NOW)
+    priya = clients.add_client(repo, runtime.links(), trainer, AddClient.model_validate(form), NOW)
     return trainer, studio.id, priya
 
 
 def _book(repo: Repository, scene, day: date, start: str = "09:00", end: str = "10:00"):
     trainer, studio, priya = scene
-    form = {"day": day.isoformat(), "start": start, "end": end, "location_id": studio}
-    slot = schedule.add_slot(repo, trainer, form, NOW)
+    typed = AddSlot(day=day.isoformat(), start=start, end=end, location_id=studio)
+    slot = schedule.add_slot(repo, trainer, typed, NOW)
     return schedule.allocate(repo, runtime.links(), trainer, slot, priya.id, str(slot.version), NOW)
 
 
@@ -52,11 +53,11 @@ def test_every_session_write_moves_the_kept_total_in_its_transaction(
     third = _book(repo, scene, date(2026, 11, 27))
     assert _kept(repo, scene) == (12000, 3)
     paid = sessions.set_payment(
-        repo, trainer.id, first, {"paid": "yes", "payment_type": "cash", "version": "1"}, NOW
+        repo, trainer.id, first, sessions.SetPayment(paid=True, payment_type="cash", version=1), NOW
     )
     assert _kept(repo, scene) == (8000, 2)
     sessions.set_payment(
-        repo, trainer.id, paid, {"paid": "no", "payment_type": "", "version": "2"}, NOW
+        repo, trainer.id, paid, sessions.SetPayment(paid=False, payment_type="", version=2), NOW
     )
     assert _kept(repo, scene) == (12000, 3)
     sessions.cancel(repo, trainer.id, second, "1", NOW)
@@ -65,7 +66,7 @@ def test_every_session_write_moves_the_kept_total_in_its_transaction(
     target = schedule.add_slot(
         repo,
         trainer,
-        {"day": "2026-11-28", "start": "09:00", "end": "10:00", "location_id": studio},
+        AddSlot(day="2026-11-28", start="09:00", end="10:00", location_id=studio),
         NOW,
     )
     changing = sessions.start_changing(repo, trainer.id, third, "1", NOW)
@@ -127,12 +128,12 @@ def test_bookings_at_once_all_reach_the_kept_total(repo: Repository, scene) -> N
         schedule.add_slot(
             repo,
             trainer,
-            {
-                "day": (date(2026, 11, 25) + timedelta(days=i % 4)).isoformat(),
-                "start": f"{8 + i // 4:02d}:00",
-                "end": f"{9 + i // 4:02d}:00",
-                "location_id": studio,
-            },
+            AddSlot(
+                day=(date(2026, 11, 25) + timedelta(days=i % 4)).isoformat(),
+                start=f"{8 + i // 4:02d}:00",
+                end=f"{9 + i // 4:02d}:00",
+                location_id=studio,
+            ),
             NOW,
         )
         for i in range(8)
@@ -149,8 +150,8 @@ def test_bookings_at_once_all_reach_the_kept_total(repo: Repository, scene) -> N
 
 def test_a_refused_booking_changes_no_total(repo: Repository, scene) -> None:
     trainer, studio, priya = scene
-    form = {"day": "2026-11-25", "start": "09:00", "end": "10:00", "location_id": studio}
-    slot = schedule.add_slot(repo, trainer, form, NOW)
+    typed = AddSlot(day="2026-11-25", start="09:00", end="10:00", location_id=studio)
+    slot = schedule.add_slot(repo, trainer, typed, NOW)
     schedule.allocate(repo, runtime.links(), trainer, slot, priya.id, str(slot.version), NOW)
     with pytest.raises(Conflict):  # the stale, already-read slot: taken meanwhile
         schedule.allocate(repo, runtime.links(), trainer, slot, priya.id, str(slot.version), NOW)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import runtime
+from chalicelib.domain.clients import AddClient
 from chalicelib.domain.schedule import book
 from chalicelib.repo import parts
 from chalicelib.repo.dynamo import PART_KEY, TransactionFailed
@@ -27,7 +28,7 @@ def coach(repo: Repository):
 
 def _client(repo: Repository, trainer):
     form = {"name": "Priya Shah", "phone": "07400 123456", "email": "", "price": "45"}
-    return clients.add_client(repo, runtime.links(), trainer, form, NOW)
+    return clients.add_client(repo, runtime.links(), trainer, AddClient.model_validate(form), NOW)
 
 
 def test_the_refusing_part_is_named_and_the_others_are_not(repo: Repository, coach) -> None:
@@ -41,7 +42,7 @@ def test_the_refusing_part_is_named_and_the_others_are_not(repo: Repository, coa
         parts.client_is_active(trainer.id, priya.id),
     ]
     assert all(PART_KEY in op for op in operations)
-    clients.archive(repo, trainer.id, priya, str(priya.version))
+    clients.archive(repo, trainer.id, priya, priya.version)
     with pytest.raises(TransactionFailed) as refused:
         repo.db.transact(operations)
     assert refused.value.refused_parts == [parts.CLIENT_ACTIVE]

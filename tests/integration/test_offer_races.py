@@ -7,12 +7,14 @@ from datetime import timedelta
 import pytest
 
 from chalicelib import runtime
-from chalicelib.domain.clients import Client
+from chalicelib.domain.clients import AddClient, Client, SaveProfile
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Slot, book
+from chalicelib.domain.template import SaveSlot
 from chalicelib.repo.repository import Repository
 from chalicelib.services import account, clients, offers, portal, schedule
+from chalicelib.services.deps import Deps
 from chalicelib.services.portal import LinkInactive
 from tests.integration.test_repository import make_trainer, race
 from tests.integration.test_schedule_repository import NOW, slot_form
@@ -26,31 +28,42 @@ def world(repo: Repository) -> tuple[Trainer, Slot, list[Client]]:
     trainer = make_trainer(repo)
     studio = account.add_location(repo, trainer.id, "Studio").id
     setup = repo.get_setup(trainer.id)
-    account.add_template_slot(
-        repo,
+    account.save_template_slot(
+        Deps(repo, runtime.links(), runtime.config(), NOW),
         trainer.id,
-        {
-            "weekday": "3",
-            "start": "18:00",
-            "end": "19:00",
-            "location_id": studio,
-            "version": str(setup.template.version),
-        },
+        SaveSlot(
+            weekday="3",
+            start="18:00",
+            end="19:00",
+            location_id=studio,
+            version=setup.template.version,
+        ),
     )
     template_slot = repo.get_setup(trainer.id).template.slots[0].id
     people = []
     for name in ("Ana", "Ben"):
         person = clients.add_client(
-            repo, runtime.links(), trainer, {"name": name, "phone": "07400 123456"}, NOW
+            repo,
+            runtime.links(),
+            trainer,
+            AddClient.model_validate({"name": name, "phone": "07400 123456"}),
+            NOW,
         )
         person = clients.save_profile(
             repo,
             trainer,
             repo.get_account(trainer.id),
             person,
-            {"name": name, "phone": "07400 123456", "version": "1"},
-            [studio],
-            [],
+            SaveProfile.model_validate(
+                {
+                    "name": name,
+                    "phone": "07400 123456",
+                    "version": "1",
+                    "client_id": person.id,
+                    "location_ids": [studio],
+                    "recurring": [],
+                }
+            ),
         )
         repo.set_optin(trainer.id, person.id, template_slot, True)
         people.append(person)
@@ -205,7 +218,7 @@ def test_a_locked_slot_cannot_be_booked_removed_or_allocated(repo: Repository, w
     home = runtime.links().portal(trainer.id, repo.get_client(trainer.id, ben.id))
     form = {"week": locked.week, "slot_id": locked.id}
     with pytest.raises(InvalidInput, match="held for someone else"):
-        portal.book_slot(repo, runtime.links(), home, form, NOW)
+        portal.book_slot(runtime.deps(NOW), home, portal.BookSlot.model_validate(form))
     # and the write conditions refuse even without the friendly checks
     with pytest.raises(VersionConflict):
         repo.remove_slot(trainer.id, locked, NOW)

@@ -14,6 +14,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from chalicelib import runtime
+from chalicelib.domain.clients import AddClient
 from chalicelib.domain.errors import Conflict, VersionConflict
 from chalicelib.domain.messages import LinkRef, Message
 from chalicelib.domain.models import Trainer
@@ -41,7 +42,7 @@ def _booking(repo: Repository, trainer: Trainer, studio: str, start: str, end: s
         repo,
         runtime.links(),
         trainer,
-        {"name": "Priya Shah", "phone": "07400 123456", "price": "40"},
+        AddClient.model_validate({"name": "Priya Shah", "phone": "07400 123456", "price": "40"}),
         NOW,
     )
     return schedule.allocate(repo, runtime.links(), trainer, slot, person.id, "1", NOW)

@@ -8,13 +8,14 @@ from collections import Counter
 import pytest
 
 from chalicelib import runtime
-from chalicelib.domain.clients import Client
+from chalicelib.domain.clients import AddClient, Client, SaveProfile
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.portal import TAKEN
+from chalicelib.domain.portal import TAKEN, BookSlot, CancelSession, ChangeSession
 from chalicelib.domain.schedule import Session, Slot
 from chalicelib.repo.repository import Repository
 from chalicelib.services import account, clients, portal, schedule
+from chalicelib.services.deps import Deps
 from tests.integration.test_repository import make_trainer, race
 from tests.integration.test_schedule_repository import NOW, slot_form
 from tests.support import race as barrier
@@ -35,7 +36,7 @@ def _client(repo: Repository, trainer: Trainer, location: str, n: int) -> Client
         repo,
         runtime.links(),
         trainer,
-        {"name": f"Client {n}", "phone": "07400 123456", "price": "40"},
+        AddClient.model_validate({"name": f"Client {n}", "phone": "07400 123456", "price": "40"}),
         NOW,  # the secret links.portal derives from
     )
     return clients.save_profile(
@@ -43,14 +44,26 @@ def _client(repo: Repository, trainer: Trainer, location: str, n: int) -> Client
         trainer,
         repo.get_account(trainer.id),
         person,
-        {"name": person.name, "phone": "07400 123456", "price": "40", "version": "1"},
-        [location],
-        [],
+        SaveProfile.model_validate(
+            {
+                "name": person.name,
+                "phone": "07400 123456",
+                "price": "40",
+                "version": "1",
+                "client_id": person.id,
+                "location_ids": [location],
+                "recurring": [],
+            }
+        ),
     )
 
 
 def _home(trainer: Trainer, client: Client) -> str:
     return runtime.links().portal(trainer.id, client)
+
+
+def _deps(repo: Repository) -> Deps:
+    return Deps(repo, runtime.links(), runtime.config(), NOW)
 
 
 def _live_sessions_in(repo: Repository, trainer: Trainer, slot: Slot) -> list[Session]:
@@ -62,12 +75,9 @@ def test_twenty_clients_booking_one_slot_make_exactly_one_session(repo: Reposito
     trainer, location = studio
     slot = schedule.add_slot(repo, trainer, slot_form("18:00", "19:00", location), NOW)
     people = [_client(repo, trainer, location, n) for n in range(20)]
-    form = {"week": slot.week, "slot_id": slot.id}
+    pick = BookSlot(week=slot.week, slot_id=slot.id)
 
-    outcomes = race(
-        20,
-        lambda i: portal.book_slot(repo, runtime.links(), _home(trainer, people[i]), form, NOW)[1],
-    )
+    outcomes = race(20, lambda i: portal.book_slot(_deps(repo), _home(trainer, people[i]), pick))
 
     winners = [o for o in outcomes if isinstance(o, portal.Booked)]
     assert len(winners) == 1, outcomes
@@ -89,12 +99,13 @@ def test_a_change_racing_a_booking_for_the_same_slot_has_one_winner(
     mover, booker = (_client(repo, trainer, location, n) for n in (1, 2))
     held = schedule.allocate(repo, runtime.links(), trainer, first, mover.id, "1", NOW)
     session_token = runtime.links().session(trainer.id, mover.id, mover.portal_generation, held.id)
-    form = {"week": wanted.week, "slot_id": wanted.id, "version": str(held.version)}
+    pick = BookSlot(week=wanted.week, slot_id=wanted.id)
+    move = ChangeSession(week=wanted.week, slot_id=wanted.id, version=held.version)
 
     def act(i: int) -> object:
         if i % 2:
-            return portal.book_slot(repo, runtime.links(), _home(trainer, booker), form, NOW)[1]
-        return portal.change(repo, runtime.links(), session_token, form, NOW)
+            return portal.book_slot(_deps(repo), _home(trainer, booker), pick)
+        return portal.change(_deps(repo), session_token, move)
 
     outcomes = race(6, act)
     # The booker's later threads may find the slot already theirs: a replay, not a win.
@@ -122,12 +133,12 @@ def test_cancel_racing_change_of_one_session_leaves_one_outcome(repo: Repository
     person = _client(repo, trainer, location, 1)
     held = schedule.allocate(repo, runtime.links(), trainer, first, person.id, "1", NOW)
     token = runtime.links().session(trainer.id, person.id, person.portal_generation, held.id)
-    form = {"week": target.week, "slot_id": target.id, "version": str(held.version)}
+    move = ChangeSession(week=target.week, slot_id=target.id, version=held.version)
 
     def act(i: int) -> object:
         if i % 2:
-            return portal.cancel(repo, runtime.links(), token, str(held.version), NOW)
-        return portal.change(repo, runtime.links(), token, form, NOW)
+            return portal.cancel(_deps(repo), token, CancelSession(version=held.version))
+        return portal.change(_deps(repo), token, move)
 
     outcomes = race(6, act)
     kinds = Counter(type(o).__name__ for o in outcomes)
@@ -159,7 +170,7 @@ def test_twenty_clients_holding_one_read_of_a_slot_make_exactly_one_session_ever
             repo,
             runtime.links(),
             trainer,
-            {"name": f"Client {n}", "phone": "07400 123456"},
+            AddClient.model_validate({"name": f"Client {n}", "phone": "07400 123456"}),
             NOW,
         )
         for n in range(20)

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from chalicelib import runtime
-from chalicelib.domain.clients import Client
+from chalicelib.domain.clients import AddClient, Client, SaveProfile
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.messages import EMAIL, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import Bundle, BundleEntry, Draft, check_cards, split_price
-from chalicelib.domain.schedule import Document, Offer, Session, Slot, make_slot
+from chalicelib.domain.schedule import AddSlot, Document, Offer, Session, Slot, make_slot
 from chalicelib.domain.timeutil import utc_iso, week_key
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
@@ -34,6 +34,7 @@ from chalicelib.repo.programs import (
 )
 from chalicelib.repo.repository import SESSION_LINK_KIND, Repository
 from chalicelib.services import account, clients, programs, schedule, sessions
+from chalicelib.services.deps import Deps
 from tests.integration.test_repository import make_trainer, race
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -55,16 +56,29 @@ def add_person(
     repo: Repository, trainer: Trainer, location: str, name: str, email: str = ""
 ) -> Client:
     contact = {"name": name, "phone": "07400 123456", "price": "40", "email": email}
-    person = clients.add_client(repo, runtime.links(), trainer, contact, NOW)
+    person = clients.add_client(
+        repo, runtime.links(), trainer, AddClient.model_validate(contact), NOW
+    )
     return clients.save_profile(
         repo,
         trainer,
         repo.get_account(trainer.id),
         person,
-        {**contact, "version": str(person.version)},
-        [location],
-        [],
+        SaveProfile.model_validate(
+            {
+                **contact,
+                "version": str(person.version),
+                "client_id": person.id,
+                "location_ids": [location],
+                "recurring": [],
+            }
+        ),
     )
+
+
+def at(repo: Repository, now: datetime = NOW) -> Deps:
+    """What a request at `now` hands the use cases."""
+    return Deps(repo, runtime.links(), runtime.config(), now)
 
 
 @pytest.fixture
@@ -91,16 +105,18 @@ def offer_form(location: str, count: int = 12, price: str = "540") -> dict[str, 
 
 def generate(repo: Repository, trainer: Trainer, draft: Draft) -> Draft:
     saved, action = programs.save_schedule(
-        repo,
+        at(repo),
         trainer,
-        draft.id,
-        {
-            "version": str(draft.version),
-            "action": "generate",
-            "first_day": FIRST_DAY.isoformat(),
-            "first_time": "10:00",
-            "every_weeks": "1",
-        },
+        programs.SaveSchedule.model_validate(
+            {
+                "version": str(draft.version),
+                "action": "generate",
+                "first_day": FIRST_DAY.isoformat(),
+                "first_time": "10:00",
+                "every_weeks": "1",
+                "draft_id": draft.id,
+            }
+        ),
     )
     assert action == "generate"
     return saved
@@ -111,27 +127,37 @@ def open_wizard(
 ) -> Draft:
     """Steps 1 and 2 of the wizard: the offer, then weekly dates from FIRST_DAY at 10:00."""
     trainer = studio.trainer
-    draft = programs.start_draft(repo, trainer, client_id or studio.client.id, "", NOW)
-    draft = programs.save_offer(
-        repo,
+    draft = programs.start_draft(
+        at(repo),
         trainer,
-        draft.id,
-        {
-            "version": str(draft.version),
-            "action": "next",
-            **offer_form(studio.location, count, price),
-        },
+        programs.StartDraft(client_id=client_id or studio.client.id, template_id=""),
+    )
+    draft = programs.save_offer(
+        at(repo),
+        trainer,
+        programs.SaveOffer.model_validate(
+            {
+                "version": str(draft.version),
+                "action": "next",
+                **offer_form(studio.location, count, price),
+                "draft_id": draft.id,
+            }
+        ),
     )
     return generate(repo, trainer, draft)
+
+
+def validate(repo: Repository, trainer: Trainer, draft_id: str, version: str) -> Bundle:
+    """Step 3's Create bundle, from a page drawn at `version`."""
+    command = programs.CreateBundle(draft_id=draft_id, version=version)
+    return programs.create_bundle(at(repo), trainer, command)
 
 
 def new_bundle(
     repo: Repository, studio: Studio, count: int = 12, price: str = "540", client_id: str = ""
 ) -> Bundle:
     draft = open_wizard(repo, studio, count, price, client_id)
-    return programs.create_bundle(
-        repo, runtime.links(), studio.trainer, draft.id, str(draft.version), NOW
-    )
+    return validate(repo, studio.trainer, draft.id, str(draft.version))
 
 
 # Reading the table -----------------------------------------------------------------------
@@ -234,9 +260,7 @@ def test_a_twelve_session_bundle_is_one_transaction_of_the_bundle_and_all_its_se
     draft = open_wizard(repo, studio, 12, "540")
     before = len(transactions.calls)
 
-    bundle = programs.create_bundle(
-        repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
-    )
+    bundle = validate(repo, trainer, draft.id, str(draft.version))
 
     assert len(transactions.calls) - before == 1  # one TransactWriteItems, all or nothing
     stored = stored_bundle(repo, trainer.id, bundle.id)
@@ -284,22 +308,20 @@ def test_validating_the_same_wizard_again_creates_nothing_more(
 ) -> None:
     trainer = studio.trainer
     draft = open_wizard(repo, studio, 3, "90")
-    bundle = programs.create_bundle(
-        repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
-    )
+    bundle = validate(repo, trainer, draft.id, str(draft.version))
     before = len(transactions.calls)
 
     with pytest.raises(AlreadyCreated):
-        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
+        validate(repo, trainer, draft.id, str(draft.version))
     with pytest.raises(AlreadyCreated):  # another tab's form, whatever its version
-        programs.create_bundle(repo, runtime.links(), trainer, draft.id, "1", NOW)
+        validate(repo, trainer, draft.id, "1")
 
     assert len(transactions.calls) == before  # nothing was even tried
     assert [b.id for b in programs.store(repo).list_bundles(trainer.id)] == [bundle.id]
     assert len(bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(3))) == 3
     assert sum(1 for i in scan(repo) if i.get("type") == "session") == 3
     with pytest.raises(NotFound):  # an id that never was a wizard is not "already created"
-        programs.create_bundle(repo, runtime.links(), trainer, "no-such-draft", "1", NOW)
+        validate(repo, trainer, "no-such-draft", "1")
 
 
 def test_the_price_is_split_over_the_sessions_and_sums_exactly_to_the_total(
@@ -321,7 +343,7 @@ def test_a_session_takes_the_open_slot_already_at_that_exact_time(
     existing = schedule.add_slot(
         repo,
         trainer,
-        {"day": day.isoformat(), "start": "10:00", "end": "11:00", "location_id": studio.location},
+        AddSlot(day=day.isoformat(), start="10:00", end="11:00", location_id=studio.location),
         NOW,
     )
     draft = open_wizard(repo, studio, 3, "90")
@@ -329,9 +351,7 @@ def test_a_session_takes_the_open_slot_already_at_that_exact_time(
     assert checked.ready
     assert [c.existing for c in checked.checks] == [False, True, False]
 
-    bundle = programs.create_bundle(
-        repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
-    )
+    bundle = validate(repo, trainer, draft.id, str(draft.version))
 
     week = repo.get_week_with_sessions(trainer.id, existing.week)
     (slot,) = week.slots  # no second slot at that time
@@ -351,9 +371,7 @@ def test_a_forty_session_bundle_is_written_in_chunks_and_ends_active(
     draft = open_wizard(repo, studio, 40, "1600")
     before = len(transactions.calls)
 
-    bundle = programs.create_bundle(
-        repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
-    )
+    bundle = validate(repo, trainer, draft.id, str(draft.version))
 
     calls = transactions.calls[before:]
     assert len(calls) >= 3 and all(ok for _items, ok in calls)  # 40 x 6 items > 100
@@ -373,8 +391,8 @@ def test_a_forty_session_bundle_is_written_in_chunks_and_ends_active(
 
 
 # 4. Rollback ---------------------------------------------------------------------------
-def _slot_form(day: date, start: str, end: str, location: str) -> dict[str, str]:
-    return {"day": day.isoformat(), "start": start, "end": end, "location_id": location}
+def _slot_form(day: date, start: str, end: str, location: str) -> AddSlot:
+    return AddSlot(day=day.isoformat(), start=start, end=end, location_id=location)
 
 
 def test_a_date_taken_during_a_chunked_creation_leaves_nothing_of_the_bundle(
@@ -403,7 +421,7 @@ def test_a_date_taken_during_a_chunked_creation_leaves_nothing_of_the_bundle(
 
     with monkeypatch.context() as patched, pytest.raises(Conflict) as refused:
         patched.setattr(ProgramRepository, "create_bundle", taken_meanwhile)
-        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
+        validate(repo, trainer, draft.id, str(draft.version))
 
     assert isinstance(refused.value.__cause__, SlotTaken)
     assert "27 Jul 10:00–11:00 was taken" in str(refused.value)
@@ -440,9 +458,7 @@ def test_a_date_taken_during_a_chunked_creation_leaves_nothing_of_the_bundle(
     # The wizard is still there: once the date is free again, the same draft goes through.
     draft_now = programs.store(repo).get_draft(trainer.id, draft.id)
     schedule.remove_slot(repo, trainer.id, intruder, str(intruder.version), NOW)
-    bundle = programs.create_bundle(
-        repo, runtime.links(), trainer, draft.id, str(draft_now.version), NOW
-    )
+    bundle = validate(repo, trainer, draft.id, str(draft_now.version))
     assert stored_bundle(repo, trainer.id, bundle.id).status == "active"
     assert len(bundle_sessions_in_weeks(repo, trainer.id, bundle.id, weeks)) == 40
 
@@ -451,12 +467,27 @@ def test_a_date_taken_during_a_chunked_creation_leaves_nothing_of_the_bundle(
 def _template_wizard(repo: Repository, studio: Studio, count: int) -> tuple[str, Draft]:
     trainer = studio.trainer
     template = programs.save_template(
-        repo, trainer, None, offer_form(studio.location, count, "540"), NOW
+        at(repo),
+        trainer,
+        programs.SaveTemplate.model_validate(
+            {**offer_form(studio.location, count, "540"), "template_id": None}
+        ),
     )
-    draft = programs.start_draft(repo, trainer, studio.client.id, template.id, NOW)
-    assert draft.template_id == template.id and draft.offer["title"] == template.title
+    draft = programs.start_draft(
+        at(repo), trainer, programs.StartDraft(client_id=studio.client.id, template_id=template.id)
+    )
+    assert draft.template_id == template.id and draft.offer.title == template.title
     draft = programs.save_offer(
-        repo, trainer, draft.id, {**draft.offer, "version": str(draft.version), "action": "next"}
+        at(repo),
+        trainer,
+        programs.SaveOffer.model_validate(
+            {
+                **draft.offer.typed(),
+                "version": str(draft.version),
+                "action": "next",
+                "draft_id": draft.id,
+            }
+        ),
     )
     return template.id, generate(repo, trainer, draft)
 
@@ -467,10 +498,14 @@ def test_a_template_deleted_while_the_wizard_was_open_creates_nothing_and_keeps_
     trainer = studio.trainer
     template_id, draft = _template_wizard(repo, studio, 12)
     template = programs.store(repo).get_template(trainer.id, template_id)
-    programs.delete_template(repo, trainer.id, template_id, str(template.version))
+    programs.delete_template(
+        at(repo),
+        trainer.id,
+        programs.DeleteTemplate(template_id=template_id, version=str(template.version)),
+    )
 
     with pytest.raises(TemplateGone):
-        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
+        validate(repo, trainer, draft.id, str(draft.version))
 
     with pytest.raises(NotFound):
         stored_bundle(repo, trainer.id, draft.id)
@@ -480,9 +515,7 @@ def test_a_template_deleted_while_the_wizard_was_open_creates_nothing_and_keeps_
     assert (kept.cards, kept.offer, kept.quick) == (draft.cards, draft.offer, draft.quick)
     assert len(kept.cards) == 12
 
-    bundle = programs.create_bundle(
-        repo, runtime.links(), trainer, draft.id, str(kept.version), NOW
-    )
+    bundle = validate(repo, trainer, draft.id, str(kept.version))
     assert bundle.template_id is None and bundle.status == "active"
     assert len(bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(12))) == 12
 
@@ -496,12 +529,16 @@ def test_a_template_deleted_during_a_chunked_creation_rolls_everything_back(
 
     def deleted_meanwhile(self: ProgramRepository, *args: Any, **kwargs: Any) -> Bundle:
         template = programs.store(repo).get_template(trainer.id, template_id)
-        programs.delete_template(repo, trainer.id, template_id, str(template.version))
+        programs.delete_template(
+            at(repo),
+            trainer.id,
+            programs.DeleteTemplate(template_id=template_id, version=str(template.version)),
+        )
         return original(self, *args, **kwargs)
 
     with monkeypatch.context() as patched, pytest.raises(TemplateGone):
         patched.setattr(ProgramRepository, "create_bundle", deleted_meanwhile)
-        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
+        validate(repo, trainer, draft.id, str(draft.version))
 
     everything = scan(repo)
     assert not [i for i in everything if i.get("type") in ("session", "slot", "guard", "log")]
@@ -509,9 +546,7 @@ def test_a_template_deleted_during_a_chunked_creation_rolls_everything_back(
     assert not [i for i in everything if i.get("kind") == SESSION_LINK_KIND]
     kept = programs.store(repo).get_draft(trainer.id, draft.id)
     assert kept.template_id is None and len(kept.cards) == 40
-    bundle = programs.create_bundle(
-        repo, runtime.links(), trainer, draft.id, str(kept.version), NOW
-    )
+    bundle = validate(repo, trainer, draft.id, str(kept.version))
     assert stored_bundle(repo, trainer.id, bundle.id).status == "active"
 
 
@@ -528,6 +563,14 @@ def session_url(client: Client, session: Session) -> LinkRef:
     )
 
 
+def confirm(repo: Repository, trainer: Trainer, bundle_id: str, round_seen: str) -> int:
+    """Send confirmations, pressed on a page drawn for `round_seen`."""
+    command = programs.SendConfirmations.model_validate(
+        {"bundle_id": bundle_id, "round": round_seen}
+    )
+    return programs.send_confirmations(at(repo), trainer, command, session_url)
+
+
 def test_send_confirmations_pressed_eight_times_at_once_queues_one_round(
     repo: Repository, studio: Studio
 ) -> None:
@@ -537,9 +580,7 @@ def test_send_confirmations_pressed_eight_times_at_once_queues_one_round(
     bundle = new_bundle(repo, studio, 12, "540", client_id=person.id)
 
     def send(round_seen: str) -> Callable[[int], Any]:
-        return lambda _i: programs.send_confirmations(
-            repo, trainer, bundle.id, round_seen, session_url, NOW
-        )
+        return lambda _i: confirm(repo, trainer, bundle.id, round_seen)
 
     outcomes = race(8, send("0"))
 
@@ -566,8 +607,8 @@ def test_send_confirmations_pressed_eight_times_at_once_queues_one_round(
     assert stored.confirmations_round == 1 and stored.confirmations_sent_at == NOW
 
     with pytest.raises(Conflict):  # the same form again: nothing twice
-        programs.send_confirmations(repo, trainer, bundle.id, "0", session_url, NOW)
-    assert programs.send_confirmations(repo, trainer, bundle.id, "1", session_url, NOW) == 12
+        confirm(repo, trainer, bundle.id, "0")
+    assert confirm(repo, trainer, bundle.id, "1") == 12
     assert len(messages_of(repo, trainer.id)) == 24
     assert stored_bundle(repo, trainer.id, bundle.id).confirmations_round == 2
 
@@ -579,7 +620,7 @@ def test_confirmations_go_by_whatsapp_to_a_client_without_email(
     assert client.email == "" and client.phone
     bundle = new_bundle(repo, studio, 3, "90")
 
-    assert programs.send_confirmations(repo, trainer, bundle.id, "0", session_url, NOW) == 3
+    assert confirm(repo, trainer, bundle.id, "0") == 3
 
     queued = messages_of(repo, trainer.id)
     assert {(m.channel, m.to, m.subject) for m in queued} == {(WHATSAPP, client.phone, "")}
@@ -602,7 +643,7 @@ def test_a_session_canceled_between_read_and_write_gets_no_confirmation(
 
     with monkeypatch.context() as patched:
         patched.setattr(ProgramRepository, "queue_confirmations", canceled_meanwhile)
-        sent = programs.send_confirmations(repo, trainer, bundle.id, "0", session_url, NOW)
+        sent = confirm(repo, trainer, bundle.id, "0")
 
     # The canceled session's message is dropped; the eleven others go, in one round.
     assert sent == 11
@@ -628,7 +669,7 @@ def test_a_cancel_during_a_large_send_never_stops_it_half_way(
 
     with monkeypatch.context() as patched:
         patched.setattr(ProgramRepository, "queue_confirmations", canceled_meanwhile)
-        sent = programs.send_confirmations(repo, trainer, bundle.id, "0", session_url, NOW)
+        sent = confirm(repo, trainer, bundle.id, "0")
 
     queued = messages_of(repo, trainer.id)
     assert sent == 59 and len(queued) == 59
@@ -659,9 +700,7 @@ def test_a_cancel_racing_send_confirmations_never_confirms_a_canceled_session(
             i: int, victim: Session = victim, round_seen: int = round_seen, delay: float = delay
         ) -> Any:
             if i == 0:
-                return programs.send_confirmations(
-                    repo, trainer, bundle.id, str(round_seen), session_url, NOW
-                )
+                return confirm(repo, trainer, bundle.id, str(round_seen))
             time.sleep(delay)
             return sessions.cancel(repo, trainer.id, victim, str(victim.version), NOW)
 
@@ -744,8 +783,26 @@ def test_cancel_void_and_move_keep_the_bundle_entries_in_step(
 
 
 # 9. One more session for a bundle --------------------------------------------------------
-def _add_form(bundle: Bundle, day: date, start: str = "10:00") -> dict[str, str]:
-    return {"version": str(bundle.version), "day": day.isoformat(), "start": start}
+def _add_form(bundle: Bundle, day: date, start: str = "10:00") -> programs.AddBundleSession:
+    """The bundle page's Add a session, drawn from `bundle` as read."""
+    return programs.AddBundleSession.model_validate(
+        {
+            "bundle_id": bundle.id,
+            "version": str(bundle.version),
+            "day": day.isoformat(),
+            "start": start,
+        }
+    )
+
+
+def set_status(
+    repo: Repository, trainer_id: str, bundle_id: str, action: str, version: str, now: datetime
+) -> Bundle:
+    """The bundle page's Pause / Resume / Mark completed / Reopen."""
+    command = programs.ChangeBundleStatus.model_validate(
+        {"bundle_id": bundle_id, "action": action, "version": version}
+    )
+    return programs.change_status(at(repo, now), trainer_id, command)
 
 
 def test_add_session_is_refused_while_paused_or_full_and_appends_an_entry_otherwise(
@@ -756,28 +813,20 @@ def test_add_session_is_refused_while_paused_or_full_and_appends_an_entry_otherw
     extra_day = nth_day(14)
 
     with pytest.raises(InvalidInput) as full:
-        programs.add_session(
-            repo, runtime.links(), trainer, bundle.id, _add_form(bundle, extra_day), NOW
-        )
+        programs.add_session(at(repo), trainer, _add_form(bundle, extra_day))
     assert "All 12 sessions are scheduled" in full.value.errors["_form"]
 
     first = bundle_sessions_in_weeks(repo, trainer.id, bundle.id, bundle_weeks(12))[0]
     sessions.cancel(repo, trainer.id, first, str(first.version), NOW)
-    paused = programs.change_status(repo, trainer.id, bundle.id, "pause", str(bundle.version), NOW)
+    paused = set_status(repo, trainer.id, bundle.id, "pause", str(bundle.version), NOW)
     assert paused.status == "paused"
     with pytest.raises(InvalidInput) as refused:
-        programs.add_session(
-            repo, runtime.links(), trainer, bundle.id, _add_form(paused, extra_day), NOW
-        )
+        programs.add_session(at(repo), trainer, _add_form(paused, extra_day))
     assert "paused" in refused.value.errors["_form"]
     assert week_items(repo, trainer.id, week_key(extra_day)) == []
 
-    resumed = programs.change_status(
-        repo, trainer.id, bundle.id, "resume", str(paused.version), NOW
-    )
-    added = programs.add_session(
-        repo, runtime.links(), trainer, bundle.id, _add_form(resumed, extra_day), NOW
-    )
+    resumed = set_status(repo, trainer.id, bundle.id, "resume", str(paused.version), NOW)
+    added = programs.add_session(at(repo), trainer, _add_form(resumed, extra_day))
 
     stored = stored_bundle(repo, trainer.id, bundle.id)
     assert len(stored.entries) == 13 and stored.version == resumed.version + 1
@@ -789,9 +838,7 @@ def test_add_session_is_refused_while_paused_or_full_and_appends_an_entry_otherw
     assert [s.id for s in week.sessions] == [added.id]
     assert [s.session_id for s in week.slots] == [added.id]
     with pytest.raises(InvalidInput):  # full again
-        programs.add_session(
-            repo, runtime.links(), trainer, bundle.id, _add_form(stored, nth_day(15)), NOW
-        )
+        programs.add_session(at(repo), trainer, _add_form(stored, nth_day(15)))
 
 
 def test_two_add_sessions_at_once_for_one_free_place_leave_exactly_one(
@@ -805,9 +852,7 @@ def test_two_add_sessions_at_once_for_one_free_place_leave_exactly_one(
 
     def add(i: int) -> Session:
         seen = stored_bundle(repo, trainer.id, bundle.id)  # each tab's own fresh page
-        return programs.add_session(
-            repo, runtime.links(), trainer, bundle.id, _add_form(seen, days[i]), NOW
-        )
+        return programs.add_session(at(repo), trainer, _add_form(seen, days[i]))
 
     outcomes = race(2, add)
 
@@ -842,9 +887,7 @@ def test_add_sessions_at_once_from_one_stale_page_leave_exactly_one(
 
     outcomes = race(
         2,
-        lambda i: programs.add_session(
-            repo, runtime.links(), trainer, bundle.id, _add_form(seen, days[i]), NOW
-        ),
+        lambda i: programs.add_session(at(repo), trainer, _add_form(seen, days[i])),
     )
 
     winners = [o for o in outcomes if isinstance(o, Session)]
@@ -864,9 +907,7 @@ def test_validate_pressed_twice_at_once_makes_one_bundle(
 
     outcomes = race(
         2,
-        lambda _i: programs.create_bundle(
-            repo, runtime.links(), trainer, draft.id, str(draft.version), NOW
-        ),
+        lambda _i: validate(repo, trainer, draft.id, str(draft.version)),
     )
 
     winners = [o for o in outcomes if isinstance(o, Bundle)]
@@ -897,14 +938,14 @@ def test_the_hub_index_follows_every_write_of_the_bundle(repo: Repository, studi
         keys.trainer_bundles(trainer.id),
         f"{last_end}#{bundle.id}",
     )
-    paused = programs.change_status(repo, trainer.id, bundle.id, "pause", "1", NOW)
+    paused = set_status(repo, trainer.id, bundle.id, "pause", "1", NOW)
     assert hub_key(repo, trainer.id, bundle.id)[1] == f"~#20261123T090000Z#{bundle.id}"
-    programs.change_status(repo, trainer.id, bundle.id, "resume", str(paused.version), NOW)
+    set_status(repo, trainer.id, bundle.id, "resume", str(paused.version), NOW)
     assert hub_key(repo, trainer.id, bundle.id)[1] == f"{last_end}#{bundle.id}"
     later = NOW + timedelta(days=2)
-    done = programs.change_status(repo, trainer.id, bundle.id, "complete", "3", later)
+    done = set_status(repo, trainer.id, bundle.id, "complete", "3", later)
     assert hub_key(repo, trainer.id, bundle.id)[1] == f"20261125T090000Z#{bundle.id}"
-    programs.change_status(repo, trainer.id, bundle.id, "reopen", str(done.version), later)
+    set_status(repo, trainer.id, bundle.id, "reopen", str(done.version), later)
     assert hub_key(repo, trainer.id, bundle.id)[1] == f"{last_end}#{bundle.id}"
 
     # A canceled session leaves the key as it was (pattern 63 does not touch it); adding
@@ -913,9 +954,7 @@ def test_the_hub_index_follows_every_write_of_the_bundle(repo: Repository, studi
     sessions.cancel(repo, trainer.id, third, str(third.version), NOW)
     assert hub_key(repo, trainer.id, bundle.id)[1] == f"{last_end}#{bundle.id}"
     stored = stored_bundle(repo, trainer.id, bundle.id)
-    programs.add_session(
-        repo, runtime.links(), trainer, bundle.id, _add_form(stored, nth_day(5)), NOW
-    )
+    programs.add_session(at(repo), trainer, _add_form(stored, nth_day(5)))
     assert hub_key(repo, trainer.id, bundle.id)[1] == f"20270105T110000Z#{bundle.id}"
 
 
@@ -1006,10 +1045,15 @@ def _slot_at(
 
 def _cards(repo: Repository, studio: Studio, cards: list[tuple[date, str]]) -> Draft:
     draft = open_wizard(repo, studio, len(cards), "100")
-    form = {"version": str(draft.version), "action": "next", "cards": str(len(cards))}
+    # Back saves the cards as they are; Continue would also refuse the ones in the way.
+    form = {"version": str(draft.version), "action": "back", "cards": str(len(cards))}
     for i, (day, start) in enumerate(cards):
         form[f"card_day_{i}"], form[f"card_start_{i}"] = day.isoformat(), start
-    saved, _ = programs.save_schedule(repo, studio.trainer, draft.id, form)
+    saved, _ = programs.save_schedule(
+        at(repo),
+        studio.trainer,
+        programs.SaveSchedule.model_validate({**form, "draft_id": draft.id}),
+    )
     return saved
 
 
@@ -1130,7 +1174,7 @@ def test_validate_still_refuses_a_half_hour_taken_after_the_check(
 
     monkeypatch.setattr(ProgramRepository, "create_bundle", taken_meanwhile)
     with pytest.raises(Conflict, match="Tuesday 8 Dec 10:00–11:00 was taken"):
-        programs.create_bundle(repo, runtime.links(), trainer, draft.id, str(draft.version), NOW)
+        validate(repo, trainer, draft.id, str(draft.version))
     assert programs.store(repo).list_bundles(trainer.id) == []
     assert bundle_sessions_in_weeks(repo, trainer.id, draft.id, bundle_weeks(2)) == []
 

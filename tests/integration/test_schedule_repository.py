@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from chalicelib.domain.clients import AddClient, SaveProfile
 from chalicelib.domain.errors import Conflict, VersionConflict
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.schedule import make_slot
+from chalicelib.domain.schedule import AddSlot, make_slot
 from chalicelib.domain.template import SlotDraft
 from chalicelib.repo import keys
 from chalicelib.repo.repository import Repository
@@ -29,8 +30,9 @@ def coach(repo: Repository) -> tuple[Trainer, str]:
     return refreshed, studio.id
 
 
-def slot_form(start: str, end: str, location_id: str, day: date = DAY) -> dict[str, str]:
-    return {"day": day.isoformat(), "start": start, "end": end, "location_id": location_id}
+def slot_form(start: str, end: str, location_id: str, day: date = DAY) -> AddSlot:
+    """The `+ Add` form as the view parses it."""
+    return AddSlot(day=day.isoformat(), start=start, end=end, location_id=location_id)
 
 
 def test_overlapping_slots_added_at_once_leave_exactly_one(repo: Repository, coach) -> None:
@@ -140,7 +142,7 @@ def test_twenty_bookings_of_one_slot_at_once_make_exactly_one_session(
             repo,
             links.fixed(SECRET),
             trainer,
-            {"name": f"Client {i}", "phone": "07400 123456"},
+            AddClient.model_validate({"name": f"Client {i}", "phone": "07400 123456"}),
             NOW,
         )
         for i in range(20)
@@ -163,7 +165,11 @@ def test_a_booked_slot_cannot_be_removed_or_moved(repo: Repository, coach) -> No
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
     person = clients.add_client(
-        repo, links.fixed(SECRET), trainer, {"name": "P", "phone": "07400 123456"}, NOW
+        repo,
+        links.fixed(SECRET),
+        trainer,
+        AddClient.model_validate({"name": "P", "phone": "07400 123456"}),
+        NOW,
     )
     schedule.allocate(repo, links.fixed(SECRET), trainer, slot, person.id, "1", NOW)
     with pytest.raises(VersionConflict):
@@ -179,7 +185,11 @@ def test_an_archived_client_cannot_be_booked_even_if_archived_meanwhile(
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
     person = clients.add_client(
-        repo, links.fixed(SECRET), trainer, {"name": "P", "phone": "07400 123456"}, NOW
+        repo,
+        links.fixed(SECRET),
+        trainer,
+        AddClient.model_validate({"name": "P", "phone": "07400 123456"}),
+        NOW,
     )
     from chalicelib.domain.schedule import book
 
@@ -204,18 +214,30 @@ def test_two_clients_saving_the_same_recurring_slot_at_once_leave_one_holder(
             repo,
             links.fixed(SECRET),
             trainer,
-            {"name": f"Client {i}", "phone": "07400 123456"},
+            AddClient.model_validate({"name": f"Client {i}", "phone": "07400 123456"}),
             NOW,
         )
         for i in range(6)
     ]
     account = repo.get_account(trainer.id)  # every form was rendered with the slot free
+    forms_read = [repo.get_client(trainer.id, p.id) for p in people]
     assert template.slots[0].id == "wed"
 
     def save(i: int):
         form = {"name": people[i].name, "phone": "07400 123456", "version": "1"}
         return clients.save_profile(
-            repo, trainer, account, account.client(people[i].id), form, [studio], ["wed"]
+            repo,
+            trainer,
+            account,
+            forms_read[i],
+            SaveProfile.model_validate(
+                {
+                    **form,
+                    "client_id": forms_read[i].id,
+                    "location_ids": [studio],
+                    "recurring": ["wed"],
+                }
+            ),
         )
 
     outcomes = race(6, save)
@@ -234,19 +256,49 @@ def test_giving_up_a_recurring_slot_frees_it_for_another_client(repo: Repository
         trainer.id, setup.template, setup.template.with_slot("wed", draft, setup.locations), studio
     )
     a = clients.add_client(
-        repo, links.fixed(SECRET), trainer, {"name": "A", "phone": "07400 123456"}, NOW
+        repo,
+        links.fixed(SECRET),
+        trainer,
+        AddClient.model_validate({"name": "A", "phone": "07400 123456"}),
+        NOW,
     )
     b = clients.add_client(
-        repo, links.fixed(SECRET), trainer, {"name": "B", "phone": "07400 123456"}, NOW
+        repo,
+        links.fixed(SECRET),
+        trainer,
+        AddClient.model_validate({"name": "B", "phone": "07400 123456"}),
+        NOW,
     )
     form = {"name": "A", "phone": "07400 123456", "version": "1"}
     a = clients.save_profile(
-        repo, trainer, repo.get_account(trainer.id), a, form, [studio], ["wed"]
+        repo,
+        trainer,
+        repo.get_account(trainer.id),
+        a,
+        SaveProfile.model_validate(
+            {**form, "client_id": a.id, "location_ids": [studio], "recurring": ["wed"]}
+        ),
     )
     form = {"name": "A", "phone": "07400 123456", "version": "2"}
-    clients.save_profile(repo, trainer, repo.get_account(trainer.id), a, form, [studio], [])
+    clients.save_profile(
+        repo,
+        trainer,
+        repo.get_account(trainer.id),
+        a,
+        SaveProfile.model_validate(
+            {**form, "client_id": a.id, "location_ids": [studio], "recurring": []}
+        ),
+    )
     form = {"name": "B", "phone": "07400 123456", "version": "1"}
-    clients.save_profile(repo, trainer, repo.get_account(trainer.id), b, form, [studio], ["wed"])
+    clients.save_profile(
+        repo,
+        trainer,
+        repo.get_account(trainer.id),
+        b,
+        SaveProfile.model_validate(
+            {**form, "client_id": b.id, "location_ids": [studio], "recurring": ["wed"]}
+        ),
+    )
     assert repo.get_account(trainer.id).recurring_holders() == {"wed": b.id}
 
 
@@ -255,16 +307,20 @@ def test_two_rotations_at_once_leave_one_live_link(repo: Repository, coach) -> N
 
     trainer, _studio = coach
     person = clients.add_client(
-        repo, links.fixed(SECRET), trainer, {"name": "P", "phone": "07400 123456"}, NOW
+        repo,
+        links.fixed(SECRET),
+        trainer,
+        AddClient.model_validate({"name": "P", "phone": "07400 123456"}),
+        NOW,
     )
     outcomes = race(
         4,
         lambda _i: clients.rotate_portal_link(
-            repo, links.fixed(SECRET), trainer.id, person, "1", NOW
+            repo, links.fixed(SECRET), trainer.id, person, 1, NOW
         ),
     )
     assert len([o for o in outcomes if not isinstance(o, Exception)]) == 1
-    stored = repo.get_account(trainer.id).client(person.id)
+    stored = repo.get_client(trainer.id, person.id)
     assert stored.portal_generation == 2
     live = repo.get_token(token_hash(links.fixed(SECRET).portal(trainer.id, stored)))
     old = repo.get_token(token_hash(links.fixed(SECRET).portal(trainer.id, person)))
@@ -281,7 +337,11 @@ def test_cancel_racing_a_payment_change_leaves_one_outcome_and_one_log_line_each
     trainer, studio = coach
     slot = schedule.add_slot(repo, trainer, slot_form("09:00", "10:00", studio), NOW)
     person = clients.add_client(
-        repo, links.fixed(SECRET), trainer, {"name": "P", "phone": "07400 123456"}, NOW
+        repo,
+        links.fixed(SECRET),
+        trainer,
+        AddClient.model_validate({"name": "P", "phone": "07400 123456"}),
+        NOW,
     )
     booked = schedule.allocate(repo, links.fixed(SECRET), trainer, slot, person.id, "1", NOW)
 
@@ -289,7 +349,7 @@ def test_cancel_racing_a_payment_change_leaves_one_outcome_and_one_log_line_each
         if i % 2:
             return sessions.cancel(repo, trainer.id, booked, "1", NOW)
         form = {"paid": "yes", "payment_type": "cash", "version": "1"}
-        return sessions.set_payment(repo, trainer.id, booked, form, NOW)
+        return sessions.set_payment(repo, trainer.id, booked, sessions.SetPayment(**form), NOW)
 
     outcomes = race(6, act)
     winners = [o for o in outcomes if not isinstance(o, Exception)]
@@ -303,3 +363,48 @@ def test_cancel_racing_a_payment_change_leaves_one_outcome_and_one_log_line_each
     assert len(texts) == 2 and "Booked by the trainer" in texts  # booking + the one winner
     slot_now = repo.get_week(trainer.id, "2026-W48")[0]
     assert (slot_now.session_id is None) == (stored.status == "canceled")
+
+
+def test_apply_template_reads_only_the_clients_who_hold_its_slots(repo: Repository, coach) -> None:
+    from chalicelib.repo import metrics
+
+    trainer, studio = coach
+    setup = repo.get_setup(trainer.id)
+    template = setup.template
+    for slot_id, weekday in (("wed", 2), ("thu", 3)):
+        draft = SlotDraft(weekday=weekday, start=1080, end=1140, location_id=studio)
+        template = repo.save_template(
+            trainer.id, template, template.with_slot(slot_id, draft, setup.locations), studio
+        )
+    people = [
+        clients.add_client(
+            repo,
+            links.fixed(SECRET),
+            trainer,
+            AddClient.model_validate({"name": f"C{i}", "phone": "07400 123456"}),
+            NOW,
+        )
+        for i in range(5)
+    ]
+    form = {"name": "C0", "phone": "07400 123456", "version": "1"}
+    holder = clients.save_profile(
+        repo,
+        trainer,
+        repo.get_account(trainer.id),
+        people[0],
+        SaveProfile.model_validate(
+            {**form, "client_id": people[0].id, "location_ids": [studio], "recurring": ["wed"]}
+        ),
+    )
+    recorded = metrics.begin()
+    (week,) = schedule.apply_template(repo, links.fixed(SECRET), trainer, "2026-W49", 1, NOW)
+    # the set-up read (claims), the holder alone, the week, its transaction, step 5's mark
+    assert recorded.operations == [
+        "Query",
+        "BatchGetItem",
+        "Query",
+        "TransactWriteItems",
+        "UpdateItem",
+    ]
+    assert [(s.client_id, s.template_slot_id) for s in week.booked] == [(holder.id, "wed")]
+    assert len(week.added) == 2

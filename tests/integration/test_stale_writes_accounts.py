@@ -17,12 +17,13 @@ from chalicelib.domain.errors import Conflict, InvalidToken, NotFound, VersionCo
 from chalicelib.domain.models import Location, Trainer
 from chalicelib.domain.schedule import ClientBalance
 from chalicelib.domain.settings import TrainerSettings
-from chalicelib.domain.template import SlotDraft
+from chalicelib.domain.template import RemoveSlot, SlotDraft
 from chalicelib.domain.tokens import new_id, new_token, token_hash
 from chalicelib.repo import keys
 from chalicelib.repo.dynamo import ConditionFailed, TransactionFailed
 from chalicelib.repo.repository import Repository
 from chalicelib.services import account, auth, clients, sessions
+from chalicelib.services.deps import Deps
 from tests.support.builders import (
     NOW,
     add_client,
@@ -66,7 +67,7 @@ def _portal_hash(trainer_id: str, client: Client) -> str:
 def _rotate(repo: Repository, trainer_id: str, client: Client) -> Client:
     current = client_now(repo, trainer_id, client)
     return clients.rotate_portal_link(
-        repo, runtime.links(), trainer_id, current, str(current.version), NOW
+        repo, runtime.links(), trainer_id, current, current.version, NOW
     )
 
 
@@ -102,7 +103,7 @@ def test_marking_a_link_copied_is_refused_once_it_was_rotated_since(
 ) -> None:
     _rotate(repo, world.trainer.id, world.priya)  # the page showed generation 1
     with unchanged(repo), pytest.raises(Conflict, match="replaced"):
-        repo.mark_portal_shared(world.trainer.id, world.priya, "copied", NOW)
+        repo.mark_portal_shared(world.trainer.id, world.priya)
 
 
 def test_marking_a_link_copied_is_refused_once_the_client_was_archived_since(
@@ -110,7 +111,7 @@ def test_marking_a_link_copied_is_refused_once_the_client_was_archived_since(
 ) -> None:
     archive_client(repo, world.trainer.id, world.priya)
     with unchanged(repo), pytest.raises(Conflict):
-        repo.mark_portal_shared(world.trainer.id, world.priya, "copied", NOW)
+        repo.mark_portal_shared(world.trainer.id, world.priya)
 
 
 def _portal_message(world: World, client: Client, message_id: str | None = None):
@@ -198,6 +199,11 @@ def test_an_opt_in_is_refused_for_a_client_archived_since(repo: Repository, worl
         repo.set_optin(world.trainer.id, world.priya.id, "wed-1800", True)
 
 
+def test_an_opt_out_of_a_time_nobody_ticked_writes_nothing(repo: Repository, world) -> None:
+    with unchanged(repo):
+        repo.set_optin(world.trainer.id, world.priya.id, "wed-1800", False)
+
+
 def test_a_client_saved_from_a_stale_profile_is_refused(repo: Repository, world) -> None:
     stale = client_now(repo, world.trainer.id, world.priya)
     _save_notes(repo, world, world.priya, "First tab")
@@ -259,7 +265,7 @@ def test_a_balance_counted_before_a_payment_was_written_is_not_stored(
     seen = repo.client_balance(world.trainer.id, world.priya.id)
     assert (seen.unpaid_minor, seen.unpaid_count) == (4000, 1)
     form = {"paid": "yes", "payment_type": "cash", "version": str(booked.version)}
-    sessions.set_payment(repo, world.trainer.id, booked, form, NOW)
+    sessions.set_payment(repo, world.trainer.id, booked, sessions.SetPayment(**form), NOW)
     counted = ClientBalance(unpaid_minor=4000, unpaid_count=1, counted=True)
     with unchanged(repo):
         assert repo.count_balance(world.trainer.id, world.priya.id, seen, counted) is False
@@ -309,7 +315,10 @@ def test_a_template_saved_from_a_stale_read_is_refused(repo: Repository, world) 
     _template_slot(repo, world)
     setup = repo.get_setup(world.trainer.id)
     stale = setup.template
-    account.remove_template_slot(repo, world.trainer.id, "wed", str(stale.version))
+    deps = Deps(repo, runtime.links(), runtime.config(), NOW)
+    account.remove_template_slot(
+        deps, world.trainer.id, RemoveSlot(slot_id="wed", version=stale.version)
+    )
     draft = SlotDraft(weekday=4, start=7 * 60, end=8 * 60, location_id=world.studio)
     with unchanged(repo), pytest.raises(VersionConflict):
         repo.save_template(
@@ -387,3 +396,59 @@ def test_giving_back_an_attempt_never_counts_below_zero(repo: Repository) -> Non
     repo.release_attempt("email", "abc", 0)
     with unchanged(repo):
         repo.release_attempt("email", "abc", 0)
+
+
+# The client index migration (infra.manage index-clients) -------------------------------
+def test_the_migration_never_indexes_a_client_changed_since_it_read_them(
+    repo: Repository, world, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.repo.client_index import ENTRY_PREFIX
+    from chalicelib.repo.dynamo import Db
+
+    tid = world.trainer.id
+    repo.db.client.update_item(  # Priya's entry missing, as before the index existed
+        TableName=repo.db.table,
+        Key={"PK": {"S": keys.trainer_pk(tid)}, "SK": {"S": keys.CLIENT_INDEX_SK}},
+        UpdateExpression="REMOVE #entry",
+        ExpressionAttributeNames={"#entry": f"{ENTRY_PREFIX}{world.priya.id}"},
+    )
+    other_tab = just_before(
+        monkeypatch,
+        repo,
+        Db,
+        "transact",
+        lambda: repo.save_client(tid, client_now(repo, tid, world.priya), name="Priya Shah-Lee"),
+    )
+    repo.index_clients(tid)
+    other_tab.assert_refused_unchanged(TransactionFailed)
+    assert repo.get_account(tid).clients[world.priya.id].name == "Priya Shah-Lee"
+
+
+def test_the_migration_never_lowers_a_link_share_recorded_since(repo: Repository, world) -> None:
+    tid = world.trainer.id
+    priya = _rotate(repo, tid, world.priya)  # generation 2, then shared by the new version
+    repo.mark_portal_shared(tid, priya)
+    repo.db.put(
+        {
+            **keys.legacy_portal_shared(tid, priya.id),
+            "client_id": priya.id,
+            "generation": 1,  # the old version's mark, for the link before the rotation
+        }
+    )
+    index_before = repo.db.get(keys.client_index(tid))
+    assert repo.index_clients(tid)["shares"] == 0
+    assert repo.db.get(keys.client_index(tid)) == index_before
+    assert repo.get_account(tid).link_shared(priya)
+
+
+def test_the_migration_never_moves_an_old_claim_over_one_made_since(
+    repo: Repository, world
+) -> None:
+    tid = world.trainer.id
+    wed = _template_slot(repo, world)
+    omar = repo.save_client(tid, client_now(repo, tid, world.omar), recurring=(wed,))
+    repo.db.put({**keys.legacy_recurring_claim(tid, wed), "client_id": world.priya.id})
+    claim_before = repo.db.get(keys.recurring_claim(tid, wed))
+    assert repo.index_clients(tid)["claims"] == 0
+    assert repo.db.get(keys.recurring_claim(tid, wed)) == claim_before
+    assert repo.get_account(tid).recurring_holders() == {wed: omar.id}

@@ -8,7 +8,7 @@ the two, so the write itself gets the stale object the service read.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -22,6 +22,7 @@ from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
 from chalicelib.repo.repository import Repository
 from chalicelib.services import programs, schedule, sessions
+from chalicelib.services.deps import Deps
 from tests.support.builders import (
     NOW,
     World,
@@ -49,6 +50,11 @@ def store(repo: Repository):
     return programs.store(repo)
 
 
+def at(repo: Repository, now: datetime = NOW) -> Deps:
+    """What a request at `now` hands the use cases."""
+    return Deps(repo, runtime.links(), runtime.config(), now)
+
+
 def offer_form(world: World) -> dict[str, str]:
     return {
         "title": "3-session kick-off",
@@ -62,35 +68,49 @@ def offer_form(world: World) -> dict[str, str]:
 
 def open_wizard(repo: Repository, world: World, template_id: str = "") -> Draft:
     """Steps 1 and 2: the offer, then three weekly dates from FIRST_DAY at 10:00."""
-    draft = programs.start_draft(repo, world.trainer, world.priya.id, template_id, NOW)
-    draft = programs.save_offer(
-        repo,
+    draft = programs.start_draft(
+        at(repo),
         world.trainer,
-        draft.id,
-        {"version": str(draft.version), "action": "next", **offer_form(world)},
+        programs.StartDraft(client_id=world.priya.id, template_id=template_id),
+    )
+    draft = programs.save_offer(
+        at(repo),
+        world.trainer,
+        programs.SaveOffer.model_validate(
+            {
+                "version": str(draft.version),
+                "action": "next",
+                **offer_form(world),
+                "draft_id": draft.id,
+            }
+        ),
     )
     return generate(repo, world, draft)
 
 
 def generate(repo: Repository, world: World, draft: Draft) -> Draft:
     saved, _ = programs.save_schedule(
-        repo,
+        at(repo),
         world.trainer,
-        draft.id,
-        {
-            "version": str(draft.version),
-            "action": "generate",
-            "first_day": FIRST_DAY.isoformat(),
-            "first_time": "10:00",
-            "every_weeks": "1",
-        },
+        programs.SaveSchedule.model_validate(
+            {
+                "version": str(draft.version),
+                "action": "generate",
+                "first_day": FIRST_DAY.isoformat(),
+                "first_time": "10:00",
+                "every_weeks": "1",
+                "draft_id": draft.id,
+            }
+        ),
     )
     return saved
 
 
 def validate(repo: Repository, world: World, draft: Draft) -> Bundle:
     return programs.create_bundle(
-        repo, runtime.links(), world.trainer, draft.id, str(draft.version), NOW
+        at(repo),
+        world.trainer,
+        programs.CreateBundle(draft_id=draft.id, version=str(draft.version)),
     )
 
 
@@ -104,13 +124,21 @@ def no_bundle_written(repo: Repository) -> None:
 
 # Program templates and wizard drafts --------------------------------------------------
 def _template(repo: Repository, world: World):
-    return programs.save_template(repo, world.trainer, None, offer_form(world), NOW)
+    return programs.save_template(
+        at(repo),
+        world.trainer,
+        programs.SaveTemplate.model_validate({**offer_form(world), "template_id": None}),
+    )
 
 
 def test_a_template_saved_from_a_stale_read_is_refused(repo: Repository, world) -> None:
     stale = _template(repo, world)
     form = {**offer_form(world), "title": "Renamed", "version": str(stale.version)}
-    programs.save_template(repo, world.trainer, stale.id, form, NOW)  # another tab
+    programs.save_template(
+        at(repo),
+        world.trainer,
+        programs.SaveTemplate.model_validate({**form, "template_id": stale.id}),
+    )  # another tab
     with unchanged(repo), pytest.raises(VersionConflict):
         store(repo).save_template(
             world.trainer.id, stale.model_copy(update={"title": "Mine"}), stale.version
@@ -126,7 +154,11 @@ def test_a_new_template_never_writes_over_an_existing_one(repo: Repository, worl
 def test_a_template_deleted_from_a_stale_read_is_refused(repo: Repository, world) -> None:
     stale = _template(repo, world)
     form = {**offer_form(world), "title": "Renamed", "version": str(stale.version)}
-    programs.save_template(repo, world.trainer, stale.id, form, NOW)
+    programs.save_template(
+        at(repo),
+        world.trainer,
+        programs.SaveTemplate.model_validate({**form, "template_id": stale.id}),
+    )
     with unchanged(repo), pytest.raises(VersionConflict):
         store(repo).delete_template(world.trainer.id, stale)
 
@@ -191,7 +223,11 @@ def test_validate_is_refused_by_the_write_when_the_template_was_deleted_since(
     draft = open_wizard(repo, world, template.id)
 
     def delete() -> None:
-        programs.delete_template(repo, world.trainer.id, template.id, str(template.version))
+        programs.delete_template(
+            at(repo),
+            world.trainer.id,
+            programs.DeleteTemplate(template_id=template.id, version=str(template.version)),
+        )
 
     other_tab = _interleave(monkeypatch, repo, "create_bundle", delete)
     with pytest.raises(Conflict, match="deleted"):
@@ -251,14 +287,24 @@ def _with_room(repo: Repository, world: World, bundle: Bundle) -> Bundle:
 
 
 def test_a_bundle_status_set_from_a_stale_read_is_refused(repo: Repository, world, bundle) -> None:
-    programs.change_status(repo, world.trainer.id, bundle.id, "pause", str(bundle.version), NOW)
+    programs.change_status(
+        at(repo),
+        world.trainer.id,
+        programs.ChangeBundleStatus(
+            bundle_id=bundle.id, action="pause", version=str(bundle.version)
+        ),
+    )
     with unchanged(repo), pytest.raises(VersionConflict):
         store(repo).set_status(world.trainer.id, bundle, "completed", NOW)
 
 
 def _add(repo: Repository, world: World, bundle: Bundle, day: date) -> Session:
     form = {"version": str(bundle.version), "day": day.isoformat(), "start": "10:00"}
-    return programs.add_session(repo, runtime.links(), world.trainer, bundle.id, form, NOW)
+    return programs.add_session(
+        at(repo),
+        world.trainer,
+        programs.AddBundleSession.model_validate({**form, "bundle_id": bundle.id}),
+    )
 
 
 def test_adding_a_session_is_refused_by_the_write_when_the_bundle_was_paused_since(
@@ -267,7 +313,13 @@ def test_adding_a_session_is_refused_by_the_write_when_the_bundle_was_paused_sin
     seen = _with_room(repo, world, bundle)
 
     def pause() -> None:
-        programs.change_status(repo, world.trainer.id, seen.id, "pause", str(seen.version), NOW)
+        programs.change_status(
+            at(repo),
+            world.trainer.id,
+            programs.ChangeBundleStatus(
+                bundle_id=seen.id, action="pause", version=str(seen.version)
+            ),
+        )
 
     other_tab = _interleave(monkeypatch, repo, "add_session", pause)
     with pytest.raises(VersionConflict):
@@ -324,7 +376,10 @@ def test_adding_a_session_is_refused_by_the_write_when_its_time_was_taken_since(
 
 def _send(repo: Repository, world: World, bundle: Bundle) -> int:
     return programs.send_confirmations(
-        repo, world.trainer, bundle.id, str(bundle.confirmations_round), _url, NOW
+        at(repo),
+        world.trainer,
+        programs.SendConfirmations(bundle_id=bundle.id, round=str(bundle.confirmations_round)),
+        _url,
     )
 
 

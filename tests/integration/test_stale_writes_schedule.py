@@ -296,7 +296,8 @@ def test_change_session_refuses_a_session_changed_since_it_was_read(
     if change == "stop-changing":  # read while Changing
         stale = sessions.start_changing(repo, world.trainer.id, stale, str(stale.version), NOW)
     form = {"paid": "yes", "payment_type": "cash", "version": str(stale.version)}
-    sessions.set_payment(repo, world.trainer.id, stale, form, NOW)  # another tab, meanwhile
+    payment = sessions.SetPayment(**form)
+    sessions.set_payment(repo, world.trainer.id, stale, payment, NOW)  # another tab, meanwhile
     updated, options = CHANGES[change](stale)
     with unchanged(repo), pytest.raises(VersionConflict):
         repo.change_session(world.trainer.id, stale, updated, "trainer", "x", LATER, **options)
@@ -399,7 +400,7 @@ def test_move_session_refuses_a_session_changed_since_it_was_read(repo: Reposito
     session = _changing(repo, world)
     target = add_slot(repo, world.trainer, world.studio, day=THURSDAY)
     form = {"paid": "yes", "payment_type": "cash", "version": str(session.version)}
-    sessions.set_payment(repo, world.trainer.id, session, form, NOW)
+    sessions.set_payment(repo, world.trainer.id, session, sessions.SetPayment(**form), NOW)
     with unchanged(repo), pytest.raises(VersionConflict):
         _move(repo, world, session, target)
 

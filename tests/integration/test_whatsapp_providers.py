@@ -24,6 +24,7 @@ from chalicelib.messaging.whatsapp import (
     OutgoingWhatsApp,
     SendError,
     SendResult,
+    TemplateSend,
     TwilioProvider,
     provider_from_env,
     twilio_auth_token,
@@ -179,6 +180,80 @@ def test_a_trailing_slash_on_the_api_base_does_not_double_up(fake_twilio: FakeTw
     assert fake_twilio.requests[0].path == MESSAGES_PATH
 
 
+CONTENT_SID = "HX" + "0123456789abcdef" * 2
+
+
+def test_a_template_goes_as_content_sid_and_variables_never_as_body(
+    fake_twilio: FakeTwilio,
+) -> None:
+    # Twilio's "Send a message with a Content Template": ContentSid plus ContentVariables,
+    # a JSON object keyed "1", "2", …; Body and MediaUrl left out (error 63016 otherwise).
+    template = TemplateSend(
+        kind="confirmation",
+        parameters=(
+            "Priya",
+            "Sam Carter PT",
+            "Wed 25 Nov 09:00–10:00 2026",
+            "Studio 1",
+            "https://book.example.com/s/abc",
+        ),
+        content_sid=CONTENT_SID,
+    )
+    callback = "https://pt.example.com/webhooks/twilio/status?m=abc"
+    message = OutgoingWhatsApp(
+        to="+447400123456",
+        text="the free-form text",
+        status_callback=callback,
+        template=template,
+    )
+    result = provider(fake_twilio).send(message)
+
+    assert result == SendResult("twilio", "SM0123456789abcdef0123456789abcdef")
+    [request] = fake_twilio.requests
+    assert request.path == MESSAGES_PATH
+    assert request.form == {
+        "From": "whatsapp:+14155238886",
+        "To": "whatsapp:+447400123456",
+        "ContentSid": CONTENT_SID,
+        "ContentVariables": json.dumps(
+            {
+                "1": "Priya",
+                "2": "Sam Carter PT",
+                "3": "Wed 25 Nov 09:00–10:00 2026",
+                "4": "Studio 1",
+                "5": "https://book.example.com/s/abc",
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ),
+        "StatusCallback": callback,
+    }
+    assert json.loads(request.form["ContentVariables"])["3"] == "Wed 25 Nov 09:00–10:00 2026"
+
+
+def test_a_template_without_a_content_sid_is_refused_before_any_request(
+    fake_twilio: FakeTwilio,
+) -> None:
+    template = TemplateSend(kind="offer", parameters=("a",), name="pt_offer_v1")
+    with pytest.raises(SendError) as caught:
+        provider(fake_twilio).send(OutgoingWhatsApp("+447400123456", "Hi", template=template))
+    assert not caught.value.retryable and "Content SID" in caught.value.message
+    assert fake_twilio.requests == []
+
+
+def test_sends_time_out_well_under_the_lambdas_minute() -> None:
+    assert TwilioProvider(ACCOUNT_SID, AUTH_TOKEN, FROM).timeout <= 5
+
+
+def test_account_throttling_pauses_twilio_for_the_run(fake_twilio: FakeTwilio) -> None:
+    fake_twilio.reply(429, {"code": 20429, "message": "Too Many Requests", "status": 429})
+    error = send_error(provider(fake_twilio))
+    assert error.retryable and error.provider_down and error.code == "20429"
+    fake_twilio.reply(400, {"code": 21211, "message": "Invalid 'To'", "status": 400})
+    error = send_error(provider(fake_twilio))
+    assert not error.provider_down and error.code == "21211"
+
+
 # --- TwilioProvider: errors -----------------------------------------------------------------
 
 
@@ -272,7 +347,7 @@ def test_the_log_provider_prints_the_message_and_a_wa_me_link(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     message = OutgoingWhatsApp(to="+447400123456", text="See you at 9 & bring water\n")
-    result = LogProvider().send(message)
+    result = LogProvider(show_content=True).send(message)
 
     assert capsys.readouterr().out == (
         "--- WhatsApp to +447400123456\n"
@@ -284,7 +359,7 @@ def test_the_log_provider_prints_the_message_and_a_wa_me_link(
     assert result.provider == "log"
     assert result.provider_id.startswith("log-")
     assert len(result.provider_id) > len("log-") + 8
-    assert LogProvider().send(message).provider_id != result.provider_id
+    assert LogProvider(show_content=True).send(message).provider_id != result.provider_id
 
 
 # --- provider_from_env ----------------------------------------------------------------------

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from chalicelib import runtime
-from chalicelib.domain.clients import Client
+from chalicelib.domain.clients import AddClient, Client, SaveProfile
 from chalicelib.domain.messages import WHATSAPP, Message
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.schedule import Offer, Session, SessionRef, Slot, book
+from chalicelib.domain.schedule import AddSlot, Offer, Session, SessionRef, Slot, book
 from chalicelib.domain.tokens import new_id, new_token, token_hash
 from chalicelib.repo.repository import ClientLink, Repository
 from chalicelib.services import account, clients, schedule, sessions
@@ -52,7 +52,9 @@ def add_client(
 ) -> Client:
     """A client with a portal link (and, given locations, those enabled): as saved."""
     contact = {"name": name, "phone": "07400 123456", "price": "40", "email": email}
-    person = clients.add_client(repo, runtime.links(), trainer, contact, NOW)
+    person = clients.add_client(
+        repo, runtime.links(), trainer, AddClient.model_validate(contact), NOW
+    )
     if not locations and not recurring:
         return person
     return clients.save_profile(
@@ -60,9 +62,15 @@ def add_client(
         trainer,
         repo.get_account(trainer.id),
         person,
-        {**contact, "version": str(person.version)},
-        list(locations),
-        list(recurring),
+        SaveProfile.model_validate(
+            {
+                **contact,
+                "version": str(person.version),
+                "client_id": person.id,
+                "location_ids": list(locations),
+                "recurring": list(recurring),
+            }
+        ),
     )
 
 
@@ -74,8 +82,8 @@ def add_slot(
     end: str = "10:00",
     day: date = WEDNESDAY,
 ) -> Slot:
-    form = {"day": day.isoformat(), "start": start, "end": end, "location_id": location}
-    return schedule.add_slot(repo, trainer, form, NOW)
+    typed = AddSlot(day=day.isoformat(), start=start, end=end, location_id=location)
+    return schedule.add_slot(repo, trainer, typed, NOW)
 
 
 def allocate(repo: Repository, trainer: Trainer, slot: Slot, client: Client) -> Session:
@@ -180,13 +188,13 @@ def link_for(trainer: Trainer, client: Client, session: Session) -> ClientLink:
 def archive_location(repo: Repository, trainer_id: str, location_id: str) -> None:
     """Another tab archives the location (at its current version)."""
     location = repo.get_setup(trainer_id).location(location_id)
-    account.set_location_archived(repo, trainer_id, location_id, True, str(location.version))
+    account.set_location_archived(repo, trainer_id, location_id, True, location.version)
 
 
 def archive_client(repo: Repository, trainer_id: str, client: Client) -> Client:
     """Another tab archives the client (at their current version)."""
     current = repo.get_client(trainer_id, client.id)
-    return clients.archive(repo, trainer_id, current, str(current.version))
+    return clients.archive(repo, trainer_id, current, current.version)
 
 
 @dataclass(frozen=True)

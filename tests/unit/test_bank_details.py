@@ -8,13 +8,14 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.bank import (
     PaymentDetails,
+    PaymentInput,
     aba_checksum_ok,
     format_iban,
     parse_au_account_number,
     parse_bic,
     parse_bsb,
     parse_iban,
-    parse_payment_form,
+    parse_payment,
     parse_routing_number,
     parse_sort_code,
     parse_uk_account_number,
@@ -324,7 +325,8 @@ def test_a_newline_in_a_name_cannot_forge_an_invoice_line() -> None:
 
 def _parse(**form: str) -> tuple[PaymentDetails, dict[str, str]]:
     errors: dict[str, str] = {}
-    return parse_payment_form({"payee_name": "Lena", "bank_name": "Bank", **form}, errors), errors
+    typed = PaymentInput.model_validate({"payee_name": "Lena", "bank_name": "Bank", **form})
+    return parse_payment(typed, errors), errors
 
 
 def test_only_the_chosen_formats_fields_are_checked_and_saved() -> None:
@@ -377,7 +379,7 @@ def test_an_unknown_format_is_refused(scheme: str) -> None:
 def test_payment_details_may_be_left_empty_in_any_format() -> None:
     for scheme in ("uk", "iban", "us", "au"):
         errors: dict[str, str] = {}
-        details = parse_payment_form({"bank_scheme": scheme}, errors)
+        details = parse_payment(PaymentInput(bank_scheme=scheme), errors)
         assert errors == {} and details == PaymentDetails(scheme=scheme)  # type: ignore[arg-type]
 
 

@@ -9,12 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.clients import (
+    AddClient,
     Client,
+    SaveProfile,
     check_recurring,
     format_price_input,
-    parse_contact_form,
+    parse_contact,
     parse_price,
-    parse_profile_form,
+    parse_profile,
     recurring_problem,
     search,
 )
@@ -87,26 +89,29 @@ def test_a_price_shown_in_the_form_reads_back_to_the_same_minor_units(minor: int
 
 def test_the_contact_form_reports_every_problem_at_once() -> None:
     with pytest.raises(InvalidInput) as refused:
-        parse_contact_form({"name": " ", "phone": "1", "email": "x", "price": "-1"}, "GB", "GBP")
+        typed = AddClient(name=" ", phone="1", email="x", price="-1")
+        parse_contact(typed, "GB", "GBP")
     assert set(refused.value.errors) == {"name", "phone", "email", "price"}
 
 
 def test_the_profile_form_refuses_unknown_locations_and_keeps_known_ones_once() -> None:
     locations = [Location(id="a", name="Studio"), Location(id="b", name="Park")]
-    form = {"name": "Priya", "phone": "07400 123456", "price": "45"}
-    _contact, chosen, _shared, _private = parse_profile_form(
-        form, ["b", "a", "b"], "GB", "GBP", locations
-    )
+    form = {"client_id": "c1", "name": "Priya", "phone": "07400 123456", "price": "45"}
+    typed = SaveProfile.model_validate({**form, "location_ids": ["b", "a", "b"]})
+    _contact, chosen, _shared, _private = parse_profile(typed, "GB", "GBP", locations)
     assert chosen == ("b", "a")
     with pytest.raises(InvalidInput) as refused:
-        parse_profile_form(form, ["a", "zzz"], "GB", "GBP", locations)
+        typed = SaveProfile.model_validate({**form, "location_ids": ["a", "zzz"]})
+        parse_profile(typed, "GB", "GBP", locations)
     assert "location_ids" in refused.value.errors
 
 
 def test_notes_have_a_length_limit() -> None:
-    form = {"name": "Priya", "phone": "07400 123456", "private_notes": "x" * 2001}
+    typed = SaveProfile(
+        client_id="c1", name="Priya", phone="07400 123456", private_notes="x" * 2001
+    )
     with pytest.raises(InvalidInput) as refused:
-        parse_profile_form(form, [], "GB", "GBP", [])
+        parse_profile(typed, "GB", "GBP", [])
     assert "private_notes" in refused.value.errors
 
 

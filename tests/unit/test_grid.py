@@ -25,12 +25,13 @@ from chalicelib.domain.grid import (
     overlaps,
     parse_clock,
     range_errors,
+    schedule_nav,
 )
 from chalicelib.domain.models import LocationName
 from chalicelib.domain.schedule import Offer, Session, Slot, book, make_slot, week_days
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
-from chalicelib.web.grids import Grid, schedule_grid, schedule_nav, template_grid
+from chalicelib.web.grids import Grid, schedule_grid, template_grid
 
 on_grid_starts = st.integers(0, MINUTES_PER_DAY // GRID_MINUTES - 1).map(lambda n: n * GRID_MINUTES)
 on_grid_ends = st.integers(1, MINUTES_PER_DAY // GRID_MINUTES).map(lambda n: n * GRID_MINUTES)

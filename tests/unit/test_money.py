@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain.clients import parse_contact_form, parse_price
+from chalicelib.domain.clients import AddClient, parse_contact, parse_price
 from chalicelib.domain.models import LocationName
 from chalicelib.domain.money import (
     MAX_AMOUNT_MAJOR,
@@ -333,9 +333,10 @@ def test_currency_choices_show_the_symbol_in_the_trainers_locale() -> None:
 
 
 def test_a_client_price_is_read_in_the_trainers_country() -> None:
-    form = {"name": "Priya Shah", "phone": "+44 7400 123456", "email": "", "price": "45,50"}
-    assert parse_contact_form(form, "GB", "GBP").price_minor == 4550
-    assert parse_contact_form({**form, "price": "1.500"}, "DE", "EUR").price_minor == 150000
+    typed = AddClient(name="Priya Shah", phone="+44 7400 123456", email="", price="45,50")
+    assert parse_contact(typed, "GB", "GBP").price_minor == 4550
+    in_germany = typed.model_copy(update={"price": "1.500"})
+    assert parse_contact(in_germany, "DE", "EUR").price_minor == 150000
     assert parse_price("", "GBP", "en_GB") is None
 
 

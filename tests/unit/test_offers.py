@@ -35,6 +35,10 @@ def client(cid: str, locations=("studio",), archived: bool = False) -> Client:
     )
 
 
+def by_id(*clients: Client) -> dict[str, Client]:
+    return {c.id: c for c in clients}
+
+
 def slot(start: int = 18 * 60, location: str = "studio", day: date = THURSDAY):
     return make_slot("s1", day, start, start + 60, location, "Europe/London")
 
@@ -43,19 +47,29 @@ def test_matching_is_opt_in_time_location_and_not_busy() -> None:
     ana, ben, eve = (client(n) for n in ("ana", "ben", "eve"))
     cy = client("cy", locations=("park",))  # opted in, but the studio is not enabled
     dee = client("dee", archived=True)
-    optins = {"ana": {"thu18"}, "ben": {"thu18"}, "cy": {"thu18"}, "dee": {"thu18"}}
+    optins = {"thu18": {"ana", "ben", "cy", "dee"}}
     busy = book(slot(), "x", "ben", "Ben", "manual", NOW)[1]  # Ben is booked then
-    found = matching_clients(slot(), [ana, ben, cy, dee, eve], optins, TEMPLATE, [busy])
+    found = matching_clients(slot(), by_id(ana, ben, cy, dee, eve), optins, TEMPLATE, [busy])
     assert [c.id for c in found] == ["ana"]  # eve never opted in
 
 
 def test_a_one_off_slot_at_a_template_time_matches_and_other_times_do_not() -> None:
     ana = client("ana")
-    optins = {"ana": {"thu18"}}
-    assert matching_clients(slot(), [ana], optins, TEMPLATE, []) == [ana]
-    assert matching_clients(slot(start=18 * 60 + 30), [ana], optins, TEMPLATE, []) == []
+    optins = {"thu18": {"ana"}}
+    assert matching_clients(slot(), by_id(ana), optins, TEMPLATE, []) == [ana]
+    assert matching_clients(slot(start=18 * 60 + 30), by_id(ana), optins, TEMPLATE, []) == []
     wednesday = slot(day=THURSDAY - timedelta(days=1))
-    assert matching_clients(wednesday, [ana], optins, TEMPLATE, []) == []
+    assert matching_clients(wednesday, by_id(ana), optins, TEMPLATE, []) == []
+
+
+def test_matching_reads_the_client_index_and_skips_ids_it_does_not_hold() -> None:
+    from chalicelib.repo.mapping import ClientSummary
+
+    ana = ClientSummary(id="ana", name="Ana", location_ids=("studio",))
+    bo = ClientSummary(id="bo", name="bo", location_ids=("studio",))
+    opted_in = {"thu18": {"ana", "bo", "gone"}, "thu07": {"cy"}}  # "gone": no entry
+    found = matching_clients(slot(), {"bo": bo, "ana": ana}, opted_in, TEMPLATE, [])
+    assert found == [ana, bo]  # by name, whatever the case
 
 
 def test_a_canceled_session_does_not_make_a_client_busy() -> None:
@@ -63,7 +77,7 @@ def test_a_canceled_session_does_not_make_a_client_busy() -> None:
     gone = book(slot(), "x", "ana", "Ana", "manual", NOW)[1].model_copy(
         update={"status": "canceled"}
     )
-    assert matching_clients(slot(), [ana], {"ana": {"thu18"}}, TEMPLATE, [gone]) == [ana]
+    assert matching_clients(slot(), by_id(ana), {"thu18": {"ana"}}, TEMPLATE, [gone]) == [ana]
 
 
 def test_a_lock_over_the_spring_forward_lasts_exactly_the_setting() -> None:

@@ -9,8 +9,7 @@ import pytest
 
 from chalicelib.domain import clients, phone
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.settings import parse_settings_form
-from tests.unit.test_settings import valid_form
+from tests.unit.test_settings import read_settings, valid_form
 
 
 @pytest.mark.parametrize(
@@ -41,11 +40,11 @@ def test_the_old_import_path_in_clients_still_works() -> None:
 
 
 def test_the_trainers_whatsapp_number_is_read_in_their_country() -> None:
-    settings = parse_settings_form(valid_form(country="IE", whatsapp_number="085 123 4567"))
+    settings = read_settings(valid_form(country="IE", whatsapp_number="085 123 4567"))
     assert settings.whatsapp_number == "+353851234567"
 
 
 def test_an_invalid_whatsapp_number_in_settings_is_a_field_error() -> None:
     with pytest.raises(InvalidInput) as raised:
-        parse_settings_form(valid_form(whatsapp_number="12345"))
+        read_settings(valid_form(whatsapp_number="12345"))
     assert "not a valid phone number" in raised.value.errors["whatsapp_number"]

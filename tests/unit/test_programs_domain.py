@@ -16,15 +16,19 @@ from chalicelib.domain.programs import (
     Bundle,
     BundleEntry,
     CardCheck,
+    DateCard,
+    OfferInput,
     ProgramOffer,
+    QuickInput,
     QuickSchedule,
     card_count_problem,
     check_cards,
     confirmable,
     generate_days,
     offer_form_values,
+    parse_offer,
     parse_offer_form,
-    parse_quick_form,
+    parse_quick,
     price_summary,
     scheduling_problem,
     split_price,
@@ -62,9 +66,14 @@ def valid_form(**overrides: str) -> dict[str, str]:
 
 
 def offer_errors(form: dict[str, str]) -> dict[str, str]:
+    """The offer's errors by the form field each is shown beside."""
     with pytest.raises(InvalidInput) as caught:
-        parse_offer_form(form, LOCATIONS, "GBP")
-    return caught.value.errors
+        parse_offer(OfferInput.model_validate(form), LOCATIONS, "GBP")
+    return {OfferInput.form_name(field): message for field, message in caught.value.errors.items()}
+
+
+def parse_quick_form(form: dict[str, str]) -> QuickSchedule:
+    return parse_quick(QuickInput.model_validate(form))
 
 
 def quick_errors(form: dict[str, str]) -> dict[str, str]:
@@ -89,7 +98,7 @@ def ids() -> Callable[[], str]:
 
 
 def check(
-    cards: list[dict[str, str]],
+    cards: list[DateCard],
     existing: list[Slot] | None = None,
     sessions: list[Session] | None = None,
     offer: ProgramOffer = OFFER,
@@ -97,8 +106,8 @@ def check(
     return check_cards(cards, offer, ZONE, NOW, existing or [], sessions or [], ids())
 
 
-def card(day: str = "2026-11-26", start: str = "10:00") -> dict[str, str]:
-    return {"day": day, "start": start}
+def card(day: str = "2026-11-26", start: str = "10:00") -> DateCard:
+    return DateCard(day=day, start=start)
 
 
 def bundle(
@@ -224,7 +233,7 @@ def test_generated_sessions_keep_their_wall_clock_time_across_the_clock_change()
     assert slots[1].start_utc == datetime(2026, 3, 29, 9, 0, tzinfo=UTC)
 
 
-# parse_quick_form ---------------------------------------------------------------------------
+# parse_quick ---------------------------------------------------------------------------------
 def test_quick_form_gives_first_date_start_minutes_and_repeat() -> None:
     quick = parse_quick_form({"first_day": "2026-12-01", "first_time": "18:30", "every_weeks": "2"})
     assert quick == QuickSchedule(first=date(2026, 12, 1), start=18 * 60 + 30, every_weeks=2)
@@ -588,7 +597,7 @@ def test_back_to_back_cards_do_not_overlap() -> None:
 
 
 def test_card_input_is_trimmed() -> None:
-    [result] = check([{"day": " 2026-11-26 ", "start": " 10:00 "}])
+    [result] = check([card(" 2026-11-26 ", " 10:00 ")])
     assert result.ok
     assert (result.day_text, result.start_text) == ("2026-11-26", "10:00")
 

@@ -11,9 +11,10 @@ from chalicelib.domain.settings import (
     COUNTRIES,
     CURRENCIES,
     PaymentDetails,
+    SaveSettings,
     TrainerSettings,
     format_money,
-    parse_settings_form,
+    parse_settings,
 )
 
 
@@ -39,9 +40,14 @@ def valid_form(**overrides: str) -> dict[str, str]:
     return form
 
 
+def read_settings(form: dict[str, str]) -> TrainerSettings:
+    """The Settings form as the page posts it, through its command and the rules."""
+    return parse_settings(SaveSettings.model_validate(form))
+
+
 def errors_for(**overrides: str) -> dict[str, str]:
     with pytest.raises(InvalidInput) as info:
-        parse_settings_form(valid_form(**overrides))
+        read_settings(valid_form(**overrides))
     return info.value.errors
 
 
@@ -105,7 +111,7 @@ def test_payment_details_are_complete_only_with_every_field():
 
 
 def test_a_valid_form_becomes_settings():
-    settings = parse_settings_form(valid_form())
+    settings = read_settings(valid_form())
     assert settings == TrainerSettings(
         business_name="Sam Fit",
         time_zone="Europe/London",
@@ -128,7 +134,7 @@ def test_a_valid_form_becomes_settings():
 
 
 def test_text_fields_are_trimmed():
-    settings = parse_settings_form(
+    settings = read_settings(
         valid_form(business_name="  Sam Fit  ", payee_name=" Sam ", bank_name=" Monzo ")
     )
     assert settings.business_name == "Sam Fit"
@@ -137,38 +143,38 @@ def test_text_fields_are_trimmed():
 
 
 def test_an_empty_business_name_is_allowed():
-    assert parse_settings_form(valid_form(business_name="")).business_name == ""
+    assert read_settings(valid_form(business_name="")).business_name == ""
 
 
 def test_a_business_name_over_80_characters_is_refused():
     assert "business_name" in errors_for(business_name="x" * 81)
-    assert parse_settings_form(valid_form(business_name="x" * 80)).business_name == "x" * 80
+    assert read_settings(valid_form(business_name="x" * 80)).business_name == "x" * 80
 
 
 def test_payment_details_are_optional():
-    settings = parse_settings_form(
+    settings = read_settings(
         valid_form(payee_name="", bank_name="", account_number="", sort_code="")
     )
     assert settings.payment == PaymentDetails()
 
 
 def test_other_time_zones_and_the_day_view_are_accepted():
-    settings = parse_settings_form(valid_form(time_zone="America/New_York", default_view="day"))
+    settings = read_settings(valid_form(time_zone="America/New_York", default_view="day"))
     assert settings.time_zone == "America/New_York"
     assert settings.default_view == "day"
 
 
 def test_lower_case_country_and_currency_codes_are_accepted():
-    settings = parse_settings_form(valid_form(country="ie", currency="eur"))
+    settings = read_settings(valid_form(country="ie", currency="eur"))
     assert (settings.country, settings.currency) == ("IE", "EUR")
 
 
 def test_schedule_hours_may_end_at_midnight():
-    assert parse_settings_form(valid_form(day_end="24:00")).day_end == 1440
+    assert read_settings(valid_form(day_end="24:00")).day_end == 1440
 
 
 def test_the_parsed_settings_are_the_same_type_as_the_defaults():
-    assert isinstance(parse_settings_form(valid_form()), TrainerSettings)
+    assert isinstance(read_settings(valid_form()), TrainerSettings)
 
 
 # --- time zone / country / currency / view ------------------------------------------------
@@ -198,9 +204,9 @@ def test_a_default_view_other_than_day_or_week_is_refused(value):
 
 def test_every_listed_currency_and_country_is_accepted():
     for code in CURRENCIES:
-        assert parse_settings_form(valid_form(currency=code)).currency == code
+        assert read_settings(valid_form(currency=code)).currency == code
     for code in COUNTRIES:
-        assert parse_settings_form(valid_form(country=code)).country == code
+        assert read_settings(valid_form(country=code)).country == code
 
 
 # --- cancel deadline ---------------------------------------------------------------------
@@ -237,9 +243,7 @@ def test_a_deadline_over_two_weeks_is_refused(value):
 
 @pytest.mark.parametrize(("value", "hours"), [("0", 0), ("24", 24), ("336", 336), (" 48 ", 48)])
 def test_a_deadline_from_zero_to_two_weeks_is_accepted(value, hours):
-    assert parse_settings_form(valid_form(cancel_deadline_hours=value)).cancel_deadline_hours == (
-        hours
-    )
+    assert read_settings(valid_form(cancel_deadline_hours=value)).cancel_deadline_hours == (hours)
 
 
 # --- last-minute lock --------------------------------------------------------------------
@@ -254,9 +258,7 @@ def test_a_lock_outside_5_to_1440_minutes_is_refused(value):
 
 @pytest.mark.parametrize("value", ["5", "30", "1440"])
 def test_a_lock_from_5_minutes_to_a_day_is_accepted(value):
-    assert parse_settings_form(valid_form(offer_lock_minutes=value)).offer_lock_minutes == int(
-        value
-    )
+    assert read_settings(valid_form(offer_lock_minutes=value)).offer_lock_minutes == int(value)
 
 
 @pytest.mark.parametrize("value", ["abc", "", "1.5", "-10"])
@@ -269,13 +271,11 @@ def test_a_lock_that_is_not_a_whole_number_is_refused(value):
 
 @pytest.mark.parametrize("preset", ["1", "2", "3"])
 def test_booking_window_presets_are_accepted(preset):
-    assert parse_settings_form(valid_form(booking_window=preset)).booking_window_weeks == int(
-        preset
-    )
+    assert read_settings(valid_form(booking_window=preset)).booking_window_weeks == int(preset)
 
 
 def test_a_preset_ignores_the_custom_box():
-    settings = parse_settings_form(valid_form(booking_window="3", booking_window_custom="junk"))
+    settings = read_settings(valid_form(booking_window="3", booking_window_custom="junk"))
     assert settings.booking_window_weeks == 3
 
 
@@ -288,7 +288,7 @@ def test_a_booking_window_that_is_not_a_preset_or_custom_is_refused(value):
 
 @pytest.mark.parametrize("value", ["1", "4", "12"])
 def test_a_custom_booking_window_of_1_to_12_weeks_is_accepted(value):
-    settings = parse_settings_form(valid_form(booking_window="custom", booking_window_custom=value))
+    settings = read_settings(valid_form(booking_window="custom", booking_window_custom=value))
     assert settings.booking_window_weeks == int(value)
 
 
@@ -357,7 +357,7 @@ def test_a_malformed_day_end_is_refused(value):
 
 @pytest.mark.parametrize("value", ["123456", "12 34 56", "12-34-56", " 12-34-56 ", "12 - 34 - 56"])
 def test_a_sort_code_is_normalised_to_dashes(value):
-    settings = parse_settings_form(valid_form(sort_code=value))
+    settings = read_settings(valid_form(sort_code=value))
     assert settings.payment.sort_code == "12-34-56"
 
 
@@ -386,7 +386,7 @@ def test_a_uk_account_number_that_is_not_8_digits_is_refused(value):
     ],
 )
 def test_a_uk_account_number_of_8_digits_is_kept_without_spaces(value, stored):
-    assert parse_settings_form(valid_form(account_number=value)).payment.account_number == stored
+    assert read_settings(valid_form(account_number=value)).payment.account_number == stored
 
 
 def test_payee_and_bank_names_over_80_characters_are_refused():
@@ -426,7 +426,7 @@ def test_several_bad_fields_are_all_reported_together():
 
 def test_an_empty_form_reports_every_required_field():
     with pytest.raises(InvalidInput) as info:
-        parse_settings_form({})
+        read_settings({})
     assert set(info.value.errors) == {
         "time_zone",
         "country",
@@ -442,7 +442,7 @@ def test_an_empty_form_reports_every_required_field():
 
 def test_invalid_input_is_a_domain_error_whose_message_lists_the_fields():
     with pytest.raises(InvalidInput) as info:
-        parse_settings_form(valid_form(currency="XYZ", country="XX"))
+        read_settings(valid_form(currency="XYZ", country="XX"))
     assert isinstance(info.value, DomainError)
     assert "currency:" in str(info.value)
     assert "country:" in str(info.value)
@@ -454,7 +454,7 @@ ascii_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_siz
 @given(st.dictionaries(st.sampled_from(sorted(valid_form())), ascii_text | st.just("")))
 def test_any_form_either_parses_or_raises_invalid_input(overrides):
     try:
-        settings = parse_settings_form(valid_form(**overrides))
+        settings = read_settings(valid_form(**overrides))
     except InvalidInput as exc:
         assert exc.errors
         assert set(exc.errors) <= set(valid_form())

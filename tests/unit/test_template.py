@@ -12,9 +12,10 @@ from chalicelib.domain.models import Location
 from chalicelib.domain.template import (
     MAX_TEMPLATE_SLOTS,
     SlotDraft,
+    SlotInput,
     TemplateSlot,
     WeeklyTemplate,
-    parse_slot_form,
+    parse_slot,
 )
 
 MON, TUE, SUN = 0, 1, 6
@@ -42,9 +43,14 @@ def slot_form(**overrides: str) -> dict[str, str]:
     return form
 
 
+def read_slot(form: dict[str, str]) -> SlotDraft:
+    """The slot form as the page posts it, through its command and the rules."""
+    return parse_slot(SlotInput.model_validate(form))
+
+
 def form_errors(**overrides: str) -> dict[str, str]:
     with pytest.raises(InvalidInput) as info:
-        parse_slot_form(slot_form(**overrides))
+        read_slot(slot_form(**overrides))
     return info.value.errors
 
 
@@ -58,21 +64,21 @@ def monday_nine_to_ten() -> WeeklyTemplate:
     return WeeklyTemplate().with_slot("a", draft(MON, "09:00", "10:00"), LOCATIONS)
 
 
-# --- parse_slot_form ---------------------------------------------------------------------
+# --- parse_slot: the slot form -------------------------------------------------------------------
 
 
 def test_a_valid_slot_form_becomes_a_draft():
-    assert parse_slot_form(slot_form(weekday="2", start="09:30", end="11:00")) == SlotDraft(
+    assert read_slot(slot_form(weekday="2", start="09:30", end="11:00")) == SlotDraft(
         weekday=2, start=570, end=660, location_id=STUDIO.id
     )
 
 
 def test_a_slot_form_may_end_at_midnight():
-    assert parse_slot_form(slot_form(start="23:00", end="24:00")).end == 1440
+    assert read_slot(slot_form(start="23:00", end="24:00")).end == 1440
 
 
 def test_the_slot_form_trims_weekday_and_location():
-    parsed = parse_slot_form(slot_form(weekday=" 6 ", location_id=f"  {PARK.id} "))
+    parsed = read_slot(slot_form(weekday=" 6 ", location_id=f"  {PARK.id} "))
     assert (parsed.weekday, parsed.location_id) == (SUN, PARK.id)
 
 
@@ -85,7 +91,7 @@ def test_a_slot_form_with_no_location_key_is_refused():
     form = slot_form()
     del form["location_id"]
     with pytest.raises(InvalidInput) as info:
-        parse_slot_form(form)
+        read_slot(form)
     assert info.value.errors == {"location_id": "Every slot needs a location."}
 
 
@@ -117,7 +123,7 @@ def test_a_slot_form_reports_every_bad_field_at_once():
 
 def test_the_slot_form_leaves_the_grid_to_the_template():
     # 09:00-09:45 parses; with_slot refuses it with the grid message.
-    assert parse_slot_form(slot_form(end="09:45")).end == 585
+    assert read_slot(slot_form(end="09:45")).end == 585
 
 
 ascii_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=8)
@@ -126,7 +132,7 @@ ascii_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_siz
 @given(st.dictionaries(st.sampled_from(["weekday", "start", "end", "location_id"]), ascii_text))
 def test_any_ascii_slot_form_either_parses_or_raises_invalid_input(overrides):
     try:
-        parsed = parse_slot_form(slot_form(**overrides))
+        parsed = read_slot(slot_form(**overrides))
     except InvalidInput as exc:
         assert set(exc.errors) <= {"weekday", "start", "end", "location_id"}
     else:

@@ -357,6 +357,57 @@ def test_utc_iso_round_trips(instant):
     assert parse_utc_iso(utc_iso(instant)) == instant
 
 
+def _strptime_reading(text: str) -> datetime | str:
+    """What parse_utc_iso did before its fast path: the datetime, or the error's text."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError as exc:
+        return str(exc)
+
+
+# Texts laid out like ours (the fast path's shape) with any characters in the fields.
+_FIELD_CHARS = st.sampled_from("0123456789 +-:TZ.\u0663")
+ours_in_shape = (
+    st.tuples(*(st.text(_FIELD_CHARS, min_size=n, max_size=n) for n in (4, 2, 2)))
+    .map("-".join)
+    .flatmap(
+        lambda day: st.tuples(
+            *(st.text(_FIELD_CHARS, min_size=2, max_size=2) for _ in range(3))
+        ).map(lambda hms: f"{day}T{':'.join(hms)}Z")
+    )
+)
+
+
+@given(st.one_of(ours_in_shape, st.text(max_size=24)))
+def test_parse_utc_iso_reads_and_refuses_exactly_as_strptime(text):
+    try:
+        reading: datetime | str = parse_utc_iso(text)
+    except ValueError as exc:
+        reading = str(exc)
+    assert reading == _strptime_reading(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-02-29T09:00:00Z",
+        "2026-11-23T24:00:00Z",
+        "2026-11-23T09:60:00Z",
+        "0000-01-01T00:00:00Z",
+    ],
+)
+def test_parse_utc_iso_refuses_impossible_instants_as_strptime(text):
+    with pytest.raises(ValueError) as refused:
+        parse_utc_iso(text)
+    assert str(refused.value) == _strptime_reading(text)
+
+
+def test_parse_utc_iso_reads_the_edges_of_the_calendar():
+    assert parse_utc_iso("0001-01-01T00:00:00Z") == utc(1, 1, 1)
+    assert parse_utc_iso("9999-12-31T23:59:59Z") == utc(9999, 12, 31, 23, 59, 59)
+    assert parse_utc_iso("2028-02-29T12:00:00Z") == utc(2028, 2, 29, 12)
+
+
 @given(
     st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30)),
     st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 30)),
