@@ -31,11 +31,12 @@ from botocore.config import Config
 from benchmarks.memory_dynamodb import MemoryDynamoDB
 from benchmarks.moto_env import NOW, REGION, TABLE
 from chalicelib import runtime
-from chalicelib.domain.clients import Client
+from chalicelib.domain.clients import AddClient, Client
 from chalicelib.domain.messages import LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import AddSlot, Session, Slot, parse_session_ref, shift_week
 from chalicelib.domain.settings import PaymentDetails, TrainerSettings
+from chalicelib.domain.template import SaveSlot
 from chalicelib.domain.timeutil import week_monday
 from chalicelib.domain.tokens import new_id
 from chalicelib.messaging.delivery import SendResult
@@ -167,16 +168,16 @@ class _Trainer:
         self.location_ids = [account.add_location(self.repo, self.tid, n).id for n in LOCATIONS]
         for weekday, start, end, location in TEMPLATE:
             version = self.repo.get_setup(self.tid).template.version
-            made = account.add_template_slot(
-                self.repo,
+            made = account.save_template_slot(
+                self.deps(at),
                 self.tid,
-                {
-                    "weekday": str(weekday),
-                    "start": start,
-                    "end": end,
-                    "location_id": self.location_ids[location],
-                    "version": str(version),
-                },
+                SaveSlot(
+                    weekday=str(weekday),
+                    start=start,
+                    end=end,
+                    location_id=self.location_ids[location],
+                    version=version,
+                ),
             )
             self.template_ids.append(made.id)
         self.refresh()
@@ -206,7 +207,8 @@ class _Trainer:
             "email": f"client{index}@example.com" if index % 3 == 0 else "",
             "price": str(40 + 5 * (index % 3)),
         }
-        made = clients.add_client(self.repo, runtime.links(), self.trainer, form, at)
+        typed = AddClient.model_validate(form)
+        made = clients.add_client(self.repo, runtime.links(), self.trainer, typed, at)
         # The profile form: both locations enabled (recurring slots come with stints).
         made = self.repo.save_client(self.tid, made, location_ids=tuple(self.location_ids))
         self.clients[made.id] = made
@@ -220,7 +222,7 @@ class _Trainer:
 
     def archive(self, client_id: str) -> None:
         client = self.repo.get_client(self.tid, client_id)
-        self.clients[client_id] = clients.archive(self.repo, self.tid, client, str(client.version))
+        self.clients[client_id] = clients.archive(self.repo, self.tid, client, client.version)
 
     # Schedule --------------------------------------------------------------------------
     def apply(self, first_week: str, weeks: int, at: datetime) -> list[Any]:
