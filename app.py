@@ -12,6 +12,7 @@ from chalicelib.web import (
     program_views,
     schedule_views,
     session_views,
+    webhook_views,
 )
 from chalicelib.web.middleware import http_middleware
 
@@ -25,6 +26,7 @@ app.register_blueprint(session_views.bp)
 app.register_blueprint(portal_views.bp)
 app.register_blueprint(message_views.bp)
 app.register_blueprint(program_views.bp)
+app.register_blueprint(webhook_views.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")

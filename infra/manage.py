@@ -60,6 +60,17 @@ def index_clients(trainer_ids: list[str]) -> dict[str, int]:
     return totals
 
 
+ID_COMMANDS = ("index-bundles", "index-clients")
+
+
+def _ids_as_values(argv: list[str]) -> list[str]:
+    """Ids are URL-safe base64, so one in 32 starts with "-", which argparse would take for
+    an option: after an id command, everything but a help flag is an id."""
+    if argv and argv[0] in ID_COMMANDS and not {"-h", "--help", "--"} & set(argv[1:]):
+        return [argv[0], "--", *argv[1:]]
+    return argv
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.manage")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -74,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         help="build these trainers' client index; move opt-ins, claims and shares to it",
     )
     clients_parser.add_argument("trainer_ids", nargs="+")
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_ids_as_values(sys.argv[1:] if argv is None else argv))
     if args.command == "index-bundles":
         print(f"Indexed {index_bundles(args.trainer_ids)} bundle(s).")
     if args.command == "index-clients":

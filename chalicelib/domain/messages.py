@@ -60,6 +60,13 @@ MAX_BACKOFF: Final = timedelta(hours=1)
 # claimed it as dead. Far longer than a Lambda run can last.
 SENDING_LEASE: Final = timedelta(minutes=10)
 
+# How long a sent WhatsApp message may wait for its delivery report. Providers report
+# within seconds to minutes; after a day, a report that never came (a callback URL the
+# provider could not reach, a lost webhook) is the likelier story than a slow phone, and
+# "Sent" forever would claim a certainty we do not have.
+DELIVERY_REPORT_WAIT: Final = timedelta(hours=24)
+NO_DELIVERY_REPORT: Final = "No delivery report"
+
 INTERRUPTED: Final = (
     "The send was interrupted and may or may not have reached the client. "
     "Check with them before sending again."
@@ -112,6 +119,8 @@ class Message(BaseModel):
     provider_id: str | None = None
     error: str | None = None
     created_at: datetime
+    # When the provider took it (the outbox's last update while the status is "sent").
+    sent_at: datetime | None = None
     next_attempt_at: datetime | None = None
 
     @property
@@ -133,6 +142,20 @@ class Message(BaseModel):
             # it from their phone.
             return "Logged"
         return STATUS_LABELS.get(self.status, self.status.title())
+
+    def delivery_label(self, now: datetime) -> str:
+        """The status as the trainer reads it at `now`: a WhatsApp message still "sent"
+        more than DELIVERY_REPORT_WAIT after it was queued never had its report.
+
+        Timed from when it was sent (`sent_at`), else from when it was queued."""
+        if (
+            self.status == "sent"
+            and self.channel == WHATSAPP
+            and self.provider != "log"
+            and now - (self.sent_at or self.created_at) > DELIVERY_REPORT_WAIT
+        ):
+            return NO_DELIVERY_REPORT
+        return self.status_label
 
     @property
     def retrying(self) -> bool:

@@ -89,6 +89,11 @@ def message_from_item(item: Item) -> Message:
         provider_id=item.get("provider_id"),
         error=item.get("error"),
         created_at=parse_utc_iso(item["created_at"]),
+        sent_at=(
+            parse_utc_iso(item["updated_at"])
+            if item.get("status") == "sent" and item.get("updated_at")
+            else None
+        ),
         next_attempt_at=parse_utc_iso(next_at) if next_at else None,
     )
 

@@ -198,13 +198,14 @@ def send_portal_link(
 class MessagePage:
     messages: list[Message]
     next_cursor: str | None
+    now: datetime  # the request's instant, for each message's delivery_label
 
 
 def list_messages(
-    repo: Repository, trainer_id: str, client_id: str | None, cursor: str
+    repo: Repository, trainer_id: str, client_id: str | None, cursor: str, now: datetime
 ) -> MessagePage:
     found, last = repo.outbox.page(trainer_id, client_id or None, decode_cursor(cursor))
-    return MessagePage(found, encode_cursor(last))
+    return MessagePage(found, encode_cursor(last), now)
 
 
 @dataclass(frozen=True)
@@ -222,5 +223,5 @@ def whatsapp_page(deps: Deps, trainer_id: str, client_id: str, after: str) -> Wh
     clients = tuple(deps.repo.client_summaries(trainer_id))
     if client_id and client_id not in {c.id for c in clients}:
         client_id = ""  # another trainer's id or a stale link: show everything instead
-    page = list_messages(deps.repo, trainer_id, client_id, after)
+    page = list_messages(deps.repo, trainer_id, client_id, after, deps.now)
     return WhatsAppPage(clients, client_id, page, first_page=not after)

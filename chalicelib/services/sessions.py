@@ -277,6 +277,7 @@ class SessionDetail:
     send_id: str  # a fresh id for the send form: a double click queues one message
     confirming: str  # the destructive action asked for (?confirm=), while it can be done
     time_zone: str
+    now: datetime  # the request's instant, for each message's delivery_label
 
 
 def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -> SessionDetail:
@@ -297,4 +298,5 @@ def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -
         send_id=new_id(),
         confirming=confirming if booking.is_live else "",
         time_zone=settings.time_zone,
+        now=deps.now,
     )

@@ -12,11 +12,18 @@ only ever moves a message forward, and an inbound message carries the provider's
 which is what the code recording it must make unique.
 
 Each handler takes what a route has (query, form or raw body, signature header, now)
-and returns a WebhookResult, so a route is three lines.
+and returns a WebhookResult; the routes (web/webhook_views.py) call the `*_report`
+wrappers, which take the request's Deps, so a route is one call.
+
+Inbound messages are checked and read but not stored yet: keeping them (the conversation
+per client, the 24-hour window, STOP) is the next step of issue 14, which passes a
+`record` sink here. Until then they are answered 2xx all the same, or the provider would
+retry them for days.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -67,6 +74,20 @@ def twilio_status_report(
     return twilio_status(
         deps.repo, deps.config.public_base_url, reference, params, signature, deps.now
     )
+
+
+def twilio_inbound_report(deps: Deps, params: Mapping[str, str], signature: str) -> WebhookResult:
+    """The inbound route's one call, signed over the stage's own inbound URL."""
+    # record=None: inbound messages are not stored yet (issue 14's next step, the
+    # conversation store); the sender still gets 204 so Twilio does not retry.
+    return twilio_inbound(deps.config.public_base_url, params, signature, deps.now, record=None)
+
+
+def meta_events_report(deps: Deps, raw_body: bytes, signature: str) -> WebhookResult:
+    """The Meta POST route's one call: delivery reports applied to the outbox."""
+    # record=None: inbound messages are not stored yet (issue 14's next step, the
+    # conversation store); Meta still gets 200 so it does not retry.
+    return meta_events(deps.repo, raw_body, signature, deps.now, record=None)
 
 
 def twilio_status(
@@ -156,6 +177,10 @@ def meta_events(
     if not meta.valid_signature(app_secret, raw_body, signature):
         log.warning("rejected a Meta webhook with a bad signature")
         return WebhookResult(403)
+    if not _is_json_object(raw_body):
+        # Signed but unreadable: not something a retry would fix, and not our crash.
+        log.warning("a signed Meta webhook whose body is not a JSON object")
+        return WebhookResult(400)
     events = meta.parse_events(raw_body)
     applied = False
     for update in events.statuses:
@@ -168,6 +193,13 @@ def meta_events(
             record(message)
             applied = True
     return WebhookResult(200, applied)
+
+
+def _is_json_object(raw_body: bytes) -> bool:
+    try:
+        return isinstance(json.loads(raw_body), dict)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return False
 
 
 def _secret(read: Callable[[], str]) -> str | None:

@@ -158,3 +158,12 @@ def test_index_clients_claims_a_recurring_slot_listed_on_a_client_with_no_claim(
     repo.db.delete(keys.legacy_recurring_claim(trainer_id, "wed"))  # from before claims
     assert manage.index_clients([trainer_id])["claims"] == 1
     assert repo.get_account(trainer_id).recurring_holders() == {"wed": priya.id}
+
+
+def test_an_id_that_starts_with_a_dash_is_an_id_not_an_option(repo: Repository) -> None:
+    # URL-safe ids start with "-" one time in 32; the command must not take it for a flag.
+    assert manage.main(["index-bundles", "-Zm9vYmFy", "coach"]) == 0
+    assert manage.main(["index-clients", "-Zm9vYmFy"]) == 0
+    with pytest.raises(SystemExit) as helped:
+        manage.main(["index-bundles", "--help"])
+    assert helped.value.code == 0
