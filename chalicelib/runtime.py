@@ -117,10 +117,16 @@ def deps(now: datetime | None = None) -> Deps:
 
 def message_sender() -> Any:
     """The stage's message providers, for the dispatch job."""
-    from chalicelib.services import dispatcher  # deferred: web requests never load it
+    from chalicelib.services import conversations, dispatcher  # deferred: web never loads it
 
     cfg = config()
-    return dispatcher.default_sender(links(), cfg.public_base_url, local=cfg.is_local)
+    return dispatcher.default_sender(
+        links(),
+        cfg.public_base_url,
+        local=cfg.is_local,
+        # Asked at send time, with the run's clock: a window can close during a run.
+        window_open=conversations.window_check(repository(), now),
+    )
 
 
 def _system_now() -> datetime:

@@ -40,6 +40,9 @@ class Client(BaseModel):
     shared_notes: str = ""  # shown on the client's portal
     private_notes: str = ""  # never shown to the client
     archived: bool = False
+    # The client asked for no reminders or notifications (STOP, or the portal's toggle);
+    # messages they asked for (an invoice, an offer) still go.
+    messages_opt_out: bool = False
     portal_generation: int = 1  # bumped by "rotate link": the old link dies at once
     version: int = 1
     created_at: datetime

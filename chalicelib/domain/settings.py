@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -53,6 +53,7 @@ COUNTRIES: dict[str, str] = {
 }
 
 BOOKING_WINDOW_PRESETS = (1, 2, 3)
+NOTIFY_CHOICES: Final = ("whatsapp", "email", "none")
 MAX_BOOKING_WINDOW_WEEKS = 12
 MAX_DEADLINE_HOURS = 14 * 24
 MIN_LOCK_MINUTES, MAX_LOCK_MINUTES = 5, 24 * 60
@@ -73,6 +74,9 @@ class TrainerSettings(BaseModel):
     offer_lock_minutes: int = 60
     currency: str = "GBP"
     payment: PaymentDetails = PaymentDetails()
+    # "Tell me when clients book, change or cancel": on WhatsApp to whatsapp_number, by
+    # email to the sign-in address, or not at all.
+    client_activity_notify: Literal["whatsapp", "email", "none"] = "email"
 
     @property
     def schedule_hours(self) -> str:
@@ -108,6 +112,7 @@ class SaveSettings(PaymentInput, Versioned):
     cancel_deadline_hours: str = ""
     offer_lock_minutes: str = ""
     currency: str = ""
+    client_activity_notify: str = ""  # empty (a form from before the setting): email
 
 
 def _int_field(
@@ -211,6 +216,14 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         except ValueError as exc:
             errors["whatsapp_number"] = str(exc)
 
+    notify = typed.client_activity_notify or "email"
+    if notify not in NOTIFY_CHOICES:
+        errors["client_activity_notify"] = "Choose WhatsApp, email or no message."
+    elif notify == "whatsapp" and not typed.whatsapp_number and "whatsapp_number" not in errors:
+        errors["client_activity_notify"] = (
+            "Add your WhatsApp number above to be told on WhatsApp, or choose email."
+        )
+
     if errors:
         raise InvalidInput(errors)
     assert day_start is not None and day_end is not None
@@ -228,4 +241,5 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         offer_lock_minutes=lock,
         currency=currency,
         payment=payment,
+        client_activity_notify=notify,  # type: ignore[arg-type]
     )

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from chalicelib.domain.clients import Client
+from chalicelib.domain.conversations import PhoneOwner
 from chalicelib.domain.errors import Conflict, NotFound, VersionConflict
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import (
@@ -59,6 +60,9 @@ NEW_PORTAL_LINK = "new portal link"
 RETIRE_PORTAL_LINK = "retire portal link"
 OPT_IN = "opt in"
 BATCH_GET_KEYS = 100  # DynamoDB's limit per BatchGetItem
+
+
+CLIENT_OPT_OUT: Final = "client messages opt-out"
 
 
 class ClientStore:
@@ -120,6 +124,45 @@ class ClientStore:
         except ConditionFailed:
             return False
         return True
+
+    def phone_owners(self, e164: str) -> list[PhoneOwner]:
+        """Every client, of any trainer, with this number (ClientsByPhone: no Scan). The
+        index is eventually consistent: a client added a second ago may not be found yet,
+        and their message is kept as "unknown" rather than guessed."""
+        return [
+            PhoneOwner(
+                trainer_id=keys.trainer_id_from_pk(item[keys.PK]),
+                client_id=keys.client_id_from_sk(item[keys.SK]),
+                archived=bool(item.get("archived", False)),
+            )
+            for item in self.db.iter_query(keys.phone(e164), index=keys.PHONE_INDEX)
+        ]
+
+    def set_messages_opt_out(
+        self, trainer_id: str, client_ids: Iterable[str], opt_out: bool
+    ) -> None:
+        """STOP / START (or the portal's toggle) for these clients, in one transaction.
+        The version moves, so a profile form drawn before it is refused as stale instead
+        of putting the old choice back; a client deleted meanwhile refuses it all."""
+        operations = [
+            tx_update(
+                keys.client(trainer_id, client_id),
+                Condition(
+                    "SET #opt = :opt, #version = #version + :one",
+                    {"#opt": "messages_opt_out", "#version": "version"},
+                    {":opt": opt_out, ":one": 1},
+                ),
+                Condition("attribute_exists(#pk)", {"#pk": keys.PK}),
+                part=CLIENT_OPT_OUT,
+            )
+            for client_id in sorted(set(client_ids))
+        ]
+        if not operations:
+            return
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            raise NotFound("client") from exc
 
     def get_client(self, trainer_id: str, client_id: str) -> Client:
         item = self.db.get(keys.client(trainer_id, client_id))

@@ -32,10 +32,15 @@ CLIENT_INDEX: Final = "ClientTimeline"
 TRAINER_PK: Final = "TrainerPK"
 TRAINER_SK: Final = "TrainerSK"
 TRAINER_INDEX: Final = "TrainerTimeline"
+# Sparse: only client items carry it. Finds who has a number, across trainers, for an
+# inbound WhatsApp message; the table's PK (the trainer) sorts the owners.
+PHONE_PK: Final = "PhonePK"
+PHONE_INDEX: Final = "ClientsByPhone"
 INDEX_KEYS: Final = {
     DUE_INDEX: (DUE_PK, DUE_SK),
     CLIENT_INDEX: (CLIENT_PK, CLIENT_SK),
     TRAINER_INDEX: (TRAINER_PK, TRAINER_SK),
+    PHONE_INDEX: (PHONE_PK, PK),
 }
 TTL: Final = "ttl"
 
@@ -313,3 +318,52 @@ def program_session_log_id(bundle_id: str, index: int) -> str:
     """The id of the log line written with a bundle's session: known in advance, so a
     failed creation can remove exactly what it wrote."""
     return f"{bundle_id}-{index:03d}"
+
+
+def phone(e164: str) -> str:
+    """The ClientsByPhone partition of a number: every client (of any trainer) with it."""
+    return f"PHONE#{e164}"
+
+
+def trainer_id_from_pk(pk: str) -> str:
+    return pk.removeprefix("T#")
+
+
+CONVERSATION_SK: Final = "CONV"
+
+
+def conversation(trainer_id: str, client_id: str) -> dict[str, str]:
+    """A client's conversation summary (last inbound time, unread count): in the client's
+    own partition beside BALANCE, so a profile save (a Put of the client item) can never
+    overwrite a time an inbound message just moved."""
+    return key(f"{trainer_pk(trainer_id)}#C#{client_id}", CONVERSATION_SK)
+
+
+def inbound(provider: str, provider_message_id: str) -> dict[str, str]:
+    """One inbound message, keyed by the provider's own id: writing it
+    `attribute_not_exists` is what makes a replayed webhook write nothing."""
+    return key(f"INBOUND#{provider}#{provider_message_id}", "INBOUND")
+
+
+def client_inbound(trainer_id: str, client_id: str) -> str:
+    """ClientTimeline partition of a client's inbound messages (their conversation)."""
+    return f"{trainer_pk(trainer_id)}#C#{client_id}#IN"
+
+
+def trainer_unmatched_inbound(trainer_id: str) -> str:
+    """TrainerTimeline partition of a trainer's inbound messages not attached to one client
+    (a number shared by several of their clients, or unknown to their own sender)."""
+    return f"{trainer_pk(trainer_id)}#INBOX"
+
+
+STAGE_UNMATCHED_INBOUND: Final = "STAGE#INBOX"  # the shared sender's unknown numbers (ops)
+
+
+def activity_feed(trainer_id: str) -> str:
+    """The dashboard's Activity feed: one partition per trainer, newest last by SK, so the
+    feed is one descending Query however old the account is."""
+    return f"T#{trainer_id}#FEED"
+
+
+def activity_entry(trainer_id: str, at_utc_iso: str, entry_id: str) -> dict[str, str]:
+    return key(activity_feed(trainer_id), f"A#{_compact(at_utc_iso)}#{entry_id}")

@@ -118,6 +118,7 @@ def template_from_item(item: Item | None) -> WeeklyTemplate:
 def client_to_item(trainer_id: str, client: Client) -> Item:
     return {
         **keys.client(trainer_id, client.id),
+        keys.PHONE_PK: keys.phone(client.phone) if client.phone else None,
         "type": "client",
         "name": client.name,
         "phone": client.phone,
@@ -128,6 +129,7 @@ def client_to_item(trainer_id: str, client: Client) -> Item:
         "shared_notes": client.shared_notes or None,
         "private_notes": client.private_notes or None,
         "archived": client.archived,
+        "messages_opt_out": client.messages_opt_out,
         "portal_generation": client.portal_generation,
         "version": client.version,
         "created_at": utc_iso(client.created_at),
@@ -146,6 +148,7 @@ def client_from_item(item: Item) -> Client:
         shared_notes=item.get("shared_notes") or "",
         private_notes=item.get("private_notes") or "",
         archived=bool(item.get("archived", False)),
+        messages_opt_out=bool(item.get("messages_opt_out", False)),
         portal_generation=item.get("portal_generation", 1),
         version=item["version"],
         created_at=parse_utc_iso(item["created_at"]),

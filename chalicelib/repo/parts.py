@@ -20,6 +20,7 @@ from chalicelib.domain.schedule import Offer, Session, Slot, guard_instants, unp
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
+from chalicelib.repo.activity import ActivityEntry, activity_to_item
 from chalicelib.repo.dynamo import (
     Condition,
     Part,
@@ -348,3 +349,30 @@ def location_is_active(trainer_id: str, location_id: str) -> dict[str, Any]:
 def new_message(trainer_id: str, message: Message) -> dict[str, Any]:
     """An outbox message, once: its id comes from the form (a double click is refused)."""
     return tx_put(message_to_item(trainer_id, message), new_item(), part=NEW_MESSAGE)
+
+
+NEW_ACTIVITY: Final = "new activity"
+
+
+def new_activity(trainer_id: str, entry: ActivityEntry) -> dict[str, Any]:
+    """An Activity feed line, once: its id comes from the session and the action."""
+    return tx_put(activity_to_item(trainer_id, entry), new_item(), part=NEW_ACTIVITY)
+
+
+@dataclass(frozen=True)
+class Notices:
+    """What a change tells, written in the change's own transaction: the messages it
+    queues (the client's confirmation, the trainer's notification) and its feed line."""
+
+    messages: tuple[Message, ...] = ()
+    activity: ActivityEntry | None = None
+
+
+NO_NOTICES: Final = Notices()
+
+
+def notice_parts(trainer_id: str, notices: Notices) -> list[dict[str, Any]]:
+    return [
+        *(new_message(trainer_id, m) for m in notices.messages),
+        *([new_activity(trainer_id, notices.activity)] if notices.activity else []),
+    ]

@@ -8,7 +8,8 @@ Each store is a module a newcomer can read in one sitting:
 - `schedule`: slots, guards, sessions, the change log, session lists;
 - `offers`: last-minute offer locks;
 - `tokens`: sign-in links, session cookies, rate limits;
-- `outbox` (its own object, `repo.outbox`) and `programs` (`programs.store(repo)`).
+- `outbox` and `conversations` (their own objects, `repo.outbox`, `repo.conversations`:
+  inbound messages and each client's last-inbound time) and `programs` (`programs.store(repo)`).
 All of them build their transactions from the named parts in `parts`, and map items
 with `mapping`; `keys` is the only place keys are built.
 """
@@ -16,8 +17,10 @@ with `mapping`; `keys` is the only place keys are built.
 from __future__ import annotations
 
 from chalicelib.repo.accounts import AccountStore
+from chalicelib.repo.activity import ActivityStore
 from chalicelib.repo.client_index import ClientIndexStore
 from chalicelib.repo.clients import ClientStore
+from chalicelib.repo.conversations import ConversationStore
 from chalicelib.repo.dynamo import Db
 from chalicelib.repo.mapping import (  # noqa: F401 - read models and mappers, re-exported
     OFFER_ATTRIBUTES,
@@ -96,4 +99,6 @@ class Repository(
 ):
     def __init__(self, db: Db) -> None:
         self.outbox = Outbox(db)
+        self.activity = ActivityStore(db)
+        self.conversations = ConversationStore(db)
         self.db = db

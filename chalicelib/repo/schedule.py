@@ -39,10 +39,12 @@ from chalicelib.repo.parts import (
     CLIENT_ACTIVE,
     LOCATION_ACTIVE,
     NEW_MESSAGE,
+    NO_NOTICES,
     SESSION_AT_VERSION,
     TAKE_OPEN_SLOT,
     ClientLink,
     ClientUnavailable,
+    Notices,
     all_of,
     balance_change,
     bundle_entry_update,
@@ -54,6 +56,7 @@ from chalicelib.repo.parts import (
     new_message,
     new_session,
     not_locked,
+    notice_parts,
     open_at_version,
     session_at_version,
     slot_with_guards,
@@ -227,10 +230,11 @@ class ScheduleStore:
         *,
         free_slot: bool = False,
         message: Message | None = None,
+        notices: Notices = NO_NOTICES,
     ) -> Session:
         """Save a session change with its log line; a cancel also frees the slot, and a
-        `message` to the client is queued with it. All or nothing, and only if the session
-        is unchanged since it was read."""
+        `message` to the client (or `notices`) is queued with it. All or nothing, and only
+        if the session is unchanged since it was read."""
         saved = updated.model_copy(update={"version": session.version + 1})
         operations = [
             session_at_version(trainer_id, session, saved),
@@ -238,6 +242,7 @@ class ScheduleStore:
         ]
         if message is not None:
             operations.append(new_message(trainer_id, message))
+        operations += notice_parts(trainer_id, notices)
         if (bundle_op := bundle_entry_update(trainer_id, session, saved)) is not None:
             operations.append(bundle_op)
         if free_slot:
@@ -307,9 +312,11 @@ class ScheduleStore:
         actor: str,
         now: datetime,
         link: ClientLink | None = None,
+        notices: Notices = NO_NOTICES,
     ) -> None:
         """One transaction: the target slot taken by the replacement session, the old slot
-        freed, the old session marked moved (only if unchanged since read), both logged."""
+        freed, the old session marked moved (only if unchanged since read), both logged,
+        with what the move tells (`notices`)."""
         operations = [
             take_open_slot(trainer_id, target, replacement.id, now),
             session_at_version(
@@ -320,6 +327,7 @@ class ScheduleStore:
             log_line(trainer_id, session, actor, f"Moved to {replacement.label}", now),
             log_line(trainer_id, replacement, actor, f"Moved here from {session.label}", now),
             *([client_link(trainer_id, replacement, link)] if link else []),
+            *notice_parts(trainer_id, notices),
         ]
         if (bundle_op := bundle_entry_update(trainer_id, session, replacement)) is not None:
             operations.append(bundle_op)
@@ -397,8 +405,10 @@ class ScheduleStore:
         *,
         actor: str = "trainer",
         note: str = "Booked by the trainer",
+        notices: Notices = NO_NOTICES,
     ) -> None:
-        """Take an open slot for a session: exactly one of two bookings at once wins."""
+        """Take an open slot for a session: exactly one of two bookings at once wins, and
+        only the winner's `notices` are written."""
         try:
             self.db.transact(
                 [
@@ -408,6 +418,7 @@ class ScheduleStore:
                     log_line(trainer_id, session, actor, note, session.created_at),
                     *([client_link(trainer_id, session, link)] if link else []),
                     *balance_change(trainer_id, session.client_id, [], [session]),
+                    *notice_parts(trainer_id, notices),
                 ]
             )
         except TransactionFailed as exc:

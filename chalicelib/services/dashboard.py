@@ -8,9 +8,10 @@ never grow with the account's history (docs/access-patterns.md, "Dashboard home"
    open slots and the sessions that make a client busy for last-minute matching;
 3. TrainerTimeline from tomorrow, 5 items (pattern 65): the next sessions after today;
 4. TrainerTimeline over the last 8 weeks, one page (pattern 64): the unpaid total;
-5. TrainerTimeline `MSG`, the newest 25 (pattern 66): failed messages among them.
+5. TrainerTimeline `MSG`, the newest 25 (pattern 66): failed messages among them;
+6. the Activity feed partition, the newest 20 (pattern 76): what clients did.
 
-With the session read that is 7 round trips. Before set-up (steps 1-3 of the checklist)
+With the session read that is 8 round trips. Before set-up (steps 1-3 of the checklist)
 only the first read is made: 2.
 """
 
@@ -25,6 +26,7 @@ from chalicelib.domain.models import Trainer
 from chalicelib.domain.offers import can_be_offered, matching_clients
 from chalicelib.domain.schedule import Session, Slot, outstanding, shift_week
 from chalicelib.domain.timeutil import local_today, week_key, zone
+from chalicelib.repo.activity import ActivityEntry
 from chalicelib.repo.repository import Account, ClientSummary, Repository, Setup, Week
 from chalicelib.services.account import checklist
 from chalicelib.services.deps import Deps
@@ -37,6 +39,7 @@ UNPAID_WEEKS = 8
 # and well inside DynamoDB's 1 MB page. Past it, the page says "at least".
 UNPAID_READ_LIMIT = 400
 RECENT_MESSAGES = 25
+ACTIVITY_LINES = 20
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ class Overview:
     open_slots: int  # every open future slot this week and next, matched or not
     failed: list[Message]
     recent_messages: int  # how many newest messages the failed list was drawn from
+    activity: list[ActivityEntry]  # newest first: bookings, moves, cancels by clients
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ def _overview(
         open_slots=open_slots,
         failed=[m for m in recent if m.status == "failed"],
         recent_messages=RECENT_MESSAGES,
+        activity=repo.activity.feed(tid, ACTIVITY_LINES),
     )
 
 

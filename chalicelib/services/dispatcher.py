@@ -69,7 +69,8 @@ WindowCheck = Callable[[str, Message], bool]
 
 
 def window_closed(_trainer_id: str, _message: Message) -> bool:
-    """Until inbound messages are recorded, no window is known to be open."""
+    """No window known to be open: what a sender without a conversation store assumes
+    (the runtime passes `conversations.window_check`)."""
     return False
 
 

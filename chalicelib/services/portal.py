@@ -60,11 +60,18 @@ from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
 from chalicelib.messaging.whatsapp import wa_me_link
+from chalicelib.repo.parts import Notices
 from chalicelib.repo.repository import SESSION_LINK_KIND, ClientUnavailable, Repository
 from chalicelib.services import programs
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
-from chalicelib.services.sessions import link_for
+from chalicelib.services.sessions import (
+    ClientAction,
+    Reach,
+    client_action_notices,
+    client_reach,
+    link_for,
+)
 
 PORTAL_KIND = "portal"
 
@@ -82,6 +89,7 @@ class ClientContext:
     client: PortalClient  # never the private notes: see domain.portal.PortalClient
     template: WeeklyTemplate
     links: Links  # makes this client's links again (the table holds only their hashes)
+    reach: Reach | None = None  # where the client's confirmations go (None: nowhere)
 
     @property
     def trainer_id(self) -> str:
@@ -122,7 +130,7 @@ def open_client(repo: Repository, links: Links, token: str) -> ClientContext:
     data = _record(repo, token, PORTAL_KIND)
     client, trainer, template, _ = repo.portal_view(str(data["trainer_id"]), str(data["client_id"]))
     _live(client, data.get("generation", client.portal_generation))
-    return ClientContext(trainer, PortalClient.of(client), template, links)
+    return ClientContext(trainer, PortalClient.of(client), template, links, client_reach(client))
 
 
 @dataclass(frozen=True)
@@ -148,7 +156,8 @@ def open_session_link(repo: Repository, links: Links, token: str) -> SessionView
     _live(client, data.get("generation"))
     if session is None:
         raise NotFound("session")
-    return SessionView(ClientContext(trainer, PortalClient.of(client), template, links), session)
+    context = ClientContext(trainer, PortalClient.of(client), template, links, client_reach(client))
+    return SessionView(context, session)
 
 
 # Home -----------------------------------------------------------------------------------
@@ -193,13 +202,20 @@ class HomePage:
     choices: tuple[TemplateSlot, ...]  # the times the client may opt in to
     optins: frozenset[str]  # the ones ticked
     places: Mapping[str, str]
+    messages_opt_out: bool = False  # STOP on WhatsApp or the toggle: no reminders
 
 
 def home_page(deps: Deps, token: str) -> HomePage:
     """The home page in five reads: token, client + profile + template, the client's
     upcoming sessions, their opt-ins, their bundles (programs)."""
     repo, now = deps.repo, deps.now
-    context = open_client(repo, deps.links, token)
+    # open_client's two reads, kept here for the opt-out, which PortalClient lacks.
+    data = _record(repo, token, PORTAL_KIND)
+    client, trainer, template, _ = repo.portal_view(str(data["trainer_id"]), str(data["client_id"]))
+    _live(client, data.get("generation", client.portal_generation))
+    context = ClientContext(
+        trainer, PortalClient.of(client), template, deps.links, client_reach(client)
+    )
     tid, cid = context.trainer.id, context.client.id
     places = context.places
     upcoming = tuple(
@@ -222,6 +238,7 @@ def home_page(deps: Deps, token: str) -> HomePage:
         choices=tuple(choices),
         optins=frozenset(repo.client_optins(tid, cid)),
         places=places,
+        messages_opt_out=client.messages_opt_out,
     )
 
 
@@ -258,6 +275,27 @@ def book_page(deps: Deps, token: str) -> BookPage:
         token=token,
         days=open_slots(deps.repo, context, deps.now),
         places=context.places,
+    )
+
+
+def _notices(
+    deps: Deps,
+    context: ClientContext,
+    action: ClientAction,
+    session: Session,
+    before: Session | None = None,
+) -> Notices:
+    """What a portal action tells, written in its own transaction: the links in it
+    point at the stage's public base URL."""
+    return client_action_notices(
+        context.trainer,
+        context.client,
+        context.reach,
+        action,
+        session,
+        deps.config.public_base_url,
+        deps.now,
+        before=before,
     )
 
 
@@ -307,6 +345,7 @@ def book_slot(deps: Deps, token: str, command: BookSlot) -> Booked:
             link_for(context.links, context.trainer.id, client, session),
             actor="client",
             note="Booked by the client (portal)",
+            notices=_notices(deps, context, "booked", session),
         )
     except ClientUnavailable as exc:
         raise LinkInactive("archived") from exc
@@ -397,6 +436,7 @@ def cancel(deps: Deps, token: str, command: CancelSession) -> SessionView:
         "Canceled by the client (portal); slot reopened",
         now,
         free_slot=True,
+        notices=_notices(deps, view.context, "canceled", canceled),
     )
     return SessionView(view.context, saved)
 
@@ -429,6 +469,7 @@ def change(deps: Deps, token: str, command: ChangeSession) -> SessionView:
             "client",
             now,
             link_for(context.links, trainer.id, context.client, replacement),
+            notices=_notices(deps, context, "moved", replacement, before=session),
         )
     except Conflict as exc:
         raise InvalidInput({"_form": TAKEN}) from exc

@@ -89,6 +89,8 @@ class MoveSession(Versioned):
     session_ref: str = Field(default="", alias="session")
     week: str = ""
     slot_id: str = ""
+    quiet: bool = False  # "Don't notify the client" (unticked: the client is told)
+    note: str = ""  # the trainer's note to the client, free text
 
 
 @dataclass(frozen=True)
@@ -590,10 +592,13 @@ def change_slot(
 SLOT_GONE = "That slot was removed meanwhile. Pick another open slot."
 
 
-def move_session(deps: Deps, trainer: Trainer, command: MoveSession) -> Session:
+def move_session(
+    deps: Deps, trainer: Trainer, command: MoveSession, base_url: Callable[[], str]
+) -> Session:
     """Move the session in Changing into the open slot picked on the schedule, in one
-    transaction; returns the new session. A slot removed meanwhile is a Conflict (the
-    session itself not found stays a 404)."""
+    transaction with the client's move notice (unless the trainer ticked "Don't notify");
+    returns the new session. A slot removed meanwhile is a Conflict (the session itself
+    not found stays a 404). `base_url` is asked only when the client is told."""
     repo, tid = deps.repo, trainer.id
     week = parse_week(command.week)
     booking = sessions.find_session(repo, tid, command.session_ref)
@@ -609,6 +614,7 @@ def move_session(deps: Deps, trainer: Trainer, command: MoveSession) -> Session:
         target,
         sessions.submitted_version(command.version),
         deps.now,
+        tell=None if command.quiet else sessions.ChangeNotice(trainer, command.note, base_url()),
     )
 
 

@@ -22,7 +22,8 @@ class SessionAction(sessions.SetPayment):
     own fields: the others keep their defaults and the action ignores them."""
 
     action: str = ""  # an unknown one is refused by `act` in the page's words
-    notify: bool = False  # cancel: tell the client on WhatsApp (the ticked box sends "yes")
+    quiet: bool = False  # cancel: "Don't notify the client" (unticked: the client is told)
+    note: str = ""  # cancel: the trainer's note to the client, free text
     send_id: str = ""  # invoice and confirmation: the id the page was drawn with
 
     @property
@@ -55,11 +56,15 @@ def act(
         sessions.set_payment(repo, tid, booking, command, now)
     elif command.action == "cancel":
         notice = (
-            messages.cancel_notice(
-                repo, trainer, booking, sessions.portal_link_ref(base_url(), tid), now
+            None
+            if command.quiet
+            else sessions.change_notice(
+                sessions.ChangeNotice(trainer, command.note, base_url()),
+                repo.get_client(tid, booking.client_id),
+                "cancel_notice",
+                booking,
+                now,
             )
-            if command.notify
-            else None
         )
         sessions.cancel(repo, tid, booking, version, now, notice=notice)
         if notice is not None:

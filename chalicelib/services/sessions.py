@@ -9,14 +9,14 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import field_validator
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import NotFound, expect_version
-from chalicelib.domain.messages import LinkRef, Message
+from chalicelib.domain.messages import EMAIL, LINK_PLACEHOLDER, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import PortalClient
 from chalicelib.domain.schedule import (
@@ -35,6 +35,10 @@ from chalicelib.domain.schedule import (
 )
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.tokens import new_id
+from chalicelib.messaging.templates import clean, variables_for
+from chalicelib.messaging.texts import render_text
+from chalicelib.repo.activity import ActivityEntry
+from chalicelib.repo.parts import Notices
 from chalicelib.repo.repository import ClientLink, Repository
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
@@ -110,12 +114,15 @@ def cancel(
         session,
         canceled,
         "trainer",
-        "Canceled by the trainer; slot reopened"
-        + ("; the client was told on WhatsApp" if notice else ""),
+        "Canceled by the trainer; slot reopened" + (_told(notice) if notice else ""),
         now,
         free_slot=True,
         message=notice,
     )
+
+
+def _told(notice: Message) -> str:
+    return "; the client was told " + ("by email" if notice.channel == EMAIL else "on WhatsApp")
 
 
 def void(
@@ -159,11 +166,19 @@ def move_to(
     version: str | None,
     now: datetime,
     actor: str = "trainer",
+    *,
+    tell: ChangeNotice | None = None,
 ) -> Session:
-    """Move the session to an open slot in one transaction; returns the new session."""
+    """Move the session to an open slot in one transaction; returns the new session. With
+    `tell`, the client's move notice is queued in that same transaction."""
     expect_version(session.version, version)
     moved, replacement = trainer_move(session, target, new_id(), now)
     client = repo.get_client(trainer_id, session.client_id)  # for the new session's link
+    notice = (
+        change_notice(tell, client, "move_notice", replacement, now, before=session)
+        if tell is not None
+        else None
+    )
     repo.move_session(
         trainer_id,
         session,
@@ -173,6 +188,7 @@ def move_to(
         actor,
         now,
         link_for(links, trainer_id, client, replacement),
+        notices=Notices((notice,) if notice else ()),
     )
     return replacement
 
@@ -299,4 +315,259 @@ def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -
         confirming=confirming if booking.is_live else "",
         time_zone=settings.time_zone,
         now=deps.now,
+    )
+
+
+# What a client's action tells -------------------------------------------------------------
+ClientAction = Literal["booked", "moved", "canceled", "accepted"]
+
+# The client's word per action: its message kind and text. A move is a confirmation of
+# the new time, so it goes out on the confirmation template.
+_CLIENT_TEXTS: Final[dict[str, tuple[str, str]]] = {
+    "booked": ("confirmation", "booked.txt"),
+    "accepted": ("confirmation", "booked.txt"),
+    "moved": ("confirmation", "moved.txt"),
+    "canceled": ("canceled", "canceled.txt"),
+}
+TRAINER_NOTIFICATION: Final = "notification"
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where a message to someone goes."""
+
+    channel: str  # whatsapp or email
+    to: str
+
+
+def client_reach(client: Client) -> Reach | None:
+    """WhatsApp, or email for a client with only an email; None when they opted out of
+    messages or left no way to reach them."""
+    if client.messages_opt_out:  # STOP, or the portal's opt-out
+        return None
+    if client.phone:
+        return Reach(WHATSAPP, client.phone)
+    if client.email:
+        return Reach(EMAIL, client.email)
+    return None
+
+
+def trainer_reach(trainer: Trainer) -> Reach | None:
+    """The trainer's choice for being told of client actions (Settings)."""
+    settings = trainer.settings
+    if settings.client_activity_notify == "whatsapp" and settings.whatsapp_number:
+        return Reach(WHATSAPP, settings.whatsapp_number)
+    if settings.client_activity_notify == "email" and trainer.email:
+        return Reach(EMAIL, trainer.email)
+    return None
+
+
+def _place_name(trainer: Trainer, session: Session) -> str:
+    location = trainer.locations.get(session.location_id)
+    return location.name if location else "the usual place"
+
+
+def _when(session: Session) -> str:
+    return f"{session.label} {session.day.year}"
+
+
+def _what_happened(action: ClientAction, session: Session, before: Session | None) -> str:
+    if action == "moved" and before is not None:
+        return f"moved their session from {before.label} to {session.label}"
+    if action == "canceled":
+        return f"canceled {session.label}"
+    if action == "accepted":
+        return f"took the last-minute offer {session.label}"
+    return f"booked {session.label}"
+
+
+def client_action_notices(
+    trainer: Trainer,
+    client: Client | PortalClient,
+    reach: Reach | None,
+    action: ClientAction,
+    session: Session,
+    base_url: str,
+    now: datetime,
+    *,
+    before: Session | None = None,
+) -> Notices:
+    """The client's confirmation (unless `reach` is None), the trainer's notification (by
+    their setting) and the feed line for one action on `session` (the session the action
+    leaves: the new one of a booking or a move, the canceled one of a cancel).
+
+    Every id is made from the session and the action, so writing one action twice is
+    refused by the outbox's `attribute_not_exists` instead of telling anyone twice."""
+    subject = f"{session.id}-{action}"
+    happened = _what_happened(action, session, before)
+    messages: list[Message] = []
+
+    def message(suffix: str, kind: str, to: Reach, text: str, **extra: Any) -> Message:
+        return Message(
+            id=f"{subject}-{suffix}",
+            week=session.week,
+            subject_id=session.id,
+            subject_ref=session.ref,
+            client_id=client.id,
+            client_name=client.name,
+            kind=kind,
+            channel=to.channel,
+            to=to.to,
+            text=text,
+            created_at=now,
+            next_attempt_at=now,
+            **extra,
+        )
+
+    if reach is not None:
+        kind, template = _CLIENT_TEXTS[action]
+        values = {
+            "first_name": client.first_name,
+            "trainer": trainer.display_name,
+            "when": _when(session),
+            "place": _place_name(trainer, session),
+        }
+        canceled = action == "canceled"
+        link = LinkRef(
+            kind="portal" if canceled else "session",
+            base=base_url,
+            trainer_id=trainer.id,
+            client_id=client.id,
+            generation=client.portal_generation,
+            target_id="" if canceled else session.id,
+        )
+        text = render_text(
+            template,
+            first_name=values["first_name"],
+            trainer_name=values["trainer"],
+            when=values["when"],
+            old_when=_when(before) if before is not None else "",
+            place=values["place"],
+            session_url=LINK_PLACEHOLDER,
+            portal_url=LINK_PLACEHOLDER,
+        )
+        # A cancel has no approved template yet: it goes free-form (inside the window).
+        variables = {} if canceled else variables_for(kind, **values)
+        messages.append(
+            message(
+                "client",
+                kind,
+                reach,
+                text,
+                link=link,
+                variables=variables,
+                subject=f"Your session with {trainer.display_name}"
+                if reach.channel == EMAIL
+                else "",
+            )
+        )
+    told = trainer_reach(trainer)
+    if told is not None:
+        line = f"{clean(client.name, 80)} {happened}"
+        messages.append(
+            message(
+                "trainer",
+                TRAINER_NOTIFICATION,
+                told,
+                render_text(
+                    "client_activity.txt",
+                    line=line,
+                    session_url=f"{base_url}/dashboard/sessions/{session.ref}",
+                ),
+                subject=line if told.channel == EMAIL else "",
+            )
+        )
+    entry = ActivityEntry(
+        id=subject,
+        at=now,
+        actor="client",
+        client_name=client.name,
+        text=happened,
+        session_ref=session.ref,
+    )
+    return Notices(tuple(messages), entry)
+
+
+# What a trainer's change tells the client ----------------------------------------------------
+ChangeKind = Literal["cancel_notice", "move_notice"]
+_CHANGE_TEXTS: Final[dict[str, str]] = {
+    "cancel_notice": "trainer_canceled.txt",
+    "move_notice": "trainer_moved.txt",
+}
+
+
+@dataclass(frozen=True)
+class ChangeNotice:
+    """The trainer chose to tell the client of a cancel or a move, with an optional note."""
+
+    trainer: Trainer
+    note: str  # free text as typed: made one safe line before it goes anywhere
+    base_url: str  # where the client's link points
+
+
+def change_notice(
+    tell: ChangeNotice,
+    client: Client,
+    kind: ChangeKind,
+    session: Session,
+    now: datetime,
+    *,
+    before: Session | None = None,
+) -> Message | None:
+    """The client's cancel or move notice for `session` (the canceled one, or the new one
+    of a move), or None when they opted out or cannot be reached.
+
+    The note goes into the template's `note` variable cleaned (one line, no forged lines),
+    and the text carries the same cleaned value."""
+    reach = client_reach(client)
+    if reach is None:
+        return None
+    trainer = tell.trainer
+    values = {
+        "first_name": client.first_name,
+        "trainer": trainer.display_name,
+        "when": _when(session),
+        "place": _place_name(trainer, session),
+        "note": tell.note,
+    }
+    if kind == "move_notice":
+        values["old_when"] = _when(before or session)
+    variables = variables_for(kind, **values)
+    canceled = kind == "cancel_notice"
+    text = render_text(
+        _CHANGE_TEXTS[kind],
+        first_name=variables["first_name"],
+        trainer_name=variables["trainer"],
+        when=variables["when"],
+        old_when=variables.get("old_when", ""),
+        place=variables["place"],
+        note=variables["note"] if tell.note.strip() else "",
+        session_url=LINK_PLACEHOLDER,
+        portal_url=LINK_PLACEHOLDER,
+    )
+    return Message(
+        # One notice per session and kind: a replayed form (refused as stale anyway)
+        # could never queue a second.
+        id=f"{session.id}-{kind}",
+        week=session.week,
+        subject_id=session.id,
+        subject_ref=session.ref,
+        client_id=client.id,
+        client_name=client.name,
+        kind=kind,
+        channel=reach.channel,
+        to=reach.to,
+        subject=f"Your session with {trainer.display_name}" if reach.channel == EMAIL else "",
+        text=text,
+        link=LinkRef(
+            kind="portal" if canceled else "session",
+            base=tell.base_url,
+            trainer_id=trainer.id,
+            client_id=client.id,
+            generation=client.portal_generation,
+            target_id="" if canceled else session.id,
+        ),
+        variables=variables,
+        created_at=now,
+        next_attempt_at=now,
     )

@@ -15,10 +15,9 @@ Each handler takes what a route has (query, form or raw body, signature header, 
 and returns a WebhookResult; the routes (web/webhook_views.py) call the `*_report`
 wrappers, which take the request's Deps, so a route is one call.
 
-Inbound messages are checked and read but not stored yet: keeping them (the conversation
-per client, the 24-hour window, STOP) is the next step of issue 14, which passes a
-`record` sink here. Until then they are answered 2xx all the same, or the provider would
-retry them for days.
+Inbound messages are handed to a `record` sink: the routes pass
+`conversations.record_inbound` (matched to a client, kept once, STOP / START applied).
+A replayed one is answered 2xx all the same, or the provider would retry it for days.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from datetime import datetime
 from chalicelib.messaging import meta, twilio, whatsapp
 from chalicelib.messaging.payloads import Inbound, StatusUpdate
 from chalicelib.repo.repository import Repository
+from chalicelib.services import conversations
 from chalicelib.services.deps import Deps
 
 log = logging.getLogger("pt_bookings.webhooks")
@@ -43,7 +43,7 @@ META_PATH = "/webhooks/meta"
 _ID = r"[A-Za-z0-9_-]{1,64}"
 _REF = re.compile(rf"^({_ID})\.([0-9]{{4}}-W[0-9]{{2}})\.({_ID})\.({_ID})$")
 
-# Records one inbound message (the conversation store, wired by its own issue).
+# Records one inbound message (conversations.record_inbound, in the routes).
 InboundSink = Callable[[Inbound], None]
 
 
@@ -78,16 +78,22 @@ def twilio_status_report(
 
 def twilio_inbound_report(deps: Deps, params: Mapping[str, str], signature: str) -> WebhookResult:
     """The inbound route's one call, signed over the stage's own inbound URL."""
-    # record=None: inbound messages are not stored yet (issue 14's next step, the
-    # conversation store); the sender still gets 204 so Twilio does not retry.
-    return twilio_inbound(deps.config.public_base_url, params, signature, deps.now, record=None)
+    return twilio_inbound(
+        deps.config.public_base_url, params, signature, deps.now, record=_recorder(deps)
+    )
 
 
 def meta_events_report(deps: Deps, raw_body: bytes, signature: str) -> WebhookResult:
-    """The Meta POST route's one call: delivery reports applied to the outbox."""
-    # record=None: inbound messages are not stored yet (issue 14's next step, the
-    # conversation store); Meta still gets 200 so it does not retry.
-    return meta_events(deps.repo, raw_body, signature, deps.now, record=None)
+    """The Meta POST route's one call: delivery reports applied to the outbox, inbound
+    messages kept in their conversation."""
+    return meta_events(deps.repo, raw_body, signature, deps.now, record=_recorder(deps))
+
+
+def _recorder(deps: Deps) -> InboundSink:
+    def record(message: Inbound) -> None:
+        conversations.record_inbound(deps.repo, message)
+
+    return record
 
 
 def twilio_status(

@@ -9,9 +9,10 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
+from chalicelib.domain.conversations import SetMessagesOptOut
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.portal import BookSlot, CancelSession, ChangeSession, SaveOptins, SetOptin
-from chalicelib.services import offer_link, portal
+from chalicelib.services import conversations, offer_link, portal
 from chalicelib.web import forms, request_state
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, check_post
@@ -24,6 +25,10 @@ SAVED = {
     "canceled": "Session canceled. The time is free for someone else.",
     "changed": "Session moved to the new time.",
     "optins": "Last-minute times saved.",
+    "stopped": (
+        "Done: no more reminders or notifications. Invoices and offers you ask for still come."
+    ),
+    "resumed": "Reminders and notifications are back on.",
 }
 
 
@@ -82,6 +87,14 @@ def portal_optins(token: str) -> Response:
         ticks = forms.command(SaveOptins, form, lists={"optin": state.form_list("optin")})
         portal.save_optins(deps, token, ticks)
     return redirect(f"/c/{token}", saved="optins")
+
+
+@bp.route("/c/{token}/messages", methods=["POST"], content_types=FORM)
+@capability
+def portal_messages_opt_out(token: str) -> Response:
+    command = forms.command(SetMessagesOptOut, request_state.current().form())
+    conversations.set_portal_opt_out(request_state.deps(), token, command)
+    return redirect(f"/c/{token}", saved="stopped" if command.opt_out else "resumed")
 
 
 # Book -----------------------------------------------------------------------------------

@@ -144,7 +144,7 @@ def move_session(session: CurrentSession) -> Response:
     state, deps = request_state.current(), request_state.deps()
     command = forms.command(MoveSession, state.form())
     try:
-        moved = schedule.move_session(deps, session.trainer, command)
+        moved = schedule.move_session(deps, session.trainer, command, lambda: state.base_url)
     except InvalidInput as exc:
         status, reason = 400, next(iter(exc.errors.values()), "That move is not possible.")
     except (VersionConflict, Conflict) as exc:

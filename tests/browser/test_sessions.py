@@ -116,7 +116,9 @@ def test_a_trainer_is_paid_invoices_moves_and_cancels(
     page.goto("/dashboard/sessions")
     page.get_by_role("link", name=re.compile("Thursday .* 12:00–13:00")).click()
     page.get_by_role("link", name="Cancel session…").click()
-    expect(page.get_by_role("alertdialog")).to_contain_text("on WhatsApp")
+    dialog = page.get_by_role("alertdialog")
+    expect(dialog).to_contain_text("Don't notify the client")  # told unless ticked
+    dialog.get_by_label("Note to Priya Shah (optional)").fill("Sorry, I'm unwell")
     page.get_by_role("button", name="Yes, cancel the session").click()
     expect(page.get_by_text("Session canceled: the slot is open again")).to_be_visible()
     page.goto(f"/dashboard/schedule?week={next_week()}&view=week")

@@ -71,9 +71,12 @@ def test_cancel_asks_first_and_tells_the_client_on_whatsapp(trainer: Browser, bo
     assert link
     confirm = html.unescape(trainer.get(html.unescape(link.group(1))).body)
     assert "Cancel Priya Shah's session on Thursday 26 Nov 09:00–10:00?" in confirm
-    assert 'value="cancel"' in confirm and 'name="notify" value="yes" checked' in confirm
+    assert (
+        'value="cancel"' in confirm
+        and '<input type="checkbox" name="quiet" value="yes">' in confirm
+    )
     assert "Keep it" in confirm and "Session canceled" not in trainer.get(booked).body
-    done = trainer.post(booked, {"action": "cancel", "version": "1", "notify": "yes"})
+    done = trainer.post(booked, {"action": "cancel", "version": "1"})
     assert done.status == 303 and "saved=cancel_told" in done.location
     body = html.unescape(trainer.get(booked).body)
     assert "the client was told on WhatsApp" in body and "Cancellation notice" in body
@@ -81,13 +84,13 @@ def test_cancel_asks_first_and_tells_the_client_on_whatsapp(trainer: Browser, bo
     assert "has had to cancel your session on Thursday 26 Nov 09:00–10:00 2026 at Studio" in tab
     assert re.search(r"book another time: http://testserver/c/[A-Za-z0-9_-]{43}", tab)
     # a replay of the same form is refused by the version: no second message
-    again = trainer.post(booked, {"action": "cancel", "version": "1", "notify": "yes"})
+    again = trainer.post(booked, {"action": "cancel", "version": "1"})
     assert again.status == 409
     assert html.unescape(trainer.get("/dashboard/whatsapp").body).count("has had to cancel") == 1
 
 
 def test_cancel_without_telling_queues_no_message(trainer: Browser, booked: str) -> None:
-    done = trainer.post(booked, {"action": "cancel", "version": "1"})
+    done = trainer.post(booked, {"action": "cancel", "version": "1", "quiet": "yes"})
     assert done.status == 303 and "saved=cancel" in done.location
     assert "has had to cancel" not in trainer.get("/dashboard/whatsapp").body
 

@@ -213,6 +213,14 @@ def test_create_table_kwargs_keep_the_schema_and_drop_cloudformation_only_proper
             ],
             "Projection": {"ProjectionType": "ALL"},
         },
+        {
+            "IndexName": "ClientsByPhone",
+            "KeySchema": [
+                {"AttributeName": "PhonePK", "KeyType": "HASH"},
+                {"AttributeName": "PK", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["archived"]},
+        },
     ]
 
 
@@ -230,7 +238,7 @@ def test_create_table_builds_the_table_the_template_describes(aws):
     )
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
-    assert set(indexes) == {"DueWork", "ClientTimeline", "TrainerTimeline"}
+    assert set(indexes) == {"DueWork", "ClientTimeline", "TrainerTimeline", "ClientsByPhone"}
     assert indexes["TrainerTimeline"]["KeySchema"] == [
         {"AttributeName": "TrainerPK", "KeyType": "HASH"},
         {"AttributeName": "TrainerSK", "KeyType": "RANGE"},
@@ -243,7 +251,16 @@ def test_create_table_builds_the_table_the_template_describes(aws):
         {"AttributeName": "ClientPK", "KeyType": "HASH"},
         {"AttributeName": "ClientSK", "KeyType": "RANGE"},
     ]
-    assert all(i["Projection"] == {"ProjectionType": "ALL"} for i in indexes.values())
+    timelines = ("DueWork", "ClientTimeline", "TrainerTimeline")
+    assert all(indexes[n]["Projection"] == {"ProjectionType": "ALL"} for n in timelines)
+    assert indexes["ClientsByPhone"]["KeySchema"] == [
+        {"AttributeName": "PhonePK", "KeyType": "HASH"},
+        {"AttributeName": "PK", "KeyType": "RANGE"},
+    ]
+    assert indexes["ClientsByPhone"]["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["archived"],
+    }
 
     ttl = aws.describe_time_to_live(TableName="pt-bookings-test")["TimeToLiveDescription"]
     assert ttl == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}

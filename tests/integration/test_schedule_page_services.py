@@ -38,6 +38,10 @@ from tests.support.pages import deps_for as _deps
 BASE = "https://app.example.test"
 
 
+def _base() -> str:
+    return BASE
+
+
 def _no_url() -> str:
     raise AssertionError("only an offer asks for the public URL")
 
@@ -327,7 +331,9 @@ def test_a_move_is_the_session_the_week_the_client_and_one_write(
     command = MoveSession(
         session_ref=changing.ref, version=changing.version, week="2026-W48", slot_id=target.id
     )
-    moved, calls = counted(lambda: schedule.move_session(_deps(repo), world.trainer, command))
+    moved, calls = counted(
+        lambda: schedule.move_session(_deps(repo), world.trainer, command, _base)
+    )
     assert calls == 4 and moved.slot_id == target.id and moved.moved_from == changing.ref
 
 
@@ -339,14 +345,14 @@ def test_a_move_to_a_slot_removed_meanwhile_is_a_conflict_and_an_unknown_session
         session_ref=changing.ref, version=changing.version, week="2026-W48", slot_id="gone"
     )
     with pytest.raises(Conflict) as refused:
-        schedule.move_session(_deps(repo), world.trainer, gone)
+        schedule.move_session(_deps(repo), world.trainer, gone, _base)
     assert refused.value.user_message == schedule.SLOT_GONE
     with pytest.raises(NotFound):
         schedule.move_session(
-            _deps(repo), world.trainer, MoveSession(session_ref="nope", week="2026-W48")
+            _deps(repo), world.trainer, MoveSession(session_ref="nope", week="2026-W48"), _base
         )
     with pytest.raises(InvalidInput) as bad_week:
-        schedule.move_session(_deps(repo), world.trainer, MoveSession(week="2026-W60"))
+        schedule.move_session(_deps(repo), world.trainer, MoveSession(week="2026-W60"), _base)
     assert set(bad_week.value.errors) == {"week"}
 
 

@@ -28,6 +28,7 @@ from chalicelib.domain.schedule import (
 )
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
+from chalicelib.repo.parts import Notices, new_activity, new_message
 from chalicelib.repo.repository import ClientUnavailable, Repository
 from chalicelib.repo.schedule import NewSlot
 from chalicelib.services import schedule, sessions
@@ -457,3 +458,99 @@ def test_the_same_message_queued_twice_writes_nothing_the_second_time(
     assert repo.queue_session_message(world.trainer.id, booked, message, invoiced=invoiced)
     with unchanged(repo):
         assert not repo.queue_session_message(world.trainer.id, booked, message, invoiced=invoiced)
+
+
+# What a change tells (notices): each written once, with its change or not at all ---------
+def _booked_notices(world: World, session):
+    return sessions.client_action_notices(
+        world.trainer,
+        world.priya,
+        sessions.client_reach(world.priya),
+        "booked",
+        session,
+        "https://app.example.test",
+        NOW,
+    )
+
+
+def test_book_slot_refuses_a_feed_line_written_since(repo: Repository, world) -> None:
+    slot = add_slot(repo, world.trainer, world.studio)
+    session = new_booking(slot, world.priya)
+    notices = _booked_notices(world, session)
+    assert notices.activity is not None
+    repo.db.transact([new_activity(world.trainer.id, notices.activity)])  # a replay got there
+    with unchanged(repo), pytest.raises(Conflict):
+        repo.book_slot(
+            world.trainer.id,
+            slot,
+            session,
+            link_for(world.trainer, world.priya, session),
+            notices=Notices(activity=notices.activity),
+        )
+
+
+def test_book_slot_refuses_a_confirmation_queued_since(repo: Repository, world) -> None:
+    slot = add_slot(repo, world.trainer, world.studio)
+    session = new_booking(slot, world.priya)
+    notices = _booked_notices(world, session)
+    repo.db.transact([new_message(world.trainer.id, notices.messages[0])])
+    with unchanged(repo), pytest.raises(Conflict):
+        repo.book_slot(
+            world.trainer.id,
+            slot,
+            session,
+            link_for(world.trainer, world.priya, session),
+            notices=Notices(messages=notices.messages[:1]),
+        )
+
+
+def test_a_booking_written_twice_queues_its_notices_once(repo: Repository, world) -> None:
+    slot = add_slot(repo, world.trainer, world.studio)
+    session = new_booking(slot, world.priya)
+    notices = _booked_notices(world, session)
+    link = link_for(world.trainer, world.priya, session)
+    repo.book_slot(world.trainer.id, slot, session, link, notices=notices)
+    with unchanged(repo), pytest.raises(Conflict):
+        repo.book_slot(world.trainer.id, slot, session, link, notices=notices)
+    messages, _ = repo.outbox.page(world.trainer.id, None, None)
+    assert sorted(m.id for m in messages) == sorted(m.id for m in notices.messages)
+    assert [e.id for e in repo.activity.feed(world.trainer.id)] == [f"{session.id}-booked"]
+
+
+def test_change_session_refuses_a_feed_line_written_since(repo: Repository, world) -> None:
+    slot = add_slot(repo, world.trainer, world.studio)
+    booked = allocate(repo, world.trainer, slot, world.priya)
+    canceled = cancellation(booked, NOW)
+    notices = sessions.client_action_notices(
+        world.trainer, world.priya, None, "canceled", canceled, "https://x.test", NOW
+    )
+    assert notices.activity is not None and notices.messages[0].kind == "notification"
+    repo.db.transact([new_activity(world.trainer.id, notices.activity)])
+    with unchanged(repo), pytest.raises(VersionConflict):
+        repo.change_session(
+            world.trainer.id, booked, canceled, "client", "Canceled", NOW, notices=notices
+        )
+
+
+def test_move_session_refuses_a_move_notice_queued_since(repo: Repository, world) -> None:
+    session = _changing(repo, world)
+    target = add_slot(repo, world.trainer, world.studio, day=THURSDAY)
+    moved, replacement = trainer_move(session, target, new_id(), NOW)
+    tell = sessions.ChangeNotice(world.trainer, "", "https://x.test")
+    notice = sessions.change_notice(
+        tell, world.priya, "move_notice", replacement, NOW, before=session
+    )
+    assert notice is not None
+    repo.db.transact([new_message(world.trainer.id, notice)])
+    with unchanged(repo), pytest.raises(VersionConflict):
+        repo.move_session(
+            world.trainer.id,
+            session,
+            moved,
+            replacement,
+            target,
+            "trainer",
+            NOW,
+            link_for(world.trainer, world.priya, replacement),
+            notices=Notices((notice,)),
+        )

@@ -510,3 +510,35 @@ def test_format_money_in_pounds_reads_back_as_the_same_pence(pence):
     digits = text.removeprefix("-").removeprefix("£").replace(",", "").replace(".", "")
     assert (-1 if negative else 1) * int(digits) == pence
     assert text.removeprefix("-").startswith("£")
+
+
+# "Tell me when clients book, change or cancel" -----------------------------------------------
+def test_client_activity_notifications_default_to_email() -> None:
+    assert TrainerSettings().client_activity_notify == "email"
+    assert read_settings(valid_form()).client_activity_notify == "email"  # an older form
+
+
+@pytest.mark.parametrize("choice", ["email", "none"])
+def test_email_or_none_needs_nothing_else(choice: str) -> None:
+    assert read_settings(valid_form(client_activity_notify=choice)).client_activity_notify == choice
+
+
+def test_whatsapp_needs_the_trainers_number() -> None:
+    assert errors_for(client_activity_notify="whatsapp") == {
+        "client_activity_notify": "Add your WhatsApp number above to be told on WhatsApp, "
+        "or choose email."
+    }
+    chosen = read_settings(
+        valid_form(client_activity_notify="whatsapp", whatsapp_number="07400 654321")
+    )
+    assert chosen.client_activity_notify == "whatsapp"
+    # a bad number is said once, where it was typed
+    assert set(errors_for(client_activity_notify="whatsapp", whatsapp_number="12")) == {
+        "whatsapp_number"
+    }
+
+
+def test_an_unknown_notification_choice_is_refused() -> None:
+    assert errors_for(client_activity_notify="pigeon") == {
+        "client_activity_notify": "Choose WhatsApp, email or no message."
+    }
