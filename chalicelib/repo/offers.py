@@ -33,8 +33,10 @@ from chalicelib.repo.outbox import Outbox, due_items
 from chalicelib.repo.parts import (
     CLIENT_ACTIVE,
     NEW_MESSAGE,
+    NO_NOTICES,
     ClientLink,
     ClientUnavailable,
+    Notices,
     all_of,
     balance_change,
     client_is_active,
@@ -43,6 +45,7 @@ from chalicelib.repo.parts import (
     new_message,
     new_session,
     not_locked,
+    notice_parts,
     offer_link,
     open_at_version,
     subject_log_line,
@@ -199,8 +202,10 @@ class OfferStore:
         session: Session,
         link: ClientLink,
         now: datetime,
+        notices: Notices = NO_NOTICES,
     ) -> None:
-        """The offered client takes the slot: only while the lock is theirs and live."""
+        """The offered client takes the slot: only while the lock is theirs and live.
+        `notices` (their confirmation, the trainer's word, the feed line) go with it."""
         try:
             self.db.transact(
                 [
@@ -231,6 +236,7 @@ class OfferStore:
                     ),
                     client_link(trainer_id, session, link),
                     *balance_change(trainer_id, session.client_id, [], [session]),
+                    *notice_parts(trainer_id, notices),
                 ]
             )
         except TransactionFailed as exc:

@@ -43,7 +43,7 @@ from chalicelib.repo.repository import (
 from chalicelib.services.jobs import OFFER_LOCK, JobReport
 from chalicelib.services.links import Links
 from chalicelib.services.portal import LinkInactive
-from chalicelib.services.sessions import link_for
+from chalicelib.services.sessions import client_action_notices, client_reach, link_for
 
 log = logging.getLogger("pt_bookings.offers")
 
@@ -176,9 +176,12 @@ def open_offer(repo: Repository, token: str, now: datetime) -> OfferView:
     return OfferView(trainer, client, slot, offer_id, acceptance_problem(slot, offer_id, cid, now))
 
 
-def accept(repo: Repository, links: Links, token: str, now: datetime) -> tuple[OfferView, Session]:
+def accept(
+    repo: Repository, links: Links, token: str, now: datetime, base_url: str = ""
+) -> tuple[OfferView, Session]:
     """One transaction: the lock must be this client's and live; the session is made and
-    the lock cleared together."""
+    the lock cleared together, with the client's confirmation, the trainer's word and
+    the feed line (`base_url`: where the client's `/s/` link points)."""
     view = open_offer(repo, token, now)
     if view.accepted:
         raise AlreadyAccepted(view)
@@ -196,6 +199,9 @@ def accept(repo: Repository, links: Links, token: str, now: datetime) -> tuple[O
             session,
             link_for(links, view.trainer.id, client, session),
             now,
+            client_action_notices(
+                view.trainer, client, client_reach(client), "accepted", session, base_url, now
+            ),
         )
     except ClientUnavailable as exc:
         raise NotFound("client") from exc

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pytest
 from chalice.test import Client
 
+from chalicelib import runtime
 from tests.functional.conftest import Browser
 from tests.functional.test_clients_pages import add_client, post_profile_with, template_slot_ids
 from tests.functional.test_locations_and_template import add_location, add_slot
@@ -121,6 +122,26 @@ def test_the_client_accepts_and_the_session_is_theirs(scene: Scene) -> None:
     second_tab = scene.omar_phone.post(link, {})
     assert second_tab.status == 303
     assert second_tab.location.split("?")[0] == accepted.location.split("?")[0]
+
+
+def test_accepting_tells_the_client_and_the_trainer_once_in_the_same_write(
+    scene: Scene,
+) -> None:
+    _send(scene)
+    link = _offer_link(scene)
+    accepted = scene.omar_phone.post(link, {})
+    scene.omar_phone.post(link, {})  # a second tap lands on the same session, tells no one
+    tid = scene.trainer.cookies["pt_session"].split(".")[0]
+    messages, _ = runtime.repository().outbox.page(tid, None, None)
+    told = [m for m in messages if "-accepted-" in m.id]  # the scene's own come before
+    assert sorted(m.kind for m in told) == ["confirmation", "notification"]
+    confirmation = next(m for m in told if m.kind == "confirmation")
+    assert confirmation.client_name == "Omar Haddad" and confirmation.channel == "whatsapp"
+    own_page = accepted.location.split("?")[0]
+    assert own_page in runtime.links().message_text(confirmation)  # their /s/ link
+    notification = next(m for m in told if m.kind == "notification")
+    assert "took the last-minute offer" in notification.text
+    assert "took the last-minute offer" in scene.trainer.get("/dashboard").body  # the feed
 
 
 def test_someone_else_is_still_told_the_slot_was_booked(scene: Scene) -> None:
