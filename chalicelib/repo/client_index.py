@@ -152,6 +152,15 @@ class ClientIndexStore:
                     self.db.delete(keys.key(item[keys.PK], item[keys.SK]))
         # After the old claims moved: they, not a client's list, say who held a slot.
         done["claims"] += sum(self._claim_listed(tid, client) for client in clients)
+        # Clients written before the ClientsByPhone index carry no key in it: inbound
+        # messages could not find them.
+        done["phones"] = sum(
+            self._phone_key(tid, item)
+            for item in items
+            if item[keys.SK].startswith(keys.CLIENT_PREFIX)
+            and item.get("phone")
+            and keys.PHONE_PK not in item
+        )
         return done
 
     def _index_client(self, trainer_id: str, client: Client) -> int:
@@ -169,6 +178,26 @@ class ClientIndexStore:
                 ]
             )
         except TransactionFailed:
+            return 0
+        return 1
+
+    def _phone_key(self, trainer_id: str, item: Item) -> int:
+        """The phone index key, only while the number is still the one read (a client
+        whose phone changed meanwhile was written with its own key)."""
+        phone = str(item["phone"])
+        try:
+            self.db.update(
+                keys.client(trainer_id, keys.client_id_from_sk(item[keys.SK])),
+                Condition(
+                    "SET #phone_pk = :pk", {"#phone_pk": keys.PHONE_PK}, {":pk": keys.phone(phone)}
+                ),
+                Condition(
+                    "attribute_not_exists(#phone_pk) AND #phone = :phone",
+                    {"#phone_pk": keys.PHONE_PK, "#phone": "phone"},
+                    {":phone": phone},
+                ),
+            )
+        except ConditionFailed:
             return 0
         return 1
 

@@ -81,6 +81,9 @@ def to_legacy_keys(repo: Repository, trainer_id: str) -> None:
         else:
             continue
         repo.db.delete(keys.key(item["PK"], sk))
+    # Before the ClientsByPhone index, client items carried no key in it.
+    for item in repo.db.query(keys.trainer_pk(trainer_id), sk_prefix=keys.CLIENT_PREFIX):
+        repo.db.put({k: v for k, v in item.items() if k != keys.PHONE_PK})
 
 
 def legacy_account(repo: Repository) -> tuple[str, list[Client]]:
@@ -145,6 +148,12 @@ def test_index_clients_brings_an_old_account_to_the_set_up_keys_once(repo: Repos
     assert read.recurring_holders() == {"wed": priya.id}
     legacy = ("OPTIN#", "RECUR#", "SHARED#")
     assert not [i for i in table_items(repo) if str(i["SK"]).startswith(legacy)]
+    # an inbound WhatsApp message can find them by phone again
+    assert {o.client_id for o in repo.phone_owners("+447400123456")} == {
+        priya.id,
+        omar.id,
+        ella.id,
+    }
     with unchanged(repo):
         assert set(manage.index_clients([trainer_id]).values()) == {0}
 
