@@ -145,7 +145,7 @@ def _binary(raw: bytes | str) -> Binary:
 # output shapes hold only structures, lists, maps, strings, numbers and booleans, plus
 # the binary attribute values `_binary` decodes), but it gets there by walking every
 # attribute value against the service model: about ten times json.loads' CPU.
-ITEM_READS: Final = ("GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems")
+ITEM_READS: Final = ("GetItem", "BatchGetItem", "Query", "TransactGetItems")  # the app never Scans
 _fast_clients: weakref.WeakSet[Any] = weakref.WeakSet()
 _registering = threading.Lock()
 
