@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint unit browser-deps venv clean bench bench-cpu
+.PHONY: run test lint unit browser-deps venv clean bench bench-cpu bench-dispatch
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,12 @@ bench: $(STAMP)
 # out): docs/benchmarks.md, "CPU per request".
 bench-cpu: $(STAMP)
 	$(PY) -m benchmarks.cpu
+
+# Dispatcher throughput against local fakes of Twilio and Meta's Graph API (0 and 50 ms
+# answers): messages per second and DynamoDB calls per message (docs/benchmarks.md,
+# "Dispatcher throughput"). BENCH_DISPATCH_ARGS passes options, e.g. "--messages 400".
+bench-dispatch: $(STAMP)
+	$(PY) -m benchmarks.dispatch $(BENCH_DISPATCH_ARGS)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here); their
 # accessibility audit injects axe-core from npm, pinned by package-lock.json.

@@ -37,3 +37,8 @@ def expire_offer_locks(event: object) -> dict:
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="dispatch_messages")
 def dispatch_messages(event: object) -> dict:
     return jobs_entry.dispatch_messages(getattr(event, "context", None))
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES), name="queue_reminders")
+def queue_reminders(event: object) -> dict:
+    return jobs_entry.queue_reminders(getattr(event, "context", None))

@@ -265,15 +265,6 @@ class _Trainer:
             target_id=session.id,
         )
 
-    def _portal_url(self, client: Client) -> LinkRef:
-        return LinkRef(
-            kind="portal",
-            base=BASE_URL,
-            trainer_id=self.tid,
-            client_id=client.id,
-            generation=client.portal_generation,
-        )
-
     def confirm(self, session: Session, at: datetime) -> None:
         messages.send_confirmation(
             self.repo, self.trainer, session, new_id(), self._session_url, at
@@ -295,7 +286,13 @@ class _Trainer:
     def cancel(self, ref: str, at: datetime, tell: bool) -> None:
         current = self.session(ref)
         notice = (
-            messages.cancel_notice(self.repo, self.trainer, current, self._portal_url, at)
+            sessions.change_notice(
+                sessions.ChangeNotice(self.trainer, "", BASE_URL),
+                self.repo.get_client(self.tid, current.client_id),
+                "cancel_notice",
+                current,
+                at,
+            )
             if tell
             else None
         )

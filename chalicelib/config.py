@@ -26,6 +26,10 @@ class Config:
     cookie_secure: bool
     hsts: bool
     server_timing: bool
+    # SES: the configuration set every send names (it publishes bounces and complaints to
+    # the SNS topic), and that topic, the only one whose messages the webhook accepts.
+    ses_configuration_set: str = ""
+    ses_events_topic_arn: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -55,4 +59,6 @@ def from_env() -> Config:
         cookie_secure=_flag("COOKIE_SECURE", "true"),
         hsts=_flag("HSTS", "on"),
         server_timing=_flag("SERVER_TIMING", "on"),
+        ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip(),
+        ses_events_topic_arn=env.get("SES_EVENTS_TOPIC_ARN", "").strip(),
     )

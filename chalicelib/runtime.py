@@ -97,6 +97,7 @@ def email_settings() -> email_channel.EmailSettings:
         provider=cfg.email_provider,
         sender=cfg.email_sender,
         ses_client=lambda: aws_client("sesv2"),
+        configuration_set=cfg.ses_configuration_set,
     )
 
 
@@ -110,9 +111,34 @@ def links() -> Links:
     return Links(link_secret)
 
 
-def deps(now: datetime | None = None) -> Deps:
-    """Everything a request's use cases are handed, with one `now` for all of it."""
-    return Deps(repository(), links(), config(), now or _now())
+def deps(now: datetime | None = None, *, base_url: str | None = None) -> Deps:
+    """Everything a request's use cases are handed, with one `now` for all of it.
+    `base_url`: the request's trusted base URL (request_state works it out)."""
+    cfg = config()
+    base = cfg.public_base_url if base_url is None else base_url
+    return Deps(repository(), links(), cfg, now or _now(), base)
+
+
+def job_deps() -> Deps:
+    """A scheduled run's dependencies. No request tells a job where the app lives: the
+    configured PUBLIC_BASE_URL, else the URL the web function learned from API Gateway
+    (one GetItem, only when not configured)."""
+    cfg = config()
+    repo = repository()
+    base = cfg.public_base_url or repo.stage.public_url()
+    return Deps(repo, links(), cfg, _now(), base)
+
+
+# The public URL this container has already kept for the scheduled functions: one write
+# per container (and per new URL), not one per request.
+_kept_public_url: list[str] = []
+
+
+def remember_public_url(request_deps: Deps, url: str) -> None:
+    """Keep the URL API Gateway routed a request by, for the jobs (see `job_deps`)."""
+    if url not in _kept_public_url:
+        request_deps.repo.stage.remember_public_url(url, request_deps.now)
+        _kept_public_url[:] = [url]
 
 
 def message_sender() -> Any:
@@ -120,12 +146,17 @@ def message_sender() -> Any:
     from chalicelib.services import conversations, dispatcher  # deferred: web never loads it
 
     cfg = config()
+    repo = repository()
     return dispatcher.default_sender(
         links(),
-        cfg.public_base_url,
+        # Delivery reports need a public URL: configured, else the one API Gateway gave
+        # the web function (so a stage deployed without PUBLIC_BASE_URL still gets them).
+        lambda: cfg.public_base_url or repo.stage.public_url(),
         local=cfg.is_local,
         # Asked at send time, with the run's clock: a window can close during a run.
-        window_open=conversations.window_check(repository(), now),
+        window_open=conversations.window_check(repo, now),
+        # A stage offering trainers their own sender reads each one's settings once a run.
+        repo=repo,
     )
 
 
@@ -150,6 +181,7 @@ def reset() -> None:
     """Forget cached AWS clients and the clock override (tests, between moto blocks)."""
     _clients.clear()
     _link_secret.clear()
+    _kept_public_url.clear()
     whatsapp.forget_secrets()
     set_clock(None)
 
@@ -157,4 +189,4 @@ def reset() -> None:
 # Looked up by name at each call (not bound now), so a test that replaces `config` or
 # `aws_client` on this module changes what messaging uses too.
 email_channel.configure(lambda: email_settings())
-whatsapp.configure(lambda name: ssm_secret(name))
+whatsapp.configure(lambda name: ssm_secret(name), ssm=lambda: aws_client("ssm"))

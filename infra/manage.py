@@ -11,6 +11,9 @@ written by an older version to the current keys (each safe to run twice):
 `index-clients` must run for every trainer before the version with the client index
 serves them (its pages read only the new keys), and once more right after the deploy for
 anything the old version wrote in between.
+
+`reminder-keys <trainer id> ...` gives upcoming booked sessions written before automatic
+reminders the keys the reminder job finds them by (run it once after the deploy).
 """
 
 from __future__ import annotations
@@ -60,7 +63,17 @@ def index_clients(trainer_ids: list[str]) -> dict[str, int]:
     return totals
 
 
-ID_COMMANDS = ("index-bundles", "index-clients")
+def reminder_keys(trainer_ids: list[str]) -> int:
+    """Give upcoming booked sessions written before reminders their reminder keys (see
+    repo/reminders.py); running it again writes nothing."""
+    from chalicelib.repo.reminders import ReminderStore
+
+    store = ReminderStore(runtime.repository().db)
+    now = runtime.now()  # the composition root's clock: a test can freeze it
+    return sum(store.backfill(tid, now) for tid in trainer_ids)
+
+
+ID_COMMANDS = ("index-bundles", "index-clients", "reminder-keys")
 
 
 def _ids_as_values(argv: list[str]) -> list[str]:
@@ -85,12 +98,19 @@ def main(argv: list[str] | None = None) -> int:
         help="build these trainers' client index; move opt-ins, claims and shares to it",
     )
     clients_parser.add_argument("trainer_ids", nargs="+")
+    reminders_parser = commands.add_parser(
+        "reminder-keys",
+        help="give these trainers' upcoming sessions from before reminders their reminder keys",
+    )
+    reminders_parser.add_argument("trainer_ids", nargs="+")
     args = parser.parse_args(_ids_as_values(sys.argv[1:] if argv is None else argv))
     if args.command == "index-bundles":
         print(f"Indexed {index_bundles(args.trainer_ids)} bundle(s).")
     if args.command == "index-clients":
         done = index_clients(args.trainer_ids)
         print("Wrote " + ", ".join(f"{count} {kind}" for kind, count in done.items()) + ".")
+    if args.command == "reminder-keys":
+        print(f"Gave {reminder_keys(args.trainer_ids)} upcoming session(s) their reminder keys.")
     if args.command == "invite":
         trainer_id = invite(args.email)
         address = normalise_email_address(args.email)

@@ -43,6 +43,10 @@ class Client(BaseModel):
     # The client asked for no reminders or notifications (STOP, or the portal's toggle);
     # messages they asked for (an invoice, an offer) still go.
     messages_opt_out: bool = False
+    # The trainer's choice on the profile: no automatic reminders for this client.
+    reminders_off: bool = False
+    # The email address bounced or drew a complaint (SES): not mailed again until edited.
+    email_bouncing: bool = False
     portal_generation: int = 1  # bumped by "rotate link": the old link dies at once
     version: int = 1
     created_at: datetime
@@ -55,6 +59,16 @@ class Client(BaseModel):
     def configured(self) -> bool:
         """Getting-started step 4: a client can only book once a location is enabled."""
         return bool(self.location_ids)
+
+
+def email_still_bouncing(client: Client, email: str) -> bool:
+    """A bouncing address stays marked until the trainer saves a different one (saving
+    the same address again proves nothing about it)."""
+    return client.email_bouncing and email == client.email
+
+
+def email_bounced_text(client: Client) -> str:
+    return f"{client.first_name}'s email bounced: fix it on their profile."
 
 
 class ContactDetails(BaseModel):
@@ -100,6 +114,8 @@ class SaveProfile(AddClient, Versioned):
     recurring: tuple[str, ...] = ()
     shared_notes: str = ""
     private_notes: str = ""
+    # "No reminders for this client": a checkbox, so absent (unticked) is False.
+    reminders_off: bool = False
 
 
 def parse_contact(typed: AddClient, default_country: str, currency: str) -> ContactDetails:

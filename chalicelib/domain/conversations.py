@@ -39,6 +39,7 @@ class Received:
     text: str
     kind: str
     received_at: datetime
+    replied_to: str = ""  # the provider's id of our message they answered, if any
 
 
 @dataclass(frozen=True)
@@ -95,3 +96,84 @@ class SetMessagesOptOut(Command):
     """The portal's toggle: no reminders or notifications (yes), or resume them (no)."""
 
     opt_out: bool = False
+
+
+# The WhatsApp tab's conversations ---------------------------------------------------------
+Direction = Literal["in", "out"]
+
+# A row of the tab shows one line of the last message; the summary keeps a little more
+# than a phone shows, so the item stays small whatever was written.
+PREVIEW_CHARS: Final = 120
+REPLY_MAX_CHARS: Final = 1000
+LINK_WORD: Final = "(link)"
+
+
+def preview(text: str, link_placeholder: str) -> str:
+    """One line of a message for the list: whitespace folded, the client link placeholder
+    named instead of shown raw (the list never makes links), cut with an ellipsis."""
+    line = " ".join(text.replace(link_placeholder, LINK_WORD).split())
+    if len(line) <= PREVIEW_CHARS:
+        return line
+    return line[: PREVIEW_CHARS - 1].rstrip() + "…"
+
+
+def window_closes_at(last_inbound_at: datetime | None) -> datetime | None:
+    """When free-form replies stop being possible, or None when the client never wrote."""
+    return last_inbound_at + WINDOW if last_inbound_at is not None else None
+
+
+@dataclass(frozen=True)
+class ConversationSummary:
+    """One row of the WhatsApp tab: a client's conversation or a number's, as the
+    per-trainer conversation index keeps it (moved with every message in or out)."""
+
+    kind: MatchKind  # "client"; "shared" or "unknown" for a number
+    last_at: datetime
+    last_text: str  # already a preview
+    last_direction: Direction
+    unread: int = 0
+    client_id: str = ""  # kind == "client"
+    client_name: str = ""  # as the last outbound message named them ("" if none yet)
+    number: str = ""  # a shared or unknown number (E.164)
+    client_ids: tuple[str, ...] = ()  # kind == "shared"
+    last_kind: str = ""  # the outbound message's kind (invoice…), or the inbound's (text, media)
+    last_inbound_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message the client wrote, as their conversation shows it."""
+
+    id: str  # the provider's message id
+    text: str
+    kind: str  # text, media, button, …
+    received_at: datetime
+    replied_to: str | None = None  # the provider id of our message it answers, if known
+
+    @property
+    def at(self) -> datetime:
+        return self.received_at
+
+
+class SendReply(Command):
+    """The trainer's free-form answer on a conversation page; `send_id` was made when the
+    page was drawn, so a double click queues one message."""
+
+    text: str = ""
+    send_id: str = ""
+
+
+def reply_problem(text: str) -> dict[str, str] | None:
+    """Why a reply cannot be queued as typed, by field, or None."""
+    if not text.strip():
+        return {"text": "Write a message first."}
+    if len(text) > REPLY_MAX_CHARS:
+        return {"text": f"Keep it to {REPLY_MAX_CHARS} characters (this one has {len(text)})."}
+    return None
+
+
+def window_closed_words(name: str) -> str:
+    return (
+        f"{name} has not written to you in the last 24 hours, so WhatsApp only delivers "
+        "approved templates: nothing was sent. Send it from your phone instead."
+    )

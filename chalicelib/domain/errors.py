@@ -33,6 +33,13 @@ class VersionConflict(DomainError):
         return self.message
 
 
+def same_version(actual: int, seen: int | None) -> None:
+    """A typed command's version (None: blank or garbled) is the one read, or the form was
+    drawn from an older state: a stale page."""
+    if seen != actual:
+        raise VersionConflict()
+
+
 def expect_version(actual: int, submitted: str | None) -> None:
     """A form carries the version it was rendered from; a mismatch means a stale page."""
     if str(actual) != (submitted or "").strip():

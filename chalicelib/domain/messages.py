@@ -25,6 +25,9 @@ from chalicelib.domain.settings import PaymentDetails
 WHATSAPP: Final = "whatsapp"
 EMAIL: Final = "email"
 
+# What a client did, told to the trainer (their own number or email, by their setting).
+TRAINER_NOTIFICATION: Final = "notification"
+
 KINDS: Final = {
     "invoice": "Invoice",
     "confirmation": "Confirmation",
@@ -33,6 +36,9 @@ KINDS: Final = {
     "cancel_notice": "Cancellation notice",
     "move_notice": "Move notice",
     "reminder": "Reminder",
+    "canceled": "Cancellation receipt",
+    TRAINER_NOTIFICATION: "Notification to you",
+    "reply": "Your reply",
 }
 
 STATUS_LABELS: Final = {
@@ -42,6 +48,9 @@ STATUS_LABELS: Final = {
     "delivered": "Delivered",
     "read": "Read",
     "failed": "Failed",
+    # Never sent, on purpose: what it was about is gone (a reminder's session canceled or
+    # moved after it was queued). Not a failure for the trainer to act on.
+    "skipped": "Not sent",
 }
 
 # Which states a delivery report may move a message from. `sending` is allowed because
@@ -104,6 +113,10 @@ class Message(BaseModel):
     channel: str  # whatsapp or email
     to: str  # E.164 phone or email address
     subject: str = ""  # email subject line
+    # An email's display name (the trainer's business name for a client's email; empty:
+    # the product's) and where replies go (the trainer's own address; empty: nowhere).
+    from_name: str = ""
+    reply_to: str = ""
     text: str  # with LINK_PLACEHOLDER where `link` goes
     link: LinkRef | None = None
     # Outside the client's 24-hour window WhatsApp takes only an approved template: its
@@ -168,6 +181,8 @@ class Message(BaseModel):
             return f"/dashboard/schedule/{self.week}/slots/{self.subject_id}"
         if self.kind == "portal_link":  # about the client, not a session
             return f"/dashboard/clients/{self.client_id}"
+        if self.kind == "reply":  # part of a conversation
+            return f"/dashboard/whatsapp/{self.client_id}"
         return f"/dashboard/sessions/{self.subject_ref}"
 
     @property

@@ -104,6 +104,7 @@ class PortalClient(BaseModel):
     shared_notes: str = ""
     archived: bool = False
     portal_generation: int = 1
+    messages_opt_out: bool = False  # their own choice (STOP or the portal's switch)
 
     @classmethod
     def of(cls, client: Client) -> PortalClient:
@@ -116,6 +117,7 @@ class PortalClient(BaseModel):
             shared_notes=client.shared_notes,
             archived=client.archived,
             portal_generation=client.portal_generation,
+            messages_opt_out=client.messages_opt_out,
         )
 
     @property

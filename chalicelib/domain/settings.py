@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from chalicelib.domain.bank import (
     MAX_NAME,
@@ -21,6 +21,8 @@ from chalicelib.domain.grid import format_clock, is_on_grid, parse_time_fields
 from chalicelib.domain.money import OFFERED_CURRENCIES, locale_for_country
 from chalicelib.domain.money import format_money as format_money  # re-exported: older callers
 from chalicelib.domain.phone import parse_phone
+from chalicelib.domain.reminders import ReminderChoice
+from chalicelib.domain.reminders import parse_choice as parse_reminder_choice
 from chalicelib.domain.timeutil import is_valid_time_zone
 
 # The currency codes offered in Settings; symbols and decimals come from Babel (money.py).
@@ -59,6 +61,40 @@ MAX_DEADLINE_HOURS = 14 * 24
 MIN_LOCK_MINUTES, MAX_LOCK_MINUTES = 5, 24 * 60
 
 
+# WhatsApp sender ---------------------------------------------------------------------------
+SENDER_CHOICES: Final = ("shared", "twilio", "meta")
+
+
+class WhatsAppSender(BaseModel):
+    """Where a trainer's WhatsApp messages go from. Secrets are never here: `token_ref` and
+    `app_secret_ref` name the SSM SecureStrings holding them (a new name for each secret
+    typed, so a saved name always means the same value and can be cached by it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["shared", "twilio", "meta"] = "shared"
+    number: str = ""  # Twilio: the WhatsApp-enabled sender, E.164
+    account_sid: str = ""  # Twilio
+    phone_number_id: str = ""  # Meta
+    token_ref: str = ""  # Twilio auth token or Meta access token
+    app_secret_ref: str = ""  # Meta: signs the webhook posts of the trainer's own app
+    # Typed into the trainer's Meta app with the webhook URL (derived, not a secret).
+    verify_token: str = ""
+
+    @property
+    def is_own(self) -> bool:
+        return self.kind != "shared"
+
+    @property
+    def address(self) -> tuple[str, str] | None:
+        """(provider, the number or phone-number id): what one trainer alone may hold."""
+        if self.kind == "twilio":
+            return ("twilio", self.number)
+        if self.kind == "meta":
+            return ("meta", self.phone_number_id)
+        return None
+
+
 class TrainerSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -77,6 +113,10 @@ class TrainerSettings(BaseModel):
     # "Tell me when clients book, change or cancel": on WhatsApp to whatsapp_number, by
     # email to the sign-in address, or not at all.
     client_activity_notify: Literal["whatsapp", "email", "none"] = "email"
+    # "Reminders before each session" (domain/reminders.py): off, 24h, 2h or both.
+    reminders: ReminderChoice = "off"
+    # Where the trainer's WhatsApp messages go from: the stage's shared number, or their own.
+    whatsapp_sender: WhatsAppSender = Field(default_factory=lambda: WhatsAppSender())
 
     @property
     def schedule_hours(self) -> str:
@@ -113,6 +153,15 @@ class SaveSettings(PaymentInput, Versioned):
     offer_lock_minutes: str = ""
     currency: str = ""
     client_activity_notify: str = ""  # empty (a form from before the setting): email
+    reminders: str = ""  # empty (a form from before the setting): the current choice kept
+    # "WhatsApp sender" (parse_sender): empty (a form from before it) keeps the current one.
+    whatsapp_sender: str = ""
+    twilio_number: str = ""
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")  # write-only: never shown back or logged
+    meta_phone_number_id: str = ""
+    meta_access_token: SecretStr = SecretStr("")
+    meta_app_secret: SecretStr = SecretStr("")
 
 
 def _int_field(
@@ -224,6 +273,10 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
             "Add your WhatsApp number above to be told on WhatsApp, or choose email."
         )
 
+    reminders = typed.reminders or "off"  # save_settings keeps the current one for ""
+    if parse_reminder_choice(reminders) is None:
+        errors["reminders"] = "Choose off, 24 hours, 2 hours or both."
+
     if errors:
         raise InvalidInput(errors)
     assert day_start is not None and day_end is not None
@@ -242,4 +295,138 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         currency=currency,
         payment=payment,
         client_activity_notify=notify,  # type: ignore[arg-type]
+        reminders=reminders,  # type: ignore[arg-type]
     )
+
+
+# WhatsApp sender: the rules for the Settings section --------------------------------------
+_ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+_TWILIO_AUTH_TOKEN = re.compile(r"[0-9A-Za-z]{32}")
+_PHONE_NUMBER_ID = re.compile(r"[0-9]{6,32}")
+_META_ACCESS_TOKEN = re.compile(r"[0-9A-Za-z_.|-]{20,2048}")
+_META_APP_SECRET = re.compile(r"[0-9a-fA-F]{32}")
+
+
+class SenderSecrets(BaseModel):
+    """The secrets typed on this save ("" keeps the saved one): stored in SSM, never in
+    the table, and never shown back. SecretStr keeps them out of reprs and logs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token: SecretStr = SecretStr("")
+    app_secret: SecretStr = SecretStr("")
+
+
+def parse_sender(
+    typed: SaveSettings, previous: WhatsAppSender, errors: dict[str, str]
+) -> tuple[WhatsAppSender, SenderSecrets]:
+    """The sender chosen, with the saved secrets' names kept where nothing new was typed
+    (a new secret's name is left blank: the use case names it when it stores it)."""
+    choice = typed.whatsapp_sender
+    if not choice:
+        return previous, SenderSecrets()  # a form from before the section: nothing changes
+    if choice == "shared":
+        return WhatsAppSender(), SenderSecrets()
+    if choice == "twilio":
+        return _parse_twilio(typed, previous, errors)
+    if choice == "meta":
+        return _parse_meta(typed, previous, errors)
+    errors["whatsapp_sender"] = (
+        "Choose the PT Bookings number, your own Twilio number or your own WhatsApp "
+        "Business number."
+    )
+    return previous, SenderSecrets()
+
+
+def _typed_secret(value: SecretStr) -> str:
+    return value.get_secret_value().strip()
+
+
+def _parse_twilio(
+    typed: SaveSettings, previous: WhatsAppSender, errors: dict[str, str]
+) -> tuple[WhatsAppSender, SenderSecrets]:
+    number = ""
+    raw_number = typed.twilio_number.removeprefix("whatsapp:").strip()
+    if not raw_number:
+        errors["twilio_number"] = (
+            "Enter your Twilio WhatsApp sender number, starting with + (e.g. +14155238886)."
+        )
+    else:
+        try:
+            number = parse_phone(raw_number, typed.country.upper() or "GB")
+        except ValueError:
+            errors["twilio_number"] = (
+                "That is not a valid phone number: enter the sender number as Twilio shows "
+                "it, starting with + (e.g. +14155238886)."
+            )
+    sid = typed.twilio_account_sid
+    if not sid:
+        errors["twilio_account_sid"] = "Enter your Account SID (Twilio Console, Account info)."
+    elif not _ACCOUNT_SID.fullmatch(sid):
+        errors["twilio_account_sid"] = (
+            "An Account SID is AC followed by 32 characters, 0–9 and a–f: copy it from "
+            "Twilio Console, Account info."
+        )
+    else:
+        sid = "AC" + sid[2:].lower()
+    token = _typed_secret(typed.twilio_auth_token)
+    same_account = previous.kind == "twilio" and previous.account_sid == sid
+    kept_ref = previous.token_ref if same_account and not token else ""
+    if token and not _TWILIO_AUTH_TOKEN.fullmatch(token):
+        errors["twilio_auth_token"] = (
+            "A Twilio auth token is 32 letters and digits: copy it from Twilio Console, "
+            "Account info."
+        )
+    elif not token and not kept_ref:
+        errors["twilio_auth_token"] = (
+            "Enter the auth token again: it belongs to the Account SID, which changed."
+            if previous.kind == "twilio" and previous.token_ref
+            else "Enter the account's auth token (Twilio Console, Account info)."
+        )
+    sender = WhatsAppSender(kind="twilio", number=number, account_sid=sid, token_ref=kept_ref)
+    return sender, SenderSecrets(token=SecretStr(token))
+
+
+def _parse_meta(
+    typed: SaveSettings, previous: WhatsAppSender, errors: dict[str, str]
+) -> tuple[WhatsAppSender, SenderSecrets]:
+    phone_number_id = typed.meta_phone_number_id
+    if not phone_number_id:
+        errors["meta_phone_number_id"] = (
+            "Enter the phone-number id (WhatsApp Manager, API Setup: Phone number ID)."
+        )
+    elif not _PHONE_NUMBER_ID.fullmatch(phone_number_id):
+        errors["meta_phone_number_id"] = (
+            "A phone-number id is 6 to 32 digits, not the phone number itself: copy it "
+            "from WhatsApp Manager, API Setup."
+        )
+    was_meta = previous.kind == "meta"
+    token = _typed_secret(typed.meta_access_token)
+    kept_token = previous.token_ref if was_meta and not token else ""
+    if token and not _META_ACCESS_TOKEN.fullmatch(token):
+        errors["meta_access_token"] = (
+            "That does not look like a Meta access token: copy the whole token, letters and "
+            "digits with no spaces."
+        )
+    elif not token and not kept_token:
+        errors["meta_access_token"] = (
+            "Enter an access token for this number (a system user's permanent token)."
+        )
+    app_secret = _typed_secret(typed.meta_app_secret)
+    kept_secret = previous.app_secret_ref if was_meta and not app_secret else ""
+    if app_secret and not _META_APP_SECRET.fullmatch(app_secret):
+        errors["meta_app_secret"] = (
+            "An app secret is 32 characters, 0–9 and a–f (your app's Settings, Basic, App secret)."
+        )
+    elif not app_secret and not kept_secret:
+        errors["meta_app_secret"] = (
+            "Enter your Meta app's secret: it proves the webhook posts come from your app."
+        )
+    sender = WhatsAppSender(
+        kind="meta",
+        phone_number_id=phone_number_id,
+        token_ref=kept_token,
+        app_secret_ref=kept_secret,
+        verify_token=previous.verify_token if was_meta else "",
+    )
+    return sender, SenderSecrets(token=SecretStr(token), app_secret=SecretStr(app_secret))

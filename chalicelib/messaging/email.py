@@ -7,18 +7,33 @@ clients go through the outbox and reach here from the dispatcher (`send_outbox_e
 The stage's settings and the SES client are handed in (`EmailSettings`), by the caller or
 by the composition root through `configure`: messaging never imports runtime, which
 imports messaging.
+
+Who an email is from: always the stage's one verified address (SES sends only from a
+verified identity), under a display name. A client's email carries the trainer's name
+and a Reply-To of the trainer's own address, so a reply reaches the trainer and not a
+no-reply box; everything else (sign-in links, the trainer's own notifications) carries
+the product's name. Names are typed by trainers, so they are made into a header here
+and nowhere else (`from_header`): quoted or RFC 2047-encoded, one line, never a way to
+add a header. Every SES send names the stage's configuration set, and an outbox email
+is tagged with the reference of its message, so a bounce or a complaint published by
+that configuration set finds the message it is about (services/email_events.py).
 """
 
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import secrets
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from email.utils import parseaddr
+from typing import Any, Final, Protocol
 
 from chalicelib.domain.errors import DomainError
+from chalicelib.domain.messages import EMAIL
+from chalicelib.domain.models import Trainer
 from chalicelib.messaging.delivery import SendError, SendResult
 
 log = logging.getLogger("pt_bookings.email")
@@ -48,9 +63,124 @@ class Email:
 @dataclass(frozen=True)
 class EmailSettings:
     provider: str  # "console" or "ses" (EMAIL_PROVIDER)
-    sender: str  # the SES verified sender (EMAIL_SENDER)
+    # The SES verified sender (EMAIL_SENDER): an address, or "Product name <address>".
+    sender: str
     # Called only when SES is used, so console runs never build (or import) boto3.
     ses_client: Callable[[], Any]
+    # SES_CONFIGURATION_SET: named on every send so bounces and complaints are published.
+    configuration_set: str = ""
+
+
+# A display name longer than this is cut: business names are capped well below it, and
+# the cap keeps the From header one short line whatever is stored.
+MAX_DISPLAY_NAME: Final = 100
+# The tag an outbox email carries its message reference in (SES event publishing gives
+# it back in `mail.tags`).
+MESSAGE_TAG: Final = "pt_message"
+# SES tag values: letters, digits, `_ . @ -`, at most 256 characters.
+_TAG_VALUE = re.compile(r"[A-Za-z0-9_.@-]{1,256}")
+# Starts an encoded tag value; `@` never occurs in a message reference, so the two
+# forms cannot be mistaken for each other.
+ENCODED_TAG_MARK: Final = "@"
+_RFC2047_CHUNK_BYTES: Final = 45  # 60 base64 characters: each encoded word stays <= 75
+
+
+def client_sender(trainer: Trainer, channel: str = EMAIL) -> dict[str, str]:
+    """A client's email is from the trainer (their business name, else their display
+    name) and answered to the trainer's own address: the Message fields to set (none for
+    a message on another channel)."""
+    if channel != EMAIL:
+        return {}
+    return {"from_name": trainer.display_name, "reply_to": trainer.email}
+
+
+def sender_parts(sender: str) -> tuple[str, str]:
+    """(display name, address) of the stage's EMAIL_SENDER. Its display name is the
+    product's name (`PT Bookings <no-reply@…>` on deployed stages); a bare address is
+    sent bare."""
+    name, address = parseaddr(sender)
+    return name.strip(), address
+
+
+def _one_line(text: str) -> str:
+    """Any run of whitespace or control characters (newlines above all) becomes one
+    space: a name can never end a header line and start another."""
+    printable = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(printable.split())
+
+
+def from_header(display_name: str, address: str) -> str:
+    """`"Name" <address>` as RFC 5322 / 2047 want it, on one line.
+
+    ASCII names are always quoted (commas, apostrophes and `<` mean nothing inside a
+    quoted string; `"` and `\\` are escaped); any other name is sent as UTF-8 encoded
+    words, split on character boundaries so each word stays within 75 characters, one
+    space between them (what Python's own generator does, minus the folding)."""
+    name = _one_line(display_name)[:MAX_DISPLAY_NAME].strip()
+    if not name:
+        return address
+    # A literal "=?" is encoded too: some readers decode encoded words even inside
+    # quotes, which would show a name other than the one typed.
+    if name.isascii() and "=?" not in name:
+        quoted = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'"{quoted}" <{address}>'
+    return f"{' '.join(_encoded_words(name))} <{address}>"
+
+
+def _encoded_words(name: str) -> list[str]:
+    words: list[str] = []
+    chunk = b""
+    for char in name:
+        encoded = char.encode("utf-8")
+        if chunk and len(chunk) + len(encoded) > _RFC2047_CHUNK_BYTES:
+            words.append(_encoded_word(chunk))
+            chunk = b""
+        chunk += encoded
+    if chunk:
+        words.append(_encoded_word(chunk))
+    return words
+
+
+def _encoded_word(data: bytes) -> str:
+    return f"=?utf-8?b?{base64.b64encode(data).decode('ascii')}?="
+
+
+def tag_value(reference: str) -> str | None:
+    """The message reference as an SES tag value: as it is when it fits SES's alphabet
+    (references are made of ids that do), else encoded; None when even that is too long."""
+    if _TAG_VALUE.fullmatch(reference):
+        return reference
+    encoded = ENCODED_TAG_MARK + base64.urlsafe_b64encode(reference.encode()).decode().rstrip("=")
+    return encoded if _TAG_VALUE.fullmatch(encoded) else None
+
+
+def reference_from_tag(value: str) -> str | None:
+    """The message reference a tag value carries (`tag_value` read back)."""
+    if not value.startswith(ENCODED_TAG_MARK):
+        return value or None
+    packed = value.removeprefix(ENCODED_TAG_MARK)
+    try:
+        decoded = base64.b64decode(packed + "=" * (-len(packed) % 4), b"-_", validate=True)
+        return decoded.decode("utf-8") or None
+    except (ValueError, UnicodeDecodeError):  # binascii.Error is a ValueError
+        return None
+
+
+def _common(cfg: EmailSettings, display_name: str) -> dict[str, Any]:
+    name, address = sender_parts(cfg.sender)
+    request: dict[str, Any] = {"FromEmailAddress": from_header(display_name or name, address)}
+    if cfg.configuration_set:
+        request["ConfigurationSetName"] = cfg.configuration_set
+    return request
+
+
+def _content(subject: str, text: str) -> dict[str, Any]:
+    return {
+        "Simple": {
+            "Subject": {"Data": _one_line(subject), "Charset": "UTF-8"},
+            "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
+        }
+    }
 
 
 # Where send() finds the stage's settings when it is not given them: set once by the
@@ -82,20 +212,19 @@ def send(email: Email, settings: EmailSettings | None = None) -> None:
 
         try:
             cfg.ses_client().send_email(
-                FromEmailAddress=cfg.sender,
+                **_common(cfg, ""),
                 Destination={"ToAddresses": [email.to]},
-                Content={
-                    "Simple": {
-                        "Subject": {"Data": email.subject, "Charset": "UTF-8"},
-                        "Body": {"Text": {"Data": email.text, "Charset": "UTF-8"}},
-                    }
-                },
+                Content=_content(email.subject, email.text),
             )
         except ClientError as exc:
             # e.g. MessageRejected (sandbox, unverified sender), throttling, a suppressed
             # address: the caller tells the user; the log keeps SES's own words.
             error = exc.response.get("Error", {})
-            log.warning("SES refused an email: %s %s", error.get("Code"), error.get("Message"))
+            log.warning(
+                "SES refused an email: %s %s",
+                error.get("Code"),
+                _without_addresses(str(error.get("Message", ""))),
+            )
             raise EmailNotSent(str(error.get("Code", "Error"))) from exc
         except BotoCoreError as exc:
             log.warning("SES unreachable: %s", exc)
@@ -104,26 +233,56 @@ def send(email: Email, settings: EmailSettings | None = None) -> None:
     raise RuntimeError(f"Unknown EMAIL_PROVIDER {cfg.provider!r}")
 
 
+class OutboxSend(Protocol):
+    """How the dispatcher sends an outbox email (`send_outbox_email`, or a test's fake)."""
+
+    def __call__(
+        self,
+        to: str,
+        subject: str,
+        text: str,
+        settings: EmailSettings | None = None,
+        *,
+        from_name: str = "",
+        reply_to: str = "",
+        reference: str = "",
+    ) -> SendResult: ...
+
+
 def send_outbox_email(
-    to: str, subject: str, text: str, settings: EmailSettings | None = None
+    to: str,
+    subject: str,
+    text: str,
+    settings: EmailSettings | None = None,
+    *,
+    from_name: str = "",
+    reply_to: str = "",
+    reference: str = "",
 ) -> SendResult:
-    """An outbox email (dispatcher): SES errors become SendErrors, retryable or not."""
+    """An outbox email (dispatcher): SES errors become SendErrors, retryable or not.
+
+    `from_name` is the display name (the trainer's, for a client's email; empty: the
+    product's), `reply_to` where answers go, `reference` the message's webhook reference
+    (tagged, so its bounce or complaint finds it)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     cfg = _current(settings)
     if cfg.provider == "console":
         _print_to_console(Email(to, subject, text))
         return SendResult("console", "console-" + secrets.token_urlsafe(9))
+    request = _common(cfg, from_name)
+    if reply_to and _plain_address(reply_to):
+        request["ReplyToAddresses"] = [reply_to]
+    tag = tag_value(reference) if reference else None
+    if tag:
+        request["EmailTags"] = [{"Name": MESSAGE_TAG, "Value": tag}]
+    elif reference:
+        log.warning("an outbox email goes untagged: its reference does not fit an SES tag")
     try:
         response = cfg.ses_client().send_email(
-            FromEmailAddress=cfg.sender,
+            **request,
             Destination={"ToAddresses": [to]},
-            Content={
-                "Simple": {
-                    "Subject": {"Data": subject, "Charset": "UTF-8"},
-                    "Body": {"Text": {"Data": text, "Charset": "UTF-8"}},
-                }
-            },
+            Content=_content(subject, text),
         )
     except ClientError as exc:
         error = exc.response.get("Error", {})
@@ -135,6 +294,18 @@ def send_outbox_email(
     except BotoCoreError as exc:  # network trouble reaching SES
         raise SendError(f"SES unreachable: {exc}", retryable=True) from exc
     return SendResult("ses", str(response.get("MessageId", "")))
+
+
+def _without_addresses(text: str) -> str:
+    """SES's words for a log line, minus the addresses it quotes ("…failed the check:
+    priya@example.com"): no address is ever logged."""
+    return re.sub(r"\S+@\S+", "<address>", text)
+
+
+def _plain_address(address: str) -> bool:
+    """One bare address (stored addresses are normalised; this keeps anything else, a
+    list or a name with it, out of the Reply-To header)."""
+    return bool(re.fullmatch(r"[^\s<>,;\"()]+@[^\s<>,;\"()@]+", address))
 
 
 _SES_RETRYABLE = frozenset(

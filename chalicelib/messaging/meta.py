@@ -73,6 +73,8 @@ _DIGITS: Final = re.compile(r"^[1-9][0-9]{5,14}$")
 _MAX_INBOUND_CHARS: Final = 4096
 # Meta's challenge is a number; anything else is echoed by nobody.
 _CHALLENGE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+# A WhatsApp message id: "wamid." and base64.
+_WAMID: Final = re.compile(r"^wamid\.[A-Za-z0-9+/=_-]{1,250}$")
 
 
 class MetaProvider:
@@ -294,7 +296,16 @@ def _inbound(item: Mapping[str, Any], our_number: str) -> Inbound | None:
         provider_message_id=message_id,
         received_at=received,
         kind=kind,
+        replied_to=_replied_to(item),
     )
+
+
+def _replied_to(item: Mapping[str, Any]) -> str:
+    """`context.id`: the wamid of our message the client swiped to reply to (or whose
+    button they tapped). Kept only when it looks like one: it is shown, never trusted."""
+    context = item.get("context")
+    found = context.get("id") if isinstance(context, dict) else None
+    return found if isinstance(found, str) and _WAMID.match(found) else ""
 
 
 def _text_of(item: Mapping[str, Any], kind: str) -> str:

@@ -57,6 +57,9 @@ class Inbound:
     provider_message_id: str  # unique per message: what makes a replayed webhook harmless
     received_at: datetime
     kind: str = "text"  # WhatsApp's message type: text, button, image, …
+    # The provider's id of our message the client answered (swipe-to-reply, or a
+    # template's button), "" when they just wrote.
+    replied_to: str = ""
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,9 @@ def _link(kind: str) -> Variable:
     return Variable(LINK, MAX_LINK_CHARS, f"https://book.example.com/{kind}/q3V9xYJ2mQ7bL0aR4tWc8")
 
 
+# Who, with whom, when and where: how every message about one session opens.
+_SESSION: Final = (_FIRST_NAME, _TRAINER, _WHEN, _PLACE)
+
 _NOTE = Variable("note", 200, "The studio is closed for repairs.", fallback="none")
 
 SPECS: Final[dict[str, TemplateSpec]] = {
@@ -102,10 +105,7 @@ SPECS: Final[dict[str, TemplateSpec]] = {
                 "If it does not suit you, there is nothing to do."
             ),
             variables=(
-                _FIRST_NAME,
-                _TRAINER,
-                _WHEN,
-                _PLACE,
+                *_SESSION,
                 Variable("until", 40, "Tue 24 Nov 18:30"),
                 _link("o"),
             ),
@@ -121,10 +121,7 @@ SPECS: Final[dict[str, TemplateSpec]] = {
                 "Thank you!"
             ),
             variables=(
-                _FIRST_NAME,
-                _TRAINER,
-                _WHEN,
-                _PLACE,
+                *_SESSION,
                 Variable("amount", 30, "£40.00"),
                 Variable(
                     "bank",
@@ -143,7 +140,7 @@ SPECS: Final[dict[str, TemplateSpec]] = {
                 "Change or cancel it here: {{5}}\n\n"
                 "See you there!"
             ),
-            variables=(_FIRST_NAME, _TRAINER, _WHEN, _PLACE, _link("s")),
+            variables=(*_SESSION, _link("s")),
         ),
         TemplateSpec(
             kind="program_confirmation",
@@ -156,10 +153,7 @@ SPECS: Final[dict[str, TemplateSpec]] = {
                 "See you there!"
             ),
             variables=(
-                _FIRST_NAME,
-                _TRAINER,
-                _WHEN,
-                _PLACE,
+                *_SESSION,
                 Variable("program", 60, "Spring strength"),
                 Variable("number", 4, "3"),
                 Variable("total", 4, "12"),
@@ -175,7 +169,7 @@ SPECS: Final[dict[str, TemplateSpec]] = {
                 "If you need to change or cancel it, use your link: {{5}}\n\n"
                 "See you soon!"
             ),
-            variables=(_FIRST_NAME, _TRAINER, _WHEN, _PLACE, _link("s")),
+            variables=(*_SESSION, _link("s")),
         ),
         TemplateSpec(
             kind="portal_link",
@@ -198,7 +192,35 @@ SPECS: Final[dict[str, TemplateSpec]] = {
                 "See your sessions or book another time: {{6}}\n\n"
                 "Sorry for the change."
             ),
-            variables=(_FIRST_NAME, _TRAINER, _WHEN, _PLACE, _NOTE, _link("c")),
+            variables=(*_SESSION, _NOTE, _link("c")),
+        ),
+        TemplateSpec(
+            kind="canceled",
+            name="pt_canceled_v1",
+            description="The client canceled their own session on their portal: the receipt.",
+            body=(
+                "Hi {{1}}, your session with {{2}} on {{3}} at {{4}} is canceled, as you "
+                "asked.\n\n"
+                "See your sessions or book another time: {{5}}\n\n"
+                "Hope to see you soon!"
+            ),
+            variables=(*_SESSION, _link("c")),
+        ),
+        TemplateSpec(
+            kind="notification",
+            name="pt_client_activity_v1",
+            description="To the trainer: what a client just did on their portal (booked, "
+            "moved, canceled, took an offer). The trainer never writes to the business "
+            "number, so this always goes as a template.",
+            body=(
+                "PT Bookings: {{1}}.\n\nSee the session: {{2}}\n\nNothing to do unless you want to."
+            ),
+            variables=(
+                Variable("what", 200, "Priya Shah booked Wed 25 Nov 09:00–10:00"),
+                Variable(
+                    "url", MAX_LINK_CHARS, "https://book.example.com/dashboard/sessions/2026-W48.x7"
+                ),
+            ),
         ),
         TemplateSpec(
             kind="move_notice",

@@ -44,6 +44,8 @@ STATUSES: Final[dict[str, str | None]] = {
 _ACCOUNT_THROTTLED: Final = frozenset({20429, 63018})
 _E164: Final = re.compile(r"^\+[1-9][0-9]{5,14}$")
 _MAX_INBOUND_CHARS: Final = 4096
+# A Twilio message SID: SM (text) or MM (media), then 32 hex digits.
+_MESSAGE_SID: Final = re.compile(r"^(SM|MM)[0-9a-f]{32}$")
 
 
 class TwilioProvider:
@@ -211,4 +213,11 @@ def inbound(params: Mapping[str, str], now: datetime) -> Inbound | None:
         provider_message_id=message_id,
         received_at=now,
         kind="media" if media > 0 else "text",
+        replied_to=_message_sid(params.get("OriginalRepliedMessageSid")),
     )
+
+
+def _message_sid(value: str | None) -> str:
+    """A replied-to SID as Twilio sends it, or "" (shown, never trusted)."""
+    value = (value or "").strip()
+    return value if _MESSAGE_SID.match(value) else ""

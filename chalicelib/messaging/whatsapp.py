@@ -12,11 +12,13 @@ not give raises SecretUnreadable.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import sys
 import urllib.parse
 from collections.abc import Callable, Mapping
+from typing import Any, Final
 
 from chalicelib.messaging import meta, twilio
 
@@ -36,6 +38,8 @@ from chalicelib.messaging.twilio import TwilioProvider as TwilioProvider
 DEFAULT_TWILIO_API_BASE = twilio.DEFAULT_API_BASE
 TWILIO_STATUSES = twilio.STATUSES
 PROVIDERS = ("log", "twilio", "meta")
+
+log = logging.getLogger("pt_bookings.whatsapp")
 
 
 def twilio_signature(auth_token: str, url: str, params: Mapping[str, str]) -> str:
@@ -100,9 +104,15 @@ _read_secret: SecretReader | None = None
 _auth_tokens: dict[str, str] = {}
 
 
-def configure(read_secret: SecretReader) -> None:
-    global _read_secret
+# The SSM client that stores trainers' own senders' secrets (set with the reader).
+_ssm_client: Callable[[], Any] | None = None
+
+
+def configure(read_secret: SecretReader, *, ssm: Callable[[], Any] | None = None) -> None:
+    global _read_secret, _ssm_client
     _read_secret = read_secret
+    if ssm is not None:
+        _ssm_client = ssm
 
 
 def forget_secrets() -> None:
@@ -229,6 +239,145 @@ def _meta_from_env(read_secret: SecretReader | None) -> MetaProvider:
     return MetaProvider(
         phone_number_id=number,
         access_token=meta_access_token(read_secret),
+        graph_version=version,
+        api_base=_api_base("META_API_BASE", meta.DEFAULT_API_BASE),
+    )
+
+
+# --- Trainers' own senders ------------------------------------------------------------------
+# A trainer may send from their own Twilio number or WhatsApp Business number (Meta) on a
+# stage that offers it: WHATSAPP_OWN_SENDERS=on, with the Lambda allowed to write SSM
+# parameters under <prefix>/trainers/ (docs/whatsapp-senders.md). Their secrets live in
+# SSM as SecureStrings, one parameter per secret typed: a new name each time, so the
+# settings and the claim item (written in one transaction) always name a parameter that
+# holds exactly what was typed with them, and a name can be cached for the container's
+# life.
+
+OWN_SENDERS_ENV: Final = "WHATSAPP_OWN_SENDERS"
+TOKEN: Final = "token"
+APP_SECRET: Final = "app-secret"
+
+
+class SecretMissing(NotConfigured):
+    """A trainer's sender names a secret SSM does not hold (deleted, or never stored)."""
+
+
+def own_senders_enabled() -> bool:
+    """Whether this stage offers trainers their own sender (off unless set: locally there
+    is no SSM to keep their tokens in)."""
+    return (os.environ.get(OWN_SENDERS_ENV) or "").strip().lower() in ("1", "on", "true", "yes")
+
+
+def shared_addresses() -> set[tuple[str, str]]:
+    """The stage's own sender, as (provider, number or phone-number id): nobody's to claim."""
+    env = os.environ
+    found: set[tuple[str, str]] = set()
+    twilio_from = (env.get("TWILIO_WHATSAPP_FROM") or "").strip()
+    if twilio_from:
+        found.add(("twilio", twilio_from.removeprefix(twilio.WHATSAPP_PREFIX)))
+    meta_number = (env.get("META_PHONE_NUMBER_ID") or "").strip()
+    if meta_number:
+        found.add(("meta", meta_number))
+    return found
+
+
+class TrainerSecrets:
+    """Trainers' sender secrets in SSM: `<prefix>/trainers/<tid>/whatsapp-<what>-<ref>`.
+
+    `read` goes through the stage's secret reader and is cached by name (a name never
+    changes value); `put` never overwrites, `delete` forgets and never raises (a secret
+    left behind is removed by the next change, and holds nothing the trainer did not type).
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        client: Callable[[], Any] | None = None,
+        read_secret: SecretReader | None = None,
+    ) -> None:
+        self.prefix = prefix.rstrip("/")
+        self._client = client
+        self._read = read_secret
+
+    def name(self, trainer_id: str, what: str, ref: str) -> str:
+        return f"{self.prefix}/trainers/{trainer_id}/whatsapp-{what}-{ref}"
+
+    def _ssm(self) -> Any:
+        client = self._client or _ssm_client
+        if client is None:
+            raise NotConfigured("No SSM client: chalicelib.runtime configures one on import")
+        return client()
+
+    def put(self, trainer_id: str, what: str, ref: str, value: str) -> None:
+        name = self.name(trainer_id, what, ref)
+        try:
+            self._ssm().put_parameter(
+                Name=name, Value=value, Type="SecureString", Overwrite=False, Tier="Standard"
+            )
+        except Exception as exc:  # botocore's many errors: the code is what matters
+            # The name only, never the value.
+            raise SecretUnreadable(f"could not store {name} in SSM: {_error_code(exc)}") from exc
+        _auth_tokens[name] = value
+
+    def read(self, trainer_id: str, what: str, ref: str) -> str:
+        """The secret; SecretMissing when SSM holds no such parameter, SecretUnreadable
+        when SSM would not answer."""
+        if not ref:
+            raise SecretMissing(f"no {what} saved")
+        name = self.name(trainer_id, what, ref)
+        if name not in _auth_tokens:
+            reader = self._read or _read_secret
+            if reader is None:
+                raise NotConfigured("No secret reader: chalicelib.runtime configures one on import")
+            try:
+                _auth_tokens[name] = reader(name)
+            except Exception as exc:
+                code = _error_code(exc)
+                if code == "ParameterNotFound":
+                    raise SecretMissing(f"{name} is not in SSM") from exc
+                raise SecretUnreadable(f"could not read {name} from SSM: {code}") from exc
+        return _auth_tokens[name]
+
+    def delete(self, trainer_id: str, what: str, ref: str) -> None:
+        if not ref:
+            return
+        name = self.name(trainer_id, what, ref)
+        _auth_tokens.pop(name, None)
+        try:
+            self._ssm().delete_parameter(Name=name)
+        except Exception as exc:
+            if _error_code(exc) != "ParameterNotFound":
+                log.warning("could not delete %s from SSM: %s", name, _error_code(exc))
+
+
+def secrets_prefix() -> str:
+    """Where the stage keeps its SSM parameters: /pt-bookings/<stage>."""
+    return f"/pt-bookings/{(os.environ.get('APP_STAGE') or 'dev').strip()}"
+
+
+def trainer_secrets() -> TrainerSecrets:
+    """The stage's store of trainers' sender secrets (the SSM client runtime configured)."""
+    return TrainerSecrets(secrets_prefix())
+
+
+def own_twilio_provider(account_sid: str, number: str, auth_token: str) -> TwilioProvider:
+    """A trainer's own Twilio sender (the stage's TWILIO_API_BASE, if any: tests, fakes)."""
+    return TwilioProvider(
+        account_sid=account_sid,
+        auth_token=auth_token,
+        from_number=number,
+        api_base=_api_base("TWILIO_API_BASE", DEFAULT_TWILIO_API_BASE),
+    )
+
+
+def own_meta_provider(phone_number_id: str, access_token: str) -> MetaProvider:
+    """A trainer's own WhatsApp Business number through the Cloud API."""
+    version = (os.environ.get("META_GRAPH_VERSION") or meta.DEFAULT_GRAPH_VERSION).strip()
+    if not meta.GRAPH_VERSION.match(version):
+        raise NotConfigured(f"META_GRAPH_VERSION must look like v23.0, not {version!r}")
+    return MetaProvider(
+        phone_number_id=phone_number_id,
+        access_token=access_token,
         graph_version=version,
         api_base=_api_base("META_API_BASE", meta.DEFAULT_API_BASE),
     )

@@ -44,7 +44,7 @@ from chalicelib.repo.parts import (
     LOCATION_ACTIVE,
     NEW_MESSAGE,
     location_is_active,
-    new_message,
+    message_parts,
 )
 
 TEMPLATE_AT_VERSION = "weekly template at version"
@@ -185,7 +185,7 @@ class AccountStore:
         """Queue the portal link message and mark the link shared, together. False if this
         very message (a double click, a replayed form) was already queued."""
         operations = [
-            new_message(trainer_id, message),
+            *message_parts(trainer_id, [message]),
             *self._portal_shared_op(trainer_id, client),
         ]
         try:

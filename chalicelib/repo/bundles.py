@@ -39,6 +39,7 @@ from chalicelib.repo.parts import (
     bundle_entry,
     client_is_active,
     client_link,
+    conversation_parts,
     drop_slot_with_guards,
     free_slot,
     held_by,
@@ -377,7 +378,7 @@ class BundleWrites:
         still_booked = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
         pairs = [
             (
-                new_message(trainer_id, message),
+                message,
                 tx_check(
                     keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
                     still_booked,
@@ -386,14 +387,27 @@ class BundleWrites:
             )
             for n, (session, message) in enumerate(messages)
         ]
-        per_chunk = (MAX_TRANSACTION - 1) // 2
+        # The round's claim and the client's conversation row, then two items a session.
+        per_chunk = (MAX_TRANSACTION - 2) // 2
         queued = 0
         for start in range(0, max(len(pairs), 1), per_chunk):
             chunk = pairs[start : start + per_chunk]
             head = [claim] if start == 0 else []
             for _attempt in range(per_chunk + 1):
                 try:
-                    self.db.transact([*head, *(op for pair in chunk for op in pair)])
+                    self.db.transact(
+                        [
+                            *head,
+                            *(
+                                op
+                                for m, check in chunk
+                                for op in (new_message(trainer_id, m), check)
+                            ),
+                            # From what is left of the chunk: a dropped (canceled)
+                            # session's message never becomes the row's preview.
+                            *conversation_parts(trainer_id, [m for m, _ in chunk]),
+                        ]
+                    )
                 except TransactionFailed as exc:
                     if exc.refused(CLAIM_ROUND):
                         raise Conflict(

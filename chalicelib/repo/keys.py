@@ -367,3 +367,56 @@ def activity_feed(trainer_id: str) -> str:
 
 def activity_entry(trainer_id: str, at_utc_iso: str, entry_id: str) -> dict[str, str]:
     return key(activity_feed(trainer_id), f"A#{_compact(at_utc_iso)}#{entry_id}")
+
+
+# The WhatsApp tab's conversations (issue 14 item 2) ----------------------------------
+# Each conversation summary item (a client's CONV, or a number's for a shared or unknown
+# sender) carries TrainerTimeline keys in one partition per trainer, sorted by its last
+# activity: the tab is one Query page of the newest, however many clients or messages.
+
+
+def trainer_conversations(trainer_id: str) -> str:
+    """TrainerTimeline partition of the WhatsApp tab: one entry per conversation."""
+    return f"{trainer_pk(trainer_id)}#CONVS"
+
+
+def conversation_index_sk(last_activity_utc_iso: str, conversation_id: str) -> str:
+    """`<last activity, compact>#<client id>` (or `#N#<e164>` for a number): a new message
+    moves the entry by rewriting it, so each conversation sits there once."""
+    return f"{_compact(last_activity_utc_iso)}#{conversation_id}"
+
+
+def number_conversation_id(e164: str) -> str:
+    """A number's place in the tab (never a client id: those have no `N#`)."""
+    return f"N#{e164}"
+
+
+def number_conversation(trainer_id: str, e164: str) -> dict[str, str]:
+    """The summary of what one number not matched to a single client (shared by several
+    clients, or unknown) sent the trainer: its own partition, like a client's CONV."""
+    return key(f"{trainer_pk(trainer_id)}#N#{e164}", CONVERSATION_SK)
+
+
+def is_conversation_cursor(key_: dict[str, str], trainer_id: str) -> bool:
+    """A tab cursor names this trainer's conversation partition (not another list's)."""
+    return key_.get(TRAINER_PK) == trainer_conversations(trainer_id)
+
+
+# Trainers' own WhatsApp senders (issue 14 item 4) ------------------------------------------
+# One item per sender address, so a number (or Meta phone-number id) belongs to one trainer
+# at most: written in the transaction that saves the setting, and what the webhooks read to
+# find whose sender a provider posted for.
+
+
+def sender(provider: str, address: str) -> dict[str, str]:
+    """The claim on a sender: `provider` twilio (address: the E.164 number) or meta (the
+    phone-number id)."""
+    return key(f"SENDER#{provider}#{address}", "SENDER")
+
+
+# --- The stage itself (lead, issue 14 item 12) ------------------------------------------------
+def stage_public_url() -> dict[str, str]:
+    """Where the deployed API lives, as the web function learned it from API Gateway: the
+    scheduled functions (which no request reaches) build callback and client links on it
+    when PUBLIC_BASE_URL is not set."""
+    return {PK: "STAGE", SK: "PUBLIC_URL"}

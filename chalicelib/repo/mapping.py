@@ -12,6 +12,7 @@ from typing import Any
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Location, LocationName, Trainer
+from chalicelib.domain.reminders import first_stage
 from chalicelib.domain.schedule import (
     ClientBalance,
     Document,
@@ -130,6 +131,8 @@ def client_to_item(trainer_id: str, client: Client) -> Item:
         "private_notes": client.private_notes or None,
         "archived": client.archived,
         "messages_opt_out": client.messages_opt_out,
+        "reminders_off": client.reminders_off or None,
+        "email_bouncing": client.email_bouncing or None,
         "portal_generation": client.portal_generation,
         "version": client.version,
         "created_at": utc_iso(client.created_at),
@@ -149,6 +152,8 @@ def client_from_item(item: Item) -> Client:
         private_notes=item.get("private_notes") or "",
         archived=bool(item.get("archived", False)),
         messages_opt_out=bool(item.get("messages_opt_out", False)),
+        reminders_off=bool(item.get("reminders_off", False)),
+        email_bouncing=bool(item.get("email_bouncing", False)),
         portal_generation=item.get("portal_generation", 1),
         version=item["version"],
         created_at=parse_utc_iso(item["created_at"]),
@@ -233,10 +238,28 @@ def is_timeline_cursor(key: dict[str, str], trainer_id: str, sk_range: tuple[str
     )
 
 
+REMINDER_DUE_KIND = "reminder"
+
+
+def reminder_due_keys(session: Session) -> dict[str, str | None]:
+    """A booked session is due for the reminder job at its first stage (sparse DueWork
+    index; docs/reminders.md); any other status carries none, so a cancel, a move or a
+    void drops them in its own write. The job moves DueSK on to the next stage (or
+    removes it) without touching the version; a later Put of the session puts the first
+    stage back, which costs that job one look and no message (the ids are fixed)."""
+    if session.status != "booked":
+        return {keys.DUE_PK: None, keys.DUE_SK: None}
+    return {
+        keys.DUE_PK: keys.due_work(REMINDER_DUE_KIND),
+        keys.DUE_SK: keys.due_sk(utc_iso(first_stage(session.start_utc)), session.id),
+    }
+
+
 def session_to_item(trainer_id: str, session: Session) -> Item:
     gone = session.status in ("canceled", "moved")
     return {
         **keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
+        **reminder_due_keys(session),
         keys.CLIENT_PK: keys.client_timeline(trainer_id, session.client_id),
         keys.CLIENT_SK: keys.client_timeline_sk(utc_iso(session.start_utc), session.id),
         # Sparse: a canceled or moved session leaves the Sessions tab's index.

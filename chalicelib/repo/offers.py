@@ -42,7 +42,7 @@ from chalicelib.repo.parts import (
     client_is_active,
     client_link,
     log_line,
-    new_message,
+    message_parts,
     new_session,
     not_locked,
     notice_parts,
@@ -94,7 +94,7 @@ class OfferStore:
                         all_of(open_at_version(slot), not_locked(now)),
                         part=LOCK_OPEN_SLOT,
                     ),
-                    new_message(trainer_id, message),
+                    *message_parts(trainer_id, [message]),
                     offer_link(trainer_id, locked, offer, link),
                     subject_log_line(
                         trainer_id,

@@ -15,14 +15,30 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from chalicelib.domain.messages import DELIVERY_FROM, LinkRef, Message
+from chalicelib.domain.schedule import parse_session_ref
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
 from chalicelib.repo import keys
-from chalicelib.repo.dynamo import Condition, ConditionFailed, Db, Item
+from chalicelib.repo.dynamo import (
+    Condition,
+    ConditionFailed,
+    Db,
+    Item,
+    TransactionFailed,
+    tx_check,
+    tx_update,
+)
 
 MESSAGE_DUE_KIND = "message"
+
+# A reminder's claim (Outbox.claim) also checks its session is still booked at its start.
+REMINDER_KIND: Final = "reminder"
+SKIPPED: Final = "skipped"
+CLAIM: Final = "claim message"
+SESSION_STILL_BOOKED: Final = "session still booked"
+SESSION_GONE: Final = "Not sent: the session was canceled or moved before the reminder went."
 
 
 def message_key(trainer_id: str, message: Message) -> dict[str, str]:
@@ -52,6 +68,8 @@ def message_to_item(trainer_id: str, message: Message) -> Item:
         "channel": message.channel,
         "to": message.to,
         "subject": message.subject or None,
+        "from_name": message.from_name or None,
+        "reply_to": message.reply_to or None,
         "text": message.text,
         "link": message.link.model_dump() if message.link else None,
         "variables": message.variables or None,
@@ -79,6 +97,8 @@ def message_from_item(item: Item) -> Message:
         channel=item["channel"],
         to=item["to"],
         subject=item.get("subject") or "",
+        from_name=item.get("from_name") or "",
+        reply_to=item.get("reply_to") or "",
         text=item["text"],
         link=LinkRef.model_validate(item["link"]) if item.get("link") else None,
         variables=item.get("variables") or {},
@@ -138,36 +158,96 @@ class Outbox:
                 "next_attempt_at": lease_until,
             }
         )
+        take = Condition(
+            "SET #status = :sending, #attempts = :attempts, #due_sk = :lease, "
+            "#next = :lease_at, #updated = :now",
+            {
+                "#status": "status",
+                "#attempts": "attempts",
+                "#due_sk": keys.DUE_SK,
+                "#next": "next_attempt_at",
+                "#updated": "updated_at",
+            },
+            {
+                ":sending": "sending",
+                ":attempts": claimed.attempts,
+                ":lease": keys.due_sk(utc_iso(lease_until), message.id),
+                ":lease_at": utc_iso(lease_until),
+                ":now": utc_iso(now),
+            },
+        )
+        still_queued = Condition(
+            "#status = :queued AND #attempts = :seen",
+            {"#status": "status", "#attempts": "attempts"},
+            {":queued": "queued", ":seen": message.attempts},
+        )
+        if message.kind == REMINDER_KIND:
+            return self._claim_reminder(trainer_id, message, claimed, take, still_queued, now)
+        try:
+            self.db.update(message_key(trainer_id, message), take, still_queued)
+        except ConditionFailed:
+            return None
+        return claimed
+
+    def _claim_reminder(
+        self,
+        trainer_id: str,
+        message: Message,
+        claimed: Message,
+        take: Condition,
+        still_queued: Condition,
+        now: datetime,
+    ) -> Message | None:
+        """A reminder is claimed only with its session still booked at that start, in one
+        transaction: a session canceled or moved after the reminder was queued refuses the
+        claim by itself, and the reminder leaves the queue as "skipped", in words. Returns
+        the claimed message, the skipped one (never to be sent), or None (another run)."""
+        ref = parse_session_ref(message.subject_ref)
+        if ref is None:  # not a session's reminder: nothing it could still be right about
+            return self._skip(trainer_id, message, SESSION_GONE, now, still_queued)
+        booked = Condition(
+            "#status = :booked AND #start = :start",
+            {"#status": "status", "#start": "start_utc"},
+            {":booked": "booked", ":start": utc_iso(ref.start_utc)},
+        )
+        operations = [
+            tx_update(message_key(trainer_id, message), take, still_queued, part=CLAIM),
+            tx_check(
+                keys.session(trainer_id, ref.week, utc_iso(ref.start_utc), ref.id),
+                booked,
+                part=SESSION_STILL_BOOKED,
+            ),
+        ]
+        try:
+            self.db.transact(operations)
+        except TransactionFailed as exc:
+            if exc.refused(CLAIM):
+                return None  # another run has it (or it is no longer queued)
+            return self._skip(trainer_id, message, SESSION_GONE, now, still_queued)
+        return claimed
+
+    def _skip(
+        self, trainer_id: str, message: Message, error: str, now: datetime, seen: Condition
+    ) -> Message | None:
+        """Out of the queue for good, never sent: what it was about is gone."""
         try:
             self.db.update(
                 message_key(trainer_id, message),
                 Condition(
-                    "SET #status = :sending, #attempts = :attempts, #due_sk = :lease, "
-                    "#next = :lease_at, #updated = :now",
+                    f"SET #status = :skipped, #error = :error, #updated = :now {_REMOVE_DUE}",
                     {
                         "#status": "status",
-                        "#attempts": "attempts",
-                        "#due_sk": keys.DUE_SK,
-                        "#next": "next_attempt_at",
+                        "#error": "error",
                         "#updated": "updated_at",
+                        **_DUE_NAMES,
                     },
-                    {
-                        ":sending": "sending",
-                        ":attempts": claimed.attempts,
-                        ":lease": keys.due_sk(utc_iso(lease_until), message.id),
-                        ":lease_at": utc_iso(lease_until),
-                        ":now": utc_iso(now),
-                    },
+                    {":skipped": SKIPPED, ":error": error, ":now": utc_iso(now)},
                 ),
-                Condition(
-                    "#status = :queued AND #attempts = :seen",
-                    {"#status": "status", "#attempts": "attempts"},
-                    {":queued": "queued", ":seen": message.attempts},
-                ),
+                seen,
             )
         except ConditionFailed:
             return None
-        return claimed
+        return message.model_copy(update={"status": SKIPPED, "error": error})
 
     def mark_sent(
         self, trainer_id: str, message: Message, provider: str, provider_id: str, now: datetime

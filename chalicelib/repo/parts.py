@@ -10,12 +10,14 @@ item they write and the migration that builds it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from chalicelib.domain.conversations import preview
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.messages import Message
+from chalicelib.domain.messages import LINK_PLACEHOLDER, TRAINER_NOTIFICATION, Message
 from chalicelib.domain.schedule import Offer, Session, Slot, guard_instants, unpaid_amount
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.domain.tokens import new_id
@@ -347,8 +349,91 @@ def location_is_active(trainer_id: str, location_id: str) -> dict[str, Any]:
 
 
 def new_message(trainer_id: str, message: Message) -> dict[str, Any]:
-    """An outbox message, once: its id comes from the form (a double click is refused)."""
+    """An outbox message, once: its id comes from the form (a double click is refused).
+    Queue messages with `message_parts`, which also moves each client's conversation."""
     return tx_put(message_to_item(trainer_id, message), new_item(), part=NEW_MESSAGE)
+
+
+# The WhatsApp tab's conversation index ----------------------------------------------------
+CONVERSATION: Final = "conversation"
+WINDOW_OPEN: Final = "window open"
+
+
+def conversation_update(
+    trainer_id: str, message: Message, *, window_from: datetime | None = None
+) -> dict[str, Any]:
+    """The client's conversation summary (`CONV`) shows `message` as its last activity and
+    moves to the top of the trainer's tab (TrainerTimeline `T#<tid>#CONVS`).
+
+    No condition by default: it is the same transaction as the message, so it is exactly
+    as true as the message, and it can never refuse a booking. Two writes racing for one
+    client leave the later *write*, which may be the earlier message by a moment; the
+    conversation page, which reads the messages themselves, is always in order.
+    `window_from`: a free-form reply, allowed only if the client wrote after that instant
+    (the item is this part's already, so the window is checked here, not by a second
+    part on the same item, which DynamoDB refuses)."""
+    created = utc_iso(message.created_at)
+    condition = None
+    if window_from is not None:
+        condition = Condition(
+            "#last_in > :window_from",
+            {"#last_in": "last_inbound_at"},
+            {":window_from": utc_iso(window_from)},
+        )
+    return tx_update(
+        keys.conversation(trainer_id, message.client_id),
+        Condition(
+            "SET #tpk = :tpk, #tsk = :tsk, #type = :type, #client = :client, "
+            "#name = :name, #at = :at, #text = :text, #dir = :out, #kind = :kind",
+            {
+                "#tpk": keys.TRAINER_PK,
+                "#tsk": keys.TRAINER_SK,
+                "#type": "type",
+                "#client": "client_id",
+                "#name": "client_name",
+                "#at": "last_at",
+                "#text": "last_text",
+                "#dir": "last_direction",
+                "#kind": "last_kind",
+            },
+            {
+                ":tpk": keys.trainer_conversations(trainer_id),
+                ":tsk": keys.conversation_index_sk(created, message.client_id),
+                ":type": "conversation",
+                ":client": message.client_id,
+                ":name": message.client_name,
+                ":at": created,
+                ":text": preview(message.text, LINK_PLACEHOLDER),
+                ":out": "out",
+                ":kind": message.kind,
+            },
+        ),
+        condition,
+        part=WINDOW_OPEN if window_from is not None else CONVERSATION,
+    )
+
+
+def conversation_parts(trainer_id: str, messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """One conversation update per client, from the latest of their messages: a
+    transaction may queue several for one client (a bundle's confirmations) and DynamoDB
+    refuses two operations on one item. The trainer's own notifications are not part of
+    the client's conversation."""
+    latest: dict[str, Message] = {}
+    for message in messages:
+        if message.kind == TRAINER_NOTIFICATION:
+            continue
+        seen = latest.get(message.client_id)
+        if seen is None or (message.created_at, message.id) > (seen.created_at, seen.id):
+            latest[message.client_id] = message
+    return [conversation_update(trainer_id, m) for m in latest.values()]
+
+
+def message_parts(trainer_id: str, messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """Every queued message, once each, and its client's conversation moved with it."""
+    return [
+        *(new_message(trainer_id, m) for m in messages),
+        *conversation_parts(trainer_id, messages),
+    ]
 
 
 NEW_ACTIVITY: Final = "new activity"
@@ -371,8 +456,12 @@ class Notices:
 NO_NOTICES: Final = Notices()
 
 
-def notice_parts(trainer_id: str, notices: Notices) -> list[dict[str, Any]]:
+def notice_parts(
+    trainer_id: str, notices: Notices, also: Sequence[Message] = ()
+) -> list[dict[str, Any]]:
+    """The notices' messages and feed line. `also`: other messages the same transaction
+    queues (a trainer's cancel notice), so each client's conversation moves once."""
     return [
-        *(new_message(trainer_id, m) for m in notices.messages),
+        *message_parts(trainer_id, (*also, *notices.messages)),
         *([new_activity(trainer_id, notices.activity)] if notices.activity else []),
     ]

@@ -91,6 +91,7 @@ from chalicelib.repo.parts import (  # noqa: F401 - ClientLink, ClientUnavailabl
     take_open_slot,
 )
 from chalicelib.repo.schedule import ScheduleStore
+from chalicelib.repo.stage import StageStore
 from chalicelib.repo.tokens import TokenStore
 
 
@@ -101,4 +102,5 @@ class Repository(
         self.outbox = Outbox(db)
         self.activity = ActivityStore(db)
         self.conversations = ConversationStore(db)
+        self.stage = StageStore(db)
         self.db = db

@@ -53,7 +53,7 @@ from chalicelib.repo.parts import (
     drop_slot_with_guards,
     location_is_active,
     log_line,
-    new_message,
+    message_parts,
     new_session,
     not_locked,
     notice_parts,
@@ -240,9 +240,9 @@ class ScheduleStore:
             session_at_version(trainer_id, session, saved),
             log_line(trainer_id, session, actor, text, now),
         ]
-        if message is not None:
-            operations.append(new_message(trainer_id, message))
-        operations += notice_parts(trainer_id, notices)
+        operations += notice_parts(
+            trainer_id, notices, also=(message,) if message is not None else ()
+        )
         if (bundle_op := bundle_entry_update(trainer_id, session, saved)) is not None:
             operations.append(bundle_op)
         if free_slot:
@@ -267,7 +267,7 @@ class ScheduleStore:
         form) is already queued; nothing is written twice."""
         session_key = keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
         still_live = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
-        operations = [new_message(trainer_id, message)]
+        operations = message_parts(trainer_id, [message])
         if invoiced is not None:
             operations.append(
                 tx_update(

@@ -10,13 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
+from chalicelib.config import from_env as config_from_env
 from chalicelib.domain.checklist import ClientSetup, Step, getting_started
 from chalicelib.domain.commands import Command, Versioned
-from chalicelib.domain.errors import Conflict, VersionConflict
+from chalicelib.domain.errors import Conflict, InvalidInput, same_version
 from chalicelib.domain.grid import MINUTES_PER_DAY, format_clock
 from chalicelib.domain.models import Location, Trainer, clean_location_name
 from chalicelib.domain.money import currency_choices
-from chalicelib.domain.settings import COUNTRIES, SaveSettings, TrainerSettings, parse_settings
+from chalicelib.domain.settings import (
+    COUNTRIES,
+    SaveSettings,
+    SenderSecrets,
+    TrainerSettings,
+    parse_sender,
+    parse_settings,
+)
 from chalicelib.domain.template import (
     RemoveSlot,
     SaveSlot,
@@ -26,7 +34,10 @@ from chalicelib.domain.template import (
 )
 from chalicelib.domain.timeutil import all_time_zones
 from chalicelib.domain.tokens import new_id
+from chalicelib.messaging import whatsapp
 from chalicelib.repo.repository import Account, Repository, Setup
+from chalicelib.repo.senders import SenderStore, SenderTaken
+from chalicelib.services import webhooks
 from chalicelib.services.deps import Deps
 
 
@@ -43,12 +54,6 @@ class ChangeLocation(Versioned):
     location_id: str
     action: Literal["rename", "archive", "restore", "delete"]
     name: str = ""
-
-
-def _same_version(actual: int, seen: int | None) -> None:
-    """The form was drawn from this version, or it is a stale page."""
-    if seen != actual:
-        raise VersionConflict()
 
 
 # Dashboard ---------------------------------------------------------------------------
@@ -76,6 +81,7 @@ class SettingsPage:
     time_zones: tuple[str, ...]
     countries: dict[str, str]
     currencies: tuple[tuple[str, str], ...]
+    sender: SenderSection
 
 
 def settings_page(trainer: Trainer) -> SettingsPage:
@@ -86,13 +92,138 @@ def settings_page(trainer: Trainer) -> SettingsPage:
         time_zones=all_time_zones(),
         countries=COUNTRIES,
         currencies=tuple(currency_choices(settings.locale)),
+        sender=sender_section(),
     )
 
 
-def save_settings(deps: Deps, trainer: Trainer, command: SaveSettings) -> Trainer:
-    settings = parse_settings(command)
-    _same_version(trainer.version, command.version)
-    return deps.repo.save_settings(trainer, settings)
+def save_settings(
+    deps: Deps,
+    trainer: Trainer,
+    command: SaveSettings,
+    secrets: whatsapp.TrainerSecrets | None = None,
+) -> Trainer:
+    """`secrets`: where a trainer's own sender's tokens go (the stage's SSM by default)."""
+    settings, typed_secrets = _parse_with_sender(command, trainer)
+    if not command.reminders:
+        # A form drawn before the reminders setting existed keeps the trainer's choice.
+        settings = settings.model_copy(update={"reminders": trainer.settings.reminders})
+    same_version(trainer.version, command.version)
+    return _store_settings(deps, trainer, settings, typed_secrets, secrets)
+
+
+# Settings: the WhatsApp sender ---------------------------------------------------------
+@dataclass(frozen=True)
+class SenderSection:
+    """What the WhatsApp sender section shows beside the trainer's settings."""
+
+    offered: bool  # this stage lets trainers send from their own number
+    twilio_inbound_url: str  # to paste into Twilio ("A message comes in")
+    meta_webhook_url: str  # to paste into the Meta app's WhatsApp webhook
+
+
+def sender_section() -> SenderSection:
+    base = config_from_env().public_base_url or "<this site's address>"
+    return SenderSection(
+        offered=whatsapp.own_senders_enabled(),
+        twilio_inbound_url=base + webhooks.TWILIO_INBOUND_PATH,
+        meta_webhook_url=base + webhooks.META_PATH,
+    )
+
+
+def _parse_with_sender(
+    command: SaveSettings, trainer: Trainer
+) -> tuple[TrainerSettings, SenderSecrets]:
+    """Every field's rules at once, so the page shows all the problems together."""
+    errors: dict[str, str] = {}
+    previous = trainer.settings.whatsapp_sender
+    sender, typed = parse_sender(command, previous, errors)
+    if sender != previous and sender.is_own and not whatsapp.own_senders_enabled():
+        errors["whatsapp_sender"] = (
+            "Your own WhatsApp sender is not available here yet: use the PT Bookings number."
+        )
+    elif sender.address is not None and sender.address in whatsapp.shared_addresses():
+        errors[_ADDRESS_FIELD[sender.kind]] = (
+            "That is the PT Bookings shared number: choose “The PT Bookings number” instead."
+        )
+    try:
+        settings = parse_settings(command)
+    except InvalidInput as exc:
+        raise InvalidInput({**exc.errors, **errors}) from exc
+    if errors:
+        raise InvalidInput(errors)
+    return settings.model_copy(update={"whatsapp_sender": sender}), typed
+
+
+# The form field a sender's number (or phone-number id) is typed in, for its messages.
+_ADDRESS_FIELD = {"twilio": "twilio_number", "meta": "meta_phone_number_id"}
+_TOKEN_FIELD = {"twilio": "twilio_auth_token", "meta": "meta_access_token"}
+
+
+def _store_settings(
+    deps: Deps,
+    trainer: Trainer,
+    settings: TrainerSettings,
+    typed: SenderSecrets,
+    secrets: whatsapp.TrainerSecrets | None,
+) -> Trainer:
+    old = trainer.settings.whatsapp_sender
+    token = typed.token.get_secret_value()
+    app_secret = typed.app_secret.get_secret_value()
+    if settings.whatsapp_sender == old and not token and not app_secret:
+        return deps.repo.save_settings(trainer, settings)  # the sender is not touched
+    store = secrets or whatsapp.trainer_secrets()
+    # New secrets go under new names first: until the transaction commits, the settings
+    # still name the old ones, so a refused save leaves the live sender as it was.
+    written: list[tuple[str, str]] = []
+    sender = settings.whatsapp_sender
+    try:
+        if token:
+            written.append((whatsapp.TOKEN, new_id()))
+            store.put(trainer.id, whatsapp.TOKEN, written[-1][1], token)
+            sender = sender.model_copy(update={"token_ref": written[-1][1]})
+        if app_secret:
+            written.append((whatsapp.APP_SECRET, new_id()))
+            store.put(trainer.id, whatsapp.APP_SECRET, written[-1][1], app_secret)
+            sender = sender.model_copy(update={"app_secret_ref": written[-1][1]})
+        if sender.kind == "meta" and not sender.verify_token:
+            verify = webhooks.trainer_verify_token(deps.links, trainer.id)
+            sender = sender.model_copy(update={"verify_token": verify})
+        updated = SenderStore(deps.repo.db).save_settings(
+            trainer, settings.model_copy(update={"whatsapp_sender": sender})
+        )
+    except SenderTaken as exc:
+        _forget(store, trainer.id, written)
+        raise InvalidInput(
+            {
+                _ADDRESS_FIELD[sender.kind]: (
+                    "This number is already connected to another PT Bookings account. "
+                    "Check the number, or ask us to release it."
+                )
+            }
+        ) from exc
+    except whatsapp.NotConfigured as exc:  # SSM would not store it
+        _forget(store, trainer.id, written)
+        raise InvalidInput(
+            {
+                _TOKEN_FIELD[sender.kind]: (
+                    "We could not store the token just now, so nothing was saved. "
+                    "Try again in a minute."
+                )
+            }
+        ) from exc
+    except Exception:
+        _forget(store, trainer.id, written)
+        raise
+    # The secrets the settings no longer name: nothing will read them again.
+    kept = {sender.token_ref, sender.app_secret_ref}
+    retired = [(whatsapp.TOKEN, old.token_ref), (whatsapp.APP_SECRET, old.app_secret_ref)]
+    _forget(store, trainer.id, [(what, ref) for what, ref in retired if ref and ref not in kept])
+    return updated
+
+
+def _forget(store: whatsapp.TrainerSecrets, trainer_id: str, refs: list[tuple[str, str]]) -> None:
+    for what, ref in refs:
+        store.delete(trainer_id, what, ref)
 
 
 # Locations -----------------------------------------------------------------------------
@@ -139,7 +270,7 @@ def _location_for_edit(
 ) -> tuple[Setup, Location]:
     setup = repo.get_setup(trainer_id)
     location = setup.location(location_id)
-    _same_version(location.version, version)
+    same_version(location.version, version)
     return setup, location
 
 
@@ -240,7 +371,7 @@ def save_template_slot(deps: Deps, trainer_id: str, command: SaveSlot) -> Templa
     draft = parse_slot(command)
     slot_id = command.slot_id or new_id()
     new_template = setup.template.with_slot(slot_id, draft, setup.locations)
-    _same_version(setup.template.version, command.version)
+    same_version(setup.template.version, command.version)
     repo.save_template(trainer_id, setup.template, new_template, draft.location_id)
     return new_template.slot(slot_id)
 
@@ -249,5 +380,5 @@ def remove_template_slot(deps: Deps, trainer_id: str, command: RemoveSlot) -> We
     repo = deps.repo
     setup = repo.get_setup(trainer_id)
     new_template = setup.template.without_slot(command.slot_id)
-    _same_version(setup.template.version, command.version)
+    same_version(setup.template.version, command.version)
     return repo.save_template(trainer_id, setup.template, new_template, None)

@@ -20,6 +20,7 @@ from chalicelib.domain.clients import (
     Client,
     SaveProfile,
     check_recurring,
+    email_still_bouncing,
     format_price_input,
     parse_contact,
     parse_profile,
@@ -27,7 +28,7 @@ from chalicelib.domain.clients import (
     search,
 )
 from chalicelib.domain.commands import Command, Versioned
-from chalicelib.domain.errors import InvalidInput, VersionConflict
+from chalicelib.domain.errors import InvalidInput, same_version
 from chalicelib.domain.models import Location, Trainer
 from chalicelib.domain.phone import format_phone
 from chalicelib.domain.programs import Bundle
@@ -77,12 +78,6 @@ class LinkCopied(Command):
 ProfileChange = SaveProfile | ClientAction | SendPortalLink
 
 
-def _same_version(actual: int, seen: int | None) -> None:
-    """The form was drawn from this version of the client, or it is a stale page."""
-    if seen != actual:
-        raise VersionConflict()
-
-
 # The list ------------------------------------------------------------------------------------
 def find_clients(repo: Repository, trainer_id: str, query: str) -> list[Client]:
     return search(repo.list_clients(trainer_id), query)
@@ -124,7 +119,7 @@ def rotate_portal_link(
     now: datetime,
     **changes: Any,
 ) -> Client:
-    _same_version(client.version, version)
+    same_version(client.version, version)
     old = links.portal_hash(trainer_id, client)
     successor = client.model_copy(update={"portal_generation": client.portal_generation + 1})
     new = links.portal_hash(trainer_id, successor)
@@ -161,20 +156,22 @@ def save_profile(
         errors.update(exc.errors)
     if errors:
         raise InvalidInput(errors)
-    _same_version(client.version, command.version)
+    same_version(client.version, command.version)
     return repo.save_client(
         trainer.id,
         client,
         **contact.model_dump(),
+        email_bouncing=email_still_bouncing(client, contact.email),
         location_ids=location_ids,
         recurring=chosen,
         shared_notes=shared,
         private_notes=private,
+        reminders_off=command.reminders_off,
     )
 
 
 def archive(repo: Repository, trainer_id: str, client: Client, version: int | None) -> Client:
-    _same_version(client.version, version)
+    same_version(client.version, version)
     return repo.save_client(trainer_id, client, archived=True)
 
 
@@ -372,6 +369,7 @@ def profile_page(
             "price": format_price_input(client.price_minor, settings.currency, settings.locale),
             "shared_notes": client.shared_notes,
             "private_notes": client.private_notes,
+            "reminders_off": "yes" if client.reminders_off else "",
             "version": str(client.version),
         },
         enabled=frozenset(enabled),

@@ -20,7 +20,7 @@ from chalicelib.domain.conversations import (
     opt_out_word,
 )
 from chalicelib.domain.conversations import window_open as window_is_open
-from chalicelib.domain.messages import Message
+from chalicelib.domain.messages import TRAINER_NOTIFICATION, Message
 from chalicelib.messaging.payloads import Inbound
 from chalicelib.repo.repository import Repository
 from chalicelib.services import portal
@@ -29,8 +29,8 @@ from chalicelib.services.deps import Deps
 log = logging.getLogger("pt_bookings.conversations")
 
 # Which trainer a sender (our Twilio number or Meta phone-number id) belongs to; None for
-# the stage's shared sender. Every sender is the shared one until trainers have their own
-# (issue 14 item 4), which will give the runtime a lookup to pass here.
+# the stage's shared sender. The webhooks pass `webhooks.claim_owner` (a trainer's own
+# sender, through its claim item) on a stage with own senders on.
 SenderOwner = Callable[[str], str | None]
 
 
@@ -72,6 +72,10 @@ def window_check(repo: Repository, clock: Callable[[], datetime]) -> Callable[[s
     client's last inbound (one GetItem, asked only when the stage has templates)."""
 
     def window_open(trainer_id: str, message: Message) -> bool:
+        if message.kind == TRAINER_NOTIFICATION:
+            # To the trainer's own number, not the client's: the client's window says
+            # nothing about it, and trainers never write to the business number.
+            return False
         last = repo.conversations.last_inbound_at(trainer_id, message.client_id)
         return window_is_open(last, clock())
 
@@ -87,6 +91,7 @@ def _received(message: Inbound) -> Received:
         text=message.text,
         kind=message.kind,
         received_at=message.received_at,
+        replied_to=message.replied_to,
     )
 
 

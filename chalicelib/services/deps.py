@@ -18,3 +18,8 @@ class Deps:
     links: Links
     config: Config
     now: datetime  # one instant for the whole request: every rule it checks agrees
+    # Where links sent out of band (messages, emails, provider callbacks) point, stage
+    # prefix included: PUBLIC_BASE_URL, else the domain API Gateway routed the request by
+    # (or, for a scheduled run, the one the web function last learned). "" when neither
+    # is known: whoever needs it refuses in words rather than sending a broken link.
+    base_url: str = ""

@@ -11,7 +11,7 @@ have gone out, so it is marked failed rather than sent again: a resend is the tr
 call, never a silent duplicate.
 
 One provider's trouble never stops the others. Each message goes by a route (email, or
-WhatsApp through the stage's provider; later a trainer's own sender): a route that is
+WhatsApp through the stage's provider, or a trainer's own sender): a route that is
 not configured fails its messages one by one with the reason in words while the other
 routes keep going, and a route that keeps failing (BREAKER_THRESHOLD retryable errors in
 a row, or one error that says the provider itself is down) is paused for the rest of the
@@ -37,9 +37,11 @@ from chalicelib.domain.messages import (
     Message,
     after_failure,
 )
+from chalicelib.domain.settings import WhatsAppSender
 from chalicelib.messaging import email as email_channel
 from chalicelib.messaging import templates, whatsapp
 from chalicelib.messaging.delivery import SEND_TIMEOUT_SECONDS, NotConfigured
+from chalicelib.repo.outbox import SKIPPED
 from chalicelib.repo.repository import Repository
 from chalicelib.services import webhooks
 from chalicelib.services.jobs import MESSAGE, JobReport
@@ -81,24 +83,47 @@ def link_url(links: Links, message: Message) -> str | None:
     return links.message_text(message.model_copy(update={"text": LINK_PLACEHOLDER}))
 
 
+# A trainer's WhatsApp sender as their settings say (None: no such trainer).
+TrainerSender = Callable[[str], WhatsAppSender | None]
+
+
+def settings_sender(repo: Repository) -> TrainerSender:
+    """Reads a trainer's sender from their profile (one GetItem; StageSender caches it)."""
+
+    def sender_of(trainer_id: str) -> WhatsAppSender | None:
+        trainer = repo.get_trainer(trainer_id)
+        return trainer.settings.whatsapp_sender if trainer else None
+
+    return sender_of
+
+
 class StageSender:
     """The stage's channels, each set up on its first message, so a run with nothing due
     reads no secret. A route whose set-up failed keeps that failure for the run (one SSM
-    read, not one per message) and each of its messages fails or retries with it."""
+    read, not one per message) and each of its messages fails or retries with it.
+
+    With `trainer_sender` (a stage offering trainers their own sender), a trainer whose
+    settings name their own number is a route of their own, `whatsapp:<trainer>`: their
+    settings are read once per run, their token once, and their failures (a token missing
+    from SSM, an outage of their account) pause or fail only their messages."""
 
     def __init__(
         self,
         links: Links,
-        public_base_url: str,
+        public_base_url: str | Callable[[], str],
         *,
         local: bool | None = None,
         window_open: WindowCheck = window_closed,
         whatsapp_provider: Callable[[bool], whatsapp.Provider] | None = None,
         stage_templates: Callable[[str], templates.TemplateSet | None] = templates.from_env,
-        send_email: Callable[[str, str, str], whatsapp.SendResult] | None = None,
+        send_email: email_channel.OutboxSend | None = None,
+        trainer_sender: TrainerSender | None = None,
+        secrets: whatsapp.TrainerSecrets | None = None,
     ) -> None:
         self.links = links
-        self.public_base_url = public_base_url
+        # A callable is asked on the first delivery-report URL, so a run with nothing
+        # due (or only email) never reads where the stage lives.
+        self._public_base_url = public_base_url
         self._local = local
         self._window_open = window_open
         self._make_provider = whatsapp_provider or (
@@ -108,16 +133,42 @@ class StageSender:
         self._send_email = send_email or email_channel.send_outbox_email
         self._routes: dict[str, tuple[whatsapp.Provider, templates.TemplateSet | None]] = {}
         self._broken: dict[str, tuple[str, bool]] = {}  # route -> (words, retryable)
+        self._trainer_sender = trainer_sender
+        self._secrets = secrets
+        self._senders: dict[str, WhatsAppSender | None] = {}  # per trainer, for the run
+
+    @property
+    def public_base_url(self) -> str:
+        if callable(self._public_base_url):
+            self._public_base_url = self._public_base_url()
+        return self._public_base_url
 
     def route(self, trainer_id: str, message: Message) -> str:
-        # One shared WhatsApp sender per stage today; a trainer's own sender will be a
-        # route of its own ("whatsapp:<trainer>"), so its failures pause only it.
-        return EMAIL_ROUTE if message.channel == EMAIL else WHATSAPP_ROUTE
+        if message.channel == EMAIL:
+            return EMAIL_ROUTE
+        sender = self._sender_of(trainer_id)
+        return f"{WHATSAPP_ROUTE}:{trainer_id}" if sender and sender.is_own else WHATSAPP_ROUTE
+
+    def _sender_of(self, trainer_id: str) -> WhatsAppSender | None:
+        if self._trainer_sender is None:
+            return None
+        if trainer_id not in self._senders:
+            self._senders[trainer_id] = self._trainer_sender(trainer_id)
+        return self._senders[trainer_id]
 
     def __call__(self, trainer_id: str, message: Message) -> whatsapp.SendResult:
         if message.channel == EMAIL:
-            return self._send_email(message.to, message.subject, self.links.message_text(message))
-        provider, stage_templates = self._whatsapp(self.route(trainer_id, message))
+            return self._send_email(
+                message.to,
+                message.subject,
+                self.links.message_text(message),
+                from_name=message.from_name,
+                reply_to=message.reply_to,
+                # Tagged on the email, so a bounce or complaint finds this message.
+                reference=webhooks.message_reference(trainer_id, message.ref),
+            )
+        route = self.route(trainer_id, message)
+        provider, stage_templates = self._whatsapp(route, trainer_id)
         template = templates.choose(
             message.template_kind,
             message.variables,
@@ -127,7 +178,9 @@ class StageSender:
             window_open=stage_templates is not None and self._window_open(trainer_id, message),
         )
         callback = (
-            webhooks.status_callback_url(self.public_base_url, trainer_id, message.ref)
+            webhooks.status_callback_url(
+                self.public_base_url, trainer_id, message.ref, own=route != WHATSAPP_ROUTE
+            )
             if provider.name == "twilio"
             else None
         )
@@ -142,10 +195,14 @@ class StageSender:
         )
         return provider.send(outgoing)
 
-    def _whatsapp(self, route: str) -> tuple[whatsapp.Provider, templates.TemplateSet | None]:
+    def _whatsapp(
+        self, route: str, trainer_id: str
+    ) -> tuple[whatsapp.Provider, templates.TemplateSet | None]:
         if route in self._broken:
             words, retryable = self._broken[route]
             raise whatsapp.SendError(words, retryable=retryable)
+        if route != WHATSAPP_ROUTE and route not in self._routes:
+            self._routes[route] = self._own_route(route, trainer_id)
         if route not in self._routes:
             try:
                 provider = self._make_provider(self._is_local())
@@ -158,20 +215,74 @@ class StageSender:
                 raise whatsapp.SendError(self._broken[route][0], retryable=retryable) from exc
         return self._routes[route]
 
+    def _own_route(
+        self, route: str, trainer_id: str
+    ) -> tuple[whatsapp.Provider, templates.TemplateSet | None]:
+        sender = self._sender_of(trainer_id)
+        assert sender is not None and sender.is_own
+        token_words = "auth token" if sender.kind == "twilio" else "access token"
+        secrets = self._secrets or whatsapp.trainer_secrets()
+        try:
+            token = secrets.read(trainer_id, whatsapp.TOKEN, sender.token_ref)
+            if sender.kind == "twilio":
+                # Content SIDs belong to one Twilio account, so the stage's templates are
+                # no use here: text only (outside the window Twilio answers 63016).
+                provider: whatsapp.Provider = whatsapp.own_twilio_provider(
+                    sender.account_sid, sender.number, token
+                )
+                return provider, None
+            provider = whatsapp.own_meta_provider(sender.phone_number_id, token)
+            # Meta templates go by name: the stage's, approved again on the trainer's
+            # account (docs/whatsapp-senders.md), when the stage itself is on Meta.
+            shared_is_meta = whatsapp.configured_provider() == "meta"
+            return provider, self._stage_templates("meta") if shared_is_meta else None
+        except whatsapp.SecretMissing as exc:
+            words = (
+                f"Your WhatsApp sender is not set up: the {token_words} is missing. "
+                "Enter it again in Settings."
+            )
+            retryable = False
+            cause: Exception = exc
+        except whatsapp.SecretUnreadable as exc:
+            words = (
+                f"Your WhatsApp sender's {token_words} could not be read just now "
+                f"({_ssm_code(exc)}); it will be tried again."
+            )
+            retryable = True
+            cause = exc
+        except NotConfigured as exc:
+            words, retryable, cause = f"WhatsApp is not configured: {exc}", False, exc
+        self._broken[route] = (words, retryable)
+        raise whatsapp.SendError(words, retryable=retryable) from cause
+
     def _is_local(self) -> bool:
         # The composition root says; failing that, the stage's own setting.
         return self._local if self._local is not None else config_from_env().is_local
 
 
+def _ssm_code(exc: Exception) -> str:
+    """The SSM error code at the end of SecretUnreadable's words, not the parameter name."""
+    return str(exc).rpartition(": ")[2] or "SSM error"
+
+
 def default_sender(
     links: Links,
-    public_base_url: str,
+    public_base_url: str | Callable[[], str],
     *,
     local: bool | None = None,
     window_open: WindowCheck = window_closed,
+    repo: Repository | None = None,
 ) -> StageSender:
-    """The stage's providers (the composition root's sender for the dispatch job)."""
-    return StageSender(links, public_base_url, local=local, window_open=window_open)
+    """The stage's providers (the composition root's sender for the dispatch job). With
+    `repo`, on a stage offering them, trainers' own senders too."""
+    own = repo is not None and whatsapp.own_senders_enabled()
+    return StageSender(
+        links,
+        public_base_url,
+        local=local,
+        window_open=window_open,
+        trainer_sender=settings_sender(repo) if own and repo is not None else None,
+    )
 
 
 @dataclass
@@ -180,6 +291,7 @@ class DispatchReport(JobReport):
     paused: list[str] = field(default_factory=list)
     deferred: list[str] = field(default_factory=list)
     stopped_early: bool = False  # the run's time ran low: the rest waits for the next run
+    skipped: list[str] = field(default_factory=list)  # never sent: their session is gone
 
 
 class _Breaker:
@@ -240,6 +352,11 @@ def dispatch(
         claimed = repo.outbox.claim(trainer_id, message, now, now + SENDING_LEASE)
         if claimed is None:
             continue  # another run has it
+        if claimed.status == SKIPPED:
+            # A reminder whose session was canceled or moved since it was queued: the
+            # claim refused it, and it left the queue without reaching the sender.
+            report.skipped.append(claimed.id)
+            continue
         report.claimed += 1
         try:
             result = sender(trainer_id, claimed)

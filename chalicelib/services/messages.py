@@ -27,7 +27,7 @@ from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Session
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.timeutil import local_today, week_key
-from chalicelib.domain.tokens import new_id
+from chalicelib.messaging.templates import bank_line, variables_for
 from chalicelib.messaging.texts import render_text
 from chalicelib.repo.repository import ClientSummary, Repository
 from chalicelib.services.deps import Deps
@@ -55,7 +55,13 @@ def _place(trainer: Trainer, session: Session) -> str:
 
 
 def _message(
-    session: Session, client: Client, send_id: str, kind: str, text: str, now: datetime
+    session: Session,
+    client: Client,
+    send_id: str,
+    kind: str,
+    text: str,
+    now: datetime,
+    variables: dict[str, str],
 ) -> Message:
     return Message(
         id=send_id,
@@ -68,6 +74,7 @@ def _message(
         channel=WHATSAPP,
         to=client.phone,
         text=text,
+        variables=variables,
         created_at=now,
         next_attempt_at=now,
     )
@@ -88,18 +95,35 @@ def send_invoice(
     payment = trainer.settings.payment
     require_none(invoice_problem(session, price, payment))
     assert price is not None
+    values = {
+        "first_name": client.first_name,
+        "trainer": trainer.display_name,
+        "when": f"{session.label} {session.day.year}",
+        "place": _place(trainer, session),
+        "amount": format_money(price, trainer.settings.currency, trainer.settings.locale),
+        "reference": f"{client.first_name} {session.day:%d %b}".upper(),
+    }
+    # Only the lines of the trainer's bank details format: no "Sort code" on an IBAN.
+    bank_lines = payment.invoice_lines()
     text = render_text(
         "invoice.txt",
-        first_name=client.first_name,
-        trainer_name=trainer.display_name,
-        when=f"{session.label} {session.day.year}",
-        place=_place(trainer, session),
-        amount=format_money(price, trainer.settings.currency, trainer.settings.locale),
-        # Only the lines of the trainer's bank details format: no "Sort code" on an IBAN.
-        bank_lines=payment.invoice_lines(),
-        reference=f"{client.first_name} {session.day:%d %b}".upper(),
+        first_name=values["first_name"],
+        trainer_name=values["trainer"],
+        when=values["when"],
+        place=values["place"],
+        amount=values["amount"],
+        bank_lines=bank_lines,
+        reference=values["reference"],
     )
-    message = _message(session, client, send_id, "invoice", text, now)
+    message = _message(
+        session,
+        client,
+        send_id,
+        "invoice",
+        text,
+        now,
+        variables_for("invoice", bank=bank_line(bank_lines), **values),
+    )
     invoiced = session.model_copy(update={"price_minor": price, "invoice_sent_at": now})
     new = repo.queue_session_message(trainer.id, session, message, invoiced=invoiced)
     return Queued(send_id, new)
@@ -116,38 +140,25 @@ def send_confirmation(
     send_id = _send_id(send_id_text)
     require_none(confirmation_problem(session, now))
     client = repo.get_client(trainer.id, session.client_id)
+    values = {
+        "first_name": client.first_name,
+        "trainer": trainer.display_name,
+        "when": f"{session.label} {session.day.year}",
+        "place": _place(trainer, session),
+    }
     text = render_text(
         "confirmation.txt",
-        first_name=client.first_name,
-        trainer_name=trainer.display_name,
-        when=f"{session.label} {session.day.year}",
-        place=_place(trainer, session),
+        first_name=values["first_name"],
+        trainer_name=values["trainer"],
+        when=values["when"],
+        place=values["place"],
         session_url=LINK_PLACEHOLDER,
     )
-    message = _message(session, client, send_id, "confirmation", text, now)
+    message = _message(
+        session, client, send_id, "confirmation", text, now, variables_for("confirmation", **values)
+    )
     message = message.model_copy(update={"link": session_url(client, session)})
     return Queued(send_id, repo.queue_session_message(trainer.id, session, message))
-
-
-def cancel_notice(
-    repo: Repository,
-    trainer: Trainer,
-    session: Session,
-    portal_url: Callable[[Client], LinkRef],
-    now: datetime,
-) -> Message:
-    """The client's word that the trainer canceled their session (queued with the cancel)."""
-    client = repo.get_client(trainer.id, session.client_id)
-    text = render_text(
-        "cancel_notice.txt",
-        first_name=client.first_name,
-        trainer_name=trainer.display_name,
-        when=f"{session.label} {session.day.year}",
-        place=_place(trainer, session),
-        portal_url=LINK_PLACEHOLDER,
-    )
-    message = _message(session, client, new_id(), "cancel_notice", text, now)
-    return message.model_copy(update={"link": portal_url(client)})
 
 
 def portal_link_text(trainer: Trainer, client: Client, portal_url: str) -> str:
@@ -188,6 +199,9 @@ def send_portal_link(
         to=client.phone,
         text=text,
         link=portal_link,
+        variables=variables_for(
+            "portal_link", first_name=client.first_name, trainer=trainer.display_name
+        ),
         created_at=now,
         next_attempt_at=now,
     )

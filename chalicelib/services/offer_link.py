@@ -58,9 +58,7 @@ def accept_offer(deps: Deps, token: str) -> str:
     """Accept: the path of the client's session ("/s/<token>"), also when this client
     had already accepted (a second tab, a double tap). InvalidInput when it cannot be."""
     try:
-        view, session = offers.accept(
-            deps.repo, deps.links, token, deps.now, deps.config.public_base_url
-        )
+        view, session = offers.accept(deps.repo, deps.links, token, deps.now, deps.base_url)
     except offers.AlreadyAccepted as done:
         return _session_link(deps.links, done.view, done.view.session_id)
     return _session_link(deps.links, view, session.id)

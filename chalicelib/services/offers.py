@@ -30,6 +30,7 @@ from chalicelib.domain.offers import (
 from chalicelib.domain.schedule import Session, Slot, book
 from chalicelib.domain.timeutil import zone
 from chalicelib.domain.tokens import new_id, token_hash
+from chalicelib.messaging.templates import variables_for
 from chalicelib.messaging.texts import render_text
 from chalicelib.repo.repository import (
     OFFER_LINK_KIND,
@@ -64,10 +65,6 @@ def matches_for(repo: Repository, trainer_id: str, slot: Slot) -> list[ClientSum
     return slot_matches(slot, account, repo.get_week_with_sessions(trainer_id, slot.week))
 
 
-def _local(instant: datetime, zone_name: str) -> str:
-    return f"{instant.astimezone(zone(zone_name)):%H:%M}"
-
-
 def send_offer(
     repo: Repository,
     links: Links,
@@ -93,15 +90,24 @@ def send_offer(
     offer = make_offer(slot, client, new_id(), trainer.settings.offer_lock_minutes, matches, now)
     token = links.offer(trainer.id, offer.id)
     location = trainer.locations.get(slot.location_id)
+    values = {
+        "first_name": client.first_name,
+        "trainer": trainer.display_name,
+        "when": f"{slot.label} {slot.day.year}",
+        "place": location.name if location else "the usual place",
+    }
+    expires = offer.expires_at.astimezone(zone(trainer.settings.time_zone))  # their wall clock
     text = render_text(
         "offer.txt",
-        first_name=client.first_name,
-        trainer_name=trainer.display_name,
-        when=f"{slot.label} {slot.day.year}",
-        place=location.name if location else "the usual place",
-        until=_local(offer.expires_at, trainer.settings.time_zone),  # the client's wall clock
+        first_name=values["first_name"],
+        trainer_name=values["trainer"],
+        when=values["when"],
+        place=values["place"],
+        until=f"{expires:%H:%M}",
         offer_url=LINK_PLACEHOLDER,  # made again from the secret when sent or shown
     )
+    # The template stands alone, outside any chat: its deadline names the day too.
+    variables = variables_for("offer", until=f"{expires:%a %d %b %H:%M}", **values)
     message = Message(
         id=new_id(),
         week=slot.week,
@@ -113,6 +119,7 @@ def send_offer(
         channel=WHATSAPP,
         to=client.phone,
         text=text,
+        variables=variables,
         link=LinkRef(
             kind="offer",
             base=base_url,
@@ -124,8 +131,7 @@ def send_offer(
         created_at=now,
         next_attempt_at=now,
     )
-    until = _local(offer.expires_at, trainer.settings.time_zone)
-    note = f"Offered to {client.name}, held until {until}"
+    note = f"Offered to {client.name}, held until {expires:%H:%M}"
     link = ClientLink(token_hash(token), client.portal_generation)
     return repo.offer_slot(trainer.id, slot, offer, message, link, note, now)
 

@@ -209,13 +209,7 @@ def home_page(deps: Deps, token: str) -> HomePage:
     """The home page in five reads: token, client + profile + template, the client's
     upcoming sessions, their opt-ins, their bundles (programs)."""
     repo, now = deps.repo, deps.now
-    # open_client's two reads, kept here for the opt-out, which PortalClient lacks.
-    data = _record(repo, token, PORTAL_KIND)
-    client, trainer, template, _ = repo.portal_view(str(data["trainer_id"]), str(data["client_id"]))
-    _live(client, data.get("generation", client.portal_generation))
-    context = ClientContext(
-        trainer, PortalClient.of(client), template, deps.links, client_reach(client)
-    )
+    context = open_client(repo, deps.links, token)
     tid, cid = context.trainer.id, context.client.id
     places = context.places
     upcoming = tuple(
@@ -238,7 +232,7 @@ def home_page(deps: Deps, token: str) -> HomePage:
         choices=tuple(choices),
         optins=frozenset(repo.client_optins(tid, cid)),
         places=places,
-        messages_opt_out=client.messages_opt_out,
+        messages_opt_out=context.client.messages_opt_out,
     )
 
 
@@ -293,7 +287,7 @@ def _notices(
         context.reach,
         action,
         session,
-        deps.config.public_base_url,
+        deps.base_url,
         deps.now,
         before=before,
     )

@@ -17,13 +17,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from chalicelib.domain.clients import Client
+from chalicelib.domain.clients import Client, email_bounced_text
 from chalicelib.domain.commands import Command, Versioned
 from chalicelib.domain.errors import (
     Conflict,
     InvalidInput,
     NotFound,
     VersionConflict,
+    same_version,
 )
 from chalicelib.domain.messages import EMAIL, LINK_PLACEHOLDER, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
@@ -56,6 +57,8 @@ from chalicelib.domain.programs import (
 )
 from chalicelib.domain.schedule import Session, book
 from chalicelib.domain.tokens import new_id
+from chalicelib.messaging.email import client_sender
+from chalicelib.messaging.templates import variables_for
 from chalicelib.messaging.texts import render_text
 from chalicelib.repo.programs import (
     AlreadyCreated,
@@ -78,12 +81,6 @@ def store(repo: Repository) -> ProgramRepository:
 def client_bundles(repo: Repository, trainer_id: str, client_id: str) -> list[Bundle]:
     """A client's bundles, newest first (one Query): their profile and their portal."""
     return store(repo).client_bundles(trainer_id, client_id)
-
-
-def _same_version(actual: int, command: Versioned) -> None:
-    """The form was drawn from this version of the item, or it is a stale page."""
-    if command.version != actual:
-        raise VersionConflict()
 
 
 # Commands ----------------------------------------------------------------------------------
@@ -213,7 +210,7 @@ def save_template(deps: Deps, trainer: Trainer, command: SaveTemplate) -> Progra
         programs.get_template(trainer.id, command.template_id) if command.template_id else None
     )
     if previous is not None:
-        _same_version(previous.version, command)
+        same_version(previous.version, command.version)
     offer = parse_offer(
         command, trainer.locations, trainer.settings.currency, trainer.settings.locale
     )
@@ -228,7 +225,7 @@ def save_template(deps: Deps, trainer: Trainer, command: SaveTemplate) -> Progra
 def delete_template(deps: Deps, trainer_id: str, command: DeleteTemplate) -> ProgramTemplate:
     programs = store(deps.repo)
     template = programs.get_template(trainer_id, command.template_id)
-    _same_version(template.version, command)
+    same_version(template.version, command.version)
     programs.delete_template(trainer_id, template)
     return template
 
@@ -355,7 +352,7 @@ def save_offer(deps: Deps, trainer: Trainer, command: SaveOffer) -> Draft:
     repo = deps.repo
     programs = store(repo)
     draft = programs.get_draft(trainer.id, command.draft_id)
-    _same_version(draft.version, command)
+    same_version(draft.version, command.version)
     if command.action == "use_template":
         updated = _with_template(repo, trainer, draft, command.template_id)
         return programs.save_draft(trainer.id, updated, draft.version)
@@ -385,7 +382,7 @@ def save_schedule(deps: Deps, trainer: Trainer, command: SaveSchedule) -> tuple[
     and what was done."""
     programs = store(deps.repo)
     draft = programs.get_draft(trainer.id, command.draft_id)
-    _same_version(draft.version, command)
+    same_version(draft.version, command.version)
     offer = draft_offer(trainer, draft)
     action = command.action
     cards = list(command.cards)
@@ -519,7 +516,7 @@ def create_bundle(deps: Deps, trainer: Trainer, command: CreateBundle) -> Bundle
     except NotFound:
         programs.get_bundle(trainer.id, command.draft_id)  # NotFound: there never was one
         raise AlreadyCreated("This bundle was already created.") from None
-    _same_version(draft.version, command)
+    same_version(draft.version, command.version)
     checked = plan_draft(repo, trainer, draft, now)
     if not checked.ready:
         raise InvalidInput(
@@ -699,7 +696,7 @@ def change_status(deps: Deps, trainer_id: str, command: ChangeBundleStatus) -> B
     now = deps.now
     programs = store(deps.repo)
     bundle = programs.get_bundle(trainer_id, command.bundle_id)
-    _same_version(bundle.version, command)
+    same_version(bundle.version, command.version)
     if bundle.status == "creating":
         raise Conflict("This bundle was not fully created.")
     return programs.set_status(trainer_id, bundle, transition(bundle, command.action, now), now)
@@ -710,7 +707,7 @@ def add_session(deps: Deps, trainer: Trainer, command: AddBundleSession) -> Sess
     repo, links, now = deps.repo, deps.links, deps.now
     programs = store(repo)
     bundle = programs.get_bundle(trainer.id, command.bundle_id)
-    _same_version(bundle.version, command)
+    same_version(bundle.version, command.version)
     if problem := scheduling_problem(bundle, now):
         raise InvalidInput({"_form": problem})
     client = _active_client(repo, trainer.id, bundle.client_id)
@@ -776,7 +773,18 @@ def confirmation_message(
         documents=documents_line(session.documents),
         session_url=LINK_PLACEHOLDER,
     )
-    by_email = bool(client.email)
+    # A bouncing address is not mailed again until edited: WhatsApp instead.
+    by_email = bool(client.email) and not client.email_bouncing
+    variables = variables_for(
+        "program_confirmation",
+        first_name=client.first_name,
+        trainer=trainer.display_name,
+        when=when,
+        place=_place(trainer, session.location_id),
+        program=bundle.title,
+        number=str(index + 1),
+        total=str(bundle.sessions_planned),
+    )
     return Message(
         id=message_id,
         week=session.week,
@@ -788,8 +796,11 @@ def confirmation_message(
         channel=EMAIL if by_email else WHATSAPP,
         to=client.email if by_email else client.phone,
         subject=f"Confirmed: {when} with {trainer.display_name}" if by_email else "",
+        **client_sender(trainer, EMAIL if by_email else WHATSAPP),
         text=text,
         link=session_link,
+        variables=variables,
+        template="program_confirmation",
         created_at=now,
         next_attempt_at=now,
     )
@@ -819,6 +830,8 @@ def send_confirmations(
         raise NotFound(bundle.client_id)
     if client.archived:
         raise InvalidInput({"_form": f"{client.name} is archived: restore them first."})
+    if client.email_bouncing and not client.phone:
+        raise InvalidInput({"_form": email_bounced_text(client)})
     round_number = bundle.confirmations_round + 1
     messages = [
         (

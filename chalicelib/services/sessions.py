@@ -16,7 +16,14 @@ from pydantic import field_validator
 from chalicelib.domain.clients import Client
 from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import NotFound, expect_version
-from chalicelib.domain.messages import EMAIL, LINK_PLACEHOLDER, WHATSAPP, LinkRef, Message
+from chalicelib.domain.messages import (
+    EMAIL,
+    LINK_PLACEHOLDER,
+    TRAINER_NOTIFICATION,
+    WHATSAPP,
+    LinkRef,
+    Message,
+)
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import PortalClient
 from chalicelib.domain.schedule import (
@@ -35,6 +42,7 @@ from chalicelib.domain.schedule import (
 )
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.tokens import new_id
+from chalicelib.messaging.email import client_sender
 from chalicelib.messaging.templates import clean, variables_for
 from chalicelib.messaging.texts import render_text
 from chalicelib.repo.activity import ActivityEntry
@@ -329,7 +337,6 @@ _CLIENT_TEXTS: Final[dict[str, tuple[str, str]]] = {
     "moved": ("confirmation", "moved.txt"),
     "canceled": ("canceled", "canceled.txt"),
 }
-TRAINER_NOTIFICATION: Final = "notification"
 
 
 @dataclass(frozen=True)
@@ -347,7 +354,7 @@ def client_reach(client: Client) -> Reach | None:
         return None
     if client.phone:
         return Reach(WHATSAPP, client.phone)
-    if client.email:
+    if client.email and not client.email_bouncing:  # not mailed again until edited
         return Reach(EMAIL, client.email)
     return None
 
@@ -446,8 +453,7 @@ def client_action_notices(
             session_url=LINK_PLACEHOLDER,
             portal_url=LINK_PLACEHOLDER,
         )
-        # A cancel has no approved template yet: it goes free-form (inside the window).
-        variables = {} if canceled else variables_for(kind, **values)
+        variables = variables_for(kind, **values)
         messages.append(
             message(
                 "client",
@@ -459,21 +465,20 @@ def client_action_notices(
                 subject=f"Your session with {trainer.display_name}"
                 if reach.channel == EMAIL
                 else "",
+                **client_sender(trainer, reach.channel),
             )
         )
     told = trainer_reach(trainer)
     if told is not None:
         line = f"{clean(client.name, 80)} {happened}"
+        dashboard_url = f"{base_url}/dashboard/sessions/{session.ref}"
         messages.append(
             message(
                 "trainer",
                 TRAINER_NOTIFICATION,
                 told,
-                render_text(
-                    "client_activity.txt",
-                    line=line,
-                    session_url=f"{base_url}/dashboard/sessions/{session.ref}",
-                ),
+                render_text("client_activity.txt", line=line, session_url=dashboard_url),
+                variables=variables_for(TRAINER_NOTIFICATION, what=line, url=dashboard_url),
                 subject=line if told.channel == EMAIL else "",
             )
         )
@@ -558,6 +563,7 @@ def change_notice(
         channel=reach.channel,
         to=reach.to,
         subject=f"Your session with {trainer.display_name}" if reach.channel == EMAIL else "",
+        **client_sender(trainer, reach.channel),
         text=text,
         link=LinkRef(
             kind="portal" if canceled else "session",

@@ -49,3 +49,24 @@ def dispatch_messages(context: object | None = None) -> dict:
             len(report.failed),
         )
     return dataclasses.asdict(report)
+
+
+def queue_reminders(context: object | None = None) -> dict:
+    """Queue the reminders due before sessions (each once); the dispatcher sends them."""
+    from chalicelib.services import reminders  # deferred: web requests never load it
+
+    deps = runtime.job_deps()
+    deployed = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    time_left = getattr(context, "get_remaining_time_in_millis", None) if deployed else None
+    report = reminders.queue_reminders(deps.repo, deps.base_url, deps.now, time_left=time_left)
+    if report.not_configured:
+        log.warning("reminders: %s", report.not_configured)
+    if report.due:
+        log.info(
+            "reminders: %s due, %s queued, %s passed with none, %s changed meanwhile",
+            report.due,
+            report.claimed,
+            report.skipped,
+            report.stale,
+        )
+    return dataclasses.asdict(report)

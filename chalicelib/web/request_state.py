@@ -83,7 +83,13 @@ class RequestState:
     def deps(self) -> Deps:
         """What this request's use cases are handed (made on first use)."""
         if self._deps is None:
-            self._deps = runtime.deps(self.now)
+            try:
+                base = self.base_url
+            except NoTrustedBaseUrl:
+                base = ""  # a link maker refuses in words; pages without links still work
+            self._deps = runtime.deps(self.now, base_url=base)
+            if base and not self.cfg.public_base_url:
+                runtime.remember_public_url(self._deps, base)
         return self._deps
 
     # URLs ----------------------------------------------------------------------------

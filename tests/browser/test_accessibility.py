@@ -110,7 +110,7 @@ def audited_pages(browser: Browser, base_url: str, demo_state: dict[str, Any]) -
         page.locator("section.day").nth(2).locator("a.slot.slot-match").click()
         page.get_by_role("button", name="Send offer to Priya Shah").click()
         expect(page.get_by_text("Offer sent")).to_be_visible()
-        page.goto("/dashboard/whatsapp")
+        page.goto("/dashboard/whatsapp/all")
         offer = re.search(r"/o/[A-Za-z0-9_-]{43}", page.locator(".message-text").first.inner_text())
         assert offer, "no offer link in the WhatsApp tab"
 
@@ -143,6 +143,10 @@ def audited_pages(browser: Browser, base_url: str, demo_state: dict[str, Any]) -
         Audited("client profile", profile),
         Audited("client profile with a bundle", ella_profile),
         Audited("whatsapp", "/dashboard/whatsapp"),
+        Audited("whatsapp all messages", "/dashboard/whatsapp/all"),
+        Audited(
+            "whatsapp conversation", profile.replace("/dashboard/clients/", "/dashboard/whatsapp/")
+        ),
         Audited("settings", "/dashboard/settings"),
         Audited("locations", "/dashboard/settings/locations"),
         Audited("weekly template", "/dashboard/settings/template"),

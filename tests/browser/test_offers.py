@@ -76,7 +76,7 @@ def test_a_freed_slot_is_offered_and_accepted_on_a_phone(
     expect(purple).to_be_visible()
     screenshot(trainer, "offers-desktop-2-locked", full_page=False)
 
-    trainer.goto("/dashboard/whatsapp")
+    trainer.goto("/dashboard/whatsapp/all")
     text = trainer.locator(".message-row .message-text").first.inner_text()
     link = re.search(r"/o/[A-Za-z0-9_-]{43}", text)
     assert link, text

@@ -139,5 +139,6 @@ def test_a_trainer_sells_a_bundle_and_sends_its_confirmations(
     expect(page.get_by_role("link", name="Training plan")).to_be_visible()
     screenshot(page, f"programs-{viewport}-6-session-log")
     page.get_by_role("link", name="WhatsApp", exact=True).first.click()
+    page.get_by_role("list", name="Conversations").get_by_role("link", name="Priya Shah").click()
     expect(page.get_by_text(f"Email to {email}")).to_have_count(12)
     assert page.js_errors == []  # type: ignore[attr-defined]

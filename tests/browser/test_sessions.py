@@ -104,12 +104,13 @@ def test_a_trainer_is_paid_invoices_moves_and_cancels(
 
     page.get_by_role("link", name="WhatsApp", exact=True).first.click()
     expect(page.get_by_role("heading", name="WhatsApp")).to_be_visible()
-    message = page.locator(".message-row").first
+    page.get_by_role("list", name="Conversations").get_by_role("link", name="Priya Shah").click()
+    message = page.locator(".bubble-out").last  # newest last
     expect(message).to_contain_text("Amount due: £45.00")
     expect(message).to_contain_text("Sort code: 04-00-04")
     link = message.get_by_role("link", name="Send from my phone")
     assert (link.get_attribute("href") or "").startswith("https://wa.me/447400123456?text=")
-    wait_for_badge(page, ".message-row .badge", "Logged")  # the log provider
+    wait_for_badge(page, ".bubble-out:last-child .bubble-status .badge", "Logged")  # log provider
     screenshot(page, f"sessions-{viewport}-2-whatsapp-tab")
 
     # Cancel the Thursday session: its slot is open (green) in the week again.

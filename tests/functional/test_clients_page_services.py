@@ -91,6 +91,7 @@ def test_the_profile_page_is_five_reads_with_everything_the_page_shows(
         "price": "40.00",
         "shared_notes": "",
         "private_notes": "",
+        "reminders_off": "",
         "version": str(priya.version),
     }
     assert page.enabled == {studio} and [loc.id for loc in page.locations] == [studio]

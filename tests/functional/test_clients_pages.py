@@ -445,7 +445,7 @@ def test_step_six_ticks_when_every_active_clients_link_is_copied_or_sent(
     assert sent.status == 303, sent.body
     shown = html.unescape(trainer.follow(sent).body)
     assert "Portal link queued on WhatsApp" in shown and "https://wa.me/447400123456?text=" in shown
-    tab = html.unescape(trainer.get("/dashboard/whatsapp").body)
+    tab = html.unescape(trainer.get("/dashboard/whatsapp/all").body)
     assert "Portal link" in tab and "this is your personal link" in tab
     assert re.search(r"http://testserver/c/[A-Za-z0-9_-]{43}", tab)
     assert f'href="/dashboard/clients/{priya}">Open the profile' in tab

@@ -68,7 +68,7 @@ def booked(trainer: Browser, clock) -> tuple[str, str]:
 
 
 def messages_in_tab(trainer: Browser, query: str = "") -> int:
-    return trainer.get(f"/dashboard/whatsapp{query}").body.count('class="list-row message-row"')
+    return trainer.get(f"/dashboard/whatsapp/all{query}").body.count('class="list-row message-row"')
 
 
 # Invoices ------------------------------------------------------------------------------
@@ -82,7 +82,7 @@ def test_an_invoice_is_queued_with_the_price_and_bank_details(
     body = trainer.get(session_url).body
     assert "Invoice by WhatsApp" in body and "badge-queued" in body
     assert "Invoice sent" in body and "Resend invoice" in body
-    tab = trainer.get("/dashboard/whatsapp").body
+    tab = trainer.get("/dashboard/whatsapp/all").body
     for text in (
         "Amount due: £40.00",
         "Payee: Alex Byrne",
@@ -130,7 +130,7 @@ def test_an_invoice_to_an_iban_names_the_iban_and_bic_and_no_sort_code(
         "Reference: PRIYA 26 NOV\n"
     ) in text
     assert "Sort code" not in text and "Account number" not in text
-    assert "IBAN: DE89 3704 0044 0532 0130 00" in trainer.get("/dashboard/whatsapp").body
+    assert "IBAN: DE89 3704 0044 0532 0130 00" in trainer.get("/dashboard/whatsapp/all").body
 
 
 @pytest.mark.parametrize(
@@ -269,7 +269,7 @@ def test_a_confirmation_carries_the_clients_link_to_the_session(
     session_url, _client = booked
     page = send(trainer, session_url, "confirm")
     assert page.status == 303 and "saved=confirm" in page.location
-    tab = trainer.get("/dashboard/whatsapp").body
+    tab = trainer.get("/dashboard/whatsapp/all").body
     link = re.search(r"Change or cancel it here: http://testserver(/s/[A-Za-z0-9_-]{43})", tab)
     assert "Confirmation" in tab and "is confirmed:" in tab and link
     opened = Browser(chalice_client, []).get(link.group(1))  # the client taps it
@@ -306,11 +306,11 @@ def test_the_whatsapp_tab_filters_by_client_and_ignores_foreign_ids(
     send(trainer, omar_url, "confirm")
     assert messages_in_tab(trainer) == 2
     assert messages_in_tab(trainer, f"?client={priya}") == 1
-    only_omar = trainer.get(f"/dashboard/whatsapp?client={omar}").body
+    only_omar = trainer.get(f"/dashboard/whatsapp/all?client={omar}").body
     assert "Omar Haddad" in only_omar and "Amount due" not in only_omar
     assert messages_in_tab(other_trainer, f"?client={priya}") == 0  # not their client
     assert messages_in_tab(trainer, "?client=nope") == 2  # unknown id: everything
-    body = trainer.get("/dashboard/whatsapp").body
+    body = trainer.get("/dashboard/whatsapp/all").body
     assert body.index("Omar Haddad") < body.index("Amount due")  # newest first
 
 
@@ -321,14 +321,14 @@ def test_the_whatsapp_tab_pages_and_is_three_round_trips(
     for _ in range(27):
         send(trainer, session_url, "confirm")
         clock.advance(seconds=1)
-    first = trainer.get("/dashboard/whatsapp")
+    first = trainer.get("/dashboard/whatsapp/all")
     assert first.db_calls == 3  # session + profile, clients (for the filter), one Query
     assert first.body.count('class="list-row message-row"') == 25
     cursor = re.search(r'after=([^"&]+)"', first.body)
     assert cursor
-    second = trainer.get(f"/dashboard/whatsapp?after={cursor.group(1)}")
+    second = trainer.get(f"/dashboard/whatsapp/all?after={cursor.group(1)}")
     assert second.body.count('class="list-row message-row"') == 2
-    assert trainer.get("/dashboard/whatsapp?after=garbage").status == 200
+    assert trainer.get("/dashboard/whatsapp/all?after=garbage").status == 200
 
 
 def test_html_in_a_client_name_is_inert_in_messages(trainer: Browser, clock) -> None:
@@ -338,7 +338,7 @@ def test_html_in_a_client_name_is_inert_in_messages(trainer: Browser, clock) -> 
     ((week, slot_id),) = slots_on(trainer, "2026-W48")
     session_url = allocate(trainer, week, slot_id, client).location.split("?")[0]
     send(trainer, session_url, "confirm")
-    tab = trainer.get("/dashboard/whatsapp").body
+    tab = trainer.get("/dashboard/whatsapp/all").body
     assert "<img src=x" not in tab and "&lt;img src=x" in tab
 
 
@@ -366,7 +366,7 @@ def test_the_dispatcher_sends_queued_messages_once_through_the_log_provider(
     second = _invoke_dispatcher(chalice_client)
     assert second["due"] == 0  # sent: out of the due-work index
     assert "badge-sent" in trainer.get(session_url).body
-    tab = trainer.get("/dashboard/whatsapp").body
+    tab = trainer.get("/dashboard/whatsapp/all").body
     assert "badge-sent" in tab and ">Logged</span>" in tab  # printed, not delivered
 
 
@@ -387,7 +387,7 @@ def test_a_failing_provider_is_retried_with_backoff_then_shown_failed(
         report = dispatcher.dispatch(repo, clock.now, broken)
         assert report.claimed == 1
         assert dispatcher.dispatch(repo, clock.now, broken).claimed == 0  # not due yet
-        body = trainer.get("/dashboard/whatsapp").body
+        body = trainer.get("/dashboard/whatsapp/all").body
         if report.retried:
             assert "Retrying: Twilio 503" in body and "badge-queued" in body
             (message,) = repo.outbox.page(_tid(trainer), None, None)[0]
@@ -395,7 +395,7 @@ def test_a_failing_provider_is_retried_with_backoff_then_shown_failed(
             clock.advance(hours=1)
     assert [w.total_seconds() / 60 for w in waits] == [1, 4, 16, 60]
     assert len(calls) == 5
-    body = trainer.get("/dashboard/whatsapp").body
+    body = trainer.get("/dashboard/whatsapp/all").body
     assert "badge-failed" in body and "Twilio 503: Service Unavailable" in body
     assert "Retrying" not in body
     clock.advance(days=1)

@@ -107,7 +107,7 @@ def run_flow(browser: Browser, chalice_client: Client) -> Secrets:
         slot_page, {"action": "offer", "client_id": omar, "version": version.group(1)}
     )
     assert sent.status == 303, sent.body
-    offer = OFFER_LINK.search(browser.get("/dashboard/whatsapp").body)
+    offer = OFFER_LINK.search(browser.get("/dashboard/whatsapp/all").body)
     assert offer
     secrets.add("Omar's offer link token", offer.group(1).removeprefix("/o/"))
     assert omar_phone.get(offer.group(1)).status == 200

@@ -67,7 +67,7 @@ def _send(scene: Scene):
 
 
 def _offer_link(scene: Scene) -> str:
-    found = OFFER_LINK.search(scene.trainer.get("/dashboard/whatsapp").body)
+    found = OFFER_LINK.search(scene.trainer.get("/dashboard/whatsapp/all").body)
     assert found
     return found.group(1)
 
@@ -85,7 +85,7 @@ def test_sending_an_offer_locks_the_slot_and_queues_the_message(scene: Scene) ->
     assert sent.status == 303 and "saved=offer" in sent.location
     week = scene.trainer.get(WEEK).body
     assert "slot slot-locked" in week and "Offered: Omar Haddad" in week
-    tab = scene.trainer.get("/dashboard/whatsapp").body
+    tab = scene.trainer.get("/dashboard/whatsapp/all").body
     assert "Last-minute offer" in tab and "a last-minute spot just opened" in tab
     assert "Open the slot" in tab and OFFER_LINK.search(tab)
     page = scene.trainer.get(scene.slot_path).body

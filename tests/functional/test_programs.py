@@ -358,7 +358,7 @@ def test_validation_creates_the_bundle_and_its_sessions_at_once_and_sends_nothin
     assert len(prices) == 12 and prices.count("£8.34") == 4 and prices.count("£8.33") == 8
     week = trainer.get("/dashboard/schedule?week=2026-W49").body
     assert "Priya Shah" in week
-    assert "No messages yet" in trainer.get("/dashboard/whatsapp").body
+    assert "No messages yet" in trainer.get("/dashboard/whatsapp/all").body
     # Validate twice (a double click, the back button): still one bundle
     again = trainer.post(wizard_path(draft, "confirm"), {"action": "create", "version": "9"})
     assert again.status == 303 and "saved=already" in again.location
@@ -506,7 +506,7 @@ def test_send_confirmations_queues_one_per_session_once_and_resend_is_explicit(
     first_session = SESSION_LINK.findall(page)[0]
     log = trainer.get(first_session).body
     assert "Confirmation by email" in log and "Queued" in log
-    messages = trainer.get("/dashboard/whatsapp").body
+    messages = trainer.get("/dashboard/whatsapp/all").body
     assert messages.count("Email to priya@example.com") == 12
     # the dispatcher sends them (console email locally)
     before = len(outbox)
@@ -521,7 +521,7 @@ def test_send_confirmations_queues_one_per_session_once_and_resend_is_explicit(
     assert "Sent" in trainer.get(first_session).body
     resend = trainer.post(path, {"action": "confirm", "round": "1"})
     assert resend.status == 303
-    assert trainer.get("/dashboard/whatsapp").body.count("Email to priya@example.com") == 24
+    assert trainer.get("/dashboard/whatsapp/all").body.count("Email to priya@example.com") == 24
 
 
 def test_confirmations_go_by_whatsapp_without_an_email(trainer: Browser, studio_setup) -> None:
@@ -529,7 +529,7 @@ def test_confirmations_go_by_whatsapp_without_an_email(trainer: Browser, studio_
     path = f"/dashboard/bundles/{bundle}"
     assert "Send confirmations (2 by WhatsApp)" in trainer.get(path).body
     trainer.post(path, {"action": "confirm", "round": "0"})
-    messages = trainer.get("/dashboard/whatsapp").body
+    messages = trainer.get("/dashboard/whatsapp/all").body
     assert messages.count(">Send from my phone</a>") == 2 and "Email to" not in messages
 
 

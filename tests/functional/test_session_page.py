@@ -80,19 +80,21 @@ def test_cancel_asks_first_and_tells_the_client_on_whatsapp(trainer: Browser, bo
     assert done.status == 303 and "saved=cancel_told" in done.location
     body = html.unescape(trainer.get(booked).body)
     assert "the client was told on WhatsApp" in body and "Cancellation notice" in body
-    tab = html.unescape(trainer.get("/dashboard/whatsapp").body)
+    tab = html.unescape(trainer.get("/dashboard/whatsapp/all").body)
     assert "has had to cancel your session on Thursday 26 Nov 09:00–10:00 2026 at Studio" in tab
     assert re.search(r"book another time: http://testserver/c/[A-Za-z0-9_-]{43}", tab)
     # a replay of the same form is refused by the version: no second message
     again = trainer.post(booked, {"action": "cancel", "version": "1"})
     assert again.status == 409
-    assert html.unescape(trainer.get("/dashboard/whatsapp").body).count("has had to cancel") == 1
+    assert (
+        html.unescape(trainer.get("/dashboard/whatsapp/all").body).count("has had to cancel") == 1
+    )
 
 
 def test_cancel_without_telling_queues_no_message(trainer: Browser, booked: str) -> None:
     done = trainer.post(booked, {"action": "cancel", "version": "1", "quiet": "yes"})
     assert done.status == 303 and "saved=cancel" in done.location
-    assert "has had to cancel" not in trainer.get("/dashboard/whatsapp").body
+    assert "has had to cancel" not in trainer.get("/dashboard/whatsapp/all").body
 
 
 def test_a_past_session_cannot_be_canceled_only_voided(

@@ -159,8 +159,9 @@ def test_the_bank_details_format_defaults_from_the_country(trainer: Browser) -> 
     assert trainer.post("/dashboard/settings", form).status == 303
     page = trainer.get("/dashboard/settings")
     assert 'name="bank_scheme" value="iban" checked' in page.body
-    # booking window, default view, bank format, how the trainer hears of client actions
-    assert page.body.count(" checked>") == 4
+    # booking window, default view, bank format, how the trainer hears of client actions,
+    # reminders before sessions, the WhatsApp sender
+    assert page.body.count(" checked>") == 6
 
 
 def test_an_iban_is_saved_shown_in_print_form_and_the_uk_fields_are_dropped(

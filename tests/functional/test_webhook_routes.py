@@ -312,9 +312,9 @@ def test_a_message_with_no_report_after_a_day_says_so_on_the_session_page_and_th
     _sent_confirmation(trainer, booked, clock, "twilio")
     clock.advance(hours=24)
     assert "No delivery report" not in trainer.get(booked).body
-    assert "No delivery report" not in trainer.get("/dashboard/whatsapp").body
+    assert "No delivery report" not in trainer.get("/dashboard/whatsapp/all").body
     clock.advance(seconds=1)
     session_page = trainer.get(booked).body
     assert "No delivery report" in session_page
     assert _status_in_log(trainer, booked) == "sent"  # the state itself is unchanged
-    assert "No delivery report" in trainer.get("/dashboard/whatsapp").body
+    assert "No delivery report" in trainer.get("/dashboard/whatsapp/all").body

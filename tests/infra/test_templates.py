@@ -25,8 +25,8 @@ CONFIG = json.loads((PROJECT_ROOT / ".chalice" / "config.json").read_text())
 REGION = "eu-west-2"
 
 # Logical ids Chalice generates for app.py: the API handler and one per @app.schedule.
-EXPECTED_FUNCTIONS = {"APIHandler", "ExpireOfferLocks", "DispatchMessages"}
-SCHEDULED_FUNCTIONS = {"ExpireOfferLocks", "DispatchMessages"}
+EXPECTED_FUNCTIONS = {"APIHandler", "ExpireOfferLocks", "DispatchMessages", "QueueReminders"}
+SCHEDULED_FUNCTIONS = {"ExpireOfferLocks", "DispatchMessages", "QueueReminders"}
 
 
 def _tool(name: str) -> str:

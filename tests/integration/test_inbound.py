@@ -187,3 +187,28 @@ def test_the_dispatchers_window_check_reads_the_last_inbound(repo: Repository, p
     assert check(trainer.id, message)
     clock[0] = NOW + timedelta(hours=24)
     assert not check(trainer.id, message)
+
+
+def test_the_trainers_notification_never_rides_the_clients_window(repo: Repository, priya) -> None:
+    # The notification names the client (client_id) but goes to the trainer's own number,
+    # whose window the client's message cannot open.
+    trainer, client = priya
+    conversations.record_inbound(repo, inbound("SM1"))
+    check = conversations.window_check(repo, lambda: NOW)
+    to_client = message_for(client, "2026-W48", client.id, kind="confirmation")
+    to_trainer = to_client.model_copy(update={"kind": "notification", "to": "+447400654321"})
+    assert check(trainer.id, to_client)
+    assert not check(trainer.id, to_trainer)
+
+
+def test_a_reply_keeps_which_of_our_messages_it_answers(repo: Repository, priya) -> None:
+    answer = inbound("SM2")
+    answer = Inbound(**{**answer.__dict__, "replied_to": "SM" + "ab" * 16})
+    conversations.record_inbound(repo, answer)
+    conversations.record_inbound(repo, inbound("SM3"))  # just writing: nothing kept
+    kept = {
+        i["provider_id"]: i.get("replied_to")
+        for i in table_items(repo)
+        if i.get("type") == "inbound"
+    }
+    assert kept == {"SM2": "SM" + "ab" * 16, "SM3": None}

@@ -28,6 +28,8 @@ BUSINESS_INITIATED = {
     "portal_link",
     "cancel_notice",
     "move_notice",
+    "canceled",
+    "notification",
 }
 SID = "HX" + "0123456789abcdef" * 2
 LINK_URL = "https://book.example.com/s/q3V9xYJ2mQ7bL0aR4tWc8"
@@ -91,7 +93,9 @@ def test_the_docs_give_each_template_exactly_as_sent(kind: str) -> None:
 def test_a_link_in_a_variable_is_the_whole_variable_not_spliced_into_fixed_text() -> None:
     for spec in SPECS.values():
         assert "http" not in spec.body
-        assert spec.needs_link == (spec.kind != "invoice")  # an invoice carries no link
+        # An invoice carries no link; the trainer's notification links to the dashboard
+        # (a plain URL the trainer signs in to, not a capability link).
+        assert spec.needs_link == (spec.kind not in {"invoice", "notification"})
 
 
 # --- Variables made safe --------------------------------------------------------------------

@@ -369,3 +369,47 @@ def test_an_inbound_without_a_readable_token_answers_503(monkeypatch: pytest.Mon
     monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
     monkeypatch.delenv("TWILIO_AUTH_TOKEN_PARAM", raising=False)
     assert webhooks.twilio_inbound(BASE, twilio_inbound_form(), "sig", NOW).status == 503
+
+
+# --- Which of our messages a client answered ------------------------------------------------
+REPLIED_SID = "SM" + "ab" * 16
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        (REPLIED_SID, REPLIED_SID),
+        ("MM" + "0f" * 16, "MM" + "0f" * 16),
+        ("", ""),
+        ("SM123", ""),  # not a SID: shown nowhere
+        ("<script>", ""),
+    ],
+)
+def test_a_twilio_reply_names_the_message_it_answers(given: str, kept: str) -> None:
+    found = twilio.inbound(twilio_inbound_form(OriginalRepliedMessageSid=given), NOW)
+    assert found is not None and found.replied_to == kept
+
+
+@pytest.mark.parametrize(
+    ("context", "kept"),
+    [
+        (
+            {"from": "15550783881", "id": "wamid.HBgLNDQ3NDAwMTIzNDU2FQIAERgSQUM="},
+            "wamid.HBgLNDQ3NDAwMTIzNDU2FQIAERgSQUM=",
+        ),
+        ({"from": "15550783881", "id": "not-a-wamid"}, ""),
+        ({"from": "15550783881"}, ""),
+        ("wamid.x", ""),  # context must be an object
+    ],
+)
+def test_a_meta_reply_names_the_message_it_answers(context: object, kept: str) -> None:
+    message = {
+        "from": "447400123456",
+        "id": "wamid.HBgLNDQ3NDAwMTIzNDU2FQIAEhg=",
+        "timestamp": "1795424400",
+        "type": "text",
+        "text": {"body": "Yes please"},
+        "context": context,
+    }
+    (found,) = meta.parse_events(webhook({"messages": [message]})).inbound
+    assert found.replied_to == kept
