@@ -7,6 +7,7 @@ Goes through the same services as the pages, so the demo obeys every rule a trai
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime, timedelta
 
 from chalicelib import runtime
@@ -18,8 +19,17 @@ from chalicelib.domain.settings import PaymentDetails, TrainerSettings
 from chalicelib.domain.template import SaveSlot
 from chalicelib.domain.timeutil import local_today
 from chalicelib.domain.tokens import new_id
+from chalicelib.messaging.payloads import Inbound
 from chalicelib.repo.repository import Repository
-from chalicelib.services import account, clients, programs, schedule
+from chalicelib.services import (
+    account,
+    clients,
+    conversations,
+    messages,
+    programs,
+    schedule,
+    sessions,
+)
 from chalicelib.services.deps import Deps
 
 DEMO_EMAIL = "demo@ptbookings.local"
@@ -131,7 +141,36 @@ def seed_demo(repo: Repository, now: datetime) -> str | None:
     assert stored is not None
     schedule.apply_template(repo, runtime.links(), stored, schedule.this_week(stored, now), 2, now)
     _seed_programs(repo, stored, location_ids, now)
+    _seed_conversation(repo, stored, now)
     return trainer.id
+
+
+def _seed_conversation(repo: Repository, trainer: Trainer, now: datetime) -> None:
+    """Priya's conversation: her next session confirmed an hour ago, and her reply since,
+    so the WhatsApp tab shows a conversation with an open window and one unread."""
+    priya = next(c for c in repo.list_clients(trainer.id) if c.name == "Priya Shah")
+    upcoming = repo.client_upcoming(trainer.id, priya.id, now, limit=1)
+    if not upcoming:
+        return
+    messages.send_confirmation(
+        repo,
+        trainer,
+        upcoming[0],
+        new_id(),
+        sessions.session_link_ref(runtime.config().public_base_url, trainer.id),
+        now - timedelta(hours=1),
+    )
+    conversations.record_inbound(
+        repo,
+        Inbound(
+            provider="twilio",
+            from_e164=priya.phone,
+            to="+14155238886",
+            text="Thanks! Could we move next week's to 19:00?",
+            provider_message_id="SM" + secrets.token_hex(16),
+            received_at=now - timedelta(minutes=20),
+        ),
+    )
 
 
 def _seed_programs(
