@@ -19,14 +19,13 @@ from typing import Final
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.message_kinds import TEMPLATE_KINDS as TEMPLATE_KINDS
+from chalicelib.domain.message_kinds import TRAINER_NOTIFICATION
 from chalicelib.domain.schedule import Session
 from chalicelib.domain.settings import PaymentDetails
 
 WHATSAPP: Final = "whatsapp"
 EMAIL: Final = "email"
-
-# What a client did, told to the trainer (their own number or email, by their setting).
-TRAINER_NOTIFICATION: Final = "notification"
 
 KINDS: Final = {
     "invoice": "Invoice",

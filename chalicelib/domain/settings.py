@@ -18,6 +18,7 @@ from chalicelib.domain.bank import (
 from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import format_clock, is_on_grid, parse_time_fields
+from chalicelib.domain.message_kinds import TEMPLATE_KINDS
 from chalicelib.domain.money import OFFERED_CURRENCIES, locale_for_country
 from chalicelib.domain.money import format_money as format_money  # re-exported: older callers
 from chalicelib.domain.phone import parse_phone
@@ -77,6 +78,9 @@ class WhatsAppSender(BaseModel):
     account_sid: str = ""  # Twilio
     phone_number_id: str = ""  # Meta
     token_ref: str = ""  # Twilio auth token or Meta access token
+    # Twilio: the trainer's own Content SIDs (kind -> HX…), approved on their account; a
+    # stage's SIDs belong to the stage's account and cannot be used from another.
+    content_sids: dict[str, str] = Field(default_factory=dict)
     app_secret_ref: str = ""  # Meta: signs the webhook posts of the trainer's own app
     # Typed into the trainer's Meta app with the webhook URL (derived, not a secret).
     verify_token: str = ""
@@ -159,6 +163,8 @@ class SaveSettings(PaymentInput, Versioned):
     twilio_number: str = ""
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")  # write-only: never shown back or logged
+    # One line per message kind: "confirmation HX…" (docs/whatsapp-senders.md).
+    twilio_content_sids: str = ""
     meta_phone_number_id: str = ""
     meta_access_token: SecretStr = SecretStr("")
     meta_app_secret: SecretStr = SecretStr("")
@@ -383,8 +389,49 @@ def _parse_twilio(
             if previous.kind == "twilio" and previous.token_ref
             else "Enter the account's auth token (Twilio Console, Account info)."
         )
-    sender = WhatsAppSender(kind="twilio", number=number, account_sid=sid, token_ref=kept_ref)
+    sender = WhatsAppSender(
+        kind="twilio",
+        number=number,
+        account_sid=sid,
+        token_ref=kept_ref,
+        content_sids=parse_content_sids(typed.twilio_content_sids, errors),
+    )
     return sender, SenderSecrets(token=SecretStr(token))
+
+
+_CONTENT_SID_LINE = re.compile(r"^\s*([a-z_]+)\s*[:=]?\s*(HX[0-9a-fA-F]{32})\s*$")
+
+
+def parse_content_sids(raw: str, errors: dict[str, str]) -> dict[str, str]:
+    """ "confirmation HX…" per line (":" or "=" between also read), blank lines skipped;
+    every problem named with its line, so a long paste can be fixed in one go."""
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        matched = _CONTENT_SID_LINE.match(line)
+        if matched is None:
+            problems.append(
+                f"line {number} is not a kind and a Content SID (HX and 32 characters 0–9, a–f)"
+            )
+            continue
+        kind, sid = matched.group(1), "HX" + matched.group(2)[2:].lower()
+        if kind not in TEMPLATE_KINDS:
+            problems.append(f"line {number}: “{kind}” is not a message kind")
+        elif kind in found:
+            problems.append(f"line {number}: {kind} is there twice")
+        else:
+            found[kind] = sid
+    if problems:
+        errors["twilio_content_sids"] = (
+            "Check your Content SIDs: "
+            + "; ".join(problems[:3])
+            + ". Kinds: "
+            + ", ".join(TEMPLATE_KINDS)
+            + "."
+        )
+    return found
 
 
 def _parse_meta(

@@ -357,6 +357,19 @@ class TemplateSet:
 
     provider: str
     bindings: Mapping[str, Binding]
+    # Where a missing kind is added, for the failure's words: the stage's setting, or a
+    # trainer's own Settings for their own Twilio account.
+    set_up_in: str = TEMPLATES_ENV
+
+    @classmethod
+    def own_twilio(cls, content_sids: Mapping[str, str]) -> TemplateSet:
+        """A trainer's own Twilio account's templates (their Settings): maybe none yet,
+        which still means "templates outside the window", never free-form there."""
+        return cls(
+            "twilio",
+            {kind: Binding(content_sid=sid) for kind, sid in content_sids.items()},
+            set_up_in="Settings, WhatsApp sender, Content SIDs",
+        )
 
     def send(self, kind: str, parameters: tuple[str, ...]) -> TemplateSend:
         binding = self.bindings[kind]
@@ -441,7 +454,7 @@ def choose(
     if kind not in templates.bindings:
         raise SendError(
             f"No WhatsApp template is set up for {kind.replace('_', ' ')} messages "
-            f"(add {kind!r} to {TEMPLATES_ENV}); send it from your phone.",
+            f"(add {kind!r} in {templates.set_up_in}); send it from your phone.",
             retryable=False,
         )
     if not variables:

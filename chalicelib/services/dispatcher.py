@@ -225,12 +225,12 @@ class StageSender:
         try:
             token = secrets.read(trainer_id, whatsapp.TOKEN, sender.token_ref)
             if sender.kind == "twilio":
-                # Content SIDs belong to one Twilio account, so the stage's templates are
-                # no use here: text only (outside the window Twilio answers 63016).
+                # Content SIDs belong to one Twilio account, so the stage's are no use
+                # here: the trainer's own, from their Settings.
                 provider: whatsapp.Provider = whatsapp.own_twilio_provider(
                     sender.account_sid, sender.number, token
                 )
-                return provider, None
+                return provider, templates.TemplateSet.own_twilio(sender.content_sids)
             provider = whatsapp.own_meta_provider(sender.phone_number_id, token)
             # Meta templates go by name: the stage's, approved again on the trainer's
             # account (docs/whatsapp-senders.md), when the stage itself is on Meta.

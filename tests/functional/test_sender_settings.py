@@ -5,6 +5,7 @@ and a wrong signature, on a stage whose shared sender is neither."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 
@@ -109,6 +110,23 @@ def test_a_saved_sender_says_a_token_is_saved_and_never_shows_it(
     again = _save(trainer, **_twilio_fields(twilio_auth_token=""))
     assert again.status == 303
     assert "A token is saved." in trainer.follow(again).body
+
+
+def test_content_sids_are_saved_shown_back_and_a_bad_line_keeps_the_paste(
+    trainer: Browser,
+) -> None:
+    pasted = f"confirmation HX{'ab' * 16}\nreminder HX{'cd' * 16}"
+    saved = _save(trainer, **_twilio_fields(twilio_content_sids=pasted))
+    assert saved.status == 303
+    page = trainer.follow(saved).body
+    assert '<label for="twilio_content_sids">' in page
+    assert pasted in html.unescape(page)  # one kind per line, as typed
+    bad = f"confirmation HX{'ab' * 16}\nremnder <b>HX1</b>"
+    with unchanged(runtime.repository()):
+        refused = _save(trainer, **_twilio_fields(twilio_content_sids=bad))
+    assert refused.status == 400
+    assert "line 2 is not a kind and a Content SID" in html.unescape(refused.body)
+    assert "remnder &lt;b&gt;HX1&lt;/b&gt;" in refused.body  # kept, escaped
 
 
 BAD_INPUTS = [

@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
-from chalicelib.domain.messages import EMAIL, WHATSAPP, Message
+from chalicelib.domain.messages import EMAIL, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.settings import SaveSettings, WhatsAppSender
 from chalicelib.messaging import whatsapp
@@ -250,8 +250,11 @@ def test_the_stages_shared_number_cannot_be_claimed(
 # --- The dispatcher: a route per trainer -----------------------------------------------------
 
 
-def _queue(repo: Repository, trainer: Trainer, ids: list[str]) -> None:
-    """Messages due now for one client of `trainer`; an id starting with "e" is an email."""
+def _queue(
+    repo: Repository, trainer: Trainer, ids: list[str], variables: dict[str, str] | None = None
+) -> None:
+    """Messages due now for one client of `trainer`; an id starting with "e" is an email.
+    `variables`: the confirmation template's, for a send outside the window."""
     trainer, studio = add_location(repo, trainer)
     client = add_client(repo, trainer)
     booking = allocate(repo, trainer, add_slot(repo, trainer, studio), client)
@@ -269,6 +272,7 @@ def _queue(repo: Repository, trainer: Trainer, ids: list[str]) -> None:
             to="priya@example.com" if by_email else client.phone,
             subject="Your session" if by_email else "",
             text="See you on Wednesday.",
+            variables=variables or {},
             created_at=NOW,
             next_attempt_at=NOW,
         )
@@ -371,6 +375,7 @@ def test_an_own_twilio_sender_sends_from_the_trainers_account_with_one_token_rea
         local=True,
         trainer_sender=dispatcher.settings_sender(repo),
         secrets=whatsapp.TrainerSecrets("/pt-bookings/test", read_secret=reads),  # type: ignore[arg-type]
+        window_open=lambda _trainer, _message: True,  # free-form: inside the client's window
     )
 
     report = dispatcher.dispatch(repo, NOW, sender)
@@ -388,6 +393,53 @@ def test_an_own_twilio_sender_sends_from_the_trainers_account_with_one_token_rea
     assert request.form["StatusCallback"] == (
         f"{BASE}/webhooks/twilio/status?m=~coach.{message.ref}"
     )
+
+
+def test_outside_the_window_an_own_twilio_sender_uses_the_trainers_content_sids(
+    repo: Repository,
+    fake_twilio: FakeTwilio,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The stage's Content SIDs belong to the stage's account: the trainer's own go out,
+    # and a kind they have none for fails in words instead of going free-form (63016).
+    monkeypatch.setenv("TWILIO_API_BASE", fake_twilio.url)
+    own_sid = "HX" + "ab" * 16
+    coach = make_trainer(repo)
+    form = _twilio_form(coach).model_copy(update={"twilio_content_sids": f"confirmation {own_sid}"})
+    coach = account.save_settings(_deps(repo), coach, form)
+    assert coach.settings.whatsapp_sender.content_sids == {"confirmation": own_sid}
+    values = {"first_name": "Priya", "trainer": "Coach", "when": "Wed 09:00", "place": "Studio"}
+    _queue(repo, coach, ["c1"], variables=values)
+    sender = dispatcher.StageSender(
+        links_module.fixed(b"stage-secret"),
+        BASE,
+        local=True,
+        trainer_sender=dispatcher.settings_sender(repo),
+        secrets=whatsapp.TrainerSecrets("/pt-bookings/test", read_secret=runtime.ssm_secret),
+    )
+    stored = _stored(repo, "coach")["c1"]
+    with_link = stored.model_copy(
+        update={
+            "link": LinkRef(
+                kind="session",
+                base=BASE,
+                trainer_id="coach",
+                client_id=stored.client_id,
+                target_id=stored.subject_id,
+            )
+        }
+    )
+
+    sent = sender("coach", with_link)
+    assert sent.provider == "twilio"
+    (request,) = fake_twilio.requests
+    assert request.form["ContentSid"] == own_sid and "Body" not in request.form
+
+    reminder = with_link.model_copy(update={"kind": "reminder"})
+    with pytest.raises(whatsapp.SendError) as refused:
+        sender("coach", reminder)
+    assert "add 'reminder' in Settings, WhatsApp sender, Content SIDs" in refused.value.message
+    assert len(fake_twilio.requests) == 1  # nothing sent free-form to be refused
 
 
 def test_an_own_meta_sender_sends_from_the_trainers_number_with_their_token(

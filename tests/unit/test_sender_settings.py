@@ -198,3 +198,45 @@ def test_a_trainer_verify_token_is_checked_against_the_stage_secret() -> None:
     for wrong in (other_stage, token[:-1] + "0", "coach.", "nobody." + token[6:]):
         refused = webhooks.meta_verify({**handshake, "hub.verify_token": wrong}, links=links)
         assert refused.status in (403, 404) and "1158201444" not in refused.body
+
+
+# --- A trainer's own Twilio Content SIDs ----------------------------------------------------
+HX = "HX" + "0123456789abcdef" * 2
+HX2 = "HX" + "fedcba9876543210" * 2
+GOOD_TWILIO = {
+    "whatsapp_sender": "twilio",
+    "twilio_number": "+14155550100",
+    "twilio_account_sid": SID,
+    "twilio_auth_token": AUTH_TOKEN,
+}
+
+
+def test_content_sids_are_read_one_kind_per_line() -> None:
+    sender, _, errors = _parse(
+        **GOOD_TWILIO,
+        twilio_content_sids=f"confirmation {HX}\n\n  reminder: {HX2.upper()}\r\n",
+    )
+    assert not errors
+    assert sender.content_sids == {"confirmation": HX, "reminder": HX2}
+
+
+@pytest.mark.parametrize(
+    ("raw", "words"),
+    [
+        (f"confirmations {HX}", "line 1: “confirmations” is not a message kind"),
+        ("confirmation HX123", "line 1 is not a kind and a Content SID"),
+        (f"offer {HX}\noffer {HX2}", "line 2: offer is there twice"),
+        (f"<b>x</b> {HX}", "line 1 is not a kind and a Content SID"),
+    ],
+)
+def test_every_bad_content_sid_line_is_named(raw: str, words: str) -> None:
+    _, _, errors = _parse(**GOOD_TWILIO, twilio_content_sids=raw)
+    assert list(errors) == ["twilio_content_sids"] and words in errors["twilio_content_sids"]
+    assert "Kinds: offer, invoice" in errors["twilio_content_sids"]
+
+
+def test_the_settings_kinds_are_the_templates_kinds() -> None:
+    from chalicelib.domain.message_kinds import TEMPLATE_KINDS
+    from chalicelib.messaging.templates import SPECS
+
+    assert set(TEMPLATE_KINDS) == set(SPECS)
