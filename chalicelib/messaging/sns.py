@@ -43,26 +43,19 @@ UNSUBSCRIBE_CONFIRMATION: Final = "UnsubscribeConfirmation"
 
 # The fields each type's canonical string is made of, in byte order (AWS's list).
 # `Subject` is signed only when the message has one.
+_SUBSCRIPTION_FIELDS: Final = (
+    "Message",
+    "MessageId",
+    "SubscribeURL",
+    "Timestamp",
+    "Token",
+    "TopicArn",
+    "Type",
+)
 SIGNED_FIELDS: Final[dict[str, tuple[str, ...]]] = {
     NOTIFICATION: ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    SUBSCRIPTION_CONFIRMATION: (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
-    UNSUBSCRIBE_CONFIRMATION: (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
+    SUBSCRIPTION_CONFIRMATION: _SUBSCRIPTION_FIELDS,
+    UNSUBSCRIBE_CONFIRMATION: _SUBSCRIPTION_FIELDS,
 }
 _OPTIONAL: Final = frozenset({"Subject"})
 

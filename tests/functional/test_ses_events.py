@@ -8,12 +8,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -37,6 +35,7 @@ from chalicelib.repo.repository import Repository
 from chalicelib.services import clients, dispatcher, email_events, sessions, webhooks
 from tests.functional.conftest import Browser
 from tests.support import builders
+from tests.support.fake_http import QuietHandler, serving
 from tests.support.race import race
 
 TOPIC = "arn:aws:sns:eu-west-2:123456789012:pt-bookings-test-email-events"
@@ -90,7 +89,7 @@ def fake_sns(signer: Signer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSn
         monkeypatch.delenv(name, raising=False)
     fake = FakeSns(signer.pem)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             fake.gets.append(self.path)
             if fake.down:
@@ -103,19 +102,9 @@ def fake_sns(signer: Signer, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSn
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -18,26 +18,14 @@ from chalicelib.messaging.payloads import OutgoingWhatsApp
 from chalicelib.repo.repository import Repository
 from chalicelib.services import dispatcher
 from tests.support.builders import NOW, add_client, add_location, add_slot, allocate, make_trainer
+from tests.support.providers import no_provider_stage
 
 TRAINER = "coach"
 
 
 @pytest.fixture(autouse=True)
 def _stage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in (
-        "WHATSAPP_PROVIDER",
-        "WHATSAPP_TEMPLATES",
-        "TWILIO_ACCOUNT_SID",
-        "TWILIO_AUTH_TOKEN",
-        "TWILIO_AUTH_TOKEN_PARAM",
-        "TWILIO_WHATSAPP_FROM",
-        "TWILIO_API_BASE",
-        "http_proxy",
-        "HTTP_PROXY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("EMAIL_PROVIDER", "console")
-    whatsapp.forget_secrets()
+    no_provider_stage(monkeypatch)
     yield
     whatsapp.forget_secrets()
 

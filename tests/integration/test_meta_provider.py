@@ -8,7 +8,6 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -24,6 +23,7 @@ from chalicelib.messaging.payloads import OutgoingWhatsApp, TemplateSend
 from chalicelib.repo.repository import Repository
 from chalicelib.services import dispatcher, messages, webhooks
 from tests.support.builders import NOW, add_client, add_location, add_slot, allocate, make_trainer
+from tests.support.fake_http import QuietHandler, serving
 
 PHONE_NUMBER_ID = "106540352242922"
 TOKEN = "EAAG-test-token"
@@ -86,7 +86,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def graph() -> Iterator[FakeGraph]:
     fake = FakeGraph()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             fake.requests.append(
@@ -104,20 +104,12 @@ def graph() -> Iterator[FakeGraph]:
             self.end_headers()
             self.wfile.write(fake.body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(Handler) as url:
+        fake.url = url
+        try:
+            yield fake
+        finally:
+            fake.released.set()
 
 
 def provider(fake: FakeGraph, timeout: float = 5.0) -> MetaProvider:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -25,6 +25,7 @@ from chalicelib.repo.repository import Repository
 from chalicelib.services import account, clients, dispatcher, messages, schedule, sessions, webhooks
 from tests.integration.test_repository import make_trainer, race
 from tests.integration.test_schedule_repository import NOW, slot_form
+from tests.support.fake_http import serving
 
 
 @pytest.fixture
@@ -241,12 +242,8 @@ class _FakeTwilio(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_twilio() -> Iterator[str]:
     _FakeTwilio.requests = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeTwilio)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_FakeTwilio) as url:
+        yield url
 
 
 def test_twilio_send_then_signed_delivery_report_round_trip(

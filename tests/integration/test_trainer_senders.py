@@ -36,6 +36,7 @@ from tests.support.builders import (
     trainer_of,
 )
 from tests.support.pages import counted
+from tests.support.providers import no_provider_stage
 from tests.support.race import race
 from tests.support.table import table_items, unchanged
 
@@ -48,25 +49,9 @@ PREFIX = "/pt-bookings/test/trainers"
 
 @pytest.fixture(autouse=True)
 def _own_senders_stage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in (
-        "WHATSAPP_PROVIDER",
-        "WHATSAPP_TEMPLATES",
-        "TWILIO_ACCOUNT_SID",
-        "TWILIO_AUTH_TOKEN",
-        "TWILIO_AUTH_TOKEN_PARAM",
-        "TWILIO_WHATSAPP_FROM",
-        "TWILIO_API_BASE",
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-    ):
-        monkeypatch.delenv(name, raising=False)
+    no_provider_stage(monkeypatch)
     monkeypatch.setenv("WHATSAPP_OWN_SENDERS", "on")
     monkeypatch.setenv("APP_STAGE", "test")
-    monkeypatch.setenv("EMAIL_PROVIDER", "console")
-    whatsapp.forget_secrets()
     yield
     whatsapp.forget_secrets()
 

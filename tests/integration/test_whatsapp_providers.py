@@ -9,7 +9,6 @@ import threading
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -32,6 +31,7 @@ from chalicelib.messaging.whatsapp import (
     valid_twilio_signature,
     wa_me_link,
 )
+from tests.support.fake_http import QuietHandler, serving
 
 ACCOUNT_SID = "AC0123456789abcdef0123456789abcdef"
 AUTH_TOKEN = "tok-3f9a"
@@ -88,7 +88,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def fake_twilio() -> Iterator[FakeTwilio]:
     fake = FakeTwilio(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             pairs = urllib.parse.parse_qs(
@@ -112,20 +112,12 @@ def fake_twilio() -> Iterator[FakeTwilio]:
             self.end_headers()
             self.wfile.write(fake.body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            pass  # keep pytest's captured output about the test, not the fake
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield fake
-    finally:
-        fake.released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(Handler) as url:
+        fake.url = url
+        try:
+            yield fake
+        finally:
+            fake.released.set()
 
 
 def provider(fake: FakeTwilio, timeout: float = 5.0) -> TwilioProvider:
