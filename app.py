@@ -6,12 +6,14 @@ from chalicelib.web import (
     auth_views,
     client_views,
     dashboard_views,
+    feed_views,
     jobs_entry,
     message_views,
     portal_views,
     program_views,
     schedule_views,
     session_views,
+    time_off_views,
     webhook_views,
 )
 from chalicelib.web.middleware import http_middleware
@@ -26,7 +28,9 @@ app.register_blueprint(session_views.bp)
 app.register_blueprint(portal_views.bp)
 app.register_blueprint(message_views.bp)
 app.register_blueprint(program_views.bp)
+app.register_blueprint(time_off_views.bp)
 app.register_blueprint(webhook_views.bp)
+app.register_blueprint(feed_views.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")

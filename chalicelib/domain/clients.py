@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 
@@ -20,11 +21,16 @@ from chalicelib.domain.money import (
 )
 from chalicelib.domain.phone import format_phone as format_phone  # re-exported: older callers
 from chalicelib.domain.phone import parse_phone
+from chalicelib.domain.settings import MAX_BOOKING_WINDOW_WEEKS
 from chalicelib.domain.template import WeeklyTemplate
 
 MAX_CLIENT_NAME = 80
 MAX_NOTES = 2000
 MAX_PRICE_MAJOR = MAX_AMOUNT_MAJOR
+# A client's own booking rules (issue 15): the window within the trainer's own bounds, the
+# deadline within a week (the trainer's default may reach two weeks; one client's need not).
+MIN_CLIENT_WINDOW_WEEKS, MAX_CLIENT_WINDOW_WEEKS = 1, MAX_BOOKING_WINDOW_WEEKS
+MIN_CLIENT_DEADLINE_HOURS, MAX_CLIENT_DEADLINE_HOURS = 0, 7 * 24
 
 
 class Client(BaseModel):
@@ -47,6 +53,10 @@ class Client(BaseModel):
     reminders_off: bool = False
     # The email address bounced or drew a complaint (SES): not mailed again until edited.
     email_bouncing: bool = False
+    # This client's own portal rules; None follows the trainer's default, even after the
+    # trainer changes it. What the portal applies: domain.portal.effective_rules.
+    booking_window_weeks: int | None = None
+    cancel_deadline_hours: int | None = None
     portal_generation: int = 1  # bumped by "rotate link": the old link dies at once
     version: int = 1
     created_at: datetime
@@ -107,7 +117,8 @@ class AddClient(Command):
 
 class SaveProfile(AddClient, Versioned):
     """The profile form: contact details, the locations ticked, the recurring slots
-    ticked and the two notes, over the client as the page showed them."""
+    ticked, the two notes, the reminders switch and the booking rules, over the client
+    as the page showed them."""
 
     client_id: str
     location_ids: tuple[str, ...] = ()
@@ -116,6 +127,72 @@ class SaveProfile(AddClient, Versioned):
     private_notes: str = ""
     # "No reminders for this client": a checkbox, so absent (unticked) is False.
     reminders_off: bool = False
+    # "Booking rules": as typed, empty for the trainer's default (`parse_rules` reads them).
+    booking_window_weeks: str = ""
+    cancel_deadline_hours: str = ""
+
+
+class ClientRules(BaseModel):
+    """A client's own booking window and cancel/change deadline; None = the default."""
+
+    model_config = ConfigDict(frozen=True)
+
+    booking_window_weeks: int | None = None
+    cancel_deadline_hours: int | None = None
+
+
+def _override(
+    raw: str, field: str, label: str, unit: str, low: int, high: int, errors: dict[str, str]
+) -> int | None:
+    """A whole number from `low` to `high`, or None for an empty box (the default)."""
+    if not raw:
+        return None
+    bounds = f"a whole number of {unit} from {low} to {high}, or leave it empty for your default"
+    if re.fullmatch(r"[-−]\s*[0-9]+", raw):
+        # "-1" is a whole number: saying it is not would send people looking for a typo.
+        errors[field] = f"{label} cannot be negative: use {bounds}."
+        return None
+    if not re.fullmatch(r"[0-9]{1,6}", raw):
+        errors[field] = f"{label} must be {bounds}."
+        return None
+    value = int(raw)
+    if not low <= value <= high:
+        errors[field] = (
+            f"{label} must be between {low} and {high} {unit}, or empty for your default."
+        )
+        return None
+    return value
+
+
+def parse_rules(typed: SaveProfile) -> ClientRules:
+    """The profile's "Booking rules" card, or InvalidInput naming each box that is wrong."""
+    errors: dict[str, str] = {}
+    window = _override(
+        typed.booking_window_weeks,
+        "booking_window_weeks",
+        "The booking window",
+        "weeks",
+        MIN_CLIENT_WINDOW_WEEKS,
+        MAX_CLIENT_WINDOW_WEEKS,
+        errors,
+    )
+    deadline = _override(
+        typed.cancel_deadline_hours,
+        "cancel_deadline_hours",
+        "The cancel/change deadline",
+        "hours",
+        MIN_CLIENT_DEADLINE_HOURS,
+        MAX_CLIENT_DEADLINE_HOURS,
+        errors,
+    )
+    if errors:
+        raise InvalidInput(errors)
+    return ClientRules(booking_window_weeks=window, cancel_deadline_hours=deadline)
+
+
+def format_rule_input(value: int | None) -> str:
+    """An override to prefill its box with: empty when the client follows the default."""
+    return "" if value is None else str(value)
 
 
 def parse_contact(typed: AddClient, default_country: str, currency: str) -> ContactDetails:

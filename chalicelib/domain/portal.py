@@ -5,6 +5,8 @@
   one), never in the past.
 - Cancel and change: refused inside the deadline (default 36 h before the start); the
   client is told to contact the trainer instead.
+- The window and the deadline are the client's own where their profile sets one, else
+  the trainer's: `effective_rules` says which, and every rule below takes its answer.
 - Last-minute opt-ins: the weekly template's times at the client's enabled locations.
 
 The commands below are what the portal's forms ask for. A pick (its hidden week and slot
@@ -105,6 +107,8 @@ class PortalClient(BaseModel):
     archived: bool = False
     portal_generation: int = 1
     messages_opt_out: bool = False  # their own choice (STOP or the portal's switch)
+    booking_window_weeks: int | None = None  # their own rules (None: the trainer's)
+    cancel_deadline_hours: int | None = None
 
     @classmethod
     def of(cls, client: Client) -> PortalClient:
@@ -118,6 +122,8 @@ class PortalClient(BaseModel):
             archived=client.archived,
             portal_generation=client.portal_generation,
             messages_opt_out=client.messages_opt_out,
+            booking_window_weeks=client.booking_window_weeks,
+            cancel_deadline_hours=client.cancel_deadline_hours,
         )
 
     @property
@@ -125,10 +131,74 @@ class PortalClient(BaseModel):
         return self.name.split()[0] if self.name.split() else self.name
 
 
-def allowed_weeks(settings: TrainerSettings, now: datetime) -> list[str]:
-    """The calendar weeks clients may book in, this week first."""
-    this_week = week_key(local_today(now, settings.time_zone))
-    return [shift_week(this_week, n) for n in range(settings.booking_window_weeks)]
+def weeks_text(weeks: int) -> str:
+    return "1 week" if weeks == 1 else f"{weeks} weeks"
+
+
+def hours_text(hours: int) -> str:
+    return "1 hour" if hours == 1 else f"{hours} hours"
+
+
+class BookingRules(BaseModel):
+    """The booking window and cancel/change deadline one client's portal applies, and
+    whether each is the trainer's default or the client's own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    time_zone: str  # the trainer's: weeks and days are theirs
+    booking_window_weeks: int
+    cancel_deadline_hours: int
+    window_is_default: bool = True
+    deadline_is_default: bool = True
+
+    @property
+    def window_text(self) -> str:
+        """The window as the client reads it (calendar weeks, this one counting)."""
+        if self.booking_window_weeks == 1:
+            return "You can book sessions in this calendar week."
+        ahead = weeks_text(self.booking_window_weeks - 1)
+        return f"You can book sessions this week and up to {ahead} ahead."
+
+    @property
+    def change_text(self) -> str:
+        """The deadline as the client reads it where a session may still be changed."""
+        if self.cancel_deadline_hours == 0:
+            return "You can change or cancel online until the session starts."
+        hours = hours_text(self.cancel_deadline_hours)
+        return f"You can change or cancel up to {hours} before the start."
+
+
+def default_rules(settings: TrainerSettings) -> BookingRules:
+    """The trainer's own rules, for every client without one of their own."""
+    return BookingRules(
+        time_zone=settings.time_zone,
+        booking_window_weeks=settings.booking_window_weeks,
+        cancel_deadline_hours=settings.cancel_deadline_hours,
+    )
+
+
+def effective_rules(settings: TrainerSettings, client: Client | PortalClient) -> BookingRules:
+    """The rules this client's portal applies: their own where the profile sets one (the
+    trainer's "Booking rules" card), else the trainer's default from Settings. The one
+    place that decides it: every portal check and text takes what this returns."""
+    window, deadline = client.booking_window_weeks, client.cancel_deadline_hours
+    defaults = default_rules(settings)
+    return defaults.model_copy(
+        update={
+            "booking_window_weeks": defaults.booking_window_weeks if window is None else window,
+            "cancel_deadline_hours": defaults.cancel_deadline_hours
+            if deadline is None
+            else deadline,
+            "window_is_default": window is None,
+            "deadline_is_default": deadline is None,
+        }
+    )
+
+
+def allowed_weeks(rules: BookingRules, now: datetime) -> list[str]:
+    """The calendar weeks the client may book in, this week first."""
+    this_week = week_key(local_today(now, rules.time_zone))
+    return [shift_week(this_week, n) for n in range(rules.booking_window_weeks)]
 
 
 def booking_problem(
@@ -153,13 +223,13 @@ def booking_problem(
     return None
 
 
-def chosen_week(week: str, settings: TrainerSettings, now: datetime) -> str:
+def chosen_week(week: str, rules: BookingRules, now: datetime) -> str:
     """The week a picked slot is said to be in, if the client may book in it."""
     try:
         key = parse_week(week)
     except InvalidInput:
         raise InvalidInput({"_form": NOT_LISTED}) from None
-    if key not in allowed_weeks(settings, now):
+    if key not in allowed_weeks(rules, now):
         raise InvalidInput({"_form": OUTSIDE_WINDOW})
     return key
 
@@ -187,42 +257,40 @@ def bookable(
     )
 
 
-def inside_deadline(session: Session, settings: TrainerSettings, now: datetime) -> bool:
-    return session.start_utc - now < timedelta(hours=settings.cancel_deadline_hours)
+def inside_deadline(session: Session, rules: BookingRules, now: datetime) -> bool:
+    return session.start_utc - now < timedelta(hours=rules.cancel_deadline_hours)
 
 
-def client_may_change(session: Session, settings: TrainerSettings, now: datetime) -> bool:
+def client_may_change(session: Session, rules: BookingRules, now: datetime) -> bool:
     """A booked session still ahead and outside the deadline: the client may change or
     cancel it online."""
-    return (
-        session.is_live and session.start_utc > now and not inside_deadline(session, settings, now)
-    )
+    return session.is_live and session.start_utc > now and not inside_deadline(session, rules, now)
 
 
-def past_the_deadline(session: Session, settings: TrainerSettings, now: datetime) -> bool:
+def past_the_deadline(session: Session, rules: BookingRules, now: datetime) -> bool:
     """A booked session still ahead but inside the deadline: the client is pointed to
     the trainer instead."""
-    return session.is_live and session.start_utc > now and inside_deadline(session, settings, now)
+    return session.is_live and session.start_utc > now and inside_deadline(session, rules, now)
 
 
-def deadline_message(settings: TrainerSettings, trainer_name: str) -> str:
+def deadline_message(rules: BookingRules, trainer_name: str) -> str:
     return (
-        f"It is less than {settings.cancel_deadline_hours} hours before this session, so it "
-        f"can no longer be changed or canceled online. Please contact {trainer_name}."
+        f"It is less than {hours_text(rules.cancel_deadline_hours)} before this session, so "
+        f"it can no longer be changed or canceled online. Please contact {trainer_name}."
     )
 
 
 def _refuse_inside_deadline(
-    session: Session, settings: TrainerSettings, trainer_name: str, now: datetime
+    session: Session, rules: BookingRules, trainer_name: str, now: datetime
 ) -> None:
-    if past_the_deadline(session, settings, now):
-        raise InvalidInput({"deadline": deadline_message(settings, trainer_name)})
+    if past_the_deadline(session, rules, now):
+        raise InvalidInput({"deadline": deadline_message(rules, trainer_name)})
 
 
 def client_cancellation(
-    session: Session, settings: TrainerSettings, trainer_name: str, now: datetime
+    session: Session, rules: BookingRules, trainer_name: str, now: datetime
 ) -> Session:
-    _refuse_inside_deadline(session, settings, trainer_name, now)
+    _refuse_inside_deadline(session, rules, trainer_name, now)
     return cancellation(session, now)
 
 
@@ -230,17 +298,17 @@ def client_move(
     session: Session,
     target: Slot,
     client: Client | PortalClient,
-    settings: TrainerSettings,
+    rules: BookingRules,
     locations: dict[str, LocationName],
     trainer_name: str,
     new_session_id: str,
     now: datetime,
 ) -> tuple[Session, Session]:
     """A change made by the client: the deadline and the booking rules, then a move."""
-    _refuse_inside_deadline(session, settings, trainer_name, now)
+    _refuse_inside_deadline(session, rules, trainer_name, now)
     if target.id == session.slot_id:
         raise InvalidInput({"_form": "That is the time you already have."})
-    problem = booking_problem(target, client, locations, allowed_weeks(settings, now), now)
+    problem = booking_problem(target, client, locations, allowed_weeks(rules, now), now)
     if problem:
         raise InvalidInput({"_form": problem})
     return move(session, target, new_session_id, now)

@@ -22,6 +22,7 @@ from chalicelib.domain.schedule import (
     SessionRef,
 )
 from chalicelib.domain.template import WeeklyTemplate
+from chalicelib.domain.time_off import TimeOff
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.repo import keys
 from chalicelib.repo.client_index import index_entry
@@ -50,6 +51,7 @@ from chalicelib.repo.parts import (
     client_is_active,
     epoch,
 )
+from chalicelib.repo.time_off import time_off_from_item
 
 CLIENT_AT_VERSION = "client at version"
 CLAIM_RECURRING = "claim recurring slot"
@@ -315,15 +317,20 @@ class ClientStore:
 
     def portal_view(
         self, trainer_id: str, client_id: str, session: SessionRef | None = None
-    ) -> tuple[Client, Trainer, WeeklyTemplate, Session | None]:
+    ) -> tuple[Client, Trainer, WeeklyTemplate, Session | None, TimeOff]:
         """What a portal page needs in one BatchGetItem: the client, the trainer's profile,
-        the weekly template (for opt-ins) and, for a session page, the session."""
+        the weekly template (for opt-ins), the trainer's time off (never offered) and, for
+        a session page, the session."""
         session_key = (
             keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
             if session
             else None
         )
-        more = [keys.template(trainer_id), *([session_key] if session_key else [])]
+        more = [
+            keys.template(trainer_id),
+            keys.time_off(trainer_id),
+            *([session_key] if session_key else []),
+        ]
         client, trainer, found = self._client_and_profile(trainer_id, client_id, *more)
         item = found.get(session_key[keys.SK]) if session_key else None
         return (
@@ -331,6 +338,7 @@ class ClientStore:
             trainer,
             template_from_item(found.get(keys.TEMPLATE_SK)),
             session_from_item(item) if item else None,
+            time_off_from_item(found.get(keys.TIME_OFF_SK)),
         )
 
     def client_optins(self, trainer_id: str, client_id: str) -> set[str]:

@@ -420,3 +420,26 @@ def stage_public_url() -> dict[str, str]:
     scheduled functions (which no request reaches) build callback and client links on it
     when PUBLIC_BASE_URL is not set."""
     return {PK: "STAGE", SK: "PUBLIC_URL"}
+
+
+# --- Time off (issue 15 item 1) -------------------------------------------------------------
+# One item per trainer holding every upcoming period, written at its version: two tabs
+# adding overlapping periods cannot both win. Under CFG# (after CFG#TEMPLATE), so the
+# set-up read (`get_account`) returns it with the rest and Apply template needs no read.
+TIME_OFF_SK: Final = "CFG#TIMEOFF"
+
+
+def time_off(trainer_id: str) -> dict[str, str]:
+    return key(trainer_pk(trainer_id), TIME_OFF_SK)
+
+
+# --- Calendar feeds (issue 15 item 4) --------------------------------------------------------
+# The trainer's feed link is derived from the stage secret and a generation kept here, in a
+# partition of its own (nothing that reads the account partition meets it). A client's feed
+# is derived from their portal generation and needs no item at all.
+
+
+def trainer_calendar_feed(trainer_id: str) -> dict[str, str]:
+    """The generation of the trainer's calendar feed link (absent until the first rotation:
+    generation 0)."""
+    return key(f"{trainer_pk(trainer_id)}#ICAL", "FEED")

@@ -133,10 +133,18 @@ def client_to_item(trainer_id: str, client: Client) -> Item:
         "messages_opt_out": client.messages_opt_out,
         "reminders_off": client.reminders_off or None,
         "email_bouncing": client.email_bouncing or None,
+        # Absent = the trainer's default (None is dropped when the item is written).
+        "booking_window_weeks": client.booking_window_weeks,
+        "cancel_deadline_hours": client.cancel_deadline_hours,
         "portal_generation": client.portal_generation,
         "version": client.version,
         "created_at": utc_iso(client.created_at),
     }
+
+
+def _optional_int(value: Any) -> int | None:
+    # DynamoDB numbers come back as Decimal; items from before a field existed lack it.
+    return None if value is None else int(value)
 
 
 def client_from_item(item: Item) -> Client:
@@ -154,6 +162,8 @@ def client_from_item(item: Item) -> Client:
         messages_opt_out=bool(item.get("messages_opt_out", False)),
         reminders_off=bool(item.get("reminders_off", False)),
         email_bouncing=bool(item.get("email_bouncing", False)),
+        booking_window_weeks=_optional_int(item.get("booking_window_weeks")),
+        cancel_deadline_hours=_optional_int(item.get("cancel_deadline_hours")),
         portal_generation=item.get("portal_generation", 1),
         version=item["version"],
         created_at=parse_utc_iso(item["created_at"]),

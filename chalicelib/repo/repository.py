@@ -92,6 +92,7 @@ from chalicelib.repo.parts import (  # noqa: F401 - ClientLink, ClientUnavailabl
 )
 from chalicelib.repo.schedule import ScheduleStore
 from chalicelib.repo.stage import StageStore
+from chalicelib.repo.time_off import TimeOffStore
 from chalicelib.repo.tokens import TokenStore
 
 
@@ -103,4 +104,5 @@ class Repository(
         self.activity = ActivityStore(db)
         self.conversations = ConversationStore(db)
         self.stage = StageStore(db)
+        self.time_off = TimeOffStore(db)
         self.db = db

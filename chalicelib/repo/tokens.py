@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.models import Trainer
+from chalicelib.domain.schedule import Session
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
 from chalicelib.repo import keys
 from chalicelib.repo.dynamo import (
@@ -19,6 +21,7 @@ from chalicelib.repo.dynamo import (
 )
 from chalicelib.repo.mapping import (
     TokenRecord,
+    session_from_item,
     trainer_from_item,
 )
 from chalicelib.repo.outbox import Outbox
@@ -149,3 +152,73 @@ class TokenStore:
             )
         except ConditionFailed:
             return  # the window has passed or was never counted: nothing to give back
+
+    # Calendar feeds (issue 15 item 4) -------------------------------------------------
+    # Feed links are derived (HMAC of the stage secret), never stored: what the table keeps
+    # is the trainer feed's generation, so a rotation is one conditional write.
+    def calendar_feed_view(self, trainer_id: str) -> tuple[Trainer | None, int]:
+        """The trainer's profile and their feed's generation in one BatchGetItem."""
+        found = {
+            item[keys.SK]: item
+            for item in self.db.batch_get(
+                [keys.profile(trainer_id), keys.trainer_calendar_feed(trainer_id)]
+            )
+        }
+        profile = found.get(keys.PROFILE_SK)
+        feed = found.get(keys.trainer_calendar_feed(trainer_id)[keys.SK])
+        return (
+            trainer_from_item(profile) if profile else None,
+            int(feed["generation"]) if feed else 0,
+        )
+
+    def calendar_feed_generation(self, trainer_id: str) -> int:
+        item = self.db.get(keys.trainer_calendar_feed(trainer_id))
+        return int(item["generation"]) if item else 0
+
+    def rotate_calendar_feed(self, trainer_id: str, seen: int) -> int:
+        """Retire the feed link the page showed (generation `seen`) for the next one. The
+        write itself checks `seen`: a stale page or a second click at once is refused
+        rather than rotating twice."""
+        condition = (
+            Condition("attribute_not_exists(#g)", {"#g": "generation"})
+            if seen == 0
+            else Condition("#g = :seen", {"#g": "generation"}, {":seen": seen})
+        )
+        try:
+            self.db.update(
+                keys.trainer_calendar_feed(trainer_id),
+                Condition(
+                    "SET #g = :next, #type = :type",
+                    {"#g": "generation", "#type": "type"},
+                    {":next": seen + 1, ":type": "calendar-feed"},
+                ),
+                condition,
+            )
+        except ConditionFailed as exc:
+            raise VersionConflict() from exc
+        return seen + 1
+
+    def trainer_feed_sessions(
+        self, trainer_id: str, since: datetime, until: datetime
+    ) -> list[Session]:
+        """Booked and voided sessions starting in [since, until), soonest first: the
+        TrainerTimeline holds no canceled or moved session, and nothing outside the window
+        is read however old the account is."""
+        items = self.db.query(
+            keys.trainer_timeline(trainer_id),
+            index=keys.TRAINER_INDEX,
+            sk_range=(keys.timeline_point(utc_iso(since)), keys.timeline_point(utc_iso(until))),
+        )
+        return [session_from_item(i) for i in items]
+
+    def client_feed_sessions(
+        self, trainer_id: str, client_id: str, since: datetime, until: datetime
+    ) -> list[Session]:
+        """Every session of one client starting in [since, until), in any status (the
+        ClientTimeline keeps canceled and moved ones), soonest first."""
+        items = self.db.query(
+            keys.client_timeline(trainer_id, client_id),
+            index=keys.CLIENT_INDEX,
+            sk_range=(keys.timeline_point(utc_iso(since)), keys.timeline_point(utc_iso(until))),
+        )
+        return [session_from_item(i) for i in items]

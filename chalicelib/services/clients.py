@@ -22,8 +22,10 @@ from chalicelib.domain.clients import (
     check_recurring,
     email_still_bouncing,
     format_price_input,
+    format_rule_input,
     parse_contact,
     parse_profile,
+    parse_rules,
     recurring_problem,
     search,
 )
@@ -31,6 +33,7 @@ from chalicelib.domain.commands import Command, Versioned
 from chalicelib.domain.errors import InvalidInput, same_version
 from chalicelib.domain.models import Location, Trainer
 from chalicelib.domain.phone import format_phone
+from chalicelib.domain.portal import BookingRules, default_rules, effective_rules
 from chalicelib.domain.programs import Bundle
 from chalicelib.domain.schedule import ClientBalance, Owed, Session, owed_now, unpaid_amount
 from chalicelib.domain.template import TemplateSlot
@@ -143,6 +146,10 @@ def save_profile(
         errors.update(exc.errors)
         location_ids = command.location_ids
     try:
+        rules = parse_rules(command)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    try:
         chosen = check_recurring(
             command.recurring,
             setup.template,
@@ -167,6 +174,7 @@ def save_profile(
         shared_notes=shared,
         private_notes=private,
         reminders_off=command.reminders_off,
+        **rules.model_dump(),
     )
 
 
@@ -338,6 +346,8 @@ class ProfilePage:
     link_shared: bool
     share_text: str  # the portal link message, for the wa.me fallback
     send_id: str  # the message id a Send on WhatsApp from this page will have
+    rules: BookingRules  # what the client's portal applies, as saved
+    default_rules: BookingRules  # the trainer's, for clients without their own
 
 
 def profile_page(
@@ -370,6 +380,8 @@ def profile_page(
             "shared_notes": client.shared_notes,
             "private_notes": client.private_notes,
             "reminders_off": "yes" if client.reminders_off else "",
+            "booking_window_weeks": format_rule_input(client.booking_window_weeks),
+            "cancel_deadline_hours": format_rule_input(client.cancel_deadline_hours),
             "version": str(client.version),
         },
         enabled=frozenset(enabled),
@@ -390,4 +402,6 @@ def profile_page(
         link_shared=account.link_shared(client),
         share_text=messages.portal_link_text(trainer, client, portal_url),
         send_id=new_id(),
+        rules=effective_rules(settings, client),
+        default_rules=default_rules(settings),
     )

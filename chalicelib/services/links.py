@@ -6,12 +6,14 @@ that makes a link says so in its signature and a test can give it any secret.
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.messages import LINK_PLACEHOLDER, Message
 from chalicelib.domain.portal import PortalClient
 from chalicelib.domain.tokens import (
+    derive_token,
     offer_link_token,
     portal_token,
     session_link_token,
@@ -47,6 +49,28 @@ class Links:
 
     def offer(self, trainer_id: str, offer_id: str) -> str:
         return offer_link_token(self.secret, trainer_id, offer_id)
+
+    # Calendar feeds: `<ids>.<generation>.<HMAC>`. The ids say whose feed it is, the HMAC
+    # proves the stage made it, so a forged or altered link is refused before any read;
+    # the generation retires it (the trainer's feed generation, the client's portal one).
+    def trainer_feed(self, trainer_id: str, generation: int) -> str:
+        mac = derive_token(self.secret, "calendar-trainer", trainer_id, str(generation))
+        return f"{trainer_id}.{generation}.{mac}"
+
+    def client_feed(self, trainer_id: str, client: Client | PortalClient) -> str:
+        generation = client.portal_generation
+        mac = self._client_feed_mac(trainer_id, client.id, generation)
+        return f"{trainer_id}.{client.id}.{generation}.{mac}"
+
+    def is_trainer_feed(self, trainer_id: str, generation: int, mac: str) -> bool:
+        expected = derive_token(self.secret, "calendar-trainer", trainer_id, str(generation))
+        return hmac.compare_digest(expected, mac)
+
+    def is_client_feed(self, trainer_id: str, client_id: str, generation: int, mac: str) -> bool:
+        return hmac.compare_digest(self._client_feed_mac(trainer_id, client_id, generation), mac)
+
+    def _client_feed_mac(self, trainer_id: str, client_id: str, generation: int) -> str:
+        return derive_token(self.secret, "calendar-client", trainer_id, client_id, str(generation))
 
     def message_text(self, message: Message) -> str:
         """The message's text with its client link made again (the table holds the

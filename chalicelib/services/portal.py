@@ -9,13 +9,14 @@ trainer rotates the portal link (session links carry the portal generation).
 Each page is one call here (`home_page`, `book_page`, `session_page`, `change_page`) that
 returns a frozen view model: what the template shows, the links it shows as plain tokens,
 and the client as `PortalClient` (no private notes). Every rule about time (the window,
-the deadline, "past") is checked against the one `now` the request was handed.
+the deadline, "past") is checked against the one `now` the request was handed, with the
+client's own window and deadline where their profile sets them (`ClientContext.rules`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from chalicelib.domain.clients import Client
@@ -28,7 +29,9 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import (
+    GONE,
     TAKEN,
+    BookingRules,
     BookSlot,
     CancelSession,
     ChangeSession,
@@ -44,6 +47,7 @@ from chalicelib.domain.portal import (
     client_may_change,
     client_move,
     deadline_message,
+    effective_rules,
     optin_choices,
     past_the_deadline,
     picked_slot,
@@ -57,6 +61,7 @@ from chalicelib.domain.schedule import (
     parse_session_ref,
 )
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.domain.time_off import TimeOff
 from chalicelib.domain.timeutil import parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
 from chalicelib.messaging.whatsapp import wa_me_link
@@ -90,6 +95,12 @@ class ClientContext:
     template: WeeklyTemplate
     links: Links  # makes this client's links again (the table holds only their hashes)
     reach: Reach | None = None  # where the client's confirmations go (None: nowhere)
+    # The trainer's time off: never offered, whatever slots stand in it (a slot added by
+    # hand, or written while the period was being saved).
+    time_off: TimeOff = field(default_factory=TimeOff)
+
+    def in_time_off(self, slot: Slot) -> bool:
+        return self.time_off.covering(slot.start_utc, slot.end_utc) is not None
 
     @property
     def trainer_id(self) -> str:
@@ -107,6 +118,11 @@ class ClientContext:
     @property
     def places(self) -> dict[str, str]:
         return {lid: loc.name for lid, loc in self.trainer.locations.items()}
+
+    @property
+    def rules(self) -> BookingRules:
+        """The window and deadline this client's pages and forms apply."""
+        return effective_rules(self.trainer.settings, self.client)
 
 
 def _record(repo: Repository, token: str, kind: str) -> dict[str, object]:
@@ -128,9 +144,12 @@ def _live(client: Client, generation: object) -> None:
 def open_client(repo: Repository, links: Links, token: str) -> ClientContext:
     """A home link's client: two reads (the token, then client + profile + template)."""
     data = _record(repo, token, PORTAL_KIND)
-    client, trainer, template, _ = repo.portal_view(str(data["trainer_id"]), str(data["client_id"]))
+    tid, cid = str(data["trainer_id"]), str(data["client_id"])
+    client, trainer, template, _, time_off = repo.portal_view(tid, cid)
     _live(client, data.get("generation", client.portal_generation))
-    return ClientContext(trainer, PortalClient.of(client), template, links, client_reach(client))
+    return ClientContext(
+        trainer, PortalClient.of(client), template, links, client_reach(client), time_off
+    )
 
 
 @dataclass(frozen=True)
@@ -152,11 +171,13 @@ def open_session_link(repo: Repository, links: Links, token: str) -> SessionView
     at = SessionRef(
         str(data["week"]), parse_utc_iso(str(data["start_utc"])), str(data["session_id"])
     )
-    client, trainer, template, session = repo.portal_view(tid, cid, at)
+    client, trainer, template, session, time_off = repo.portal_view(tid, cid, at)
     _live(client, data.get("generation"))
     if session is None:
         raise NotFound("session")
-    context = ClientContext(trainer, PortalClient.of(client), template, links, client_reach(client))
+    context = ClientContext(
+        trainer, PortalClient.of(client), template, links, client_reach(client), time_off
+    )
     return SessionView(context, session)
 
 
@@ -243,20 +264,21 @@ class BookPage:
     token: str  # the home link
     days: Mapping[date, list[Slot]]  # the open slots the client may take, by day
     places: Mapping[str, str]
+    window_text: str  # how far ahead this client may book, in their words
 
 
 def open_slots(
     repo: Repository, context: ClientContext, now: datetime, *, excluding: str | None = None
 ) -> dict[date, list[Slot]]:
     """Open slots the client may take, grouped by their day: one Query per allowed week."""
-    weeks = allowed_weeks(context.trainer.settings, now)
+    weeks = allowed_weeks(context.rules, now)
     found: list[Slot] = []
     for week in weeks:
         found += repo.get_week(context.trainer.id, week)
     slots = bookable(found, context.client, context.trainer.locations, weeks, now)
     grouped: dict[date, list[Slot]] = {}
     for slot in slots:
-        if slot.id != excluding:
+        if slot.id != excluding and not context.in_time_off(slot):
             grouped.setdefault(slot.day, []).append(slot)
     return grouped
 
@@ -269,6 +291,7 @@ def book_page(deps: Deps, token: str) -> BookPage:
         token=token,
         days=open_slots(deps.repo, context, deps.now),
         places=context.places,
+        window_text=context.rules.window_text,
     )
 
 
@@ -297,8 +320,11 @@ def _chosen_slot(
     repo: Repository, context: ClientContext, choice: SlotChoice, now: datetime
 ) -> Slot:
     """The slot a form names, only from the client's allowed weeks and this trainer."""
-    week = chosen_week(choice.week, context.trainer.settings, now)
-    return picked_slot(repo.get_week(context.trainer.id, week), choice.slot_id)
+    week = chosen_week(choice.week, context.rules, now)
+    slot = picked_slot(repo.get_week(context.trainer.id, week), choice.slot_id)
+    if context.in_time_off(slot):
+        raise InvalidInput({"_form": GONE})  # as a slot gone meanwhile: pick another
+    return slot
 
 
 @dataclass(frozen=True)
@@ -324,7 +350,7 @@ def book_slot(deps: Deps, token: str, command: BookSlot) -> Booked:
         slot,
         context.client,
         context.trainer.locations,
-        allowed_weeks(context.trainer.settings, now),
+        allowed_weeks(context.rules, now),
         now,
     )
     if problem:
@@ -362,14 +388,15 @@ class SessionPage:
     deadline: str | None  # why it is locked
     contact: str | None  # a wa.me link to the trainer, when they have a number
     successor: str | None  # the link to the session a moved one became
-    cancel_deadline_hours: int
+    cancel_deadline_hours: int  # this client's: their own, or the trainer's default
+    change_text: str  # the deadline in the client's words
 
 
 def _session_page(view: SessionView, token: str, now: datetime) -> SessionPage:
     context, session = view.context, view.session
-    trainer, settings = context.trainer, context.trainer.settings
-    locked = past_the_deadline(session, settings, now)
-    number = settings.whatsapp_number
+    trainer, rules = context.trainer, context.rules
+    locked = past_the_deadline(session, rules, now)
+    number = trainer.settings.whatsapp_number
     text = f"Hi, it's {context.client.first_name} about my session on {session.label}."
     moved_to = parse_session_ref(session.moved_to or "")
     return SessionPage(
@@ -379,12 +406,13 @@ def _session_page(view: SessionView, token: str, now: datetime) -> SessionPage:
         home_token=context.home_token,
         place=context.places.get(session.location_id, ""),
         past=session.start_utc <= now,
-        can_change=client_may_change(session, settings, now),
+        can_change=client_may_change(session, rules, now),
         locked=locked,
-        deadline=deadline_message(settings, trainer.display_name) if locked else None,
+        deadline=deadline_message(rules, trainer.display_name) if locked else None,
         contact=wa_me_link(number, text) if number else None,
         successor=context.session_token(moved_to.id) if moved_to else None,
-        cancel_deadline_hours=settings.cancel_deadline_hours,
+        cancel_deadline_hours=rules.cancel_deadline_hours,
+        change_text=rules.change_text,
     )
 
 
@@ -421,7 +449,7 @@ def cancel(deps: Deps, token: str, command: CancelSession) -> SessionView:
     view = open_session_link(repo, deps.links, token)
     trainer = view.context.trainer
     expect_version(view.session.version, _submitted(command.version))
-    canceled = client_cancellation(view.session, trainer.settings, trainer.display_name, now)
+    canceled = client_cancellation(view.session, view.context.rules, trainer.display_name, now)
     saved = repo.change_session(
         trainer.id,
         view.session,
@@ -447,7 +475,7 @@ def change(deps: Deps, token: str, command: ChangeSession) -> SessionView:
         session,
         target,
         context.client,
-        trainer.settings,
+        context.rules,
         trainer.locations,
         trainer.display_name,
         new_id(),

@@ -59,6 +59,7 @@ from chalicelib.domain.schedule import (
 )
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import WeeklyTemplate
+from chalicelib.domain.time_off import TimeOff, TimeOffPeriod, keep_out_of_time_off
 from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.repository import Account, ClientSummary, Repository, Week
@@ -186,12 +187,16 @@ def apply_template(
     The whole range is checked before anything is written, so a refused request writes
     nothing and an accepted one reports exactly what each week got."""
     chosen = weeks_to_apply(first_week, weeks, this_week(trainer, now))
-    # The set-up read says who holds each template slot; only those clients are read.
-    account = repo.get_account(trainer.id)
+    # The set-up read says who holds each template slot (only those clients are read),
+    # and holds the time off: no slot is added there, so nobody is booked there.
+    account, time_off = repo.time_off.account_with_time_off(trainer.id)
     template = account.setup.template
     holders = account.recurring_holders()
     recurring = recurring_bookings(holders, repo.get_clients(trainer.id, holders.values()))
-    results = [_apply_week(repo, links, trainer, template, recurring, week, now) for week in chosen]
+    results = [
+        _apply_week(repo, links, trainer, template, recurring, week, now, time_off)
+        for week in chosen
+    ]
     if any(r.added for r in results) and trainer.template_applied_at is None:
         repo.mark_template_applied(trainer.id, now)
     return results
@@ -205,10 +210,11 @@ def _apply_week(
     recurring: dict[str, Client],
     week: str,
     now: datetime,
+    time_off: TimeOff,
 ) -> AppliedWeek:
     existing = repo.get_week_with_sessions(trainer.id, week)
     live = {s.slot_id: s.client_name for s in existing.sessions if s.is_live}
-    plan = plan_template_week(
+    planned = plan_template_week(
         template,
         trainer.locations,
         week,
@@ -218,6 +224,7 @@ def _apply_week(
         new_id,
         live,
     )
+    plan = keep_out_of_time_off(planned, time_off)
     handled = handled_recurring(existing.sessions, existing.slots)
     entries, left_open = [], []
     for slot in plan.add:
@@ -313,11 +320,34 @@ def matched_slots(repo: Repository, trainer_id: str, week: Week, now: datetime) 
     """Open, unlocked, future slots with at least one last-minute match (amber). One
     set-up read (client index, opt-ins, template) for the whole week, none when no slot
     of the week can be offered."""
+    return _matches_and_time_off(repo, trainer_id, week, now, needs_time_off=False)[0]
+
+
+def _matches_and_time_off(
+    repo: Repository, trainer_id: str, week: Week, now: datetime, *, needs_time_off: bool
+) -> tuple[frozenset[str], TimeOff | None]:
+    """The amber slots, and the time off when the set-up read was made anyway (it holds
+    it) or `needs_time_off` asks for it (one GetItem then). A slot in time off is never
+    amber: no last-minute offer goes there."""
     candidates = [s for s in week.slots if can_be_offered(s, now)]
+    store = repo.time_off
     if not candidates:
-        return frozenset()
-    account = repo.get_account(trainer_id)
-    return frozenset(s.id for s in candidates if offers.slot_matches(s, account, week))
+        return frozenset(), store.get_time_off(trainer_id) if needs_time_off else None
+    account, time_off = store.account_with_time_off(trainer_id)
+    return frozenset(
+        s.id
+        for s in candidates
+        if time_off.covering(s.start_utc, s.end_utc) is None
+        and offers.slot_matches(s, account, week)
+    ), time_off
+
+
+def refuse_offer_in_time_off(slot: Slot, time_off: TimeOff) -> None:
+    period = time_off.covering(slot.start_utc, slot.end_utc)
+    if period is not None:
+        raise InvalidInput(
+            {"client_id": f"This slot is in your {period.title.lower()}: no offer goes there."}
+        )
 
 
 # The week and day views --------------------------------------------------------------------
@@ -341,6 +371,7 @@ class WeekPage:
     slots: tuple[Slot, ...]
     sessions: tuple[Session, ...]
     matched: frozenset[str]  # open slots with last-minute matches (amber)
+    time_off: tuple[TimeOffPeriod, ...]  # periods on the days shown (none for past weeks)
     moving: Session | None  # the session in Changing whose new slot is being picked
     settings: TrainerSettings  # the grid's hours and time zone
     locations: Mapping[str, LocationName]  # names for the blocks (the profile's mirror)
@@ -369,6 +400,11 @@ def week_page(
         day = today if week_key(today) == week else week_days(week)[0]
     shown = (day,) if chosen == "day" else tuple(week_days(week))
     data = repo.get_week_with_sessions(trainer.id, week_key(shown[0]))
+    # The set-up read, made for amber, holds the time off. Without it, only days not
+    # over and holding no slot at all pay a GetItem for their band: a booked week stays
+    # at its one Query (the Time off page lists sessions inside time off).
+    bare = shown[-1] >= today and not any(s.day in shown for s in data.slots)
+    matched, time_off = _matches_and_time_off(repo, trainer.id, data, now, needs_time_off=bare)
     step = timedelta(days=1 if chosen == "day" else 7)
     return WeekPage(
         view=chosen,
@@ -382,7 +418,10 @@ def week_page(
         nav=schedule_nav(shown, MAX_WEEKS_AT_ONCE),
         slots=tuple(data.slots),
         sessions=tuple(data.sessions),
-        matched=matched_slots(repo, trainer.id, data, now),
+        matched=matched,
+        time_off=tuple(
+            p for p in (time_off.periods if time_off else ()) if any(p.covers_day(d) for d in shown)
+        ),
         moving=moving,
         settings=settings,
         locations=dict(trainer.locations),
@@ -558,7 +597,8 @@ def change_slot(
             booked = allocate(repo, links, trainer, slot, command.client_id, version, now)
         elif command.action == "offer":
             offer_url = base_url()
-            account = repo.get_account(tid)
+            account, time_off = repo.time_off.account_with_time_off(tid)
+            refuse_offer_in_time_off(slot, time_off)
             # Every match, not only while the page would list them: the offer's own rules
             # then say why a booked, started or held slot cannot be offered.
             matches = offers.slot_matches(slot, account, week)

@@ -5,6 +5,7 @@ One layout serves the weekly template (weekday columns) and the schedule (dated 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -23,6 +24,7 @@ from chalicelib.domain.offers import live_offer
 from chalicelib.domain.schedule import Session, Slot
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.domain.time_off import TimeOffPeriod
 from chalicelib.domain.timeutil import zone
 from chalicelib.services.schedule import WeekPage
 
@@ -35,7 +37,9 @@ STATUS_WORDS = {
     "recurring": "Recurring",
     "booked": "Booked",
     "changing": "Changing",
+    "timeoff": "Time off",
 }
+TIME_OFF_PAGE = "/dashboard/settings/time-off"
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class Item:
     kind: str  # css modifier: open, match, locked, recurring, booked, changing, warning
     who: str = ""  # the client, for bookings
     status: str = ""  # the kind in words, where the colour alone would carry it
+    # Drawn first, under the slots: a time-off band spans the sessions still inside it.
+    behind: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ def _grid(
     times = grid_times(first, last)
     for column, column_items in columns:
         covered: set[int] = set()
-        for item in sorted(column_items, key=lambda i: i.start):
+        for item in sorted(column_items, key=lambda i: (not i.behind, i.start)):
             column.blocks.append(
                 Block(
                     href=item.href,
@@ -186,6 +192,7 @@ def schedule_grid(
     move_ref: str | None = None,
     matched: frozenset[str] = frozenset(),
     now: datetime | None = None,
+    time_off: Sequence[TimeOffPeriod] = (),
 ) -> Grid:
     """Open slots in green; a booked slot shows its session (blue recurring, dark manual,
     amber while it is being changed). Open slots with last-minute matches are amber, those
@@ -196,7 +203,7 @@ def schedule_grid(
     live = {s.slot_id: s for s in sessions if s.status == "booked"}
     columns = []
     for day in days:
-        blocks = []
+        blocks = [band for p in time_off if (band := _time_off_band(p, day, settings))]
         for slot in slots:
             if slot.day != day:
                 continue
@@ -234,6 +241,30 @@ def schedule_grid(
     return _grid(settings, columns, now_minutes)
 
 
+def _time_off_band(period: TimeOffPeriod, day: date, settings: TrainerSettings) -> Item | None:
+    """The labelled band of a period on one day, kept to the grid's hours (a whole day
+    would otherwise stretch the grid to 24 hours) and widened to whole half hours."""
+    if not period.covers_day(day):
+        return None
+    start, end = period.minutes_on(day)
+    start = max(start, settings.day_start)
+    end = min(end, settings.day_end)
+    start -= start % GRID_MINUTES
+    end += -end % GRID_MINUTES
+    if start >= end:
+        return None
+    return Item(
+        TIME_OFF_PAGE,
+        start,
+        end,
+        period.label,
+        "timeoff",
+        who=period.title,
+        status=STATUS_WORDS["timeoff"],
+        behind=True,
+    )
+
+
 def week_grid(page: WeekPage) -> Grid:
     """The schedule page's grid, laid out from what the page read."""
     return schedule_grid(
@@ -246,4 +277,5 @@ def week_grid(page: WeekPage) -> Grid:
         move_ref=page.moving.ref if page.moving else None,
         matched=page.matched,
         now=page.now,
+        time_off=page.time_off,
     )

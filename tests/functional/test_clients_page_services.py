@@ -92,6 +92,8 @@ def test_the_profile_page_is_five_reads_with_everything_the_page_shows(
         "shared_notes": "",
         "private_notes": "",
         "reminders_off": "",
+        "booking_window_weeks": "",  # the trainer's default
+        "cancel_deadline_hours": "",
         "version": str(priya.version),
     }
     assert page.enabled == {studio} and [loc.id for loc in page.locations] == [studio]

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from chalicelib.domain.portal import client_may_change, past_the_deadline
+from chalicelib.domain.portal import client_may_change, default_rules, past_the_deadline
 from chalicelib.domain.schedule import book, make_slot
 from chalicelib.domain.settings import TrainerSettings
 
 START = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # Wednesday 18:00 in London (GMT)
-SETTINGS = TrainerSettings(cancel_deadline_hours=36)
+RULES = default_rules(TrainerSettings(cancel_deadline_hours=36))
 
 
 def _session(status: str = "booked"):
@@ -36,12 +36,12 @@ def test_the_deadline_splits_change_online_from_contact_the_trainer(
     before: timedelta, may_change: bool, too_late: bool
 ) -> None:
     now = START - before
-    assert client_may_change(_session(), SETTINGS, now) is may_change
-    assert past_the_deadline(_session(), SETTINGS, now) is too_late
+    assert client_may_change(_session(), RULES, now) is may_change
+    assert past_the_deadline(_session(), RULES, now) is too_late
 
 
 @pytest.mark.parametrize("status", ["canceled", "moved", "voided"])
 def test_a_session_that_is_not_booked_is_never_changeable(status: str) -> None:
     now = START - timedelta(days=5)
-    assert not client_may_change(_session(status), SETTINGS, now)
-    assert not past_the_deadline(_session(status), SETTINGS, now)
+    assert not client_may_change(_session(status), RULES, now)
+    assert not past_the_deadline(_session(status), RULES, now)

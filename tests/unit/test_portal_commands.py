@@ -21,6 +21,7 @@ from chalicelib.domain.portal import (
     SaveOptins,
     SetOptin,
     chosen_week,
+    default_rules,
     picked_slot,
 )
 from chalicelib.domain.schedule import make_slot
@@ -41,7 +42,7 @@ def test_a_booking_form_parses_into_the_picked_week_and_slot() -> None:
 def test_an_empty_booking_form_still_parses_and_the_rule_refuses_it() -> None:
     command = forms.command(BookSlot, {})
     with pytest.raises(InvalidInput) as refused:
-        chosen_week(command.week, TrainerSettings(), NOW)
+        chosen_week(command.week, default_rules(TrainerSettings()), NOW)
     assert refused.value.errors == {"_form": NOT_LISTED}
 
 
@@ -58,14 +59,15 @@ def test_a_picked_week_outside_the_window_or_not_a_week_is_refused(
     week: str, errors: dict[str, str]
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
-        chosen_week(week, TrainerSettings(), NOW)
+        chosen_week(week, default_rules(TrainerSettings()), NOW)
     assert refused.value.errors == errors
 
 
 def test_the_window_counts_weeks_in_the_trainers_zone() -> None:
     # Sunday 29 Nov 23:30 in London is already Monday 30 Nov (W49) in Auckland.
     late_sunday = datetime(2026, 11, 29, 23, 30, tzinfo=UTC)
-    london, auckland = TrainerSettings(), TrainerSettings(time_zone="Pacific/Auckland")
+    london = default_rules(TrainerSettings())
+    auckland = default_rules(TrainerSettings(time_zone="Pacific/Auckland"))
     assert chosen_week("2026-W48", london, late_sunday) == "2026-W48"
     with pytest.raises(InvalidInput):
         chosen_week("2026-W48", auckland, late_sunday)

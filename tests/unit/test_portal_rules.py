@@ -16,6 +16,7 @@ from chalicelib.domain.portal import (
     booking_problem,
     client_cancellation,
     client_move,
+    default_rules,
     inside_deadline,
 )
 from chalicelib.domain.schedule import Offer, Session, Slot
@@ -86,28 +87,28 @@ START = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)  # Friday 27 Nov 18:00 GMT
 def test_the_deadline_starts_exactly_the_setting_hours_before_the_session(
     hours: int, offset: timedelta, inside: bool
 ) -> None:
-    settings = TrainerSettings(cancel_deadline_hours=hours)
+    rules = default_rules(TrainerSettings(cancel_deadline_hours=hours))
     now = START - timedelta(hours=hours) + offset
-    assert inside_deadline(session_at(START), settings, now) is inside
+    assert inside_deadline(session_at(START), rules, now) is inside
 
 
 def test_a_cancel_exactly_36_hours_before_is_accepted_and_a_minute_later_refused() -> None:
-    settings = TrainerSettings(business_name="Sam Fit")
+    rules = default_rules(TrainerSettings(business_name="Sam Fit"))
     at_deadline = START - timedelta(hours=36)
-    canceled = client_cancellation(session_at(START), settings, "Sam Fit", at_deadline)
+    canceled = client_cancellation(session_at(START), rules, "Sam Fit", at_deadline)
     assert canceled.status == "canceled"
     with pytest.raises(InvalidInput) as refused:
-        client_cancellation(session_at(START), settings, "Sam Fit", at_deadline + MINUTE)
+        client_cancellation(session_at(START), rules, "Sam Fit", at_deadline + MINUTE)
     message = refused.value.errors["deadline"]
     assert "less than 36 hours" in message and "contact Sam Fit" in message
 
 
 def test_a_change_follows_the_same_deadline_as_a_cancel() -> None:
-    settings = TrainerSettings(cancel_deadline_hours=24)
+    rules = default_rules(TrainerSettings(cancel_deadline_hours=24))
     target = slot_at(date(2026, 11, 28), 9 * 60, 10 * 60, "Europe/London", "slot-b")
     at_deadline = START - timedelta(hours=24)
     moved, replacement = client_move(
-        session_at(START), target, CLIENT, settings, LOCATIONS, "Sam", "new", at_deadline
+        session_at(START), target, CLIENT, rules, LOCATIONS, "Sam", "new", at_deadline
     )
     assert moved.status == "moved" and replacement.slot_id == "slot-b"
     with pytest.raises(InvalidInput) as refused:
@@ -115,7 +116,7 @@ def test_a_change_follows_the_same_deadline_as_a_cancel() -> None:
             session_at(START),
             target,
             CLIENT,
-            settings,
+            rules,
             LOCATIONS,
             "Sam",
             "new",
@@ -125,30 +126,30 @@ def test_a_change_follows_the_same_deadline_as_a_cancel() -> None:
 
 
 def test_a_zero_hour_deadline_lets_a_client_cancel_until_the_start() -> None:
-    settings = TrainerSettings(cancel_deadline_hours=0)
-    assert not inside_deadline(session_at(START), settings, START - MINUTE)
-    assert client_cancellation(session_at(START), settings, "Sam", START - MINUTE).is_live is False
+    rules = default_rules(TrainerSettings(cancel_deadline_hours=0))
+    assert not inside_deadline(session_at(START), rules, START - MINUTE)
+    assert client_cancellation(session_at(START), rules, "Sam", START - MINUTE).is_live is False
 
 
 def test_the_deadline_counts_real_hours_across_the_clocks_going_back() -> None:
     # Monday 26 Oct 2026 09:00 GMT; the clocks went back on Sunday 25 Oct (BST -> GMT).
     start = local("Europe/London", 2026, 10, 26, 9, 0)
-    settings = TrainerSettings()
+    rules = default_rules(TrainerSettings())
     deadline = datetime(2026, 10, 24, 21, 0, tzinfo=UTC)  # Saturday 22:00 BST: 36 real hours
-    assert not inside_deadline(session_at(start), settings, deadline)
-    assert inside_deadline(session_at(start), settings, deadline + MINUTE)
+    assert not inside_deadline(session_at(start), rules, deadline)
+    assert inside_deadline(session_at(start), rules, deadline + MINUTE)
     # Saturday 21:30 BST is 36 h before Monday 09:00 on the wall clock, 36.5 h in real time.
-    assert not inside_deadline(session_at(start), settings, deadline - 30 * MINUTE)
+    assert not inside_deadline(session_at(start), rules, deadline - 30 * MINUTE)
 
 
 def test_the_deadline_counts_real_hours_across_the_clocks_going_forward_in_new_york() -> None:
     zone = "America/New_York"  # EST -> EDT at 02:00 on Sunday 8 Mar 2026
     start = local(zone, 2026, 3, 9, 8, 0)  # Monday 08:00 EDT = 12:00 UTC
-    settings = TrainerSettings(time_zone=zone)
+    rules = default_rules(TrainerSettings(time_zone=zone))
     deadline = start - timedelta(hours=36)  # Saturday 7 Mar 19:00 EST = 00:00 UTC Sunday
     assert deadline == datetime(2026, 3, 8, 0, 0, tzinfo=UTC)
-    assert not inside_deadline(session_at(start), settings, deadline)
-    assert inside_deadline(session_at(start), settings, deadline + MINUTE)
+    assert not inside_deadline(session_at(start), rules, deadline)
+    assert inside_deadline(session_at(start), rules, deadline + MINUTE)
 
 
 # The booking window: calendar weeks in the trainer's time zone ------------------------
@@ -161,14 +162,14 @@ def test_the_deadline_counts_real_hours_across_the_clocks_going_forward_in_new_y
     ],
 )
 def test_the_window_is_this_calendar_week_and_the_next_ones(weeks: int, expected: list) -> None:
-    settings = TrainerSettings(booking_window_weeks=weeks)
-    assert allowed_weeks(settings, NOW) == expected
+    rules = default_rules(TrainerSettings(booking_window_weeks=weeks))
+    assert allowed_weeks(rules, NOW) == expected
 
 
 def test_the_window_runs_over_the_new_year_and_a_53_week_year() -> None:
-    settings = TrainerSettings(booking_window_weeks=3)
+    rules = default_rules(TrainerSettings(booking_window_weeks=3))
     monday = datetime(2026, 12, 28, 9, 0, tzinfo=UTC)  # 2026 has a week 53
-    assert allowed_weeks(settings, monday) == ["2026-W53", "2027-W01", "2027-W02"]
+    assert allowed_weeks(rules, monday) == ["2026-W53", "2027-W01", "2027-W02"]
 
 
 @pytest.mark.parametrize(
@@ -191,18 +192,18 @@ def test_the_window_runs_over_the_new_year_and_a_53_week_year() -> None:
 def test_the_window_moves_on_at_the_trainers_local_monday_midnight(
     zone: str, last_sunday_minute: datetime, first_monday_minute: datetime
 ) -> None:
-    settings = TrainerSettings(time_zone=zone)
-    assert allowed_weeks(settings, last_sunday_minute) == ["2026-W48", "2026-W49"]
-    assert allowed_weeks(settings, first_monday_minute) == ["2026-W49", "2026-W50"]
+    rules = default_rules(TrainerSettings(time_zone=zone))
+    assert allowed_weeks(rules, last_sunday_minute) == ["2026-W48", "2026-W49"]
+    assert allowed_weeks(rules, first_monday_minute) == ["2026-W49", "2026-W50"]
 
 
 @pytest.mark.parametrize("zone", ["America/New_York", "Pacific/Auckland", "Europe/London"])
 def test_next_sundays_last_minute_is_inside_a_two_week_window_and_the_monday_after_is_not(
     zone: str,
 ) -> None:
-    settings = TrainerSettings(time_zone=zone, booking_window_weeks=2)
+    rules = default_rules(TrainerSettings(time_zone=zone, booking_window_weeks=2))
     now = local(zone, 2026, 11, 23, 9, 0)  # Monday 09:00 local, week 48
-    weeks = allowed_weeks(settings, now)
+    weeks = allowed_weeks(rules, now)
     next_sunday, monday_after = date(2026, 12, 6), date(2026, 12, 7)
     last_minute = slot_at(next_sunday, 23 * 60 + 59, 24 * 60, zone)
     last_half_hour = slot_at(next_sunday, 23 * 60 + 30, 24 * 60, zone)
@@ -216,19 +217,19 @@ def test_next_sundays_last_minute_is_inside_a_two_week_window_and_the_monday_aft
 
 def test_the_window_edges_hold_across_the_spring_change_in_new_york() -> None:
     zone = "America/New_York"  # EST -> EDT on Sunday 8 Mar 2026
-    settings = TrainerSettings(time_zone=zone)
+    rules = default_rules(TrainerSettings(time_zone=zone))
     # Sunday 8 Mar 23:59 EDT is 03:59 UTC; under EST it would have been 04:59 UTC.
-    assert allowed_weeks(settings, datetime(2026, 3, 9, 3, 59, tzinfo=UTC)) == [
+    assert allowed_weeks(rules, datetime(2026, 3, 9, 3, 59, tzinfo=UTC)) == [
         "2026-W10",
         "2026-W11",
     ]
     # 04:30 UTC is Monday 00:30 EDT (an EST reading would still say Sunday 23:30).
-    assert allowed_weeks(settings, datetime(2026, 3, 9, 4, 30, tzinfo=UTC)) == [
+    assert allowed_weeks(rules, datetime(2026, 3, 9, 4, 30, tzinfo=UTC)) == [
         "2026-W11",
         "2026-W12",
     ]
     now = local(zone, 2026, 3, 2, 9, 0)  # Monday 2 Mar, EST: the change is in this week
-    weeks = allowed_weeks(settings, now)
+    weeks = allowed_weeks(rules, now)
     assert weeks == ["2026-W10", "2026-W11"]
     inside = slot_at(date(2026, 3, 15), 23 * 60 + 59, 24 * 60, zone)
     outside = slot_at(date(2026, 3, 16), 0, 1, zone)
@@ -238,18 +239,18 @@ def test_the_window_edges_hold_across_the_spring_change_in_new_york() -> None:
 
 def test_the_window_edges_hold_across_the_autumn_change_in_auckland() -> None:
     zone = "Pacific/Auckland"  # NZDT -> NZST at 03:00 on Sunday 5 Apr 2026
-    settings = TrainerSettings(time_zone=zone)
+    rules = default_rules(TrainerSettings(time_zone=zone))
     # 11:30 UTC on 5 Apr is Sunday 23:30 NZST (an NZDT reading would say Monday 00:30).
-    assert allowed_weeks(settings, datetime(2026, 4, 5, 11, 30, tzinfo=UTC)) == [
+    assert allowed_weeks(rules, datetime(2026, 4, 5, 11, 30, tzinfo=UTC)) == [
         "2026-W14",
         "2026-W15",
     ]
-    assert allowed_weeks(settings, datetime(2026, 4, 5, 12, 0, tzinfo=UTC)) == [
+    assert allowed_weeks(rules, datetime(2026, 4, 5, 12, 0, tzinfo=UTC)) == [
         "2026-W15",
         "2026-W16",
     ]
     now = local(zone, 2026, 3, 23, 9, 0)  # Monday 23 Mar, NZDT: next Sunday is the change
-    weeks = allowed_weeks(settings, now)
+    weeks = allowed_weeks(rules, now)
     assert weeks == ["2026-W13", "2026-W14"]
     inside = slot_at(date(2026, 4, 5), 23 * 60 + 59, 24 * 60, zone)  # after the change
     outside = slot_at(date(2026, 4, 6), 0, 1, zone)
@@ -259,13 +260,13 @@ def test_the_window_edges_hold_across_the_autumn_change_in_auckland() -> None:
 
 def test_this_weeks_monday_first_minute_is_inside_until_it_has_passed() -> None:
     zone = "Pacific/Auckland"
-    settings = TrainerSettings(time_zone=zone)
+    rules = default_rules(TrainerSettings(time_zone=zone))
     monday = slot_at(date(2026, 11, 30), 0, 30, zone)  # Monday 30 Nov 00:00 NZDT
     before = monday.start_utc - MINUTE  # Sunday 23:59 local: next week, still in the window
-    weeks = allowed_weeks(settings, before)
+    weeks = allowed_weeks(rules, before)
     assert booking_problem(monday, CLIENT, LOCATIONS, weeks, before) is None
     at_start = monday.start_utc
-    weeks = allowed_weeks(settings, at_start)
+    weeks = allowed_weeks(rules, at_start)
     assert booking_problem(monday, CLIENT, LOCATIONS, weeks, at_start) == (
         "That time has passed. Pick a later one."
     )
@@ -273,8 +274,8 @@ def test_this_weeks_monday_first_minute_is_inside_until_it_has_passed() -> None:
 
 # What else booking_problem refuses, at its edges ----------------------------------------
 def test_a_slot_starting_now_is_refused_and_one_a_minute_later_is_not() -> None:
-    settings = TrainerSettings()
-    weeks = allowed_weeks(settings, NOW)
+    rules = default_rules(TrainerSettings())
+    weeks = allowed_weeks(rules, NOW)
     starting_now = slot_at(date(2026, 11, 23), 9 * 60, 10 * 60, "Europe/London")
     assert booking_problem(starting_now, CLIENT, LOCATIONS, weeks, NOW) == (
         "That time has passed. Pick a later one."
@@ -283,8 +284,8 @@ def test_a_slot_starting_now_is_refused_and_one_a_minute_later_is_not() -> None:
 
 
 def test_an_offer_holds_the_slot_until_its_last_second_and_frees_it_at_expiry() -> None:
-    settings = TrainerSettings()
-    weeks = allowed_weeks(settings, NOW)
+    rules = default_rules(TrainerSettings())
+    weeks = allowed_weeks(rules, NOW)
     open_slot = slot_at(date(2026, 11, 25), 18 * 60, 19 * 60, "Europe/London")
     until = NOW + HOUR
     held = open_slot.model_copy(
@@ -297,7 +298,7 @@ def test_an_offer_holds_the_slot_until_its_last_second_and_frees_it_at_expiry() 
 
 
 def test_a_disabled_or_archived_location_cannot_be_booked() -> None:
-    weeks = allowed_weeks(TrainerSettings(), NOW)
+    weeks = allowed_weeks(default_rules(TrainerSettings()), NOW)
     slot = slot_at(date(2026, 11, 25), 18 * 60, 19 * 60, "Europe/London")
     archived = {"studio": LocationName(name="Studio", archived=True)}
     elsewhere = CLIENT.model_copy(update={"location_ids": ("park",)})
