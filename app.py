@@ -46,3 +46,8 @@ def dispatch_messages(event: object) -> dict:
 @app.schedule(Rate(5, unit=Rate.MINUTES), name="queue_reminders")
 def queue_reminders(event: object) -> dict:
     return jobs_entry.queue_reminders(getattr(event, "context", None))
+
+
+@app.schedule(Rate(1, unit=Rate.HOURS), name="apply_templates")
+def apply_templates(event: object) -> dict:
+    return jobs_entry.apply_templates(getattr(event, "context", None))

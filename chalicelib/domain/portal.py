@@ -107,6 +107,7 @@ class PortalClient(BaseModel):
     archived: bool = False
     portal_generation: int = 1
     messages_opt_out: bool = False  # their own choice (STOP or the portal's switch)
+    reminders_off: bool = False  # the trainer's choice on their profile
     booking_window_weeks: int | None = None  # their own rules (None: the trainer's)
     cancel_deadline_hours: int | None = None
 
@@ -122,6 +123,7 @@ class PortalClient(BaseModel):
             archived=client.archived,
             portal_generation=client.portal_generation,
             messages_opt_out=client.messages_opt_out,
+            reminders_off=client.reminders_off,
             booking_window_weeks=client.booking_window_weeks,
             cancel_deadline_hours=client.cancel_deadline_hours,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -24,7 +25,14 @@ from chalicelib.domain.money import format_money as format_money  # re-exported:
 from chalicelib.domain.phone import parse_phone
 from chalicelib.domain.reminders import ReminderChoice
 from chalicelib.domain.reminders import parse_choice as parse_reminder_choice
-from chalicelib.domain.timeutil import is_valid_time_zone
+from chalicelib.domain.timeutil import (
+    NonexistentLocalTime,
+    is_valid_time_zone,
+    local_today,
+    to_utc,
+    week_key,
+    week_monday,
+)
 
 # The currency codes offered in Settings; symbols and decimals come from Babel (money.py).
 CURRENCIES: tuple[str, ...] = OFFERED_CURRENCIES
@@ -121,6 +129,8 @@ class TrainerSettings(BaseModel):
     reminders: ReminderChoice = "off"
     # Where the trainer's WhatsApp messages go from: the stage's shared number, or their own.
     whatsapp_sender: WhatsAppSender = Field(default_factory=lambda: WhatsAppSender())
+    # "Apply my template automatically N weeks ahead" (issue 15 item 3): None is off.
+    auto_apply_weeks: int | None = None
 
     @property
     def schedule_hours(self) -> str:
@@ -168,6 +178,10 @@ class SaveSettings(PaymentInput, Versioned):
     meta_phone_number_id: str = ""
     meta_access_token: SecretStr = SecretStr("")
     meta_app_secret: SecretStr = SecretStr("")
+    # "Apply my template automatically": "on" or "off"; empty (a form from before the
+    # setting) keeps the current choice (save_settings).
+    auto_apply: str = ""
+    auto_apply_weeks: str = ""
 
 
 def _int_field(
@@ -283,6 +297,8 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
     if parse_reminder_choice(reminders) is None:
         errors["reminders"] = "Choose off, 24 hours, 2 hours or both."
 
+    auto_apply_weeks = parse_auto_apply(typed, errors)
+
     if errors:
         raise InvalidInput(errors)
     assert day_start is not None and day_end is not None
@@ -302,6 +318,7 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         payment=payment,
         client_activity_notify=notify,  # type: ignore[arg-type]
         reminders=reminders,  # type: ignore[arg-type]
+        auto_apply_weeks=auto_apply_weeks,
     )
 
 
@@ -477,3 +494,83 @@ def _parse_meta(
         verify_token=previous.verify_token if was_meta else "",
     )
     return sender, SenderSecrets(token=SecretStr(token), app_secret=SecretStr(app_secret))
+
+
+# Keep the template applied (issue 15 item 3) -------------------------------------------------
+MAX_AUTO_APPLY_WEEKS: Final = 12
+# The weekly run: Monday 02:00 in the trainer's zone. Every DST change we know of happens
+# on a weekend, so this wall time exists, and the week it fills has not started for anyone.
+AUTO_APPLY_WEEKDAY: Final = 0
+AUTO_APPLY_MINUTES: Final = 2 * 60
+
+
+def parse_auto_apply(typed: SaveSettings, errors: dict[str, str]) -> int | None:
+    """The weeks ahead to keep applied, or None (off). The number is checked only when the
+    setting is on: a number left in the box while off is not a mistake."""
+    if typed.auto_apply in ("", "off"):
+        return None
+    if typed.auto_apply != "on":
+        errors["auto_apply"] = "Choose on or off."
+        return None
+    return _int_field(
+        typed.auto_apply_weeks.strip(),
+        "auto_apply_weeks",
+        "The weeks ahead to apply",
+        1,
+        MAX_AUTO_APPLY_WEEKS,
+        errors,
+    )
+
+
+def next_auto_apply_run(after: datetime, zone_name: str) -> datetime:
+    """The first weekly run strictly after `after` (UTC), at Monday 02:00 local time: the
+    same wall time all year, whichever side of a DST change the week falls."""
+    monday = week_monday(week_key(local_today(after, zone_name)))
+    while True:
+        day = monday + timedelta(days=AUTO_APPLY_WEEKDAY)
+        try:
+            run = to_utc(day, AUTO_APPLY_MINUTES, zone_name)
+        except NonexistentLocalTime:  # a zone that changes its clocks on a Monday night
+            run = to_utc(day, AUTO_APPLY_MINUTES + 60, zone_name)
+        if run > after:
+            return run
+        monday += timedelta(weeks=1)
+
+
+def auto_apply_weeks(current_week: str, applied_through: str | None, weeks_ahead: int) -> list[str]:
+    """The weeks one run applies: from the current week (or the week after the last one a
+    run applied, so a slot the trainer removed by hand is not put back every Monday)
+    through `weeks_ahead` weeks after the current one. Empty when nothing is new."""
+    first = week_monday(current_week)
+    if applied_through is not None:
+        first = max(first, week_monday(applied_through) + timedelta(weeks=1))
+    last = week_monday(current_week) + timedelta(weeks=weeks_ahead)
+    out = []
+    while first <= last:
+        out.append(week_key(first))
+        first += timedelta(weeks=1)
+    return out
+
+
+def _week_label(week: str, other: str) -> str:
+    year, number = week.split("-")
+    return number if year == other.split("-")[0] else week
+
+
+def auto_apply_summary(
+    weeks: list[str], added: int, booked: int, time_off: int, other_skips: int
+) -> str:
+    """The Activity feed's line for one run: "Template applied automatically to W49–W52:
+    12 slots added, 3 recurring clients booked, 2 skipped (time off)"."""
+    first, last = weeks[0], weeks[-1]
+    span = _week_label(first, last)
+    if last != first:
+        span += "–" + (_week_label(last, first) if first[:4] == last[:4] else last)
+    parts = [
+        f"{added} slot{'s' if added != 1 else ''} added",
+        f"{booked} recurring client{'s' if booked != 1 else ''} booked",
+        f"{time_off} skipped (time off)",
+    ]
+    if other_skips:
+        parts.append(f"{other_skips} skipped (something else is there)")
+    return f"Template applied automatically to {span}: " + ", ".join(parts)

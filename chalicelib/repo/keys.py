@@ -443,3 +443,15 @@ def trainer_calendar_feed(trainer_id: str) -> dict[str, str]:
     """The generation of the trainer's calendar feed link (absent until the first rotation:
     generation 0)."""
     return key(f"{trainer_pk(trainer_id)}#ICAL", "FEED")
+
+
+# --- Keep the template applied (issue 15 item 3) ----------------------------------------------
+# One item per trainer who turned the setting on, in a partition of its own (nothing that
+# reads the account partition meets it), carrying DueWork keys for its next weekly run:
+# written or deleted in the settings save's own transaction, so a trainer is found by
+# the hourly job exactly while the setting is on.
+AUTO_APPLY_KIND: Final = "auto-apply"
+
+
+def auto_apply(trainer_id: str) -> dict[str, str]:
+    return key(f"{trainer_pk(trainer_id)}#AUTOAPPLY", "DUE")

@@ -35,6 +35,7 @@ from chalicelib.domain.template import (
 from chalicelib.domain.timeutil import all_time_zones
 from chalicelib.domain.tokens import new_id
 from chalicelib.messaging import whatsapp
+from chalicelib.repo.auto_apply import AutoApplyStore
 from chalicelib.repo.repository import Account, Repository, Setup
 from chalicelib.repo.senders import SenderStore, SenderTaken
 from chalicelib.services import webhooks
@@ -107,6 +108,10 @@ def save_settings(
     if not command.reminders:
         # A form drawn before the reminders setting existed keeps the trainer's choice.
         settings = settings.model_copy(update={"reminders": trainer.settings.reminders})
+    if not command.auto_apply:
+        # Nor does it turn "apply my template automatically" off.
+        kept = trainer.settings.auto_apply_weeks
+        settings = settings.model_copy(update={"auto_apply_weeks": kept})
     same_version(trainer.version, command.version)
     return _store_settings(deps, trainer, settings, typed_secrets, secrets)
 
@@ -170,7 +175,7 @@ def _store_settings(
     token = typed.token.get_secret_value()
     app_secret = typed.app_secret.get_secret_value()
     if settings.whatsapp_sender == old and not token and not app_secret:
-        return deps.repo.save_settings(trainer, settings)  # the sender is not touched
+        return _save_with_auto_apply(deps, trainer, settings)  # the sender is not touched
     store = secrets or whatsapp.trainer_secrets()
     # New secrets go under new names first: until the transaction commits, the settings
     # still name the old ones, so a refused save leaves the live sender as it was.
@@ -188,9 +193,15 @@ def _store_settings(
         if sender.kind == "meta" and not sender.verify_token:
             verify = webhooks.trainer_verify_token(deps.links, trainer.id)
             sender = sender.model_copy(update={"verify_token": verify})
-        updated = SenderStore(deps.repo.db).save_settings(
-            trainer, settings.model_copy(update={"whatsapp_sender": sender})
+        # Auto-apply's due item is written by its own save, after this one (below): each
+        # write keeps the setting and the item in step, whichever fails.
+        sender_settings = settings.model_copy(
+            update={
+                "whatsapp_sender": sender,
+                "auto_apply_weeks": trainer.settings.auto_apply_weeks,
+            }
         )
+        updated = SenderStore(deps.repo.db).save_settings(trainer, sender_settings)
     except SenderTaken as exc:
         _forget(store, trainer.id, written)
         raise InvalidInput(
@@ -218,7 +229,23 @@ def _store_settings(
     kept = {sender.token_ref, sender.app_secret_ref}
     retired = [(whatsapp.TOKEN, old.token_ref), (whatsapp.APP_SECRET, old.app_secret_ref)]
     _forget(store, trainer.id, [(what, ref) for what, ref in retired if ref and ref not in kept])
+    if settings.auto_apply_weeks != updated.settings.auto_apply_weeks:
+        # After the sender's save and its clean-up: refused (changed meanwhile), it leaves
+        # the new sender saved and auto-apply as it was, and says so like any stale form.
+        updated = _save_with_auto_apply(
+            deps,
+            updated,
+            updated.settings.model_copy(update={"auto_apply_weeks": settings.auto_apply_weeks}),
+        )
     return updated
+
+
+def _save_with_auto_apply(deps: Deps, trainer: Trainer, settings: TrainerSettings) -> Trainer:
+    """The settings; when "apply my template automatically" changed, in one transaction
+    with the trainer's due item for the weekly run (services/auto_apply.py)."""
+    if settings.auto_apply_weeks == trainer.settings.auto_apply_weeks:
+        return deps.repo.save_settings(trainer, settings)
+    return AutoApplyStore(deps.repo.db).save_settings(trainer, settings, deps.now)
 
 
 def _forget(store: whatsapp.TrainerSecrets, trainer_id: str, refs: list[tuple[str, str]]) -> None:

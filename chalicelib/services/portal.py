@@ -224,6 +224,9 @@ class HomePage:
     optins: frozenset[str]  # the ones ticked
     places: Mapping[str, str]
     messages_opt_out: bool = False  # STOP on WhatsApp or the toggle: no reminders
+    # What the trainer sends, so the page promises only that: "24h", "2h", "both" or off.
+    reminders: str = "off"
+    reminders_off_for_client: bool = False  # the trainer left them out on the profile
 
 
 def home_page(deps: Deps, token: str) -> HomePage:
@@ -254,6 +257,8 @@ def home_page(deps: Deps, token: str) -> HomePage:
         optins=frozenset(repo.client_optins(tid, cid)),
         places=places,
         messages_opt_out=context.client.messages_opt_out,
+        reminders=context.trainer.settings.reminders,
+        reminders_off_for_client=context.client.reminders_off,
     )
 
 

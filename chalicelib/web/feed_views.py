@@ -104,7 +104,7 @@ def feed_settings(session: CurrentSession) -> Response:
     return render(
         "settings/calendar.html",
         tab="settings",
-        subtab="general",  # reached from General; no entry of its own
+        subtab="calendar",
         page=page,
         saved=SAVED.get(request_state.current().query("saved")),
     )

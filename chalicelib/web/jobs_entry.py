@@ -70,3 +70,28 @@ def queue_reminders(context: object | None = None) -> dict:
             report.stale,
         )
     return dataclasses.asdict(report)
+
+
+def apply_templates(context: object | None = None) -> dict:
+    """Keep each template applied for the trainers who turned it on (docs/auto-apply.md)."""
+    from chalicelib.services import auto_apply  # deferred: web requests never load it
+
+    deps = runtime.deps()
+    deployed = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+    time_left = getattr(context, "get_remaining_time_in_millis", None) if deployed else None
+    report = auto_apply.run_due(deps.repo, deps.links, deps.now, time_left=time_left)
+    if report.failed or report.stopped_early:
+        log.warning(
+            "auto-apply: %s failed (retried later), stopped early: %s",
+            len(report.failed),
+            report.stopped_early,
+        )
+    if report.due:
+        log.info(
+            "auto-apply: %s due, %s claimed, %s applied, %s taken by another run",
+            report.due,
+            report.claimed,
+            len(report.applied),
+            report.stale,
+        )
+    return dataclasses.asdict(report)

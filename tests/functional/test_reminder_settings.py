@@ -70,7 +70,8 @@ def test_the_profile_has_a_no_reminders_box_that_is_saved(trainer: Browser) -> N
     assert '<input type="checkbox" id="reminders_off" name="reminders_off" value="yes"' in page
     assert "No reminders for this client" in page
     assert 'name="reminders_off" value="yes" checked' not in page
-    saved = post_profile(trainer, client, profile_form(trainer, client, reminders_off="yes"))
+    form = profile_form(trainer, client, reminders_off="yes", phone="+44 7400 123456")
+    saved = post_profile(trainer, client, form)
     assert saved.status == 303
     assert 'name="reminders_off" value="yes" checked' in trainer.follow(saved).body
     # Unticked boxes are not posted: saving without it turns reminders back on.
@@ -136,3 +137,20 @@ def test_a_reminder_for_a_session_canceled_after_queueing_is_shown_as_not_sent(
     page = trainer.get(session_url).body
     assert "Not sent" in page
     assert "Not sent: the session was canceled or moved before the reminder went." in page
+
+
+def test_the_portal_promises_reminders_only_when_they_will_come(trainer: Browser) -> None:
+    from tests.functional.test_portal_link import portal_path
+
+    client = add_client(trainer, "Priya Shah")
+    home = portal_path(trainer, client)
+    words = "a reminder a day before each session"
+    assert words not in trainer.get(home).body  # reminders are off by default
+    version = _version(trainer.get("/dashboard/settings").body)
+    trainer.post("/dashboard/settings", _valid_form(version, reminders="24h"))
+    assert words in trainer.get(home).body
+    form = profile_form(trainer, client, reminders_off="yes", phone="+44 7400 123456")
+    saved = post_profile(trainer, client, form)
+    assert saved.status == 303, saved.body
+    page = trainer.get(home).body
+    assert words not in page and "a word when something changes" in page

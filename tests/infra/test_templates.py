@@ -25,8 +25,14 @@ CONFIG = json.loads((PROJECT_ROOT / ".chalice" / "config.json").read_text())
 REGION = "eu-west-2"
 
 # Logical ids Chalice generates for app.py: the API handler and one per @app.schedule.
-EXPECTED_FUNCTIONS = {"APIHandler", "ExpireOfferLocks", "DispatchMessages", "QueueReminders"}
-SCHEDULED_FUNCTIONS = {"ExpireOfferLocks", "DispatchMessages", "QueueReminders"}
+EXPECTED_FUNCTIONS = {
+    "APIHandler",
+    "ExpireOfferLocks",
+    "DispatchMessages",
+    "QueueReminders",
+    "ApplyTemplates",
+}
+SCHEDULED_FUNCTIONS = {"ExpireOfferLocks", "DispatchMessages", "QueueReminders", "ApplyTemplates"}
 
 
 def _tool(name: str) -> str:
