@@ -22,6 +22,7 @@ from chalicelib.domain.money import (
 from chalicelib.domain.phone import format_phone as format_phone  # re-exported: older callers
 from chalicelib.domain.phone import parse_phone
 from chalicelib.domain.settings import MAX_BOOKING_WINDOW_WEEKS
+from chalicelib.domain.skips import ClientSkips
 from chalicelib.domain.template import WeeklyTemplate
 
 MAX_CLIENT_NAME = 80
@@ -57,6 +58,8 @@ class Client(BaseModel):
     # trainer changes it. What the portal applies: domain.portal.effective_rules.
     booking_window_weeks: int | None = None
     cancel_deadline_hours: int | None = None
+    # Skip a week / pause (domain.skips): upcoming only, Apply template books none of them.
+    skips: ClientSkips = ClientSkips()
     portal_generation: int = 1  # bumped by "rotate link": the old link dies at once
     version: int = 1
     created_at: datetime

@@ -558,7 +558,7 @@ def _week_label(week: str, other: str) -> str:
 
 
 def auto_apply_summary(
-    weeks: list[str], added: int, booked: int, time_off: int, other_skips: int
+    weeks: list[str], added: int, booked: int, time_off: int, other_skips: int, left_open: int = 0
 ) -> str:
     """The Activity feed's line for one run: "Template applied automatically to W49–W52:
     12 slots added, 3 recurring clients booked, 2 skipped (time off)"."""
@@ -573,4 +573,8 @@ def auto_apply_summary(
     ]
     if other_skips:
         parts.append(f"{other_skips} skipped (something else is there)")
+    if left_open:
+        # Added, but its recurring client not booked: away (a skip or a pause), not at
+        # that location, or already holding that week's session.
+        parts.append(f"{left_open} recurring slot{'s' if left_open != 1 else ''} left open")
     return f"Template applied automatically to {span}: " + ", ".join(parts)

@@ -21,6 +21,7 @@ from chalicelib.domain.schedule import (
     Slot,
 )
 from chalicelib.domain.settings import TrainerSettings
+from chalicelib.domain.skips import ClientSkips
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
 from chalicelib.repo import keys
@@ -136,6 +137,17 @@ def client_to_item(trainer_id: str, client: Client) -> Item:
         # Absent = the trainer's default (None is dropped when the item is written).
         "booking_window_weeks": client.booking_window_weeks,
         "cancel_deadline_hours": client.cancel_deadline_hours,
+        # Absent when none, so clients who never skip keep their items as they were.
+        "skipped_dates": [
+            {"template_slot_id": s.template_slot_id, "day": s.day.isoformat()}
+            for s in client.skips.dates
+        ]
+        or None,
+        "pauses": [
+            {"first_day": p.first_day.isoformat(), "last_day": p.last_day.isoformat()}
+            for p in client.skips.pauses
+        ]
+        or None,
         "portal_generation": client.portal_generation,
         "version": client.version,
         "created_at": utc_iso(client.created_at),
@@ -164,6 +176,9 @@ def client_from_item(item: Item) -> Client:
         email_bouncing=bool(item.get("email_bouncing", False)),
         booking_window_weeks=_optional_int(item.get("booking_window_weeks")),
         cancel_deadline_hours=_optional_int(item.get("cancel_deadline_hours")),
+        skips=ClientSkips.model_validate(
+            {"dates": item.get("skipped_dates") or (), "pauses": item.get("pauses") or ()}
+        ),
         portal_generation=item.get("portal_generation", 1),
         version=item["version"],
         created_at=parse_utc_iso(item["created_at"]),

@@ -53,6 +53,7 @@ class RunCounts:
     booked: int
     time_off: int
     other_skips: int
+    left_open: int
 
 
 def count(results: list[AppliedWeek]) -> RunCounts:
@@ -66,6 +67,7 @@ def count(results: list[AppliedWeek]) -> RunCounts:
         booked=sum(len(r.booked) for r in results),
         time_off=time_off,
         other_skips=other,
+        left_open=sum(len(r.left_open) for r in results),
     )
 
 
@@ -80,7 +82,12 @@ def summary_entry(
         actor="system",
         client_name="",
         text=auto_apply_summary(
-            weeks, counts.added, counts.booked, counts.time_off, counts.other_skips
+            weeks,
+            counts.added,
+            counts.booked,
+            counts.time_off,
+            counts.other_skips,
+            counts.left_open,
         ),
         session_ref="",
     )

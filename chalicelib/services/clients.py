@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar, Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from chalicelib.domain.clients import (
     AddClient,
@@ -36,11 +36,23 @@ from chalicelib.domain.phone import format_phone
 from chalicelib.domain.portal import BookingRules, default_rules, effective_rules
 from chalicelib.domain.programs import Bundle
 from chalicelib.domain.schedule import ClientBalance, Owed, Session, owed_now, unpaid_amount
+from chalicelib.domain.skips import (
+    ClientSkips,
+    add_date,
+    add_pause,
+    date_key,
+    dates_to_cancel,
+    short_day,
+    upcoming,
+)
+from chalicelib.domain.skips import remove as remove_skip
 from chalicelib.domain.template import TemplateSlot
+from chalicelib.domain.timeutil import local_today
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.programs import ProgramRepository
 from chalicelib.repo.repository import Account, Repository
 from chalicelib.services import messages
+from chalicelib.services import sessions as session_rules
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
 from chalicelib.services.sessions import portal_link_ref
@@ -239,6 +251,124 @@ def link_copied(deps: Deps, trainer_id: str, command: LinkCopied) -> None:
     mark_link_copied(deps.repo, trainer_id, client, command.generation)
 
 
+# Skip a date, pause, resume (issue 15) -------------------------------------------------------
+DATE_MESSAGE = "Enter a date, for example 2026-12-14."
+
+
+class SkipDate(Versioned):
+    """Skip a date: one date of one of the client's recurring slots."""
+
+    messages: ClassVar[dict[str, str]] = {"day": DATE_MESSAGE}
+
+    client_id: str
+    template_slot_id: str = Field(default="", alias="skip_slot")
+    day: date | None = Field(default=None, alias="skip_day")
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if str(value or "").strip() == "" else value
+
+
+class PauseRecurring(Versioned):
+    """Pause all recurring from `first_day` to `last_day`, both included."""
+
+    messages: ClassVar[dict[str, str]] = {"first_day": DATE_MESSAGE, "last_day": DATE_MESSAGE}
+
+    client_id: str
+    first_day: date | None = Field(default=None, alias="pause_from")
+    last_day: date | None = Field(default=None, alias="pause_to")
+
+    @field_validator("first_day", "last_day", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        return None if str(value or "").strip() == "" else value
+
+
+class ResumeSkip(Versioned):
+    """Resume: drop one skipped date or one pause (`key` as the page listed it)."""
+
+    messages: ClassVar[dict[str, str]] = {"kind": "Unknown thing to resume."}
+
+    client_id: str
+    kind: Literal["date", "pause"]
+    key: str = ""
+
+
+SkipChange = SkipDate | PauseRecurring | ResumeSkip
+
+
+@dataclass(frozen=True)
+class SkipsChanged:
+    client: Client
+    canceled: tuple[Session, ...]  # the client's recurring sessions the new skip covered
+    unchanged: bool  # nothing to do: that date or pause was already there (or gone)
+
+
+def _skips_after(account: Account, client: Client, command: SkipChange, today: date) -> ClientSkips:
+    """The client's skips once `command` is applied, or InvalidInput naming its field."""
+    if isinstance(command, ResumeSkip):
+        return remove_skip(client.skips, command.kind, command.key, today)
+    if isinstance(command, PauseRecurring):
+        return add_pause(client.skips, command.first_day, command.last_day, today)
+    slot = next((s for s in account.setup.template.slots if s.id == command.template_slot_id), None)
+    if slot is None or slot.id not in client.recurring:
+        raise InvalidInput(
+            {"template_slot_id": f"That is not one of {client.first_name}'s recurring slots."}
+        )
+    return add_date(client.skips, slot.id, slot.weekday, slot.label, command.day, today)
+
+
+def _covered(session: Session, covered: tuple[tuple[str | None, date, date], ...]) -> bool:
+    return any(
+        (template is None or template == session.template_slot_id) and first <= session.day <= last
+        for template, first, last in covered
+    )
+
+
+def cancel_skipped(
+    deps: Deps, trainer: Trainer, client: Client, before: ClientSkips, after: ClientSkips
+) -> tuple[Session, ...]:
+    """Cancel the client's booked recurring sessions a new skip or pause covers, each by
+    the trainer's cancel (its notice to the client in the same transaction, the record
+    kept, the slot open again: amber when someone matches, as for any freed slot)."""
+    covered = dates_to_cancel(before, after)
+    if not covered:
+        return ()
+    repo, tid, now = deps.repo, trainer.id, deps.now
+    canceled = []
+    for booked in repo.client_upcoming(tid, client.id, now, limit=None):
+        # Only what Apply template booked as theirs: a one-off they booked is not paused.
+        if booked.is_live and booked.kind == "recurring" and _covered(booked, covered):
+            notice = session_rules.change_notice(
+                session_rules.ChangeNotice(trainer, "", deps.base_url),
+                client,
+                "cancel_notice",
+                booked,
+                now,
+            )
+            canceled.append(
+                session_rules.cancel(repo, tid, booked, str(booked.version), now, notice=notice)
+            )
+    return tuple(canceled)
+
+
+def change_skips(deps: Deps, trainer: Trainer, command: SkipChange) -> SkipsChanged:
+    """Skip a date, pause, or resume, from the profile. Written over the client as the
+    page showed them (a stale page is refused by the write itself); a skip or pause that
+    covers a booked recurring session cancels it afterwards."""
+    repo, tid = deps.repo, trainer.id
+    client = repo.get_client(tid, command.client_id)  # 404 for another trainer's id, first
+    today = local_today(deps.now, trainer.settings.time_zone)
+    after = _skips_after(repo.get_account(tid), client, command, today)
+    if after == upcoming(client.skips, today):
+        # A second click, or resuming what is gone: nothing to write, nothing to refuse.
+        return SkipsChanged(client, (), unchanged=True)
+    same_version(client.version, command.version)
+    saved = repo.save_client(tid, client, skips=after)
+    return SkipsChanged(saved, cancel_skipped(deps, trainer, saved, client.skips, after), False)
+
+
 # The profile page ----------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ClientSessions:
@@ -328,6 +458,62 @@ def _recurring_choices(
 
 
 @dataclass(frozen=True)
+class SkipChoice:
+    """One of the client's recurring slots, for "Skip a date": its picker offers only its
+    weekday (`first_day` and a step of a week)."""
+
+    template_slot_id: str
+    label: str
+    first_day: date  # the next date on its weekday, today included
+
+
+@dataclass(frozen=True)
+class ListedSkip:
+    label: str  # "Mon 14 Dec, Mon 09:00–10:00"
+    kind: Literal["date", "pause"]
+    key: str  # what its Resume button sends
+
+
+@dataclass(frozen=True)
+class AwayCard:
+    """The profile's "Skip a date / pause" card."""
+
+    choices: tuple[SkipChoice, ...]
+    listed: tuple[ListedSkip, ...]
+    today: date
+
+
+def away_card(account: Account, client: Client, today: date) -> AwayCard:
+    slots = {s.id: s for s in account.setup.template.slots}
+    held = [slots[t] for t in client.recurring if t in slots]
+    kept = upcoming(client.skips, today)
+    listed = [
+        ListedSkip(
+            f"Skip {short_day(s.day)} {s.day.year}"
+            + (f": {slots[s.template_slot_id].label}" if s.template_slot_id in slots else ""),
+            "date",
+            date_key(s),
+        )
+        for s in kept.dates
+    ] + [
+        ListedSkip(
+            f"Pause from {short_day(p.first_day)} to {short_day(p.last_day)} {p.last_day.year}",
+            "pause",
+            p.key,
+        )
+        for p in kept.pauses
+    ]
+    return AwayCard(
+        choices=tuple(
+            SkipChoice(s.id, s.label, today + timedelta(days=(s.weekday - today.weekday()) % 7))
+            for s in sorted(held, key=lambda s: (s.weekday, s.start))
+        ),
+        listed=tuple(listed),
+        today=today,
+    )
+
+
+@dataclass(frozen=True)
 class ProfilePage:
     """A client's page: the profile form, balance, sessions, bundles and portal link."""
 
@@ -348,6 +534,7 @@ class ProfilePage:
     send_id: str  # the message id a Send on WhatsApp from this page will have
     rules: BookingRules  # what the client's portal applies, as saved
     default_rules: BookingRules  # the trainer's, for clients without their own
+    away: AwayCard  # skipped dates and pauses of the recurring slots
 
 
 def profile_page(
@@ -404,4 +591,5 @@ def profile_page(
         send_id=new_id(),
         rules=effective_rules(settings, client),
         default_rules=default_rules(settings),
+        away=away_card(account, client, local_today(deps.now, settings.time_zone)),
     )

@@ -9,6 +9,8 @@ Kinds and their jobs:
   its time has run out, conditional on it still being that offer.
 - `message`: dispatch_messages (`services/dispatcher.dispatch`) claims a queued message
   (queued -> sending, with a lease) and records the outcome.
+- `auto-apply`: apply_templates (`services/auto_apply.run_due`) applies a trainer's weekly
+  template N weeks ahead once a week, by their setting (docs/auto-apply.md).
 - `reminder`: queue_reminders (`services/reminders.queue_reminders`) queues a session's
   reminder once, 24 h and 2 h before it, by the trainer's setting (docs/reminders.md).
 """

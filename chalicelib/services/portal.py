@@ -25,6 +25,7 @@ from chalicelib.domain.errors import (
     DomainError,
     InvalidInput,
     NotFound,
+    VersionConflict,
     expect_version,
 )
 from chalicelib.domain.models import Trainer
@@ -60,9 +61,10 @@ from chalicelib.domain.schedule import (
     book,
     parse_session_ref,
 )
+from chalicelib.domain.skips import add_date
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.time_off import TimeOff
-from chalicelib.domain.timeutil import parse_utc_iso
+from chalicelib.domain.timeutil import local_today, parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
 from chalicelib.messaging.whatsapp import wa_me_link
 from chalicelib.repo.parts import Notices
@@ -227,6 +229,18 @@ class HomePage:
     # What the trainer sends, so the page promises only that: "24h", "2h", "both" or off.
     reminders: str = "off"
     reminders_off_for_client: bool = False  # the trainer left them out on the profile
+    # "Skip this week": the next recurring session, and whether it is still before the
+    # client's own cancel deadline (inside it, the page says to ask the trainer).
+    next_recurring: NextRecurring | None = None
+
+
+@dataclass(frozen=True)
+class NextRecurring:
+    label: str
+    session_id: str
+    version: int
+    skippable: bool
+    deadline_text: str  # why not, when it is not
 
 
 def home_page(deps: Deps, token: str) -> HomePage:
@@ -236,11 +250,14 @@ def home_page(deps: Deps, token: str) -> HomePage:
     context = open_client(repo, deps.links, token)
     tid, cid = context.trainer.id, context.client.id
     places = context.places
+    booked = repo.client_upcoming(tid, cid, now)
     upcoming = tuple(
         UpcomingSession(s.label, places.get(s.location_id, ""), context.session_token(s.id))
-        for s in repo.client_upcoming(tid, cid, now)
+        for s in booked
         if s.is_live
     )
+    recurring = next_recurring(booked)
+    rules = context.rules
     bundles = tuple(
         BundleProgress.of(b, now)
         for b in programs.store(repo).client_bundles(tid, cid)
@@ -259,6 +276,15 @@ def home_page(deps: Deps, token: str) -> HomePage:
         messages_opt_out=context.client.messages_opt_out,
         reminders=context.trainer.settings.reminders,
         reminders_off_for_client=context.client.reminders_off,
+        next_recurring=None
+        if recurring is None
+        else NextRecurring(
+            label=recurring.label,
+            session_id=recurring.id,
+            version=recurring.version,
+            skippable=not past_the_deadline(recurring, rules, now),
+            deadline_text=deadline_message(rules, context.trainer.display_name),
+        ),
     )
 
 
@@ -449,23 +475,101 @@ def _submitted(version: int | None) -> str | None:
     return None if version is None else str(version)
 
 
-def cancel(deps: Deps, token: str, command: CancelSession) -> SessionView:
-    repo, now = deps.repo, deps.now
-    view = open_session_link(repo, deps.links, token)
-    trainer = view.context.trainer
-    expect_version(view.session.version, _submitted(command.version))
-    canceled = client_cancellation(view.session, view.context.rules, trainer.display_name, now)
-    saved = repo.change_session(
+def _cancel_by_client(
+    deps: Deps, context: ClientContext, session: Session, version: int | None, text: str
+) -> Session:
+    """The portal's cancel: the page's version, the client's own deadline, then the cancel
+    with its notices in one transaction (a refusal writes nothing)."""
+    expect_version(session.version, _submitted(version))
+    trainer = context.trainer
+    canceled = client_cancellation(session, context.rules, trainer.display_name, deps.now)
+    return deps.repo.change_session(
         trainer.id,
-        view.session,
+        session,
         canceled,
         "client",
-        "Canceled by the client (portal); slot reopened",
-        now,
+        text,
+        deps.now,
         free_slot=True,
-        notices=_notices(deps, view.context, "canceled", canceled),
+        notices=_notices(deps, context, "canceled", canceled),
+    )
+
+
+def cancel(deps: Deps, token: str, command: CancelSession) -> SessionView:
+    view = open_session_link(deps.repo, deps.links, token)
+    saved = _cancel_by_client(
+        deps,
+        view.context,
+        view.session,
+        command.version,
+        "Canceled by the client (portal); slot reopened",
     )
     return SessionView(view.context, saved)
+
+
+# Skip this week (issue 15) ------------------------------------------------------------------
+class SkipWeek(CancelSession):
+    """ "Skip this week" on the home page: the client's next recurring session, as drawn."""
+
+    session_id: str = ""
+
+
+NOT_YOURS = "That session is not one of your booked recurring sessions. Nothing was changed."
+SKIP_SAVES = 3  # a profile save racing the skip moves the version: read and merge again
+
+
+def _is_recurring(session: Session) -> bool:
+    return session.kind == "recurring" and bool(session.template_slot_id)
+
+
+def next_recurring(sessions: list[Session]) -> Session | None:
+    """The soonest live recurring session, from the client's upcoming ones."""
+    return next((s for s in sessions if s.is_live and _is_recurring(s)), None)
+
+
+def skip_week(deps: Deps, token: str, command: SkipWeek) -> Session:
+    """Skip the client's next recurring session: the portal's cancel (deadline, version,
+    notices), then the skip on the client's profile so the trainer sees it listed. The
+    session is looked up among this client's own upcoming sessions only, so another
+    client's id, or a session no longer booked, is refused before anything is written."""
+    repo, now = deps.repo, deps.now
+    context = open_client(repo, deps.links, token)
+    tid, cid = context.trainer.id, context.client.id
+    session = next(
+        (s for s in repo.client_upcoming(tid, cid, now, limit=None) if s.id == command.session_id),
+        None,
+    )
+    if session is None or not session.is_live or not _is_recurring(session):
+        raise InvalidInput({"_form": NOT_YOURS})
+    canceled = _cancel_by_client(
+        deps,
+        context,
+        session,
+        command.version,
+        "Skipped by the client (portal); slot reopened",
+    )
+    _record_skip(repo, tid, cid, session, local_today(now, context.trainer.settings.time_zone))
+    return canceled
+
+
+def _record_skip(repo: Repository, tid: str, cid: str, session: Session, today: date) -> None:
+    """Add the skipped date to the client's profile. The canceled session already keeps
+    Apply template from booking that week again, so this is the trainer's record; a save
+    that keeps losing to profile saves gives up rather than fail the client's skip."""
+    for _ in range(SKIP_SAVES):
+        client = repo.get_client(tid, cid)
+        assert session.template_slot_id is not None
+        day = session.day
+        skips = add_date(
+            client.skips, session.template_slot_id, day.weekday(), "this session", day, today
+        )
+        if skips == client.skips:
+            return
+        try:
+            repo.save_client(tid, client, skips=skips)
+            return
+        except VersionConflict:
+            continue
 
 
 def change(deps: Deps, token: str, command: ChangeSession) -> SessionView:

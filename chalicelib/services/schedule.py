@@ -58,6 +58,7 @@ from chalicelib.domain.schedule import (
     weeks_to_apply,
 )
 from chalicelib.domain.settings import TrainerSettings
+from chalicelib.domain.skips import skip_reason
 from chalicelib.domain.template import WeeklyTemplate
 from chalicelib.domain.time_off import TimeOff, TimeOffPeriod, keep_out_of_time_off
 from chalicelib.domain.timeutil import local_today, week_key
@@ -114,6 +115,13 @@ def recurring_bookings(holders: Mapping[str, str], clients: list[Client]) -> dic
         and not client.archived
         and t in client.recurring
     }
+
+
+def skipped_by_client(client: Client, slot: Slot) -> str | None:
+    """The summary's line when the client skipped this date or paused (the slot is still
+    added, open); their skips came with the client item, at no extra read."""
+    reason = skip_reason(client.skips, client.first_name, slot.template_slot_id or "", slot.day)
+    return f"left open: {reason}" if reason else None
 
 
 def this_week(trainer: Trainer, now: datetime) -> str:
@@ -233,7 +241,7 @@ def _apply_week(
         if client is not None:
             reason = recurring_booking_skip(
                 client.name, client.location_ids, slot, handled.get(client.id, set())
-            )
+            ) or skipped_by_client(client, slot)
             if reason:
                 left_open.append(Skip(slot.label, reason))
             else:

@@ -20,7 +20,14 @@ from chalicelib.domain.phone import format_phone
 from chalicelib.messaging.whatsapp import wa_me_link
 from chalicelib.services import clients
 from chalicelib.services.auth import CurrentSession
-from chalicelib.services.clients import ClientAction, LinkCopied, SendPortalLink
+from chalicelib.services.clients import (
+    ClientAction,
+    LinkCopied,
+    PauseRecurring,
+    ResumeSkip,
+    SendPortalLink,
+    SkipDate,
+)
 from chalicelib.web import forms, request_state
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
@@ -170,3 +177,33 @@ def client_link_copied(session: CurrentSession, client_id: str) -> Response:
     if background:
         return Response(body="", status_code=204)
     return redirect(f"/dashboard/clients/{client_id}", saved="copied")
+
+
+# The profile's "Skip a date or pause" card: its three forms, by their button.
+SKIP_COMMANDS: dict[str, type[SkipDate | PauseRecurring | ResumeSkip]] = {
+    "skip": SkipDate,
+    "pause": PauseRecurring,
+    "resume": ResumeSkip,
+}
+
+
+@bp.route("/dashboard/clients/{client_id}/skips", methods=["POST"], content_types=FORM)
+@trainer
+def client_skips(session: CurrentSession, client_id: str) -> Response:
+    state = request_state.current()
+    form = state.form()
+    action = form.get("action", "")
+    model = SKIP_COMMANDS.get(action)
+    if model is None:
+        return _profile_page(session, client_id, 400, errors={"_form": "Unknown action."})
+    try:
+        command = forms.command(model, form, client_id=client_id)
+        done = clients.change_skips(request_state.deps(), session.trainer, command)
+    except InvalidInput as exc:
+        errors = forms.errors(model, exc)
+        return _profile_page(session, client_id, 400, errors=errors, skip_form=form)
+    except (VersionConflict, Conflict) as exc:
+        errors = {"_form": exc.user_message}
+        return _profile_page(session, client_id, 409, errors=errors, skip_form=form)
+    saved = "unchanged" if done.unchanged else action
+    return redirect(f"/dashboard/clients/{client_id}", saved=saved)

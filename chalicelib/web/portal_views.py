@@ -29,6 +29,7 @@ SAVED = {
         "Done: no more reminders or notifications. Invoices and offers you ask for still come."
     ),
     "resumed": "Reminders and notifications are back on.",
+    "skipped": "This week is skipped: your trainer is told, and your other weeks stay booked.",
 }
 
 
@@ -207,3 +208,21 @@ def offer_accept(token: str) -> Response:
     except InvalidInput:
         return _offer_page(token)  # the page says why (taken, withdrawn, over)
     return redirect(session, saved="booked")
+
+
+@bp.route("/c/{token}/skip", methods=["POST"], content_types=FORM)
+@capability
+def portal_skip_week(token: str) -> Response:
+    deps = request_state.deps()
+    try:
+        command = forms.command(portal.SkipWeek, request_state.current().form())
+        portal.skip_week(deps, token, command)
+    except InvalidInput as exc:
+        return render(
+            "portal/home.html",
+            status=400,
+            page=portal.home_page(deps, token),
+            saved=None,
+            errors=forms.errors(portal.SkipWeek, exc),
+        )
+    return redirect(f"/c/{token}", saved="skipped")

@@ -63,7 +63,7 @@ def test_a_portal_booking_reaches_the_feed_the_conversation_and_the_client(
 
     # The trainer's Activity feed says what she did.
     trainer.goto("/dashboard")
-    feed = trainer.get_by_role("list", name="What clients did, newest first")
+    feed = trainer.get_by_role("list", name="Recent activity, newest first")
     expect(feed).to_contain_text(f"Priya Shah booked {tuesday:%A} {tuesday.day}")
     screenshot(trainer, "client-words-1-activity")
 

@@ -102,6 +102,10 @@ def test_the_feed_line_says_what_the_run_did() -> None:
         "Template applied automatically to W49: 1 slot added, 1 recurring client booked, "
         "0 skipped (time off), 2 skipped (something else is there)"
     )
+    assert auto_apply_summary(["2026-W49", "2026-W50"], 2, 0, 0, 0, left_open=1) == (
+        "Template applied automatically to W49–W50: 2 slots added, 0 recurring clients "
+        "booked, 0 skipped (time off), 1 recurring slot left open"
+    )
     assert auto_apply_summary(["2026-W52", "2026-W53", "2027-W01"], 0, 0, 0, 0).startswith(
         "Template applied automatically to 2026-W52–2027-W01:"
     )
