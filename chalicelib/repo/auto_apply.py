@@ -33,16 +33,15 @@ from chalicelib.repo.dynamo import (
     Db,
     Item,
     TransactionFailed,
-    at_version,
     new_item,
     tx_delete,
     tx_put,
     tx_update,
 )
 from chalicelib.repo.outbox import due_items
+from chalicelib.repo.parts import PROFILE_AT_VERSION, settings_at_version
 
 KIND: Final = keys.AUTO_APPLY_KIND
-PROFILE_AT_VERSION: Final = "profile at version"
 SCHEDULE_RUN: Final = "schedule auto-apply run"
 RUN_STILL_OURS: Final = "auto-apply run still ours"
 RUN_SUMMARY: Final = "auto-apply summary"
@@ -80,19 +79,8 @@ class AutoApplyStore:
         """Settings whose auto-apply changed, with the trainer's due item in the same
         transaction: turned on or to another number of weeks, a run is due at once (it
         applies only weeks no run applied yet); turned off, the item goes."""
-        updated = trainer.model_copy(update={"settings": settings, "version": trainer.version + 1})
-        operations = [
-            tx_update(
-                keys.profile(trainer.id),
-                Condition(
-                    "SET #settings = :settings, #version = :next",
-                    {"#settings": "settings", "#version": "version"},
-                    {":settings": settings.model_dump(mode="json"), ":next": updated.version},
-                ),
-                at_version(trainer.version),
-                part=PROFILE_AT_VERSION,
-            )
-        ]
+        updated, profile = settings_at_version(trainer, settings)
+        operations = [profile]
         if settings.auto_apply_weeks is None:
             operations.append(tx_delete(keys.auto_apply(trainer.id), part=SCHEDULE_RUN))
         else:

@@ -18,7 +18,9 @@ from typing import Any, Final
 from chalicelib.domain.conversations import preview
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.messages import LINK_PLACEHOLDER, TRAINER_NOTIFICATION, Message
+from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Offer, Session, Slot, guard_instants, unpaid_amount
+from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
@@ -465,3 +467,26 @@ def notice_parts(
         *message_parts(trainer_id, (*also, *notices.messages)),
         *([new_activity(trainer_id, notices.activity)] if notices.activity else []),
     ]
+
+
+PROFILE_AT_VERSION: Final = "profile at version"
+
+
+def settings_at_version(
+    trainer: Trainer, settings: TrainerSettings
+) -> tuple[Trainer, dict[str, Any]]:
+    """The trainer with `settings`, and the part that writes them if the profile is still
+    at the version the form was drawn from (refused as PROFILE_AT_VERSION otherwise), for
+    a settings save that writes more in the same transaction (a sender's claims, the
+    auto-apply due item)."""
+    updated = trainer.model_copy(update={"settings": settings, "version": trainer.version + 1})
+    return updated, tx_update(
+        keys.profile(trainer.id),
+        Condition(
+            "SET #settings = :settings, #version = :next",
+            {"#settings": "settings", "#version": "version"},
+            {":settings": settings.model_dump(mode="json"), ":next": updated.version},
+        ),
+        at_version(trainer.version),
+        part=PROFILE_AT_VERSION,
+    )

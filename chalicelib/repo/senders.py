@@ -24,13 +24,11 @@ from chalicelib.repo.dynamo import (
     Condition,
     Db,
     TransactionFailed,
-    at_version,
     tx_delete,
     tx_put,
-    tx_update,
 )
+from chalicelib.repo.parts import PROFILE_AT_VERSION, settings_at_version
 
-PROFILE_AT_VERSION: Final = "profile at version"
 CLAIM_SENDER: Final = "claim sender"
 RELEASE_SENDER: Final = "release sender"
 
@@ -71,19 +69,8 @@ class SenderStore:
         """The settings with a changed sender, in one transaction with its claims.
         Raises VersionConflict (a stale form) or SenderTaken."""
         old, new = trainer.settings.whatsapp_sender, settings.whatsapp_sender
-        updated = trainer.model_copy(update={"settings": settings, "version": trainer.version + 1})
-        operations = [
-            tx_update(
-                keys.profile(trainer.id),
-                Condition(
-                    "SET #settings = :settings, #version = :next",
-                    {"#settings": "settings", "#version": "version"},
-                    {":settings": settings.model_dump(mode="json"), ":next": updated.version},
-                ),
-                at_version(trainer.version),
-                part=PROFILE_AT_VERSION,
-            )
-        ]
+        updated, profile = settings_at_version(trainer, settings)
+        operations = [profile]
         if new.address is not None:
             operations.append(self._claim_part(trainer.id, new))
         if old.address is not None and old.address != new.address:
