@@ -16,7 +16,6 @@ shows it), so read units are computed here from the items' sizes with DynamoDB's
 
 from __future__ import annotations
 
-import copy
 import math
 import os
 import re
@@ -243,70 +242,6 @@ def install_meters() -> None:
 
 
 # moto's transactions -----------------------------------------------------------------
-def cheap_moto_transactions() -> None:
-    """moto backs up a TransactWriteItems by deep-copying the *whole table* first (to roll
-    back a cancelled one), which costs seconds per transaction on a table of tens of
-    thousands of items and would swamp every write. Here the backup is the items the
-    transaction touches, and a cancelled transaction restores exactly those: the same
-    all-or-nothing result, at the cost real DynamoDB has (none that grows with the table).
-    """
-    from moto.dynamodb import models as moto_dynamodb
-    from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.dynamo_type import DynamoType
-    from moto.dynamodb.models.table import Table
-
-    if getattr(DynamoDBBackend, "_bench_cheap_transactions", False):
-        return
-
-    class _Copy:
-        """moto's `copy` module, except that a whole Table is not copied."""
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(copy, name)
-
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            if isinstance(value, Table):
-                return value  # the rollback below restores what the transaction touched
-            return copy.deepcopy(value, memo)
-
-    moto_dynamodb.copy = _Copy()  # type: ignore[attr-defined]
-    original = DynamoDBBackend.transact_write_items
-
-    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        touched: list[tuple[Any, DynamoType, DynamoType | None, Any]] = []
-        for entry in transact_items:
-            ((_kind, op),) = entry.items()
-            table = self.tables.get(op.get("TableName"))
-            if table is None:
-                continue
-            attrs = op.get("Key") or op.get("Item") or {}
-            hash_value = DynamoType(attrs[table.hash_key_attr])
-            range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
-            before = table.get_item(hash_value, range_value)
-            touched.append((table, hash_value, range_value, copy.deepcopy(before)))
-        try:
-            original(self, transact_items)
-        except Exception:
-            for table, hash_value, range_value, before in reversed(touched):
-                if range_value is None:
-                    if before is None:
-                        table.items.pop(hash_value, None)
-                    else:
-                        table.items[hash_value] = before
-                    continue
-                if before is None:
-                    table.items.get(hash_value, {}).pop(range_value, None)
-                    if hash_value in table.items and not table.items[hash_value]:
-                        del table.items[hash_value]
-                else:
-                    table.items[hash_value][range_value] = before
-            raise
-
-    DynamoDBBackend.transact_write_items = transact_write_items
-    DynamoDBBackend._bench_cheap_transactions = True
-
-
 _FAST_READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
 _CHECKED: dict[str, int] = {}
 _CHECKS_PER_OPERATION = 3
@@ -343,104 +278,6 @@ def fast_moto_reads() -> None:
     DynamoResult._bench_fast = True
 
 
-def linear_moto_items() -> None:
-    """moto checks the 400 KB item limit by re-measuring the whole item on every
-    attribute it stores, which is quadratic in the attributes (a 30-attribute session
-    costs ~450 size computations). Here it keeps a running total instead: the same
-    limit, checked once per attribute."""
-    from moto.dynamodb.models import dynamo_type
-
-    limited = dynamo_type.LimitedSizeDict
-    if getattr(limited, "_bench_linear", False):
-        return
-
-    def size_of(key: str, value: Any) -> int:
-        value_size = (
-            value.size()
-            if type(value) is dynamo_type.DynamoType
-            else dynamo_type.bytesize(str(value))
-        )
-        return dynamo_type.bytesize(key) + value_size
-
-    def setitem(self: Any, key: str, value: Any) -> None:
-        total = self.__dict__.get("_bench_size")
-        if total is None:
-            total = sum(size_of(k, v) for k, v in self.items())
-        if key in self:
-            total -= size_of(key, self[key])
-        added = size_of(key, value)
-        if total + added > 405000:  # moto's own threshold
-            raise dynamo_type.ItemSizeTooLarge
-        dict.__setitem__(self, key, value)
-        self.__dict__["_bench_size"] = total + added
-
-    def invalidate(name: str) -> Any:
-        method = getattr(dict, name)
-
-        def changed(self: Any, *args: Any, **kwargs: Any) -> Any:
-            self.__dict__.pop("_bench_size", None)
-            return method(self, *args, **kwargs)
-
-        return changed
-
-    limited.__setitem__ = setitem
-    for name in ("__delitem__", "pop", "popitem", "clear", "setdefault", "update"):
-        setattr(limited, name, invalidate(name))
-    limited._bench_linear = True
-
-
-def fast_moto_strings() -> None:
-    """moto answers every Query by sorting *all* the table's items and comparing each
-    one's keys, and compares two attribute values through a generic cast (~5 calls
-    each): on 25,000 items a Query costs ~0.6 s. Comparing two strings as strings gives
-    the same answers (a string's cast value is itself) in a fraction of that."""
-    from moto.dynamodb.models import dynamo_type
-
-    kind = dynamo_type.DynamoType
-    if getattr(kind, "_bench_fast", False):
-        return
-    slow = {name: getattr(kind, name) for name in ("__eq__", "__ne__", "__lt__", "__hash__")}
-
-    def both_strings(a: Any, b: Any) -> bool:
-        return a.type == "S" and type(b) is kind and b.type == "S"
-
-    def eq(self: Any, other: Any) -> bool:
-        if both_strings(self, other):
-            return self.value == other.value
-        return slow["__eq__"](self, other)
-
-    def ne(self: Any, other: Any) -> bool:
-        if both_strings(self, other):
-            return self.value != other.value
-        return slow["__ne__"](self, other)
-
-    def lt(self: Any, other: Any) -> bool:
-        if both_strings(self, other):
-            return self.value < other.value
-        return slow["__lt__"](self, other)
-
-    def hash_(self: Any) -> int:
-        return hash(("S", self.value)) if self.type == "S" else slow["__hash__"](self)
-
-    kind.__eq__, kind.__ne__, kind.__lt__, kind.__hash__ = eq, ne, lt, hash_
-    kind._bench_fast = True
-
-    from moto.dynamodb.models.table import Table
-
-    slow_all_items = Table.all_items
-
-    def all_items(self: Any) -> list[Any]:
-        """The same order (string keys sort as strings), with native sort keys."""
-        if self.range_key_attr is None:
-            return slow_all_items(self)
-        items = [item for partition in self.items.values() for item in partition.values()]
-        if not all(i.hash_key.type == "S" and i.range_key.type == "S" for i in items):
-            return slow_all_items(self)
-        return sorted(items, key=lambda i: (i.hash_key.value, i.range_key.value))
-
-    Table.all_items = all_items
-
-
 @contextmanager
 def moto_table() -> Iterator[Any]:
     """A moto DynamoDB with the app's table, as tests/conftest.py's `aws` fixture makes
@@ -452,11 +289,8 @@ def moto_table() -> Iterator[Any]:
     from infra.table_schema import create_table
 
     configure_environment()
-    cheap_moto_transactions()
     fast_moto_reads()
-    linear_moto_items()
-    fast_moto_strings()
-    make_moto_atomic()  # after: its lock wraps the cheaper transaction too
+    make_moto_atomic()  # with infra's own speed-ups (transactions, item sizes, strings)
     with mock_aws():
         install_meters()  # mock_aws starts boto3 on a fresh default session: hook it
         client = boto3.client("dynamodb", region_name=REGION)

@@ -15,6 +15,7 @@ those very items in place.
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import json
 import os
@@ -58,6 +59,7 @@ def _refuse_write() -> Exception:
 def make_moto_atomic() -> None:
     from moto.dynamodb.models import DynamoDBBackend
 
+    make_moto_fast()  # every user of the embedded DynamoDB wants both
     if getattr(DynamoDBBackend, "_pt_atomic", False):
         return
     for name in _OPERATIONS:
@@ -78,6 +80,232 @@ def make_moto_atomic() -> None:
 
         setattr(DynamoDBBackend, name, functools.wraps(original)(locked))
     DynamoDBBackend._pt_atomic = True  # type: ignore[attr-defined]
+
+
+# moto 5 answers through a generic serializer that walks botocore's output shape member
+# by member: every attribute value of every item costs ~10 picker lookups (the ten
+# members of AttributeValue), so a page reading a few hundred items spent most of its
+# time in there. moto's item results are already DynamoDB JSON; an AttributeValue made
+# of strings, numbers, booleans, sets of those, and maps and lists of them is copied
+# as it is. Anything else (binary, moto objects) still takes the generic path.
+_PLAIN_SCALARS = frozenset({"S", "N"})
+_PLAIN_FLAGS = frozenset({"BOOL", "NULL"})
+_PLAIN_SETS = frozenset({"SS", "NS"})
+
+
+class _NotPlain(Exception):
+    pass
+
+
+def wire_attribute_value(value: Any) -> dict[str, Any]:
+    """The JSON moto's serializer would write for one plain AttributeValue dict; raises
+    _NotPlain for anything it would treat differently."""
+    if type(value) is not dict or len(value) != 1:
+        raise _NotPlain
+    ((kind, inner),) = value.items()
+    if kind in _PLAIN_SCALARS and type(inner) is str:
+        return {kind: inner}
+    if kind in _PLAIN_FLAGS and type(inner) is bool:
+        return {kind: inner}
+    if kind in _PLAIN_SETS and type(inner) is list and all(type(v) is str for v in inner):
+        return {kind: list(inner)}
+    if kind == "M" and type(inner) is dict:
+        return {"M": {str(k): wire_attribute_value(v) for k, v in inner.items()}}
+    if kind == "L" and type(inner) is list:
+        return {"L": [wire_attribute_value(v) for v in inner]}
+    raise _NotPlain
+
+
+def cheap_moto_transactions() -> None:
+    """moto backs up a TransactWriteItems by deep-copying the *whole table* first (to roll
+    back a cancelled one), which costs seconds per transaction on a table of tens of
+    thousands of items and would swamp every write. Here the backup is the items the
+    transaction touches, and a cancelled transaction restores exactly those: the same
+    all-or-nothing result, at the cost real DynamoDB has (none that grows with the table).
+    """
+    from moto.dynamodb import models as moto_dynamodb
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.table import Table
+
+    if getattr(DynamoDBBackend, "_pt_cheap_transactions", False):
+        return
+
+    class _Copy:
+        """moto's `copy` module, except that a whole Table is not copied."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            if isinstance(value, Table):
+                return value  # the rollback below restores what the transaction touched
+            return copy.deepcopy(value, memo)
+
+    moto_dynamodb.copy = _Copy()  # type: ignore[attr-defined]
+    original = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        touched: list[tuple[Any, DynamoType, DynamoType | None, Any]] = []
+        for entry in transact_items:
+            ((_kind, op),) = entry.items()
+            table = self.tables.get(op.get("TableName"))
+            if table is None:
+                continue
+            attrs = op.get("Key") or op.get("Item") or {}
+            hash_value = DynamoType(attrs[table.hash_key_attr])
+            range_value = DynamoType(attrs[table.range_key_attr]) if table.range_key_attr else None
+            before = table.get_item(hash_value, range_value)
+            touched.append((table, hash_value, range_value, copy.deepcopy(before)))
+        try:
+            original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, before in reversed(touched):
+                if range_value is None:
+                    if before is None:
+                        table.items.pop(hash_value, None)
+                    else:
+                        table.items[hash_value] = before
+                    continue
+                if before is None:
+                    table.items.get(hash_value, {}).pop(range_value, None)
+                    if hash_value in table.items and not table.items[hash_value]:
+                        del table.items[hash_value]
+                else:
+                    table.items[hash_value][range_value] = before
+            raise
+
+    DynamoDBBackend.transact_write_items = transact_write_items
+    DynamoDBBackend._pt_cheap_transactions = True
+
+
+def linear_moto_items() -> None:
+    """moto checks the 400 KB item limit by re-measuring the whole item on every
+    attribute it stores, which is quadratic in the attributes (a 30-attribute session
+    costs ~450 size computations). Here it keeps a running total instead: the same
+    limit, checked once per attribute."""
+    from moto.dynamodb.models import dynamo_type
+
+    limited = dynamo_type.LimitedSizeDict
+    if getattr(limited, "_pt_linear", False):
+        return
+
+    def size_of(key: str, value: Any) -> int:
+        value_size = (
+            value.size()
+            if type(value) is dynamo_type.DynamoType
+            else dynamo_type.bytesize(str(value))
+        )
+        return dynamo_type.bytesize(key) + value_size
+
+    def setitem(self: Any, key: str, value: Any) -> None:
+        total = self.__dict__.get("_pt_size")
+        if total is None:
+            total = sum(size_of(k, v) for k, v in self.items())
+        if key in self:
+            total -= size_of(key, self[key])
+        added = size_of(key, value)
+        if total + added > 405000:  # moto's own threshold
+            raise dynamo_type.ItemSizeTooLarge
+        dict.__setitem__(self, key, value)
+        self.__dict__["_pt_size"] = total + added
+
+    def invalidate(name: str) -> Any:
+        method = getattr(dict, name)
+
+        def changed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self.__dict__.pop("_pt_size", None)
+            return method(self, *args, **kwargs)
+
+        return changed
+
+    limited.__setitem__ = setitem
+    for name in ("__delitem__", "pop", "popitem", "clear", "setdefault", "update"):
+        setattr(limited, name, invalidate(name))
+    limited._pt_linear = True
+
+
+def fast_moto_strings() -> None:
+    """moto answers every Query by sorting *all* the table's items and comparing each
+    one's keys, and compares two attribute values through a generic cast (~5 calls
+    each): on 25,000 items a Query costs ~0.6 s. Comparing two strings as strings gives
+    the same answers (a string's cast value is itself) in a fraction of that."""
+    from moto.dynamodb.models import dynamo_type
+
+    kind = dynamo_type.DynamoType
+    if getattr(kind, "_pt_fast_strings", False):
+        return
+    slow = {name: getattr(kind, name) for name in ("__eq__", "__ne__", "__lt__", "__hash__")}
+
+    def both_strings(a: Any, b: Any) -> bool:
+        return a.type == "S" and type(b) is kind and b.type == "S"
+
+    def eq(self: Any, other: Any) -> bool:
+        if both_strings(self, other):
+            return self.value == other.value
+        return slow["__eq__"](self, other)
+
+    def ne(self: Any, other: Any) -> bool:
+        if both_strings(self, other):
+            return self.value != other.value
+        return slow["__ne__"](self, other)
+
+    def lt(self: Any, other: Any) -> bool:
+        if both_strings(self, other):
+            return self.value < other.value
+        return slow["__lt__"](self, other)
+
+    def hash_(self: Any) -> int:
+        return hash(("S", self.value)) if self.type == "S" else slow["__hash__"](self)
+
+    kind.__eq__, kind.__ne__, kind.__lt__, kind.__hash__ = eq, ne, lt, hash_
+    kind._pt_fast_strings = True
+
+    from moto.dynamodb.models.table import Table
+
+    slow_all_items = Table.all_items
+
+    def all_items(self: Any) -> list[Any]:
+        """The same order (string keys sort as strings), with native sort keys."""
+        if self.range_key_attr is None:
+            return slow_all_items(self)
+        items = [item for partition in self.items.values() for item in partition.values()]
+        if not all(i.hash_key.type == "S" and i.range_key.type == "S" for i in items):
+            return slow_all_items(self)
+        return sorted(items, key=lambda i: (i.hash_key.value, i.range_key.value))
+
+    Table.all_items = all_items
+
+
+def make_moto_fast() -> None:
+    """moto's costs that grow with the table or the item, cut to what DynamoDB's own
+    grow with; the answers are the same (tests/unit/test_local_dynamodb_speed.py)."""
+    cheap_moto_transactions()
+    linear_moto_items()
+    fast_moto_strings()
+    fast_moto_answers()
+
+
+def fast_moto_answers() -> None:
+    from moto.core.serialize import BaseJSONSerializer
+
+    if getattr(BaseJSONSerializer, "_pt_fast_answers", False):
+        return
+    generic = BaseJSONSerializer._serialize_type_structure
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and type(value) is dict:
+            try:
+                serialized[shape.serialization.get("name", key)] = wire_attribute_value(value)
+                return
+            except _NotPlain:
+                pass
+        generic(self, serialized, value, shape, key)
+
+    BaseJSONSerializer._pt_generic_structure = generic  # type: ignore[attr-defined]
+    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+    BaseJSONSerializer._pt_fast_answers = True  # type: ignore[attr-defined]
 
 
 def start_server(port: int = 0) -> tuple[Any, str]:
