@@ -14,6 +14,14 @@ anything the old version wrote in between.
 
 `reminder-keys <trainer id> ...` gives upcoming booked sessions written before automatic
 reminders the keys the reminder job finds them by (run it once after the deploy).
+
+`feed-keys <trainer id> ...` gives canceled and moved sessions written before the
+trainer's calendar feed showed them the TrainerTimeline keys it reads them by, so a cancel
+from before shows as cancelled too (run it once after the deploy; safe to run twice).
+
+`time-off-copy <trainer id> ...` gives profiles written before the week view drew its
+time-off band from the profile their copy of the time off (until then, or until their next
+time-off save, the week view reads the time-off item itself; safe to run twice).
 """
 
 from __future__ import annotations
@@ -73,7 +81,22 @@ def reminder_keys(trainer_ids: list[str]) -> int:
     return sum(store.backfill(tid, now) for tid in trainer_ids)
 
 
-ID_COMMANDS = ("index-bundles", "index-clients", "reminder-keys")
+def feed_keys(trainer_ids: list[str]) -> int:
+    """Give canceled and moved sessions written before the trainer's feed showed them
+    their keys in its gone partition (see repo/tokens.py); running it again writes
+    nothing."""
+    repo = runtime.repository()
+    return sum(repo.backfill_gone_sessions(tid) for tid in trainer_ids)
+
+
+def time_off_copy(trainer_ids: list[str]) -> int:
+    """Copy the time off onto profiles written before the copy existed (see
+    repo/time_off.py); running it again writes nothing."""
+    store = runtime.repository().time_off
+    return sum(store.copy_to_profile(tid) for tid in trainer_ids)
+
+
+ID_COMMANDS = ("index-bundles", "index-clients", "reminder-keys", "feed-keys", "time-off-copy")
 
 
 def _ids_as_values(argv: list[str]) -> list[str]:
@@ -103,6 +126,16 @@ def main(argv: list[str] | None = None) -> int:
         help="give these trainers' upcoming sessions from before reminders their reminder keys",
     )
     reminders_parser.add_argument("trainer_ids", nargs="+")
+    feed_parser = commands.add_parser(
+        "feed-keys",
+        help="give these trainers' canceled and moved sessions from before the calendar "
+        "feed showed them their feed keys",
+    )
+    feed_parser.add_argument("trainer_ids", nargs="+")
+    time_off_parser = commands.add_parser(
+        "time-off-copy", help="copy these trainers' time off onto their profiles"
+    )
+    time_off_parser.add_argument("trainer_ids", nargs="+")
     args = parser.parse_args(_ids_as_values(sys.argv[1:] if argv is None else argv))
     if args.command == "index-bundles":
         print(f"Indexed {index_bundles(args.trainer_ids)} bundle(s).")
@@ -111,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
         print("Wrote " + ", ".join(f"{count} {kind}" for kind, count in done.items()) + ".")
     if args.command == "reminder-keys":
         print(f"Gave {reminder_keys(args.trainer_ids)} upcoming session(s) their reminder keys.")
+    if args.command == "feed-keys":
+        print(f"Gave {feed_keys(args.trainer_ids)} canceled or moved session(s) feed keys.")
+    if args.command == "time-off-copy":
+        print(f"Copied the time off onto {time_off_copy(args.trainer_ids)} profile(s).")
     if args.command == "invite":
         trainer_id = invite(args.email)
         address = normalise_email_address(args.email)

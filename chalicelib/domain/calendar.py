@@ -20,6 +20,10 @@ from chalicelib.domain.timeutil import zone
 WEEKS_BACK = 4
 WEEKS_AHEAD = 26
 WINDOW_TEXT = f"Sessions from {WEEKS_BACK} weeks ago to {WEEKS_AHEAD} weeks ahead."
+# Each of the trainer feed's two Queries (live sessions, canceled and moved ones) stops
+# here: 50 sessions a week for the 30 weeks, more than one trainer can give, and still
+# about one 1 MB page of DynamoDB. Past it the furthest ahead wait for a later fetch.
+TRAINER_FEED_LIMIT = 1500
 
 PRODID = "-//PT Bookings//Calendar feed//EN"
 UID_DOMAIN = "ptbookings"
@@ -115,15 +119,28 @@ def session_event(
     )
 
 
+# Why a trainer's event is cancelled, in words for the calendar's notes.
+GONE_LINES: Mapping[str, str] = {
+    "canceled": "Canceled.",
+    "moved": "Moved to another time (the new time is its own event).",
+    "voided": "Voided.",
+}
+
+
 def trainer_events(sessions: Iterable[Session], places: Mapping[str, str]) -> list[FeedEvent]:
-    """The trainer's feed: booked sessions, and voided ones as canceled (the timeline it
-    reads holds no canceled or moved session: those leave the feed, which a subscribed
-    calendar takes as deleted). The client's name, never a note."""
+    """The trainer's feed: booked sessions, and canceled, moved and voided ones as
+    cancelled with their SEQUENCE, so a subscribed calendar marks the change rather than
+    just losing the event. A move's new time is a new session with its own UID. The
+    client's name, never a note."""
     events = []
     for session in sessions:
         place = places.get(session.location_id, "")
         title = session.bundle_title or "Session"
-        lines = [f"Client: {session.client_name}", *([f"Location: {place}"] if place else [])]
+        lines = [
+            f"Client: {session.client_name}",
+            *([f"Location: {place}"] if place else []),
+            *([GONE_LINES[session.status]] if session.status in GONE_LINES else []),
+        ]
         events.append(
             session_event(
                 session,

@@ -60,6 +60,9 @@ class Client(BaseModel):
     cancel_deadline_hours: int | None = None
     # Skip a week / pause (domain.skips): upcoming only, Apply template books none of them.
     skips: ClientSkips = ClientSkips()
+    # Moves with every change of `skips`: Apply template's write holds it, so a skip
+    # saved between its read and its write is never booked over.
+    skips_rev: int = 0
     portal_generation: int = 1  # bumped by "rotate link": the old link dies at once
     version: int = 1
     created_at: datetime

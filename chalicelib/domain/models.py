@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.settings import TrainerSettings
+from chalicelib.domain.time_off_periods import TimeOff
 
 MAX_LOCATION_NAME = 60
 
@@ -34,6 +35,10 @@ class Trainer(BaseModel):
     # Set by the features that complete getting-started steps 5 and 6 (Schedule, Clients).
     template_applied_at: datetime | None = None
     portal_link_shared_at: datetime | None = None
+    # The time off as its own item (`CFG#TIMEOFF`) holds it, copied in the same transaction
+    # as every save of that item, so the week view draws its band with no read of its own.
+    # None: a profile written before the copy existed (the week view then reads the item).
+    time_off: TimeOff | None = TimeOff()
 
     @property
     def display_name(self) -> str:

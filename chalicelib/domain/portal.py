@@ -41,6 +41,10 @@ from chalicelib.domain.timeutil import local_today, week_key
 TAKEN = "That slot was just taken by someone else. Pick another time."
 NOT_LISTED = "That time is not available. Pick one from the list."
 GONE = "That time is not available any more. Pick one from the list."
+TOO_CLOSE_NOW = (
+    "Another session was just booked too close to that time for your trainer to get "
+    "there. Pick another time."
+)
 OUTSIDE_WINDOW = "That week is outside the booking window."
 
 

@@ -131,6 +131,8 @@ class TrainerSettings(BaseModel):
     whatsapp_sender: WhatsAppSender = Field(default_factory=lambda: WhatsAppSender())
     # "Apply my template automatically N weeks ahead" (issue 15 item 3): None is off.
     auto_apply_weeks: int | None = None
+    # "Travel time between locations" (domain/travel.py): 0, 30 or 60 minutes.
+    travel_minutes: int = 0
 
     @property
     def schedule_hours(self) -> str:
@@ -182,6 +184,18 @@ class SaveSettings(PaymentInput, Versioned):
     # setting) keeps the current choice (save_settings).
     auto_apply: str = ""
     auto_apply_weeks: str = ""
+    travel_minutes: str = ""  # empty (a form from before the setting): the current one kept
+
+
+TRAVEL_CHOICES: Final = (0, 30, 60)  # "Travel time between locations" (domain/travel.py)
+
+
+def parse_travel_minutes(raw: str, errors: dict[str, str]) -> int:
+    """The Settings choice ("0", "30" or "60"); anything else is named, 0 returned."""
+    if raw.strip() in {str(choice) for choice in TRAVEL_CHOICES}:
+        return int(raw.strip())
+    errors["travel_minutes"] = "Choose no travel time, 30 minutes or 60 minutes."
+    return 0
 
 
 def _int_field(
@@ -298,6 +312,7 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         errors["reminders"] = "Choose off, 24 hours, 2 hours or both."
 
     auto_apply_weeks = parse_auto_apply(typed, errors)
+    travel_minutes = parse_travel_minutes(typed.travel_minutes or "0", errors)
 
     if errors:
         raise InvalidInput(errors)
@@ -319,6 +334,7 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         client_activity_notify=notify,  # type: ignore[arg-type]
         reminders=reminders,  # type: ignore[arg-type]
         auto_apply_weeks=auto_apply_weeks,
+        travel_minutes=travel_minutes,
     )
 
 

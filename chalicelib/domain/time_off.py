@@ -12,111 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.grid import (
-    MINUTES_PER_DAY,
-    WEEKDAYS_SHORT,
-    ClockError,
-    format_clock,
-    parse_clock,
-)
+from chalicelib.domain.grid import MINUTES_PER_DAY, ClockError, parse_clock
 from chalicelib.domain.schedule import Skip, WeekPlan, parse_day
+
+# The values live in their own module (the profile mirrors them); named here too, where
+# every caller has always found them.
+from chalicelib.domain.time_off_periods import TimeOff as TimeOff
+from chalicelib.domain.time_off_periods import TimeOffPeriod as TimeOffPeriod
+from chalicelib.domain.time_off_periods import overlaps
 from chalicelib.domain.timeutil import NonexistentLocalTime, local_today, to_utc
 
 MAX_DAYS = 366  # a longer "holiday" is a typo in a year, not a plan
 NOTE_LENGTH = 60
 MAX_PERIODS = 100  # one item holds them all: far more than a trainer keeps upcoming
-
-
-class TimeOffPeriod(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    first_day: date  # trainer-local
-    last_day: date
-    start: int | None = None  # local minutes on first_day; None: from midnight
-    end: int | None = None  # local minutes on last_day; None: to the end of that day
-    start_utc: datetime
-    end_utc: datetime
-    note: str = ""
-
-    @property
-    def whole_days(self) -> bool:
-        return self.start is None and self.end is None
-
-    @property
-    def title(self) -> str:
-        """What the grid's band and the list say: "Time off: Holiday"."""
-        return f"Time off: {self.note}" if self.note else "Time off"
-
-    @property
-    def label(self) -> str:
-        """ "Sat 26 Dec 2026 – Sun 3 Jan 2027", or with times for a part of a day."""
-        first = _day_label(self.first_day)
-        if self.start is not None:
-            first += f" {format_clock(self.start)}"
-        same_day = self.first_day == self.last_day
-        last = "" if same_day else _day_label(self.last_day)
-        if self.end is not None:
-            last = f"{last} {format_clock(self.end)}".strip()
-        if not last:
-            return first
-        return f"{first}–{last}" if same_day else f"{first} – {last}"
-
-    def overlaps(self, start_utc: datetime, end_utc: datetime) -> bool:
-        return overlaps(self, start_utc, end_utc)
-
-    def covers_day(self, day: date) -> bool:
-        return self.first_day <= day <= self.last_day
-
-    def minutes_on(self, day: date) -> tuple[int, int]:
-        """The local minutes of `day` this period covers (the grid's band)."""
-        start = self.start if day == self.first_day and self.start is not None else 0
-        end = self.end if day == self.last_day and self.end is not None else MINUTES_PER_DAY
-        return start, end
-
-
-def _day_label(day: date) -> str:
-    return f"{WEEKDAYS_SHORT[day.weekday()]} {day.day} {day:%b %Y}"
-
-
-def overlaps(period: TimeOffPeriod, start_utc: datetime, end_utc: datetime) -> bool:
-    """Whether [start_utc, end_utc) meets the period: touching ends do not."""
-    return period.start_utc < end_utc and start_utc < period.end_utc
-
-
-class TimeOff(BaseModel):
-    """Every period of one trainer, written as one item at `version`."""
-
-    model_config = ConfigDict(frozen=True)
-
-    periods: tuple[TimeOffPeriod, ...] = ()
-    version: int = 0  # 0: never saved
-
-    def covering(self, start_utc: datetime, end_utc: datetime) -> TimeOffPeriod | None:
-        return next((p for p in self.periods if p.overlaps(start_utc, end_utc)), None)
-
-    def upcoming(self, now: datetime) -> list[TimeOffPeriod]:
-        """Periods not over yet, soonest first: what the page lists."""
-        return sorted((p for p in self.periods if p.end_utc > now), key=lambda p: p.start_utc)
-
-    def on_day(self, day: date) -> list[TimeOffPeriod]:
-        return [p for p in self.periods if p.covers_day(day)]
-
-    def find(self, period_id: str) -> TimeOffPeriod | None:
-        return next((p for p in self.periods if p.id == period_id), None)
-
-    def with_period(self, period: TimeOffPeriod, now: datetime) -> tuple[TimeOffPeriod, ...]:
-        """The periods to write: the new one added, the ones over dropped (the item only
-        ever holds what is still to come, so it stays small)."""
-        kept = [p for p in self.periods if p.end_utc > now]
-        return tuple(sorted([*kept, period], key=lambda p: p.start_utc))
-
-    def without(self, period_id: str, now: datetime) -> tuple[TimeOffPeriod, ...]:
-        return tuple(p for p in self.periods if p.id != period_id and p.end_utc > now)
 
 
 # Commands --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ the message is sent, made again from the stage secret.
 
 Per stage, WHATSAPP_TEMPLATES (JSON) says what each kind is called at the provider:
     {"confirmation": {"content_sid": "HX…"}}                    Twilio
-    {"confirmation": {"name": "pt_confirmation_v1", "language": "en_GB"}}   Meta
+    {"confirmation": {"name": "pt_confirmation_v2", "language": "en_GB"}}   Meta
 Pure apart from reading that one setting.
 """
 
@@ -133,23 +133,27 @@ SPECS: Final[dict[str, TemplateSpec]] = {
         ),
         TemplateSpec(
             kind="confirmation",
-            name="pt_confirmation_v1",
-            description="A booked session confirmed, with the link to change or cancel it.",
+            # v2: says the link also adds it to a calendar (its page's "Add to calendar").
+            name="pt_confirmation_v2",
+            description="A booked session confirmed, with the link to change or cancel it "
+            "or add it to a calendar.",
             body=(
                 "Hi {{1}}, your session with {{2}} is confirmed: {{3}} at {{4}}.\n\n"
-                "Change or cancel it here: {{5}}\n\n"
+                "Change or cancel it, or add it to your calendar, here: {{5}}\n\n"
                 "See you there!"
             ),
             variables=(*_SESSION, _link("s")),
         ),
         TemplateSpec(
             kind="program_confirmation",
-            name="pt_program_confirmation_v1",
+            # v2: says the link also adds it to a calendar (its page's "Add to calendar").
+            name="pt_program_confirmation_v2",
             description="One session of a program (bundle) confirmed: which one of how many.",
             body=(
                 "Hi {{1}}, your session with {{2}} is confirmed: {{3}} at {{4}}.\n"
                 "Program {{5}}: session {{6}} of {{7}}.\n\n"
-                "Change or cancel it, and find its video link and documents, here: {{8}}\n\n"
+                "Change or cancel it, add it to your calendar, and find its video link and "
+                "documents, here: {{8}}\n\n"
                 "See you there!"
             ),
             variables=(

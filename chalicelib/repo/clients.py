@@ -54,6 +54,25 @@ from chalicelib.repo.parts import (
 from chalicelib.repo.time_off import time_off_from_item
 
 CLIENT_AT_VERSION = "client at version"
+
+
+def client_at_version(
+    trainer_id: str, client: Client, **changes: Any
+) -> tuple[Client, list[dict[str, Any]]]:
+    """The client with `changes`, saved only if still at the version read, and its index
+    entry: the parts for a write that saves a client beside something else (a skip with
+    the cancel it makes). A change of `recurring` also needs `save_client`'s claims."""
+    if "skips" in changes and changes["skips"] != client.skips:
+        changes = {**changes, "skips_rev": client.skips_rev + 1}
+    updated = client.model_copy(update={**changes, "version": client.version + 1})
+    return updated, [
+        tx_put(
+            client_to_item(trainer_id, updated), at_version(client.version), part=CLIENT_AT_VERSION
+        ),
+        index_entry(trainer_id, updated),
+    ]
+
+
 CLAIM_RECURRING = "claim recurring slot"
 GIVE_UP_RECURRING = "give up recurring slot"
 NEW_CLIENT = "new client"
@@ -390,16 +409,8 @@ class ClientStore:
         template slot), so two clients can never hold the same one, even when saved at
         once; the client's index entry is written with it.
         """
-        updated = client.model_copy(update={**changes, "version": client.version + 1})
+        updated, operations = client_at_version(trainer_id, client, **changes)
         me = {":me": client.id}
-        operations = [
-            tx_put(
-                client_to_item(trainer_id, updated),
-                at_version(client.version),
-                part=CLIENT_AT_VERSION,
-            ),
-            index_entry(trainer_id, updated),
-        ]
         added = [t for t in updated.recurring if t not in client.recurring]
         removed = [t for t in client.recurring if t not in updated.recurring]
         operations += [

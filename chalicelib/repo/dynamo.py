@@ -68,10 +68,14 @@ class TransactionFailed(Exception):
         """True if a part with one of these names refused."""
         return any(part.name in names for part in self._refusals())
 
-    def refused_tags(self, name: str | None = None) -> set[Any]:
-        """The tags of the refusing parts (of this name, or of any): which session of a
-        batch, say."""
-        return {part.tag for part in self._refusals() if name is None or part.name == name}
+    def refused_tags(self, name: str | None = None, *, besides: str | None = None) -> set[Any]:
+        """The tags of the refusing parts (of this name, or of any but `besides`): which
+        session of a batch, say."""
+        return {
+            part.tag
+            for part in self._refusals()
+            if (name is None or part.name == name) and part.name != besides
+        }
 
 
 @dataclass(frozen=True)

@@ -455,3 +455,15 @@ AUTO_APPLY_KIND: Final = "auto-apply"
 
 def auto_apply(trainer_id: str) -> dict[str, str]:
     return key(f"{trainer_pk(trainer_id)}#AUTOAPPLY", "DUE")
+
+
+# --- Canceled and moved sessions in the trainer's calendar feed (issue 15 item 4) -----------
+# A session that is canceled or moved leaves the Sessions tab's TrainerTimeline partition for
+# this one, in the same write that changes its status (`mapping.session_to_item`), with the
+# same sort key (`client_timeline_sk`). The trainer's feed reads both over its window, so a
+# calendar sees the cancel as STATUS:CANCELLED; nothing else reads this partition.
+
+
+def trainer_gone_timeline(trainer_id: str) -> str:
+    """TrainerTimeline partition: the trainer's canceled and moved sessions."""
+    return f"T#{trainer_id}#SESSIONS#GONE"

@@ -23,6 +23,7 @@ from chalicelib.domain.schedule import (
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.skips import ClientSkips
 from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
+from chalicelib.domain.time_off_periods import TimeOff, TimeOffPeriod
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
 from chalicelib.repo import keys
 from chalicelib.repo.dynamo import (
@@ -74,7 +75,52 @@ def trainer_to_item(trainer: Trainer) -> Item:
         "portal_link_shared_at": (
             utc_iso(trainer.portal_link_shared_at) if trainer.portal_link_shared_at else None
         ),
+        **({} if trainer.time_off is None else {"time_off": time_off_mirror(trainer.time_off)}),
     }
+
+
+def time_off_period_to_map(period: TimeOffPeriod) -> dict[str, Any]:
+    """A period as the `CFG#TIMEOFF` item and the profile's copy both store it."""
+    return {
+        "id": period.id,
+        "first_day": period.first_day.isoformat(),
+        "last_day": period.last_day.isoformat(),
+        "start": period.start,
+        "end": period.end,
+        "start_utc": utc_iso(period.start_utc),
+        "end_utc": utc_iso(period.end_utc),
+        "note": period.note,
+    }
+
+
+def time_off_period_from_map(data: dict[str, Any]) -> TimeOffPeriod:
+    return TimeOffPeriod(
+        id=data["id"],
+        first_day=data["first_day"],
+        last_day=data["last_day"],
+        start=None if data.get("start") is None else int(data["start"]),
+        end=None if data.get("end") is None else int(data["end"]),
+        start_utc=parse_utc_iso(data["start_utc"]),
+        end_utc=parse_utc_iso(data["end_utc"]),
+        note=data.get("note") or "",
+    )
+
+
+def time_off_mirror(time_off: TimeOff) -> dict[str, Any]:
+    """The profile's copy of the time-off item: its periods and the version it copies."""
+    return {
+        "periods": [time_off_period_to_map(p) for p in time_off.periods],
+        "version": time_off.version,
+    }
+
+
+def time_off_from_mirror(data: dict[str, Any] | None) -> TimeOff | None:
+    if data is None:
+        return None  # a profile written before the copy existed
+    return TimeOff(
+        periods=tuple(time_off_period_from_map(p) for p in data.get("periods") or ()),
+        version=int(data.get("version") or 0),
+    )
 
 
 def trainer_from_item(item: Item) -> Trainer:
@@ -96,6 +142,7 @@ def trainer_from_item(item: Item) -> Trainer:
             if item.get("portal_link_shared_at")
             else None
         ),
+        time_off=time_off_from_mirror(item.get("time_off")),
     )
 
 
@@ -148,6 +195,7 @@ def client_to_item(trainer_id: str, client: Client) -> Item:
             for p in client.skips.pauses
         ]
         or None,
+        "skips_rev": client.skips_rev or None,
         "portal_generation": client.portal_generation,
         "version": client.version,
         "created_at": utc_iso(client.created_at),
@@ -179,6 +227,7 @@ def client_from_item(item: Item) -> Client:
         skips=ClientSkips.model_validate(
             {"dates": item.get("skipped_dates") or (), "pauses": item.get("pauses") or ()}
         ),
+        skips_rev=int(item.get("skips_rev") or 0),
         portal_generation=item.get("portal_generation", 1),
         version=item["version"],
         created_at=parse_utc_iso(item["created_at"]),
@@ -280,18 +329,31 @@ def reminder_due_keys(session: Session) -> dict[str, str | None]:
     }
 
 
+GONE_STATUSES = frozenset({"canceled", "moved"})
+
+
+def trainer_timeline_keys(trainer_id: str, session: Session) -> dict[str, str]:
+    """A canceled or moved session leaves the Sessions tab's partition for the gone one
+    (the trainer's calendar feed shows it as cancelled), in the write that changes its
+    status: no other write, and no path that cancels or moves can forget it."""
+    partition = (
+        keys.trainer_gone_timeline(trainer_id)
+        if session.status in GONE_STATUSES
+        else keys.trainer_timeline(trainer_id)
+    )
+    return {
+        keys.TRAINER_PK: partition,
+        keys.TRAINER_SK: keys.client_timeline_sk(utc_iso(session.start_utc), session.id),
+    }
+
+
 def session_to_item(trainer_id: str, session: Session) -> Item:
-    gone = session.status in ("canceled", "moved")
     return {
         **keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
         **reminder_due_keys(session),
         keys.CLIENT_PK: keys.client_timeline(trainer_id, session.client_id),
         keys.CLIENT_SK: keys.client_timeline_sk(utc_iso(session.start_utc), session.id),
-        # Sparse: a canceled or moved session leaves the Sessions tab's index.
-        keys.TRAINER_PK: None if gone else keys.trainer_timeline(trainer_id),
-        keys.TRAINER_SK: (
-            None if gone else keys.client_timeline_sk(utc_iso(session.start_utc), session.id)
-        ),
+        **trainer_timeline_keys(trainer_id, session),
         "type": "session",
         "id": session.id,
         "slot_id": session.slot_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,8 +35,10 @@ from chalicelib.repo.parts import (
     CLIENT_ACTIVE,
     NEW_MESSAGE,
     NO_NOTICES,
+    TRAVEL_NEIGHBOUR,
     ClientLink,
     ClientUnavailable,
+    NeighbourTaken,
     Notices,
     all_of,
     balance_change,
@@ -49,6 +52,7 @@ from chalicelib.repo.parts import (
     offer_link,
     open_at_version,
     subject_log_line,
+    travel_neighbours_open,
 )
 
 # Parts only offers use: the slot's lock, set by one write and ended by three.
@@ -203,9 +207,11 @@ class OfferStore:
         link: ClientLink,
         now: datetime,
         notices: Notices = NO_NOTICES,
+        neighbours: Sequence[Slot] = (),
     ) -> None:
         """The offered client takes the slot: only while the lock is theirs and live.
-        `notices` (their confirmation, the trainer's word, the feed line) go with it."""
+        `notices` (their confirmation, the trainer's word, the feed line) go with it;
+        `neighbours` (travel time) stay open as read."""
         try:
             self.db.transact(
                 [
@@ -225,6 +231,7 @@ class OfferStore:
                         TAKE_OFFERED_SLOT,
                         set_session=session.id,
                     ),
+                    *travel_neighbours_open(trainer_id, neighbours),
                     new_session(trainer_id, session),
                     client_is_active(trainer_id, session.client_id),
                     log_line(
@@ -242,6 +249,8 @@ class OfferStore:
         except TransactionFailed as exc:
             if exc.refused(CLIENT_ACTIVE) and not exc.refused(TAKE_OFFERED_SLOT):
                 raise ClientUnavailable("That client was archived.") from exc
+            if exc.refused(TRAVEL_NEIGHBOUR) and not exc.refused(TAKE_OFFERED_SLOT):
+                raise NeighbourTaken() from exc
             raise Conflict("This offer has ended.") from exc
 
     def offer_slots_due(self, now: datetime, limit: int = 100) -> list[tuple[str, Slot]]:

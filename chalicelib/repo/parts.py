@@ -28,6 +28,7 @@ from chalicelib.repo.activity import ActivityEntry, activity_to_item
 from chalicelib.repo.dynamo import (
     Condition,
     Part,
+    TransactionFailed,
     at_version,
     new_item,
     tx_check,
@@ -55,10 +56,27 @@ LOCATION_ACTIVE: Final = "location is active"
 BUNDLE_ENTRY: Final = "bundle entry"
 NEW_MESSAGE: Final = "new message"
 CLIENT_BALANCE: Final = "client balance"
+TRAVEL_NEIGHBOUR: Final = "travel neighbour open"
 
 
 class ClientUnavailable(Conflict):
     """A booking's client was archived or deleted between the read and the write."""
+
+
+class NeighbourTaken(Conflict):
+    """A slot too close to the one being booked (travel time) was booked meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Another session was just booked too close to this time to travel between "
+            "places. Reload to see it."
+        )
+
+
+def refuse_neighbour_taken(exc: TransactionFailed) -> None:
+    """The refusal as the booking's own words when a travel neighbour is what refused."""
+    if exc.refused(TRAVEL_NEIGHBOUR) and not exc.refused(TAKE_OPEN_SLOT, SESSION_AT_VERSION):
+        raise NeighbourTaken() from exc
 
 
 @dataclass(frozen=True)
@@ -140,6 +158,23 @@ def free_slot(trainer_id: str, session: Session) -> dict[str, Any]:
         held_by(session.id),
         part=FREE_SLOT,
     )
+
+
+def travel_neighbour_open(trainer_id: str, slot: Slot) -> dict[str, Any]:
+    """An open slot at another place too close to the one being booked (domain/travel.py)
+    stays open, as read, until this write commits, and its version moves: a booking of it
+    racing this one then fails on its version, reads again and sees this booking. Tagged
+    with the slot's id, so a refusal says which neighbour was taken."""
+    return tx_update(
+        slot_key(trainer_id, slot),
+        Condition("SET #version = #version + :one", {"#version": "version"}, {":one": 1}),
+        open_at_version(slot),
+        part=Part(TRAVEL_NEIGHBOUR, slot.id),
+    )
+
+
+def travel_neighbours_open(trainer_id: str, slots: Sequence[Slot]) -> list[dict[str, Any]]:
+    return [travel_neighbour_open(trainer_id, slot) for slot in slots]
 
 
 def slot_with_guards(trainer_id: str, slot: Slot) -> list[dict[str, Any]]:
@@ -340,9 +375,27 @@ def balance_change(
 
 
 # Others ------------------------------------------------------------------------------
-def client_is_active(trainer_id: str, client_id: str) -> dict[str, Any]:
-    """The client exists and is not archived (a booking for them may be written)."""
-    return tx_check(keys.client(trainer_id, client_id), _active(), part=CLIENT_ACTIVE)
+def client_is_active(
+    trainer_id: str, client_id: str, *, skips_rev: int | None = None
+) -> dict[str, Any]:
+    """The client exists and is not archived (a booking for them may be written); with
+    `skips_rev`, their skips are also as read (Apply template's recurring bookings)."""
+    condition = _active()
+    if skips_rev is not None:
+        condition = all_of(condition, _skips_as_read(skips_rev))
+    return tx_check(keys.client(trainer_id, client_id), condition, part=CLIENT_ACTIVE)
+
+
+def _skips_as_read(skips_rev: int) -> Condition:
+    if skips_rev == 0:  # never skipped: items from before the counter have none
+        return Condition(
+            "attribute_not_exists(#skips_rev) OR #skips_rev = :no_skips",
+            {"#skips_rev": "skips_rev"},
+            {":no_skips": 0},
+        )
+    return Condition(
+        "#skips_rev = :skips_rev", {"#skips_rev": "skips_rev"}, {":skips_rev": skips_rev}
+    )
 
 
 def location_is_active(trainer_id: str, location_id: str) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from chalicelib.repo.parts import (
     NO_NOTICES,
     SESSION_AT_VERSION,
     TAKE_OPEN_SLOT,
+    TRAVEL_NEIGHBOUR,
     ClientLink,
     ClientUnavailable,
     Notices,
@@ -58,9 +59,11 @@ from chalicelib.repo.parts import (
     not_locked,
     notice_parts,
     open_at_version,
+    refuse_neighbour_taken,
     session_at_version,
     slot_with_guards,
     take_open_slot,
+    travel_neighbours_open,
 )
 from chalicelib.repo.parts import free_slot as free
 
@@ -76,6 +79,12 @@ class NewSlot:
     slot: Slot
     booking: Session | None = None
     link: ClientLink | None = None
+    # Open slots at other places too close to the booking (travel time): kept open and
+    # versioned by the same write (parts.travel_neighbour_open).
+    neighbours: tuple[Slot, ...] = ()
+    # The booked client's skips as Apply template read them: a skip saved since leaves
+    # the slot open (added unbooked, as for a client archived meanwhile).
+    skips_rev: int | None = None
 
 
 @dataclass
@@ -85,17 +94,28 @@ class AddedSlots:
     written: list[int] = field(default_factory=list)
     booked: list[int] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
+    too_close: list[int] = field(default_factory=list)  # added open: a neighbour was booked
+    # Added open: the client was archived, or their skips changed, since they were read.
+    client_changed: list[int] = field(default_factory=list)
 
 
 MAX_TRANSACTION = 100
 
 
-def _entry_ops(trainer_id: str, entry: NewSlot, book: bool) -> list[dict[str, Any]]:
+def _entry_ops(
+    trainer_id: str, entry: NewSlot, book: bool, named: set[str] | None = None
+) -> list[dict[str, Any]]:
+    """`named`: the neighbours a chunk's earlier entries already keep open (a
+    transaction names an item once); this entry's are added to it."""
     booking = entry.booking if book else None
     slot = entry.slot.model_copy(update={"session_id": booking.id if booking else None})
     ops = slot_with_guards(trainer_id, slot)
     if booking is not None:
+        seen = named if named is not None else set()
+        fresh = [n for n in entry.neighbours if n.id not in seen]
+        seen.update(n.id for n in fresh)
         ops += [
+            *travel_neighbours_open(trainer_id, fresh),
             new_session(trainer_id, booking),
             log_line(
                 trainer_id,
@@ -120,9 +140,17 @@ def _shared_checks(
     for booking in bookings:
         if booking is not None:
             by_client.setdefault(booking.client_id, []).append(booking)
+    revs = {
+        booking.client_id: entries[i].skips_rev
+        for i in chunk
+        if (booking := entries[i].booking) is not None and entries[i].skips_rev is not None
+    }
     return [
         *(tagged([location_is_active(trainer_id, place)], place)[0] for place in places),
-        *(tagged([client_is_active(trainer_id, cid)], cid)[0] for cid in sorted(by_client)),
+        *(
+            tagged([client_is_active(trainer_id, cid, skips_rev=revs.get(cid))], cid)[0]
+            for cid in sorted(by_client)
+        ),
         *(
             op
             for cid, made in by_client.items()
@@ -149,11 +177,14 @@ def _fit(
 def _add_slots_ops(
     trainer_id: str, entries: Sequence[NewSlot], chunk: list[int], unbooked: set[int]
 ) -> list[dict[str, Any]]:
+    named: set[str] = set()
     return [
         *(
             op
             for index in chunk
-            for op in tagged(_entry_ops(trainer_id, entries[index], index not in unbooked), index)
+            for op in tagged(
+                _entry_ops(trainer_id, entries[index], index not in unbooked, named), index
+            )
         ),
         *_shared_checks(trainer_id, entries, chunk, unbooked),
     ]
@@ -231,10 +262,12 @@ class ScheduleStore:
         free_slot: bool = False,
         message: Message | None = None,
         notices: Notices = NO_NOTICES,
+        also: Sequence[dict[str, Any]] = (),
     ) -> Session:
         """Save a session change with its log line; a cancel also frees the slot, and a
-        `message` to the client (or `notices`) is queued with it. All or nothing, and only
-        if the session is unchanged since it was read."""
+        `message` to the client (or `notices`) is queued with it; `also`: parts another
+        aggregate adds (a skip's client save). All or nothing, and only if the session is
+        unchanged since it was read (a VersionConflict when any part refuses)."""
         saved = updated.model_copy(update={"version": session.version + 1})
         operations = [
             session_at_version(trainer_id, session, saved),
@@ -248,6 +281,7 @@ class ScheduleStore:
         if free_slot:
             operations.append(free(trainer_id, session))
         operations += balance_change(trainer_id, session.client_id, [session], [saved])
+        operations += also
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
@@ -313,12 +347,14 @@ class ScheduleStore:
         now: datetime,
         link: ClientLink | None = None,
         notices: Notices = NO_NOTICES,
+        neighbours: Sequence[Slot] = (),
     ) -> None:
         """One transaction: the target slot taken by the replacement session, the old slot
         freed, the old session marked moved (only if unchanged since read), both logged,
-        with what the move tells (`notices`)."""
+        with what the move tells (`notices`); `neighbours` as for `book_slot`."""
         operations = [
             take_open_slot(trainer_id, target, replacement.id, now),
+            *travel_neighbours_open(trainer_id, neighbours),
             session_at_version(
                 trainer_id, session, moved.model_copy(update={"version": session.version + 1})
             ),
@@ -335,6 +371,7 @@ class ScheduleStore:
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
+            refuse_neighbour_taken(exc)
             if exc.refused(TAKE_OPEN_SLOT) and not exc.refused(SESSION_AT_VERSION):
                 raise Conflict(
                     "That slot was just taken. The session stays where it was: pick another "
@@ -406,15 +443,20 @@ class ScheduleStore:
         actor: str = "trainer",
         note: str = "Booked by the trainer",
         notices: Notices = NO_NOTICES,
+        neighbours: Sequence[Slot] = (),
+        skips_rev: int | None = None,
     ) -> None:
         """Take an open slot for a session: exactly one of two bookings at once wins, and
-        only the winner's `notices` are written."""
+        only the winner's `notices` are written. `neighbours`: the open slots at other
+        places too close to it (travel time), which stay open as read; `skips_rev`: the
+        client's skips as read, for a recurring booking (parts.client_is_active)."""
         try:
             self.db.transact(
                 [
                     take_open_slot(trainer_id, slot, session.id, session.created_at),
+                    *travel_neighbours_open(trainer_id, neighbours),
                     new_session(trainer_id, session),
-                    client_is_active(trainer_id, session.client_id),
+                    client_is_active(trainer_id, session.client_id, skips_rev=skips_rev),
                     log_line(trainer_id, session, actor, note, session.created_at),
                     *([client_link(trainer_id, session, link)] if link else []),
                     *balance_change(trainer_id, session.client_id, [], [session]),
@@ -424,6 +466,7 @@ class ScheduleStore:
         except TransactionFailed as exc:
             if exc.refused(CLIENT_ACTIVE) and not exc.refused(TAKE_OPEN_SLOT):
                 raise ClientUnavailable("That client was archived meanwhile.") from exc
+            refuse_neighbour_taken(exc)
             raise Conflict("This slot was just taken. Reload the schedule to see it.") from exc
 
     def add_slot(
@@ -484,7 +527,12 @@ class ScheduleStore:
             try:
                 self.db.transact(operations)
             except TransactionFailed as exc:
-                refused = {t for t in exc.refused_tags() if isinstance(t, int)}
+                # A neighbour booked meanwhile: the entry goes in open, as a client
+                # archived meanwhile does; anything else of an entry refusing drops it.
+                near = exc.refused_tags(TRAVEL_NEIGHBOUR)
+                refused = {
+                    t for t in exc.refused_tags(besides=TRAVEL_NEIGHBOUR) if isinstance(t, int)
+                }
                 gone_places = exc.refused_tags(LOCATION_ACTIVE)
                 gone_clients = exc.refused_tags(CLIENT_ACTIVE)
                 retry = []
@@ -493,10 +541,18 @@ class ScheduleStore:
                     if index in refused or entry.slot.location_id in gone_places:
                         result.lost.append(index)
                         continue
-                    if entry.booking is not None and entry.booking.client_id in gone_clients:
+                    if (
+                        entry.booking is not None
+                        and entry.booking.client_id in gone_clients
+                        and index not in unbooked
+                    ):
                         unbooked.add(index)
+                        result.client_changed.append(index)
+                    if index in near and index not in unbooked:
+                        unbooked.add(index)
+                        result.too_close.append(index)
                     retry.append(index)
-                if not (refused or gone_places or gone_clients):
+                if not (refused or near or gone_places or gone_clients):
                     raise  # nothing of ours refused (throttling, say): the caller says so
                 pending = retry + rest
                 continue

@@ -20,9 +20,11 @@ from chalicelib.repo.dynamo import (
     tx_update,
 )
 from chalicelib.repo.mapping import (
+    GONE_STATUSES,
     TokenRecord,
     session_from_item,
     trainer_from_item,
+    trainer_timeline_keys,
 )
 from chalicelib.repo.outbox import Outbox
 from chalicelib.repo.parts import epoch
@@ -199,17 +201,30 @@ class TokenStore:
         return seen + 1
 
     def trainer_feed_sessions(
-        self, trainer_id: str, since: datetime, until: datetime
+        self, trainer_id: str, since: datetime, until: datetime, limit: int
     ) -> list[Session]:
-        """Booked and voided sessions starting in [since, until), soonest first: the
-        TrainerTimeline holds no canceled or moved session, and nothing outside the window
-        is read however old the account is."""
-        items = self.db.query(
+        """The trainer's sessions starting in [since, until), soonest first: two Queries
+        of TrainerTimeline over the window, each at most `limit` sessions: the live
+        partition (booked and voided, what the Sessions tab reads) and the gone one
+        (canceled and moved). Nothing outside the window is read however old the account.
+
+        The index is eventually consistent and the two Queries are two moments: a session
+        canceled between them may come from both, so the one with the higher version (the
+        later write) is kept."""
+        window = (keys.timeline_point(utc_iso(since)), keys.timeline_point(utc_iso(until)))
+        found: dict[str, Session] = {}
+        for partition in (
             keys.trainer_timeline(trainer_id),
-            index=keys.TRAINER_INDEX,
-            sk_range=(keys.timeline_point(utc_iso(since)), keys.timeline_point(utc_iso(until))),
-        )
-        return [session_from_item(i) for i in items]
+            keys.trainer_gone_timeline(trainer_id),
+        ):
+            for item in self.db.query(
+                partition, index=keys.TRAINER_INDEX, sk_range=window, limit=limit
+            ):
+                session = session_from_item(item)
+                seen = found.get(session.id)
+                if seen is None or session.version > seen.version:
+                    found[session.id] = session
+        return sorted(found.values(), key=lambda s: (s.start_utc, s.id))
 
     def client_feed_sessions(
         self, trainer_id: str, client_id: str, since: datetime, until: datetime
@@ -222,3 +237,53 @@ class TokenStore:
             sk_range=(keys.timeline_point(utc_iso(since)), keys.timeline_point(utc_iso(until))),
         )
         return [session_from_item(i) for i in items]
+
+    # Sessions canceled or moved before the feed showed them: `infra.manage feed-keys` ----
+    def backfill_gone_sessions(self, trainer_id: str) -> int:
+        """Give a trainer's canceled and moved sessions written before the gone partition
+        existed (no TrainerTimeline keys at all) the keys a write of them would now set.
+        Never a Scan: one paged Query of the trainer's clients (archived ones too), then
+        one paged Query of each client's ClientTimeline, which keeps every session in any
+        status; one conditional UpdateItem per session found. Running it again, or two at
+        once, writes each session once."""
+        written = 0
+        for client_item in self.db.iter_query(
+            keys.trainer_pk(trainer_id), sk_prefix=keys.CLIENT_PREFIX
+        ):
+            client_id = keys.client_id_from_sk(client_item[keys.SK])
+            for item in self.db.iter_query(
+                keys.client_timeline(trainer_id, client_id),
+                index=keys.CLIENT_INDEX,
+                sk_range=("0", "~"),  # the whole history: a one-off, and cheap per client
+            ):
+                if (
+                    item.get("type") != "session"
+                    or item.get("status") not in GONE_STATUSES
+                    or keys.TRAINER_PK in item
+                ):
+                    continue
+                written += self.give_gone_keys(trainer_id, session_from_item(item))
+        return written
+
+    def give_gone_keys(self, trainer_id: str, session: Session) -> bool:
+        """One session's gone-partition keys, only over the session as read: same version,
+        same status, still without TrainerTimeline keys (a write since has set its own,
+        and a second run finds them there). False when refused."""
+        timeline = trainer_timeline_keys(trainer_id, session)
+        try:
+            self.db.update(
+                keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id),
+                Condition(
+                    "SET #tpk = :tpk, #tsk = :tsk",
+                    {"#tpk": keys.TRAINER_PK, "#tsk": keys.TRAINER_SK},
+                    {":tpk": timeline[keys.TRAINER_PK], ":tsk": timeline[keys.TRAINER_SK]},
+                ),
+                Condition(
+                    "attribute_not_exists(#tpk) AND #status = :status AND #version = :read",
+                    {"#tpk": keys.TRAINER_PK, "#status": "status", "#version": "version"},
+                    {":status": session.status, ":read": session.version},
+                ),
+            )
+        except ConditionFailed:
+            return False
+        return True

@@ -4,9 +4,9 @@ Feed links are capability links like the portal's, but derived rather than store
 `<ids>.<generation>.<HMAC of the stage secret>`. A forged or altered link (another
 trainer's id, another client's) fails the HMAC before any read; a real one costs one read
 to learn whether it is still current:
-- the trainer's feed: the profile and the feed's generation (one BatchGetItem), then one
-  Query of TrainerTimeline over the window. Rotating it (Settings) raises the generation
-  with one conditional write.
+- the trainer's feed: the profile and the feed's generation (one BatchGetItem), then two
+  Queries of TrainerTimeline over the window (live sessions; canceled and moved ones).
+  Rotating it (Settings) raises the generation with one conditional write.
 - a client's feed: the client, profile and template (the portal's BatchGetItem), then one
   Query of ClientTimeline. It carries the client's portal generation, so rotating the
   portal link (or archiving the client) retires the feed with it, with no write of its own.
@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import field_validator
 
 from chalicelib.domain.calendar import (
+    TRAINER_FEED_LIMIT,
     WINDOW_TEXT,
     build_calendar,
     client_event,
@@ -51,9 +52,9 @@ def _webcal(url: str) -> str:
 
 # The trainer's feed -------------------------------------------------------------------
 def trainer_feed(deps: Deps, token: str) -> str:
-    """The trainer's feed: booked sessions (and voided ones, canceled) in the window, with
-    each client's name and the location. Canceled and moved sessions are not in it: the
-    timeline it reads drops them, and a calendar deletes an event that leaves its feed."""
+    """The trainer's feed: every session in the window with each client's name and the
+    location; booked ones confirmed, canceled, moved and voided ones as cancelled (with
+    SEQUENCE raised by the change), as the client's feed shows them."""
     parsed = parse_trainer_feed(token)
     if parsed is None or not deps.links.is_trainer_feed(
         parsed.trainer_id, parsed.generation, parsed.mac
@@ -65,7 +66,7 @@ def trainer_feed(deps: Deps, token: str) -> str:
     if parsed.generation != generation:
         raise FeedRetired("rotated")
     since, until = feed_window(deps.now)
-    sessions = deps.repo.trainer_feed_sessions(trainer.id, since, until)
+    sessions = deps.repo.trainer_feed_sessions(trainer.id, since, until, TRAINER_FEED_LIMIT)
     places = {lid: loc.name for lid, loc in trainer.locations.items()}
     return build_calendar(
         f"{trainer.display_name} · PT Bookings",

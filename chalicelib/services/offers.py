@@ -27,11 +27,13 @@ from chalicelib.domain.offers import (
     matching_clients,
     was_accepted,
 )
+from chalicelib.domain.portal import TOO_CLOSE_NOW
 from chalicelib.domain.schedule import Session, Slot, book
 from chalicelib.domain.timeutil import zone
 from chalicelib.domain.tokens import new_id, token_hash
 from chalicelib.messaging.templates import variables_for
 from chalicelib.messaging.texts import render_text
+from chalicelib.repo.parts import NeighbourTaken
 from chalicelib.repo.repository import (
     OFFER_LINK_KIND,
     Account,
@@ -41,6 +43,7 @@ from chalicelib.repo.repository import (
     Repository,
     Week,
 )
+from chalicelib.services import travel
 from chalicelib.services.jobs import OFFER_LOCK, JobReport
 from chalicelib.services.links import Links
 from chalicelib.services.portal import LinkInactive
@@ -193,6 +196,9 @@ def accept(
         raise AlreadyAccepted(view)
     if view.problem or view.slot is None:
         raise InvalidInput({"_form": view.problem or "This offer has ended."})
+    # Travel time: the offer's week is read only when the trainer set one.
+    near = travel.around(repo, view.trainer, view.slot)
+    neighbours = travel.check_client_booking(view.trainer, view.slot, near)
     client = view.client
     _, session = book(
         view.slot, view.session_id, client.id, client.name, "manual", now, client.price_minor
@@ -208,9 +214,12 @@ def accept(
             client_action_notices(
                 view.trainer, client, client_reach(client), "accepted", session, base_url, now
             ),
+            neighbours=neighbours,
         )
     except ClientUnavailable as exc:
         raise NotFound("client") from exc
+    except NeighbourTaken as exc:
+        raise InvalidInput({"_form": TOO_CLOSE_NOW}) from exc
     except Conflict as exc:
         again = open_offer(repo, token, now)
         if again.accepted:  # a second tab or a double tap won the same offer: still theirs

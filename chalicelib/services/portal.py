@@ -15,9 +15,10 @@ client's own window and deadline where their profile sets them (`ClientContext.r
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import (
@@ -32,6 +33,7 @@ from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import (
     GONE,
     TAKEN,
+    TOO_CLOSE_NOW,
     BookingRules,
     BookSlot,
     CancelSession,
@@ -66,10 +68,12 @@ from chalicelib.domain.template import TemplateSlot, WeeklyTemplate
 from chalicelib.domain.time_off import TimeOff
 from chalicelib.domain.timeutil import local_today, parse_utc_iso
 from chalicelib.domain.tokens import new_id, token_hash
+from chalicelib.domain.travel import booked_too_close
 from chalicelib.messaging.whatsapp import wa_me_link
-from chalicelib.repo.parts import Notices
+from chalicelib.repo.clients import client_at_version
+from chalicelib.repo.parts import NeighbourTaken, Notices
 from chalicelib.repo.repository import SESSION_LINK_KIND, ClientUnavailable, Repository
-from chalicelib.services import programs
+from chalicelib.services import programs, travel
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
 from chalicelib.services.sessions import (
@@ -307,9 +311,18 @@ def open_slots(
     for week in weeks:
         found += repo.get_week(context.trainer.id, week)
     slots = bookable(found, context.client, context.trainer.locations, weeks, now)
+    # Travel time: the weeks read are consecutive, so a slot at a week's edge has its
+    # neighbours in `found` too (at the window's far edge the booking checks again). The
+    # session being changed (`excluding` is its slot) leaves, so it is no neighbour.
+    minutes = context.trainer.settings.travel_minutes
+    leaving = next((s.session_id for s in found if s.id == excluding), None)
     grouped: dict[date, list[Slot]] = {}
     for slot in slots:
-        if slot.id != excluding and not context.in_time_off(slot):
+        if (
+            slot.id != excluding
+            and not context.in_time_off(slot)
+            and booked_too_close(slot, found, minutes, moving=leaving) is None
+        ):
             grouped.setdefault(slot.day, []).append(slot)
     return grouped
 
@@ -349,13 +362,15 @@ def _notices(
 
 def _chosen_slot(
     repo: Repository, context: ClientContext, choice: SlotChoice, now: datetime
-) -> Slot:
-    """The slot a form names, only from the client's allowed weeks and this trainer."""
+) -> tuple[Slot, travel.Around]:
+    """The slot a form names, only from the client's allowed weeks and this trainer, and
+    the slots around it (travel time) from the same Query."""
     week = chosen_week(choice.week, context.rules, now)
-    slot = picked_slot(repo.get_week(context.trainer.id, week), choice.slot_id)
+    slots = repo.get_week(context.trainer.id, week)
+    slot = picked_slot(slots, choice.slot_id)
     if context.in_time_off(slot):
         raise InvalidInput({"_form": GONE})  # as a slot gone meanwhile: pick another
-    return slot
+    return slot, travel.around(repo, context.trainer, slot, slots)
 
 
 @dataclass(frozen=True)
@@ -368,7 +383,7 @@ class Booked:
 def book_slot(deps: Deps, token: str, command: BookSlot) -> Booked:
     repo, now = deps.repo, deps.now
     context = open_client(repo, deps.links, token)
-    slot = _chosen_slot(repo, context, command, now)
+    slot, near = _chosen_slot(repo, context, command, now)
     if slot.session_id is not None:
         mine = [
             s
@@ -386,6 +401,7 @@ def book_slot(deps: Deps, token: str, command: BookSlot) -> Booked:
     )
     if problem:
         raise InvalidInput({"_form": problem})
+    neighbours = travel.check_client_booking(context.trainer, slot, near)
     client = context.client
     _, session = book(slot, new_id(), client.id, client.name, "manual", now, client.price_minor)
     try:
@@ -397,9 +413,12 @@ def book_slot(deps: Deps, token: str, command: BookSlot) -> Booked:
             actor="client",
             note="Booked by the client (portal)",
             notices=_notices(deps, context, "booked", session),
+            neighbours=neighbours,
         )
     except ClientUnavailable as exc:
         raise LinkInactive("archived") from exc
+    except NeighbourTaken as exc:
+        raise InvalidInput({"_form": TOO_CLOSE_NOW}) from exc
     except Conflict as exc:
         raise InvalidInput({"_form": TAKEN}) from exc
     return Booked(session.id, context.session_token(session.id))
@@ -476,7 +495,12 @@ def _submitted(version: int | None) -> str | None:
 
 
 def _cancel_by_client(
-    deps: Deps, context: ClientContext, session: Session, version: int | None, text: str
+    deps: Deps,
+    context: ClientContext,
+    session: Session,
+    version: int | None,
+    text: str,
+    also: Sequence[dict[str, Any]] = (),
 ) -> Session:
     """The portal's cancel: the page's version, the client's own deadline, then the cancel
     with its notices in one transaction (a refusal writes nothing)."""
@@ -492,6 +516,7 @@ def _cancel_by_client(
         deps.now,
         free_slot=True,
         notices=_notices(deps, context, "canceled", canceled),
+        also=also,
     )
 
 
@@ -529,9 +554,10 @@ def next_recurring(sessions: list[Session]) -> Session | None:
 
 def skip_week(deps: Deps, token: str, command: SkipWeek) -> Session:
     """Skip the client's next recurring session: the portal's cancel (deadline, version,
-    notices), then the skip on the client's profile so the trainer sees it listed. The
-    session is looked up among this client's own upcoming sessions only, so another
-    client's id, or a session no longer booked, is refused before anything is written."""
+    notices) and the skip on the client's profile, so the trainer sees it listed, in one
+    transaction. The session is looked up among this client's own upcoming sessions
+    only, so another client's id, or a session no longer booked, is refused before
+    anything is written."""
     repo, now = deps.repo, deps.now
     context = open_client(repo, deps.links, token)
     tid, cid = context.trainer.id, context.client.id
@@ -541,35 +567,41 @@ def skip_week(deps: Deps, token: str, command: SkipWeek) -> Session:
     )
     if session is None or not session.is_live or not _is_recurring(session):
         raise InvalidInput({"_form": NOT_YOURS})
-    canceled = _cancel_by_client(
-        deps,
-        context,
-        session,
-        command.version,
-        "Skipped by the client (portal); slot reopened",
-    )
-    _record_skip(repo, tid, cid, session, local_today(now, context.trainer.settings.time_zone))
-    return canceled
-
-
-def _record_skip(repo: Repository, tid: str, cid: str, session: Session, today: date) -> None:
-    """Add the skipped date to the client's profile. The canceled session already keeps
-    Apply template from booking that week again, so this is the trainer's record; a save
-    that keeps losing to profile saves gives up rather than fail the client's skip."""
-    for _ in range(SKIP_SAVES):
-        client = repo.get_client(tid, cid)
-        assert session.template_slot_id is not None
-        day = session.day
-        skips = add_date(
-            client.skips, session.template_slot_id, day.weekday(), "this session", day, today
-        )
-        if skips == client.skips:
-            return
+    today = local_today(now, context.trainer.settings.time_zone)
+    for attempt in range(SKIP_SAVES):
         try:
-            repo.save_client(tid, client, skips=skips)
-            return
+            return _cancel_by_client(
+                deps,
+                context,
+                session,
+                command.version,
+                "Skipped by the client (portal); slot reopened",
+                also=_skip_parts(repo, tid, cid, session, today),
+            )
         except VersionConflict:
-            continue
+            # The session as the page drew it, or the profile beside it, changed: a
+            # profile save (the trainer's) is merged with on a new read; anything else is
+            # the client's page gone stale.
+            at = SessionRef(session.week, session.start_utc, session.id)
+            if attempt == SKIP_SAVES - 1 or repo.get_session(tid, at).version != session.version:
+                raise
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _skip_parts(
+    repo: Repository, tid: str, cid: str, session: Session, today: date
+) -> list[dict[str, Any]]:
+    """The client saved with the skipped date (at the version read now), for the cancel's
+    own transaction; none when the date is already listed."""
+    client = repo.get_client(tid, cid)
+    assert session.template_slot_id is not None
+    day = session.day
+    skips = add_date(
+        client.skips, session.template_slot_id, day.weekday(), "this session", day, today
+    )
+    if skips == client.skips:
+        return []
+    return client_at_version(tid, client, skips=skips)[1]
 
 
 def change(deps: Deps, token: str, command: ChangeSession) -> SessionView:
@@ -578,8 +610,9 @@ def change(deps: Deps, token: str, command: ChangeSession) -> SessionView:
     view = open_session_link(repo, deps.links, token)
     context, session = view.context, view.session
     expect_version(session.version, _submitted(command.version))
-    target = _chosen_slot(repo, context, command, now)
+    target, near = _chosen_slot(repo, context, command, now)
     trainer = context.trainer
+    neighbours = travel.check_client_booking(trainer, target, near, moving=session)
     moved, replacement = client_move(
         session,
         target,
@@ -601,7 +634,10 @@ def change(deps: Deps, token: str, command: ChangeSession) -> SessionView:
             now,
             link_for(context.links, trainer.id, context.client, replacement),
             notices=_notices(deps, context, "moved", replacement, before=session),
+            neighbours=neighbours,
         )
+    except NeighbourTaken as exc:
+        raise InvalidInput({"_form": TOO_CLOSE_NOW}) from exc
     except Conflict as exc:
         raise InvalidInput({"_form": TAKEN}) from exc
     return SessionView(context, replacement)

@@ -63,9 +63,10 @@ from chalicelib.domain.template import WeeklyTemplate
 from chalicelib.domain.time_off import TimeOff, TimeOffPeriod, keep_out_of_time_off
 from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.domain.tokens import new_id
+from chalicelib.domain.travel import TravelClash, booked_too_close
 from chalicelib.repo.repository import Account, ClientSummary, Repository, Week
 from chalicelib.repo.schedule import NewSlot
-from chalicelib.services import offers, sessions
+from chalicelib.services import offers, sessions, travel
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
 
@@ -82,6 +83,7 @@ class SlotAction(Versioned):
     action: Literal["remove", "allocate", "offer", "withdraw", "location"]
     client_id: str = ""  # allocate, offer
     location_id: str = ""  # location
+    travel_ok: bool = False  # allocate: "Book anyway" past a travel-time clash
 
 
 class MoveSession(Versioned):
@@ -93,6 +95,7 @@ class MoveSession(Versioned):
     slot_id: str = ""
     quiet: bool = False  # "Don't notify the client" (unticked: the client is told)
     note: str = ""  # the trainer's note to the client, free text
+    travel_ok: bool = False  # "Move anyway" past a travel-time clash
 
 
 @dataclass(frozen=True)
@@ -235,13 +238,25 @@ def _apply_week(
     plan = keep_out_of_time_off(planned, time_off)
     handled = handled_recurring(existing.sessions, existing.slots)
     entries, left_open = [], []
+    # Bookings this run has planned so far: a later one too close to one of them (travel
+    # time) is left open, as one too close to a session already in the week is.
+    planned_booked: list[Slot] = []
+    planned_sessions: list[Session] = []
     for slot in plan.add:
         client = recurring.get(slot.template_slot_id or "")
         booking = link = None
+        neighbours: tuple[Slot, ...] = ()
         if client is not None:
             reason = recurring_booking_skip(
                 client.name, client.location_ids, slot, handled.get(client.id, set())
             ) or skipped_by_client(client, slot)
+            near = travel.around(repo, trainer, slot, existing)
+            with_planned = travel.Around(
+                (*near.slots, *planned_booked), (*near.sessions, *planned_sessions)
+            )
+            clash = None if reason else travel.clash(trainer, slot, with_planned)
+            if clash is not None:
+                reason = clash.left_open(client.name)
             if reason:
                 left_open.append(Skip(slot.label, reason))
             else:
@@ -249,7 +264,11 @@ def _apply_week(
                     slot, new_id(), client.id, client.name, "recurring", now, client.price_minor
                 )[1]
                 link = sessions.link_for(links, trainer.id, client, booking)
-        entries.append(NewSlot(slot, booking, link))
+                neighbours = travel.neighbours(trainer, slot, near)
+                planned_booked.append(slot.model_copy(update={"session_id": booking.id}))
+                planned_sessions.append(booking)
+        skips_rev = client.skips_rev if booking is not None and client is not None else None
+        entries.append(NewSlot(slot, booking, link, neighbours, skips_rev))
     # A week's slots go in as few transactions as fit: each still all or nothing, so a
     # time taken meanwhile (or a location archived) loses only its own slot, and a
     # client archived meanwhile leaves theirs open.
@@ -257,7 +276,50 @@ def _apply_week(
     added = [entries[i].slot for i in written.written]
     booked = [b for i in written.booked if (b := entries[i].booking) is not None]
     lost = len(written.lost)
+    left_open += [Skip(entries[i].slot.label, BOOKED_NEXT_TO_IT) for i in written.too_close]
+    for index in written.client_changed:
+        entry = entries[index]
+        assert entry.booking is not None
+        reason = _book_changed_client(repo, trainer, entry)
+        if reason:
+            left_open.append(Skip(entry.slot.label, reason))
+        else:
+            booked.append(entry.booking)
     return AppliedWeek(plan, added, booked, lost, left_open)
+
+
+def _book_changed_client(repo: Repository, trainer: Trainer, entry: NewSlot) -> str | None:
+    """A recurring booking whose client changed between Apply template's read and its
+    write (archived, or a week skipped) went in open. Read the client again and book
+    the slot now unless the change covers it: why it stays open, or None once booked.
+    Rare (a change in those milliseconds), so one read and one write each."""
+    booking = entry.booking
+    assert booking is not None
+    client = repo.get_client(trainer.id, booking.client_id)
+    if client.archived:
+        return f"left open: {client.name} was archived meanwhile"
+    skipped = skipped_by_client(client, entry.slot)
+    if skipped:
+        return skipped
+    try:
+        repo.book_slot(
+            trainer.id,
+            entry.slot,
+            booking,
+            entry.link,
+            note="Booked by Apply template (recurring slot)",
+            neighbours=entry.neighbours,
+            skips_rev=client.skips_rev,
+        )
+    except Conflict:
+        return CLIENT_CHANGED.format(name=client.name)
+    return None
+
+
+CLIENT_CHANGED = "left open: {name}'s profile changed while it was being booked: book it by hand"
+BOOKED_NEXT_TO_IT = (
+    "left open: a session at another place was booked too close to it meanwhile (travel time)"
+)
 
 
 def allocate(
@@ -268,8 +330,13 @@ def allocate(
     client_id: str,
     version: str | None,
     now: datetime,
+    near: travel.Around | None = None,
+    *,
+    anyway: bool = False,
 ) -> Session:
-    """Book a client into an open slot by hand (a Manual session)."""
+    """Book a client into an open slot by hand (a Manual session). `near`: the slots
+    around it for the travel-time check, when the caller has read its week (else read
+    here); `anyway`: the trainer ticked "Book anyway"."""
     expect_version(slot.version, version)
     if not client_id:
         raise InvalidInput({"client_id": "Choose a client."})
@@ -288,11 +355,14 @@ def allocate(
         )
     if slot.start_utc <= now:
         raise InvalidInput({"client_id": "This slot has started: it cannot be booked any more."})
+    if near is None:
+        near = travel.around(repo, trainer, slot)
+    neighbours = travel.check_trainer_booking(trainer, slot, near, anyway=anyway)
     _taken, session = book(
         slot, new_id(), client.id, client.name, "manual", now, client.price_minor
     )
     link = sessions.link_for(links, trainer.id, client, session)
-    repo.book_slot(trainer.id, slot, session, link)
+    repo.book_slot(trainer.id, slot, session, link, neighbours=neighbours)
     return session
 
 
@@ -324,20 +394,26 @@ def changing_session(repo: Repository, trainer_id: str, ref: str, now: datetime)
     return booking
 
 
-def matched_slots(repo: Repository, trainer_id: str, week: Week, now: datetime) -> frozenset[str]:
+def matched_slots(repo: Repository, trainer: Trainer, week: Week, now: datetime) -> frozenset[str]:
     """Open, unlocked, future slots with at least one last-minute match (amber). One
     set-up read (client index, opt-ins, template) for the whole week, none when no slot
     of the week can be offered."""
-    return _matches_and_time_off(repo, trainer_id, week, now, needs_time_off=False)[0]
+    return _matches_and_time_off(repo, trainer, week, now, needs_time_off=False)[0]
 
 
 def _matches_and_time_off(
-    repo: Repository, trainer_id: str, week: Week, now: datetime, *, needs_time_off: bool
+    repo: Repository, trainer: Trainer, week: Week, now: datetime, *, needs_time_off: bool
 ) -> tuple[frozenset[str], TimeOff | None]:
     """The amber slots, and the time off when the set-up read was made anyway (it holds
     it) or `needs_time_off` asks for it (one GetItem then). A slot in time off is never
-    amber: no last-minute offer goes there."""
-    candidates = [s for s in week.slots if can_be_offered(s, now)]
+    amber: no last-minute offer goes there; nor is one too close to a session at another
+    place (travel time): no client could take it."""
+    trainer_id, travel_minutes = trainer.id, trainer.settings.travel_minutes
+    candidates = [
+        s
+        for s in week.slots
+        if can_be_offered(s, now) and booked_too_close(s, week.slots, travel_minutes) is None
+    ]
     store = repo.time_off
     if not candidates:
         return frozenset(), store.get_time_off(trainer_id) if needs_time_off else None
@@ -348,6 +424,14 @@ def _matches_and_time_off(
         if time_off.covering(s.start_utc, s.end_utc) is None
         and offers.slot_matches(s, account, week)
     ), time_off
+
+
+def refuse_offer_too_close(trainer: Trainer, slot: Slot, near: travel.Around) -> None:
+    """An offer is the client's to accept, and a client cannot book past travel time:
+    the trainer is told now, with both sessions named, rather than the client later."""
+    found = travel.clash(trainer, slot, near)
+    if found is not None:
+        raise InvalidInput({"client_id": f"No offer here: {found.message}"})
 
 
 def refuse_offer_in_time_off(slot: Slot, time_off: TimeOff) -> None:
@@ -408,11 +492,15 @@ def week_page(
         day = today if week_key(today) == week else week_days(week)[0]
     shown = (day,) if chosen == "day" else tuple(week_days(week))
     data = repo.get_week_with_sessions(trainer.id, week_key(shown[0]))
-    # The set-up read, made for amber, holds the time off. Without it, only days not
-    # over and holding no slot at all pay a GetItem for their band: a booked week stays
-    # at its one Query (the Time off page lists sessions inside time off).
-    bare = shown[-1] >= today and not any(s.day in shown for s in data.slots)
-    matched, time_off = _matches_and_time_off(repo, trainer.id, data, now, needs_time_off=bare)
+    # The band comes from the profile's copy of the time off, read with the session: every
+    # week not over shows it at no read of its own, whatever its slots. A profile from
+    # before the copy existed falls back to what was read anyway (the set-up read made for
+    # amber holds the item), or to one GetItem for days holding no slot at all.
+    mirrored = trainer.time_off
+    not_over = shown[-1] >= today
+    bare = mirrored is None and not_over and not any(s.day in shown for s in data.slots)
+    matched, read = _matches_and_time_off(repo, trainer, data, now, needs_time_off=bare)
+    time_off = read if mirrored is None else mirrored if not_over else None
     step = timedelta(days=1 if chosen == "day" else 7)
     return WeekPage(
         view=chosen,
@@ -492,6 +580,9 @@ class SlotPage:
     clients: list[ClientSummary]  # the active clients, by name: Allocate's choices
     locations: list[tuple[str, str]]  # the active locations: Change location's choices
     confirming: str = ""  # "remove" once Remove slot… was pressed
+    # A booked session at another place too close to it (travel time): said before
+    # anyone is booked here, and no offer goes out for it.
+    clash: TravelClash | None = None
 
 
 @dataclass(frozen=True)
@@ -502,6 +593,7 @@ class MoveHerePage:
     moving: Session
     location: LocationName | None
     was_at: LocationName | None  # the session's location now
+    clash: TravelClash | None = None  # travel time: asked "Move anyway" before moving
 
 
 def slot_page(
@@ -532,14 +624,38 @@ def slot_or_move_here(
     slot = slot_in(data, slot_id)
     moving = changing_session(deps.repo, trainer.id, move_ref, deps.now)
     if moving is not None and slot.is_open:
-        return MoveHerePage(
-            slot=slot,
-            moving=moving,
-            location=trainer.locations.get(slot.location_id),
-            was_at=trainer.locations.get(moving.location_id),
-        )
+        return move_here_page(deps, trainer, slot, moving, data)
     account = deps.repo.get_account(trainer.id)
     return _open_slot_page(deps, trainer, slot, data, account, confirming)
+
+
+def move_here_page(
+    deps: Deps,
+    trainer: Trainer,
+    slot: Slot,
+    moving: Session,
+    week: Week,
+) -> MoveHerePage:
+    near = travel.around(deps.repo, trainer, slot, week)
+    return MoveHerePage(
+        slot=slot,
+        moving=moving,
+        location=trainer.locations.get(slot.location_id),
+        was_at=trainer.locations.get(moving.location_id),
+        clash=travel.clash(trainer, slot, near, moving=moving),
+    )
+
+
+def move_here_again(deps: Deps, trainer: Trainer, command: MoveSession) -> MoveHerePage | None:
+    """The move's confirmation once more, after a refusal that asks "Move anyway"; None
+    when the session or the slot is not there to show any more."""
+    try:
+        moving = sessions.find_session(deps.repo, trainer.id, command.session_ref)
+        data = deps.repo.get_week_with_sessions(trainer.id, parse_week(command.week))
+    except (NotFound, InvalidInput):
+        return None
+    slot = next((s for s in data.slots if s.id == command.slot_id and s.is_open), None)
+    return move_here_page(deps, trainer, slot, moving, data) if slot else None
 
 
 def _open_slot_page(
@@ -553,18 +669,21 @@ def _open_slot_page(
     now = deps.now
     live = live_offer(slot, now)
     minutes_left = max(1, int((live.expires_at - now).total_seconds() // 60)) if live else 0
+    clash = travel.clash(trainer, slot, travel.around(deps.repo, trainer, slot, week))
+    offerable = can_be_offered(slot, now) and clash is None
     return SlotPage(
         slot=slot,
         location=trainer.locations.get(slot.location_id),
         live_offer=live,
         minutes_left=minutes_left,
-        matches=offers.slot_matches(slot, account, week) if can_be_offered(slot, now) else [],
+        matches=offers.slot_matches(slot, account, week) if offerable else [],
         lock_minutes=trainer.settings.offer_lock_minutes,
         time_zone=trainer.settings.time_zone,
         log=deps.repo.log_of(trainer.id, slot.week, slot.id),
         clients=account.active_clients(),
         locations=active_locations(trainer),
         confirming=confirming,
+        clash=clash,
     )
 
 
@@ -602,11 +721,23 @@ def change_slot(
         if command.action == "remove":
             remove_slot(repo, tid, slot, version, now)
         elif command.action == "allocate":
-            booked = allocate(repo, links, trainer, slot, command.client_id, version, now)
+            near = travel.around(repo, trainer, slot, week)
+            booked = allocate(
+                repo,
+                links,
+                trainer,
+                slot,
+                command.client_id,
+                version,
+                now,
+                near,
+                anyway=command.travel_ok,
+            )
         elif command.action == "offer":
             offer_url = base_url()
             account, time_off = repo.time_off.account_with_time_off(tid)
             refuse_offer_in_time_off(slot, time_off)
+            refuse_offer_too_close(trainer, slot, travel.around(repo, trainer, slot, week))
             # Every match, not only while the page would list them: the offer's own rules
             # then say why a booked, started or held slot cannot be offered.
             matches = offers.slot_matches(slot, account, week)
@@ -650,10 +781,17 @@ def move_session(
     repo, tid = deps.repo, trainer.id
     week = parse_week(command.week)
     booking = sessions.find_session(repo, tid, command.session_ref)
-    try:
-        target = find_slot(repo, tid, week, command.slot_id)
-    except NotFound:
-        raise Conflict(SLOT_GONE) from None
+    data = repo.get_week_with_sessions(tid, week)
+    target = next((s for s in data.slots if s.id == command.slot_id), None)
+    if target is None:
+        raise Conflict(SLOT_GONE)
+    near = travel.around(repo, trainer, target, data)
+    # Refused past the deadline checks of the move itself (the version first): a stale
+    # form says so before a clash it may no longer have.
+    expect_version(booking.version, sessions.submitted_version(command.version))
+    neighbours = travel.check_trainer_booking(
+        trainer, target, near, anyway=command.travel_ok, moving=booking
+    )
     return sessions.move_to(
         repo,
         deps.links,
@@ -663,6 +801,7 @@ def move_session(
         sessions.submitted_version(command.version),
         deps.now,
         tell=None if command.quiet else sessions.ChangeNotice(trainer, command.note, base_url()),
+        neighbours=neighbours,
     )
 
 

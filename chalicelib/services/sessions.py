@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -176,9 +176,11 @@ def move_to(
     actor: str = "trainer",
     *,
     tell: ChangeNotice | None = None,
+    neighbours: Sequence[Slot] = (),
 ) -> Session:
     """Move the session to an open slot in one transaction; returns the new session. With
-    `tell`, the client's move notice is queued in that same transaction."""
+    `tell`, the client's move notice is queued in that same transaction; `neighbours`
+    (travel time) stay open as read."""
     expect_version(session.version, version)
     moved, replacement = trainer_move(session, target, new_id(), now)
     client = repo.get_client(trainer_id, session.client_id)  # for the new session's link
@@ -197,6 +199,7 @@ def move_to(
         now,
         link_for(links, trainer_id, client, replacement),
         notices=Notices((notice,) if notice else ()),
+        neighbours=neighbours,
     )
     return replacement
 

@@ -9,6 +9,7 @@ from chalicelib.domain.schedule import AddSlot, ApplyTemplate, parse_day, parse_
 from chalicelib.services import schedule
 from chalicelib.services.auth import CurrentSession
 from chalicelib.services.schedule import MoveHerePage, MoveSession, SlotAction, SlotPage
+from chalicelib.services.travel import TRAVEL_OK
 from chalicelib.web import forms, request_state
 from chalicelib.web.grids import week_grid
 from chalicelib.web.render import redirect, render
@@ -146,6 +147,17 @@ def move_session(session: CurrentSession) -> Response:
     try:
         moved = schedule.move_session(deps, session.trainer, command, lambda: state.base_url)
     except InvalidInput as exc:
+        if TRAVEL_OK in exc.errors:  # asked again on the same page, "Move anyway" to tick
+            page = schedule.move_here_again(deps, session.trainer, command)
+            if page is not None:
+                return render(
+                    "schedule/move_here.html",
+                    400,
+                    tab="schedule",
+                    page=page,
+                    errors=exc.errors,
+                    form=state.form(),
+                )
         status, reason = 400, next(iter(exc.errors.values()), "That move is not possible.")
     except (VersionConflict, Conflict) as exc:
         status, reason = 409, exc.user_message

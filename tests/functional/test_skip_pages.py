@@ -93,6 +93,7 @@ def test_the_client_skips_next_week_on_the_portal(world: World) -> None:
     path, session_id, version = found.groups()
     done = world.client.post(path, {"session_id": session_id, "version": version})
     assert done.status == 303 and "saved=skipped" in done.location
+    assert done.db_calls == 5  # the cancel and the skip on the profile: one transaction
     after = _upcoming(world)
     assert "This week is skipped" in html.unescape(world.client.follow(done).body)
     assert "Wednesday 25 Nov" not in after and "Wednesday 2 Dec" in after

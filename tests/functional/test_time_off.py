@@ -15,6 +15,8 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.domain.messages import Message
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import Condition
 from tests.functional import test_portal_booking
 from tests.functional.conftest import Browser
 from tests.functional.test_locations_and_template import add_location, add_slot
@@ -145,7 +147,48 @@ def test_apply_template_across_a_holiday_adds_nothing_there(trainer: Browser, cl
     assert len(slots_on(trainer, "2026-W50")) == 1
     week = trainer.get("/dashboard/schedule?week=2026-W49")
     assert "Time off: Holiday" in week.body and "Mon 30 Nov 2026 – Sun 6 Dec 2026" in week.body
-    assert week.db_calls == 3  # an empty week not over: + the time-off item for its band
+    assert week.db_calls == 2  # the band came with the profile: no read of its own
+
+
+def test_a_week_holding_only_booked_slots_shows_its_time_off_at_no_extra_read(
+    world: World,
+) -> None:
+    trainer = world.trainer
+    # Saving the holiday removes W49's open slots: Priya's Wednesday 2 Dec session is all
+    # that is left, so no slot of the week could be amber and no set-up read is made.
+    assert add_time_off(trainer, "2026-11-30", "2026-12-06", note="Holiday").status == 303
+    assert slots_on(trainer, "2026-W49") == []  # no open slot left
+    week = trainer.get("/dashboard/schedule?week=2026-W49")
+    assert week.db_calls == 2  # the session with the profile, the week: as with no time off
+    assert "slot slot-timeoff" in week.body and "Time off: Holiday" in week.body
+    assert "Mon 30 Nov 2026 – Sun 6 Dec 2026" in week.body
+    assert 'slot-who">Priya Shah' in week.body  # her session stays, drawn over the band
+    day = trainer.get("/dashboard/schedule?day=2026-12-02")
+    assert day.db_calls == 2 and "slot slot-timeoff" in day.body
+    # a week with open slots still makes its set-up read for amber, and no more
+    assert trainer.get("/dashboard/schedule?week=2026-W50").db_calls == 3
+    # a past week shows no band, as the time off drops periods once they are over
+    assert "slot-timeoff" not in trainer.get("/dashboard/schedule?week=2026-W47").body
+
+
+def test_a_profile_from_before_the_copy_reads_the_time_off_for_an_empty_day(
+    world: World,
+) -> None:
+    trainer = world.trainer
+    assert add_time_off(trainer, "2026-11-30", "2026-12-06", note="Holiday").status == 303
+    repo = runtime.repository()
+    repo.db.update(
+        keys.profile(trainer_id(trainer)), Condition("REMOVE #copy", {"#copy": "time_off"})
+    )
+    empty_day = trainer.get("/dashboard/schedule?day=2026-11-30")
+    assert empty_day.db_calls == 3 and "Time off: Holiday" in empty_day.body  # + the item
+    # the next save writes the copy again, and the band is free once more
+    assert add_time_off(trainer, "2026-12-20", note="Party").status == 303
+    assert repo.get_trainer(trainer_id(trainer)).time_off == repo.time_off.get_time_off(
+        trainer_id(trainer)
+    )
+    again = trainer.get("/dashboard/schedule?day=2026-11-30")
+    assert again.db_calls == 2 and "Time off: Holiday" in again.body
 
 
 def test_time_off_clears_the_portal_and_lists_the_sessions_inside_it(world: World) -> None:

@@ -144,6 +144,20 @@ def test_every_session_that_will_not_happen_is_cancelled(status: str) -> None:
     assert str(event.walk("VEVENT")[0]["STATUS"]) == "CANCELLED"
 
 
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [("canceled", "Canceled."), ("moved", "Moved to another time"), ("voided", "Voided.")],
+)
+def test_the_trainers_cancelled_event_says_why_and_a_booked_one_says_nothing(
+    status: str, words: str
+) -> None:
+    start = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)
+    (gone,) = parsed(session(start, status=status)).walk("VEVENT")
+    (live,) = parsed(session(start)).walk("VEVENT")
+    assert words in str(gone["DESCRIPTION"]) and str(gone["TRANSP"]) == "TRANSPARENT"
+    assert str(live["DESCRIPTION"]) == "Client: Priya Shah\nLocation: Studio"
+
+
 def test_names_with_separators_newlines_and_html_survive_escaping_and_folding() -> None:
     name = "Zoë O'Brien; coach, <b>VIP</b>\\" + " very long name" * 8
     calendar_text = build_calendar(

@@ -8,6 +8,7 @@ from itertools import count
 import pytest
 
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import WeekPlan, make_slot
 from chalicelib.domain.time_off import (
     MAX_DAYS,
@@ -18,6 +19,8 @@ from chalicelib.domain.time_off import (
     make_period,
     overlaps,
 )
+from chalicelib.repo import mapping
+from tests.unit.test_mapping_round_trip import same_model, stored
 
 LONDON = "Europe/London"
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday
@@ -193,3 +196,22 @@ def test_the_grid_draws_a_labelled_band_within_its_hours_under_the_slots() -> No
     (part,) = friday.blocks
     assert (part.who, part.times) == ("Time off", "10:00–11:00")  # widened to half hours
     assert grid.times[0] == 7 * 60 and grid.times[-1] == 20 * 60 + 30  # not stretched
+
+
+# The profile's copy ----------------------------------------------------------------------
+def test_the_profile_copy_reads_back_as_written_and_is_absent_on_older_profiles() -> None:
+    holiday = period(from_day="2026-12-21", to_day="2027-01-03", note="Holiday")
+    dentist = period(from_day="2026-12-02", from_time="09:30", to_time="11:00")
+    trainer = Trainer(
+        id="t1",
+        email="coach@example.com",
+        created_at=NOW,
+        time_off=TimeOff(periods=(dentist, holiday), version=4),
+    )
+    read = mapping.trainer_from_item(stored(mapping.trainer_to_item(trainer)))
+    same_model(read, trainer)
+    assert read.time_off is not None and read.time_off.periods[0].start == 9 * 60 + 30
+    older = {k: v for k, v in mapping.trainer_to_item(trainer).items() if k != "time_off"}
+    assert mapping.trainer_from_item(stored(older)).time_off is None  # never copied yet
+    fresh = Trainer(id="t2", email="new@example.com", created_at=NOW)
+    assert mapping.trainer_from_item(stored(mapping.trainer_to_item(fresh))).time_off == TimeOff()
