@@ -4,6 +4,8 @@ from chalice import Chalice, Rate
 
 from chalicelib.web import (
     auth_views,
+    bank_views,
+    card_views,
     client_views,
     dashboard_views,
     feed_views,
@@ -11,6 +13,7 @@ from chalicelib.web import (
     message_views,
     portal_views,
     program_views,
+    reports_views,
     schedule_views,
     session_views,
     time_off_views,
@@ -19,6 +22,8 @@ from chalicelib.web import (
 from chalicelib.web.middleware import http_middleware
 
 app = Chalice(app_name="pt-bookings")
+# The bank statement upload: API Gateway hands a multipart body over byte for byte.
+app.api.binary_types.append("multipart/form-data")
 app.register_middleware(http_middleware, "http")
 app.register_blueprint(auth_views.bp)
 app.register_blueprint(dashboard_views.bp)
@@ -31,6 +36,9 @@ app.register_blueprint(program_views.bp)
 app.register_blueprint(time_off_views.bp)
 app.register_blueprint(webhook_views.bp)
 app.register_blueprint(feed_views.bp)
+app.register_blueprint(reports_views.bp)
+app.register_blueprint(bank_views.bp)
+app.register_blueprint(card_views.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")

@@ -384,7 +384,12 @@ class Session(BaseModel):
     payment_type: str | None = None
     price_minor: int | None = None  # the client's price when booked, in minor units
     invoice_sent_at: datetime | None = None  # when the last invoice was queued
+    payment_reference: str | None = None  # the invoice's PT-… reference (bank matching)
     changing: bool = False  # the trainer is picking another slot for it
+    # No-show and late-cancel policy (domain/policy.py): the fee a "no_show" session, or a
+    # canceled one marked `late_cancel`, owes; None when nothing is charged.
+    charge_minor: int | None = None
+    late_cancel: bool = False
     moved_from: str | None = None  # ref of the session this one replaced
     moved_to: str | None = None  # ref of the session that replaced this one
     # A bundle's session knows its bundle and its place in it, so a change to the session
@@ -405,6 +410,11 @@ class Session(BaseModel):
         return self.status == "booked"
 
     @property
+    def refunded(self) -> bool:
+        """Its card payment was refunded in Stripe: unpaid, so owed again."""
+        return not self.paid and self.payment_type == REFUNDED_BY_CARD
+
+    @property
     def week(self) -> str:
         return week_key(self.day)
 
@@ -421,7 +431,18 @@ class Session(BaseModel):
         )
 
     @property
+    def charged(self) -> bool:
+        """A no-show or a late cancel with a fee: it takes a payment though not live."""
+        return bool(self.charge_minor) and (
+            self.status == "no_show" or (self.status == "canceled" and self.late_cancel)
+        )
+
+    @property
     def status_label(self) -> str:
+        if self.status == "no_show":
+            return "No-show"
+        if self.status == "canceled" and self.late_cancel:
+            return "Late cancel"
         if self.status in ("canceled", "voided", "moved"):
             return self.status.title()
         if self.changing:
@@ -486,9 +507,14 @@ def book(
 
 def unpaid_amount(session: Session | None) -> int:
     """What this session adds to its client's unpaid total: its price while it is booked
-    (not canceled, moved or voided), unpaid and priced; else nothing. Every write of a
-    session changes the client's kept balance by after − before of this."""
-    if session is None or not session.is_live or session.paid or session.price_minor is None:
+    (not canceled, moved or voided), unpaid and priced; the fee of an unpaid no-show or
+    late cancel; else nothing. Every write of a session changes the client's kept
+    balance by after − before of this."""
+    if session is None or session.paid:
+        return 0
+    if session.charged:  # a no-show's or a late cancel's fee
+        return session.charge_minor or 0
+    if not session.is_live or session.price_minor is None:
         return 0
     return session.price_minor
 
@@ -521,11 +547,17 @@ def owed_now(
     """What a client owes now: the kept unpaid total less what is still to come (upcoming
     sessions are not owed yet). Reads only the future and a page of the past, never the
     whole history."""
-    ahead = [s for s in upcoming if not s.is_past(now) and unpaid_amount(s)]
+    # A late cancel's fee is owed at once, though its session was still to come.
+    ahead = [s for s in upcoming if not s.is_past(now) and not s.charged and unpaid_amount(s)]
     total = balance.unpaid_minor - sum(unpaid_amount(s) for s in ahead)
     count = balance.unpaid_count - len(ahead)
+    charged_ahead = [s for s in upcoming if s.charged and unpaid_amount(s)]
     listed = sorted(
-        (s for s in recent_past if s.is_past(now) and unpaid_amount(s)), key=lambda s: s.start_utc
+        (
+            *(s for s in recent_past if s.is_past(now) and unpaid_amount(s)),
+            *(s for s in charged_ahead if s not in recent_past),
+        ),
+        key=lambda s: s.start_utc,
     )
     return Owed(total, count, listed)
 
@@ -550,6 +582,10 @@ PAYMENT_TYPES = {
     "card": "Card",
     "other": "Other",
 }
+# Not a way of paying (not in the form's list): a card payment Stripe reported refunded
+# (services/card_payments.py) leaves the session unpaid with this mark, so the session
+# page can say why it is owed again; any later payment the trainer marks replaces it.
+REFUNDED_BY_CARD = "card_refunded"
 
 
 class LogEntry(BaseModel):
@@ -569,8 +605,9 @@ class LogEntry(BaseModel):
 def payment_change(
     session: Session, paid: bool, payment_type: str, now: datetime
 ) -> tuple[Session, str]:
-    """The session with its payment set, and the log line; refused if it is not live."""
-    if not session.is_live:
+    """The session with its payment set, and the log line; refused if it is not live
+    (a no-show's or a late cancel's fee is paid like a session)."""
+    if not session.is_live and not session.charged:
         raise InvalidInput({"paid": f"A {session.status} session takes no payment."})
     if paid and payment_type not in PAYMENT_TYPES:
         raise InvalidInput({"payment_type": "Choose how it was paid."})

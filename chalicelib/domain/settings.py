@@ -133,6 +133,9 @@ class TrainerSettings(BaseModel):
     auto_apply_weeks: int | None = None
     # "Travel time between locations" (domain/travel.py): 0, 30 or 60 minutes.
     travel_minutes: int = 0
+    # No-show and late-cancel fees (domain/policy.py): 0, 50 or 100 % of the price.
+    no_show_percent: int = 0
+    late_cancel_percent: int = 0
 
     @property
     def schedule_hours(self) -> str:
@@ -185,6 +188,8 @@ class SaveSettings(PaymentInput, Versioned):
     auto_apply: str = ""
     auto_apply_weeks: str = ""
     travel_minutes: str = ""  # empty (a form from before the setting): the current one kept
+    no_show_percent: str = ""  # as travel_minutes
+    late_cancel_percent: str = ""
 
 
 TRAVEL_CHOICES: Final = (0, 30, 60)  # "Travel time between locations" (domain/travel.py)
@@ -195,6 +200,16 @@ def parse_travel_minutes(raw: str, errors: dict[str, str]) -> int:
     if raw.strip() in {str(choice) for choice in TRAVEL_CHOICES}:
         return int(raw.strip())
     errors["travel_minutes"] = "Choose no travel time, 30 minutes or 60 minutes."
+    return 0
+
+
+CHARGE_CHOICES: Final = (0, 50, 100)  # no-show and late-cancel fees (domain/policy.py)
+
+
+def parse_percent(raw: str, field: str, label: str, errors: dict[str, str]) -> int:
+    if raw.strip() in {str(c) for c in CHARGE_CHOICES}:
+        return int(raw.strip())
+    errors[field] = f"Choose what a {label} costs: nothing, half or the full price."
     return 0
 
 
@@ -313,6 +328,10 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
 
     auto_apply_weeks = parse_auto_apply(typed, errors)
     travel_minutes = parse_travel_minutes(typed.travel_minutes or "0", errors)
+    no_show = parse_percent(typed.no_show_percent or "0", "no_show_percent", "no-show", errors)
+    late = parse_percent(
+        typed.late_cancel_percent or "0", "late_cancel_percent", "late cancel", errors
+    )
 
     if errors:
         raise InvalidInput(errors)
@@ -335,6 +354,8 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         reminders=reminders,  # type: ignore[arg-type]
         auto_apply_weeks=auto_apply_weeks,
         travel_minutes=travel_minutes,
+        no_show_percent=no_show,
+        late_cancel_percent=late,
     )
 
 

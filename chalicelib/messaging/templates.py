@@ -128,7 +128,7 @@ SPECS: Final[dict[str, TemplateSpec]] = {
                     240,
                     "Payee: Sam Carter; Bank: Monzo; Account number: 12345678; Sort code: 04-00-04",
                 ),
-                Variable("reference", 40, "PRIYA 25 NOV"),
+                Variable("reference", 40, "PT-7KQ4XM"),
             ),
         ),
         TemplateSpec(

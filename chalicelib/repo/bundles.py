@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain import figures
 from chalicelib.domain.errors import Conflict, VersionConflict
 from chalicelib.domain.messages import Message
 from chalicelib.domain.programs import Bundle, BundleEntry, Draft
@@ -41,6 +42,7 @@ from chalicelib.repo.parts import (
     client_link,
     conversation_parts,
     drop_slot_with_guards,
+    figures_change,
     free_slot,
     held_by,
     location_is_active,
@@ -130,6 +132,9 @@ def _undo_ops(trainer_id: str, plan: PlannedSession, now: datetime) -> list[dict
         tx_delete(_log_key(trainer_id, session, now), part=UNDO_LOG_LINE),
         tx_delete(keys.token(plan.link.token_hash), part=UNDO_CLIENT_LINK),
         *balance_change(trainer_id, session.client_id, [session], []),
+        *figures_change(
+            trainer_id, [session], [], slots_dropped=[] if plan.existing else [plan.slot]
+        ),
     ]
 
 
@@ -197,12 +202,17 @@ class BundleWrites:
         # 2: the bundle's own write and the client's balance
         room = MAX_TRANSACTION - len(checks) - len(final) - 2
         used = 0
+        periods: set[str] = set()  # the figure items this chunk updates, one part each
         for index, group in enumerate(groups):
-            if used + len(group) > room and chunks[-1]:
+            fresh = set(figures.periods_of(plans[index].session.day)) - periods
+            if used + len(group) + len(fresh) > room and chunks[-1]:
                 chunks.append([])
                 used = 0
+                periods = set()
+                fresh = set(figures.periods_of(plans[index].session.day))
             chunks[-1].append(index)
-            used += len(group)
+            used += len(group) + len(fresh)
+            periods |= fresh
         single = len(chunks) == 1
         active = bundle.model_copy(update={"status": "active"})
         first = active if single else bundle.model_copy(update={"status": "creating"})
@@ -230,9 +240,16 @@ class BundleWrites:
             tail = final if last else []
             body = [op for index in chunk for op in groups[index]]
             # One part for the client's kept unpaid total: one item, once per transaction.
-            owed = balance_change(
-                trainer_id, bundle.client_id, [], [plans[index].session for index in chunk]
-            )
+            made = [plans[index].session for index in chunk]
+            owed = [
+                *balance_change(trainer_id, bundle.client_id, [], made),
+                *figures_change(
+                    trainer_id,
+                    [],
+                    made,
+                    slots_added=[plans[i].slot for i in chunk if not plans[i].existing],
+                ),
+            ]
             operations = [*head, *checks, *body, *tail, *owed]
             try:
                 self.db.transact(operations)
@@ -316,6 +333,9 @@ class BundleWrites:
             client_is_active(trainer_id, bundle.client_id),
             *_write_ops(trainer_id, plan, now),
             *balance_change(trainer_id, bundle.client_id, [], [plan.session]),
+            *figures_change(
+                trainer_id, [], [plan.session], slots_added=[] if plan.existing else [plan.slot]
+            ),
         ]
         try:
             self.db.transact(operations)

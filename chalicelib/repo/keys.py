@@ -467,3 +467,55 @@ def auto_apply(trainer_id: str) -> dict[str, str]:
 def trainer_gone_timeline(trainer_id: str) -> str:
     """TrainerTimeline partition: the trainer's canceled and moved sessions."""
     return f"T#{trainer_id}#SESSIONS#GONE"
+
+
+# --- Report figures (issue 16 item 5) -------------------------------------------------------
+# One counter item per trainer-week (`W#2026-W48`) and per trainer-month (`M#2026-11`) in a
+# partition of their own, updated in the same transaction as every session or slot change
+# (`parts.figures_change`): the Reports page reads a range of them with one Query.
+
+
+def figures_pk(trainer_id: str) -> str:
+    return f"{trainer_pk(trainer_id)}#FIG"
+
+
+def figures(trainer_id: str, period: str) -> dict[str, str]:
+    """`period` as `domain.figures.periods_of` makes it: W#<week> or M#<YYYY-MM>."""
+    return key(figures_pk(trainer_id), period)
+
+
+# --- Card payments with Stripe (issue 16 item 3) --------------------------------------------
+# The trainer's Stripe connection is the `card_payments` attribute of the profile (SSM refs
+# only). What Stripe reported lives in a partition of its own, read by nothing else: one
+# item per (event, session) marked, written `attribute_not_exists` in that session's own
+# transaction (a replayed or doubled event marks nothing twice), and one per payment
+# (Stripe's PaymentIntent) with what it paid for and what was refunded.
+
+
+def card_pk(trainer_id: str) -> str:
+    return f"{trainer_pk(trainer_id)}#CARD"
+
+
+def card_event(trainer_id: str, event_id: str, session_id: str) -> dict[str, str]:
+    return key(card_pk(trainer_id), f"EVENT#{event_id}#{session_id}")
+
+
+def card_payment(trainer_id: str, payment_intent: str) -> dict[str, str]:
+    return key(card_pk(trainer_id), f"PAY#{payment_intent}")
+
+
+# --- Bank transfer reconciliation (issue 16 item 4) -----------------------------------------
+# An invoice's payment reference (`PT-XXXXXX`) is a lookup item of its own, written
+# `attribute_not_exists` (or already this session's: a resend) in the transaction that
+# queues the invoice: a statement line naming it finds its session with one BatchGetItem
+# and no Scan. A confirmed statement line leaves a fingerprint item, written
+# `attribute_not_exists` in the transaction that marks its session paid, so a line is
+# never used twice. Each its own partition: nothing that reads another meets them.
+
+
+def payment_reference(trainer_id: str, reference: str) -> dict[str, str]:
+    return key(f"{trainer_pk(trainer_id)}#PAYREF#{reference}", "PAYREF")
+
+
+def statement_line(trainer_id: str, fingerprint: str) -> dict[str, str]:
+    return key(f"{trainer_pk(trainer_id)}#BANKLINE#{fingerprint}", "BANKLINE")

@@ -41,7 +41,6 @@ from chalicelib.repo.parts import (
     NeighbourTaken,
     Notices,
     all_of,
-    balance_change,
     client_is_active,
     client_link,
     log_line,
@@ -51,6 +50,7 @@ from chalicelib.repo.parts import (
     notice_parts,
     offer_link,
     open_at_version,
+    session_change_parts,
     subject_log_line,
     travel_neighbours_open,
 )
@@ -242,7 +242,7 @@ class OfferStore:
                         now,
                     ),
                     client_link(trainer_id, session, link),
-                    *balance_change(trainer_id, session.client_id, [], [session]),
+                    *session_change_parts(trainer_id, session.client_id, [], [session]),
                     *notice_parts(trainer_id, notices),
                 ]
             )

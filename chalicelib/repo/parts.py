@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from chalicelib.domain import figures
 from chalicelib.domain.conversations import preview
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.messages import LINK_PLACEHOLDER, TRAINER_NOTIFICATION, Message
@@ -57,6 +58,7 @@ BUNDLE_ENTRY: Final = "bundle entry"
 NEW_MESSAGE: Final = "new message"
 CLIENT_BALANCE: Final = "client balance"
 TRAVEL_NEIGHBOUR: Final = "travel neighbour open"
+FIGURES: Final = "report figures"
 
 
 class ClientUnavailable(Conflict):
@@ -371,6 +373,55 @@ def balance_change(
             ),
             part=CLIENT_BALANCE,
         )
+    ]
+
+
+def figures_change(
+    trainer_id: str,
+    before: Sequence[Session] = (),
+    after: Sequence[Session] = (),
+    *,
+    slots_added: Sequence[Slot] = (),
+    slots_dropped: Sequence[Slot] = (),
+) -> list[dict[str, Any]]:
+    """The trainer's week and month counters follow a write that turns the sessions
+    `before` into `after` and adds or drops slots (domain/figures.py): one ADD per period
+    item touched, so a transaction names each once. No condition, like the balance: it is
+    exact because the sessions and slots it counts are written, conditionally, with it."""
+    return [
+        tx_update(
+            keys.figures(trainer_id, period),
+            Condition(
+                "ADD "
+                + ", ".join(f"#c{i} :c{i}" for i in range(len(counts)))
+                + " SET #type = :figures, #period = :period",
+                {
+                    **{f"#c{i}": name for i, name in enumerate(counts)},
+                    "#type": "type",
+                    "#period": "period",
+                },
+                {
+                    **{f":c{i}": value for i, value in enumerate(counts.values())},
+                    ":figures": "figures",
+                    ":period": period,
+                },
+            ),
+            part=Part(FIGURES, period),
+        )
+        for period, counts in figures.change(
+            before, after, slots_added=slots_added, slots_dropped=slots_dropped
+        ).items()
+    ]
+
+
+def session_change_parts(
+    trainer_id: str, client_id: str, before: Sequence[Session], after: Sequence[Session]
+) -> list[dict[str, Any]]:
+    """Everything kept current from a client's sessions: their balance and the trainer's
+    figures. Every session write adds these, once per transaction."""
+    return [
+        *balance_change(trainer_id, client_id, list(before), list(after)),
+        *figures_change(trainer_id, before, after),
     ]
 
 

@@ -22,6 +22,7 @@ from chalicelib.repo.client_index import ClientIndexStore
 from chalicelib.repo.clients import ClientStore
 from chalicelib.repo.conversations import ConversationStore
 from chalicelib.repo.dynamo import Db
+from chalicelib.repo.figures import FiguresStore
 from chalicelib.repo.mapping import (  # noqa: F401 - read models and mappers, re-exported
     OFFER_ATTRIBUTES,
     OFFER_LOCK_KIND,
@@ -105,4 +106,5 @@ class Repository(
         self.conversations = ConversationStore(db)
         self.stage = StageStore(db)
         self.time_off = TimeOffStore(db)
+        self.figures = FiguresStore(db)
         self.db = db

@@ -52,6 +52,7 @@ from chalicelib.repo.parts import (
     client_is_active,
     client_link,
     drop_slot_with_guards,
+    figures_change,
     location_is_active,
     log_line,
     message_parts,
@@ -61,11 +62,13 @@ from chalicelib.repo.parts import (
     open_at_version,
     refuse_neighbour_taken,
     session_at_version,
+    session_change_parts,
     slot_with_guards,
     take_open_slot,
     travel_neighbours_open,
 )
 from chalicelib.repo.parts import free_slot as free
+from chalicelib.repo.reconciliation import PAYMENT_REFERENCE, ReferenceTaken, reference_claim
 
 # Parts only this store's writes use.
 SESSION_STILL_BOOKED = "session still booked"
@@ -145,8 +148,10 @@ def _shared_checks(
         for i in chunk
         if (booking := entries[i].booking) is not None and entries[i].skips_rev is not None
     }
+    made_here = [b for b in bookings if b is not None]
     return [
         *(tagged([location_is_active(trainer_id, place)], place)[0] for place in places),
+        *figures_change(trainer_id, [], made_here, slots_added=[entries[i].slot for i in chunk]),
         *(
             tagged([client_is_active(trainer_id, cid, skips_rev=revs.get(cid))], cid)[0]
             for cid in sorted(by_client)
@@ -280,7 +285,7 @@ class ScheduleStore:
             operations.append(bundle_op)
         if free_slot:
             operations.append(free(trainer_id, session))
-        operations += balance_change(trainer_id, session.client_id, [session], [saved])
+        operations += session_change_parts(trainer_id, session.client_id, [session], [saved])
         operations += also
         try:
             self.db.transact(operations)
@@ -295,10 +300,13 @@ class ScheduleStore:
         message: Message,
         *,
         invoiced: Session | None = None,
+        reference: str | None = None,
     ) -> bool:
         """Queue a message about a live session, with the session's invoice mark when it
         is an invoice. False if this very message (same id: a double click, a replayed
-        form) is already queued; nothing is written twice."""
+        form) is already queued; nothing is written twice. `reference`: the invoice's
+        payment reference, kept on the session and claimed as its lookup item in the same
+        write (ReferenceTaken when another session holds it)."""
         session_key = keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
         still_live = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
         operations = message_parts(trainer_id, [message])
@@ -307,23 +315,28 @@ class ScheduleStore:
                 tx_update(
                     session_key,
                     Condition(
-                        "SET #sent = :sent, #price = :price, #version = #version + :one",
+                        "SET #sent = :sent, #price = :price, #version = #version + :one"
+                        + (", #payref = :payref" if reference else ""),
                         {
                             "#sent": "invoice_sent_at",
                             "#price": "price_minor",
                             "#version": "version",
+                            **({"#payref": "payment_reference"} if reference else {}),
                         },
                         {
                             ":sent": utc_iso(message.created_at),
                             ":price": invoiced.price_minor,
                             ":one": 1,
+                            **({":payref": reference} if reference else {}),
                         },
                     ),
                     still_live,
                     part=SESSION_STILL_BOOKED,
                 )
             )
-            operations += balance_change(trainer_id, session.client_id, [session], [invoiced])
+            if reference:
+                operations.append(reference_claim(trainer_id, reference, session))
+            operations += session_change_parts(trainer_id, session.client_id, [session], [invoiced])
         else:
             operations.append(tx_check(session_key, still_live, part=SESSION_STILL_BOOKED))
         try:
@@ -331,6 +344,8 @@ class ScheduleStore:
         except TransactionFailed as exc:
             if exc.refused(NEW_MESSAGE):
                 return False
+            if exc.refused(PAYMENT_REFERENCE) and not exc.refused(SESSION_STILL_BOOKED):
+                raise ReferenceTaken() from exc
             raise Conflict(
                 "This session was canceled or moved meanwhile. Reload the page to see it."
             ) from exc
@@ -367,7 +382,9 @@ class ScheduleStore:
         ]
         if (bundle_op := bundle_entry_update(trainer_id, session, replacement)) is not None:
             operations.append(bundle_op)
-        operations += balance_change(trainer_id, session.client_id, [session], [moved, replacement])
+        operations += session_change_parts(
+            trainer_id, session.client_id, [session], [moved, replacement]
+        )
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
@@ -459,7 +476,7 @@ class ScheduleStore:
                     client_is_active(trainer_id, session.client_id, skips_rev=skips_rev),
                     log_line(trainer_id, session, actor, note, session.created_at),
                     *([client_link(trainer_id, session, link)] if link else []),
-                    *balance_change(trainer_id, session.client_id, [], [session]),
+                    *session_change_parts(trainer_id, session.client_id, [], [session]),
                     *notice_parts(trainer_id, notices),
                 ]
             )
@@ -499,6 +516,9 @@ class ScheduleStore:
                 *([client_link(trainer_id, booking, link)] if link else []),
                 *balance_change(trainer_id, booking.client_id, [], [booking]),
             ]
+        operations += figures_change(
+            trainer_id, [], [booking] if booking else [], slots_added=[slot]
+        )
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:
@@ -568,9 +588,12 @@ class ScheduleStore:
         half hours."""
         try:
             self.db.transact(
-                drop_slot_with_guards(
-                    trainer_id, slot, all_of(open_at_version(slot), not_locked(now))
-                )
+                [
+                    *drop_slot_with_guards(
+                        trainer_id, slot, all_of(open_at_version(slot), not_locked(now))
+                    ),
+                    *figures_change(trainer_id, slots_dropped=[slot]),
+                ]
             )
         except TransactionFailed as exc:
             raise VersionConflict() from exc

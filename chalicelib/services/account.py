@@ -112,8 +112,9 @@ def save_settings(
         # Nor does it turn "apply my template automatically" off.
         kept = trainer.settings.auto_apply_weeks
         settings = settings.model_copy(update={"auto_apply_weeks": kept})
-    if not command.travel_minutes:
-        settings = settings.model_copy(update={"travel_minutes": trainer.settings.travel_minutes})
+    for kept in ("travel_minutes", "no_show_percent", "late_cancel_percent"):
+        if not getattr(command, kept):  # a form from before the setting keeps it
+            settings = settings.model_copy(update={kept: getattr(trainer.settings, kept)})
     same_version(trainer.version, command.version)
     return _store_settings(deps, trainer, settings, typed_secrets, secrets)
 

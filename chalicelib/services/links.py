@@ -9,6 +9,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 
+from chalicelib.domain.card_payments import PayToken, pay_target
 from chalicelib.domain.clients import Client
 from chalicelib.domain.messages import LINK_PLACEHOLDER, Message
 from chalicelib.domain.portal import PortalClient
@@ -19,6 +20,8 @@ from chalicelib.domain.tokens import (
     session_link_token,
     token_hash,
 )
+
+PAY_PATH = "/pay/"  # card payments' pay page (services/card_payments.py)
 
 
 class Links:
@@ -72,6 +75,22 @@ class Links:
     def _client_feed_mac(self, trainer_id: str, client_id: str, generation: int) -> str:
         return derive_token(self.secret, "calendar-client", trainer_id, client_id, str(generation))
 
+    # Pay links (card payments, issue 16 item 3): `<trainer>.<client>.<generation>.<target>.
+    # <HMAC>`, target `all` (the balance) or a session ref with `~` for its dots. Derived,
+    # never stored, like the feeds: the portal generation retires it with the portal link.
+    def pay(self, trainer_id: str, client_id: str, generation: int, session_ref: str | None) -> str:
+        target = pay_target(session_ref)
+        mac = self._pay_mac(trainer_id, client_id, generation, target)
+        return f"{trainer_id}.{client_id}.{generation}.{target}.{mac}"
+
+    def is_pay(self, token: PayToken) -> bool:
+        target = pay_target(None if token.is_balance else token.target)
+        expected = self._pay_mac(token.trainer_id, token.client_id, token.generation, target)
+        return hmac.compare_digest(expected, token.mac)
+
+    def _pay_mac(self, trainer_id: str, client_id: str, generation: int, target: str) -> str:
+        return derive_token(self.secret, "pay", trainer_id, client_id, str(generation), target)
+
     def message_text(self, message: Message) -> str:
         """The message's text with its client link made again (the table holds the
         placeholder, never the link)."""
@@ -84,6 +103,10 @@ class Links:
             )
         elif ref.kind == "portal":
             path = "/c/" + portal_token(self.secret, ref.trainer_id, ref.client_id, ref.generation)
+        elif ref.kind == "pay":  # target: the session's ref, or "" for the balance
+            path = PAY_PATH + self.pay(
+                ref.trainer_id, ref.client_id, ref.generation, ref.target_id or None
+            )
         else:
             path = "/o/" + self.offer(ref.trainer_id, ref.target_id)
         return message.text.replace(LINK_PLACEHOLDER, ref.base + path)

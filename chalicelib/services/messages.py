@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib.domain.bank_statements import MAX_REFERENCE_ATTEMPTS, payment_reference
+from chalicelib.domain.card_payments import CardSettings, pay_link_ref
 from chalicelib.domain.clients import Client
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import Conflict, InvalidInput
 from chalicelib.domain.messages import (
     LINK_PLACEHOLDER,
     WHATSAPP,
@@ -29,6 +31,8 @@ from chalicelib.domain.settings import format_money
 from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.messaging.templates import bank_line, variables_for
 from chalicelib.messaging.texts import render_text
+from chalicelib.repo.card_payments import CardPaymentStore
+from chalicelib.repo.reconciliation import ReferenceTaken
 from chalicelib.repo.repository import ClientSummary, Repository
 from chalicelib.services.deps import Deps
 from chalicelib.services.sessions import decode_cursor, encode_cursor
@@ -86,22 +90,52 @@ def send_invoice(
     session: Session,
     send_id_text: str | None,
     now: datetime,
+    base_url: Callable[[], str] | None = None,
 ) -> Queued:
     """Queue a WhatsApp invoice at the session's price (the client's current price if the
-    session was booked before they had one) with the trainer's bank details."""
+    session was booked before they had one) with the trainer's bank details and the
+    session's payment reference, which a bank statement line is matched by
+    (services/reconciliation.py). The reference is derived from the session, so a resend
+    names the same one; its lookup item is claimed in the invoice's own write. With
+    `base_url` (asked only then), a trainer who takes card payments adds a pay link
+    (docs/card-payments.md): one more read, of their card connection."""
     send_id = _send_id(send_id_text)
     client = repo.get_client(trainer.id, session.client_id)
+    pay = _pay_link(repo, trainer, client, session, base_url)
     price = session.price_minor if session.price_minor is not None else client.price_minor
     payment = trainer.settings.payment
     require_none(invoice_problem(session, price, payment))
     assert price is not None
+    for attempt in range(MAX_REFERENCE_ATTEMPTS):
+        reference = payment_reference(trainer.id, session.id, attempt)
+        try:
+            return _queue_invoice(
+                repo, trainer, session, client, send_id, price, reference, now, pay
+            )
+        except ReferenceTaken:
+            continue  # another session's reference: the next candidate is as stable
+    raise Conflict("No payment reference could be made for this invoice. Try again.")
+
+
+def _queue_invoice(
+    repo: Repository,
+    trainer: Trainer,
+    session: Session,
+    client: Client,
+    send_id: str,
+    price: int,
+    reference: str,
+    now: datetime,
+    pay: LinkRef | None = None,
+) -> Queued:
+    payment = trainer.settings.payment
     values = {
         "first_name": client.first_name,
         "trainer": trainer.display_name,
         "when": f"{session.label} {session.day.year}",
         "place": _place(trainer, session),
         "amount": format_money(price, trainer.settings.currency, trainer.settings.locale),
-        "reference": f"{client.first_name} {session.day:%d %b}".upper(),
+        "reference": reference,
     }
     # Only the lines of the trainer's bank details format: no "Sort code" on an IBAN.
     bank_lines = payment.invoice_lines()
@@ -114,6 +148,7 @@ def send_invoice(
         amount=values["amount"],
         bank_lines=bank_lines,
         reference=values["reference"],
+        card_link=LINK_PLACEHOLDER if pay else "",
     )
     message = _message(
         session,
@@ -123,10 +158,27 @@ def send_invoice(
         text,
         now,
         variables_for("invoice", bank=bank_line(bank_lines), **values),
-    )
+    ).model_copy(update={"link": pay})
     invoiced = session.model_copy(update={"price_minor": price, "invoice_sent_at": now})
-    new = repo.queue_session_message(trainer.id, session, message, invoiced=invoiced)
+    new = repo.queue_session_message(
+        trainer.id, session, message, invoiced=invoiced, reference=reference
+    )
     return Queued(send_id, new)
+
+
+def _pay_link(
+    repo: Repository,
+    trainer: Trainer,
+    client: Client,
+    session: Session,
+    base_url: Callable[[], str] | None,
+) -> LinkRef | None:
+    if base_url is None:
+        return None
+    card = CardPaymentStore(repo.db).settings(trainer.id) or CardSettings()
+    if not card.takes_payments:
+        return None
+    return pay_link_ref(base_url(), trainer.id, client, card, session.ref)
 
 
 def send_confirmation(

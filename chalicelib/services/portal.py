@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from chalicelib.domain import policy
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import (
     Conflict,
@@ -300,6 +301,7 @@ class BookPage:
     days: Mapping[date, list[Slot]]  # the open slots the client may take, by day
     places: Mapping[str, str]
     window_text: str  # how far ahead this client may book, in their words
+    policy_text: str = ""  # what a no-show or a late cancel costs ("" when nothing)
 
 
 def open_slots(
@@ -336,6 +338,11 @@ def book_page(deps: Deps, token: str) -> BookPage:
         days=open_slots(deps.repo, context, deps.now),
         places=context.places,
         window_text=context.rules.window_text,
+        policy_text=policy.policy_text(
+            context.trainer.settings.no_show_percent,
+            context.trainer.settings.late_cancel_percent,
+            context.rules.cancel_deadline_hours,
+        ),
     )
 
 

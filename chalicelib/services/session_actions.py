@@ -25,6 +25,7 @@ class SessionAction(sessions.SetPayment):
     quiet: bool = False  # cancel: "Don't notify the client" (unticked: the client is told)
     note: str = ""  # cancel: the trainer's note to the client, free text
     send_id: str = ""  # invoice and confirmation: the id the page was drawn with
+    late: bool = False  # cancel: "Late cancel" (inside the deadline, the policy's fee)
 
     @property
     def goes_to_schedule(self) -> bool:
@@ -66,13 +67,16 @@ def act(
                 now,
             )
         )
-        sessions.cancel(repo, tid, booking, version, now, notice=notice)
+        late = trainer if command.late else None
+        sessions.cancel(repo, tid, booking, version, now, notice=notice, late=late)
         if notice is not None:
             saved = "cancel_told"
+    elif command.action == "no_show":
+        sessions.mark_no_show(repo, trainer, booking, version, now)
     elif command.action == "void":
         sessions.void(repo, tid, booking, version, now)
     elif command.action == "invoice":
-        queued = messages.send_invoice(repo, trainer, booking, command.send_id, now)
+        queued = messages.send_invoice(repo, trainer, booking, command.send_id, now, base_url)
         saved = command.action if queued.new else "already"
     elif command.action == "confirm":
         queued = messages.send_confirmation(

@@ -8,11 +8,12 @@ import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal
 
 from pydantic import field_validator
 
+from chalicelib.domain import policy
 from chalicelib.domain.clients import Client
 from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import NotFound, expect_version
@@ -112,21 +113,47 @@ def cancel(
     now: datetime,
     *,
     notice: Message | None = None,
+    late: Trainer | None = None,
 ) -> Session:
     """Cancel and free the slot; `notice` (the client's message) is queued in the same
-    transaction, so a client is told exactly when the cancel happened, and once."""
+    transaction, so a client is told exactly when the cancel happened, and once. `late`:
+    marked a late cancel under this trainer's policy (only inside the deadline), its fee
+    entering the client's balance in the same write."""
     expect_version(session.version, version)
     canceled = cancellation(session, now)
+    text = "Canceled by the trainer; slot reopened"
+    if late is not None:
+        rules = late.settings
+        canceled = policy.mark_late_cancel(
+            canceled, rules.late_cancel_percent, rules.cancel_deadline_hours, now
+        )
+        text = f"Late cancel ({policy.charge_words(canceled, _money(late))}); slot reopened"
     return repo.change_session(
         trainer_id,
         session,
         canceled,
         "trainer",
-        "Canceled by the trainer; slot reopened" + (_told(notice) if notice else ""),
+        text + (_told(notice) if notice else ""),
         now,
         free_slot=True,
         message=notice,
     )
+
+
+def _money(trainer: Trainer) -> Callable[[int], str]:
+    settings = trainer.settings
+    return lambda minor: format_money(minor, settings.currency, settings.locale)
+
+
+def mark_no_show(
+    repo: Repository, trainer: Trainer, session: Session, version: str | None, now: datetime
+) -> Session:
+    """A past session the client did not come to: its fee (the trainer's no-show policy)
+    enters the client's balance in the same write; the slot stays as it was."""
+    expect_version(session.version, version)
+    marked = policy.mark_no_show(session, trainer.settings.no_show_percent, now)
+    text = f"Marked no-show ({policy.charge_words(marked, _money(trainer))})"
+    return repo.change_session(trainer.id, session, marked, "trainer", text, now)
 
 
 def _told(notice: Message) -> str:
@@ -305,6 +332,18 @@ class SessionDetail:
     confirming: str  # the destructive action asked for (?confirm=), while it can be done
     time_zone: str
     now: datetime  # the request's instant, for each message's delivery_label
+    charge: str | None = None  # a no-show's or late cancel's fee, formatted
+    no_show_fee: str = ""  # what marking a no-show would charge, in words
+    late_fee: str = ""  # what a late cancel would charge, in words
+    late_possible: bool = False  # inside the cancel deadline: "Late cancel" is offered
+
+
+def _fee_words(trainer: Trainer, session: Session, percent: int, what: str) -> str:
+    charged = policy.fee(session.price_minor, percent)
+    if charged is None:
+        return f"nothing (no {what} fee in Settings)" if not percent else "nothing (no price)"
+    share = "the full price" if percent == 100 else "half the price"
+    return f"{_money(trainer)(charged)} ({share}, your {what} policy)"
 
 
 def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -> SessionDetail:
@@ -326,6 +365,13 @@ def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -
         confirming=confirming if booking.is_live else "",
         time_zone=settings.time_zone,
         now=deps.now,
+        charge=_money(trainer)(booking.charge_minor) if booking.charge_minor else None,
+        no_show_fee=_fee_words(trainer, booking, settings.no_show_percent, "no-show"),
+        late_fee=_fee_words(trainer, booking, settings.late_cancel_percent, "late-cancel"),
+        late_possible=booking.is_live
+        and deps.now
+        < booking.start_utc
+        < deps.now + timedelta(hours=settings.cancel_deadline_hours),
     )
 
 

@@ -26,6 +26,7 @@ SAVED = {
     "cancel_told": "Session canceled: the slot is open again, and the client's message is "
     "in the WhatsApp tab.",
     "void": "Session voided.",
+    "no_show": "Marked no-show: the fee, if any, is added to what the client owes.",
     "invoice": "Invoice queued: it is in the WhatsApp tab and below.",
     "confirm": "Confirmation queued: it is in the WhatsApp tab and below.",
     "already": "That was already queued: nothing was sent twice.",

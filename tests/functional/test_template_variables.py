@@ -16,7 +16,12 @@ from chalicelib.services.dispatcher import link_url
 from tests.functional import test_offers
 from tests.functional.conftest import Browser
 from tests.functional.test_client_notifications import _version, world  # noqa: F401
-from tests.functional.test_messages import booked, send, set_payment_details  # noqa: F401
+from tests.functional.test_messages import (  # noqa: F401
+    booked,
+    invoice_reference,
+    send,
+    set_payment_details,
+)
 from tests.functional.test_portal_booking import SESSION_LINK, World
 
 scene = test_offers.scene
@@ -65,7 +70,7 @@ def test_an_invoice_goes_as_its_template_with_the_bank_details_on_one_line(
         "Studio",
         "£40.00",
         "Payee: Alex Byrne; Bank: Monzo; Account number: 12345678; Sort code: 04-00-04",
-        "PRIYA 26 NOV",
+        invoice_reference(trainer, booked[0]),
     )
 
 

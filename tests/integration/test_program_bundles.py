@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from chalicelib import runtime
+from chalicelib.domain import figures
 from chalicelib.domain.clients import AddClient, Client, SaveProfile
 from chalicelib.domain.errors import Conflict, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.messages import EMAIL, WHATSAPP, LinkRef, Message
@@ -36,6 +37,7 @@ from chalicelib.repo.repository import SESSION_LINK_KIND, Repository
 from chalicelib.services import account, clients, programs, schedule, sessions
 from chalicelib.services.deps import Deps
 from tests.integration.test_repository import make_trainer, race
+from tests.support.figures import kept_figures
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 FIRST_DAY = date(2026, 12, 1)  # a Tuesday; the bundles below run weekly from it at 10:00
@@ -448,9 +450,11 @@ def test_a_date_taken_during_a_chunked_creation_leaves_nothing_of_the_bundle(
     balance = repo.client_balance(trainer.id, studio.client.id)
     assert (balance.unpaid_minor, balance.unpaid_count) == (0, 0)
     balance_key = keys.client_balance(trainer.id, studio.client.id)
-    after = {(i[keys.PK], i[keys.SK]) for i in everything} - {
-        (balance_key[keys.PK], balance_key[keys.SK])
-    }
+    # So did the report counters: only the two slots left on the schedule count.
+    assert kept_figures(repo, trainer.id) == figures.figures_of([], [existing, intruder])
+    after = {
+        (i[keys.PK], i[keys.SK]) for i in everything if i[keys.PK] != keys.figures_pk(trainer.id)
+    } - {(balance_key[keys.PK], balance_key[keys.SK])}
     assert after - before == {
         (keys.week_pk(trainer.id, intruder.week), i[keys.SK])
         for i in week_items(repo, trainer.id, intruder.week)
