@@ -15,6 +15,25 @@ from infra.local_dynamodb import make_moto_atomic
 from infra.table_schema import create_table
 
 TEST_TABLE = "pt-bookings-test"
+
+
+def _share_botocore_loader() -> None:
+    """moto starts every test on a fresh default boto3 session, and each new botocore
+    session reads and parses its JSON service models again (~80 ms a client, two clients
+    a test). One loader for the whole run keeps those files read once: the loader holds
+    nothing but search paths and what it has read, the same for every session."""
+    import functools
+
+    import botocore.loaders
+    import botocore.session
+
+    if getattr(botocore.session, "_pt_shared_loader", False):
+        return
+    botocore.session.create_loader = functools.cache(botocore.loaders.create_loader)
+    botocore.session._pt_shared_loader = True  # type: ignore[attr-defined]
+
+
+_share_botocore_loader()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
