@@ -182,7 +182,7 @@ class Chart:
     width: int
     height: int
     bars: list[Bar]
-    labels: list[tuple[float, str]]  # x of each period's label, and the label
+    labels: list[tuple[float, str, str]]  # each label's x, text and text-anchor
     top: int  # the value the chart's full height stands for
 
 
@@ -192,9 +192,17 @@ _LABEL_ROOM: Final = 34
 MAX_LABELS: Final = 6  # more would not fit a phone's width at a readable size
 
 
-def _labels(rows: list[PeriodRow], slot: float) -> list[tuple[float, str]]:
+def _labels(rows: list[PeriodRow], slot: float) -> list[tuple[float, str, str]]:
+    """(x, text, text-anchor): the first label starts at its bar's left edge, so a long
+    one ("5 Oct") is not cut by the chart's edge; the others are centred."""
     step = -(-len(rows) // MAX_LABELS)
-    return [(round(i * slot + slot / 2, 1), r.short) for i, r in enumerate(rows) if i % step == 0]
+    return [
+        (round(i * slot + slot * 0.15, 1), r.short, "start")
+        if i == 0
+        else (round(i * slot + slot / 2, 1), r.short, "middle")
+        for i, r in enumerate(rows)
+        if i % step == 0
+    ]
 
 
 def _nice_top(value: int) -> int:
