@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.models import Trainer
@@ -70,6 +70,37 @@ def _due_is(seen: str) -> Condition:
     return Condition("#due_sk = :seen", {"#due_sk": keys.DUE_SK}, {":seen": seen})
 
 
+def schedule_run_part(trainer_id: str, weeks: int | None, now: datetime) -> dict[str, Any]:
+    """The trainer's due item as the setting now says: turned on or to another number of
+    weeks, a run is due at once (it applies only weeks no run applied yet); turned off,
+    the item goes. Part of the settings save that changes the setting."""
+    if weeks is None:
+        return tx_delete(keys.auto_apply(trainer_id), part=SCHEDULE_RUN)
+    # An Update, not a Put: the weeks already applied stay applied.
+    return tx_update(
+        keys.auto_apply(trainer_id),
+        Condition(
+            "SET #type = :type, #trainer = :tid, #run_at = :at, "
+            "#due_pk = :due_pk, #due_sk = :due_sk",
+            {
+                "#type": "type",
+                "#trainer": "trainer_id",
+                "#run_at": "run_at",
+                "#due_pk": keys.DUE_PK,
+                "#due_sk": keys.DUE_SK,
+            },
+            {
+                ":type": "auto-apply",
+                ":tid": trainer_id,
+                ":at": utc_iso(now),
+                ":due_pk": keys.due_work(KIND),
+                ":due_sk": keys.due_sk(utc_iso(now), trainer_id),
+            },
+        ),
+        part=SCHEDULE_RUN,
+    )
+
+
 class AutoApplyStore:
     def __init__(self, db: Db) -> None:
         self.db = db
@@ -80,35 +111,7 @@ class AutoApplyStore:
         transaction: turned on or to another number of weeks, a run is due at once (it
         applies only weeks no run applied yet); turned off, the item goes."""
         updated, profile = settings_at_version(trainer, settings)
-        operations = [profile]
-        if settings.auto_apply_weeks is None:
-            operations.append(tx_delete(keys.auto_apply(trainer.id), part=SCHEDULE_RUN))
-        else:
-            # An Update, not a Put: the weeks already applied stay applied.
-            operations.append(
-                tx_update(
-                    keys.auto_apply(trainer.id),
-                    Condition(
-                        "SET #type = :type, #trainer = :tid, #run_at = :at, "
-                        "#due_pk = :due_pk, #due_sk = :due_sk",
-                        {
-                            "#type": "type",
-                            "#trainer": "trainer_id",
-                            "#run_at": "run_at",
-                            "#due_pk": keys.DUE_PK,
-                            "#due_sk": keys.DUE_SK,
-                        },
-                        {
-                            ":type": "auto-apply",
-                            ":tid": trainer.id,
-                            ":at": utc_iso(now),
-                            ":due_pk": keys.due_work(KIND),
-                            ":due_sk": keys.due_sk(utc_iso(now), trainer.id),
-                        },
-                    ),
-                    part=SCHEDULE_RUN,
-                )
-            )
+        operations = [profile, schedule_run_part(trainer.id, settings.auto_apply_weeks, now)]
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:

@@ -13,8 +13,9 @@ that signed it in the one GetItem that finds the trainer.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from chalicelib.domain.errors import Conflict, VersionConflict
 from chalicelib.domain.models import Trainer
@@ -65,12 +66,15 @@ class SenderStore:
             app_secret_ref=item.get("app_secret_ref", ""),
         )
 
-    def save_settings(self, trainer: Trainer, settings: TrainerSettings) -> Trainer:
-        """The settings with a changed sender, in one transaction with its claims.
-        Raises VersionConflict (a stale form) or SenderTaken."""
+    def save_settings(
+        self, trainer: Trainer, settings: TrainerSettings, also: Sequence[dict[str, Any]] = ()
+    ) -> Trainer:
+        """The settings with a changed sender, in one transaction with its claims (and
+        `also`: another setting's own parts, such as auto-apply's due item). Raises
+        VersionConflict (a stale form) or SenderTaken."""
         old, new = trainer.settings.whatsapp_sender, settings.whatsapp_sender
         updated, profile = settings_at_version(trainer, settings)
-        operations = [profile]
+        operations = [profile, *also]
         if new.address is not None:
             operations.append(self._claim_part(trainer.id, new))
         if old.address is not None and old.address != new.address:

@@ -35,7 +35,7 @@ from chalicelib.domain.template import (
 from chalicelib.domain.timeutil import all_time_zones
 from chalicelib.domain.tokens import new_id
 from chalicelib.messaging import whatsapp
-from chalicelib.repo.auto_apply import AutoApplyStore
+from chalicelib.repo.auto_apply import AutoApplyStore, schedule_run_part
 from chalicelib.repo.repository import Account, Repository, Setup
 from chalicelib.repo.senders import SenderStore, SenderTaken
 from chalicelib.services import webhooks
@@ -196,15 +196,14 @@ def _store_settings(
         if sender.kind == "meta" and not sender.verify_token:
             verify = webhooks.trainer_verify_token(deps.links, trainer.id)
             sender = sender.model_copy(update={"verify_token": verify})
-        # Auto-apply's due item is written by its own save, after this one (below): each
-        # write keeps the setting and the item in step, whichever fails.
-        sender_settings = settings.model_copy(
-            update={
-                "whatsapp_sender": sender,
-                "auto_apply_weeks": trainer.settings.auto_apply_weeks,
-            }
+        # A changed auto-apply setting writes its due item in this same transaction.
+        auto_apply = (
+            [schedule_run_part(trainer.id, settings.auto_apply_weeks, deps.now)]
+            if settings.auto_apply_weeks != trainer.settings.auto_apply_weeks
+            else []
         )
-        updated = SenderStore(deps.repo.db).save_settings(trainer, sender_settings)
+        sender_settings = settings.model_copy(update={"whatsapp_sender": sender})
+        updated = SenderStore(deps.repo.db).save_settings(trainer, sender_settings, also=auto_apply)
     except SenderTaken as exc:
         _forget(store, trainer.id, written)
         raise InvalidInput(
@@ -232,14 +231,6 @@ def _store_settings(
     kept = {sender.token_ref, sender.app_secret_ref}
     retired = [(whatsapp.TOKEN, old.token_ref), (whatsapp.APP_SECRET, old.app_secret_ref)]
     _forget(store, trainer.id, [(what, ref) for what, ref in retired if ref and ref not in kept])
-    if settings.auto_apply_weeks != updated.settings.auto_apply_weeks:
-        # After the sender's save and its clean-up: refused (changed meanwhile), it leaves
-        # the new sender saved and auto-apply as it was, and says so like any stale form.
-        updated = _save_with_auto_apply(
-            deps,
-            updated,
-            updated.settings.model_copy(update={"auto_apply_weeks": settings.auto_apply_weeks}),
-        )
     return updated
 
 

@@ -311,3 +311,26 @@ def test_a_trainers_meta_app_cannot_report_on_another_trainers_messages(
     response = _post_meta(other_trainer, raw, meta.signature(APP_SECRET, raw))
     assert response.status_code == 200
     assert _status_in_log(trainer, booked) == "sent"
+
+
+def test_a_new_sender_and_auto_apply_are_saved_in_one_transaction(trainer: Browser) -> None:
+    from chalicelib.repo.auto_apply import AutoApplyStore
+
+    saved = _save(trainer, **_twilio_fields(), auto_apply="on", auto_apply_weeks="4")
+    assert saved.status == 303
+    # The session read, then one transaction: settings, the number's claim, the due item.
+    assert saved.db_calls == 2
+    assert AutoApplyStore(runtime.repository().db).get(_tid(trainer)) is not None
+
+
+def test_a_refused_sender_writes_no_auto_apply_either(
+    trainer: Browser, other_trainer: Browser
+) -> None:
+    from chalicelib.repo.auto_apply import AutoApplyStore
+
+    assert _save(trainer, **_twilio_fields()).status == 303
+    with unchanged(runtime.repository()):
+        refused = _save(other_trainer, **_twilio_fields(), auto_apply="on", auto_apply_weeks="4")
+    assert refused.status == 400
+    assert "already connected to another PT Bookings account" in refused.body
+    assert AutoApplyStore(runtime.repository().db).get(_tid(other_trainer)) is None
