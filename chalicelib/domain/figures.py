@@ -31,10 +31,11 @@ PAID_PREFIX: Final = "paid_"  # + payment type: the price of paid sessions, by h
 
 
 def paid_field(payment_type: str | None) -> str:
+    # A type no form offers (a record from before, say) counts as the form's "Other".
     return PAID_PREFIX + (payment_type if payment_type in PAYMENT_TYPES else "other")
 
 
-PAID_FIELDS: Final = tuple(dict.fromkeys(paid_field(t) for t in (*PAYMENT_TYPES, None)))
+PAID_FIELDS: Final = tuple(paid_field(t) for t in PAYMENT_TYPES)
 FIELDS: Final = (
     SESSIONS,
     MINUTES,

@@ -101,7 +101,7 @@ class PeriodRow:
 
     key: str  # the period's item key, e.g. M#2026-11
     label: str  # "Nov 2026", or the week's Monday: "23 Nov"
-    paid: dict[str, int]  # payment type -> minor units ("other" for an unknown type)
+    paid: dict[str, int]  # payment type -> minor units (an unknown type counts as "other")
     unpaid: int
     sessions: int
     minutes: int
@@ -127,7 +127,7 @@ class PeriodRow:
         return round(100 * self.minutes / self.offered) if self.offered else None
 
 
-PAID_TYPES: Final = tuple(dict.fromkeys((*PAYMENT_TYPES, "other")))
+PAID_TYPES: Final = tuple(PAYMENT_TYPES)
 
 
 def row(key: str, label: str, counts: dict[str, int]) -> PeriodRow:

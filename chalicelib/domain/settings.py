@@ -195,21 +195,17 @@ class SaveSettings(PaymentInput, Versioned):
 TRAVEL_CHOICES: Final = (0, 30, 60)  # "Travel time between locations" (domain/travel.py)
 
 
-def parse_travel_minutes(raw: str, errors: dict[str, str]) -> int:
-    """The Settings choice ("0", "30" or "60"); anything else is named, 0 returned."""
-    if raw.strip() in {str(choice) for choice in TRAVEL_CHOICES}:
-        return int(raw.strip())
-    errors["travel_minutes"] = "Choose no travel time, 30 minutes or 60 minutes."
-    return 0
-
-
 CHARGE_CHOICES: Final = (0, 50, 100)  # no-show and late-cancel fees (domain/policy.py)
 
 
-def parse_percent(raw: str, field: str, label: str, errors: dict[str, str]) -> int:
-    if raw.strip() in {str(c) for c in CHARGE_CHOICES}:
-        return int(raw.strip())
-    errors[field] = f"Choose what a {label} costs: nothing, half or the full price."
+def _choice(
+    raw: str, choices: tuple[int, ...], field: str, message: str, errors: dict[str, str]
+) -> int:
+    """One of a select's numbers ("" reads as 0); anything else is named, 0 returned."""
+    text = (raw or "0").strip()
+    if text in {str(choice) for choice in choices}:
+        return int(text)
+    errors[field] = message
     return 0
 
 
@@ -327,10 +323,22 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         errors["reminders"] = "Choose off, 24 hours, 2 hours or both."
 
     auto_apply_weeks = parse_auto_apply(typed, errors)
-    travel_minutes = parse_travel_minutes(typed.travel_minutes or "0", errors)
-    no_show = parse_percent(typed.no_show_percent or "0", "no_show_percent", "no-show", errors)
-    late = parse_percent(
-        typed.late_cancel_percent or "0", "late_cancel_percent", "late cancel", errors
+    travel_minutes = _choice(
+        typed.travel_minutes,
+        TRAVEL_CHOICES,
+        "travel_minutes",
+        "Choose no travel time, 30 minutes or 60 minutes.",
+        errors,
+    )
+    no_show, late = (
+        _choice(
+            getattr(typed, field),
+            CHARGE_CHOICES,
+            field,
+            f"Choose what a {label} costs: nothing, half or the full price.",
+            errors,
+        )
+        for field, label in (("no_show_percent", "no-show"), ("late_cancel_percent", "late cancel"))
     )
 
     if errors:

@@ -349,6 +349,11 @@ class TrainerSecrets:
             if _error_code(exc) != "ParameterNotFound":
                 log.warning("could not delete %s from SSM: %s", name, _error_code(exc))
 
+    def forget(self, trainer_id: str, refs: list[tuple[str, str]]) -> None:
+        """Delete the (what, ref) secrets a save wrote and then did not keep, or retired."""
+        for what, ref in refs:
+            self.delete(trainer_id, what, ref)
+
 
 def secrets_prefix() -> str:
     """Where the stage keeps its SSM parameters: /pt-bookings/<stage>."""

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,14 +28,20 @@ from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Session, SessionRef
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.repo import keys
-from chalicelib.repo.dynamo import Condition, ConditionFailed, Db, Item, tx_put, tx_update
+from chalicelib.repo.dynamo import (
+    Condition,
+    ConditionFailed,
+    Db,
+    Item,
+    new_item,
+    tx_put,
+    tx_update,
+)
 from chalicelib.repo.mapping import client_from_item, session_from_item, trainer_from_item
 
 EVENT_SEEN: Final = "card event not seen yet"
 NEW_PAYMENT: Final = "new card payment"
 REFUND_ONCE: Final = "card refund once"
-
-_NEW = Condition("attribute_not_exists(#pk)", {"#pk": keys.PK})
 
 
 @dataclass(frozen=True)
@@ -110,20 +117,8 @@ class CardPaymentStore:
     def save_settings(self, trainer_id: str, seen: CardSettings, new: CardSettings) -> CardSettings:
         """Only if the connection is still as `seen` (a stale page, or a second tab's save
         meanwhile, is refused by the write: VersionConflict)."""
-        saved = CardSettings(
-            enabled=new.enabled,
-            key_ref=new.key_ref,
-            webhook_secret_ref=new.webhook_secret_ref,
-            mode=new.mode,
-            version=seen.version + 1,
-        )
-        value = {
-            "enabled": saved.enabled,
-            "key_ref": saved.key_ref,
-            "webhook_secret_ref": saved.webhook_secret_ref,
-            "mode": saved.mode,
-            "version": saved.version,
-        }
+        saved = dataclasses.replace(new, version=seen.version + 1)
+        value = dataclasses.asdict(saved)
         names = {"#pk": keys.PK, "#card": "card_payments"}
         if seen.version == 0:
             condition = Condition("attribute_exists(#pk) AND attribute_not_exists(#card)", names)
@@ -212,7 +207,7 @@ def event_seen(
         "outcome": outcome,  # paid, refunded, or why it was left (already paid, voided)
         "at": utc_iso(now),
     }
-    return tx_put(item, _NEW, part=EVENT_SEEN)
+    return tx_put(item, new_item(), part=EVENT_SEEN)
 
 
 def new_payment(
@@ -231,7 +226,7 @@ def new_payment(
         "refunded_sessions": [],
         "at": utc_iso(now),
     }
-    return tx_put(item, _NEW, part=NEW_PAYMENT)
+    return tx_put(item, new_item(), part=NEW_PAYMENT)
 
 
 def refund_once(

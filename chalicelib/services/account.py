@@ -205,7 +205,7 @@ def _store_settings(
         sender_settings = settings.model_copy(update={"whatsapp_sender": sender})
         updated = SenderStore(deps.repo.db).save_settings(trainer, sender_settings, also=auto_apply)
     except SenderTaken as exc:
-        _forget(store, trainer.id, written)
+        store.forget(trainer.id, written)
         raise InvalidInput(
             {
                 _ADDRESS_FIELD[sender.kind]: (
@@ -215,7 +215,7 @@ def _store_settings(
             }
         ) from exc
     except whatsapp.NotConfigured as exc:  # SSM would not store it
-        _forget(store, trainer.id, written)
+        store.forget(trainer.id, written)
         raise InvalidInput(
             {
                 _TOKEN_FIELD[sender.kind]: (
@@ -225,12 +225,12 @@ def _store_settings(
             }
         ) from exc
     except Exception:
-        _forget(store, trainer.id, written)
+        store.forget(trainer.id, written)
         raise
     # The secrets the settings no longer name: nothing will read them again.
     kept = {sender.token_ref, sender.app_secret_ref}
     retired = [(whatsapp.TOKEN, old.token_ref), (whatsapp.APP_SECRET, old.app_secret_ref)]
-    _forget(store, trainer.id, [(what, ref) for what, ref in retired if ref and ref not in kept])
+    store.forget(trainer.id, [(what, ref) for what, ref in retired if ref and ref not in kept])
     return updated
 
 
@@ -240,11 +240,6 @@ def _save_with_auto_apply(deps: Deps, trainer: Trainer, settings: TrainerSetting
     if settings.auto_apply_weeks == trainer.settings.auto_apply_weeks:
         return deps.repo.save_settings(trainer, settings)
     return AutoApplyStore(deps.repo.db).save_settings(trainer, settings, deps.now)
-
-
-def _forget(store: whatsapp.TrainerSecrets, trainer_id: str, refs: list[tuple[str, str]]) -> None:
-    for what, ref in refs:
-        store.delete(trainer_id, what, ref)
 
 
 # Locations -----------------------------------------------------------------------------

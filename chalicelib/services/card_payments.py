@@ -145,7 +145,7 @@ def save_card_settings(
             new = replace(new, webhook_secret_ref=written[-1][1])
         updated = store.save_settings(trainer_id, saved, new)
     except whatsapp.NotConfigured as exc:  # SSM would not store it
-        _forget(vault, trainer_id, written)
+        vault.forget(trainer_id, written)
         field = written[-1][0] if written else SECRET_KEY
         raise InvalidInput(
             {
@@ -156,17 +156,12 @@ def save_card_settings(
             }
         ) from exc
     except Exception:
-        _forget(vault, trainer_id, written)
+        vault.forget(trainer_id, written)
         raise
     retired = [(SECRET_KEY, saved.key_ref), (WEBHOOK_SECRET, saved.webhook_secret_ref)]
     kept = {updated.key_ref, updated.webhook_secret_ref}
-    _forget(vault, trainer_id, [(what, ref) for what, ref in retired if ref and ref not in kept])
+    vault.forget(trainer_id, [(what, ref) for what, ref in retired if ref and ref not in kept])
     return updated
-
-
-def _forget(vault: whatsapp.TrainerSecrets, trainer_id: str, refs: list[tuple[str, str]]) -> None:
-    for what, ref in refs:
-        vault.delete(trainer_id, what, ref)
 
 
 # The pay link ----------------------------------------------------------------------------
@@ -184,11 +179,6 @@ def card_payment_link(
         return None
     token = links.pay(trainer_id, client.id, client.portal_generation, session_ref)
     return f"{base_url}{PAY_PATH}{token}"
-
-
-def trainer_card_settings(repo: Repository, trainer_id: str) -> CardSettings:
-    """The connection, for a caller that has the trainer but not it (one GetItem)."""
-    return CardPaymentStore(repo.db).settings(trainer_id) or CardSettings()
 
 
 @dataclass(frozen=True)

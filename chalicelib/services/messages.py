@@ -101,11 +101,11 @@ def send_invoice(
     (docs/card-payments.md): one more read, of their card connection."""
     send_id = _send_id(send_id_text)
     client = repo.get_client(trainer.id, session.client_id)
-    pay = _pay_link(repo, trainer, client, session, base_url)
     price = session.price_minor if session.price_minor is not None else client.price_minor
     payment = trainer.settings.payment
     require_none(invoice_problem(session, price, payment))
     assert price is not None
+    pay = _pay_link(repo, trainer, client, session, base_url)
     for attempt in range(MAX_REFERENCE_ATTEMPTS):
         reference = payment_reference(trainer.id, session.id, attempt)
         try:

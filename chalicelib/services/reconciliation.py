@@ -40,8 +40,8 @@ from chalicelib.domain.bank_statements import (
 from chalicelib.domain.commands import Command
 from chalicelib.domain.errors import InvalidInput, VersionConflict
 from chalicelib.domain.models import Trainer
+from chalicelib.domain.money import format_money
 from chalicelib.domain.schedule import Session, SessionRef, parse_session_ref, payment_change
-from chalicelib.domain.settings import format_money
 from chalicelib.domain.timeutil import parse_utc_iso, utc_iso
 from chalicelib.domain.tokens import derive_token
 from chalicelib.repo.dynamo import TransactionFailed
@@ -75,7 +75,7 @@ class UploadPage:
     currency: str
 
 
-def upload_page(deps: Deps, trainer: Trainer) -> UploadPage:
+def upload_page(trainer: Trainer) -> UploadPage:
     """The upload form: nothing to read (the trainer came with the request)."""
     return UploadPage(PRESET_CHOICES, trainer.settings.currency)
 

@@ -31,7 +31,7 @@ from chalicelib.domain.timeutil import local_today, to_utc
 from chalicelib.services.deps import Deps
 
 SERIES = (*PAID_TYPES, "unpaid")
-SERIES_LABELS = {**PAYMENT_TYPES, "other": "Other", "unpaid": "Unpaid"}
+SERIES_LABELS = {**PAYMENT_TYPES, "unpaid": "Unpaid"}
 
 
 class ReportQuery(Command):

@@ -244,31 +244,37 @@ def _apply_week(
     planned_sessions: list[Session] = []
     for slot in plan.add:
         client = recurring.get(slot.template_slot_id or "")
-        booking = link = None
-        neighbours: tuple[Slot, ...] = ()
-        if client is not None:
-            reason = recurring_booking_skip(
-                client.name, client.location_ids, slot, handled.get(client.id, set())
-            ) or skipped_by_client(client, slot)
+        if client is None:
+            entries.append(NewSlot(slot))
+            continue
+        reason = recurring_booking_skip(
+            client.name, client.location_ids, slot, handled.get(client.id, set())
+        ) or skipped_by_client(client, slot)
+        if not reason:
             near = travel.around(repo, trainer, slot, existing)
             with_planned = travel.Around(
                 (*near.slots, *planned_booked), (*near.sessions, *planned_sessions)
             )
-            clash = None if reason else travel.clash(trainer, slot, with_planned)
-            if clash is not None:
-                reason = clash.left_open(client.name)
-            if reason:
-                left_open.append(Skip(slot.label, reason))
-            else:
-                booking = book(
-                    slot, new_id(), client.id, client.name, "recurring", now, client.price_minor
-                )[1]
-                link = sessions.link_for(links, trainer.id, client, booking)
-                neighbours = travel.neighbours(trainer, slot, near)
-                planned_booked.append(slot.model_copy(update={"session_id": booking.id}))
-                planned_sessions.append(booking)
-        skips_rev = client.skips_rev if booking is not None and client is not None else None
-        entries.append(NewSlot(slot, booking, link, neighbours, skips_rev))
+            clash = travel.clash(trainer, slot, with_planned)
+            reason = clash.left_open(client.name) if clash else None
+        if reason:
+            left_open.append(Skip(slot.label, reason))
+            entries.append(NewSlot(slot))
+            continue
+        booking = book(
+            slot, new_id(), client.id, client.name, "recurring", now, client.price_minor
+        )[1]
+        planned_booked.append(slot.model_copy(update={"session_id": booking.id}))
+        planned_sessions.append(booking)
+        entries.append(
+            NewSlot(
+                slot,
+                booking,
+                sessions.link_for(links, trainer.id, client, booking),
+                travel.neighbours(trainer, slot, near),
+                client.skips_rev,
+            )
+        )
     # A week's slots go in as few transactions as fit: each still all or nothing, so a
     # time taken meanwhile (or a location archived) loses only its own slot, and a
     # client archived meanwhile leaves theirs open.

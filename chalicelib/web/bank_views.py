@@ -113,7 +113,7 @@ def _upload_form(
     form: dict[str, str] | None = None,
     **context: Any,
 ) -> Response:
-    page = reconciliation.upload_page(request_state.deps(), session.trainer)
+    page = reconciliation.upload_page(session.trainer)
     return render(
         "payments/bank_upload.html",
         status=status,
