@@ -46,8 +46,13 @@ _WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/=]{16,200}")
 _ID = r"[A-Za-z0-9_-]{1,64}"
 _MAC = r"[A-Za-z0-9_-]{43}"
 _SESSION_TARGET = r"[0-9]{4}-W[0-9]{2}~[0-9]{8}T[0-9]{6}Z~[A-Za-z0-9_-]{8,16}"
-_PAY_TOKEN = re.compile(rf"({_ID})\.({_ID})\.(\d{{1,9}})\.(all|{_SESSION_TARGET})\.({_MAC})")
+# A pack's link (docs/packs.md): `pack-<bundle id>` (no dot: the token's separator).
+PACK_TARGET: Final = "pack-"
+_PAY_TOKEN = re.compile(
+    rf"({_ID})\.({_ID})\.(\d{{1,9}})\.(all|{_SESSION_TARGET}|{PACK_TARGET}{_ID})\.({_MAC})"
+)
 BALANCE: Final = "all"
+PACK_KEY: Final = "pack_id"  # the Checkout Session's metadata naming a pack
 
 
 # The trainer's connection ----------------------------------------------------------------
@@ -181,6 +186,7 @@ class CheckoutCompleted:
     trainer_id: str
     client_id: str
     session_refs: tuple[str, ...]
+    pack_id: str = ""  # a pack's checkout: the bundle paid as a whole
 
 
 @dataclass(frozen=True)
@@ -242,15 +248,20 @@ def _completed(event_id: str, thing: Mapping[str, Any]) -> CheckoutCompleted:
         trainer_id=str(metadata.get("trainer_id", "")),
         client_id=str(metadata.get("client_id", "")),
         session_refs=refs,
+        pack_id=str(metadata.get(PACK_KEY, "")),
     )
 
 
-def session_metadata(trainer_id: str, client_id: str, refs: Sequence[str]) -> dict[str, str]:
-    """What a Checkout Session (and its payment) carries back to the webhook."""
+def session_metadata(
+    trainer_id: str, client_id: str, refs: Sequence[str], pack_id: str = ""
+) -> dict[str, str]:
+    """What a Checkout Session (and its payment) carries back to the webhook: the
+    sessions it pays, or the pack."""
     return {
         "trainer_id": trainer_id,
         "client_id": client_id,
         **{f"{SESSION_KEY}{n}": ref for n, ref in enumerate(refs)},
+        **({PACK_KEY: pack_id} if pack_id else {}),
     }
 
 
@@ -285,12 +296,23 @@ class PayToken:
     trainer_id: str
     client_id: str
     generation: int
-    target: str  # BALANCE, or a session ref
+    target: str  # BALANCE, a session ref, or PACK_TARGET + a bundle id
     mac: str
 
     @property
     def is_balance(self) -> bool:
         return self.target == BALANCE
+
+    @property
+    def pack_id(self) -> str | None:
+        return (
+            self.target.removeprefix(PACK_TARGET) if self.target.startswith(PACK_TARGET) else None
+        )
+
+
+def pack_target(bundle_id: str) -> str:
+    """What a pack's pay link names (as a LinkRef's `target_id`, or `Links.pay`'s)."""
+    return PACK_TARGET + bundle_id
 
 
 def pay_target(session_ref: str | None) -> str:
@@ -323,7 +345,8 @@ def parse_pay_token(token: str) -> PayToken | None:
     found = _PAY_TOKEN.fullmatch(token or "")
     if found is None:
         return None
-    target = found[4] if found[4] == BALANCE else found[4].replace("~", ".")
+    plain = found[4] == BALANCE or found[4].startswith(PACK_TARGET)
+    target = found[4] if plain else found[4].replace("~", ".")
     return PayToken(found[1], found[2], int(found[3]), target, found[5])
 
 
@@ -331,10 +354,11 @@ def parse_pay_token(token: str) -> PayToken | None:
 def paid_by_card(session: Session, client_id: str) -> tuple[Session | None, str]:
     """The session paid by card, or None and why it is left as it is (paid meanwhile by
     other means, canceled, voided, another client's): the money is then the trainer's to
-    refund or keep, and the log says so."""
+    refund or keep, and the log says so. A no-show's or late cancel's fee is paid like a
+    session: not live (no longer booked), yet owed, and a balance checkout lists it."""
     if session.client_id != client_id:
         return None, "another client's session"
-    if not session.is_live:
+    if not session.is_live and not session.charged:
         return None, f"the session is {session.status}"
     if session.paid:
         return None, "the session was already paid"

@@ -44,6 +44,9 @@ class Client(BaseModel):
     price_minor: int | None = None  # per session, in the trainer's currency's minor units
     location_ids: tuple[str, ...] = ()
     recurring: tuple[str, ...] = ()  # template slot ids booked for them by Apply template
+    # Template slot id -> the bundle (a pack) Apply template books that slot's weeks into
+    # while it has places left (domain/packs.py); kept with the bundle's `tied_slot_id`.
+    pack_ties: tuple[tuple[str, str], ...] = ()
     shared_notes: str = ""  # shown on the client's portal
     private_notes: str = ""  # never shown to the client
     archived: bool = False
@@ -70,6 +73,20 @@ class Client(BaseModel):
     @property
     def first_name(self) -> str:
         return self.name.split()[0] if self.name.split() else self.name
+
+    def pack_for(self, template_slot_id: str) -> str | None:
+        """The bundle tied to this recurring slot, if any."""
+        return dict(self.pack_ties).get(template_slot_id)
+
+    def ties_with(
+        self, bundle_id: str, template_slot_id: str | None
+    ) -> tuple[tuple[str, str], ...]:
+        """The ties once `bundle_id` is tied to this recurring slot (None: untied): a pack
+        books one slot, and a slot books into one pack (a new tie replaces the old)."""
+        ties = {s: b for s, b in self.pack_ties if b != bundle_id and s != template_slot_id}
+        if template_slot_id is not None:
+            ties[template_slot_id] = bundle_id
+        return tuple(sorted(ties.items()))
 
     @property
     def configured(self) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Final
 
-from chalicelib.domain.schedule import PAYMENT_TYPES, Session, Slot, unpaid_amount
+from chalicelib.domain.schedule import PACK_PAYMENT, PAYMENT_TYPES, Session, Slot, unpaid_amount
 from chalicelib.domain.timeutil import week_key
 
 # Counter names, as stored on the figure items (one number attribute each).
@@ -30,12 +30,16 @@ LATE_CANCELS: Final = "late_cancels"  # also counted as canceled
 PAID_PREFIX: Final = "paid_"  # + payment type: the price of paid sessions, by how
 
 
+# Revenue by how it was paid: the form's types, and sessions covered by their pack.
+PAID_WAYS: Final = (*PAYMENT_TYPES, PACK_PAYMENT)
+
+
 def paid_field(payment_type: str | None) -> str:
     # A type no form offers (a record from before, say) counts as the form's "Other".
-    return PAID_PREFIX + (payment_type if payment_type in PAYMENT_TYPES else "other")
+    return PAID_PREFIX + (payment_type if payment_type in PAID_WAYS else "other")
 
 
-PAID_FIELDS: Final = tuple(paid_field(t) for t in PAYMENT_TYPES)
+PAID_FIELDS: Final = tuple(paid_field(t) for t in PAID_WAYS)
 FIELDS: Final = (
     SESSIONS,
     MINUTES,
@@ -47,6 +51,18 @@ FIELDS: Final = (
     LATE_CANCELS,
     *PAID_FIELDS,
 )
+
+# Packs sold (a bundle once created), by the month and week of the sale: kept beside the
+# session counters but not recomputable from sessions, so outside FIELDS.
+PACKS_SOLD: Final = "packs_sold"
+PACKS_VALUE: Final = "packs_value"  # their prices, minor units
+PACK_FIELDS: Final = (PACKS_SOLD, PACKS_VALUE)
+# The trainer's running pack totals (one item, `PACKS_PERIOD`): places sold in every pack,
+# and places used (taken place, charged, or given up by completing the pack), which the
+# pack job moves as sessions end (services/packs.py): left = places − used.
+PACKS_PERIOD: Final = "PACKS"
+PACK_PLACES: Final = "places"
+PACK_USED: Final = "used"
 
 WEEK_PERIOD: Final = "W#"
 MONTH_PERIOD: Final = "M#"
@@ -108,9 +124,11 @@ def change(
     *,
     slots_added: Sequence[Slot] = (),
     slots_dropped: Sequence[Slot] = (),
+    packs_sold: Sequence[tuple[date, int]] = (),
 ) -> Deltas:
     """The counters a write moves: `after − before` of its sessions, plus the minutes of
-    the slots it adds or drops, per period; zero changes left out."""
+    the slots it adds or drops and the packs it sells (local day, price), per period;
+    zero changes left out."""
     deltas: defaultdict[str, defaultdict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def add(day: date, counts: Mapping[str, int], sign: int) -> None:
@@ -126,6 +144,8 @@ def change(
         add(slot.day, slot_counts(slot), 1)
     for slot in slots_dropped:
         add(slot.day, slot_counts(slot), -1)
+    for day, price in packs_sold:
+        add(day, {PACKS_SOLD: 1, PACKS_VALUE: price}, 1)
     return {
         period: {name: value for name, value in counts.items() if value}
         for period, counts in sorted(deltas.items())

@@ -20,5 +20,9 @@ TEMPLATE_KINDS: Final = (
     "cancel_notice",
     "move_notice",
     "canceled",
+    "pack_renewal",
     TRAINER_NOTIFICATION,
+    # The invoice with a Pay by card link: its own approved template beside the plain
+    # one (messaging/templates.WITH_LINK), used when it is bound.
+    "invoice_card",
 )

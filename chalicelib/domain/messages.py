@@ -36,6 +36,7 @@ KINDS: Final = {
     "move_notice": "Move notice",
     "reminder": "Reminder",
     "canceled": "Cancellation receipt",
+    "pack_renewal": "Pack renewal",
     TRAINER_NOTIFICATION: "Notification to you",
     "reply": "Your reply",
 }

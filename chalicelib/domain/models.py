@@ -39,6 +39,9 @@ class Trainer(BaseModel):
     # as every save of that item, so the week view draws its band with no read of its own.
     # None: a profile written before the copy existed (the week view then reads the item).
     time_off: TimeOff | None = TimeOff()
+    # Card payments are on (the profile's Stripe connection, repo/card_payments.py): the
+    # pages that offer a pay link know it from the session's read of the profile.
+    takes_card_payments: bool = False
 
     @property
     def display_name(self) -> str:

@@ -12,8 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from chalicelib.domain.clients import MAX_CLIENT_DEADLINE_HOURS, Client
 from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.portal import effective_rules
 from chalicelib.domain.schedule import Session
+from chalicelib.domain.settings import MAX_DEADLINE_HOURS, TrainerSettings
+
+# No deadline reaches further: a session starting later than this cannot be canceled
+# late under any rule, so its client's own rules need not be read to know it.
+LATE_CANCEL_HORIZON_HOURS = max(MAX_DEADLINE_HOURS, MAX_CLIENT_DEADLINE_HOURS)
+LATE_CANCEL_HORIZON = timedelta(hours=LATE_CANCEL_HORIZON_HOURS)
 
 
 def fee(price_minor: int | None, percent: int) -> int | None:
@@ -41,6 +49,17 @@ def policy_text(no_show_percent: int, late_cancel_percent: int, deadline_hours: 
         return ""
     text = " and ".join(parts)
     return text[0].upper() + text[1:] + "."
+
+
+def cancel_deadline_hours(settings: TrainerSettings, client: Client) -> int:
+    """The deadline a late cancel is judged by: the client's own (their profile's booking
+    rules) or the trainer's default, as their portal applies it."""
+    return effective_rules(settings, client).cancel_deadline_hours
+
+
+def late_cancel_possible(session: Session, deadline_hours: int, now: datetime) -> bool:
+    """Upcoming, booked and inside the deadline: the cancel may be marked late."""
+    return session.is_live and now < session.start_utc < now + timedelta(hours=deadline_hours)
 
 
 def mark_no_show(session: Session, percent: int, now: datetime) -> Session:

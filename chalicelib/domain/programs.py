@@ -492,9 +492,21 @@ class BundleEntry(BaseModel):
     ref: str
     end_utc: datetime
     status: str = "booked"
+    # A no-show or late cancel with a fee: the client paid (or owes) for it, so it uses
+    # its place in the bundle as a session that took place does.
+    charged: bool = False
 
     def attended(self, now: datetime) -> bool:
         return self.status == "booked" and self.end_utc <= now
+
+    def used(self, now: datetime) -> bool:
+        """It counts against the pack: it took place, or its no-show/late fee stands."""
+        return self.attended(now) or self.charged
+
+    @property
+    def takes_place(self) -> bool:
+        """It holds one of the bundle's places: booked, or used by a fee."""
+        return self.status == "booked" or self.charged
 
 
 class Bundle(BaseModel):
@@ -515,8 +527,25 @@ class Bundle(BaseModel):
     entries: tuple[BundleEntry, ...] = ()
     confirmations_round: int = 0  # how many times Send confirmations went out
     confirmations_sent_at: datetime | None = None
+    # Paid as a whole (domain/packs.py): when, and how; its sessions are then marked
+    # paid with the payment type "pack". None: paid session by session.
+    pack_paid_at: datetime | None = None
+    pack_payment_type: str | None = None
+    # The client's recurring template slot this pack is tied to: Apply template books
+    # that slot's weeks as the pack's sessions while places remain.
+    tied_slot_id: str | None = None
+    # The "2 sessions left" notice (once per bundle) and the renewal message (once).
+    low_noticed_at: datetime | None = None
+    renewal_sent_at: datetime | None = None
+    # The places the pack job last counted as used (the trainer's running pack totals
+    # hold the sum: domain/figures.PACKS_PERIOD).
+    used_counted: int = 0
     created_at: datetime
     version: int = 1
+
+    @property
+    def pack_paid(self) -> bool:
+        return self.pack_paid_at is not None
 
     def attended(self, now: datetime) -> int:
         """Progress: sessions that took place (past, neither canceled nor voided)."""
@@ -524,7 +553,7 @@ class Bundle(BaseModel):
 
     def state(self, now: datetime) -> str:
         """Completed by hand, or on its own once every planned session has taken place."""
-        if self.status == "active" and self.attended(now) >= self.sessions_planned:
+        if self.status == "active" and self.used(now) >= self.sessions_planned:
             return "completed"
         return self.status
 
@@ -541,13 +570,32 @@ class Bundle(BaseModel):
         (creating, paused, completed by hand)."""
         if self.status != "active":
             return None
-        ends = sorted(e.end_utc for e in self.entries if e.status == "booked")
+        # A charged no-show counts from the moment it was marked, so it comes first.
+        ends = sorted(e.end_utc for e in self.entries if e.takes_place)
         if len(ends) < self.sessions_planned:
             return None
         return ends[self.sessions_planned - 1]
 
     def live_count(self) -> int:
         return sum(1 for e in self.entries if e.status == "booked")
+
+    def used(self, now: datetime) -> int:
+        """Sessions that count against the bundle: taken place, or charged as missed."""
+        return sum(1 for e in self.entries if e.used(now))
+
+    def left(self, now: datetime) -> int:
+        """Sessions the client still has: "7 of 12 left"."""
+        return max(self.sessions_planned - self.used(now), 0)
+
+    def left_label(self, now: datetime) -> str:
+        return f"{self.left(now)} of {self.sessions_planned} left"
+
+    def places_taken(self) -> int:
+        """Places booked or used by a fee: a canceled (free) session gives its place back."""
+        return sum(1 for e in self.entries if e.takes_place)
+
+    def places_free(self) -> int:
+        return max(self.sessions_planned - self.places_taken(), 0)
 
     def share(self, index: int) -> int:
         """The price of the session at `index`; a session added later takes the smallest
@@ -581,7 +629,7 @@ def transition(bundle: Bundle, action: str, now: datetime) -> str:
         return target
     if state != needed:
         raise InvalidInput({"_form": f"This bundle is {STATES[state].lower()}."})
-    if action == "reopen" and bundle.attended(now) >= bundle.sessions_planned:
+    if action == "reopen" and bundle.used(now) >= bundle.sessions_planned:
         raise InvalidInput({"_form": "Every session has taken place: it stays completed."})
     return target
 
@@ -593,7 +641,7 @@ def scheduling_problem(bundle: Bundle, now: datetime) -> str | None:
         return "This bundle is paused: resume it to schedule sessions."
     if state != "active":
         return f"This bundle is {STATES[state].lower()}: reopen it to schedule sessions."
-    if bundle.live_count() >= bundle.sessions_planned:
+    if bundle.places_taken() >= bundle.sessions_planned:
         return f"All {bundle.sessions_planned} sessions are scheduled."
     return None
 

@@ -14,7 +14,6 @@ from typing import Final
 
 from chalicelib.domain import figures
 from chalicelib.domain.errors import InvalidInput
-from chalicelib.domain.schedule import PAYMENT_TYPES
 from chalicelib.domain.timeutil import week_key, week_monday
 
 MAX_MONTHS: Final = 60  # five years: at most 60 month items read
@@ -110,6 +109,8 @@ class PeriodRow:
     voided: int
     no_shows: int = 0
     late_cancels: int = 0
+    packs_sold: int = 0
+    packs_value: int = 0
 
     @property
     def short(self) -> str:
@@ -127,7 +128,7 @@ class PeriodRow:
         return round(100 * self.minutes / self.offered) if self.offered else None
 
 
-PAID_TYPES: Final = tuple(PAYMENT_TYPES)
+PAID_TYPES: Final = figures.PAID_WAYS
 
 
 def row(key: str, label: str, counts: dict[str, int]) -> PeriodRow:
@@ -143,6 +144,8 @@ def row(key: str, label: str, counts: dict[str, int]) -> PeriodRow:
         voided=counts.get(figures.VOIDED, 0),
         no_shows=counts.get(figures.NO_SHOWS, 0),
         late_cancels=counts.get(figures.LATE_CANCELS, 0),
+        packs_sold=counts.get(figures.PACKS_SOLD, 0),
+        packs_value=counts.get(figures.PACKS_VALUE, 0),
     )
 
 

@@ -431,6 +431,12 @@ class Session(BaseModel):
         )
 
     @property
+    def paid_label(self) -> str:
+        if not self.paid:
+            return "Unpaid"
+        return "Paid (pack)" if self.payment_type == PACK_PAYMENT else "Paid"
+
+    @property
     def charged(self) -> bool:
         """A no-show or a late cancel with a fee: it takes a payment though not live."""
         return bool(self.charge_minor) and (
@@ -564,16 +570,22 @@ def owed_now(
 
 def outstanding(sessions: list[Session], now: datetime) -> tuple[int, list[Session]]:
     """What a client owes: past, booked (not canceled or voided), unpaid sessions with a
-    price. Returns the total in minor units and those sessions, oldest first."""
+    price, and every unpaid no-show or late-cancel fee. Returns the total in minor units
+    (a fee counts its `charge_minor`, never the price) and those sessions, oldest first."""
     owed = sorted(
         (
             s
             for s in sessions
-            if s.is_live and s.is_past(now) and not s.paid and s.price_minor is not None
+            if not s.paid
+            and (
+                (s.is_live and s.is_past(now) and s.price_minor is not None)
+                # A late cancel's fee is owed at once, though its session was still to come.
+                or s.charged
+            )
         ),
         key=lambda s: s.start_utc,
     )
-    return sum(s.price_minor or 0 for s in owed), owed
+    return sum(unpaid_amount(s) for s in owed), owed
 
 
 PAYMENT_TYPES = {
@@ -582,6 +594,9 @@ PAYMENT_TYPES = {
     "card": "Card",
     "other": "Other",
 }
+# Not a way of paying either: a session covered by its pack's payment (domain/packs.py);
+# the pack itself records how it was paid. Reports count it as its own kind of revenue.
+PACK_PAYMENT = "pack"
 # Not a way of paying (not in the form's list): a card payment Stripe reported refunded
 # (services/card_payments.py) leaves the session unpaid with this mark, so the session
 # page can say why it is owed again; any later payment the trainer marks replaces it.
@@ -609,6 +624,13 @@ def payment_change(
     (a no-show's or a late cancel's fee is paid like a session)."""
     if not session.is_live and not session.charged:
         raise InvalidInput({"paid": f"A {session.status} session takes no payment."})
+    if session.payment_type == PACK_PAYMENT:
+        raise InvalidInput(
+            {
+                "paid": f"Paid with its pack “{session.bundle_title}”: change the pack's "
+                "payment on the bundle's page."
+            }
+        )
     if paid and payment_type not in PAYMENT_TYPES:
         raise InvalidInput({"payment_type": "Choose how it was paid."})
     updated = session.model_copy(

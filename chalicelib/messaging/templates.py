@@ -80,15 +80,22 @@ _WHEN = Variable("when", 60, "Wed 25 Nov 09:00–10:00 2026")
 _PLACE = Variable("place", 60, "Riverside Studio")
 
 
-def _link(kind: str) -> Variable:
-    """The client link: a session's (/s/), their portal (/c/) or an offer's (/o/)."""
-    return Variable(LINK, MAX_LINK_CHARS, f"https://book.example.com/{kind}/q3V9xYJ2mQ7bL0aR4tWc8")
+def _link(kind: str, token: str = "q3V9xYJ2mQ7bL0aR4tWc8") -> Variable:
+    """The client link: a session's (/s/), their portal (/c/), an offer's (/o/) or a card
+    payment's (/pay/)."""
+    return Variable(LINK, MAX_LINK_CHARS, f"https://book.example.com/{kind}/{token}")
 
 
 # Who, with whom, when and where: how every message about one session opens.
 _SESSION: Final = (_FIRST_NAME, _TRAINER, _WHEN, _PLACE)
 
 _NOTE = Variable("note", 200, "The studio is closed for repairs.", fallback="none")
+
+_AMOUNT = Variable("amount", 30, "£40.00")
+_BANK = Variable(
+    "bank", 240, "Payee: Sam Carter; Bank: Monzo; Account number: 12345678; Sort code: 04-00-04"
+)
+_REFERENCE = Variable("reference", 40, "PT-7KQ4XM")
 
 SPECS: Final[dict[str, TemplateSpec]] = {
     spec.kind: spec
@@ -120,16 +127,7 @@ SPECS: Final[dict[str, TemplateSpec]] = {
                 "Please pay by bank transfer to {{6}}, with the reference {{7}}.\n\n"
                 "Thank you!"
             ),
-            variables=(
-                *_SESSION,
-                Variable("amount", 30, "£40.00"),
-                Variable(
-                    "bank",
-                    240,
-                    "Payee: Sam Carter; Bank: Monzo; Account number: 12345678; Sort code: 04-00-04",
-                ),
-                Variable("reference", 40, "PT-7KQ4XM"),
-            ),
+            variables=(*_SESSION, _AMOUNT, _BANK, _REFERENCE),
         ),
         TemplateSpec(
             kind="confirmation",
@@ -227,6 +225,23 @@ SPECS: Final[dict[str, TemplateSpec]] = {
             ),
         ),
         TemplateSpec(
+            kind="pack_renewal",
+            name="pt_pack_renewal_v1",
+            description="The trainer's renewal message: the client's pack is nearly used up.",
+            body=(
+                "Hi {{1}}, you have {{2}} left of your pack “{{3}}” with {{4}}.\n\n"
+                "Want to keep going? Reply here to set up your next pack. "
+                "Your sessions: {{5}}\n\nSee you soon!"
+            ),
+            variables=(
+                _FIRST_NAME,
+                Variable("left", 20, "2 sessions"),
+                Variable("program", 80, "12-session coaching"),
+                _TRAINER,
+                _link("c"),
+            ),
+        ),
+        TemplateSpec(
             kind="move_notice",
             name="pt_move_notice_v1",
             description="The trainer moved the client's session (with their optional note).",
@@ -248,6 +263,43 @@ SPECS: Final[dict[str, TemplateSpec]] = {
         ),
     )
 }
+
+
+# A kind's second template, for a message that carries a link its own template has no
+# place for. An approved template's variables cannot change, so the card link is not
+# added to `pt_invoice_v1`: it is a template of its own, bound under its own key, sent
+# only for an invoice that has a pay link. A stage bound to v1 alone sends every invoice
+# on v1 as before (bank details only); an invoice without a card link (a trainer without
+# card payments) always goes on v1, so both stay bound. Same stored variables, the link
+# aside, so an invoice queued before v2 was bound is sent on it too.
+WITH_LINK: Final[dict[str, TemplateSpec]] = {
+    "invoice": TemplateSpec(
+        kind="invoice_card",
+        name="pt_invoice_v2",
+        description="The invoice for one session, with a link to pay it by card and the "
+        "trainer's bank details.",
+        body=(
+            "Hi {{1}}, here is the invoice for your session with {{2}} on {{3}} at {{4}}.\n\n"
+            "Amount due: {{5}}\n"
+            "Pay by card: {{6}}\n"
+            "Or by bank transfer to {{7}}, with the reference {{8}}.\n\n"
+            "Thank you!"
+        ),
+        variables=(
+            *_SESSION,
+            _AMOUNT,
+            _link("pay", "u7Gx2k.Pq4Rz9a.1.2026-W48~20261125T090000Z~Bk3mW8.hT5yQe2LrN0vXc"),
+            _BANK,
+            _REFERENCE,
+        ),
+    ),
+}
+
+
+def spec_for(kind: str) -> TemplateSpec | None:
+    """The template bound under `kind` in WHATSAPP_TEMPLATES: a kind's own, or a second
+    one of `WITH_LINK`."""
+    return SPECS.get(kind) or next((s for s in WITH_LINK.values() if s.kind == kind), None)
 
 
 # --- Making variables safe ------------------------------------------------------------------
@@ -313,6 +365,12 @@ def parameters(
 
 
 _LINK_SHAPE: Final = re.compile(r"^https?://[^\s{}]+$")
+
+
+def _fits(link: str | None) -> bool:
+    """A link a template can carry whole. The card link is an extra: one that does not
+    fit leaves the invoice on its template without it, rather than unsent."""
+    return bool(link) and len(link or "") <= MAX_LINK_CHARS and bool(_LINK_SHAPE.match(link or ""))
 
 
 def _checked_link(kind: str, link: str | None) -> str:
@@ -382,8 +440,13 @@ class TemplateSet:
             parameters=parameters,
             content_sid=binding.content_sid,
             name=binding.name,
-            language=binding.language or SPECS[kind].language,
+            language=binding.language or _language(kind),
         )
+
+
+def _language(kind: str) -> str:
+    spec = spec_for(kind)
+    return spec.language if spec else "en_GB"
 
 
 def parse(raw: str, provider: str) -> TemplateSet:
@@ -397,9 +460,10 @@ def parse(raw: str, provider: str) -> TemplateSet:
         raise NotConfigured(f"{TEMPLATES_ENV} must be a JSON object of kind -> template")
     bindings: dict[str, Binding] = {}
     for kind, entry in document.items():
-        if kind not in SPECS:
+        if spec_for(kind) is None:
+            expected = [*SPECS, *(spec.kind for spec in WITH_LINK.values())]
             raise NotConfigured(
-                f"{TEMPLATES_ENV}: unknown kind {kind!r} (expected one of {', '.join(SPECS)})"
+                f"{TEMPLATES_ENV}: unknown kind {kind!r} (expected one of {', '.join(expected)})"
             )
         try:
             binding = Binding.model_validate(entry)
@@ -448,13 +512,18 @@ def choose(
     """The template to send for a message of `kind`, or None for free-form text.
 
     Free-form inside the client's window, or on a stage without templates; otherwise the
-    kind's template, or a SendError in words when there is none to send."""
+    kind's template (its `WITH_LINK` one when the stage binds it and the message carries
+    a link it can hold: an invoice with its card link), or a SendError in words when
+    there is none to send."""
     if window_open or templates is None:
         return None
     spec = SPECS.get(kind)
     if spec is None:
         # A free-form kind (a reply) outside the window: WhatsApp would refuse it.
         raise SendError(f"Not sent: {WINDOW_CLOSED}.", retryable=False, code="window")
+    second = WITH_LINK.get(kind)
+    if second is not None and second.kind in templates.bindings and variables and _fits(link):
+        return templates.send(second.kind, parameters(second, variables, link))
     if kind not in templates.bindings:
         raise SendError(
             f"No WhatsApp template is set up for {kind.replace('_', ' ')} messages "

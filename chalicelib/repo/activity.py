@@ -24,6 +24,7 @@ class ActivityEntry:
     client_name: str
     text: str  # what happened, in words, without the client's name ("booked Wed 25 Nov …")
     session_ref: str  # the session's URL id, for the link to its page
+    link: str = ""  # or a dashboard path (a pack's "2 left" links to its bundle)
 
 
 def activity_to_item(trainer_id: str, entry: ActivityEntry) -> dict[str, Any]:
@@ -36,6 +37,7 @@ def activity_to_item(trainer_id: str, entry: ActivityEntry) -> dict[str, Any]:
         "client_name": entry.client_name,
         "text": entry.text,
         "session_ref": entry.session_ref,
+        "link": entry.link or None,
     }
 
 
@@ -47,6 +49,7 @@ def activity_from_item(item: dict[str, Any]) -> ActivityEntry:
         client_name=item["client_name"],
         text=item["text"],
         session_ref=item["session_ref"],
+        link=item.get("link") or "",
     )
 
 

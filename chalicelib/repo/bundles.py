@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from chalicelib.domain import figures
@@ -35,6 +35,7 @@ from chalicelib.repo.dynamo import (
 from chalicelib.repo.parts import (
     CLIENT_ACTIVE,
     LOCATION_ACTIVE,
+    TRAVEL_NEIGHBOUR,
     ClientLink,
     balance_change,
     bundle_entry,
@@ -49,8 +50,11 @@ from chalicelib.repo.parts import (
     log_line,
     new_message,
     new_session,
+    pack_recheck,
+    pack_totals_change,
     slot_with_guards,
     take_open_slot,
+    travel_neighbours_open,
 )
 from chalicelib.repo.program_items import (
     MAX_TRANSACTION,
@@ -77,6 +81,18 @@ class TemplateGone(Conflict):
 
 class AlreadyCreated(Conflict):
     """The wizard's bundle exists already (a second Validate, another tab)."""
+
+
+class ClientChanged(Conflict):
+    """The bundle's client was archived (or, for Apply template, their skips changed)."""
+
+
+class NeighbourTaken(Conflict):
+    """A session at another place was booked too close to it meanwhile (travel time)."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(f"{label} is now too close to another session (travel time).")
+        self.label = label
 
 
 class SlotTaken(Conflict):
@@ -165,9 +181,12 @@ class BundleWrites:
         plans: Sequence[PlannedSession],
         now: datetime,
         draft: Draft | None = None,
+        sold_on: date | None = None,
     ) -> Bundle:
         """Write the bundle and its sessions (see the module docstring). The wizard's
-        draft is deleted with the bundle's commit, so a second Validate finds no draft."""
+        draft is deleted with the bundle's commit, so a second Validate finds no draft.
+        `sold_on` (the trainer's local day): the pack counts as sold then, in the write
+        that activates it (domain/figures.PACKS_SOLD and the running pack totals)."""
         checks = [
             location_is_active(trainer_id, bundle.location_id),
             client_is_active(trainer_id, bundle.client_id),
@@ -199,8 +218,9 @@ class BundleWrites:
         # Each session's parts carry its index: a refusal says which date was taken.
         groups = [tagged(_write_ops(trainer_id, plan, now), i) for i, plan in enumerate(plans)]
         chunks: list[list[int]] = [[]]
-        # 2: the bundle's own write and the client's balance
-        room = MAX_TRANSACTION - len(checks) - len(final) - 2
+        # 2: the bundle's own write and the client's balance; 3 more for the sale's week,
+        # month and running pack totals (in the last chunk)
+        room = MAX_TRANSACTION - len(checks) - len(final) - 2 - 3
         used = 0
         periods: set[str] = set()  # the figure items this chunk updates, one part each
         for index, group in enumerate(groups):
@@ -241,6 +261,7 @@ class BundleWrites:
             body = [op for index in chunk for op in groups[index]]
             # One part for the client's kept unpaid total: one item, once per transaction.
             made = [plans[index].session for index in chunk]
+            sold = [(sold_on, bundle.price_minor)] if last and sold_on is not None else []
             owed = [
                 *balance_change(trainer_id, bundle.client_id, [], made),
                 *figures_change(
@@ -248,7 +269,9 @@ class BundleWrites:
                     [],
                     made,
                     slots_added=[plans[i].slot for i in chunk if not plans[i].existing],
+                    packs_sold=sold,
                 ),
+                *(pack_totals_change(trainer_id, places=bundle.sessions_planned) if sold else []),
             ]
             operations = [*head, *checks, *body, *tail, *owed]
             try:
@@ -299,12 +322,22 @@ class BundleWrites:
                 )
 
     def add_session(
-        self, trainer_id: str, bundle: Bundle, plan: PlannedSession, now: datetime
+        self,
+        trainer_id: str,
+        bundle: Bundle,
+        plan: PlannedSession,
+        now: datetime,
+        *,
+        neighbours: Sequence[Slot] = (),
+        skips_rev: int | None = None,
     ) -> None:
         """One more session for an active bundle: only while it is still active and has
-        the entries it had when read (two adds at once cannot take the same place)."""
+        the entries it had when read (two adds at once cannot take the same place).
+        Apply template books a tied pack's week through here too: `neighbours` (travel
+        time) and `skips_rev` (the client's skips as read) as for `book_slot`."""
         session = plan.session
         entry = bundle_entry(session)
+        recheck, recheck_names, recheck_values = pack_recheck(bundle.id)
         grown = bundle.model_copy(
             update={
                 "entries": (
@@ -318,19 +351,27 @@ class BundleWrites:
                 keys.bundle(trainer_id, bundle.id),
                 Condition(
                     "SET #entries = list_append(#entries, :entry), #version = #version + :one, "
-                    "#hub = :hub",
-                    {"#entries": "entries", "#version": "version", "#hub": keys.TRAINER_SK},
-                    {":entry": [entry], ":one": 1, ":hub": hub_sk(grown, now)},
+                    f"#hub = :hub, {recheck}",
+                    {
+                        "#entries": "entries",
+                        "#version": "version",
+                        "#hub": keys.TRAINER_SK,
+                        **recheck_names,
+                    },
+                    {":entry": [entry], ":one": 1, ":hub": hub_sk(grown, now), **recheck_values},
                 ),
+                # Its version too: a pack paid since the read makes the session born
+                # unpaid stale (it would be an unpaid session in a paid pack).
                 Condition(
-                    "#status = :active AND size(#entries) = :count",
-                    {"#status": "status", "#entries": "entries"},
-                    {":active": "active", ":count": len(bundle.entries)},
+                    "#status = :active AND size(#entries) = :count AND #version = :seen",
+                    {"#status": "status", "#entries": "entries", "#version": "version"},
+                    {":active": "active", ":count": len(bundle.entries), ":seen": bundle.version},
                 ),
                 part=BUNDLE_AS_READ,
             ),
-            location_is_active(trainer_id, bundle.location_id),
-            client_is_active(trainer_id, bundle.client_id),
+            location_is_active(trainer_id, plan.slot.location_id),
+            client_is_active(trainer_id, bundle.client_id, skips_rev=skips_rev),
+            *travel_neighbours_open(trainer_id, neighbours),
             *_write_ops(trainer_id, plan, now),
             *balance_change(trainer_id, bundle.client_id, [], [plan.session]),
             *figures_change(
@@ -345,20 +386,33 @@ class BundleWrites:
             if exc.refused(LOCATION_ACTIVE):
                 raise Conflict("That location was archived or deleted meanwhile.") from exc
             if exc.refused(CLIENT_ACTIVE):
-                raise Conflict("That client was archived meanwhile.") from exc
+                raise ClientChanged("That client was archived meanwhile.") from exc
+            if exc.refused(TRAVEL_NEIGHBOUR):
+                raise NeighbourTaken(plan.slot.label) from exc
             raise SlotTaken(plan.slot.label) from exc
 
     def set_status(self, trainer_id: str, bundle: Bundle, status: str, now: datetime) -> Bundle:
         """The bundle's status if unchanged since read; it moves in the hub with it (a
         completed bundle sorts by when it was completed)."""
         changed = bundle.model_copy(update={"status": status})
+        recheck, recheck_names, recheck_values = pack_recheck(bundle.id)
         try:
             self.db.update(
                 keys.bundle(trainer_id, bundle.id),
                 Condition(
-                    "SET #status = :status, #version = :next, #hub = :hub",
-                    {"#status": "status", "#version": "version", "#hub": keys.TRAINER_SK},
-                    {":status": status, ":next": bundle.version + 1, ":hub": hub_sk(changed, now)},
+                    f"SET #status = :status, #version = :next, #hub = :hub, {recheck}",
+                    {
+                        "#status": "status",
+                        "#version": "version",
+                        "#hub": keys.TRAINER_SK,
+                        **recheck_names,
+                    },
+                    {
+                        ":status": status,
+                        ":next": bundle.version + 1,
+                        ":hub": hub_sk(changed, now),
+                        **recheck_values,
+                    },
                 ),
                 at_version(bundle.version),
             )

@@ -32,12 +32,16 @@ from chalicelib.repo.dynamo import (
     Condition,
     ConditionFailed,
     Db,
-    Item,
     new_item,
     tx_put,
     tx_update,
 )
-from chalicelib.repo.mapping import client_from_item, session_from_item, trainer_from_item
+from chalicelib.repo.mapping import (
+    card_settings_from_profile,
+    client_from_item,
+    session_from_item,
+    trainer_from_item,
+)
 
 EVENT_SEEN: Final = "card event not seen yet"
 NEW_PAYMENT: Final = "new card payment"
@@ -69,17 +73,10 @@ class CardPayment:
     sessions: tuple[PaidSession, ...]
     refunded_minor: int = 0
     refunded_sessions: tuple[str, ...] = ()
+    pack_id: str = ""  # a pack's payment (docs/packs.md): no sessions listed
 
 
-def _card_settings(profile: Item) -> CardSettings:
-    saved = profile.get("card_payments") or {}
-    return CardSettings(
-        enabled=bool(saved.get("enabled", False)),
-        key_ref=str(saved.get("key_ref", "")),
-        webhook_secret_ref=str(saved.get("webhook_secret_ref", "")),
-        mode=saved.get("mode"),
-        version=int(saved.get("version", 0)),
-    )
+_card_settings = card_settings_from_profile  # the one reading of the profile's connection
 
 
 class CardPaymentStore:
@@ -169,6 +166,7 @@ class CardPaymentStore:
             ),
             refunded_minor=int(item.get("refunded_minor", 0)),
             refunded_sessions=tuple(item.get("refunded_sessions") or ()),
+            pack_id=str(item.get("pack_id") or ""),
         )
 
     def record_refund_total(self, trainer_id: str, payment_intent: str, total: int) -> bool:
@@ -224,6 +222,7 @@ def new_payment(
         "sessions": [{"ref": s.ref, "id": s.id, "price_minor": s.price_minor} for s in sessions],
         "refunded_minor": 0,
         "refunded_sessions": [],
+        "pack_id": event.pack_id or None,
         "at": utc_iso(now),
     }
     return tx_put(item, new_item(), part=NEW_PAYMENT)

@@ -22,12 +22,16 @@ class FiguresStore:
         """The counters of the periods from `first` to `last` (both W#… or both M#…), as
         kept: one Query, at most one item per period (60 for five years of months)."""
         items = self.db.query(keys.figures_pk(trainer_id), sk_range=(first, last))
+        names = (*figures.FIELDS, *figures.PACK_FIELDS)
         return {
-            item[keys.SK]: {
-                name: int(item[name]) for name in figures.FIELDS if int(item.get(name) or 0)
-            }
+            item[keys.SK]: {name: int(item[name]) for name in names if int(item.get(name) or 0)}
             for item in items
         }
+
+    def pack_totals(self, trainer_id: str) -> tuple[int, int]:
+        """(places sold, places used) over every pack the trainer sold: one GetItem."""
+        item = self.db.get(keys.figures(trainer_id, figures.PACKS_PERIOD)) or {}
+        return int(item.get(figures.PACK_PLACES) or 0), int(item.get(figures.PACK_USED) or 0)
 
     def sessions_between(self, trainer_id: str, since: datetime, until: datetime) -> list[Session]:
         """Every session starting in [since, until), in any status, soonest first: the

@@ -519,3 +519,12 @@ def payment_reference(trainer_id: str, reference: str) -> dict[str, str]:
 
 def statement_line(trainer_id: str, fingerprint: str) -> dict[str, str]:
     return key(f"{trainer_pk(trainer_id)}#BANKLINE#{fingerprint}", "BANKLINE")
+
+
+# Packs (repo/packs.py) ------------------------------------------------------------------
+def trainer_of_programs_pk(pk: str) -> str | None:
+    """The trainer whose programs partition this is (the pack-notice job reads bundles
+    from the DueWork index, which gives their keys, not their trainer)."""
+    if pk.startswith("T#") and pk.endswith("#PROG"):
+        return pk[2 : -len("#PROG")] or None
+    return None

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from chalicelib.domain.card_payments import CardSettings
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.models import Location, LocationName, Trainer
@@ -143,6 +144,19 @@ def trainer_from_item(item: Item) -> Trainer:
             else None
         ),
         time_off=time_off_from_mirror(item.get("time_off")),
+        takes_card_payments=card_settings_from_profile(item).takes_payments,
+    )
+
+
+def card_settings_from_profile(profile: Item) -> CardSettings:
+    """The Stripe connection kept on the trainer's profile (docs/card-payments.md)."""
+    saved = profile.get("card_payments") or {}
+    return CardSettings(
+        enabled=bool(saved.get("enabled", False)),
+        key_ref=str(saved.get("key_ref", "")),
+        webhook_secret_ref=str(saved.get("webhook_secret_ref", "")),
+        mode=saved.get("mode"),
+        version=int(saved.get("version", 0)),
     )
 
 
@@ -175,6 +189,7 @@ def client_to_item(trainer_id: str, client: Client) -> Item:
         "price_minor": client.price_minor,
         "location_ids": list(client.location_ids),
         "recurring": list(client.recurring),
+        "pack_ties": dict(client.pack_ties) or None,  # absent when none
         "shared_notes": client.shared_notes or None,
         "private_notes": client.private_notes or None,
         "archived": client.archived,
@@ -216,6 +231,7 @@ def client_from_item(item: Item) -> Client:
         price_minor=item.get("price_minor"),
         location_ids=tuple(item.get("location_ids") or ()),
         recurring=tuple(item.get("recurring") or ()),
+        pack_ties=tuple(sorted((item.get("pack_ties") or {}).items())),
         shared_notes=item.get("shared_notes") or "",
         private_notes=item.get("private_notes") or "",
         archived=bool(item.get("archived", False)),

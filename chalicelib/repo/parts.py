@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Final
 
 from chalicelib.domain import figures
@@ -20,6 +20,7 @@ from chalicelib.domain.conversations import preview
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.messages import LINK_PLACEHOLDER, TRAINER_NOTIFICATION, Message
 from chalicelib.domain.models import Trainer
+from chalicelib.domain.programs import BundleEntry
 from chalicelib.domain.schedule import Offer, Session, Slot, guard_instants, unpaid_amount
 from chalicelib.domain.settings import TrainerSettings
 from chalicelib.domain.timeutil import utc_iso
@@ -39,6 +40,7 @@ from chalicelib.repo.dynamo import (
 )
 from chalicelib.repo.mapping import epoch, session_to_item, slot_key, slot_to_item
 from chalicelib.repo.outbox import message_to_item
+from chalicelib.repo.program_items import PACK_DUE_KIND, entry_to_item
 
 # What a refusal reports. The names are the vocabulary of every transaction in the app.
 TAKE_OPEN_SLOT: Final = "take open slot"
@@ -317,26 +319,60 @@ def offer_link(trainer_id: str, slot: Slot, offer: Offer, link: ClientLink) -> d
 
 def bundle_entry(session: Session) -> dict[str, Any]:
     """A bundle's summary of one of its sessions (see domain.programs.BundleEntry)."""
-    return {"ref": session.ref, "end_utc": utc_iso(session.end_utc), "status": session.status}
+    return entry_to_item(
+        BundleEntry(
+            ref=session.ref,
+            end_utc=session.end_utc,
+            status=session.status,
+            charged=session.charged,
+        )
+    )
+
+
+def pack_recheck(bundle_id: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """SET clause, names and values asking the pack-notice job to look at a bundle again
+    (a change to its sessions may bring "2 left" sooner or later, services/packs.py):
+    DueSK `0#…` sorts before every instant, so the next run reads it and files it under
+    the moment it is next due, or drops it."""
+    return (
+        "#due_pk = :pack_due_pk, #due_sk = :pack_due_sk",
+        {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK},
+        {
+            ":pack_due_pk": keys.due_work(PACK_DUE_KIND),
+            ":pack_due_sk": keys.due_sk("0", bundle_id),
+        },
+    )
 
 
 def bundle_entry_update(
     trainer_id: str, session: Session, updated: Session
 ) -> dict[str, Any] | None:
-    """Keeps a bundle's summary of the session in step with it: its status (cancel, void)
-    or, when it moved, the session that replaced it. None for a session outside any
-    bundle, or a change the summary does not show."""
+    """Keeps a bundle's summary of the session in step with it: its status (cancel, void,
+    no-show) and whether a fee uses its place or, when it moved, the session that replaced
+    it. None for a session outside any bundle, or a change the summary does not show."""
     if session.bundle_id is None or session.bundle_index is None:
         return None
-    if updated.id == session.id and updated.status == session.status:
+    if (
+        updated.id == session.id
+        and updated.status == session.status
+        and updated.charged == session.charged
+    ):
         return None
     entry = f"#entries[{session.bundle_index}]"
-    names = {"#entries": "entries", "#ref": "ref"}
+    recheck, recheck_names, recheck_values = pack_recheck(session.bundle_id)
+    names = {"#entries": "entries", "#ref": "ref", **recheck_names}
+    values: dict[str, Any] = dict(recheck_values)
     if updated.id == session.id:
-        names["#status"] = "status"
-        action = Condition(f"SET {entry}.#status = :status", names, {":status": updated.status})
+        names |= {"#status": "status", "#charged": "charged"}
+        values |= {":status": updated.status, ":charged": updated.charged}
+        action = Condition(
+            f"SET {entry}.#status = :status, {entry}.#charged = :charged, {recheck}",
+            names,
+            values,
+        )
     else:
-        action = Condition(f"SET {entry} = :entry", names, {":entry": bundle_entry(updated)})
+        values[":entry"] = bundle_entry(updated)
+        action = Condition(f"SET {entry} = :entry, {recheck}", names, values)
     return tx_update(
         keys.bundle(trainer_id, session.bundle_id),
         action,
@@ -383,6 +419,7 @@ def figures_change(
     *,
     slots_added: Sequence[Slot] = (),
     slots_dropped: Sequence[Slot] = (),
+    packs_sold: Sequence[tuple[date, int]] = (),
 ) -> list[dict[str, Any]]:
     """The trainer's week and month counters follow a write that turns the sessions
     `before` into `after` and adds or drops slots (domain/figures.py): one ADD per period
@@ -409,9 +446,49 @@ def figures_change(
             part=Part(FIGURES, period),
         )
         for period, counts in figures.change(
-            before, after, slots_added=slots_added, slots_dropped=slots_dropped
+            before,
+            after,
+            slots_added=slots_added,
+            slots_dropped=slots_dropped,
+            packs_sold=packs_sold,
         ).items()
     ]
+
+
+def pack_totals_change(trainer_id: str, places: int = 0, used: int = 0) -> list[dict[str, Any]]:
+    """The trainer's running pack totals (domain/figures.PACKS_PERIOD) moved with the write
+    that sells places or uses them; one item, so once per transaction."""
+    counts = {
+        name: value
+        for name, value in ((figures.PACK_PLACES, places), (figures.PACK_USED, used))
+        if value
+    }
+    if not counts:
+        return []
+    return [
+        tx_update(
+            keys.figures(trainer_id, figures.PACKS_PERIOD),
+            Condition(
+                "ADD "
+                + ", ".join(f"#p{i} :p{i}" for i in range(len(counts)))
+                + " SET #type = :figures, #period = :period",
+                {
+                    **{f"#p{i}": name for i, name in enumerate(counts)},
+                    "#type": "type",
+                    "#period": "period",
+                },
+                {
+                    **{f":p{i}": value for i, value in enumerate(counts.values())},
+                    ":figures": "figures",
+                    ":period": figures.PACKS_PERIOD,
+                },
+            ),
+            part=PACK_TOTALS,
+        )
+    ]
+
+
+PACK_TOTALS: Final = "pack totals"
 
 
 def session_change_parts(

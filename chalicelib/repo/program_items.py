@@ -23,6 +23,7 @@ from chalicelib.repo.dynamo import (
 )
 
 MAX_TRANSACTION: Final = 100
+PACK_DUE_KIND: Final = "pack"  # DueWork partition of the pack-notice job
 MAX_BATCH_GET: Final = 100
 DRAFT_DAYS: Final = 14
 HUB_PAGE: Final = 20
@@ -87,6 +88,9 @@ def bundle_to_item(trainer_id: str, bundle: Bundle, at: datetime | None = None) 
         keys.CLIENT_SK: keys.timeline_point(created) + "#" + bundle.id,
         keys.TRAINER_PK: keys.trainer_bundles(trainer_id),
         keys.TRAINER_SK: hub_sk(bundle, at or bundle.created_at),
+        # The pack-notice job looks at every new bundle once (services/packs.py).
+        keys.DUE_PK: keys.due_work(PACK_DUE_KIND),
+        keys.DUE_SK: keys.due_sk("0", bundle.id),
         "type": "bundle",
         "id": bundle.id,
         "client_id": bundle.client_id,
@@ -100,17 +104,41 @@ def bundle_to_item(trainer_id: str, bundle: Bundle, at: datetime | None = None) 
         "documents": [d.model_dump() for d in bundle.documents],
         "template_id": bundle.template_id,
         "status": bundle.status,
-        "entries": [
-            {"ref": e.ref, "end_utc": utc_iso(e.end_utc), "status": e.status}
-            for e in bundle.entries
-        ],
+        "entries": [entry_to_item(e) for e in bundle.entries],
         "confirmations_round": bundle.confirmations_round,
         "confirmations_sent_at": (
             utc_iso(bundle.confirmations_sent_at) if bundle.confirmations_sent_at else None
         ),
+        "pack_paid_at": _iso(bundle.pack_paid_at),
+        "pack_payment_type": bundle.pack_payment_type,
+        "tied_slot_id": bundle.tied_slot_id,
+        "low_noticed_at": _iso(bundle.low_noticed_at),
+        "renewal_sent_at": _iso(bundle.renewal_sent_at),
+        "used_counted": bundle.used_counted or None,
         "created_at": created,
         "version": bundle.version,
     }
+
+
+def _iso(at: datetime | None) -> str | None:
+    return utc_iso(at) if at else None
+
+
+def _at(item: Item, name: str) -> datetime | None:
+    value = item.get(name)
+    return parse_utc_iso(value) if value else None
+
+
+def entry_to_item(entry: BundleEntry) -> dict[str, object]:
+    """One entry of a bundle's summary (`charged` only when set: older items lack it)."""
+    item: dict[str, object] = {
+        "ref": entry.ref,
+        "end_utc": utc_iso(entry.end_utc),
+        "status": entry.status,
+    }
+    if entry.charged:
+        item["charged"] = True
+    return item
 
 
 def bundle_from_item(item: Item) -> Bundle:
@@ -129,11 +157,22 @@ def bundle_from_item(item: Item) -> Bundle:
         template_id=item.get("template_id"),
         status=item["status"],
         entries=tuple(
-            BundleEntry(ref=e["ref"], end_utc=parse_utc_iso(e["end_utc"]), status=e["status"])
+            BundleEntry(
+                ref=e["ref"],
+                end_utc=parse_utc_iso(e["end_utc"]),
+                status=e["status"],
+                charged=bool(e.get("charged")),
+            )
             for e in item.get("entries") or ()
         ),
         confirmations_round=item.get("confirmations_round", 0),
         confirmations_sent_at=parse_utc_iso(sent) if sent else None,
+        pack_paid_at=_at(item, "pack_paid_at"),
+        pack_payment_type=item.get("pack_payment_type"),
+        tied_slot_id=item.get("tied_slot_id"),
+        low_noticed_at=_at(item, "low_noticed_at"),
+        renewal_sent_at=_at(item, "renewal_sent_at"),
+        used_counted=int(item.get("used_counted") or 0),
         created_at=parse_utc_iso(item["created_at"]),
         version=item["version"],
     )

@@ -15,6 +15,7 @@ was written is removed again before the error is shown.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from chalicelib.domain.clients import Client
@@ -172,6 +173,15 @@ class ProgramRepository(BundleWrites, ProgramDates):
         if item is None:
             raise NotFound(bundle_id)
         return bundle_from_item(item)
+
+    def get_bundles(self, trainer_id: str, bundle_ids: Iterable[str]) -> list[Bundle]:
+        """These bundles (those that exist), one BatchGetItem per 100: the packs tied to
+        the recurring slots Apply template books."""
+        wanted = [keys.bundle(trainer_id, b) for b in dict.fromkeys(bundle_ids)]
+        found: list[Item] = []
+        for start in range(0, len(wanted), 100):
+            found.extend(self.db.batch_get(wanted[start : start + 100]))
+        return [bundle_from_item(i) for i in found]
 
     def bundle_sessions(self, trainer_id: str, bundle: Bundle) -> list[Session]:
         """The bundle's sessions in its order: BatchGetItem, one call up to 100."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Final
 
+from chalicelib.domain import packs as packs_rules
 from chalicelib.domain.card_payments import (
     EVENTS_TO_SELECT,
     MAX_SESSIONS,
@@ -38,6 +39,7 @@ from chalicelib.domain.card_payments import (
     OverRefund,
     PayToken,
     SaveCardSettings,
+    pack_target,
     paid_by_card,
     parse_card_settings,
     parse_event,
@@ -51,7 +53,14 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import DomainError, InvalidInput, NotFound, VersionConflict
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.money import format_money
-from chalicelib.domain.schedule import Session, SessionRef, outstanding, parse_session_ref
+from chalicelib.domain.programs import Bundle
+from chalicelib.domain.schedule import (
+    Session,
+    SessionRef,
+    outstanding,
+    parse_session_ref,
+    unpaid_amount,
+)
 from chalicelib.domain.tokens import new_id
 from chalicelib.messaging import whatsapp
 from chalicelib.repo.card_payments import (
@@ -65,7 +74,9 @@ from chalicelib.repo.card_payments import (
     refund_once,
 )
 from chalicelib.repo.dynamo import TransactionFailed
+from chalicelib.repo.programs import ProgramRepository
 from chalicelib.repo.repository import Repository
+from chalicelib.services import packs
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import PAY_PATH as PAY_LINK_PATH
 from chalicelib.services.links import Links
@@ -181,6 +192,19 @@ def card_payment_link(
     return f"{base_url}{PAY_PATH}{token}"
 
 
+def pack_card_link(
+    links: Links, base_url: str, trainer: Trainer, bundle: Bundle, client: Client | None
+) -> str:
+    """The pack's pay-by-card link for the trainer to send, for a pack still to pay when
+    card payments are on (known from the session's read of the profile: no read here)."""
+    if client is None or client.archived or bundle.pack_paid or not base_url:
+        return ""
+    if bundle.status == "creating" or not bundle.price_minor or not trainer.takes_card_payments:
+        return ""
+    token = links.pay(trainer.id, client.id, client.portal_generation, pack_target(bundle.id))
+    return f"{base_url}{PAY_PATH}{token}"
+
+
 @dataclass(frozen=True)
 class PayLine:
     label: str  # "Wed 25 Nov 18:00–19:00"
@@ -208,6 +232,7 @@ class _Payable:
     amount_minor: int
     problem: str
     refunded: bool = False
+    bundle: Bundle | None = None  # a pack's link: the bundle paid as a whole
 
 
 def pay_page(deps: Deps, token: str) -> PayPage:
@@ -224,11 +249,34 @@ def _page(payable: _Payable, token: str) -> PayPage:
         token=token,
         trainer_name=payable.trainer.display_name,
         client_first_name=payable.client.first_name,
-        lines=tuple(PayLine(s.label, money(s.price_minor or 0)) for s in payable.sessions),
+        lines=(
+            (PayLine(_pack_label(payable.bundle), money(payable.amount_minor)),)
+            if payable.bundle is not None
+            else tuple(PayLine(_line_label(s), money(owed_amount(s))) for s in payable.sessions)
+        ),
         total=money(payable.amount_minor),
         problem=payable.problem,
         refunded=payable.refunded,
     )
+
+
+def owed_amount(session: Session) -> int:
+    """What paying this session by card settles: a no-show's or late cancel's fee, else
+    its price (what it owed even if it was paid meanwhile, so a payment records it)."""
+    if session.charged:
+        return session.charge_minor or 0
+    return session.price_minor or 0
+
+
+def _pack_label(bundle: Bundle) -> str:
+    return f"{bundle.title} (a pack of {bundle.sessions_planned} sessions)"
+
+
+def _line_label(session: Session) -> str:
+    if not session.charged:
+        return session.label
+    fee = "no-show fee" if session.status == "no_show" else "late-cancel fee"
+    return f"{session.label} ({fee})"
 
 
 def _payable(deps: Deps, text: str) -> _Payable:
@@ -237,50 +285,94 @@ def _payable(deps: Deps, text: str) -> _Payable:
     token = parse_pay_token(text)
     if token is None or not deps.links.is_pay(token):
         raise NotFound("pay link")
-    ref = None if token.is_balance else parse_session_ref(token.target)
-    if not token.is_balance and ref is None:
+    whole = token.is_balance or token.pack_id is not None
+    ref = None if whole else parse_session_ref(token.target)
+    if not whole and ref is None:
         raise NotFound("pay link")
     view = CardPaymentStore(deps.repo.db).pay_view(token.trainer_id, token.client_id, ref)
     client = view.client
     if client.archived or client.portal_generation != token.generation:
         raise LinkInactive("rotated")
-    if token.is_balance:
-        _upcoming, past = deps.repo.client_sessions(
+    bundle: Bundle | None = None
+    if token.pack_id is not None:
+        bundle, total, problem = _pack_payable(deps, token.trainer_id, client, token.pack_id)
+        sessions, refunded = (), False
+    elif token.is_balance:
+        # The sessions still to come are read for one thing: a late cancel's fee is owed
+        # at once, while its session's start is still ahead (`outstanding` keeps only
+        # those of them, and the past).
+        upcoming, past = deps.repo.client_sessions(
             token.trainer_id, client.id, deps.now, past_limit=MAX_SESSIONS
         )
-        total, owed = outstanding(past, deps.now)
-        problem = "" if owed else "There is nothing to pay just now. Thank you!"
-        sessions = tuple(owed)
+        _total, owed = outstanding([*past, *upcoming], deps.now)
+        # Stripe's metadata names each session: at most MAX_SESSIONS, the oldest first.
+        sessions = tuple(owed[:MAX_SESSIONS])
+        total = sum(unpaid_amount(s) for s in sessions)
+        problem = "" if sessions else "There is nothing to pay just now. Thank you!"
         refunded = False
     else:
         session = view.session
         if session is None or session.client_id != client.id:
             raise NotFound("pay link")
         problem = _session_problem(session)
-        sessions, total, refunded = (session,), session.price_minor or 0, session.refunded
+        sessions, total, refunded = (session,), unpaid_amount(session), session.refunded
     if not problem and not view.card.takes_payments:
         problem = (
             f"Card payments are not available just now: ask {view.trainer.display_name} how to pay."
         )
-    return _Payable(token, view.trainer, client, view.card, sessions, total, problem, refunded)
+    return _Payable(
+        token, view.trainer, client, view.card, sessions, total, problem, refunded, bundle
+    )
+
+
+def _pack_payable(
+    deps: Deps, trainer_id: str, client: Client, bundle_id: str
+) -> tuple[Bundle, int, str]:
+    """A pack's link: the bundle (one GetItem) and its sessions (one BatchGetItem), what
+    is owed for it (its price, less any session of it paid on its own), and why nothing
+    is, if so. NotFound for another client's bundle or one never fully created."""
+    programs = ProgramRepository(deps.repo.db)
+    bundle = programs.get_bundle(trainer_id, bundle_id)
+    if bundle.client_id != client.id or bundle.status == "creating":
+        raise NotFound("pay link")
+    if bundle.pack_paid:
+        return bundle, 0, "This pack is paid. Thank you!"
+    sessions = programs.bundle_sessions(trainer_id, bundle)
+    paid_apart = sum(s.price_minor or 0 for s in sessions if s.paid and s.is_live)
+    total = max(bundle.price_minor - paid_apart, 0)
+    return bundle, total, "" if total else "There is nothing to pay for this pack."
 
 
 def _session_problem(session: Session) -> str:
+    if session.charged:  # a no-show's or late cancel's fee: paid like a session
+        return "This fee is paid. Thank you!" if session.paid else ""
     if session.status in ("canceled", "voided", "moved"):
         return f"This session was {session.status}, so there is nothing to pay for it."
     if session.paid:
         return "This session is paid. Thank you!"
     if not session.price_minor:
         return "This session has no price, so there is nothing to pay by card."
+    if not unpaid_amount(session):  # a no-show the policy charged nothing for
+        return "Nothing is owed for this session."
     return ""
 
 
 class CheckoutRefused(DomainError):
-    """Nothing to pay here by card (the page says why): no Checkout Session is made."""
+    """Nothing to pay here by card (the page says why): no Checkout Session is made.
+    `page` is the pay page as just read, so the refusal is drawn without reading again."""
+
+    def __init__(self, message: str, page: PayPage) -> None:
+        super().__init__(message)
+        self.page = page
 
 
 class CheckoutUnavailable(DomainError):
-    """Stripe did not answer, or refused the trainer's key: the client is told in words."""
+    """Stripe did not answer, or refused the trainer's key: the client is told in words
+    on `page` (None only where no page was read, inside `stripe_checkout`)."""
+
+    def __init__(self, message: str, page: PayPage | None = None) -> None:
+        super().__init__(message)
+        self.page = page
 
 
 # Makes the Checkout Session and returns its URL: `stripe_checkout` unless a test says.
@@ -291,13 +383,13 @@ def start_checkout(deps: Deps, token: str, make: CheckoutMaker | None = None) ->
     """The Checkout Session's URL for this link's amount, made with the trainer's key."""
     payable = _payable(deps, token)
     if payable.problem:
-        raise CheckoutRefused(payable.problem)
+        raise CheckoutRefused(payable.problem, _page(payable, token))
     trainer = payable.trainer
     try:
         key = card_secrets().read(trainer.id, SECRET_KEY, payable.card.key_ref)
     except whatsapp.NotConfigured as exc:
         log.warning("card payments of %s: no secret key: %s", trainer.id, exc)
-        raise CheckoutUnavailable(_UNAVAILABLE) from exc
+        raise CheckoutUnavailable(_UNAVAILABLE, _page(payable, token)) from exc
     back = f"{deps.base_url}{PAY_PATH}{token}"
     refs = [s.ref for s in payable.sessions]
     params = checkout_params(payable, refs, back)
@@ -307,15 +399,16 @@ def start_checkout(deps: Deps, token: str, make: CheckoutMaker | None = None) ->
         "|".join(
             [trainer.id, payable.client.id, str(payable.amount_minor), trainer.settings.currency]
             + [f"{s.id}@{s.version}" for s in payable.sessions]
+            + ([f"pack:{payable.bundle.id}@{payable.bundle.version}"] if payable.bundle else [])
         ).encode()
     ).hexdigest()
     try:
         return (make or stripe_checkout)(key, params, idempotency)
-    except CheckoutUnavailable:
-        raise
+    except CheckoutUnavailable as exc:
+        raise CheckoutUnavailable(exc.user_message, _page(payable, token)) from exc
     except Exception as exc:  # the library's many errors: the client gets words, not a 500
         log.warning("Stripe checkout for %s failed: %s", trainer.id, type(exc).__name__)
-        raise CheckoutUnavailable(_UNAVAILABLE) from exc
+        raise CheckoutUnavailable(_UNAVAILABLE, _page(payable, token)) from exc
 
 
 _UNAVAILABLE = "Card payment is not available just now. Try again in a few minutes."
@@ -323,12 +416,14 @@ _UNAVAILABLE = "Card payment is not available just now. Try again in a few minut
 
 def checkout_params(payable: _Payable, refs: list[str], back: str) -> dict[str, Any]:
     trainer, client = payable.trainer, payable.client
-    metadata = session_metadata(trainer.id, client.id, refs)
-    what = (
-        f"Session {payable.sessions[0].label} with {trainer.display_name}"
-        if len(payable.sessions) == 1
-        else f"{len(payable.sessions)} sessions with {trainer.display_name}"
-    )
+    pack = payable.bundle
+    metadata = session_metadata(trainer.id, client.id, refs, pack.id if pack else "")
+    if pack is not None:
+        what = f"{_pack_label(pack)} with {trainer.display_name}"
+    elif len(payable.sessions) == 1:
+        what = f"Session {payable.sessions[0].label} with {trainer.display_name}"
+    else:
+        what = f"{len(payable.sessions)} sessions with {trainer.display_name}"
     return {
         "mode": "payment",
         "payment_method_types": ["card"],
@@ -425,6 +520,8 @@ def _apply_checkout(
 ) -> WebhookResult:
     if not event.paid:
         return WebhookResult(200, body="not paid yet")
+    if event.pack_id:
+        return _apply_pack_checkout(deps, store, trainer_id, event)
     refs = [parse_session_ref(r) for r in event.session_refs]
     if event.trainer_id != trainer_id or not refs or None in refs:
         log.warning("Stripe event %s for %s names no session of theirs", event.event_id, trainer_id)
@@ -435,7 +532,7 @@ def _apply_checkout(
         log.warning("Stripe event %s names a session that is not there", event.event_id)
         return WebhookResult(200, body="not ours")
     done = store.marked(trainer_id, event.event_id, [s.id for s in sessions])
-    paid = tuple(PaidSession(s.ref, s.id, s.price_minor or 0) for s in sessions)
+    paid = tuple(PaidSession(s.ref, s.id, owed_amount(s)) for s in sessions)
     marked = 0
     for index, session in enumerate(sessions):
         if session.id in done:
@@ -446,6 +543,57 @@ def _apply_checkout(
         record = (new_payment(trainer_id, event, paid, deps.now),) if index == 0 else ()
         marked += _mark_with_retry(deps, store, trainer_id, session, event, record)
     return WebhookResult(200, applied=marked > 0, body=f"marked {marked}")
+
+
+def _apply_pack_checkout(
+    deps: Deps, store: CardPaymentStore, trainer_id: str, event: CheckoutCompleted
+) -> WebhookResult:
+    """A pack's checkout: the pack paid by card, once per event (its `card_event` item,
+    keyed by the bundle, goes in the claim's transaction with the payment's record). A
+    pack paid meanwhile by hand is left as it is and the payment recorded, for the
+    trainer to refund or keep."""
+    programs = ProgramRepository(deps.repo.db)
+    try:
+        bundle = programs.get_bundle(trainer_id, event.pack_id)
+    except NotFound:
+        log.warning("Stripe event %s names a pack that is not there", event.event_id)
+        return WebhookResult(200, body="not ours")
+    if event.trainer_id != trainer_id or bundle.client_id != event.client_id:
+        log.warning("Stripe event %s for %s names no pack of theirs", event.event_id, trainer_id)
+        return WebhookResult(200, body="not ours")
+    if store.marked(trainer_id, event.event_id, [bundle.id]):
+        return WebhookResult(200, body="marked 0")
+    trainer = deps.repo.get_trainer(trainer_id)
+    if trainer is None:
+        return WebhookResult(200, body="not ours")
+    record = new_payment(trainer_id, event, (), deps.now)
+    for _attempt in range(3):
+        seen = event_seen(trainer_id, event.event_id, bundle.id, "paid", deps.now)
+        try:
+            packs.pay_pack_by_card(deps.repo, trainer, bundle, deps.now, also=[seen, record])
+        except packs_rules.PackAlreadyPaid:
+            log.warning(
+                "Stripe payment %s for pack %s left: the pack was already paid (refund it "
+                "in Stripe or keep it)",
+                event.payment_intent,
+                bundle.id,
+            )
+            left = event_seen(trainer_id, event.event_id, bundle.id, "already paid", deps.now)
+            try:
+                store.transact([left, record])
+            except TransactionFailed as exc:
+                if not exc.refused(EVENT_SEEN):
+                    raise
+            return WebhookResult(200, body="marked 0")
+        except TransactionFailed as exc:
+            if exc.refused(EVENT_SEEN):
+                return WebhookResult(200, body="marked 0")  # another delivery marked it
+            raise
+        except VersionConflict:
+            bundle = programs.get_bundle(trainer_id, bundle.id)
+            continue
+        return WebhookResult(200, applied=True, body="marked pack")
+    raise VersionConflict()
 
 
 def _mark_with_retry(
@@ -499,7 +647,7 @@ def mark_paid_by_card(
                 raise EventAlreadyApplied() from exc
             raise
         return 0
-    amount = format_money(session.price_minor or 0, event.currency or "GBP")
+    amount = format_money(owed_amount(session), event.currency or "GBP")
     try:
         repo.change_session(
             trainer_id,
@@ -542,12 +690,55 @@ def _apply_refund(
         # delivery shows in the trainer's Stripe dashboard.
         log.warning("Stripe refund %s of %s refused: %s", event.event_id, trainer_id, exc)
         return WebhookResult(409, body="refund larger than the payment")
+    if payment.pack_id:
+        return _refund_pack(deps, store, trainer_id, payment, event)
     refunded = 0
     for paid in payment.sessions:
         if paid.id in given_back and paid.id not in payment.refunded_sessions:
             refunded += _refund_with_retry(deps, store, trainer_id, payment, paid, event)
     store.record_refund_total(trainer_id, payment.payment_intent, event.refunded_minor)
     return WebhookResult(200, applied=refunded > 0, body=f"refunded {refunded}")
+
+
+def _refund_pack(
+    deps: Deps,
+    store: CardPaymentStore,
+    trainer_id: str,
+    payment: CardPayment,
+    event: ChargeRefunded,
+) -> WebhookResult:
+    """A pack's card payment refunded: in full, the pack's sessions are owed again (once:
+    the refund's part on the payment holds the bundle's id); in part, the refunded total
+    is recorded and the pack stays paid (a partial refund is the trainer's gesture, not
+    sessions given back)."""
+    if event.refunded_minor < payment.amount_minor or payment.pack_id in payment.refunded_sessions:
+        store.record_refund_total(trainer_id, payment.payment_intent, event.refunded_minor)
+        return WebhookResult(200, body="refunded 0")
+    programs = ProgramRepository(deps.repo.db)
+    trainer = deps.repo.get_trainer(trainer_id)
+    if trainer is None:
+        return WebhookResult(200, body="not ours")
+    given_back = 0
+    for _attempt in range(3):
+        bundle = programs.get_bundle(trainer_id, payment.pack_id)
+        once = refund_once(
+            trainer_id, payment.payment_intent, payment.pack_id, event.refunded_minor
+        )
+        try:
+            if bundle.pack_paid and bundle.pack_payment_type == "card":
+                packs.undo_pack_by_refund(deps.repo, trainer, bundle, deps.now, also=[once])
+                given_back = 1
+            else:  # the trainer changed its payment since: recorded on the payment only
+                store.transact([once])
+        except TransactionFailed as exc:
+            if exc.refused(REFUND_ONCE):
+                break  # another delivery gave it back
+            raise
+        except VersionConflict:
+            continue
+        break
+    store.record_refund_total(trainer_id, payment.payment_intent, event.refunded_minor)
+    return WebhookResult(200, applied=given_back > 0, body=f"refunded {given_back}")
 
 
 def _refund_with_retry(

@@ -7,11 +7,13 @@ never grow with the account's history (docs/access-patterns.md, "Dashboard home"
 2. this week's and next week's partitions (pattern 22, two Queries): today's sessions,
    open slots and the sessions that make a client busy for last-minute matching;
 3. TrainerTimeline from tomorrow, 5 items (pattern 65): the next sessions after today;
-4. TrainerTimeline over the last 8 weeks, one page (pattern 64): the unpaid total;
+4. TrainerTimeline over the last 8 weeks and the next 14 days, both partitions (pattern
+   64 and the gone one, two Queries): the unpaid total with its fees (a no-show stays in
+   the live partition; a late cancel, owed at once, is in the gone one);
 5. TrainerTimeline `MSG`, the newest 25 (pattern 66): failed messages among them;
 6. the Activity feed partition, the newest 20 (pattern 76): what clients did.
 
-With the session read that is 8 round trips. Before set-up (steps 1-3 of the checklist)
+With the session read that is 9 round trips. Before set-up (steps 1-3 of the checklist)
 only the first read is made: 2.
 """
 
@@ -24,6 +26,7 @@ from chalicelib.domain.checklist import Step
 from chalicelib.domain.messages import Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.offers import can_be_offered, matching_clients
+from chalicelib.domain.policy import LATE_CANCEL_HORIZON
 from chalicelib.domain.schedule import Session, Slot, outstanding, shift_week
 from chalicelib.domain.timeutil import local_today, week_key, zone
 from chalicelib.repo.activity import ActivityEntry
@@ -143,10 +146,14 @@ def _overview(
     upcoming, _ = repo.trainer_sessions(
         tid, tomorrow, upcoming=True, after=None, limit=NEXT_SESSIONS
     )
-    past, cut_short = repo.trainer_sessions_between(
-        tid, now - timedelta(weeks=UNPAID_WEEKS), now, UNPAID_READ_LIMIT
+    # A late cancel is marked at most the longest deadline before its start, and its fee
+    # is owed at once: the read reaches that far ahead.
+    unpaid_window = repo.trainer_feed_sessions(
+        tid, now - timedelta(weeks=UNPAID_WEEKS), now + LATE_CANCEL_HORIZON, UNPAID_READ_LIMIT
     )
-    total, owed = outstanding(past, now)
+    # Either partition's Query stopped at the limit only if as many sessions came back.
+    cut_short = len(unpaid_window) >= UNPAID_READ_LIMIT
+    total, owed = outstanding(unpaid_window, now)
     open_slots, matched = _matched_slots(account, weeks, places, now)
     recent, _ = repo.outbox.page(tid, None, None, limit=RECENT_MESSAGES)
     return Overview(

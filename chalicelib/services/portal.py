@@ -206,6 +206,8 @@ class BundleProgress:
     done: int
     planned: int
     ahead: int  # booked sessions not yet done
+    left: int = 0  # sessions not used yet: "7 of 12 left"
+    pack_paid: bool = False
 
     @classmethod
     def of(cls, bundle: Bundle, now: datetime) -> BundleProgress:
@@ -217,6 +219,8 @@ class BundleProgress:
             done=done,
             planned=bundle.sessions_planned,
             ahead=max(0, bundle.live_count() - done),
+            left=bundle.left(now),
+            pack_paid=bundle.pack_paid,
         )
 
 

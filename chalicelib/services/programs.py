@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from chalicelib.domain import packs
 from chalicelib.domain.clients import Client, email_bounced_text
 from chalicelib.domain.commands import Command, Versioned
 from chalicelib.domain.errors import (
@@ -56,6 +57,7 @@ from chalicelib.domain.programs import (
     transition,
 )
 from chalicelib.domain.schedule import Session, book
+from chalicelib.domain.timeutil import local_today
 from chalicelib.domain.tokens import new_id
 from chalicelib.messaging.email import client_sender
 from chalicelib.messaging.templates import variables_for
@@ -561,7 +563,14 @@ def create_bundle(deps: Deps, trainer: Trainer, command: CreateBundle) -> Bundle
         created_at=now,
     )
     try:
-        return programs.create_bundle(trainer.id, bundle, planned, now, draft)
+        return programs.create_bundle(
+            trainer.id,
+            bundle,
+            planned,
+            now,
+            draft,
+            sold_on=local_today(now, trainer.settings.time_zone),
+        )
     except TemplateGone:
         _detach_template(programs, trainer.id, draft)
         raise TemplateGone(_template_gone(draft)) from None
@@ -669,15 +678,27 @@ class BundlePage:
     scheduling_problem: str | None  # why no session can be added now
     confirmable: list[Session]  # what Send confirmations would cover
     shares: str  # how the price is shared across the planned sessions
+    left: int  # sessions the client has not used yet
+    payment_words: str  # "Paid as a pack on 1 Dec 2026 (cash)" / "Paid session by session"
+    owing: int  # sessions a pack payment would mark paid now
+    tie_choices: list[tuple[str, str]]  # the client's recurring slots (id, label)
+    tied_label: str  # the recurring slot the pack is tied to, "" if none
+    renewal_problem: str | None  # why the renewal message cannot go now
 
 
 def bundle_page(deps: Deps, trainer: Trainer, bundle_id: str) -> BundlePage:
-    """The bundle (GetItem), then its sessions and client (one BatchGetItem)."""
+    """The bundle (GetItem), then its sessions and client (one BatchGetItem); the weekly
+    template (one GetItem) only when the client has recurring slots to tie it to."""
     now = deps.now
     programs = store(deps.repo)
     bundle = programs.get_bundle(trainer.id, bundle_id)
     sessions, client = programs.bundle_sessions_and_client(trainer.id, bundle)
     settings = trainer.settings
+    choices = (
+        packs.tie_choices(deps.repo.get_setup(trainer.id).template, client)
+        if client is not None and (client.recurring or bundle.tied_slot_id)
+        else []
+    )
     return BundlePage(
         bundle=bundle,
         sessions=sessions,
@@ -689,6 +710,12 @@ def bundle_page(deps: Deps, trainer: Trainer, bundle_id: str) -> BundlePage:
         shares=price_summary(
             bundle.price_minor, bundle.sessions_planned, settings.currency, settings.locale
         ),
+        left=bundle.left(now),
+        payment_words=packs.payment_words(bundle),
+        owing=sum(1 for s in sessions if packs.owing(s)),
+        tie_choices=choices,
+        tied_label=dict(choices).get(bundle.tied_slot_id or "", "") if bundle.tied_slot_id else "",
+        renewal_problem=packs.renewal_problem(bundle, now),
     )
 
 
@@ -732,6 +759,7 @@ def add_session(deps: Deps, trainer: Trainer, command: AddBundleSession) -> Sess
     assert check.slot is not None
     index = len(bundle.entries)
     session = _bundle_session(check, client, bundle.id, index, offer, bundle.share(index), now)
+    session = session.model_copy(update=packs.born_paid(bundle))
     plan_ = PlannedSession(
         check.slot, check.existing, session, link_for(links, trainer.id, client, session)
     )

@@ -25,13 +25,13 @@ from chalicelib.domain.reports import (
     utilisation_bars,
     week_rows,
 )
-from chalicelib.domain.schedule import PAYMENT_TYPES, Session
+from chalicelib.domain.schedule import PACK_PAYMENT, PAYMENT_TYPES, Session
 from chalicelib.domain.settings import format_money
 from chalicelib.domain.timeutil import local_today, to_utc
 from chalicelib.services.deps import Deps
 
 SERIES = (*PAID_TYPES, "unpaid")
-SERIES_LABELS = {**PAYMENT_TYPES, "unpaid": "Unpaid"}
+SERIES_LABELS = {**PAYMENT_TYPES, PACK_PAYMENT: "Pack", "unpaid": "Unpaid"}
 
 
 class ReportQuery(Command):
@@ -52,6 +52,12 @@ class ReportsPage:
     currency: str
     locale: str
     series: tuple[str, ...]  # the revenue chart's series with something in them
+    pack_places: int = 0  # every place sold in a pack, ever
+    pack_used: int = 0  # of those, used (taken place, charged, or the pack completed)
+
+    @property
+    def pack_left(self) -> int:
+        return max(self.pack_places - self.pack_used, 0)
 
     def money(self, minor: int) -> str:
         return format_money(minor, self.currency, self.locale)
@@ -78,11 +84,14 @@ def _total(rows: list[PeriodRow]) -> PeriodRow:
         voided=sum(r.voided for r in rows),
         no_shows=sum(r.no_shows for r in rows),
         late_cancels=sum(r.late_cancels for r in rows),
+        packs_sold=sum(r.packs_sold for r in rows),
+        packs_value=sum(r.packs_value for r in rows),
     )
 
 
 def reports_page(deps: Deps, trainer: Trainer, query: ReportQuery) -> ReportsPage:
-    """Two Queries of the counters, whatever the account's age."""
+    """Two Queries of the counters and one GetItem of the pack totals, whatever the
+    account's age."""
     today = local_today(deps.now, trainer.settings.time_zone)
     chosen = parse_range(query.from_month, query.to_month, today)
     store = deps.repo.figures
@@ -95,6 +104,7 @@ def reports_page(deps: Deps, trainer: Trainer, query: ReportQuery) -> ReportsPag
     weeks = store.periods(
         trainer.id, figures.WEEK_PERIOD + shown[0], figures.WEEK_PERIOD + shown[-1]
     )
+    places, used_places = store.pack_totals(trainer.id)
     month_list = month_rows(chosen, months)
     week_list = week_rows(shown, weeks)
     used = tuple(
@@ -112,6 +122,8 @@ def reports_page(deps: Deps, trainer: Trainer, query: ReportQuery) -> ReportsPag
         currency=trainer.settings.currency,
         locale=trainer.settings.locale,
         series=used,
+        pack_places=places,
+        pack_used=used_places,
     )
 
 

@@ -10,12 +10,13 @@ Each page is one call returning a frozen view model (`week_page`, `new_slot_page
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from chalicelib.domain import packs
 from chalicelib.domain.clients import Client
 from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import (
@@ -37,6 +38,7 @@ from chalicelib.domain.grid import (
 from chalicelib.domain.messages import Message
 from chalicelib.domain.models import LocationName, Trainer
 from chalicelib.domain.offers import can_be_offered, live_offer
+from chalicelib.domain.programs import Bundle, BundleEntry
 from chalicelib.domain.schedule import (
     MAX_WEEKS_AT_ONCE,
     AddSlot,
@@ -64,6 +66,8 @@ from chalicelib.domain.time_off import TimeOff, TimeOffPeriod, keep_out_of_time_
 from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.domain.tokens import new_id
 from chalicelib.domain.travel import TravelClash, booked_too_close
+from chalicelib.repo.bundles import PlannedSession, SlotTaken
+from chalicelib.repo.programs import ProgramRepository
 from chalicelib.repo.repository import Account, ClientSummary, Repository, Week
 from chalicelib.repo.schedule import NewSlot
 from chalicelib.services import offers, sessions, travel
@@ -204,8 +208,9 @@ def apply_template(
     template = account.setup.template
     holders = account.recurring_holders()
     recurring = recurring_bookings(holders, repo.get_clients(trainer.id, holders.values()))
+    tied = tied_packs(repo, trainer.id, recurring)
     results = [
-        _apply_week(repo, links, trainer, template, recurring, week, now, time_off)
+        _apply_week(repo, links, trainer, template, recurring, week, now, time_off, tied)
         for week in chosen
     ]
     if any(r.added for r in results) and trainer.template_applied_at is None:
@@ -222,8 +227,11 @@ def _apply_week(
     week: str,
     now: datetime,
     time_off: TimeOff,
+    tied: dict[str, Bundle] | None = None,
 ) -> AppliedWeek:
     existing = repo.get_week_with_sessions(trainer.id, week)
+    tied = {} if tied is None else tied
+    pack_entries: list[NewSlot] = []
     live = {s.slot_id: s.client_name for s in existing.sessions if s.is_live}
     planned = plan_template_week(
         template,
@@ -266,22 +274,29 @@ def _apply_week(
         )[1]
         planned_booked.append(slot.model_copy(update={"session_id": booking.id}))
         planned_sessions.append(booking)
-        entries.append(
-            NewSlot(
-                slot,
-                booking,
-                sessions.link_for(links, trainer.id, client, booking),
-                travel.neighbours(trainer, slot, near),
-                client.skips_rev,
-            )
+        entry = NewSlot(
+            slot,
+            booking,
+            sessions.link_for(links, trainer.id, client, booking),
+            travel.neighbours(trainer, slot, near),
+            client.skips_rev,
         )
+        pack = tied.get(slot.template_slot_id or "")
+        if pack is not None and packs.takes_booking(pack, now):
+            # The pack's place is claimed in its own write (the bundle as read).
+            pack_entries.append(entry)
+            continue
+        entries.append(entry)
+    pack_booked, pack_open, pack_lost = _write_pack_bookings(repo, trainer, pack_entries, tied, now)
+    entries += pack_open
     # A week's slots go in as few transactions as fit: each still all or nothing, so a
     # time taken meanwhile (or a location archived) loses only its own slot, and a
     # client archived meanwhile leaves theirs open.
     written = repo.add_slots(trainer.id, entries)
-    added = [entries[i].slot for i in written.written]
+    added = [entries[i].slot for i in written.written] + [e.slot for e in pack_booked]
     booked = [b for i in written.booked if (b := entries[i].booking) is not None]
-    lost = len(written.lost)
+    booked += [e.booking for e in pack_booked if e.booking is not None]
+    lost = len(written.lost) + pack_lost
     left_open += [Skip(entries[i].slot.label, BOOKED_NEXT_TO_IT) for i in written.too_close]
     for index in written.client_changed:
         entry = entries[index]
@@ -292,6 +307,120 @@ def _apply_week(
         else:
             booked.append(entry.booking)
     return AppliedWeek(plan, added, booked, lost, left_open)
+
+
+# Packs tied to recurring slots (docs/packs.md) ------------------------------------------------
+def store_programs(repo: Repository) -> ProgramRepository:
+    return ProgramRepository(repo.db)
+
+
+def tied_packs(
+    repo: Repository, trainer_id: str, recurring: Mapping[str, Client]
+) -> dict[str, Bundle]:
+    """Template slot id -> the pack its client tied to it (one BatchGetItem, only when a
+    recurring client has a tie): Apply template books those weeks as the pack's sessions."""
+    wanted = {
+        slot_id: bundle_id
+        for slot_id, client in recurring.items()
+        if (bundle_id := client.pack_for(slot_id)) is not None
+    }
+    if not wanted:
+        return {}
+    found = {b.id: b for b in store_programs(repo).get_bundles(trainer_id, wanted.values())}
+    return {
+        slot_id: found[bundle_id]
+        for slot_id, bundle_id in wanted.items()
+        if bundle_id in found and found[bundle_id].client_id == recurring[slot_id].id
+    }
+
+
+def pack_booking(booking: Session, pack: Bundle) -> Session:
+    """A recurring booking made one of its pack's sessions: the pack's next place, its
+    share of the price, paid when the pack is, with the pack's link and documents."""
+    index = len(pack.entries)
+    return booking.model_copy(
+        update={
+            "bundle_id": pack.id,
+            "bundle_index": index,
+            "bundle_title": pack.title,
+            "price_minor": pack.share(index),
+            "video_link": pack.video_link,
+            "documents": pack.documents,
+            **packs.born_paid(pack),
+        }
+    )
+
+
+def _with_entry(pack: Bundle, booking: Session) -> Bundle:
+    """The pack as it is once `booking` is written (the next write's bundle as read)."""
+    return pack.model_copy(
+        update={
+            "entries": (
+                *pack.entries,
+                BundleEntry(ref=booking.ref, end_utc=booking.end_utc, status=booking.status),
+            ),
+            "version": pack.version + 1,
+        }
+    )
+
+
+def _write_pack_bookings(
+    repo: Repository,
+    trainer: Trainer,
+    pending: list[NewSlot],
+    tied: dict[str, Bundle],
+    now: datetime,
+) -> tuple[list[NewSlot], list[NewSlot], int]:
+    """Each recurring booking of a tied pack in its own write, in order: (booked as pack
+    sessions, to add as Apply template's other entries, lost). A pack changed meanwhile
+    (a session added by hand) is read again and its place taken if one is still free;
+    with none, or when the client changed or a neighbour was booked, the entry goes in
+    with the others as an ordinary booking (they handle those cases). `tied` moves on
+    with each write, for the weeks after."""
+    programs = store_programs(repo)
+    booked: list[NewSlot] = []
+    ordinary: list[NewSlot] = []
+    lost = 0
+    for entry in pending:
+        recurring = entry.booking
+        assert recurring is not None
+        slot_id = entry.slot.template_slot_id or ""
+        bundle: Bundle | None = tied.get(slot_id)
+        outcome = "ordinary"
+        for _attempt in range(2):
+            if bundle is None or not packs.takes_booking(bundle, now):
+                break
+            booking = pack_booking(recurring, bundle)
+            assert entry.link is not None
+            plan = PlannedSession(entry.slot, False, booking, entry.link)
+            try:
+                programs.add_session(
+                    trainer.id,
+                    bundle,
+                    plan,
+                    now,
+                    neighbours=entry.neighbours,
+                    skips_rev=entry.skips_rev,
+                )
+            except VersionConflict:
+                bundle = programs.get_bundle(trainer.id, bundle.id)
+                continue
+            except SlotTaken:
+                outcome = "lost"
+                break
+            except Conflict:
+                break
+            bundle = _with_entry(bundle, booking)
+            booked.append(replace(entry, booking=booking))
+            outcome = "booked"
+            break
+        if bundle is not None:
+            tied[slot_id] = bundle
+        if outcome == "lost":
+            lost += 1
+        elif outcome == "ordinary":
+            ordinary.append(entry)
+    return booked, ordinary, lost
 
 
 def _book_changed_client(repo: Repository, trainer: Trainer, entry: NewSlot) -> str | None:

@@ -56,19 +56,21 @@ def act(
     if command.action == "payment":
         sessions.set_payment(repo, tid, booking, command, now)
     elif command.action == "cancel":
+        # One read of the client serves the notice and the late-cancel deadline.
+        client = None if command.quiet else repo.get_client(tid, booking.client_id)
         notice = (
             None
-            if command.quiet
+            if client is None
             else sessions.change_notice(
                 sessions.ChangeNotice(trainer, command.note, base_url()),
-                repo.get_client(tid, booking.client_id),
+                client,
                 "cancel_notice",
                 booking,
                 now,
             )
         )
         late = trainer if command.late else None
-        sessions.cancel(repo, tid, booking, version, now, notice=notice, late=late)
+        sessions.cancel(repo, tid, booking, version, now, notice=notice, late=late, client=client)
         if notice is not None:
             saved = "cancel_told"
     elif command.action == "no_show":

@@ -8,7 +8,7 @@ import binascii
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from pydantic import field_validator
@@ -114,18 +114,25 @@ def cancel(
     *,
     notice: Message | None = None,
     late: Trainer | None = None,
+    client: Client | None = None,
 ) -> Session:
     """Cancel and free the slot; `notice` (the client's message) is queued in the same
     transaction, so a client is told exactly when the cancel happened, and once. `late`:
-    marked a late cancel under this trainer's policy (only inside the deadline), its fee
-    entering the client's balance in the same write."""
+    marked a late cancel under this trainer's policy, only inside the client's deadline
+    (their own, or the trainer's default), its fee entering the client's balance in the
+    same write. `client`: the session's client when the caller has read it already."""
     expect_version(session.version, version)
     canceled = cancellation(session, now)
     text = "Canceled by the trainer; slot reopened"
     if late is not None:
         rules = late.settings
+        if client is None:
+            client = repo.get_client(trainer_id, session.client_id)
         canceled = policy.mark_late_cancel(
-            canceled, rules.late_cancel_percent, rules.cancel_deadline_hours, now
+            canceled,
+            rules.late_cancel_percent,
+            policy.cancel_deadline_hours(rules, client),
+            now,
         )
         text = f"Late cancel ({policy.charge_words(canceled, _money(late))}); slot reopened"
     return repo.change_session(
@@ -347,9 +354,19 @@ def _fee_words(trainer: Trainer, session: Session, percent: int, what: str) -> s
 
 
 def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -> SessionDetail:
-    """A session's page: one read of the session with its log (the week partition)."""
+    """A session's page: one read of the session with its log (the week partition), and
+    the client (one GetItem) only where "Late cancel" could be offered by their own
+    deadline: the cancel confirmation of a booked session starting within the longest
+    deadline any client may have."""
     booking, log = open_session(deps.repo, trainer.id, ref)
     settings = trainer.settings
+    late_possible = False
+    if confirming == "cancel" and policy.late_cancel_possible(
+        booking, policy.LATE_CANCEL_HORIZON_HOURS, deps.now
+    ):
+        client = deps.repo.get_client(trainer.id, booking.client_id)
+        deadline = policy.cancel_deadline_hours(settings, client)
+        late_possible = policy.late_cancel_possible(booking, deadline, deps.now)
     location = trainer.locations.get(booking.location_id)
     return SessionDetail(
         session=booking,
@@ -368,10 +385,7 @@ def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -
         charge=_money(trainer)(booking.charge_minor) if booking.charge_minor else None,
         no_show_fee=_fee_words(trainer, booking, settings.no_show_percent, "no-show"),
         late_fee=_fee_words(trainer, booking, settings.late_cancel_percent, "late-cancel"),
-        late_possible=booking.is_live
-        and deps.now
-        < booking.start_utc
-        < deps.now + timedelta(hours=settings.cancel_deadline_hours),
+        late_possible=late_possible,
     )
 
 

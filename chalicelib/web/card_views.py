@@ -77,11 +77,13 @@ def pay_by_card(token: str) -> Response:
     deps = request_state.deps()
     try:
         url = card_payments.start_checkout(deps, token)
-    except card_payments.CheckoutRefused:
-        page = card_payments.pay_page(deps, token)
-        return render("payments/pay.html", status=409, page=page, returned=False, unavailable="")
+    except card_payments.CheckoutRefused as exc:
+        # The page as the refusal read it: drawing it again would read it all twice.
+        return render(
+            "payments/pay.html", status=409, page=exc.page, returned=False, unavailable=""
+        )
     except card_payments.CheckoutUnavailable as exc:
-        page = card_payments.pay_page(deps, token)
+        page = exc.page or card_payments.pay_page(deps, token)
         return render(
             "payments/pay.html", status=503, page=page, returned=False, unavailable=exc.user_message
         )

@@ -69,7 +69,19 @@ def queue_reminders(context: object | None = None) -> dict:
             report.skipped,
             report.stale,
         )
-    return dataclasses.asdict(report)
+    # The packs down to 2 sessions ride on the same 5-minute run: a notice is one Query
+    # and one write a bundle, and a separate schedule would be one more function to run.
+    from chalicelib.services import packs  # deferred: web requests never load it
+
+    notices = packs.run_notices(deps.repo, deps.now)
+    if notices.looked:
+        log.info(
+            "packs: %s looked at, %s told to the trainer, %s filed for later",
+            notices.looked,
+            notices.noticed,
+            notices.filed,
+        )
+    return {**dataclasses.asdict(report), "packs": dataclasses.asdict(notices)}
 
 
 def apply_templates(context: object | None = None) -> dict:

@@ -16,8 +16,9 @@ from chalice import Blueprint, Response
 from chalicelib.domain.commands import Command
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.programs import LENGTHS, MAX_DOCUMENTS, MAX_SESSIONS, STATES
+from chalicelib.domain.schedule import PAYMENT_TYPES
 from chalicelib.domain.settings import format_money
-from chalicelib.services import programs
+from chalicelib.services import card_payments, packs, programs
 from chalicelib.services.auth import CurrentSession
 from chalicelib.services.programs import (
     AddBundleSession,
@@ -30,6 +31,7 @@ from chalicelib.services.programs import (
     SendConfirmations,
     StartDraft,
 )
+from chalicelib.services.sessions import portal_link_ref
 from chalicelib.web import forms, request_state, session_views
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
@@ -46,6 +48,13 @@ BUNDLE_SAVED = {
     "reopen": "Bundle reopened.",
     "added": "Session added to the bundle.",
     "already": "This bundle was already created: here it is. Nothing was created twice.",
+    "pack_pay": "Pack marked paid: its sessions show Paid (pack), and any session it gains "
+    "is paid too.",
+    "pack_unpay": "Pack payment undone: its sessions are owed again.",
+    "tie": "Pack tied: Apply template books that recurring slot as this pack's sessions "
+    "while places remain.",
+    "untie": "Pack untied: that recurring slot is booked session by session again.",
+    "renewal": "Renewal message queued: it is in the WhatsApp tab (or sent by email).",
 }
 
 
@@ -285,11 +294,23 @@ def wizard_validate(session: CurrentSession, draft_id: str) -> Response:
 
 
 # The bundle page -----------------------------------------------------------------------------
+def _base_url(state: request_state.RequestState) -> str:
+    """The absolute base for the pack's pay link; none (no link shown) when no trusted
+    base is configured."""
+    try:
+        return state.base_url
+    except request_state.NoTrustedBaseUrl:  # the page still draws, without the link
+        return ""
+
+
 def _bundle_page(
     session: CurrentSession, bundle_id: str, status: int = 200, **context: object
 ) -> Response:
     deps, state = request_state.deps(), request_state.current()
     page = programs.bundle_page(deps, session.trainer, bundle_id)
+    card_link = card_payments.pack_card_link(
+        deps.links, _base_url(state), session.trainer, page.bundle, page.client
+    )
     return _show(
         "programs/bundle.html",
         session,
@@ -298,6 +319,8 @@ def _bundle_page(
         saved=state.query("saved"),
         sent=state.query("sent"),
         saved_messages=BUNDLE_SAVED,
+        payment_types=PAYMENT_TYPES,
+        card_link=card_link,
         **context,
     )
 
@@ -312,12 +335,40 @@ def bundle_page(session: CurrentSession, bundle_id: str) -> Response:
 @trainer
 def bundle_change(session: CurrentSession, bundle_id: str) -> Response:
     form, deps, tid = request_state.current().form(), request_state.deps(), session.trainer.id
-    # Three forms post here; the button pressed says which one this is.
+    # Several forms post here; the button pressed says which one this is.
     action = form.get("action", "")
-    model: type[Command] = {"confirm": SendConfirmations, "add": AddBundleSession}.get(
-        action, ChangeBundleStatus
-    )
+    model: type[Command] = {
+        "confirm": SendConfirmations,
+        "add": AddBundleSession,
+        "pack_pay": packs.PackPaymentForm,
+        "pack_unpay": packs.PackPaymentForm,
+        "tie": packs.TiePack,
+        "untie": packs.TiePack,
+        "renewal": packs.SendRenewal,
+    }.get(action, ChangeBundleStatus)
     try:
+        if action in ("pack_pay", "pack_unpay"):
+            payment = forms.command(
+                packs.PackPaymentForm,
+                form,
+                bundle_id=bundle_id,
+                action=action.removeprefix("pack_"),
+            )
+            packs.change_pack_payment(deps, session.trainer, payment)
+            return redirect(f"/dashboard/bundles/{bundle_id}", saved=action)
+        if action in ("tie", "untie"):
+            values = {**form, "template_slot_id": form.get("template_slot_id", "")}
+            if action == "untie":
+                values["template_slot_id"] = ""
+            tie = forms.command(packs.TiePack, values, bundle_id=bundle_id)
+            packs.tie_pack(deps, session.trainer, tie)
+            return redirect(f"/dashboard/bundles/{bundle_id}", saved=action)
+        if action == "renewal":
+            renew = forms.command(packs.SendRenewal, form, bundle_id=bundle_id)
+            packs.send_renewal(
+                deps, session.trainer, renew, portal_link_ref(request_state.current().base_url, tid)
+            )
+            return redirect(f"/dashboard/bundles/{bundle_id}", saved=action)
         if action == "confirm":
             confirm = forms.command(SendConfirmations, form, bundle_id=bundle_id)
             count = programs.send_confirmations(

@@ -273,9 +273,10 @@ def test_another_trainers_data_never_shows(trainer: Browser, other_trainer: Brow
 def test_the_dashboard_makes_a_fixed_number_of_round_trips(trainer: Browser, clock) -> None:
     studio, priya = set_up(trainer)
     # session + profile; the set-up read; this week and next (two Queries); the next
-    # sessions after today; the last 8 weeks of sessions (one page); the newest messages;
-    # the Activity feed (one Query of its partition)
-    assert trainer.get("/dashboard").db_calls == 8
+    # sessions after today; the last 8 weeks of sessions (two Queries: the live partition
+    # and the gone one, where late cancels' fees are); the newest messages; the Activity
+    # feed (one Query of its partition)
+    assert trainer.get("/dashboard").db_calls == 9
     for i in range(6):
         add_client(trainer, f"Client {i}")
     for weeks_ago in range(1, 30):
@@ -287,7 +288,7 @@ def test_the_dashboard_makes_a_fixed_number_of_round_trips(trainer: Browser, clo
     fail_all_due(clock)
     page = trainer.get("/dashboard")
     assert "Priya Shah" in section(page.body, "failed")
-    assert page.db_calls == 8
+    assert page.db_calls == 9
 
 
 # The page query (services.dashboard.home_page) -------------------------------------------
@@ -304,7 +305,7 @@ def test_the_home_page_before_set_up_is_the_checklist_from_one_read(repo: Reposi
     assert page.active_clients == 0 and page.today == builders.NOW.date()
 
 
-def test_the_home_page_once_set_up_is_seven_reads(repo: Repository) -> None:
+def test_the_home_page_once_set_up_is_eight_reads(repo: Repository) -> None:
     trainer, studio = builders.add_location(repo, builders.make_trainer(repo), "Studio")
     deps = Deps(repo, runtime.links(), runtime.config(), builders.NOW)
     slot = SaveSlot(weekday="2", start="09:00", end="10:00", location_id=studio, version=0)
@@ -312,9 +313,9 @@ def test_the_home_page_once_set_up_is_seven_reads(repo: Repository) -> None:
     priya = builders.add_client(repo, trainer, "Priya Shah", (studio,))
     booked = builders.allocate(repo, trainer, builders.add_slot(repo, trainer, studio), priya)
     page, calls = _home_page(repo, trainer)
-    # the set-up read, this week and next, the next sessions, 8 weeks of past, messages,
-    # the Activity feed
-    assert calls == 7
+    # the set-up read, this week and next, the next sessions, 8 weeks of past (the live
+    # and the gone partitions), messages, the Activity feed
+    assert calls == 8
     assert page.set_up and page.active_clients == 1 and page.overview is not None
     assert [line.session.id for line in page.overview.upcoming] == [booked.id]
     assert page.overview.today == [] and page.overview.failed == []

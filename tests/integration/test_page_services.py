@@ -203,11 +203,15 @@ def test_the_session_page_is_the_session_and_its_log(
     page, calls = counted(
         lambda: sessions.session_page(_deps(repo), world.trainer, booked.ref, "cancel")
     )
-    assert calls == 2  # the session (GetItem), its log lines and messages (Query)
+    # The session (GetItem), its log lines and messages (Query), and, for the cancel
+    # confirmation of a session starting within 14 days, the client (GetItem): "Late
+    # cancel" is offered by their own deadline.
+    assert calls == 3
     assert page.session.id == booked.id and page.log  # "Booked by the trainer"
     assert (page.past, page.location_name, page.price) == (False, "Studio", "£40.00")
     assert page.confirming == "cancel" and page.send_id and page.time_zone == "Europe/London"
-    other = sessions.session_page(_deps(repo), world.trainer, booked.ref)
+    other, calls = counted(lambda: sessions.session_page(_deps(repo), world.trainer, booked.ref))
+    assert calls == 2  # no cancel confirmation drawn: no late cancel offered, no client read
     assert other.send_id != page.send_id  # each page drawn gets its own send id
 
 

@@ -99,9 +99,12 @@ def completed_event(
     payment_intent: str = "pi_test_0001",
     currency: str = "gbp",
     payment_status: str = "paid",
+    pack_id: str = "",
 ) -> bytes:
     metadata = {"trainer_id": trainer_id, "client_id": client_id}
     metadata.update({f"session_{n}": ref for n, ref in enumerate(refs)})
+    if pack_id:
+        metadata["pack_id"] = pack_id
     return _event(
         event_id,
         "checkout.session.completed",

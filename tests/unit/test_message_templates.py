@@ -29,6 +29,7 @@ BUSINESS_INITIATED = {
     "cancel_notice",
     "move_notice",
     "canceled",
+    "pack_renewal",
     "notification",
 }
 SID = "HX" + "0123456789abcdef" * 2
@@ -312,3 +313,90 @@ def test_messages_built_as_before_have_no_variables_and_their_kinds_template() -
     program = message.model_copy(update={"template": "program_confirmation"})
     assert program.template_kind == "program_confirmation"
     assert program.kind_label == "Confirmation"
+
+
+# --- The invoice with its card link (pt_invoice_v2, bound as `invoice_card`) ----------------
+
+CARD_SID = "HX" + "fedcba9876543210" * 2
+PAY_URL = "https://book.example.com/pay/t1.c1.1.2026-W48~20261125T090000Z~s1.hmac"
+INVOICE_V1_AND_V2 = parse(
+    json.dumps({"invoice": {"content_sid": SID}, "invoice_card": {"content_sid": CARD_SID}}),
+    "twilio",
+)
+
+
+def test_the_card_invoice_is_a_second_template_of_the_invoice() -> None:
+    spec = templates.WITH_LINK["invoice"]
+    assert (spec.kind, spec.name, spec.category, spec.language) == (
+        "invoice_card",
+        "pt_invoice_v2",
+        "UTILITY",
+        "en_GB",
+    )
+    numbers = [int(n) for n in PLACEHOLDER.findall(spec.body)]
+    assert numbers == list(range(1, len(spec.variables) + 1))
+    assert not spec.body.lstrip().startswith("{{") and not spec.body.rstrip().endswith("}}")
+    assert not re.search(r"\}\}\s*\{\{", spec.body) and "http" not in spec.body
+    assert len(templates.fill(spec.body, tuple("x" * v.limit for v in spec.variables))) <= 1024
+    # v1's variables and the link: what an invoice stores serves both.
+    assert {v.name for v in spec.variables} == {v.name for v in SPECS["invoice"].variables} | {LINK}
+    assert spec.name not in {s.name for s in SPECS.values()}
+
+
+def test_the_docs_give_the_card_invoice_exactly_as_sent() -> None:
+    docs = DOCS.read_text(encoding="utf-8")
+    spec = templates.WITH_LINK["invoice"]
+    assert spec.body in docs and spec.example() in docs and f"`{spec.name}`" in docs
+    for position, variable in enumerate(spec.variables, start=1):
+        assert f"| `{{{{{position}}}}}` | `{variable.name}` |" in docs
+
+
+def test_an_invoice_with_a_card_link_goes_on_v2_when_the_stage_binds_it() -> None:
+    variables = variables_for("invoice", **data_for("invoice"))
+    sent = choose("invoice", variables, PAY_URL, INVOICE_V1_AND_V2, window_open=False)
+    assert sent is not None
+    assert (sent.kind, sent.content_sid) == ("invoice_card", CARD_SID)
+    assert sent.parameters == (
+        "Priya",
+        "Sam Carter PT",
+        "Wed 25 Nov 09:00–10:00 2026",
+        "Riverside Studio",
+        "£40.00",
+        PAY_URL,
+        "Payee: Sam Carter; Bank: Monzo; Account number: 12345678; Sort code: 04-00-04",
+        "PT-7KQ4XM",
+    )
+
+
+@pytest.mark.parametrize(
+    ("stage", "link"),
+    [
+        # A stage configured before v2: every invoice on v1, as before.
+        (parse(json.dumps({"invoice": {"content_sid": SID}}), "twilio"), PAY_URL),
+        # No card payments: no link, v1 even where v2 is bound.
+        (INVOICE_V1_AND_V2, None),
+        # A link no template can carry whole: v1, never an unsent invoice.
+        (INVOICE_V1_AND_V2, "https://book.example.com/pay/" + "a" * 200),
+    ],
+)
+def test_otherwise_the_invoice_goes_on_v1_with_the_bank_details_alone(
+    stage: templates.TemplateSet, link: str | None
+) -> None:
+    variables = variables_for("invoice", **data_for("invoice"))
+    sent = choose("invoice", variables, link, stage, window_open=False)
+    assert sent is not None and (sent.kind, sent.content_sid) == ("invoice", SID)
+    assert len(sent.parameters) == 7 and PAY_URL not in sent.parameters
+
+
+def test_v2_alone_sends_card_invoices_and_names_v1_for_the_rest() -> None:
+    stage = parse(json.dumps({"invoice_card": {"name": "pt_invoice_v2"}}), "meta")
+    variables = variables_for("invoice", **data_for("invoice"))
+    sent = choose("invoice", variables, PAY_URL, stage, window_open=False)
+    assert sent is not None and (sent.name, sent.language) == ("pt_invoice_v2", "en_GB")
+    with pytest.raises(SendError, match="No WhatsApp template is set up for invoice messages"):
+        choose("invoice", variables, None, stage, window_open=False)
+
+
+def test_inside_the_window_a_card_invoice_goes_free_form() -> None:
+    variables = variables_for("invoice", **data_for("invoice"))
+    assert choose("invoice", variables, PAY_URL, INVOICE_V1_AND_V2, window_open=True) is None

@@ -237,6 +237,6 @@ def test_every_bad_content_sid_line_is_named(raw: str, words: str) -> None:
 
 def test_the_settings_kinds_are_the_templates_kinds() -> None:
     from chalicelib.domain.message_kinds import TEMPLATE_KINDS
-    from chalicelib.messaging.templates import SPECS
+    from chalicelib.messaging.templates import SPECS, WITH_LINK
 
-    assert set(TEMPLATE_KINDS) == set(SPECS)
+    assert set(TEMPLATE_KINDS) == set(SPECS) | {spec.kind for spec in WITH_LINK.values()}
