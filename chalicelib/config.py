@@ -30,6 +30,10 @@ class Config:
     # the SNS topic), and that topic, the only one whose messages the webhook accepts.
     ses_configuration_set: str = ""
     ses_events_topic_arn: str = ""
+    # Uploaded documents (issue 17): the private bucket, and the local S3 (moto) when run
+    # on this machine; empty bucket: uploads are off on this stage.
+    documents_bucket: str = ""
+    s3_endpoint: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -61,4 +65,6 @@ def from_env() -> Config:
         server_timing=_flag("SERVER_TIMING", "on"),
         ses_configuration_set=env.get("SES_CONFIGURATION_SET", "").strip(),
         ses_events_topic_arn=env.get("SES_EVENTS_TOPIC_ARN", "").strip(),
+        documents_bucket=env.get("DOCUMENTS_BUCKET", "").strip(),
+        s3_endpoint=env.get("S3_ENDPOINT") or None,
     )

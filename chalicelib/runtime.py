@@ -21,6 +21,7 @@ from chalicelib.config import from_env as _config_from_env
 from chalicelib.messaging import email as email_channel
 from chalicelib.messaging import whatsapp
 from chalicelib.repo.dynamo import Db
+from chalicelib.repo.files import FileStore
 from chalicelib.repo.repository import Repository
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
@@ -61,6 +62,32 @@ def aws_client(service: str) -> Any:
         # stuck call eat a scheduled run's whole time.
         timeouts = BotoConfig(connect_timeout=2, read_timeout=3, retries={"max_attempts": 2})
         client = boto3.client(service, region_name=cfg.region, config=timeouts)
+        _clients[cache_key] = client
+    return client
+
+
+def s3_client() -> Any:
+    """The documents bucket's client: signature v4 (a presigned POST's policy needs it)
+    and the regional endpoint, or the local moto one."""
+    cfg = config()
+    cache_key = ("s3", cfg.s3_endpoint, cfg.region)
+    client = _clients.get(cache_key)
+    if client is None:
+        import boto3
+        from botocore.config import Config as BotoConfig
+
+        client = boto3.client(
+            "s3",
+            region_name=cfg.region,
+            endpoint_url=cfg.s3_endpoint,
+            config=BotoConfig(
+                signature_version="s3v4",
+                connect_timeout=2,
+                read_timeout=5,
+                retries={"max_attempts": 2},
+                s3={"addressing_style": "path" if cfg.s3_endpoint else "virtual"},
+            ),
+        )
         _clients[cache_key] = client
     return client
 
@@ -116,7 +143,12 @@ def deps(now: datetime | None = None, *, base_url: str | None = None) -> Deps:
     `base_url`: the request's trusted base URL (request_state works it out)."""
     cfg = config()
     base = cfg.public_base_url if base_url is None else base_url
-    return Deps(repository(), links(), cfg, now or _now(), base)
+    return Deps(repository(), links(), cfg, now or _now(), base, files(cfg))
+
+
+def files(cfg: Config | None = None) -> FileStore:
+    """The documents bucket of this stage (its S3 client made only when first used)."""
+    return FileStore(s3_client, (cfg or config()).documents_bucket)
 
 
 def job_deps() -> Deps:
@@ -126,7 +158,7 @@ def job_deps() -> Deps:
     cfg = config()
     repo = repository()
     base = cfg.public_base_url or repo.stage.public_url()
-    return Deps(repo, links(), cfg, _now(), base)
+    return Deps(repo, links(), cfg, _now(), base, files(cfg))
 
 
 # The public URL this container has already kept for the scheduled functions: one write

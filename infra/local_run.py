@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +181,29 @@ def _local_server(app: Any, config: Any, host: str, port: int) -> LocalHTTPServe
     return dev_server.server  # type: ignore[return-value]
 
 
+CLOCK_FILE_ENV = "PT_CLOCK_FILE"
+
+
+def _follow_clock_file(runtime: Any) -> None:
+    """The browser suite moves the app's clock (a session that took place, to mark it a
+    no-show): with PT_CLOCK_FILE set, the app's time is the machine's plus the seconds
+    that file holds, read at each tick. Only this local runner reads it: nothing deployed
+    does, and without the variable the app keeps the machine's clock."""
+    path = os.environ.get(CLOCK_FILE_ENV)
+    if not path:
+        return
+    clock_file = Path(path)
+
+    def shifted() -> datetime:
+        try:
+            offset = float(clock_file.read_text(encoding="utf-8").strip() or 0)
+        except (OSError, ValueError):
+            offset = 0.0
+        return datetime.now(UTC) + timedelta(seconds=offset)
+
+    runtime.set_clock(shifted)
+
+
 def main() -> int:
     # Block the stop signals before any thread starts (threads inherit the mask), so they
     # are taken only by the sigwait below: a stop then runs as ordinary code in one place,
@@ -226,6 +249,7 @@ def main() -> int:
     from chalicelib.services import auth
     from infra.seed import DEMO_EMAIL, seed_demo
 
+    _follow_clock_file(runtime)
     now = datetime.now(UTC)
     repo = runtime.repository()
     seeded = seed_demo(repo, now)

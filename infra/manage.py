@@ -19,6 +19,11 @@ reminders the keys the reminder job finds them by (run it once after the deploy)
 trainer's calendar feed showed them the TrainerTimeline keys it reads them by, so a cancel
 from before shows as cancelled too (run it once after the deploy; safe to run twice).
 
+`figures-recount <first month> <last month> <trainer id> ...` rebuilds the report
+counters of those months (YYYY-MM) from the sessions and slots themselves, and the running
+pack totals from the bundles: for accounts older than the counters, or as a repair. Run it
+at a quiet hour (a booking made while it runs can be missed); running it again converges.
+
 `time-off-copy <trainer id> ...` gives profiles written before the week view drew its
 time-off band from the profile their copy of the time off (until then, or until their next
 time-off save, the week view reads the time-off item itself; safe to run twice).
@@ -96,6 +101,25 @@ def time_off_copy(trainer_ids: list[str]) -> int:
     return sum(store.copy_to_profile(tid) for tid in trainer_ids)
 
 
+def figures_recount(first: str, last: str, trainer_ids: list[str]) -> tuple[int, int]:
+    """(figure items written, trainers) for the months `first`..`last` (YYYY-MM)."""
+    from chalicelib.repo.recount import Recount
+
+    try:
+        first_month = datetime.strptime(first, "%Y-%m").date()
+        last_month = datetime.strptime(last, "%Y-%m").date()
+    except ValueError:
+        raise SystemExit("Give the months as YYYY-MM, like 2025-01 2026-11.") from None
+    if last_month < first_month:
+        raise SystemExit("The last month comes before the first.")
+    recount = Recount(runtime.repository().db)
+    written = 0
+    for trainer_id in trainer_ids:
+        written += recount.figures(trainer_id, first_month, last_month)
+        recount.pack_totals(trainer_id)
+    return written, len(trainer_ids)
+
+
 ID_COMMANDS = ("index-bundles", "index-clients", "reminder-keys", "feed-keys", "time-off-copy")
 
 
@@ -103,6 +127,8 @@ def _ids_as_values(argv: list[str]) -> list[str]:
     """Ids are URL-safe base64, so one in 32 starts with "-", which argparse would take for
     an option: after an id command, everything but a help flag is an id."""
     if argv and argv[0] in ID_COMMANDS and not {"-h", "--help", "--"} & set(argv[1:]):
+        return [argv[0], "--", *argv[1:]]
+    if argv and argv[0] == "figures-recount" and not {"-h", "--help", "--"} & set(argv[1:]):
         return [argv[0], "--", *argv[1:]]
     return argv
 
@@ -136,6 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         "time-off-copy", help="copy these trainers' time off onto their profiles"
     )
     time_off_parser.add_argument("trainer_ids", nargs="+")
+    recount_parser = commands.add_parser(
+        "figures-recount",
+        help="rebuild these trainers' report counters for a range of months from their sessions",
+    )
+    recount_parser.add_argument("first_month")
+    recount_parser.add_argument("last_month")
+    recount_parser.add_argument("trainer_ids", nargs="+")
     args = parser.parse_args(_ids_as_values(sys.argv[1:] if argv is None else argv))
     if args.command == "index-bundles":
         print(f"Indexed {index_bundles(args.trainer_ids)} bundle(s).")
@@ -148,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Gave {feed_keys(args.trainer_ids)} canceled or moved session(s) feed keys.")
     if args.command == "time-off-copy":
         print(f"Copied the time off onto {time_off_copy(args.trainer_ids)} profile(s).")
+    if args.command == "figures-recount":
+        written, trainers = figures_recount(args.first_month, args.last_month, args.trainer_ids)
+        print(f"Recounted {written} figure item(s) for {trainers} trainer(s).")
     if args.command == "invite":
         trainer_id = invite(args.email)
         address = normalise_email_address(args.email)

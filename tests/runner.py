@@ -27,9 +27,12 @@ SIGN_IN_PREFIX = "Sign in: "
 class Runner:
     """The `infra.local_run` subprocess and every line it has printed so far."""
 
-    def __init__(self, process: subprocess.Popen[str], base_url: str) -> None:
+    def __init__(
+        self, process: subprocess.Popen[str], base_url: str, clock_file: Path | None = None
+    ) -> None:
         self.process = process
         self.base_url = base_url
+        self.clock_file = clock_file
         self._lines: list[str] = []
         self._changed = threading.Condition()
         self._closed = False
@@ -54,6 +57,11 @@ class Runner:
     @property
     def output(self) -> str:
         return "\n".join(self.lines)
+
+    def shift_clock(self, seconds: float) -> None:
+        """Move the app's clock `seconds` ahead of the machine's (0: back in step)."""
+        assert self.clock_file is not None, "this runner's clock cannot be moved"
+        self.clock_file.write_text(str(seconds), encoding="utf-8")
 
     def mark(self) -> int:
         """A position in the output: pass it to a wait so only later lines count."""
@@ -149,6 +157,8 @@ def _runner_environment(port: int, data_dir: Path) -> dict[str, str]:
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "PT_DATA_DIR": str(data_dir),
+            # The app's clock follows this file (infra/local_run._follow_clock_file).
+            "PT_CLOCK_FILE": str(data_dir / "clock-offset"),
             "JOB_INTERVAL": "1",
             "PYTHONUNBUFFERED": "1",
             "AWS_ACCESS_KEY_ID": "local",
@@ -176,7 +186,7 @@ def start_runner(data_dir: Path, job_interval: str = "1") -> Runner:
         errors="replace",
         bufsize=1,
     )
-    started = Runner(process, f"http://127.0.0.1:{port}")
+    started = Runner(process, f"http://127.0.0.1:{port}", data_dir / "clock-offset")
     try:
         started.wait_for_line(SIGN_IN_PREFIX, STARTUP_TIMEOUT)
     except BaseException:

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.config import Config
+from chalicelib.repo.files import FileStore
 from chalicelib.repo.repository import Repository
 from chalicelib.services.links import Links
+
+
+NO_FILES = FileStore(lambda: None, "")
 
 
 @dataclass(frozen=True)
@@ -23,3 +27,5 @@ class Deps:
     # (or, for a scheduled run, the one the web function last learned). "" when neither
     # is known: whoever needs it refuses in words rather than sending a broken link.
     base_url: str = ""
+    # The documents bucket (uploads and the links that show them); off without a bucket.
+    files: FileStore = NO_FILES

@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from chalicelib.domain import packs
 from chalicelib.domain.errors import InvalidInput
@@ -158,3 +160,32 @@ def test_the_payment_words() -> None:
     paid = bundle(4, pack_paid_at=NOW, pack_payment_type="cash")
     assert packs.payment_words(paid) == "Paid as a pack on 23 Nov 2026 (cash)"
     assert date(2026, 11, 23) == NOW.date()
+
+
+STATUSES = ("booked", "canceled", "canceled+fee", "no_show", "no_show+fee", "voided", "moved")
+
+
+@given(
+    statuses=st.lists(st.sampled_from(STATUSES), min_size=1, max_size=12),
+    planned=st.integers(min_value=1, max_value=12),
+    days=st.integers(min_value=0, max_value=120),
+)
+def test_the_countdown_never_goes_below_nothing_or_above_the_pack(
+    statuses: list[str], planned: int, days: int
+) -> None:
+    pack = bundle(planned, tuple(statuses))
+    now = NOW + timedelta(days=days)
+    used = sum(
+        1
+        for i, s in enumerate(statuses)
+        if s.endswith("+fee") or (s == "booked" and FIRST + timedelta(weeks=i) <= now)
+    )
+    assert pack.used(now) == used
+    assert pack.left(now) == max(planned - used, 0)
+    assert 0 <= pack.left(now) <= planned
+    taken = sum(1 for s in statuses if s == "booked" or s.endswith("+fee"))
+    assert pack.places_free() == max(planned - taken, 0)
+    assert packs.counted_used(pack, now) <= planned
+    if pack.state(now) == "completed":
+        assert packs.counted_used(pack, now) == planned
+        assert not packs.takes_booking(pack, now)
