@@ -8,7 +8,9 @@ from chalicelib.web import (
     card_views,
     client_views,
     dashboard_views,
+    document_views,
     feed_views,
+    invoice_views,
     jobs_entry,
     message_views,
     portal_views,
@@ -24,6 +26,8 @@ from chalicelib.web.middleware import http_middleware
 app = Chalice(app_name="pt-bookings")
 # The bank statement upload: API Gateway hands a multipart body over byte for byte.
 app.api.binary_types.append("multipart/form-data")
+# Invoice and receipt PDFs (web/invoice_views.py) leave as bytes.
+app.api.binary_types.append("application/pdf")
 app.register_middleware(http_middleware, "http")
 app.register_blueprint(auth_views.bp)
 app.register_blueprint(dashboard_views.bp)
@@ -39,6 +43,8 @@ app.register_blueprint(feed_views.bp)
 app.register_blueprint(reports_views.bp)
 app.register_blueprint(bank_views.bp)
 app.register_blueprint(card_views.bp)
+app.register_blueprint(invoice_views.bp)
+app.register_blueprint(document_views.bp)
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")

@@ -148,7 +148,8 @@ def deps(now: datetime | None = None, *, base_url: str | None = None) -> Deps:
 
 def files(cfg: Config | None = None) -> FileStore:
     """The documents bucket of this stage (its S3 client made only when first used)."""
-    return FileStore(s3_client, (cfg or config()).documents_bucket)
+    cfg = cfg or config()
+    return FileStore(s3_client, cfg.documents_bucket, cfg.s3_endpoint or "", cfg.region)
 
 
 def job_deps() -> Deps:

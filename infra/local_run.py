@@ -242,6 +242,15 @@ def main() -> int:
     client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="eu-west-2")
     create_table(client, table)
     restored = local_dynamodb.load_snapshot(client, table, snapshot_path)
+    # The documents bucket lives in the same embedded moto server (files are not kept
+    # across restarts: the table snapshot holds only the table).
+    os.environ["S3_ENDPOINT"] = endpoint
+    os.environ.setdefault("DOCUMENTS_BUCKET", f"{table}-documents")
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="eu-west-2")
+    s3.create_bucket(
+        Bucket=os.environ["DOCUMENTS_BUCKET"],
+        CreateBucketConfiguration={"LocationConstraint": "eu-west-2"},
+    )
 
     from chalice.cli.factory import CLIFactory
 

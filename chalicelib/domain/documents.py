@@ -52,7 +52,7 @@ def safe_filename(name: str) -> str:
     empty and never a path."""
     folded = unicodedata.normalize("NFKD", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
     ascii_only = folded.encode("ascii", "ignore").decode()
-    cleaned = _UNSAFE.sub("-", ascii_only).strip(".-") or "document"
+    cleaned = re.sub(r"-+\.", ".", _UNSAFE.sub("-", ascii_only)).strip(".-") or "document"
     if len(cleaned) <= MAX_FILENAME:
         return cleaned
     stem, dot, extension = cleaned.rpartition(".")

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from chalicelib.domain.clients import format_price_input, parse_price
 from chalicelib.domain.commands import Command
+from chalicelib.domain.documents import KINDS as FILE_KINDS
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import WEEKDAYS, ClockError, format_clock, parse_clock
 from chalicelib.domain.models import LocationName
@@ -37,6 +38,7 @@ from chalicelib.domain.schedule import Document, Session, Slot, make_slot, parse
 from chalicelib.domain.timeutil import NonexistentLocalTime, to_utc
 
 MAX_SESSIONS: Final = 100
+FILE_TYPES: Final = frozenset(kind.content_type for kind in FILE_KINDS)
 MAX_DOCUMENTS: Final = 5
 MAX_EVERY_WEEKS: Final = 8
 MAX_TITLE: Final = 80
@@ -79,17 +81,22 @@ def _kept(value: str) -> str:
     return value[:TYPED_LIMIT]
 
 
-_DOCUMENT_FIELD = re.compile(r"documents\.(\d+)\.(name|url)")
+_DOCUMENT_FIELD = re.compile(r"documents\.(\d+)\.(name|url|key|content_type|size|remove)")
 _URL_CHARS = re.compile(r"^[^\s<>\"']+$")
 
 
 class DocumentInput(BaseModel):
-    """One document row as typed; a blank row is no document."""
+    """One document row as typed; a blank row is no document. An uploaded file's row
+    carries its key, type and size (hidden fields) and may be ticked to remove it."""
 
     model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
 
     name: str = ""
     url: str = ""
+    key: str = ""
+    content_type: str = ""
+    size: str = ""
+    remove: str = ""
 
 
 class OfferInput(Command):
@@ -111,7 +118,10 @@ class OfferInput(Command):
         if not isinstance(data, Mapping) or "documents" in data:
             return data
         rows = [
-            {"name": data.get(f"doc_name_{i}") or "", "url": data.get(f"doc_url_{i}") or ""}
+            {
+                field: data.get(f"doc_{field}_{i}") or ""
+                for field in ("name", "url", "key", "content_type", "size", "remove")
+            }
             for i in range(MAX_DOCUMENTS)
         ]
         return {**data, "documents": rows}
@@ -134,7 +144,13 @@ class OfferInput(Command):
             "video_link": _kept(self.video_link),
         }
         for i, row in enumerate(self.documents[:MAX_DOCUMENTS]):
+            if row.key and row.remove:
+                continue  # an uploaded file ticked to go: the draft keeps no trace of it
             values[f"doc_name_{i}"], values[f"doc_url_{i}"] = _kept(row.name), _kept(row.url)
+            if row.key:
+                values[f"doc_key_{i}"] = _kept(row.key)
+                values[f"doc_content_type_{i}"] = _kept(row.content_type)
+                values[f"doc_size_{i}"] = _kept(row.size)
         return values
 
     def offer_only(self) -> OfferInput:
@@ -176,9 +192,12 @@ def parse_offer(
     locations: Mapping[str, LocationName],
     currency: str,
     locale: str = DEFAULT_LOCALE,
+    files_prefix: str | None = None,
 ) -> ProgramOffer:
     """Step 1 of the wizard or the template form; field errors all at once, by
-    `OfferInput` field (a document's as `documents.<i>.name` / `.url`)."""
+    `OfferInput` field (a document's as `documents.<i>.name` / `.url`). `files_prefix`:
+    the trainer's uploads prefix, which an uploaded file's row must name (a row naming
+    any other key is refused); without it, rows with files are refused."""
     errors: dict[str, str] = {}
     title = " ".join(typed.title.split())
     if not title:
@@ -207,6 +226,13 @@ def parse_offer(
         errors["video_link"] = problem
     documents: list[Document] = []
     for i, row in enumerate(typed.documents[:MAX_DOCUMENTS]):
+        if row.key:
+            if row.remove:
+                continue
+            document = _file_row(row, i, files_prefix, errors)
+            if document is not None:
+                documents.append(document)
+            continue
         if not row.name and not row.url:
             continue
         if not row.name:
@@ -230,6 +256,25 @@ def parse_offer(
         video_link=typed.video_link,
         documents=tuple(documents),
     )
+
+
+def _file_row(
+    row: DocumentInput, index: int, files_prefix: str | None, errors: dict[str, str]
+) -> Document | None:
+    """An uploaded file's row: its name as typed, its key, type and size as the upload
+    check recorded them (hidden fields, so checked again: the key under the trainer's
+    prefix, a type we take)."""
+    if not files_prefix or not row.key.startswith(files_prefix) or "/../" in row.key:
+        errors[f"documents.{index}.name"] = "That file is not one of yours: upload it again."
+        return None
+    if row.content_type not in FILE_TYPES or not row.size.isdigit():
+        errors[f"documents.{index}.name"] = "That file's details are damaged: upload it again."
+        return None
+    if not row.name:
+        errors[f"documents.{index}.name"] = "Give this document a name."
+    elif len(row.name) > MAX_TITLE:
+        errors[f"documents.{index}.name"] = f"Keep the name under {MAX_TITLE} characters."
+    return Document(name=row.name, key=row.key, content_type=row.content_type, size=int(row.size))
 
 
 def parse_offer_form(
@@ -258,6 +303,10 @@ def offer_form_values(
     for i, document in enumerate(offer.documents[:MAX_DOCUMENTS]):
         values[f"doc_name_{i}"] = document.name
         values[f"doc_url_{i}"] = document.url
+        if document.key:
+            values[f"doc_key_{i}"] = document.key
+            values[f"doc_content_type_{i}"] = document.content_type
+            values[f"doc_size_{i}"] = str(document.size)
     return values
 
 
@@ -654,7 +703,12 @@ def confirmable(sessions: Iterable[Session], now: datetime) -> list[Session]:
 
 
 def documents_line(documents: Iterable[Document]) -> str:
-    return "\n".join(f"- {d.name}: {d.url}" for d in documents)
+    """The documents as a message lists them: a link as it is; an uploaded file by name
+    only, opened from the session page (its file links are made there, for minutes)."""
+    return "\n".join(
+        f"- {d.name}: {d.url}" if d.url else f"- {d.name} (open it from your session page)"
+        for d in documents
+    )
 
 
 class Draft(BaseModel):

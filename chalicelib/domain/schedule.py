@@ -346,12 +346,21 @@ def handled_recurring(sessions: list[Session], slots: list[Slot]) -> dict[str, s
 
 
 class Document(BaseModel):
-    """A document handed to the client with a session: a name and a link."""
+    """A document handed to the client with a session: a name and a link, or a name and
+    an uploaded file (`key` in the documents bucket: pages link it through a short-lived
+    presigned GET, services/documents.view_url)."""
 
     model_config = ConfigDict(frozen=True)
 
     name: str
-    url: str
+    url: str = ""
+    key: str = ""
+    content_type: str = ""
+    size: int = 0
+
+    @property
+    def is_file(self) -> bool:
+        return bool(self.key)
 
 
 _SESSION_REF = re.compile(r"^([0-9]{4}-W[0-9]{2})\.([0-9]{8}T[0-9]{6}Z)\.([A-Za-z0-9_-]{8,16})$")

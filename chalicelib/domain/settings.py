@@ -19,6 +19,7 @@ from chalicelib.domain.bank import (
 from chalicelib.domain.commands import Versioned
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import format_clock, is_on_grid, parse_time_fields
+from chalicelib.domain.invoices import parse_vat_number, parse_vat_rate, vat_rate_text
 from chalicelib.domain.message_kinds import TEMPLATE_KINDS
 from chalicelib.domain.money import OFFERED_CURRENCIES, locale_for_country
 from chalicelib.domain.money import format_money as format_money  # re-exported: older callers
@@ -136,6 +137,15 @@ class TrainerSettings(BaseModel):
     # No-show and late-cancel fees (domain/policy.py): 0, 50 or 100 % of the price.
     no_show_percent: int = 0
     late_cancel_percent: int = 0
+    # VAT on invoices (domain/invoices.py): the number printed on them, and the rate in
+    # hundredths of a percent (2000 = 20 %); None: invoices show no VAT.
+    vat_number: str = ""
+    vat_rate_bp: int | None = None
+
+    @property
+    def vat_rate_input(self) -> str:
+        """The rate as the Settings field shows it ("20", "5.5"; "" for no VAT)."""
+        return "" if self.vat_rate_bp is None else vat_rate_text(self.vat_rate_bp)[:-2]
 
     @property
     def schedule_hours(self) -> str:
@@ -190,6 +200,10 @@ class SaveSettings(PaymentInput, Versioned):
     travel_minutes: str = ""  # empty (a form from before the setting): the current one kept
     no_show_percent: str = ""  # as travel_minutes
     late_cancel_percent: str = ""
+    # VAT on invoices: None (a form from before the fields) keeps the current ones; ""
+    # clears them.
+    vat_number: str | None = None
+    vat_rate: str | None = None
 
 
 TRAVEL_CHOICES: Final = (0, 30, 60)  # "Travel time between locations" (domain/travel.py)
@@ -341,6 +355,8 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         for field, label in (("no_show_percent", "no-show"), ("late_cancel_percent", "late cancel"))
     )
 
+    vat_number, vat_rate_bp = parse_vat(typed, errors)
+
     if errors:
         raise InvalidInput(errors)
     assert day_start is not None and day_end is not None
@@ -364,7 +380,23 @@ def parse_settings(typed: SaveSettings) -> TrainerSettings:
         travel_minutes=travel_minutes,
         no_show_percent=no_show,
         late_cancel_percent=late,
+        vat_number=vat_number,
+        vat_rate_bp=vat_rate_bp,
     )
+
+
+def parse_vat(typed: SaveSettings, errors: dict[str, str]) -> tuple[str, int | None]:
+    """The VAT number and rate (basis points) as typed; each problem named in `errors`."""
+    vat_number, vat_rate_bp = "", None
+    try:
+        vat_number = parse_vat_number(typed.vat_number or "")
+    except ValueError as exc:
+        errors["vat_number"] = str(exc)
+    try:
+        vat_rate_bp = parse_vat_rate(typed.vat_rate or "")
+    except ValueError as exc:
+        errors["vat_rate"] = str(exc)
+    return vat_number, vat_rate_bp
 
 
 # WhatsApp sender: the rules for the Settings section --------------------------------------

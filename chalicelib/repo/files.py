@@ -20,10 +20,23 @@ class FilesOff(Exception):
 class FileStore:
     client_factory: Callable[[], Any]
     bucket: str
+    endpoint: str = ""  # the local S3 (moto); empty: AWS
+    region: str = ""
 
     @property
     def on(self) -> bool:
         return bool(self.bucket)
+
+    def upload_origins(self) -> tuple[str, ...]:
+        """Where a page's script posts files (the page's CSP must allow it to connect)."""
+        if not self.bucket:
+            return ()
+        if self.endpoint:
+            return (self.endpoint.rstrip("/"),)
+        return (
+            f"https://{self.bucket}.s3.amazonaws.com",
+            f"https://{self.bucket}.s3.{self.region}.amazonaws.com",
+        )
 
     def _client(self) -> Any:
         if not self.bucket:

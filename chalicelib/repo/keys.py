@@ -528,3 +528,31 @@ def trainer_of_programs_pk(pk: str) -> str | None:
     if pk.startswith("T#") and pk.endswith("#PROG"):
         return pk[2 : -len("#PROG")] or None
     return None
+
+
+# --- Numbered invoices (issue 17 item 4, repo/invoices.py) ---------------------------------
+# One partition per trainer's invoices: the counter (`SEQ`, the next number), each issued
+# document by its zero-padded number (`N#…`, written `attribute_not_exists` beside the
+# counter's conditional claim, so a number is never given twice and none is skipped), and
+# one pointer per session (`S#<session id>`) and per credited invoice (`CN#<number>`), so
+# a resend finds its invoice and an invoice takes one credit note.
+
+
+def invoices_pk(trainer_id: str) -> str:
+    return f"{trainer_pk(trainer_id)}#INV"
+
+
+def invoice_counter(trainer_id: str) -> dict[str, str]:
+    return key(invoices_pk(trainer_id), "SEQ")
+
+
+def invoice(trainer_id: str, number: int) -> dict[str, str]:
+    return key(invoices_pk(trainer_id), f"N#{number:06d}")
+
+
+def session_invoice(trainer_id: str, session_id: str) -> dict[str, str]:
+    return key(invoices_pk(trainer_id), f"S#{session_id}")
+
+
+def invoice_credit(trainer_id: str, number: int) -> dict[str, str]:
+    return key(invoices_pk(trainer_id), f"CN#{number:06d}")

@@ -398,7 +398,7 @@ def session_to_item(trainer_id: str, session: Session) -> Item:
         "bundle_index": session.bundle_index,
         "bundle_title": session.bundle_title or None,
         "video_link": session.video_link or None,
-        "documents": [d.model_dump() for d in session.documents] or None,
+        "documents": [d.model_dump(exclude_defaults=True) for d in session.documents] or None,
         "created_at": utc_iso(session.created_at),
         "version": session.version,
     }

@@ -45,7 +45,7 @@ def template_to_item(trainer_id: str, template: ProgramTemplate) -> Item:
         "location_id": template.location_id,
         "length": template.length,
         "video_link": template.video_link or None,
-        "documents": [d.model_dump() for d in template.documents],
+        "documents": [d.model_dump(exclude_defaults=True) for d in template.documents],
         "version": template.version,
         "created_at": utc_iso(template.created_at),
     }
@@ -101,7 +101,7 @@ def bundle_to_item(trainer_id: str, bundle: Bundle, at: datetime | None = None) 
         "location_id": bundle.location_id,
         "length": bundle.length,
         "video_link": bundle.video_link or None,
-        "documents": [d.model_dump() for d in bundle.documents],
+        "documents": [d.model_dump(exclude_defaults=True) for d in bundle.documents],
         "template_id": bundle.template_id,
         "status": bundle.status,
         "entries": [entry_to_item(e) for e in bundle.entries],

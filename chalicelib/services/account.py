@@ -115,6 +115,10 @@ def save_settings(
     for kept in ("travel_minutes", "no_show_percent", "late_cancel_percent"):
         if not getattr(command, kept):  # a form from before the setting keeps it
             settings = settings.model_copy(update={kept: getattr(trainer.settings, kept)})
+    if command.vat_number is None:  # VAT on invoices: a form from before it keeps them
+        settings = settings.model_copy(update={"vat_number": trainer.settings.vat_number})
+    if command.vat_rate is None:
+        settings = settings.model_copy(update={"vat_rate_bp": trainer.settings.vat_rate_bp})
     same_version(trainer.version, command.version)
     return _store_settings(deps, trainer, settings, typed_secrets, secrets)
 

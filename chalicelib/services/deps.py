@@ -12,7 +12,6 @@ from chalicelib.repo.files import FileStore
 from chalicelib.repo.repository import Repository
 from chalicelib.services.links import Links
 
-
 NO_FILES = FileStore(lambda: None, "")
 
 

@@ -16,6 +16,7 @@ from chalicelib.domain.bank_statements import MAX_REFERENCE_ATTEMPTS, payment_re
 from chalicelib.domain.card_payments import CardSettings, pay_link_ref
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput
+from chalicelib.domain.invoices import PDF_PLACEHOLDER, Invoice, link_target, parse_link_target
 from chalicelib.domain.messages import (
     LINK_PLACEHOLDER,
     WHATSAPP,
@@ -34,7 +35,9 @@ from chalicelib.messaging.texts import render_text
 from chalicelib.repo.card_payments import CardPaymentStore
 from chalicelib.repo.reconciliation import ReferenceTaken
 from chalicelib.repo.repository import ClientSummary, Repository
+from chalicelib.services import invoices
 from chalicelib.services.deps import Deps
+from chalicelib.services.links import INVOICE_LINK_KIND
 from chalicelib.services.sessions import decode_cursor, encode_cursor
 
 _SEND_ID = re.compile(r"^[A-Za-z0-9_-]{12}$")
@@ -98,7 +101,10 @@ def send_invoice(
     (services/reconciliation.py). The reference is derived from the session, so a resend
     names the same one; its lookup item is claimed in the invoice's own write. With
     `base_url` (asked only then), a trainer who takes card payments adds a pay link
-    (docs/card-payments.md): one more read, of their card connection."""
+    (docs/card-payments.md): one more read, of their card connection.
+
+    The send issues the session's numbered invoice first (services/invoices.py: once per
+    session; a resend names the same number) and, with `base_url`, links its PDF."""
     send_id = _send_id(send_id_text)
     client = repo.get_client(trainer.id, session.client_id)
     price = session.price_minor if session.price_minor is not None else client.price_minor
@@ -106,15 +112,58 @@ def send_invoice(
     require_none(invoice_problem(session, price, payment))
     assert price is not None
     pay = _pay_link(repo, trainer, client, session, base_url)
+    invoice = _issue(repo, trainer, session, client, price, now)
+    try:
+        return _queue_invoice(
+            repo,
+            trainer,
+            session,
+            client,
+            send_id,
+            price,
+            invoice.reference,
+            now,
+            _invoice_link(invoice, client, pay, base_url),
+            invoice.label,
+        )
+    except ReferenceTaken as exc:
+        # Claimed by another session between the invoice's check and this write: the
+        # invoice is issued with it, so another reference cannot be swapped in.
+        raise Conflict("This invoice's payment reference was taken meanwhile. Try again.") from exc
+
+
+def _issue(
+    repo: Repository, trainer: Trainer, session: Session, client: Client, price: int, now: datetime
+) -> Invoice:
+    """The session's invoice, issued with the first payment reference no other session
+    holds (the one its earlier invoices named, for a session invoiced before numbers)."""
+    existing = invoices.store(repo).for_session(trainer.id, session.id)
+    if existing is not None:
+        return existing
     for attempt in range(MAX_REFERENCE_ATTEMPTS):
         reference = payment_reference(trainer.id, session.id, attempt)
-        try:
-            return _queue_invoice(
-                repo, trainer, session, client, send_id, price, reference, now, pay
+        if invoices.store(repo).reference_free(trainer.id, reference, session.id):
+            invoice, _new = invoices.issue_for_session(
+                repo, trainer, session, client, price, reference, _place(trainer, session), now
             )
-        except ReferenceTaken:
-            continue  # another session's reference: the next candidate is as stable
+            return invoice
     raise Conflict("No payment reference could be made for this invoice. Try again.")
+
+
+def _invoice_link(
+    invoice: Invoice, client: Client, pay: LinkRef | None, base_url: Callable[[], str] | None
+) -> LinkRef | None:
+    """The message's one LinkRef: the PDF's, carrying the card pay link's session too."""
+    if base_url is None:
+        return pay
+    return LinkRef(
+        kind=INVOICE_LINK_KIND,
+        base=pay.base if pay else base_url(),
+        trainer_id=invoice.trainer_id,
+        client_id=client.id,
+        generation=client.portal_generation,
+        target_id=link_target(invoice.number, pay.target_id if pay else None),
+    )
 
 
 def _queue_invoice(
@@ -126,7 +175,8 @@ def _queue_invoice(
     price: int,
     reference: str,
     now: datetime,
-    pay: LinkRef | None = None,
+    link: LinkRef | None = None,
+    number: str = "",
 ) -> Queued:
     payment = trainer.settings.payment
     values = {
@@ -139,6 +189,9 @@ def _queue_invoice(
     }
     # Only the lines of the trainer's bank details format: no "Sort code" on an IBAN.
     bank_lines = payment.invoice_lines()
+    has_pay = link is not None and (
+        link.kind == "pay" or parse_link_target(link.target_id)[1] is not None
+    )
     text = render_text(
         "invoice.txt",
         first_name=values["first_name"],
@@ -148,7 +201,9 @@ def _queue_invoice(
         amount=values["amount"],
         bank_lines=bank_lines,
         reference=values["reference"],
-        card_link=LINK_PLACEHOLDER if pay else "",
+        card_link=LINK_PLACEHOLDER if has_pay else "",
+        number=number,
+        pdf_link=PDF_PLACEHOLDER if link is not None and link.kind == INVOICE_LINK_KIND else "",
     )
     message = _message(
         session,
@@ -158,7 +213,7 @@ def _queue_invoice(
         text,
         now,
         variables_for("invoice", bank=bank_line(bank_lines), **values),
-    ).model_copy(update={"link": pay})
+    ).model_copy(update={"link": link})
     invoiced = session.model_copy(update={"price_minor": price, "invoice_sent_at": now})
     new = repo.queue_session_message(
         trainer.id, session, message, invoiced=invoiced, reference=reference

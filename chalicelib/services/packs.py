@@ -39,45 +39,61 @@ class PackPaymentForm(Versioned):
     payment_type: str = ""
 
 
-def _remake(
-    rule: Callable[[Sequence[Session]], packs.PackPayment],
-) -> Callable[[list[Session]], list[tuple[Session, Session]]]:
-    return lambda fresh: list(rule(fresh).sessions)
+PackRule = Callable[[Sequence[Session]], packs.PackPayment]
+
+
+def _write(
+    repo: Repository,
+    trainer: Trainer,
+    bundle: Bundle,
+    rule: PackRule,
+    log_text: str,
+    now: datetime,
+    also: Sequence[dict[str, Any]] = (),
+) -> Bundle:
+    """The bundle's sessions read (one BatchGetItem), `rule` applied, and the pack's
+    payment written (repo/packs.py); sessions read again there go through `rule` too."""
+    payment = rule(store(repo).bundle_sessions(trainer.id, bundle))
+    return _writes(repo).write_payment(
+        trainer.id,
+        bundle,
+        payment.bundle,
+        payment.sessions,
+        lambda fresh: list(rule(fresh).sessions),
+        log_text,
+        now,
+        also=also,
+    )
+
+
+def _paying(bundle: Bundle, payment_type: str, now: datetime) -> PackRule:
+    return lambda sessions: packs.pay_pack(bundle, sessions, payment_type, now)
+
+
+def _undoing(bundle: Bundle) -> PackRule:
+    return lambda sessions: packs.undo_pack_payment(bundle, sessions)
 
 
 def change_pack_payment(deps: Deps, trainer: Trainer, command: PackPaymentForm) -> Bundle:
     """The pack paid as a whole, or its payment undone: the bundle and every session it
-    covers, the client's balance and the figures with them (repo/packs.py)."""
-    programs = store(deps.repo)
-    bundle = programs.get_bundle(trainer.id, command.bundle_id)
-    if command.action == "pay" and bundle.pack_paid:
-        packs.pay_pack(bundle, (), command.payment_type, deps.now)  # says how it was paid
+    covers, the client's balance and the figures with them."""
+    bundle = store(deps.repo).get_bundle(trainer.id, command.bundle_id)
+    if command.action == "unpay":
+        same_version(bundle.version, command.version)
+        return _write(
+            deps.repo,
+            trainer,
+            bundle,
+            _undoing(bundle),
+            f"The pack “{bundle.title}” marked unpaid",
+            deps.now,
+        )
+    rule = _paying(bundle, command.payment_type, deps.now)
+    rule(())  # refused before the version: a second "Mark paid" says how it was paid
     same_version(bundle.version, command.version)
-    sessions = programs.bundle_sessions(trainer.id, bundle)
-    return _write_payment(
-        deps.repo, trainer, bundle, sessions, command.action, command.payment_type, deps.now
-    )
-
-
-def _write_payment(
-    repo: Repository,
-    trainer: Trainer,
-    bundle: Bundle,
-    sessions: Sequence[Session],
-    action: str,
-    payment_type: str,
-    now: datetime,
-) -> Bundle:
-    if action == "pay":
-        payment = packs.pay_pack(bundle, sessions, payment_type, now)
-        rule = lambda fresh: packs.pay_pack(bundle, fresh, payment_type, now)  # noqa: E731
-        text = f"Paid with the pack “{bundle.title}” ({PAYMENT_TYPES[payment_type].lower()})"
-    else:
-        payment = packs.undo_pack_payment(bundle, sessions)
-        rule = lambda fresh: packs.undo_pack_payment(bundle, fresh)  # noqa: E731
-        text = f"The pack “{bundle.title}” marked unpaid"
-    return _writes(repo).write_payment(
-        trainer.id, bundle, payment.bundle, payment.sessions, _remake(rule), text, now
+    how = PAYMENT_TYPES[command.payment_type].lower()
+    return _write(
+        deps.repo, trainer, bundle, rule, f"Paid with the pack “{bundle.title}” ({how})", deps.now
     )
 
 
@@ -92,18 +108,8 @@ def pay_pack_by_card(
     paid by card, with `also` (the event's once-only record) in the claim's transaction.
     PackAlreadyPaid when it was paid meanwhile (by hand); VersionConflict when the bundle
     moved since read (the caller reads it again)."""
-    sessions = store(repo).bundle_sessions(trainer.id, bundle)
-    payment = packs.pay_pack(bundle, sessions, "card", now)
-    return _writes(repo).write_payment(
-        trainer.id,
-        bundle,
-        payment.bundle,
-        payment.sessions,
-        _remake(lambda fresh: packs.pay_pack(bundle, fresh, "card", now)),
-        f"Paid with the pack “{bundle.title}” (card, through Stripe)",
-        now,
-        also=also,
-    )
+    text = f"Paid with the pack “{bundle.title}” (card, through Stripe)"
+    return _write(repo, trainer, bundle, _paying(bundle, "card", now), text, now, also)
 
 
 def undo_pack_by_refund(
@@ -115,18 +121,8 @@ def undo_pack_by_refund(
 ) -> Bundle:
     """Stripe refunded the pack's card payment in full: its sessions are owed again, with
     `also` (the refund's once-only part) in the claim's transaction."""
-    sessions = store(repo).bundle_sessions(trainer.id, bundle)
-    payment = packs.undo_pack_payment(bundle, sessions)
-    return _writes(repo).write_payment(
-        trainer.id,
-        bundle,
-        payment.bundle,
-        payment.sessions,
-        _remake(lambda fresh: packs.undo_pack_payment(bundle, fresh)),
-        f"The pack “{bundle.title}”'s card payment was refunded through Stripe: owed again",
-        now,
-        also=also,
-    )
+    text = f"The pack “{bundle.title}”'s card payment was refunded through Stripe: owed again"
+    return _write(repo, trainer, bundle, _undoing(bundle), text, now, also)
 
 
 # The tie to a recurring slot ---------------------------------------------------------------

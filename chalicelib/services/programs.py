@@ -20,6 +20,7 @@ from pydantic import Field, field_validator, model_validator
 from chalicelib.domain import packs
 from chalicelib.domain.clients import Client, email_bounced_text
 from chalicelib.domain.commands import Command, Versioned
+from chalicelib.domain.documents import upload_prefix
 from chalicelib.domain.errors import (
     Conflict,
     InvalidInput,
@@ -31,6 +32,7 @@ from chalicelib.domain.messages import EMAIL, LINK_PLACEHOLDER, WHATSAPP, LinkRe
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import (
     MAX_CARDS,
+    MAX_DOCUMENTS,
     MAX_EVERY_WEEKS,
     Bundle,
     BundleAction,
@@ -72,6 +74,7 @@ from chalicelib.repo.programs import (
 )
 from chalicelib.repo.repository import Repository
 from chalicelib.services import clients
+from chalicelib.services import documents as documents_service
 from chalicelib.services.deps import Deps
 from chalicelib.services.sessions import decode_cursor, encode_cursor, link_for
 
@@ -214,7 +217,11 @@ def save_template(deps: Deps, trainer: Trainer, command: SaveTemplate) -> Progra
     if previous is not None:
         same_version(previous.version, command.version)
     offer = parse_offer(
-        command, trainer.locations, trainer.settings.currency, trainer.settings.locale
+        command,
+        trainer.locations,
+        trainer.settings.currency,
+        trainer.settings.locale,
+        upload_prefix(trainer.id),
     )
     template = ProgramTemplate(
         **offer.model_dump(),
@@ -222,6 +229,38 @@ def save_template(deps: Deps, trainer: Trainer, command: SaveTemplate) -> Progra
         created_at=previous.created_at if previous else deps.now,
     )
     return programs.save_template(trainer.id, template, previous.version if previous else 0)
+
+
+class AttachTemplateFile(Versioned):
+    """An uploaded file handed back for a template (services/documents.AttachUpload)."""
+
+    template_id: str
+    key: str = ""
+    name: str = ""
+
+
+def attach_template_file(
+    deps: Deps, trainer: Trainer, command: AttachTemplateFile
+) -> ProgramTemplate:
+    """The checked file added to the template's documents, in a new version of it
+    (refused, and the file deleted, when the template already has 5 documents)."""
+    programs = store(deps.repo)
+    template = programs.get_template(trainer.id, command.template_id)
+    same_version(template.version, command.version)
+    if not command.key:
+        raise InvalidInput({"file": "Choose a file to upload (uploads need JavaScript turned on)."})
+    document = documents_service.checked_upload(
+        deps.files, trainer, documents_service.AttachUpload(key=command.key, name=command.name)
+    )
+    if len(template.documents) >= MAX_DOCUMENTS:
+        deps.files.delete(document.key)
+        raise InvalidInput({"file": f"A template has at most {MAX_DOCUMENTS} documents."})
+    updated = template.model_copy(update={"documents": (*template.documents, document)})
+    try:
+        return programs.save_template(trainer.id, updated, template.version)
+    except VersionConflict:
+        deps.files.delete(document.key)  # attached to nothing: not kept
+        raise
 
 
 def delete_template(deps: Deps, trainer_id: str, command: DeleteTemplate) -> ProgramTemplate:
@@ -362,7 +401,11 @@ def save_offer(deps: Deps, trainer: Trainer, command: SaveOffer) -> Draft:
         trainer.id, draft.model_copy(update={"offer": command.offer_only()}), draft.version
     )
     parse_offer(
-        updated.offer, trainer.locations, trainer.settings.currency, trainer.settings.locale
+        updated.offer,
+        trainer.locations,
+        trainer.settings.currency,
+        trainer.settings.locale,
+        upload_prefix(trainer.id),
     )
     return updated
 
@@ -371,7 +414,11 @@ def draft_offer(trainer: Trainer, draft: Draft) -> ProgramOffer:
     """The offer of step 1; InvalidInput (on `_form`) if it was never completed."""
     try:
         return parse_offer(
-            draft.offer, trainer.locations, trainer.settings.currency, trainer.settings.locale
+            draft.offer,
+            trainer.locations,
+            trainer.settings.currency,
+            trainer.settings.locale,
+            upload_prefix(trainer.id),
         )
     except InvalidInput:
         raise InvalidInput({"_form": "Step 1 is not complete: check the offer first."}) from None

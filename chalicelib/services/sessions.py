@@ -343,6 +343,9 @@ class SessionDetail:
     no_show_fee: str = ""  # what marking a no-show would charge, in words
     late_fee: str = ""  # what a late cancel would charge, in words
     late_possible: bool = False  # inside the cancel deadline: "Late cancel" is offered
+    # The numbered invoice's PDF (docs/invoices.md): "invoice", "receipt" once paid, or ""
+    # when no invoice was sent. From the session alone: the page reads nothing more.
+    invoice_download: str = ""
 
 
 def _fee_words(trainer: Trainer, session: Session, percent: int, what: str) -> str:
@@ -386,6 +389,9 @@ def session_page(deps: Deps, trainer: Trainer, ref: str, confirming: str = "") -
         no_show_fee=_fee_words(trainer, booking, settings.no_show_percent, "no-show"),
         late_fee=_fee_words(trainer, booking, settings.late_cancel_percent, "late-cancel"),
         late_possible=late_possible,
+        invoice_download=""
+        if booking.invoice_sent_at is None
+        else ("receipt" if booking.paid else "invoice"),
     )
 
 

@@ -137,3 +137,47 @@ document.addEventListener("submit", async (event) => {
     credentials: "same-origin",
   }).catch(() => {});
 });
+
+// Uploading a document (programs/template_form.html): the file goes straight to the
+// documents bucket with a presigned POST the app makes for it, then the form hands the
+// app the key and the app checks the file before attaching it. Without this script the
+// form posts no key and the page says uploads need JavaScript.
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("[data-upload]");
+  if (!form || form.dataset.uploaded) return;
+  const input = form.querySelector("[data-upload-file]");
+  const status = form.querySelector("[data-upload-status]");
+  const file = input && input.files && input.files[0];
+  if (!file) return; // the app says to choose a file
+  event.preventDefault();
+  const say = (text) => { if (status) status.textContent = text; };
+  const button = form.querySelector("button[type=submit]");
+  if (button) button.disabled = true;
+  try {
+    say("Uploading…");
+    const ask = new URLSearchParams();
+    ask.set("csrf_token", form.querySelector("[name=csrf_token]").value);
+    ask.set("filename", file.name);
+    ask.set("content_type", file.type);
+    const answer = await fetch(form.dataset.uploadFormUrl, {
+      method: "POST",
+      body: ask,
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch" },
+    });
+    const made = await answer.json();
+    if (!answer.ok) throw new Error(made.error || "The upload could not start.");
+    const body = new FormData();
+    for (const [name, value] of Object.entries(made.fields)) body.append(name, value);
+    body.append("file", file);
+    const sent = await fetch(made.url, { method: "POST", body });
+    if (!sent.ok) throw new Error("The file was refused: check it is a PDF, JPEG or PNG under 10 MB.");
+    form.querySelector("[data-upload-key]").value = made.key;
+    form.dataset.uploaded = "yes";
+    say("Checking the file…");
+    form.submit();
+  } catch (error) {
+    say(error.message || "The upload failed: try again.");
+    if (button) button.disabled = false;
+  }
+});

@@ -33,6 +33,15 @@ CSP = "; ".join(
     )
 )
 
+
+def csp_connecting_to(origins: tuple[str, ...]) -> str:
+    """The policy for a page whose script posts files straight to the documents bucket:
+    the same, with the bucket's origins added to connect-src (and to nothing else)."""
+    if not origins:
+        return CSP
+    return CSP.replace("connect-src 'self'", "connect-src 'self' " + " ".join(origins))
+
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",

@@ -33,6 +33,7 @@ from chalicelib.services.programs import (
 )
 from chalicelib.services.sessions import portal_link_ref
 from chalicelib.web import forms, request_state, session_views
+from chalicelib.web.middleware import csp_connecting_to
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
 
@@ -104,8 +105,22 @@ def _template_page(
     typed: dict[str, str] | None = None,
     **context: object,
 ) -> Response:
-    page = programs.template_page(request_state.deps(), session.trainer, template_id, typed)
-    return _show("programs/template_form.html", session, page, status, **context)
+    deps = request_state.deps()
+    page = programs.template_page(deps, session.trainer, template_id, typed)
+    uploads = deps.files.on and page.program is not None
+    context.setdefault("upload_errors", {})
+    response = _show(
+        "programs/template_form.html",
+        session,
+        page,
+        status,
+        uploads=uploads,
+        saved=request_state.current().query("saved"),
+        **context,
+    )
+    if uploads:
+        response.headers["Content-Security-Policy"] = csp_connecting_to(deps.files.upload_origins())
+    return response
 
 
 @bp.route("/dashboard/programs/templates/new", methods=["GET"])
@@ -132,6 +147,23 @@ def template_create(session: CurrentSession) -> Response:
 @trainer
 def template_edit(session: CurrentSession, template_id: str) -> Response:
     return _template_page(session, template_id)
+
+
+@bp.route(
+    "/dashboard/programs/templates/{template_id}/documents", methods=["POST"], content_types=FORM
+)
+@trainer
+def template_file(session: CurrentSession, template_id: str) -> Response:
+    """An uploaded file handed back by the page's script, checked and attached."""
+    form, deps = request_state.current().form(), request_state.deps()
+    try:
+        attach = forms.command(programs.AttachTemplateFile, form, template_id=template_id)
+        programs.attach_template_file(deps, session.trainer, attach)
+    except InvalidInput as exc:
+        return _template_page(session, template_id, 400, upload_errors=exc.errors)
+    except VersionConflict as exc:
+        return _template_page(session, template_id, 409, upload_errors={"file": exc.user_message})
+    return redirect(f"/dashboard/programs/templates/{template_id}", saved="file")
 
 
 @bp.route("/dashboard/programs/templates/{template_id}", methods=["POST"], content_types=FORM)

@@ -45,6 +45,14 @@ def _message_text(message: Any) -> str:
     return request_state.deps().links.message_text(message)
 
 
+def _document_link(document: Any) -> str:
+    """A document's link as the page is drawn: its own, or a presigned GET of its file
+    good for minutes (never a public URL; services/documents.view_url)."""
+    from chalicelib.services.documents import view_url
+
+    return view_url(request_state.deps().files, document)
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(
@@ -66,6 +74,7 @@ def environment() -> Environment:
     env.filters["local_time"] = _local_time
     # A message's text with its client link made again (the table holds a placeholder).
     env.filters["message_text"] = _message_text
+    env.filters["document_link"] = _document_link
     return env
 
 

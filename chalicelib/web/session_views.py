@@ -11,10 +11,11 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, InvalidInput, VersionConflict
 from chalicelib.domain.messages import LinkRef
 from chalicelib.domain.schedule import Session
-from chalicelib.services import session_actions, sessions
+from chalicelib.services import documents, session_actions, sessions
 from chalicelib.services.auth import CurrentSession
 from chalicelib.services.session_actions import SessionAction
 from chalicelib.web import forms, request_state
+from chalicelib.web.middleware import csp_connecting_to
 from chalicelib.web.render import redirect, render
 from chalicelib.web.views import FORM, trainer
 
@@ -32,6 +33,8 @@ SAVED = {
     "already": "That was already queued: nothing was sent twice.",
     "change_stop": "Change abandoned: the session stays where it was.",
     "moved": "Session moved. The old slot is open again.",
+    "document_added": "Document added: the client opens it from their session page.",
+    "document_removed": "Document removed from this session.",
 }
 
 
@@ -43,8 +46,9 @@ def _page(
     confirming: str = "",
     errors: dict[str, str] | None = None,
 ) -> Response:
-    page = sessions.session_page(request_state.deps(), session.trainer, ref, confirming)
-    return render(
+    deps = request_state.deps()
+    page = sessions.session_page(deps, session.trainer, ref, confirming)
+    response = render(
         "sessions/session.html",
         status=status,
         tab="sessions",
@@ -52,7 +56,11 @@ def _page(
         saved=request_state.current().query("saved"),
         saved_messages=SAVED,
         errors=errors or {},
+        uploads=deps.files.on,
     )
+    if deps.files.on:  # its upload card's script posts files straight to the bucket
+        response.headers["Content-Security-Policy"] = csp_connecting_to(deps.files.upload_origins())
+    return response
 
 
 @bp.route("/dashboard/sessions", methods=["GET"])
@@ -82,6 +90,23 @@ def portal_url(trainer_id: str) -> Callable[[Client], LinkRef]:
 def session_url(trainer_id: str) -> Callable[[Client, Session], LinkRef]:
     """Which session link (/s/) a message carries: made again when it is sent or shown."""
     return sessions.session_link_ref(request_state.current().base_url, trainer_id)
+
+
+@bp.route("/dashboard/sessions/{ref}/documents", methods=["POST"], content_types=FORM)
+@trainer
+def session_documents(session: CurrentSession, ref: str) -> Response:
+    """A file added to this session (handed back by the upload card's script) or one of
+    its documents removed."""
+    deps = request_state.deps()
+    try:
+        command = forms.command(documents.SessionDocument, request_state.current().form())
+        documents.change_session_documents(deps, session.trainer, ref, command)
+    except InvalidInput as exc:
+        return _page(session, ref, 400, errors=forms.errors(documents.SessionDocument, exc))
+    except (VersionConflict, Conflict) as exc:
+        return _page(session, ref, 409, errors={"_form": exc.user_message})
+    saved = "document_added" if command.action == "add" else "document_removed"
+    return redirect(f"/dashboard/sessions/{ref}", saved=saved)
 
 
 @bp.route("/dashboard/sessions/{ref}", methods=["POST"], content_types=FORM)

@@ -151,7 +151,11 @@ def test_meta_sends_a_card_invoice_on_v2_and_one_without_card_payments_on_v1(
     )
     _trainer, _client, message, link = _invoiced(repo)
     _other, _client2, plain, _link = _invoiced(repo, card=False, email="other@example.com")
-    assert plain.link is None  # card payments off: no pay link on the invoice
+    # Card payments off: no pay link on the invoice (its one LinkRef is the PDF's, which
+    # gives the card template no link).
+    assert plain.link is not None and plain.link.kind == "invoice"
+    assert "/pay/" not in runtime.links().message_text(plain)
+    assert not dispatcher.link_url(runtime.links(), plain)
 
     report = dispatcher.dispatch(repo, NOW, runtime.message_sender())
 

@@ -1,0 +1,216 @@
+"""Numbered invoices and credit notes (docs/invoices.md, access patterns in
+docs/access-patterns.md "Invoices").
+
+A number is claimed by a conditional update of the trainer's counter in the same
+transaction that puts the document under that number (`attribute_not_exists`): of two
+invoices issued at once one commits, the other finds the counter moved, reads it again and
+takes the next number. A refused transaction writes nothing, so the sequence has no gap;
+the document's own condition means it has no duplicate even if the counter were edited by
+hand. Documents are never updated or deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+from chalicelib.domain.clients import Client
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.invoices import MAX_NUMBER, Invoice
+from chalicelib.domain.schedule import Session
+from chalicelib.domain.timeutil import utc_iso
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import (
+    Condition,
+    Db,
+    Item,
+    TransactionFailed,
+    new_item,
+    tx_check,
+    tx_delete,
+    tx_put,
+    tx_update,
+)
+from chalicelib.repo.mapping import client_from_item
+
+# The parts of an issue, as a refusal names them.
+NUMBER_CLAIM: Final = "invoice number claim"
+NEW_INVOICE: Final = "new invoice"
+SESSION_INVOICE: Final = "one invoice per session"
+SESSION_AS_READ: Final = "session as read"
+ONE_CREDIT_NOTE: Final = "one credit note per invoice"
+# Two trainers' clicks rarely race more than a few deep; past this the page asks again.
+ISSUE_ATTEMPTS: Final = 25
+
+
+class SessionChanged(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "This session was changed meanwhile (canceled, moved or edited). Reload the page "
+            "to see it: no invoice was issued."
+        )
+
+
+class AlreadyCredited(Conflict):
+    def __init__(self) -> None:
+        super().__init__("This invoice already has its credit note.")
+
+
+def _document_item(trainer_id: str, invoice: Invoice) -> dict[str, Any]:
+    return {
+        **keys.invoice(trainer_id, invoice.number),
+        "type": "invoice",
+        "number": invoice.number,
+        "document": invoice.model_dump(mode="json"),
+    }
+
+
+def _number_claim(trainer_id: str, number: int) -> dict[str, Any]:
+    """The counter moved from `number` to the next: refused if another issue took it."""
+    condition = (
+        Condition("attribute_not_exists(#pk)", {"#pk": keys.PK})
+        if number == 1
+        else Condition("#next = :seen", {"#next": "next"}, {":seen": number})
+    )
+    return tx_update(
+        keys.invoice_counter(trainer_id),
+        Condition(
+            "SET #next = :following, #type = :type",
+            {"#next": "next", "#type": "type"},
+            {":following": number + 1, ":type": "invoice-counter"},
+        ),
+        condition,
+        part=NUMBER_CLAIM,
+    )
+
+
+class InvoiceStore:
+    def __init__(self, db: Db) -> None:
+        self.db = db
+
+    # Reads ---------------------------------------------------------------------------------
+    def next_number(self, trainer_id: str) -> int:
+        item = self.db.get(keys.invoice_counter(trainer_id))
+        return int(item["next"]) if item else 1
+
+    def get(self, trainer_id: str, number: int) -> Invoice | None:
+        item = self.db.get(keys.invoice(trainer_id, number))
+        return _document(item)
+
+    def for_session(self, trainer_id: str, session_id: str) -> Invoice | None:
+        """The session's invoice (its pointer holds a copy of the document: one GetItem)."""
+        return _document(self.db.get(keys.session_invoice(trainer_id, session_id)))
+
+    def reference_free(self, trainer_id: str, reference: str, session_id: str) -> bool:
+        """No other session's invoice holds this payment reference (repo/reconciliation)."""
+        item = self.db.get(keys.payment_reference(trainer_id, reference))
+        return item is None or item.get("session_id") == session_id
+
+    def with_client(
+        self, trainer_id: str, number: int, client_id: str
+    ) -> tuple[Invoice | None, Client | None]:
+        """A client link's one read: the document and its client, in one BatchGetItem."""
+        found = self.db.batch_get(
+            [keys.invoice(trainer_id, number), keys.client(trainer_id, client_id)]
+        )
+        invoice = next((_document(i) for i in found if i[keys.SK].startswith("N#")), None)
+        client = next((client_from_item(i) for i in found if not i[keys.SK].startswith("N#")), None)
+        return invoice, client
+
+    # Writes --------------------------------------------------------------------------------
+    def issue_for_session(
+        self, trainer_id: str, session: Session, make: Callable[[int], Invoice]
+    ) -> tuple[Invoice, bool]:
+        """The session's invoice, issued under the next number (True), or the one another
+        tab issued first (False: its pointer is there). The caller looks for an existing
+        one first (`for_session`); this write is what makes "one per session" hold. The
+        session must still be booked at the version read, so the document copies the
+        session as it is."""
+        session_key = keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
+        unchanged = Condition(
+            "#status = :booked AND #version = :version",
+            {"#status": "status", "#version": "version"},
+            {":booked": "booked", ":version": session.version},
+        )
+        for _attempt in range(ISSUE_ATTEMPTS):
+            invoice = make(self.next_number(trainer_id))
+            self._check_room(invoice.number)
+            document = _document_item(trainer_id, invoice)
+            try:
+                self.db.transact(
+                    [
+                        _number_claim(trainer_id, invoice.number),
+                        tx_put(document, new_item(), part=NEW_INVOICE),
+                        tx_put(
+                            {**document, **keys.session_invoice(trainer_id, session.id)},
+                            new_item(),
+                            part=SESSION_INVOICE,
+                        ),
+                        tx_check(session_key, unchanged, part=SESSION_AS_READ),
+                    ]
+                )
+                return invoice, True
+            except TransactionFailed as exc:
+                if exc.refused(SESSION_INVOICE):
+                    issued = self.for_session(trainer_id, session.id)
+                    if issued is not None:
+                        return issued, False
+                if exc.refused(SESSION_AS_READ):
+                    raise SessionChanged() from exc
+                if not exc.refused(NUMBER_CLAIM, NEW_INVOICE):
+                    raise
+                # Another invoice took this number: read the counter again, take the next.
+        raise Conflict("Many invoices are being issued at once: try again in a moment.")
+
+    def issue_credit_note(
+        self, trainer_id: str, invoice: Invoice, make: Callable[[int], Invoice]
+    ) -> Invoice:
+        """A credit note under the next number, once per invoice. The session's pointer is
+        removed in the same write, so the session's next Send invoice issues a new one."""
+        for _attempt in range(ISSUE_ATTEMPTS):
+            note = make(self.next_number(trainer_id))
+            self._check_room(note.number)
+            try:
+                self.db.transact(
+                    [
+                        _number_claim(trainer_id, note.number),
+                        tx_put(_document_item(trainer_id, note), new_item(), part=NEW_INVOICE),
+                        tx_put(
+                            {
+                                **keys.invoice_credit(trainer_id, invoice.number),
+                                "type": "invoice-credit",
+                                "credit_note": note.number,
+                            },
+                            new_item(),
+                            part=ONE_CREDIT_NOTE,
+                        ),
+                        tx_delete(
+                            keys.session_invoice(trainer_id, invoice.session_id),
+                            Condition(
+                                "attribute_not_exists(#pk) OR #number = :number",
+                                {"#pk": keys.PK, "#number": "number"},
+                                {":number": invoice.number},
+                            ),
+                        ),
+                    ]
+                )
+                return note
+            except TransactionFailed as exc:
+                if exc.refused(ONE_CREDIT_NOTE):
+                    raise AlreadyCredited() from exc
+                if not exc.refused(NUMBER_CLAIM, NEW_INVOICE):
+                    raise
+        raise Conflict("Many invoices are being issued at once: try again in a moment.")
+
+    def credit_note_of(self, trainer_id: str, number: int) -> int | None:
+        item = self.db.get(keys.invoice_credit(trainer_id, number))
+        return int(item["credit_note"]) if item else None
+
+    @staticmethod
+    def _check_room(number: int) -> None:
+        if number > MAX_NUMBER:
+            raise Conflict("Your invoice numbers have run out: contact support.")
+
+
+def _document(item: Item | None) -> Invoice | None:
+    return Invoice.model_validate(item["document"]) if item else None

@@ -1,0 +1,62 @@
+"""The documents bucket in the stateful stack (issue 17): private, encrypted, versioned,
+retained, deleted files expired, TLS only, CORS for the upload form's origin only; the
+web function alone is told its name, and the app roles may touch only trainers' keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from infra import table_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _bucket() -> dict:
+    return table_schema.load_template()["Resources"]["DocumentsBucket"]
+
+
+def test_the_bucket_is_private_encrypted_versioned_and_retained() -> None:
+    bucket = _bucket()
+    props = bucket["Properties"]
+    assert bucket["Type"] == "AWS::S3::Bucket"
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["Status"] == "Enabled"
+    assert lifecycle["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_only_the_upload_form_may_post_and_only_over_tls() -> None:
+    template = table_schema.load_template()
+    (cors,) = _bucket()["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert cors["AllowedMethods"] == ["POST"]
+    assert len(cors["AllowedOrigins"]) == 1  # the AppOrigin parameter, or none
+    assert "AppOrigin" in template["Parameters"]
+    (statement,) = template["Resources"]["DocumentsBucketPolicy"]["Properties"]["PolicyDocument"][
+        "Statement"
+    ]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    exported = template["Outputs"]["DocumentsBucketName"]["Export"]["Name"]
+    assert "DocumentsBucket" in str(exported)
+
+
+def test_the_app_roles_touch_only_trainers_keys_of_their_stages_bucket() -> None:
+    for stage in ("dev", "prod"):
+        policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
+        s3 = [s for s in policy["Statement"] if any(a.startswith("s3:") for a in s["Action"])]
+        assert [set(s["Action"]) for s in s3] == [
+            {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"}
+        ]
+        assert s3[0]["Resource"] == [f"arn:aws:s3:::pt-bookings-{stage}-documents-*/trainers/*"]

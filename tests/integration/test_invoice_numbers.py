@@ -1,0 +1,200 @@
+"""Invoice numbers under races and stale reads (moto, made atomic like DynamoDB): invoices
+sent at the same moment take consecutive numbers, one session gets one invoice however
+many presses race, and a write from a stale read is refused by the write itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+
+from chalicelib.domain.errors import Conflict
+from chalicelib.domain.invoices import Invoice, credit_note_for
+from chalicelib.domain.models import Trainer
+from chalicelib.domain.schedule import Session
+from chalicelib.domain.settings import PaymentDetails
+from chalicelib.domain.tokens import new_id
+from chalicelib.repo import keys
+from chalicelib.repo.dynamo import TransactionFailed
+from chalicelib.repo.invoices import NUMBER_CLAIM, InvoiceStore, SessionChanged, _number_claim
+from chalicelib.repo.repository import Repository
+from chalicelib.services import invoices, messages, sessions
+from tests.support.builders import NOW, WEDNESDAY, add_client, add_location, add_slot, allocate
+from tests.support.builders import make_trainer as new_trainer
+from tests.support.race import race
+
+WORKERS = 8
+
+
+@pytest.fixture
+def coach(repo: Repository) -> Trainer:
+    trainer, _studio = add_location(repo, new_trainer(repo))
+    payment = PaymentDetails(
+        payee_name="Alex Byrne", bank_name="Monzo", account_number="12345678", sort_code="040004"
+    )
+    return trainer.model_copy(
+        update={"settings": trainer.settings.model_copy(update={"payment": payment})}
+    )
+
+
+def _sessions(repo: Repository, trainer: Trainer, count: int) -> list[Session]:
+    """`count` booked sessions on different days, each its own client's."""
+    studio = next(iter(trainer.locations))
+    booked = []
+    for index in range(count):
+        client = add_client(repo, trainer, f"Client {index}")
+        slot = add_slot(repo, trainer, studio, day=WEDNESDAY + timedelta(days=index))
+        booked.append(allocate(repo, trainer, slot, client))
+    return booked
+
+
+def _store(repo: Repository) -> InvoiceStore:
+    return InvoiceStore(repo.db)
+
+
+def test_invoices_sent_at_the_same_moment_take_consecutive_numbers(
+    repo: Repository, coach: Trainer
+) -> None:
+    booked = _sessions(repo, coach, WORKERS)
+    outcomes = race(WORKERS, lambda i: messages.send_invoice(repo, coach, booked[i], new_id(), NOW))
+    assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+    numbers = sorted(
+        invoice.number
+        for invoice in (_store(repo).for_session(coach.id, s.id) for s in booked)
+        if invoice is not None
+    )
+    assert numbers == list(range(1, WORKERS + 1))  # no gap, no duplicate
+    assert _store(repo).next_number(coach.id) == WORKERS + 1
+    for number in numbers:  # each number's document exists once, for one session
+        assert _store(repo).get(coach.id, number) is not None
+    assert len({_store(repo).get(coach.id, n).session_id for n in numbers}) == WORKERS  # type: ignore[union-attr]
+
+
+def test_one_session_pressed_from_many_tabs_gets_one_invoice(
+    repo: Repository, coach: Trainer
+) -> None:
+    (booking,) = _sessions(repo, coach, 1)
+    outcomes = race(6, lambda _i: messages.send_invoice(repo, coach, booking, new_id(), NOW))
+    assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+    assert _store(repo).next_number(coach.id) == 2  # one number taken
+    invoice = _store(repo).for_session(coach.id, booking.id)
+    assert invoice is not None and invoice.number == 1
+    texts = [m.text for m in repo.outbox.page(coach.id, None, None)[0]]
+    assert len(texts) == 6 and all("Invoice INV-000001" in t for t in texts)
+
+
+def test_a_session_changed_since_it_was_read_is_refused_by_the_issue_itself(
+    repo: Repository, coach: Trainer
+) -> None:
+    (booking,) = _sessions(repo, coach, 1)
+    # Paid meanwhile (another tab): the page's copy of the session is stale.
+    sessions.set_payment(
+        repo,
+        coach.id,
+        booking,
+        sessions.SetPayment(paid=True, payment_type="cash", version=booking.version),
+        NOW,
+    )
+    client = repo.get_client(coach.id, booking.client_id)
+    with pytest.raises(SessionChanged):
+        invoices.issue_for_session(repo, coach, booking, client, 4000, "PT-AAAAAA", "Studio", NOW)
+    assert _store(repo).for_session(coach.id, booking.id) is None
+    assert _store(repo).next_number(coach.id) == 1  # nothing claimed
+    assert repo.db.get(keys.invoice(coach.id, 1)) is None
+
+
+def test_a_claim_from_a_stale_counter_read_is_refused_by_the_write(
+    repo: Repository, coach: Trainer
+) -> None:
+    first, second = _sessions(repo, coach, 2)
+    store = _store(repo)
+    seen = store.next_number(coach.id)  # 1, read before another issue commits
+    client = repo.get_client(coach.id, first.client_id)
+    invoices.issue_for_session(repo, coach, first, client, 4000, "PT-AAAAAA", "Studio", NOW)
+    stale = store.next_number
+    # The second issue reads the counter as it was (1): its claim must not commit.
+    calls: list[int] = []
+
+    def reads_stale(trainer_id: str) -> int:
+        if not calls:
+            calls.append(seen)
+            return seen
+        return stale(trainer_id)
+
+    store.next_number = reads_stale  # type: ignore[method-assign]
+    other = repo.get_client(coach.id, second.client_id)
+    invoice, new = store.issue_for_session(
+        coach.id, second, _maker(coach, second, other.id, other.name)
+    )
+    assert new and invoice.number == 2  # refused at 1, then the next number after a re-read
+    assert calls == [1]
+    with pytest.raises(TransactionFailed) as refused:
+        repo.db.transact([_number_claim(coach.id, 2)])  # the counter is at 3 now
+    assert refused.value.refused(NUMBER_CLAIM)
+
+
+def _maker(
+    trainer: Trainer, session: Session, client_id: str, name: str
+) -> Callable[[int], Invoice]:
+    def make(number: int) -> Invoice:
+        return Invoice(
+            number=number,
+            issued_on=date(2026, 11, 23),
+            issued_at=NOW,
+            trainer_id=trainer.id,
+            business_name="Alex Fit",
+            payment_lines=(),
+            client_id=client_id,
+            client_name=name,
+            session_id=session.id,
+            session_ref=session.ref,
+            lines=(),
+            currency="GBP",
+            locale="en_GB",
+            net_minor=0,
+            vat_minor=0,
+            gross_minor=0,
+        )
+
+    return make
+
+
+def test_credit_notes_racing_for_one_invoice_issue_one(repo: Repository, coach: Trainer) -> None:
+    (booking,) = _sessions(repo, coach, 1)
+    messages.send_invoice(repo, coach, booking, new_id(), NOW)
+    invoice = _store(repo).for_session(coach.id, booking.id)
+    assert invoice is not None
+    outcomes = race(
+        5,
+        lambda _i: _store(repo).issue_credit_note(
+            coach.id, invoice, lambda n: credit_note_for(invoice, n, NOW, invoice.issued_on)
+        ),
+    )
+    notes = [o for o in outcomes if isinstance(o, Invoice)]
+    assert len(notes) == 1 and notes[0].number == 2 and notes[0].credits == 1
+    assert all(isinstance(o, Conflict) for o in outcomes if not isinstance(o, Invoice))
+    assert _store(repo).next_number(coach.id) == 3  # the losers took no number
+    assert notes[0].gross_minor == -invoice.gross_minor
+
+
+def test_invoices_and_credit_notes_share_one_gapless_sequence(
+    repo: Repository, coach: Trainer
+) -> None:
+    booked = _sessions(repo, coach, 3)
+    messages.send_invoice(repo, coach, booked[0], new_id(), NOW)
+    first = _store(repo).for_session(coach.id, booked[0].id)
+    assert first is not None
+
+    def act(i: int) -> object:
+        if i == 0:
+            return _store(repo).issue_credit_note(
+                coach.id, first, lambda n: credit_note_for(first, n, NOW, first.issued_on)
+            )
+        return messages.send_invoice(repo, coach, booked[i], new_id(), NOW)
+
+    outcomes = race(3, act)
+    assert all(not isinstance(o, Exception) for o in outcomes), outcomes
+    issued = [_store(repo).get(coach.id, n) for n in range(1, 5)]
+    assert all(issued) and _store(repo).get(coach.id, 5) is None
+    assert sorted(i.kind for i in issued if i) == ["credit_note", "invoice", "invoice", "invoice"]
