@@ -69,3 +69,24 @@ def test_an_other_trainers_feed_is_their_own(world: World, other_trainer) -> Non
     assert (
         runtime.repository().activity.feed(other_trainer.cookies["pt_session"].split(".")[0]) == []
     )
+
+
+def test_a_packs_two_left_line_links_to_its_bundles_renewal_card(world: World, clock) -> None:
+    from chalicelib.repo.activity import ActivityEntry
+    from chalicelib.repo.parts import new_activity
+
+    entry = ActivityEntry(
+        id="pack-low-b1",
+        at=clock.now,
+        actor="system",
+        client_name="Priya <b>Shah</b>",
+        text="has 2 sessions left of “Four-pack”: time to offer the next pack",
+        session_ref="",
+        link="/dashboard/bundles/b1#renewal",
+    )
+    runtime.repository().db.transact([new_activity(_tid(world), entry)])
+    feed = section(world.trainer.get("/dashboard").body, "activity")
+    assert (
+        '<a href="/dashboard/bundles/b1#renewal">Priya &lt;b&gt;Shah&lt;/b&gt; has 2 sessions '
+        "left of “Four-pack”: time to offer the next pack</a>"
+    ) in feed
