@@ -702,6 +702,44 @@ def confirmable(sessions: Iterable[Session], now: datetime) -> list[Session]:
     )
 
 
+def _same_document(a: Document, b: Document) -> bool:
+    return (a.key, a.url) == (b.key, b.url)
+
+
+def sessions_gaining(
+    sessions: Iterable[Session], document: Document, now: datetime
+) -> list[tuple[Session, Session]]:
+    """A document added to a bundle reaches its upcoming booked sessions (not those that
+    took place, nor one that has it already or holds its 5)."""
+    return [
+        (s, s.model_copy(update={"documents": (*s.documents, document)}))
+        for s in sessions
+        if s.is_live
+        and s.start_utc > now
+        and len(s.documents) < MAX_DOCUMENTS
+        and not any(_same_document(d, document) for d in s.documents)
+    ]
+
+
+def sessions_losing(
+    sessions: Iterable[Session], document: Document, now: datetime
+) -> list[tuple[Session, Session]]:
+    """A document removed from a bundle leaves its upcoming booked sessions; those that
+    took place keep what they were given."""
+    return [
+        (
+            s,
+            s.model_copy(
+                update={
+                    "documents": tuple(d for d in s.documents if not _same_document(d, document))
+                }
+            ),
+        )
+        for s in sessions
+        if s.is_live and s.start_utc > now and any(_same_document(d, document) for d in s.documents)
+    ]
+
+
 def documents_line(documents: Iterable[Document]) -> str:
     """The documents as a message lists them: a link as it is; an uploaded file by name
     only, opened from the session page (its file links are made there, for minutes)."""

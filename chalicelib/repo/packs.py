@@ -21,7 +21,7 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict, VersionConflict
 from chalicelib.domain.messages import Message
 from chalicelib.domain.programs import Bundle
-from chalicelib.domain.schedule import Session
+from chalicelib.domain.schedule import Document, Session
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.repo import keys
 from chalicelib.repo.activity import ActivityEntry
@@ -125,10 +125,74 @@ class PackWrites:
         `also`: parts another aggregate adds to the claim's transaction (a card payment's
         event, once). VersionConflict when the bundle changed since read: nothing written."""
         saved = after.model_copy(update={"version": before.version + 1})
-        claim: list[dict[str, Any]] = [_pack_claim(trainer_id, before, saved), *also]
+        return self._with_sessions(
+            trainer_id,
+            saved,
+            [_pack_claim(trainer_id, before, saved), *also],
+            pairs,
+            remake,
+            log_text,
+            now,
+            "The pack is marked, but some of its sessions kept changing meanwhile: reload "
+            "the bundle and mark what is left by hand.",
+        )
+
+    def write_documents(
+        self,
+        trainer_id: str,
+        before: Bundle,
+        documents: Sequence[Document],
+        pairs: Sequence[tuple[Session, Session]],
+        remake: Remake,
+        log_text: str,
+        now: datetime,
+    ) -> Bundle:
+        """The bundle's documents, and its upcoming sessions' with them (a document added
+        to a bundle reaches them), written as a pack payment is: the bundle claimed at
+        its version with the first chunk, each session at its own."""
+        saved = before.model_copy(
+            update={"documents": tuple(documents), "version": before.version + 1}
+        )
+        claim = tx_update(
+            keys.bundle(trainer_id, before.id),
+            Condition(
+                "SET #documents = :documents, #version = :next",
+                {"#documents": "documents", "#version": "version"},
+                {
+                    ":documents": [d.model_dump(exclude_defaults=True) for d in documents],
+                    ":next": before.version + 1,
+                },
+            ),
+            at_version(before.version),
+            part=PACK_AS_READ,
+        )
+        return self._with_sessions(
+            trainer_id,
+            saved,
+            [claim],
+            pairs,
+            remake,
+            log_text,
+            now,
+            "The bundle's documents are saved, but some of its sessions kept changing "
+            "meanwhile: reload the bundle and check them.",
+        )
+
+    def _with_sessions(
+        self,
+        trainer_id: str,
+        saved: Bundle,
+        claim: list[dict[str, Any]],
+        pairs: Sequence[tuple[Session, Session]],
+        remake: Remake,
+        log_text: str,
+        now: datetime,
+        stuck: str,
+    ) -> Bundle:
+        """The bundle's claim and its sessions' changes, in chunks (module docstring)."""
         pending = list(pairs)
         for _attempt in range(RETRIES + 1):
-            left = self._write_chunks(trainer_id, before.client_id, pending, claim, log_text, now)
+            left = self._write_chunks(trainer_id, saved.client_id, pending, claim, log_text, now)
             if left is None:
                 return saved
             if left == "claim":
@@ -137,10 +201,7 @@ class PackWrites:
             pending = remake([session_from_item(i) for i in fresh])
         if claim:
             raise VersionConflict()
-        raise Conflict(
-            "The pack is marked, but some of its sessions kept changing meanwhile: reload "
-            "the bundle and mark what is left by hand."
-        )
+        raise Conflict(stuck)
 
     def _write_chunks(
         self,

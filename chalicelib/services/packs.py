@@ -205,7 +205,12 @@ def renewal_message(
     """By email when the client has a working address, else WhatsApp (a template outside
     the 24-hour window)."""
     left = bundle.left(now)
-    left_words = f"{left} session{'s' if left != 1 else ''}"
+    values = {
+        "first_name": client.first_name,
+        "left": f"{left} session{'s' if left != 1 else ''}",
+        "program": bundle.title,
+        "trainer": trainer.display_name,
+    }
     by_email = bool(client.email) and not client.email_bouncing
     channel = EMAIL if by_email else WHATSAPP
     return Message(
@@ -221,22 +226,9 @@ def renewal_message(
         to=client.email if by_email else client.phone,
         subject=f"Your pack with {trainer.display_name}" if by_email else "",
         **client_sender(trainer, channel),
-        text=render_text(
-            "pack_renewal.txt",
-            first_name=client.first_name,
-            left=left_words,
-            title=bundle.title,
-            trainer_name=trainer.display_name,
-            portal_url=LINK_PLACEHOLDER,
-        ),
+        text=render_text("pack_renewal.txt", **values, portal_url=LINK_PLACEHOLDER),
         link=portal,
-        variables=variables_for(
-            "pack_renewal",
-            first_name=client.first_name,
-            left=left_words,
-            program=bundle.title,
-            trainer=trainer.display_name,
-        ),
+        variables=variables_for("pack_renewal", **values),
         created_at=now,
         next_attempt_at=now,
     )

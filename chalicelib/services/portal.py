@@ -58,6 +58,7 @@ from chalicelib.domain.portal import (
 )
 from chalicelib.domain.programs import Bundle
 from chalicelib.domain.schedule import (
+    Document,
     Session,
     SessionRef,
     Slot,
@@ -208,6 +209,7 @@ class BundleProgress:
     ahead: int  # booked sessions not yet done
     left: int = 0  # sessions not used yet: "7 of 12 left"
     pack_paid: bool = False
+    documents: tuple[Document, ...] = ()  # the bundle's, linked when the page is drawn
 
     @classmethod
     def of(cls, bundle: Bundle, now: datetime) -> BundleProgress:
@@ -221,6 +223,7 @@ class BundleProgress:
             ahead=max(0, bundle.live_count() - done),
             left=bundle.left(now),
             pack_paid=bundle.pack_paid,
+            documents=bundle.documents,
         )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
@@ -55,6 +55,8 @@ from chalicelib.domain.programs import (
     parse_quick,
     price_summary,
     scheduling_problem,
+    sessions_gaining,
+    sessions_losing,
     split_price,
     transition,
 )
@@ -64,6 +66,7 @@ from chalicelib.domain.tokens import new_id
 from chalicelib.messaging.email import client_sender
 from chalicelib.messaging.templates import variables_for
 from chalicelib.messaging.texts import render_text
+from chalicelib.repo.packs import PackWrites
 from chalicelib.repo.programs import (
     AlreadyCreated,
     PlannedSession,
@@ -260,6 +263,75 @@ def attach_template_file(
         return programs.save_template(trainer.id, updated, template.version)
     except VersionConflict:
         deps.files.delete(document.key)  # attached to nothing: not kept
+        raise
+
+
+class BundleDocument(Versioned):
+    """Add an uploaded file to a bundle (and its upcoming sessions), or remove its
+    `index`-th document (from them too), from the bundle page drawn at `version`."""
+
+    bundle_id: str
+    action: Literal["add_document", "remove_document"]
+    key: str = ""
+    name: str = ""
+    index: int | None = None
+
+
+def change_bundle_documents(deps: Deps, trainer: Trainer, command: BundleDocument) -> Bundle:
+    """The bundle's documents and its upcoming sessions' in the chunked write a pack
+    payment uses (repo/packs.write_documents); a file added to a bundle that changed
+    meanwhile is deleted, not kept unattached. Removing never deletes the file: sessions
+    that took place keep it."""
+    programs = store(deps.repo)
+    bundle = programs.get_bundle(trainer.id, command.bundle_id)
+    same_version(bundle.version, command.version)
+    if bundle.status == "creating":
+        raise Conflict("This bundle was not fully created.")
+    now = deps.now
+    if command.action == "remove_document":
+        if command.index is None or not 0 <= command.index < len(bundle.documents):
+            raise InvalidInput({"file": "That document is no longer there: reload the page."})
+        gone = bundle.documents[command.index]
+        kept = tuple(d for i, d in enumerate(bundle.documents) if i != command.index)
+
+        def losing(fresh: Sequence[Session]) -> list[tuple[Session, Session]]:
+            return sessions_losing(fresh, gone, now)
+
+        sessions = programs.bundle_sessions(trainer.id, bundle)
+        return PackWrites(deps.repo.db).write_documents(
+            trainer.id,
+            bundle,
+            kept,
+            losing(sessions),
+            losing,
+            f"Document removed: {gone.name}",
+            now,
+        )
+    if not command.key:
+        raise InvalidInput({"file": "Choose a file to upload (uploads need JavaScript turned on)."})
+    document = documents_service.checked_upload(
+        deps.files, trainer, documents_service.AttachUpload(key=command.key, name=command.name)
+    )
+    if len(bundle.documents) >= MAX_DOCUMENTS:
+        deps.files.delete(document.key)
+        raise InvalidInput({"file": f"A bundle has at most {MAX_DOCUMENTS} documents."})
+
+    def gaining(fresh: Sequence[Session]) -> list[tuple[Session, Session]]:
+        return sessions_gaining(fresh, document, now)
+
+    sessions = programs.bundle_sessions(trainer.id, bundle)
+    try:
+        return PackWrites(deps.repo.db).write_documents(
+            trainer.id,
+            bundle,
+            (*bundle.documents, document),
+            gaining(sessions),
+            gaining,
+            f"Document added to the bundle: {document.name}",
+            now,
+        )
+    except VersionConflict:
+        deps.files.delete(document.key)
         raise
 
 

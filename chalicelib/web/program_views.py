@@ -56,6 +56,8 @@ BUNDLE_SAVED = {
     "while places remain.",
     "untie": "Pack untied: that recurring slot is booked session by session again.",
     "renewal": "Renewal message queued: it is in the WhatsApp tab (or sent by email).",
+    "add_document": "Document added: the bundle's upcoming sessions hand it to the client.",
+    "remove_document": "Document removed from the bundle and its upcoming sessions.",
 }
 
 
@@ -343,7 +345,7 @@ def _bundle_page(
     card_link = card_payments.pack_card_link(
         deps.links, _base_url(state), session.trainer, page.bundle, page.client
     )
-    return _show(
+    response = _show(
         "programs/bundle.html",
         session,
         page,
@@ -353,8 +355,12 @@ def _bundle_page(
         saved_messages=BUNDLE_SAVED,
         payment_types=PAYMENT_TYPES,
         card_link=card_link,
+        uploads=deps.files.on,
         **context,
     )
+    if deps.files.on:  # its upload card's script posts files straight to the bucket
+        response.headers["Content-Security-Policy"] = csp_connecting_to(deps.files.upload_origins())
+    return response
 
 
 @bp.route("/dashboard/bundles/{bundle_id}", methods=["GET"])
@@ -377,8 +383,14 @@ def bundle_change(session: CurrentSession, bundle_id: str) -> Response:
         "tie": packs.TiePack,
         "untie": packs.TiePack,
         "renewal": packs.SendRenewal,
+        "add_document": programs.BundleDocument,
+        "remove_document": programs.BundleDocument,
     }.get(action, ChangeBundleStatus)
     try:
+        if action in ("add_document", "remove_document"):
+            change = forms.command(programs.BundleDocument, form, bundle_id=bundle_id)
+            programs.change_bundle_documents(deps, session.trainer, change)
+            return redirect(f"/dashboard/bundles/{bundle_id}", saved=action)
         if action in ("pack_pay", "pack_unpay"):
             payment = forms.command(
                 packs.PackPaymentForm,

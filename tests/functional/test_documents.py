@@ -147,6 +147,11 @@ def test_an_uploaded_pdf_reaches_the_wizards_sessions_and_the_clients_page(
         r'<a href="https://[^"]+X-Amz-Signature=[^"]+"[^>]*>Nutrition sheet</a>', session_page
     )
 
+    # The client's portal lists the bundle's documents with fresh links.
+    from tests.functional.test_portal_link import portal_path
+
+    home = html.unescape(trainer.get(portal_path(trainer, scene["priya"])).body)
+    assert re.search(r'<a href="https://[^"]+X-Amz-Signature=[^"]+"[^>]*>Nutrition sheet</a>', home)
     # The client's /s/ page draws a fresh link; a rotated portal link loses it at once.
     repo = runtime.repository()
     tid = trainer_id(trainer)
@@ -299,3 +304,67 @@ def test_a_session_adds_and_removes_its_own_file(trainer: Browser, scene) -> Non
     assert _exists(asked["key"])  # removing never deletes: another session may hand it out
     other = SESSION_LINK.findall(trainer.get(created.location.split("?")[0]).body)[1]
     assert "Warm-up" not in trainer.get(other).body  # its own, not the bundle's
+
+
+def test_a_file_added_to_a_bundle_reaches_its_upcoming_sessions_and_leaves_with_it(
+    trainer: Browser, scene, clock
+) -> None:
+    from tests.functional.test_programs import create_bundle
+
+    bundle = create_bundle(trainer, scene["studio"], scene["priya"])
+    path = f"/dashboard/bundles/{bundle}"
+    sessions = SESSION_LINK.findall(trainer.get(path).body)
+    clock.advance(days=9)  # 1 Dec has taken place
+    asked = json.loads(ask_form(trainer, "meals.pdf", "application/pdf").body)
+    boto3.client("s3", region_name="eu-west-2").put_object(
+        Bucket=BUCKET, Key=asked["key"], Body=PDF, ContentType="application/pdf"
+    )
+    page = trainer.get(path)
+    assert (
+        f"connect-src 'self' https://{BUCKET}.s3.amazonaws.com"
+        in page.headers["content-security-policy"]
+    )
+    added = trainer.post(
+        path,
+        {
+            "action": "add_document",
+            "key": asked["key"],
+            "name": "Meal plan",
+            "version": version_of(page.body),
+        },
+    )
+    assert added.status == 303, added.body
+    assert ">Meal plan</a>" in trainer.get(path).body
+    assert ">Meal plan</a>" not in trainer.get(sessions[0]).body  # it took place before
+    assert all(">Meal plan</a>" in trainer.get(s).body for s in sessions[1:])
+    assert "Document added to the bundle: Meal plan" in trainer.get(sessions[1]).body
+
+    index = html.unescape(trainer.get(path).body).count('name="index"') - 1
+    removed = trainer.post(
+        path,
+        {
+            "action": "remove_document",
+            "index": str(index),
+            "version": version_of(trainer.get(path).body),
+        },
+    )
+    assert removed.status == 303, removed.body
+    assert ">Meal plan</a>" not in trainer.get(path).body
+    assert all(">Meal plan</a>" not in trainer.get(s).body for s in sessions[1:])
+
+    key, _ = asked["key"], None
+    fake = documents.upload_key(trainer_id(trainer), "x9", "evil.pdf")
+    boto3.client("s3", region_name="eu-west-2").put_object(
+        Bucket=BUCKET, Key=fake, Body=EXE, ContentType="application/pdf"
+    )
+    refused = trainer.post(
+        path,
+        {
+            "action": "add_document",
+            "key": fake,
+            "name": "Evil",
+            "version": version_of(trainer.get(path).body),
+        },
+    )
+    assert refused.status == 400 and "not a real PDF" in refused.body
+    assert not _exists(fake) and _exists(key)

@@ -308,3 +308,28 @@ def test_the_running_pack_totals_follow_every_pack_as_time_passes_and_packs_comp
     programs.store(repo).set_status(tid, reopened, "paused", now)
     packs.run_notices(repo, now)
     assert repo.figures.pack_totals(tid) == expected(now)
+
+
+def test_a_bundle_documents_write_handed_a_stale_bundle_refuses_by_itself(
+    repo: Repository, studio: Studio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain.programs import sessions_gaining
+    from chalicelib.domain.schedule import Document
+
+    bundle = new_bundle(repo, studio, count=4, price="200")
+    sheet = Document(name="Sheet", url="https://docs.example.com/sheet.pdf")
+    sessions = _sessions(repo, studio, bundle)
+    record = just_before(
+        monkeypatch, repo, PackWrites, "write_documents", lambda: _pay(repo, studio, bundle)
+    )
+    with pytest.raises(VersionConflict):
+        PackWrites(repo.db).write_documents(
+            studio.trainer.id,
+            bundle,  # read before the pack was paid
+            (*bundle.documents, sheet),
+            sessions_gaining(sessions, sheet, NOW),
+            lambda fresh: sessions_gaining(fresh, sheet, NOW),
+            "Document added to the bundle: Sheet",
+            NOW,
+        )
+    record.assert_refused_unchanged(VersionConflict)
