@@ -32,6 +32,8 @@ from chalicelib.repo.dynamo import (
     tx_update,
 )
 from chalicelib.repo.mapping import client_from_item
+from chalicelib.repo.outbox import SESSION_STILL_BOOKED
+from chalicelib.repo.reconciliation import PAYMENT_REFERENCE, ReferenceTaken
 
 # The parts of an issue, as a refusal names them.
 NUMBER_CLAIM: Final = "invoice number claim"
@@ -119,13 +121,20 @@ class InvoiceStore:
 
     # Writes --------------------------------------------------------------------------------
     def issue_for_session(
-        self, trainer_id: str, session: Session, make: Callable[[int], Invoice]
+        self,
+        trainer_id: str,
+        session: Session,
+        make: Callable[[int], Invoice],
+        with_parts: Callable[[Invoice], list[dict[str, Any]]] | None = None,
     ) -> tuple[Invoice, bool]:
         """The session's invoice, issued under the next number (True), or the one another
         tab issued first (False: its pointer is there). The caller looks for an existing
         one first (`for_session`); this write is what makes "one per session" hold. The
         session must still be booked at the version read, so the document copies the
-        session as it is."""
+        session as it is. `with_parts`: the invoice message's parts, made from the invoice
+        (its number is in the text), written in the same transaction: the number, the
+        record and the message go together or not at all. They carry the session's own
+        check (booked at the version read), in place of this write's."""
         session_key = keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
         unchanged = Condition(
             "#status = :booked AND #version = :version",
@@ -136,6 +145,11 @@ class InvoiceStore:
             invoice = make(self.next_number(trainer_id))
             self._check_room(invoice.number)
             document = _document_item(trainer_id, invoice)
+            session_part = (
+                with_parts(invoice)
+                if with_parts is not None
+                else [tx_check(session_key, unchanged, part=SESSION_AS_READ)]
+            )
             try:
                 self.db.transact(
                     [
@@ -146,7 +160,7 @@ class InvoiceStore:
                             new_item(),
                             part=SESSION_INVOICE,
                         ),
-                        tx_check(session_key, unchanged, part=SESSION_AS_READ),
+                        *session_part,
                     ]
                 )
                 return invoice, True
@@ -155,8 +169,10 @@ class InvoiceStore:
                     issued = self.for_session(trainer_id, session.id)
                     if issued is not None:
                         return issued, False
-                if exc.refused(SESSION_AS_READ):
+                if exc.refused(SESSION_AS_READ, SESSION_STILL_BOOKED):
                     raise SessionChanged() from exc
+                if exc.refused(PAYMENT_REFERENCE):
+                    raise ReferenceTaken() from exc
                 if not exc.refused(NUMBER_CLAIM, NEW_INVOICE):
                     raise
                 # Another invoice took this number: read the counter again, take the next.

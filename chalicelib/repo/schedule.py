@@ -195,6 +195,61 @@ def _add_slots_ops(
     ]
 
 
+def session_message_parts(
+    trainer_id: str,
+    session: Session,
+    message: Message,
+    *,
+    invoiced: Session | None = None,
+    reference: str | None = None,
+    at_version: bool = False,
+) -> list[dict[str, Any]]:
+    """The parts that queue a message about a live session (and, for an invoice, mark
+    the session invoiced at its price with its payment reference, claimed): what
+    `queue_session_message` writes, for a write that adds parts of its own (an invoice's
+    number). `at_version`: the session also unchanged since read, not only still booked
+    (the one part on the session item, so it carries that check itself)."""
+    session_key = keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
+    still_live = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
+    if at_version:
+        still_live = Condition(
+            "#status = :booked AND #version = :read",
+            {"#status": "status", "#version": "version"},
+            {":booked": "booked", ":read": session.version},
+        )
+    operations = message_parts(trainer_id, [message])
+    if invoiced is None:
+        operations.append(tx_check(session_key, still_live, part=SESSION_STILL_BOOKED))
+        return operations
+    operations.append(
+        tx_update(
+            session_key,
+            Condition(
+                "SET #sent = :sent, #price = :price, #version = #version + :one"
+                + (", #payref = :payref" if reference else ""),
+                {
+                    "#sent": "invoice_sent_at",
+                    "#price": "price_minor",
+                    "#version": "version",
+                    **({"#payref": "payment_reference"} if reference else {}),
+                },
+                {
+                    ":sent": utc_iso(message.created_at),
+                    ":price": invoiced.price_minor,
+                    ":one": 1,
+                    **({":payref": reference} if reference else {}),
+                },
+            ),
+            still_live,
+            part=SESSION_STILL_BOOKED,
+        )
+    )
+    if reference:
+        operations.append(reference_claim(trainer_id, reference, session))
+    operations += session_change_parts(trainer_id, session.client_id, [session], [invoiced])
+    return operations
+
+
 class ScheduleStore:
     db: Db
     outbox: Outbox
@@ -307,38 +362,9 @@ class ScheduleStore:
         form) is already queued; nothing is written twice. `reference`: the invoice's
         payment reference, kept on the session and claimed as its lookup item in the same
         write (ReferenceTaken when another session holds it)."""
-        session_key = keys.session(trainer_id, session.week, utc_iso(session.start_utc), session.id)
-        still_live = Condition("#status = :booked", {"#status": "status"}, {":booked": "booked"})
-        operations = message_parts(trainer_id, [message])
-        if invoiced is not None:
-            operations.append(
-                tx_update(
-                    session_key,
-                    Condition(
-                        "SET #sent = :sent, #price = :price, #version = #version + :one"
-                        + (", #payref = :payref" if reference else ""),
-                        {
-                            "#sent": "invoice_sent_at",
-                            "#price": "price_minor",
-                            "#version": "version",
-                            **({"#payref": "payment_reference"} if reference else {}),
-                        },
-                        {
-                            ":sent": utc_iso(message.created_at),
-                            ":price": invoiced.price_minor,
-                            ":one": 1,
-                            **({":payref": reference} if reference else {}),
-                        },
-                    ),
-                    still_live,
-                    part=SESSION_STILL_BOOKED,
-                )
-            )
-            if reference:
-                operations.append(reference_claim(trainer_id, reference, session))
-            operations += session_change_parts(trainer_id, session.client_id, [session], [invoiced])
-        else:
-            operations.append(tx_check(session_key, still_live, part=SESSION_STILL_BOOKED))
+        operations = session_message_parts(
+            trainer_id, session, message, invoiced=invoiced, reference=reference
+        )
         try:
             self.db.transact(operations)
         except TransactionFailed as exc:

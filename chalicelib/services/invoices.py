@@ -9,9 +9,10 @@ download from the record, with `fpdf2` imported only then (its import costs ~400
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
+from typing import Any, Final
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import DomainError, NotFound
@@ -75,6 +76,7 @@ def issue_for_session(
     reference: str,
     place: str,
     now: datetime,
+    with_parts: Callable[[Invoice], list[dict[str, Any]]] | None = None,
 ) -> tuple[Invoice, bool]:
     """The session's invoice issued now under the next number (True), or the one another
     tab issued a moment before (False). Callers look for the session's invoice first
@@ -115,7 +117,7 @@ def issue_for_session(
             reference=reference,
         )
 
-    return store(repo).issue_for_session(trainer.id, session, make)
+    return store(repo).issue_for_session(trainer.id, session, make, with_parts)
 
 
 def credit_session_invoice(deps: Deps, trainer: Trainer, ref: str) -> Invoice:

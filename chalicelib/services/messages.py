@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.bank_statements import MAX_REFERENCE_ATTEMPTS, payment_reference
 from chalicelib.domain.card_payments import CardSettings, pay_link_ref
@@ -33,8 +34,10 @@ from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.messaging.templates import bank_line, variables_for
 from chalicelib.messaging.texts import render_text
 from chalicelib.repo.card_payments import CardPaymentStore
+from chalicelib.repo.invoices import SessionChanged
 from chalicelib.repo.reconciliation import ReferenceTaken
 from chalicelib.repo.repository import ClientSummary, Repository
+from chalicelib.repo.schedule import session_message_parts
 from chalicelib.services import invoices
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import INVOICE_LINK_KIND
@@ -112,41 +115,96 @@ def send_invoice(
     require_none(invoice_problem(session, price, payment))
     assert price is not None
     pay = _pay_link(repo, trainer, client, session, base_url)
-    invoice = _issue(repo, trainer, session, client, price, now)
+    store = invoices.store(repo)
+    existing = store.for_session(trainer.id, session.id)
     try:
-        return _queue_invoice(
-            repo,
+        if existing is None:
+            issued = _issue_with_message(
+                repo, trainer, session, client, send_id, price, now, pay, base_url
+            )
+            if issued is not None:
+                return issued
+            existing = store.for_session(trainer.id, session.id)  # another tab's, just now
+            if existing is None:
+                raise Conflict("The invoice could not be issued. Try again.")
+        message, invoiced = _invoice_message(
             trainer,
             session,
             client,
             send_id,
             price,
-            invoice.reference,
+            existing.reference,
             now,
-            _invoice_link(invoice, client, pay, base_url),
-            invoice.label,
+            _invoice_link(existing, client, pay, base_url),
+            existing.label,
         )
+        new = repo.queue_session_message(
+            trainer.id, session, message, invoiced=invoiced, reference=existing.reference
+        )
+        return Queued(send_id, new)
     except ReferenceTaken as exc:
         # Claimed by another session between the invoice's check and this write: the
         # invoice is issued with it, so another reference cannot be swapped in.
         raise Conflict("This invoice's payment reference was taken meanwhile. Try again.") from exc
 
 
-def _issue(
-    repo: Repository, trainer: Trainer, session: Session, client: Client, price: int, now: datetime
-) -> Invoice:
-    """The session's invoice, issued with the first payment reference no other session
-    holds (the one its earlier invoices named, for a session invoiced before numbers)."""
-    existing = invoices.store(repo).for_session(trainer.id, session.id)
-    if existing is not None:
-        return existing
+def _issue_with_message(
+    repo: Repository,
+    trainer: Trainer,
+    session: Session,
+    client: Client,
+    send_id: str,
+    price: int,
+    now: datetime,
+    pay: LinkRef | None,
+    base_url: Callable[[], str] | None,
+) -> Queued | None:
+    """The session's first invoice and its message in one write: the number, the record
+    and the message go together or not at all (a session canceled in between gets
+    neither). None when another tab issued the session's invoice a moment before."""
     for attempt in range(MAX_REFERENCE_ATTEMPTS):
         reference = payment_reference(trainer.id, session.id, attempt)
-        if invoices.store(repo).reference_free(trainer.id, reference, session.id):
-            invoice, _new = invoices.issue_for_session(
-                repo, trainer, session, client, price, reference, _place(trainer, session), now
+        if not invoices.store(repo).reference_free(trainer.id, reference, session.id):
+            continue
+
+        def parts(invoice: Invoice, reference: str = reference) -> list[dict[str, Any]]:
+            message, invoiced = _invoice_message(
+                trainer,
+                session,
+                client,
+                send_id,
+                price,
+                reference,
+                now,
+                _invoice_link(invoice, client, pay, base_url),
+                invoice.label,
             )
-            return invoice
+            return session_message_parts(
+                trainer.id,
+                session,
+                message,
+                invoiced=invoiced,
+                reference=reference,
+                at_version=True,
+            )
+
+        try:
+            _invoice, new = invoices.issue_for_session(
+                repo,
+                trainer,
+                session,
+                client,
+                price,
+                reference,
+                _place(trainer, session),
+                now,
+                with_parts=parts,
+            )
+        except SessionChanged as exc:
+            raise Conflict(
+                "This session was canceled or moved meanwhile. Reload the page to see it."
+            ) from exc
+        return Queued(send_id, True) if new else None
     raise Conflict("No payment reference could be made for this invoice. Try again.")
 
 
@@ -166,8 +224,7 @@ def _invoice_link(
     )
 
 
-def _queue_invoice(
-    repo: Repository,
+def _invoice_message(
     trainer: Trainer,
     session: Session,
     client: Client,
@@ -177,7 +234,8 @@ def _queue_invoice(
     now: datetime,
     link: LinkRef | None = None,
     number: str = "",
-) -> Queued:
+) -> tuple[Message, Session]:
+    """The invoice message and the session as it marks it (invoiced at its price)."""
     payment = trainer.settings.payment
     values = {
         "first_name": client.first_name,
@@ -215,10 +273,7 @@ def _queue_invoice(
         variables_for("invoice", bank=bank_line(bank_lines), **values),
     ).model_copy(update={"link": link})
     invoiced = session.model_copy(update={"price_minor": price, "invoice_sent_at": now})
-    new = repo.queue_session_message(
-        trainer.id, session, message, invoiced=invoiced, reference=reference
-    )
-    return Queued(send_id, new)
+    return message, invoiced
 
 
 def _pay_link(

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.invoices import Invoice, credit_note_for
 from chalicelib.domain.models import Trainer
-from chalicelib.domain.schedule import Session
+from chalicelib.domain.schedule import Session, parse_session_ref
 from chalicelib.domain.settings import PaymentDetails
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo import keys
@@ -198,3 +198,49 @@ def test_invoices_and_credit_notes_share_one_gapless_sequence(
     issued = [_store(repo).get(coach.id, n) for n in range(1, 5)]
     assert all(issued) and _store(repo).get(coach.id, 5) is None
     assert sorted(i.kind for i in issued if i) == ["credit_note", "invoice", "invoice", "invoice"]
+
+
+def test_a_session_canceled_before_the_invoice_write_gets_neither_number_nor_message(
+    repo: Repository, coach: Trainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The number, the record and the message are one write: a session canceled between
+    the send's reads and that write leaves the counter, the records and the outbox as
+    they were (the write itself refuses)."""
+    from tests.support.interleave import just_before
+
+    (session,) = _sessions(repo, coach, 1)
+
+    def cancel_it() -> None:
+        current = repo.get_session(coach.id, parse_session_ref(session.ref))  # type: ignore[arg-type]
+        sessions.cancel(repo, coach.id, current, str(current.version), NOW)
+
+    record = just_before(monkeypatch, repo, InvoiceStore, "issue_for_session", cancel_it)
+    with pytest.raises(Conflict):
+        messages.send_invoice(repo, coach, session, new_id(), NOW)
+    assert record.called
+    assert _store(repo).next_number(coach.id) == 1
+    assert _store(repo).for_session(coach.id, session.id) is None
+    assert not [m for m in repo.outbox.page(coach.id, None, None)[0] if m.kind == "invoice"]
+
+
+def test_a_first_invoice_and_its_message_are_one_transaction(
+    repo: Repository, coach: Trainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (session,) = _sessions(repo, coach, 1)
+    written: list[list[dict]] = []
+    original = repo.db.transact
+
+    def recorded(operations, *args, **kwargs):  # type: ignore[no-untyped-def]
+        written.append(list(operations))
+        return original(operations, *args, **kwargs)
+
+    monkeypatch.setattr(repo.db, "transact", recorded)
+    queued = messages.send_invoice(repo, coach, session, new_id(), NOW)
+    assert queued.new
+    (transaction,) = written  # the number, the record, the pointer and the message
+    keys_written = [
+        next(iter(op.values()))["Key" if "Update" in op else "Item"] for op in transaction
+    ]
+    sort_keys = {k["SK"]["S"] for k in keys_written if "SK" in k}
+    assert {"SEQ", "N#000001", f"S#{session.id}"} <= sort_keys
+    assert any(sk.startswith("LOG#") and "#M#" in sk for sk in sort_keys)  # the message
