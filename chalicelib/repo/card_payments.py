@@ -76,9 +76,6 @@ class CardPayment:
     pack_id: str = ""  # a pack's payment (docs/packs.md): no sessions listed
 
 
-_card_settings = card_settings_from_profile  # the one reading of the profile's connection
-
-
 class CardPaymentStore:
     def __init__(self, db: Db) -> None:
         self.db = db
@@ -87,7 +84,7 @@ class CardPaymentStore:
     def settings(self, trainer_id: str) -> CardSettings | None:
         """The trainer's connection (one GetItem of the profile); None: no such trainer."""
         item = self.db.get(keys.profile(trainer_id))
-        return None if item is None else _card_settings(item)
+        return None if item is None else card_settings_from_profile(item)
 
     def pay_view(self, trainer_id: str, client_id: str, session: SessionRef | None) -> PayView:
         """What a pay page needs in one BatchGetItem: the client, the trainer's profile
@@ -107,7 +104,7 @@ class CardPaymentStore:
         return PayView(
             client_from_item(client),
             trainer_from_item(profile),
-            _card_settings(profile),
+            card_settings_from_profile(profile),
             session_from_item(booked) if booked else None,
         )
 

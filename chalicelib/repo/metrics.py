@@ -39,13 +39,15 @@ def _before_call(model: Any, **_: Any) -> None:
         metrics._started[id(model)] = time.perf_counter()
 
 
-def _after_call(model: Any, **_: Any) -> None:
+def _after_call(model: Any = None, **_: Any) -> None:
+    # botocore's after-call-error (a transport failure) names no model: the call still
+    # counts, and the real error must reach the caller, not a TypeError from this hook.
     metrics = _current.get()
     if metrics is None:
         return
-    started = metrics._started.pop(id(model), None)
+    started = metrics._started.pop(id(model), None) if model is not None else None
     metrics.calls += 1
-    metrics.operations.append(model.name)
+    metrics.operations.append(model.name if model is not None else "error")
     if started is not None:
         metrics.seconds += time.perf_counter() - started
 

@@ -12,6 +12,8 @@ sends the file with, and the check once it is in the bucket.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -19,6 +21,7 @@ from chalicelib.domain import documents
 from chalicelib.domain.commands import Command, Versioned
 from chalicelib.domain.errors import InvalidInput, NotFound, VersionConflict, same_version
 from chalicelib.domain.models import Trainer
+from chalicelib.domain.programs import MAX_DOCUMENTS
 from chalicelib.domain.schedule import Document, Session, parse_session_ref
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.files import FileStore
@@ -93,6 +96,34 @@ def checked_upload(files: FileStore, trainer: Trainer, command: AttachUpload) ->
     )
 
 
+NO_FILE = "Choose a file to upload (uploads need JavaScript turned on)."
+
+
+def file_to_attach(
+    files: FileStore, trainer: Trainer, key: str, name: str, held: int, what: str
+) -> Document:
+    """The uploaded file, checked, for a template, bundle or session (`what`) holding
+    `held` documents: refused, and deleted, past the 5 a page hands out."""
+    if not key:
+        raise InvalidInput({"file": NO_FILE})
+    document = checked_upload(files, trainer, AttachUpload(key=key, name=name))
+    if held >= MAX_DOCUMENTS:
+        files.delete(document.key)
+        raise InvalidInput({"file": f"A {what} has at most {MAX_DOCUMENTS} documents."})
+    return document
+
+
+@contextmanager
+def deleted_unless_attached(files: FileStore, document: Document) -> Iterator[None]:
+    """The write attaching `document`: refused (a page drawn from an older version), the
+    file is deleted rather than kept attached to nothing."""
+    try:
+        yield
+    except VersionConflict:
+        files.delete(document.key)
+        raise
+
+
 def view_url(files: FileStore, document: Document) -> str:
     """Where a page links a document: its own link, or a presigned GET of its file made
     now and good for 10 minutes (never a public URL)."""
@@ -107,7 +138,6 @@ def view_url(files: FileStore, document: Document) -> str:
 
 
 # A session's own documents -----------------------------------------------------------
-MAX_SESSION_DOCUMENTS = 5
 
 
 class SessionDocument(Versioned):
@@ -145,17 +175,11 @@ def change_session_documents(
         return deps.repo.change_session(
             trainer.id, session, updated, "trainer", f"Document removed: {gone.name}", deps.now
         )
-    if not command.key:
-        raise InvalidInput({"file": "Choose a file to upload (uploads need JavaScript turned on)."})
-    document = checked_upload(deps.files, trainer, AttachUpload(key=command.key, name=command.name))
-    if len(session.documents) >= MAX_SESSION_DOCUMENTS:
-        deps.files.delete(document.key)
-        raise InvalidInput({"file": f"A session has at most {MAX_SESSION_DOCUMENTS} documents."})
+    document = file_to_attach(
+        deps.files, trainer, command.key, command.name, len(session.documents), "session"
+    )
     updated = session.model_copy(update={"documents": (*session.documents, document)})
-    try:
+    with deleted_unless_attached(deps.files, document):
         return deps.repo.change_session(
             trainer.id, session, updated, "trainer", f"Document added: {document.name}", deps.now
         )
-    except VersionConflict:
-        deps.files.delete(document.key)
-        raise

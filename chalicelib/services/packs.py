@@ -11,7 +11,7 @@ from typing import Any, Literal
 from chalicelib.domain import packs
 from chalicelib.domain.clients import Client
 from chalicelib.domain.commands import Command, Versioned
-from chalicelib.domain.errors import InvalidInput, NotFound, same_version
+from chalicelib.domain.errors import InvalidInput, same_version
 from chalicelib.domain.messages import EMAIL, LINK_PLACEHOLDER, WHATSAPP, LinkRef, Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import Bundle
@@ -136,9 +136,7 @@ def tie_pack(deps: Deps, trainer: Trainer, command: TiePack) -> Bundle:
     programs = store(deps.repo)
     bundle = programs.get_bundle(trainer.id, command.bundle_id)
     same_version(bundle.version, command.version)
-    _sessions, client = programs.bundle_sessions_and_client(trainer.id, bundle)
-    if client is None:
-        raise NotFound(bundle.client_id)
+    client = deps.repo.get_client(trainer.id, bundle.client_id)  # its sessions are not needed
     slot_id = command.template_slot_id or None
     if slot_id is not None:
         if client.archived:
@@ -242,9 +240,7 @@ def send_renewal(
     bundle = programs.get_bundle(trainer.id, command.bundle_id)
     if problem := packs.renewal_problem(bundle, deps.now):
         raise InvalidInput({"_form": problem})
-    _sessions, client = programs.bundle_sessions_and_client(trainer.id, bundle)
-    if client is None:
-        raise NotFound(bundle.client_id)
+    client = deps.repo.get_client(trainer.id, bundle.client_id)  # its sessions are not needed
     if client.archived:
         raise InvalidInput({"_form": f"{client.name} is archived: restore them first."})
     message = renewal_message(trainer, bundle, client, portal(client), deps.now)

@@ -32,7 +32,6 @@ from chalicelib.domain.messages import EMAIL, LINK_PLACEHOLDER, WHATSAPP, LinkRe
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import (
     MAX_CARDS,
-    MAX_DOCUMENTS,
     MAX_EVERY_WEEKS,
     Bundle,
     BundleAction,
@@ -250,20 +249,12 @@ def attach_template_file(
     programs = store(deps.repo)
     template = programs.get_template(trainer.id, command.template_id)
     same_version(template.version, command.version)
-    if not command.key:
-        raise InvalidInput({"file": "Choose a file to upload (uploads need JavaScript turned on)."})
-    document = documents_service.checked_upload(
-        deps.files, trainer, documents_service.AttachUpload(key=command.key, name=command.name)
+    document = documents_service.file_to_attach(
+        deps.files, trainer, command.key, command.name, len(template.documents), "template"
     )
-    if len(template.documents) >= MAX_DOCUMENTS:
-        deps.files.delete(document.key)
-        raise InvalidInput({"file": f"A template has at most {MAX_DOCUMENTS} documents."})
     updated = template.model_copy(update={"documents": (*template.documents, document)})
-    try:
+    with documents_service.deleted_unless_attached(deps.files, document):
         return programs.save_template(trainer.id, updated, template.version)
-    except VersionConflict:
-        deps.files.delete(document.key)  # attached to nothing: not kept
-        raise
 
 
 class BundleDocument(Versioned):
@@ -307,20 +298,15 @@ def change_bundle_documents(deps: Deps, trainer: Trainer, command: BundleDocumen
             f"Document removed: {gone.name}",
             now,
         )
-    if not command.key:
-        raise InvalidInput({"file": "Choose a file to upload (uploads need JavaScript turned on)."})
-    document = documents_service.checked_upload(
-        deps.files, trainer, documents_service.AttachUpload(key=command.key, name=command.name)
+    document = documents_service.file_to_attach(
+        deps.files, trainer, command.key, command.name, len(bundle.documents), "bundle"
     )
-    if len(bundle.documents) >= MAX_DOCUMENTS:
-        deps.files.delete(document.key)
-        raise InvalidInput({"file": f"A bundle has at most {MAX_DOCUMENTS} documents."})
 
     def gaining(fresh: Sequence[Session]) -> list[tuple[Session, Session]]:
         return sessions_gaining(fresh, document, now)
 
     sessions = programs.bundle_sessions(trainer.id, bundle)
-    try:
+    with documents_service.deleted_unless_attached(deps.files, document):
         return PackWrites(deps.repo.db).write_documents(
             trainer.id,
             bundle,
@@ -330,9 +316,6 @@ def change_bundle_documents(deps: Deps, trainer: Trainer, command: BundleDocumen
             f"Document added to the bundle: {document.name}",
             now,
         )
-    except VersionConflict:
-        deps.files.delete(document.key)
-        raise
 
 
 def delete_template(deps: Deps, trainer_id: str, command: DeleteTemplate) -> ProgramTemplate:

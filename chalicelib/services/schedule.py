@@ -67,12 +67,12 @@ from chalicelib.domain.timeutil import local_today, week_key
 from chalicelib.domain.tokens import new_id
 from chalicelib.domain.travel import TravelClash, booked_too_close
 from chalicelib.repo.bundles import PlannedSession, SlotTaken
-from chalicelib.repo.programs import ProgramRepository
 from chalicelib.repo.repository import Account, ClientSummary, Repository, Week
 from chalicelib.repo.schedule import NewSlot
 from chalicelib.services import offers, sessions, travel
 from chalicelib.services.deps import Deps
 from chalicelib.services.links import Links
+from chalicelib.services.programs import store as programs_store
 
 
 # Commands ----------------------------------------------------------------------------------
@@ -310,8 +310,6 @@ def _apply_week(
 
 
 # Packs tied to recurring slots (docs/packs.md) ------------------------------------------------
-def store_programs(repo: Repository) -> ProgramRepository:
-    return ProgramRepository(repo.db)
 
 
 def tied_packs(
@@ -326,7 +324,7 @@ def tied_packs(
     }
     if not wanted:
         return {}
-    found = {b.id: b for b in store_programs(repo).get_bundles(trainer_id, wanted.values())}
+    found = {b.id: b for b in programs_store(repo).get_bundles(trainer_id, wanted.values())}
     return {
         slot_id: found[bundle_id]
         for slot_id, bundle_id in wanted.items()
@@ -377,7 +375,7 @@ def _write_pack_bookings(
     with none, or when the client changed or a neighbour was booked, the entry goes in
     with the others as an ordinary booking (they handle those cases). `tied` moves on
     with each write, for the weeks after."""
-    programs = store_programs(repo)
+    programs = programs_store(repo)
     booked: list[NewSlot] = []
     ordinary: list[NewSlot] = []
     lost = 0

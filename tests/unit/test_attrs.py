@@ -435,3 +435,16 @@ def test_item_reads_output_shapes_hold_nothing_plain_json_would_read_differently
     for operation in ITEM_READS:
         walk(model.operation_model(operation).output_shape, set())
     assert found == set()
+
+
+def test_a_transport_error_reaches_the_caller_through_the_call_counter() -> None:
+    """botocore's after-call-error names no model: the counter must count the call and
+    stay out of the way of the real error."""
+    from chalicelib.repo import metrics
+
+    counted = metrics.begin()
+    try:
+        metrics._after_call(exception=ConnectionError("reset"), context={})
+        assert counted.calls == 1 and counted.operations == ["error"]
+    finally:
+        metrics._current.set(None)
