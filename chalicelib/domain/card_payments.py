@@ -140,6 +140,30 @@ class BadSignature(Exception):
     """Not signed by this endpoint's secret, or signed too long ago (or ahead)."""
 
 
+def stripe_form(params: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Stripe's form encoding of nested parameters: `metadata[session_0]`,
+    `line_items[0][price_data][currency]`. Booleans are `true`/`false`; None is left out."""
+    fields: list[tuple[str, str]] = []
+
+    def add(name: str, value: Any) -> None:
+        if value is None:
+            return
+        if isinstance(value, Mapping):
+            for key, inner in value.items():
+                add(f"{name}[{key}]", inner)
+        elif isinstance(value, list | tuple):
+            for index, inner in enumerate(value):
+                add(f"{name}[{index}]", inner)
+        elif isinstance(value, bool):
+            fields.append((name, "true" if value else "false"))
+        else:
+            fields.append((name, str(value)))
+
+    for key, value in params.items():
+        add(str(key), value)
+    return fields
+
+
 def signature_header(payload: bytes, secret: str, timestamp: int) -> str:
     """The header Stripe sends for `payload` (tests, and the fake Stripe)."""
     return f"t={timestamp},v1={_mac(payload, secret, str(timestamp))}"

@@ -228,6 +228,7 @@ def test_checkout_sends_stripe_the_amount_the_currency_and_the_sessions(
     assert request.headers["authorization"] == f"Bearer {SECRET_KEY}"
     assert request.headers["content-type"] == "application/x-www-form-urlencoded"
     assert len(request.headers["idempotency-key"]) == 64
+    assert request.headers["stripe-version"] == card_payments.STRIPE_API_VERSION
     form = request.form
     assert form["mode"] == "payment"
     assert form["payment_method_types[0]"] == "card"
