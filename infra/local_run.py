@@ -204,6 +204,21 @@ def _follow_clock_file(runtime: Any) -> None:
     runtime.set_clock(shifted)
 
 
+def _port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # The same option the HTTP server binds with, so a port in TIME_WAIT counts as free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
 def main() -> int:
     # Block the stop signals before any thread starts (threads inherit the mask), so they
     # are taken only by the sigwait below: a stop then runs as ordinary code in one place,
@@ -216,6 +231,10 @@ def main() -> int:
     job_interval = float(os.environ.get("JOB_INTERVAL", "5"))
     snapshot_path = data_dir / "dynamodb.json"
     base_url = f"http://{host}:{port}"
+    if not _port_free(host, port):
+        # Before moto or anything else starts: one line, nothing to clean up.
+        _say(f"Port {port} is already in use (another `make run`?). Try: PORT={port + 1} make run")
+        return 2
 
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
     for name in ("botocore", "boto3", "urllib3", "werkzeug"):

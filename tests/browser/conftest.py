@@ -8,7 +8,6 @@ exactly as a developer does locally.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,9 +17,9 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.runner import ROOT, Runner, start_runner
+from tests.support import chromium
 
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -77,15 +76,11 @@ def playwright() -> Iterator[Playwright]:
 
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
-    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(
-            f"Chromium is missing at {CHROMIUM}: the browser tests need Debian's chromium "
-            "package (`sudo apt-get install chromium`, or `make browser-deps`). Playwright's "
-            "own browser download is not used.",
-            pytrace=False,
-        )
+    executable = chromium.find()
+    if executable is None:
+        pytest.fail(chromium.missing_message(), pytrace=False)
     browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        executable_path=str(executable), headless=True, args=CHROMIUM_ARGS
     )
     yield browser
     browser.close()
