@@ -8,7 +8,6 @@ receipt adds, and the Latin-1 text the PDF core fonts can draw. The store claims
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime
 from typing import Final, Literal
 
@@ -213,51 +212,3 @@ def title(invoice: Invoice, paid: Paid | None) -> str:
     if invoice.is_credit_note:
         return "Credit note"
     return "Receipt" if paid is not None else "Invoice"
-
-
-# --- Text the PDF core fonts can draw -------------------------------------------------------
-
-# Characters outside Latin-1 that have a plain spelling: typography, and the currency
-# signs Babel writes (the core fonts have no €).
-_SPELLED: Final = {
-    "€": "EUR ",
-    "–": "-",
-    "—": "-",
-    "‘": "'",
-    "’": "'",
-    "“": '"',
-    "”": '"',
-    "…": "...",
-    "\u202f": " ",  # narrow no-break space (French money)
-    "\u2009": " ",
-    "ł": "l",
-    "Ł": "L",
-    "œ": "oe",
-    "Œ": "OE",
-    "đ": "d",
-    "Đ": "D",
-    "ı": "i",
-}
-
-
-def latin1(text: str) -> str:
-    """`text` in Latin-1, which is all the PDF core fonts hold: accents Latin-1 has are
-    kept (é, ü, ñ), others lose theirs (ą → a, ř → r), a few signs are spelled out, and
-    anything else (Cyrillic, emoji) becomes "?", so a name never stops a PDF. Control
-    characters become spaces: a name cannot break the layout."""
-    out: list[str] = []
-    for char in text:
-        if char in _SPELLED:
-            out.append(_SPELLED[char])
-        elif not char.isprintable():
-            out.append(" ")
-        elif ord(char) < 256:
-            out.append(char)
-        else:
-            base = "".join(
-                c
-                for c in unicodedata.normalize("NFKD", char)
-                if ord(c) < 256 and not unicodedata.combining(c)
-            )
-            out.append(base or "?")
-    return "".join(out).replace("EUR  ", "EUR ").strip()

@@ -4,7 +4,7 @@ An invoice is issued by the session's Send invoice (`messages.send_invoice`), on
 session: the record holds what the PDF shows, copied at issue. A receipt is not a
 document of its own: it is the same record drawn with the session's payment as it is now,
 so marking a session paid (or undoing it) needs nothing here. The PDF is drawn on each
-download from the record, with `fpdf2` imported only then (its import costs ~400 ms).
+download from the record, with our small PDF writer (chalicelib/pdf.py) imported only then.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from chalicelib.domain.invoices import (
     InvoiceLine,
     Paid,
     credit_note_for,
-    latin1,
     number_label,
     title,
     totals,
@@ -253,27 +252,41 @@ def _day(day: date) -> str:
 
 
 def render(invoice: Invoice, paid: Paid | None) -> Pdf:
-    """The document as PDF bytes. Every text goes through `latin1`: the core fonts hold
-    nothing else, and a client's name must never stop an invoice."""
-    from fpdf import FPDF  # lazily: only a download pays for it
+    """The document as PDF bytes, drawn by chalicelib/pdf.py, imported only here: a
+    download pays for it, a cold start does not. The writer makes every text WinAnsi:
+    the standard fonts hold nothing else, and a client's name must never stop an invoice.
+    Lengths are in millimetres (`MM` points each), rows 6–10 mm tall."""
+    from chalicelib.pdf import BOLD, MM, REGULAR, Document, Flow
 
     def money(minor: int) -> str:
-        return latin1(format_money(minor, invoice.currency, invoice.locale))
+        return format_money(minor, invoice.currency, invoice.locale)
 
     heading = title(invoice, None if invoice.is_credit_note else paid)
-    pdf = FPDF(format="A4")
-    pdf.set_title(latin1(f"{heading} {invoice.label}"))
-    pdf.set_author(latin1(invoice.business_name))
-    pdf.set_creator("PT Bookings")
-    # The issue instant, not the download's: the same record always draws the same PDF.
-    pdf.set_creation_date(invoice.issued_at)
-    pdf.set_auto_page_break(auto=True, margin=18)
-    pdf.add_page()
-    width = pdf.epw
+    document = Document(
+        title=f"{heading} {invoice.label}",
+        author=invoice.business_name,
+        creator="PT Bookings",
+        # The issue instant, not the download's: the same record always draws the same PDF.
+        creation_date=invoice.issued_at,
+    )
+    flow = Flow(document, margin=10 * MM, bottom_margin=18 * MM, pad=1 * MM)
+    left, width = flow.left, flow.width
+    row, line_row = 6 * MM, 7 * MM
+    label_width = 45 * MM
 
-    pdf.set_font("helvetica", "B", 20)
-    pdf.cell(width, 10, heading, new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 11)
+    def value_lines(value: str) -> list[str]:
+        return flow.wrapped(width - label_width, value)
+
+    def labelled(label: str, value: str) -> None:
+        lines = value_lines(value)
+        flow.fits(row * len(lines))
+        flow.cell(left, label_width, row, label + ":")
+        for text in lines:
+            flow.cell(left + label_width, width - label_width, row, text)
+            flow.down(row)
+
+    flow.cell(left, width, 10 * MM, heading, BOLD, 20)
+    flow.down(10 * MM)
     rows = [("Number", invoice.label), ("Date of issue", _day(invoice.issued_on))]
     if invoice.credits is not None:
         rows.append(("Cancels invoice", number_label(invoice.credits)))
@@ -282,41 +295,51 @@ def render(invoice: Invoice, paid: Paid | None) -> Pdf:
     if invoice.reference:
         rows.append(("Payment reference", invoice.reference))
     for label, value in rows:
-        pdf.cell(45, 6, label + ":")
-        pdf.cell(width - 45, 6, latin1(value), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(4)
+        labelled(label, value)
+    flow.down(4 * MM)
 
+    # From and To side by side, each wrapped to its half; the taller one sets what follows.
     half = width / 2
-    top = pdf.get_y()
-    pdf.set_font("helvetica", "B", 11)
-    pdf.cell(half, 6, "From", new_x="LEFT", new_y="NEXT")
-    pdf.set_font("helvetica", "", 11)
-    pdf.multi_cell(half - 4, 6, latin1(invoice.business_name), new_x="LEFT", new_y="NEXT")
+    from_lines = flow.wrapped(half - 4 * MM, invoice.business_name)
     if invoice.vat_number:
-        pdf.cell(half, 6, latin1(f"VAT number: {invoice.vat_number}"), new_x="LEFT", new_y="NEXT")
-    left_bottom = pdf.get_y()
-    pdf.set_xy(pdf.l_margin + half, top)
-    pdf.set_font("helvetica", "B", 11)
-    pdf.cell(half, 6, "To", new_x="LEFT", new_y="NEXT")
-    pdf.set_font("helvetica", "", 11)
-    pdf.multi_cell(half, 6, latin1(invoice.client_name), new_x="LEFT", new_y="NEXT")
+        from_lines.append(f"VAT number: {invoice.vat_number}")
+    to_lines = flow.wrapped(half, invoice.client_name)
     if invoice.client_email:
-        pdf.multi_cell(half, 6, latin1(invoice.client_email), new_x="LEFT", new_y="NEXT")
-    pdf.set_xy(pdf.l_margin, max(left_bottom, pdf.get_y()) + 6)
+        to_lines += flow.wrapped(half, invoice.client_email)
+    block = row * (1 + max(len(from_lines), len(to_lines)))
+    flow.fits(block)
+    top = flow.y
+    for x, side, lines in ((left, "From", from_lines), (left + half, "To", to_lines)):
+        flow.y = top
+        flow.cell(x, half, row, side, BOLD)
+        for text in lines:
+            flow.down(row)
+            flow.cell(x, half, row, text)
+    flow.y = top + block + 6 * MM
 
-    amount_width = 40
-    pdf.set_font("helvetica", "B", 11)
-    pdf.cell(width - amount_width, 8, "Description", border="B")
-    pdf.cell(amount_width, 8, "Amount", border="B", align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("helvetica", "", 11)
+    amount_width = 40 * MM
+    description_width = width - amount_width
+
+    def table_header() -> None:
+        flow.cell(left, description_width, 8 * MM, "Description", BOLD)
+        flow.cell(left + description_width, amount_width, 8 * MM, "Amount", BOLD, right=True)
+        flow.down(8 * MM)
+        flow.page.line(left, flow.y, left + width, flow.y)
+
+    flow.fits(8 * MM + line_row)  # the header never ends a page alone
+    table_header()
     for line in invoice.lines:
-        y = pdf.get_y()
-        pdf.multi_cell(width - amount_width, 7, latin1(line.description))
-        bottom = pdf.get_y()
-        pdf.set_xy(pdf.l_margin + width - amount_width, y)
-        pdf.cell(amount_width, 7, money(line.amount_minor), align="R")
-        pdf.set_xy(pdf.l_margin, bottom)
-    pdf.ln(2)
+        described = flow.wrapped(description_width, line.description)
+        if not flow.fits(line_row * len(described)):
+            table_header()  # a new page names the columns again
+        for index, text in enumerate(described):
+            flow.cell(left, description_width, line_row, text)
+            if index == 0:  # after its text, so a reader's copy keeps the row's order
+                amount = money(line.amount_minor)
+                flow.cell(left + description_width, amount_width, line_row, amount, right=True)
+            flow.down(line_row)
+    flow.down(2 * MM)
+
     total_rows: list[tuple[str, int]] = []
     if invoice.vat_rate_bp is not None:
         total_rows += [
@@ -324,33 +347,33 @@ def render(invoice: Invoice, paid: Paid | None) -> Pdf:
             (f"VAT at {vat_rate_text(invoice.vat_rate_bp)}", invoice.vat_minor),
         ]
     total_rows.append(("Total", invoice.gross_minor))
+    flow.fits(line_row * len(total_rows))  # the totals stay together
     for index, (label, value) in enumerate(total_rows):
-        last = index == len(total_rows) - 1
-        pdf.set_font("helvetica", "B" if last else "", 11)
-        pdf.cell(width - amount_width, 7, label, align="R")
-        pdf.cell(amount_width, 7, money(value), align="R", new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
+        font = BOLD if index == len(total_rows) - 1 else REGULAR
+        flow.cell(left, description_width, line_row, label, font, right=True)
+        amount = money(value)
+        flow.cell(left + description_width, amount_width, line_row, amount, font, right=True)
+        flow.down(line_row)
+    flow.down(6 * MM)
 
-    pdf.set_font("helvetica", "", 11)
     if invoice.is_credit_note:
-        pdf.multi_cell(
-            width,
-            6,
-            f"This credit note cancels invoice {number_label(invoice.credits or 0)} in full.",
-            new_x="LMARGIN",
-            new_y="NEXT",
-        )
+        closing = f"This credit note cancels invoice {number_label(invoice.credits or 0)} in full."
     elif paid is not None:
-        pdf.multi_cell(width, 6, "Paid with thanks.", new_x="LMARGIN", new_y="NEXT")
-    elif invoice.payment_lines:
-        pdf.set_font("helvetica", "B", 11)
-        pdf.cell(width, 7, "Please pay by bank transfer to", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("helvetica", "", 11)
-        for label, value in invoice.payment_lines:
-            pdf.cell(45, 6, latin1(label) + ":")
-            pdf.cell(width - 45, 6, latin1(value), new_x="LMARGIN", new_y="NEXT")
-        if invoice.reference:
-            pdf.cell(45, 6, "Reference:")
-            pdf.cell(width - 45, 6, invoice.reference, new_x="LMARGIN", new_y="NEXT")
+        closing = "Paid with thanks."
+    else:
+        closing = ""
+    for text in flow.wrapped(width, closing) if closing else ():
+        flow.fits(row)
+        flow.cell(left, width, row, text)
+        flow.down(row)
+    if not closing and invoice.payment_lines:
+        reference = [("Reference", invoice.reference)] if invoice.reference else []
+        to_pay = [*invoice.payment_lines, *reference]
+        rows_to_pay = sum(len(value_lines(value)) for _label, value in to_pay)
+        flow.fits(line_row + row * rows_to_pay)  # bank details are copied whole: one page
+        flow.cell(left, width, line_row, "Please pay by bank transfer to", BOLD)
+        flow.down(line_row)
+        for label, value in to_pay:
+            labelled(label, value)
     kind = "credit-note" if invoice.is_credit_note else heading.lower()
-    return Pdf(filename=f"{kind}-{invoice.label}.pdf", body=bytes(pdf.output()))
+    return Pdf(filename=f"{kind}-{invoice.label}.pdf", body=document.to_bytes())
