@@ -270,6 +270,10 @@ def main() -> int:
         Bucket=os.environ["DOCUMENTS_BUCKET"],
         CreateBucketConfiguration={"LocationConstraint": "eu-west-2"},
     )
+    # Versioned like the real bucket: the upload check pins the version it read.
+    s3.put_bucket_versioning(
+        Bucket=os.environ["DOCUMENTS_BUCKET"], VersioningConfiguration={"Status": "Enabled"}
+    )
 
     from chalice.cli.factory import CLIFactory
 

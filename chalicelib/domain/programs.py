@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from chalicelib.domain.clients import format_price_input, parse_price
 from chalicelib.domain.commands import Command
 from chalicelib.domain.documents import KINDS as FILE_KINDS
+from chalicelib.domain.documents import kind_for
 from chalicelib.domain.errors import InvalidInput
 from chalicelib.domain.grid import WEEKDAYS, ClockError, format_clock, parse_clock
 from chalicelib.domain.models import LocationName
@@ -196,8 +197,9 @@ def parse_offer(
 ) -> ProgramOffer:
     """Step 1 of the wizard or the template form; field errors all at once, by
     `OfferInput` field (a document's as `documents.<i>.name` / `.url`). `files_prefix`:
-    the trainer's uploads prefix, which an uploaded file's row must name (a row naming
-    any other key is refused); without it, rows with files are refused."""
+    the prefix of the trainer's checked files (`documents.files_prefix`), which an uploaded
+    file's row must name (a row naming any other key is refused); without it, rows with
+    files are refused."""
     errors: dict[str, str] = {}
     title = " ".join(typed.title.split())
     if not title:
@@ -258,6 +260,16 @@ def parse_offer(
     )
 
 
+def _named_as(key: str, content_type: str) -> bool:
+    """A checked file's key ends with its kind's extension (the upload form took the
+    name and the type only when they agreed): a row claiming another type was altered."""
+    try:
+        kind_for(key.rsplit("/", 1)[-1], content_type)
+    except InvalidInput:
+        return False
+    return True
+
+
 def _file_row(
     row: DocumentInput, index: int, files_prefix: str | None, errors: dict[str, str]
 ) -> Document | None:
@@ -267,7 +279,11 @@ def _file_row(
     if not files_prefix or not row.key.startswith(files_prefix) or "/../" in row.key:
         errors[f"documents.{index}.name"] = "That file is not one of yours: upload it again."
         return None
-    if row.content_type not in FILE_TYPES or not row.size.isdigit():
+    if (
+        row.content_type not in FILE_TYPES
+        or not row.size.isdigit()
+        or not _named_as(row.key, row.content_type)
+    ):
         errors[f"documents.{index}.name"] = "That file's details are damaged: upload it again."
         return None
     if not row.name:

@@ -12,6 +12,17 @@ from typing import Any
 from chalicelib.domain.documents import SNIFF_BYTES, Uploaded
 
 
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _version(head: dict[str, Any]) -> str:
+    # An unversioned bucket answers no VersionId, or "null": nothing to pin to then
+    # but the ETag.
+    found = str(head.get("VersionId") or "")
+    return "" if found == "null" else found
+
+
 class FilesOff(Exception):
     """This stage has no documents bucket: uploads are not offered."""
 
@@ -62,22 +73,63 @@ class FileStore:
         )
 
     def uploaded(self, key: str) -> Uploaded | None:
-        """What is stored at `key` (None: nothing): a HEAD, then its first bytes."""
+        """What is stored at `key` (None: nothing): a HEAD, then the first bytes of that
+        very version (an overwrite in between cannot slip other bytes into the check)."""
         client = self._client()
         try:
             head = client.head_object(Bucket=self.bucket, Key=key)
         except client.exceptions.ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            if _code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
             raise
         size = int(head.get("ContentLength") or 0)
+        version_id = _version(head)
+        etag = str(head.get("ETag") or "")
         first = b""
         if size:
-            body = client.get_object(
-                Bucket=self.bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}"
-            )["Body"]
+            pinned: dict[str, str] = {"VersionId": version_id} if version_id else {}
+            if etag:
+                pinned["IfMatch"] = etag
+            try:
+                body = client.get_object(
+                    Bucket=self.bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}", **pinned
+                )["Body"]
+            except client.exceptions.ClientError as exc:
+                if _code(exc) in ("412", "PreconditionFailed", "404", "NoSuchKey"):
+                    return None  # replaced or gone while being read: not what was asked for
+                raise
             first = body.read()
-        return Uploaded(key, size, str(head.get("ContentType") or ""), first)
+        return Uploaded(
+            key,
+            size,
+            str(head.get("ContentType") or ""),
+            first,
+            version_id=version_id,
+            etag=etag,
+            last_modified=head.get("LastModified"),
+        )
+
+    def keep(self, checked: Uploaded, to_key: str) -> bool:
+        """Copy exactly the version that was checked to `to_key` (server side: the bytes
+        never reach the app); False if that version is no longer there to copy."""
+        client = self._client()
+        source: dict[str, str] = {"Bucket": self.bucket, "Key": checked.key}
+        if checked.version_id:
+            source["VersionId"] = checked.version_id
+        unchanged = {"CopySourceIfMatch": checked.etag} if checked.etag else {}
+        try:
+            client.copy_object(
+                Bucket=self.bucket,
+                Key=to_key,
+                CopySource=source,
+                MetadataDirective="COPY",
+                **unchanged,
+            )
+        except client.exceptions.ClientError as exc:
+            if _code(exc) in ("412", "PreconditionFailed", "404", "NoSuchKey", "NoSuchVersion"):
+                return False
+            raise
+        return True
 
     def delete(self, key: str) -> None:
         """A refused file goes (the bucket is versioned: its lifecycle rule removes the

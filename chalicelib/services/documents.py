@@ -5,9 +5,11 @@ sends the file with, and the check once it is in the bucket.
    key under the trainer's prefix, and a POST policy that fixes that key, the type and
    a size of 1 byte to 10 MB, valid for 10 minutes.
 2. The browser posts the file to S3 with it; the app never carries the bytes.
-3. The page hands the key back (`checked_upload`): the object must be under the
-   trainer's prefix, of the size allowed, and really of its type (its first bytes); a
-   refused file is deleted at once. What is kept becomes a `Document` with its key.
+3. The page hands the key back with the form's signature (`checked_upload`): the key
+   must be one our form issued (the signature), the object written before the form
+   expired, of the size allowed, and really of its type (its first bytes); a refused
+   file is deleted at once. What is kept is copied, pinned to the version checked, to a
+   key no form can write, and becomes a `Document` with that key.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from chalicelib.domain import documents
@@ -42,55 +45,85 @@ class UploadForm:
     url: str
     fields: dict[str, str]
     key: str
+    # Handed back with the key (`AttachUpload.signature`): proof this app issued the key.
+    signature: str
     max_bytes: int = documents.MAX_BYTES
 
 
-def upload_form(files: FileStore, trainer: Trainer, command: AskUpload) -> UploadForm:
+def upload_form(
+    files: FileStore, secret: bytes, trainer: Trainer, command: AskUpload, now: datetime
+) -> UploadForm:
     """A presigned POST for one new object under the trainer's prefix (see the module
-    docstring); InvalidInput for a file of a kind we do not take."""
+    docstring), its key stamped with `now`; InvalidInput for a kind we do not take."""
     if not files.on:
         raise InvalidInput({"file": UPLOADS_OFF})
     kind = documents.kind_for(command.filename, command.content_type)
-    key = documents.upload_key(trainer.id, new_id(), command.filename)
+    upload_id = documents.form_upload_id(now, new_id())
+    key = documents.upload_key(trainer.id, upload_id, command.filename)
     posted: dict[str, Any] = files.upload_form(
         key, kind.content_type, documents.MAX_BYTES, documents.UPLOAD_SECONDS
     )
+    expires_at = documents.form_expiry(trainer.id, key)
+    assert expires_at is not None  # the key was made just above, by the same rules
     return UploadForm(
         url=str(posted["url"]),
         fields={str(k): str(v) for k, v in posted["fields"].items()},
         key=key,
+        signature=documents.form_signature(secret, trainer.id, key, expires_at),
     )
 
 
 class AttachUpload(Command):
-    """The page handing back an uploaded object's key, and the name to show for it."""
+    """The page handing back an uploaded object's key, the signature its form came
+    with, and the name to show for it."""
 
     key: str = ""
     name: str = ""
+    signature: str = ""
 
 
-def checked_upload(files: FileStore, trainer: Trainer, command: AttachUpload) -> Document:
-    """The uploaded object as a document, once it is checked; refused (and deleted, when
-    it is the trainer's) with the reason otherwise."""
+NOT_ISSUED = "That upload did not come from this page's form: choose the file again."
+CHANGED = "The file changed while it was being checked: upload it again."
+
+
+def checked_upload(
+    files: FileStore, secret: bytes, trainer: Trainer, command: AttachUpload
+) -> Document:
+    """The uploaded object as a document, once it is checked: issued by one of our forms
+    (its signature), written before that form expired, of a size and type we take. Kept
+    as a copy of the very version checked (`domain/documents.kept_key`), which is the
+    key the document names; the upload itself is deleted. Refused with the reason
+    otherwise, and deleted when it is under this trainer's uploads prefix (another
+    trainer's object, or a kept file, is never read or deleted from here)."""
     if not files.on:
         raise InvalidInput({"file": UPLOADS_OFF})
     key = command.key.strip()
-    if not key.startswith(documents.upload_prefix(trainer.id)):
+    prefix = documents.upload_prefix(trainer.id)
+    if not key.startswith(prefix) or "/../" in key:
         # Someone else's object, or none: never read, never deleted from here.
         raise InvalidInput({"file": "That upload is not one of yours."})
+    expires_at = documents.issued_expiry(secret, trainer.id, key, command.signature.strip())
+    if expires_at is None:
+        files.delete(key)  # a forged or retargeted POST's object, in our own prefix
+        raise InvalidInput({"file": NOT_ISSUED})
     found = files.uploaded(key)
     if found is None:
         raise InvalidInput({"file": "The upload did not arrive: choose the file again."})
-    problem = documents.upload_problem(trainer.id, found)
+    problem = documents.upload_problem(trainer.id, found, expires_at)
     if problem:
         files.delete(key)
         raise InvalidInput({"file": problem})
+    kept = documents.kept_key(trainer.id, key)
+    if not files.keep(found, kept):
+        files.delete(key)
+        raise InvalidInput({"file": CHANGED})
+    files.delete(key)  # only the checked copy is ever linked; its form can only write here
     filename = key.rsplit("/", 1)[-1]
     name = " ".join(command.name.split())[: documents.MAX_FILENAME] or filename
     return Document(
         name=name,
         url="",
-        key=key,
+        key=kept,
         content_type=found.content_type,
         size=found.size,
     )
@@ -100,15 +133,15 @@ NO_FILE = "Choose a file to upload (uploads need JavaScript turned on)."
 
 
 def file_to_attach(
-    files: FileStore, trainer: Trainer, key: str, name: str, held: int, what: str
+    deps: Deps, trainer: Trainer, upload: AttachUpload, held: int, what: str
 ) -> Document:
-    """The uploaded file, checked, for a template, bundle or session (`what`) holding
-    `held` documents: refused, and deleted, past the 5 a page hands out."""
-    if not key:
+    """The uploaded file, checked, for a template, bundle, session or draft (`what`)
+    holding `held` documents: refused, and deleted, past the 5 a page hands out."""
+    if not upload.key:
         raise InvalidInput({"file": NO_FILE})
-    document = checked_upload(files, trainer, AttachUpload(key=key, name=name))
+    document = checked_upload(deps.files, deps.links.secret, trainer, upload)
     if held >= MAX_DOCUMENTS:
-        files.delete(document.key)
+        deps.files.delete(document.key)
         raise InvalidInput({"file": f"A {what} has at most {MAX_DOCUMENTS} documents."})
     return document
 
@@ -121,6 +154,20 @@ def deleted_unless_attached(files: FileStore, document: Document) -> Iterator[No
         yield
     except VersionConflict:
         files.delete(document.key)
+        raise
+
+
+@contextmanager
+def discarded_if_stale(files: FileStore, trainer: Trainer, key: str) -> Iterator[None]:
+    """The version check of a page handing back an upload (`key`, maybe ""): a page drawn
+    from an older version is refused, and its upload deleted with it rather than left
+    unattached (only under this trainer's uploads prefix: nothing else is ours to
+    delete from here)."""
+    try:
+        yield
+    except VersionConflict:
+        if files.on and key.startswith(documents.upload_prefix(trainer.id)) and "/../" not in key:
+            files.delete(key)
         raise
 
 
@@ -147,6 +194,7 @@ class SessionDocument(Versioned):
     action: Literal["add", "remove"]
     key: str = ""
     name: str = ""
+    signature: str = ""
     index: int | None = None
 
 
@@ -161,7 +209,8 @@ def change_session_documents(
     if found is None:
         raise NotFound(ref)
     session = deps.repo.get_session(trainer.id, found)
-    same_version(session.version, command.version)
+    with discarded_if_stale(deps.files, trainer, command.key if command.action == "add" else ""):
+        same_version(session.version, command.version)
     if not session.is_live:
         raise InvalidInput(
             {"file": f"This session is {session.status}: its documents stay as they are."}
@@ -175,9 +224,8 @@ def change_session_documents(
         return deps.repo.change_session(
             trainer.id, session, updated, "trainer", f"Document removed: {gone.name}", deps.now
         )
-    document = file_to_attach(
-        deps.files, trainer, command.key, command.name, len(session.documents), "session"
-    )
+    upload = AttachUpload(key=command.key, name=command.name, signature=command.signature)
+    document = file_to_attach(deps, trainer, upload, len(session.documents), "session")
     updated = session.model_copy(update={"documents": (*session.documents, document)})
     with deleted_unless_attached(deps.files, document):
         return deps.repo.change_session(

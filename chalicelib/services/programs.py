@@ -20,7 +20,7 @@ from pydantic import Field, field_validator, model_validator
 from chalicelib.domain import packs
 from chalicelib.domain.clients import Client, email_bounced_text
 from chalicelib.domain.commands import Command, Versioned
-from chalicelib.domain.documents import upload_prefix
+from chalicelib.domain.documents import files_prefix
 from chalicelib.domain.errors import (
     Conflict,
     InvalidInput,
@@ -38,6 +38,7 @@ from chalicelib.domain.programs import (
     BundleEntry,
     CardCheck,
     DateCard,
+    DocumentInput,
     Draft,
     OfferInput,
     ProgramOffer,
@@ -120,11 +121,15 @@ class StartDraft(Command):
 
 
 class SaveOffer(_Buttons, OfferInput, Versioned):
-    """Step 1: keep the offer as typed (Continue), or fill it from a template."""
+    """Step 1: keep the offer as typed (Continue), fill it from a template, or keep it
+    as typed and add an uploaded file (`key`, `signature`, `name`) to its documents."""
 
     draft_id: str
-    action: Literal["next", "use_template"] = "next"
+    action: Literal["next", "use_template", "attach_file"] = "next"
     template_id: str = ""
+    key: str = ""
+    name: str = ""
+    signature: str = ""
 
 
 SCHEDULE_ACTIONS = ("generate", "add", "next", "back")
@@ -223,7 +228,7 @@ def save_template(deps: Deps, trainer: Trainer, command: SaveTemplate) -> Progra
         trainer.locations,
         trainer.settings.currency,
         trainer.settings.locale,
-        upload_prefix(trainer.id),
+        files_prefix(trainer.id),
     )
     template = ProgramTemplate(
         **offer.model_dump(),
@@ -239,6 +244,7 @@ class AttachTemplateFile(Versioned):
     template_id: str
     key: str = ""
     name: str = ""
+    signature: str = ""
 
 
 def attach_template_file(
@@ -248,9 +254,13 @@ def attach_template_file(
     (refused, and the file deleted, when the template already has 5 documents)."""
     programs = store(deps.repo)
     template = programs.get_template(trainer.id, command.template_id)
-    same_version(template.version, command.version)
+    with documents_service.discarded_if_stale(deps.files, trainer, command.key):
+        same_version(template.version, command.version)
+    upload = documents_service.AttachUpload(
+        key=command.key, name=command.name, signature=command.signature
+    )
     document = documents_service.file_to_attach(
-        deps.files, trainer, command.key, command.name, len(template.documents), "template"
+        deps, trainer, upload, len(template.documents), "template"
     )
     updated = template.model_copy(update={"documents": (*template.documents, document)})
     with documents_service.deleted_unless_attached(deps.files, document):
@@ -265,6 +275,7 @@ class BundleDocument(Versioned):
     action: Literal["add_document", "remove_document"]
     key: str = ""
     name: str = ""
+    signature: str = ""
     index: int | None = None
 
 
@@ -275,7 +286,9 @@ def change_bundle_documents(deps: Deps, trainer: Trainer, command: BundleDocumen
     that took place keep it."""
     programs = store(deps.repo)
     bundle = programs.get_bundle(trainer.id, command.bundle_id)
-    same_version(bundle.version, command.version)
+    adding = command.key if command.action == "add_document" else ""
+    with documents_service.discarded_if_stale(deps.files, trainer, adding):
+        same_version(bundle.version, command.version)
     if bundle.status == "creating":
         raise Conflict("This bundle was not fully created.")
     now = deps.now
@@ -298,8 +311,11 @@ def change_bundle_documents(deps: Deps, trainer: Trainer, command: BundleDocumen
             f"Document removed: {gone.name}",
             now,
         )
+    upload = documents_service.AttachUpload(
+        key=command.key, name=command.name, signature=command.signature
+    )
     document = documents_service.file_to_attach(
-        deps.files, trainer, command.key, command.name, len(bundle.documents), "bundle"
+        deps, trainer, upload, len(bundle.documents), "bundle"
     )
 
     def gaining(fresh: Sequence[Session]) -> list[tuple[Session, Session]]:
@@ -448,10 +464,17 @@ def save_offer(deps: Deps, trainer: Trainer, command: SaveOffer) -> Draft:
     repo = deps.repo
     programs = store(repo)
     draft = programs.get_draft(trainer.id, command.draft_id)
-    same_version(draft.version, command.version)
+    adding = command.key if command.action == "attach_file" else ""
+    with documents_service.discarded_if_stale(deps.files, trainer, adding):
+        same_version(draft.version, command.version)
     if command.action == "use_template":
         updated = _with_template(repo, trainer, draft, command.template_id)
         return programs.save_draft(trainer.id, updated, draft.version)
+    if command.action == "attach_file":
+        upload = documents_service.AttachUpload(
+            key=command.key, name=command.name, signature=command.signature
+        )
+        return _with_draft_file(deps, trainer, draft, command.offer_only(), upload)
     updated = programs.save_draft(
         trainer.id, draft.model_copy(update={"offer": command.offer_only()}), draft.version
     )
@@ -460,9 +483,41 @@ def save_offer(deps: Deps, trainer: Trainer, command: SaveOffer) -> Draft:
         trainer.locations,
         trainer.settings.currency,
         trainer.settings.locale,
-        upload_prefix(trainer.id),
+        files_prefix(trainer.id),
     )
     return updated
+
+
+def _with_draft_file(
+    deps: Deps,
+    trainer: Trainer,
+    draft: Draft,
+    typed: OfferInput,
+    upload: documents_service.AttachUpload,
+) -> Draft:
+    """The offer as typed with the checked file in its first free document row, in one
+    write of the draft. A refused file (deleted by the check) still saves what was typed,
+    as every step does; the rows themselves are checked on Continue, as typed ones are."""
+    programs = store(deps.repo)
+    rows = list(typed.documents)
+    free = [i for i, row in enumerate(rows) if not (row.name or row.url or row.key)]
+    held = len(rows) - len(free) if free else len(rows)
+    try:
+        document = documents_service.file_to_attach(deps, trainer, upload, held, "bundle")
+    except InvalidInput:
+        programs.save_draft(trainer.id, draft.model_copy(update={"offer": typed}), draft.version)
+        raise
+    rows[free[0]] = DocumentInput(
+        name=document.name,
+        key=document.key,
+        content_type=document.content_type,
+        size=str(document.size),
+    )
+    updated = draft.model_copy(
+        update={"offer": typed.model_copy(update={"documents": tuple(rows)})}
+    )
+    with documents_service.deleted_unless_attached(deps.files, document):
+        return programs.save_draft(trainer.id, updated, draft.version)
 
 
 def draft_offer(trainer: Trainer, draft: Draft) -> ProgramOffer:
@@ -473,7 +528,7 @@ def draft_offer(trainer: Trainer, draft: Draft) -> ProgramOffer:
             trainer.locations,
             trainer.settings.currency,
             trainer.settings.locale,
-            upload_prefix(trainer.id),
+            files_prefix(trainer.id),
         )
     except InvalidInput:
         raise InvalidInput({"_form": "Step 1 is not complete: check the offer first."}) from None

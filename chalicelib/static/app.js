@@ -138,20 +138,26 @@ document.addEventListener("submit", async (event) => {
   }).catch(() => {});
 });
 
-// Uploading a document (programs/template_form.html): the file goes straight to the
-// documents bucket with a presigned POST the app makes for it, then the form hands the
-// app the key and the app checks the file before attaching it. Without this script the
-// form posts no key and the page says uploads need JavaScript.
+// Uploading a document (macros/documents.html: a template, a bundle, a session, the
+// wizard's step 1): the file goes straight to the documents bucket with a presigned POST
+// the app makes for it, then the form hands the app the key and the signature the form
+// came with, and the app checks the file before attaching it. Without this script the
+// form posts no key and the page says uploads need JavaScript. A form that holds other
+// fields too (`data-upload-button`: the wizard's offer) uploads only when its Upload
+// button (`data-upload-submit`) is the one pressed.
 document.addEventListener("submit", async (event) => {
   const form = event.target.closest("[data-upload]");
   if (!form || form.dataset.uploaded) return;
+  const submitter = event.submitter;
+  if (form.hasAttribute("data-upload-button")
+      && !(submitter && submitter.hasAttribute("data-upload-submit"))) return;
   const input = form.querySelector("[data-upload-file]");
   const status = form.querySelector("[data-upload-status]");
   const file = input && input.files && input.files[0];
   if (!file) return; // the app says to choose a file
   event.preventDefault();
   const say = (text) => { if (status) status.textContent = text; };
-  const button = form.querySelector("button[type=submit]");
+  const button = submitter || form.querySelector("button[type=submit]");
   if (button) button.disabled = true;
   try {
     say("Uploading…");
@@ -173,6 +179,15 @@ document.addEventListener("submit", async (event) => {
     const sent = await fetch(made.url, { method: "POST", body });
     if (!sent.ok) throw new Error("The file was refused: check it is a PDF, JPEG or PNG under 10 MB.");
     form.querySelector("[data-upload-key]").value = made.key;
+    form.querySelector("[data-upload-signature]").value = made.signature;
+    if (submitter && submitter.name) {
+      // form.submit() sends no button: say which one this was (the wizard's attach_file).
+      const pressed = document.createElement("input");
+      pressed.type = "hidden";
+      pressed.name = submitter.name;
+      pressed.value = submitter.value;
+      form.append(pressed);
+    }
     form.dataset.uploaded = "yes";
     say("Checking the file…");
     form.submit();

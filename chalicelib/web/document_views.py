@@ -32,7 +32,9 @@ def upload_form(session: CurrentSession) -> Response:
     form, deps = request_state.current().form(), request_state.deps()
     try:
         ask = forms.command(documents.AskUpload, form)
-        made = documents.upload_form(deps.files, session.trainer, ask)
+        made = documents.upload_form(deps.files, deps.links.secret, session.trainer, ask, deps.now)
     except InvalidInput as exc:
         return _json({"error": next(iter(exc.errors.values()))}, 400)
-    return _json({"url": made.url, "fields": made.fields, "key": made.key})
+    return _json(
+        {"url": made.url, "fields": made.fields, "key": made.key, "signature": made.signature}
+    )

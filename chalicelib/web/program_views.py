@@ -228,8 +228,21 @@ def _offer_page(
     session: CurrentSession, draft_id: str, status: int = 200, **context: object
 ) -> Response:
     # A refused offer was saved as typed first: the page shows the draft, errors and all.
-    page = programs.offer_page(request_state.deps(), session.trainer.id, draft_id)
-    return _show("programs/wizard_offer.html", session, page, status, **context)
+    deps = request_state.deps()
+    page = programs.offer_page(deps, session.trainer.id, draft_id)
+    context.setdefault("upload_errors", {})
+    response = _show(
+        "programs/wizard_offer.html",
+        session,
+        page,
+        status,
+        uploads=deps.files.on,
+        saved=request_state.current().query("saved"),
+        **context,
+    )
+    if deps.files.on:  # its upload card's script posts files straight to the bucket
+        response.headers["Content-Security-Policy"] = csp_connecting_to(deps.files.upload_origins())
+    return response
 
 
 @bp.route("/dashboard/programs/wizard/{draft_id}/offer", methods=["GET"])
@@ -246,11 +259,15 @@ def wizard_offer_save(session: CurrentSession, draft_id: str) -> Response:
         command = forms.command(SaveOffer, form, draft_id=draft_id)
         programs.save_offer(deps, session.trainer, command)
     except InvalidInput as exc:
+        if "file" in exc.errors:  # the upload card's own message, beside it
+            return _offer_page(session, draft_id, 400, upload_errors=exc.errors)
         return _offer_page(session, draft_id, 400, errors=forms.errors(SaveOffer, exc))
     except VersionConflict as exc:
         return _offer_page(session, draft_id, 409, errors={"_form": exc.user_message})
     if command.action == "use_template":
         return redirect(WIZARD.format(draft_id, "offer"), saved="template")
+    if command.action == "attach_file":
+        return redirect(WIZARD.format(draft_id, "offer"), saved="file")
     return redirect(WIZARD.format(draft_id, "schedule"))
 
 

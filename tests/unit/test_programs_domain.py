@@ -875,3 +875,54 @@ def test_confirmations_cover_live_upcoming_sessions_in_start_order() -> None:
 
 def test_nothing_to_confirm_without_upcoming_sessions() -> None:
     assert confirmable([], NOW) == []
+
+
+# An uploaded file's row (hidden fields, checked again on every save) -----------------------
+FILES = "trainers/t1/files/"
+
+
+def _file_row(key: str, content_type: str = "application/pdf", size: str = "1234"):
+    row = {"doc_name_1": "Plan", "doc_key_1": key, "doc_content_type_1": content_type}
+    return OfferInput.model_validate(valid_form(**row, doc_size_1=size))
+
+
+def test_a_checked_files_row_is_kept_with_its_key_type_and_size() -> None:
+    offer = parse_offer(
+        _file_row(FILES + "1795424400-abcdefghijkl/plan.pdf"), LOCATIONS, "GBP", files_prefix=FILES
+    )
+    assert offer.documents[1] == Document(
+        name="Plan",
+        key=FILES + "1795424400-abcdefghijkl/plan.pdf",
+        content_type="application/pdf",
+        size=1234,
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "content_type", "size", "message"),
+    [
+        # an upload that was never checked (the app copies what it checked to files/)
+        (
+            "trainers/t1/uploads/1795424400-abcdefghijkl/plan.pdf",
+            "application/pdf",
+            "9",
+            "not one of yours",
+        ),
+        (
+            "trainers/t2/files/1795424400-abcdefghijkl/plan.pdf",
+            "application/pdf",
+            "9",
+            "not one of yours",
+        ),
+        (FILES + "../../t2/files/x/plan.pdf", "application/pdf", "9", "not one of yours"),
+        (FILES + "x/plan.pdf", "application/zip", "9", "damaged"),
+        (FILES + "x/plan.pdf", "application/pdf", "-9", "damaged"),
+        (FILES + "x/photo.png", "application/pdf", "9", "damaged"),  # altered type
+    ],
+)
+def test_a_files_row_that_was_altered_is_refused(
+    key: str, content_type: str, size: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_offer(_file_row(key, content_type, size), LOCATIONS, "GBP", files_prefix=FILES)
+    assert message in caught.value.errors["documents.1.name"]
