@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.dev-py$(PY_VERSION)-$(call HASH,requirements.txt requireme
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser /usr/lib/chromium/chromium /snap/bin/chromium /opt/homebrew/bin/chromium) $(shell command -v chromium chromium-browser 2>/dev/null))
 export CHROMIUM
 
-.PHONY: run test lint unit browser-deps venv clean bench bench-cpu bench-dispatch python-check
+.PHONY: run test lint unit browser-deps venv clean bench bench-cpu bench-dispatch python-check secrets deploy smoke stage-check
 
 # One line, before anything is installed, when the Python found is too old or missing.
 python-check:
@@ -79,6 +79,22 @@ bench-cpu: $(DEV_STAMP)
 # "Dispatcher throughput"). BENCH_DISPATCH_ARGS passes options, e.g. "--messages 400".
 bench-dispatch: $(DEV_STAMP)
 	$(PY) -m benchmarks.dispatch $(BENCH_DISPATCH_ARGS)
+
+# From nothing in three commands (docs/deploy.md): the stage's secrets, the deploy (the
+# operator, data and email stacks, the bundle, `chalice deploy` with its state kept in S3,
+# the ops stack with the alarms, access logs), then a read-only smoke test of the live URL.
+# DRY_RUN=1 prints every AWS call instead of making it.
+stage-check:
+	@case "$(STAGE)" in dev|prod) ;; *) echo "Give the stage: make $(MAKECMDGOALS) STAGE=dev (or STAGE=prod)"; exit 1 ;; esac
+
+secrets: $(DEV_STAMP) stage-check
+	$(PY) -m infra.deploy secrets --stage $(STAGE) $(if $(DRY_RUN),--dry-run)
+
+deploy: $(DEV_STAMP) stage-check
+	$(PY) -m infra.deploy deploy --stage $(STAGE) $(if $(DRY_RUN),--dry-run) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
+
+smoke: $(DEV_STAMP) stage-check
+	$(PY) -m infra.deploy smoke --stage $(STAGE) $(if $(URL),--url $(URL))
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here); their
 # accessibility audit injects axe-core from npm, pinned by package-lock.json.

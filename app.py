@@ -23,7 +23,10 @@ from chalicelib.web import (
 )
 from chalicelib.web.middleware import http_middleware
 
-app = Chalice(app_name="pt-bookings")
+# Chalice's own log handler would write its "Caught exception for path …" lines as plain
+# text, outside the JSON formatter and its redaction (a path can hold a client's token):
+# chalicelib/observability.py configures the one handler instead.
+app = Chalice(app_name="pt-bookings", configure_logs=False)
 # The bank statement upload: API Gateway hands a multipart body over byte for byte.
 app.api.binary_types.append("multipart/form-data")
 # Invoice and receipt PDFs (web/invoice_views.py) leave as bytes.
@@ -49,7 +52,7 @@ app.register_blueprint(document_views.bp)
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="expire_offer_locks")
 def expire_offer_locks(event: object) -> dict:
-    return jobs_entry.expire_offer_locks()
+    return jobs_entry.expire_offer_locks(getattr(event, "context", None))
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES), name="dispatch_messages")

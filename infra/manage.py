@@ -27,13 +27,28 @@ at a quiet hour (a booking made while it runs can be missed); running it again c
 `time-off-copy <trainer id> ...` gives profiles written before the week view drew its
 time-off band from the profile their copy of the time off (until then, or until their next
 time-off save, the week view reads the time-off item itself; safe to run twice).
+
+`backfill <name> --stage prod [--dry-run]` runs a one-off job over the whole table: a
+parallel, paginated, rate-limited Scan, resumable from its checkpoint file, under the
+stage's operator role (infra/operator.yaml: the app's roles cannot Scan). `count-items`
+only reads; the others run the per-trainer command of that name for every trainer the Scan
+finds (docs/operations.md, "Backfills").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from chalicelib import runtime
 from chalicelib.domain.email_address import InvalidEmailAddress, normalise_email_address
@@ -120,6 +135,338 @@ def figures_recount(first: str, last: str, trainer_ids: list[str]) -> tuple[int,
     return written, len(trainer_ids)
 
 
+# Backfills ------------------------------------------------------------------------------
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "build" / "backfill"
+
+
+class RateLimit:
+    """At most `per_second` takes a second across every segment's thread (a token bucket:
+    a backfill must never take the capacity the live app needs)."""
+
+    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.per_second = per_second
+        self._clock = clock
+        self._tokens = per_second
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self, count: float = 1.0) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(
+                    self.per_second, self._tokens + (now - self._at) * self.per_second
+                )
+                self._at = now
+                if self._tokens >= count or self._tokens >= self.per_second:
+                    self._tokens -= count
+                    return
+                wait = (count - self._tokens) / self.per_second
+            time.sleep(wait)
+
+
+@dataclass
+class Checkpoint:
+    """Where each Scan segment got to, saved after every page the backfill finished, so a
+    run stopped anywhere resumes after its last finished page (a page is at worst done
+    twice: every backfill must be safe to run twice)."""
+
+    path: Path
+    name: str
+    table: str
+    segments: int
+    positions: dict[str, Any] = field(default_factory=dict)  # segment -> next key | "done"
+    counts: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def open(cls, path: Path, name: str, table: str, segments: int) -> Checkpoint:
+        if not path.exists():
+            return cls(path, name, table, segments)
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        if (saved["name"], saved["table"], saved["segments"]) != (name, table, segments):
+            raise SystemExit(
+                f"{path} is a checkpoint of {saved['name']} on {saved['table']} in "
+                f"{saved['segments']} segments: resume with those, or delete it to start over."
+            )
+        return cls(path, name, table, segments, saved["positions"], Counter(saved["counts"]))
+
+    def start(self, segment: int) -> dict[str, Any] | str | None:
+        return self.positions.get(str(segment))
+
+    def finished_page(
+        self, segment: int, next_key: dict[str, Any] | None, done: Counter[str]
+    ) -> None:
+        with self._lock:
+            self.positions[str(segment)] = next_key or "done"
+            self.counts.update(done)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_suffix(".tmp")
+            temporary.write_text(
+                json.dumps(
+                    {
+                        "name": self.name,
+                        "table": self.table,
+                        "segments": self.segments,
+                        "positions": self.positions,
+                        "counts": dict(self.counts),
+                    }
+                ),
+                encoding="utf-8",
+            )
+            temporary.replace(self.path)  # a stop mid-write never leaves half a checkpoint
+
+    def count(self, done: Counter[str]) -> None:
+        with self._lock:
+            self.counts.update(done)
+
+    @property
+    def complete(self) -> bool:
+        return all(self.positions.get(str(s)) == "done" for s in range(self.segments))
+
+
+Item = dict[str, Any]  # as the low-level client returns it ({"S": ...} values)
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """One backfill: which items it reads (`filter`, applied by DynamoDB after reading:
+    the Scan still reads, and is rate-limited by, every item) and what it does with a
+    page of them; `run_page` returns counts to report and must be safe to run twice."""
+
+    name: str
+    help: str
+    run_page: Callable[[Any, str, list[Item], bool], Counter[str]]
+    filter: dict[str, Any] = field(default_factory=dict)
+
+
+def scan_pages(
+    client: Any,
+    table: str,
+    backfill: Backfill,
+    checkpoint: Checkpoint,
+    segment: int,
+    page_size: int,
+    limit: RateLimit,
+) -> Iterator[tuple[list[Item], dict[str, Any] | None]]:
+    start = checkpoint.start(segment)
+    if start == "done":
+        return
+    params: dict[str, Any] = {
+        "TableName": table,
+        "Segment": segment,
+        "TotalSegments": checkpoint.segments,
+        "Limit": page_size,
+        "ConsistentRead": True,  # a conditional write then starts from the current item
+        **backfill.filter,
+    }
+    if isinstance(start, dict):
+        params["ExclusiveStartKey"] = start
+    while True:
+        limit.take(page_size)  # a page reads up to page_size items
+        page = client.scan(**params)
+        next_key = page.get("LastEvaluatedKey")
+        yield page.get("Items", []), next_key
+        if not next_key:
+            return
+        params["ExclusiveStartKey"] = next_key
+
+
+def run_backfill(
+    client: Any,
+    table: str,
+    backfill: Backfill,
+    checkpoint: Checkpoint,
+    dry_run: bool,
+    page_size: int = 100,
+    items_per_second: float = 200.0,
+) -> Counter[str]:
+    """Every segment in its own thread; returns the counts of the whole run so far
+    (including what an earlier, interrupted run did)."""
+    limit = RateLimit(items_per_second)
+    errors: list[BaseException] = []
+
+    def segment_worker(segment: int) -> None:
+        try:
+            for items, next_key in scan_pages(
+                client, table, backfill, checkpoint, segment, page_size, limit
+            ):
+                done = backfill.run_page(client, table, items, dry_run)
+                done["items read"] += len(items)
+                if dry_run:
+                    checkpoint.count(done)  # a dry run keeps no position
+                else:
+                    checkpoint.finished_page(segment, next_key, done)
+        except BaseException as exc:  # reported once every thread stopped
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=segment_worker, args=(s,), name=f"segment-{s}")
+        for s in range(checkpoint.segments)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return checkpoint.counts
+
+
+def conditional_update(
+    client: Any, table: str, item: Item, changes: dict[str, Any], dry_run: bool
+) -> str:
+    """Set `changes` (low-level values) on `item` only if it is still as the Scan read it
+    (the whole item: a backfill that writes scans without a projection): its `version`
+    when it has one, else every attribute it had. A write the app made in between wins;
+    the backfill counts it and leaves the item alone. Returns "written", "would write",
+    "unchanged" or "newer item kept"."""
+    wanted = {k: v for k, v in changes.items() if item.get(k) != v}
+    if not wanted:
+        return "unchanged"
+    if dry_run:
+        return "would write"
+    names: dict[str, str] = {"#pk": "PK"}
+    values: dict[str, Any] = {}
+    sets, guards = [], ["attribute_exists(#pk)"]
+    for index, (attribute, value) in enumerate(sorted(wanted.items())):
+        names[f"#n{index}"] = attribute
+        values[f":n{index}"] = value
+        sets.append(f"#n{index} = :n{index}")
+    read_as = ["version"] if "version" in item else [a for a in item if a not in ("PK", "SK")]
+    for index, attribute in enumerate(read_as):
+        names[f"#o{index}"] = attribute
+        values[f":o{index}"] = item[attribute]
+        guards.append(f"#o{index} = :o{index}")
+    for attribute in sorted(set(wanted) - set(item)):
+        # Absent when read: still absent, or someone else set it first.
+        index = sorted(wanted).index(attribute)
+        guards.append(f"attribute_not_exists(#n{index})")
+    try:
+        client.update_item(
+            TableName=table,
+            Key={"PK": item["PK"], "SK": item["SK"]},
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression=" AND ".join(guards),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except client.exceptions.ConditionalCheckFailedException:
+        return "newer item kept"
+    return "written"
+
+
+def _count_items(client: Any, table: str, items: list[Item], dry_run: bool) -> Counter[str]:
+    """Items by kind (their `type`, else the first part of their SK): the restore drill's
+    before-and-after check, and the framework's read-only demonstration."""
+    found: Counter[str] = Counter()
+    for item in items:
+        kind = item.get("type", {}).get("S") or item["SK"]["S"].split("#", 1)[0]
+        found[f"kind {kind}"] += 1
+    return found
+
+
+def _every_trainer(command: Callable[[list[str]], object]) -> Callable[..., Counter[str]]:
+    def run_page(client: Any, table: str, items: list[Item], dry_run: bool) -> Counter[str]:
+        trainer_ids = [item["PK"]["S"].removeprefix("T#") for item in items]
+        if trainer_ids and not dry_run:
+            command(trainer_ids)
+        return Counter({"trainers" + (" found" if dry_run else " done"): len(trainer_ids)})
+
+    return run_page
+
+
+# A trainer's profile item is the one item every trainer has exactly once.
+_PROFILES = {
+    "FilterExpression": "SK = :profile AND begins_with(PK, :trainer)",
+    "ExpressionAttributeValues": {":profile": {"S": "PROFILE"}, ":trainer": {"S": "T#"}},
+    "ProjectionExpression": "PK",
+}
+
+BACKFILLS: dict[str, Backfill] = {
+    "count-items": Backfill("count-items", "count items by kind (reads only)", _count_items),
+    **{
+        name: Backfill(
+            name,
+            f"run `{name}` for every trainer in the table",
+            _every_trainer(command),
+            _PROFILES,
+        )
+        for name, command in {
+            "index-clients": lambda ids: index_clients(ids),
+            "index-bundles": lambda ids: index_bundles(ids),
+            "reminder-keys": lambda ids: reminder_keys(ids),
+            "feed-keys": lambda ids: feed_keys(ids),
+            "time-off-copy": lambda ids: time_off_copy(ids),
+        }.items()
+    },
+}
+
+
+def operator_session(stage: str, role_arn: str | None) -> Any:
+    """A boto3 session under the stage's operator role (or the caller's own credentials
+    when `role_arn` is "" : already running as it)."""
+    import boto3
+
+    base = boto3.session.Session()
+    if role_arn == "":
+        return base
+    if role_arn is None:
+        account = base.client("sts").get_caller_identity()["Account"]
+        role_arn = f"arn:aws:iam::{account}:role/pt-bookings-{stage}-operator"
+    granted = base.client("sts").assume_role(
+        RoleArn=role_arn, RoleSessionName=f"backfill-{stage}-{int(time.time())}"
+    )["Credentials"]
+    return boto3.session.Session(
+        aws_access_key_id=granted["AccessKeyId"],
+        aws_secret_access_key=granted["SecretAccessKey"],
+        aws_session_token=granted["SessionToken"],
+        region_name=base.region_name,
+    )
+
+
+def _use_session_for_runtime(session: Any, table: str) -> None:
+    """The per-trainer commands build their clients through chalicelib.runtime, which
+    reads the environment: point it at the operator role's credentials and the table."""
+    credentials = session.get_credentials().get_frozen_credentials()
+    os.environ["AWS_ACCESS_KEY_ID"] = credentials.access_key
+    os.environ["AWS_SECRET_ACCESS_KEY"] = credentials.secret_key
+    if credentials.token:
+        os.environ["AWS_SESSION_TOKEN"] = credentials.token
+    os.environ["TABLE_NAME"] = table
+    runtime.reset()
+
+
+def backfill(
+    name: str,
+    stage: str,
+    dry_run: bool,
+    segments: int = 4,
+    page_size: int = 100,
+    items_per_second: float = 200.0,
+    role_arn: str | None = None,
+    checkpoint_path: Path | None = None,
+) -> Counter[str]:
+    from infra.deploy import stage_settings
+
+    table = stage_settings(stage)["TABLE_NAME"]
+    session = operator_session(stage, role_arn)
+    _use_session_for_runtime(session, table)
+    client = session.client("dynamodb")
+    path = checkpoint_path or CHECKPOINTS / f"{stage}-{name}.json"
+    if dry_run:
+        checkpoint = Checkpoint(path, name, table, segments)  # never resumes nor saves
+    else:
+        checkpoint = Checkpoint.open(path, name, table, segments)
+    counts = run_backfill(
+        client, table, BACKFILLS[name], checkpoint, dry_run, page_size, items_per_second
+    )
+    if not dry_run and checkpoint.complete:
+        path.rename(path.with_suffix(f".done-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"))
+    return counts
+
+
 ID_COMMANDS = ("index-bundles", "index-clients", "reminder-keys", "feed-keys", "time-off-copy")
 
 
@@ -169,7 +516,43 @@ def main(argv: list[str] | None = None) -> int:
     recount_parser.add_argument("first_month")
     recount_parser.add_argument("last_month")
     recount_parser.add_argument("trainer_ids", nargs="+")
+    backfill_parser = commands.add_parser(
+        "backfill",
+        help="a one-off job over the whole table (Scan) under the stage's operator role",
+        description="\n".join(f"{b.name}: {b.help}" for b in BACKFILLS.values()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    backfill_parser.add_argument("name", choices=sorted(BACKFILLS))
+    backfill_parser.add_argument("--stage", required=True, choices=("dev", "prod"))
+    backfill_parser.add_argument("--dry-run", action="store_true", help="read, write nothing")
+    backfill_parser.add_argument("--segments", type=int, default=4)
+    backfill_parser.add_argument("--page-size", type=int, default=100)
+    backfill_parser.add_argument(
+        "--items-per-second", type=float, default=200.0, help="read rate across segments"
+    )
+    backfill_parser.add_argument(
+        "--role-arn",
+        default=None,
+        help="the role to assume (default: pt-bookings-<stage>-operator; '' to use your "
+        "own credentials, when you already run as it)",
+    )
+    backfill_parser.add_argument("--checkpoint", type=Path, default=None)
     args = parser.parse_args(_ids_as_values(sys.argv[1:] if argv is None else argv))
+    if args.command == "backfill":
+        counts = backfill(
+            args.name,
+            args.stage,
+            args.dry_run,
+            args.segments,
+            args.page_size,
+            args.items_per_second,
+            args.role_arn,
+            args.checkpoint,
+        )
+        mode = " (dry run: nothing written)" if args.dry_run else ""
+        print(f"Backfill {args.name} on {args.stage}{mode}:")
+        for what, count in sorted(counts.items()):
+            print(f"  {what}: {count}")
     if args.command == "index-bundles":
         print(f"Indexed {index_bundles(args.trainer_ids)} bundle(s).")
     if args.command == "index-clients":

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from email.utils import parseaddr
 from typing import Any, Final, Protocol
 
+from chalicelib import observability
 from chalicelib.domain.errors import DomainError
 from chalicelib.domain.messages import EMAIL
 from chalicelib.domain.models import Trainer
@@ -314,6 +315,12 @@ _SES_RETRYABLE = frozenset(
 
 
 def _print_to_console(email: Email) -> None:
+    """The console provider. Locally the whole email (a sign-in link is there to click);
+    on any other stage that would put an address, a text and maybe a sign-in or client
+    link into the function's log, so only that an email was printed, not what."""
+    if not observability.shows_content():
+        log.info("an email logged, not sent (EMAIL_PROVIDER=console)")
+        return
     block = [f"--- email to {email.to}: {email.subject}", email.text.rstrip(), "---"]
     if email.console_line:
         block.append(email.console_line)

@@ -74,19 +74,22 @@ class LogProvider:
         self.show_content = show_content
 
     def send(self, message: OutgoingWhatsApp) -> SendResult:
-        if self.show_content:
-            block = [
-                f"--- WhatsApp to {message.to}",
-                message.text.rstrip(),
-                "---",
-                f"Send from your phone: {wa_me_link(message.to, message.text)}",
-            ]
-        else:
-            block = [
-                f"--- WhatsApp message {message.message_id or '?'} "
-                f"({message.kind or 'message'}) logged, not sent: texts and links are "
-                "printed only on local stages"
-            ]
+        if not self.show_content:
+            # A log line (JSON when deployed, with the request id), of ids and kinds only.
+            log.info(
+                "WhatsApp message %s (%s) logged, not sent: texts and links are printed "
+                "only on local stages",
+                message.message_id or "?",
+                message.kind or "message",
+                extra={"message_id": message.message_id, "kind": message.kind},
+            )
+            return SendResult("log", "log-" + secrets.token_urlsafe(9))
+        block = [
+            f"--- WhatsApp to {message.to}",
+            message.text.rstrip(),
+            "---",
+            f"Send from your phone: {wa_me_link(message.to, message.text)}",
+        ]
         sys.stdout.write("\n".join(block) + "\n")
         sys.stdout.flush()
         return SendResult("log", "log-" + secrets.token_urlsafe(9))

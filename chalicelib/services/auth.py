@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from chalicelib import observability
 from chalicelib.config import Config
 from chalicelib.domain.business_name import clean_business_name, suggested_business_name
 from chalicelib.domain.commands import Command
@@ -246,6 +247,9 @@ def confirm_sign_in(
             raise
         if name and new_trainer is None:
             _name_if_unnamed(repo, trainer_id, name)
+        observability.with_trainer(trainer_id)
+        log.info("signed in%s", " (new account)" if new_trainer is not None else "")
+        observability.count("SignIns")
         return SignedIn(cookie_value=f"{trainer_id}.{session_token}", trainer_id=trainer_id)
     raise InvalidToken("used")
 

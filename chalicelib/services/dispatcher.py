@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final, Protocol
 
+from chalicelib import observability
 from chalicelib.config import from_env as config_from_env
 from chalicelib.domain.messages import (
     EMAIL,
@@ -292,6 +293,7 @@ class DispatchReport(JobReport):
     deferred: list[str] = field(default_factory=list)
     stopped_early: bool = False  # the run's time ran low: the rest waits for the next run
     skipped: list[str] = field(default_factory=list)  # never sent: their session is gone
+    sent: int = 0  # taken by a provider this run
 
 
 class _Breaker:
@@ -335,6 +337,7 @@ def dispatch(
     due = repo.outbox.due(now)
     report.due = len(due)
     if not due:
+        _publish(report, due, now)  # every run: a run that stops reporting is itself news
         return report  # no provider set-up (or SSM read) when there is nothing to send
     breaker = _Breaker(BREAKER_THRESHOLD)
     for trainer_id, message in due:
@@ -371,8 +374,42 @@ def dispatch(
             continue
         breaker.success(route)
         repo.outbox.mark_sent(trainer_id, claimed, result.provider, result.provider_id, now)
+        report.sent += 1
     report.paused = sorted(breaker.paused)
+    _publish(report, due, now)
     return report
+
+
+def queued_age_seconds(due: list[tuple[str, Message]], now: datetime) -> float:
+    """How long the oldest due, still queued message has waited, from the run's own due
+    read (oldest first, no further read): since it was due, so a retry's backoff does not
+    count as waiting; 0 when none waits. A held claim (status sending) is not queued."""
+    waited = [
+        (now - (message.next_attempt_at or message.created_at)).total_seconds()
+        for _trainer_id, message in due
+        if message.status == "queued"
+    ]
+    return max(0.0, max(waited, default=0.0))
+
+
+def _publish(report: DispatchReport, due: list[tuple[str, Message]], now: datetime) -> None:
+    """The run's metrics (docs/observability.md); the alarms watch MessagesFailed and
+    OldestQueuedMessageAgeSeconds."""
+    observability.put_metrics(
+        {
+            "MessagesSent": (report.sent, observability.COUNT),
+            "MessagesFailed": (len(report.failed), observability.COUNT),
+            # What this run found waiting (its due read holds at most one page).
+            "MessagesQueued": (
+                sum(1 for _t, m in due if m.status == "queued"),
+                observability.COUNT,
+            ),
+            "OldestQueuedMessageAgeSeconds": (
+                round(queued_age_seconds(due, now), 3),
+                observability.SECONDS,
+            ),
+        }
+    )
 
 
 def _after_error(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib import observability
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import (
     Conflict,
@@ -225,6 +226,7 @@ def accept(
         if again.accepted:  # a second tab or a double tap won the same offer: still theirs
             raise AlreadyAccepted(again) from exc
         raise InvalidInput({"_form": again.problem or "This offer has ended."}) from exc
+    observability.count("Bookings")
     return view, session
 
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from chalicelib import observability
 from chalicelib.domain import packs
 from chalicelib.domain.clients import Client, email_bounced_text
 from chalicelib.domain.commands import Command, Versioned
@@ -720,7 +721,7 @@ def create_bundle(deps: Deps, trainer: Trainer, command: CreateBundle) -> Bundle
         created_at=now,
     )
     try:
-        return programs.create_bundle(
+        created = programs.create_bundle(
             trainer.id,
             bundle,
             planned,
@@ -736,6 +737,8 @@ def create_bundle(deps: Deps, trainer: Trainer, command: CreateBundle) -> Bundle
             f"{exc.label} was taken while you were confirming. Nothing was created: "
             "go back to step 2, change that date and confirm again."
         ) from exc
+    observability.count("Bookings", len(planned))
+    return created
 
 
 def _bundle_session(

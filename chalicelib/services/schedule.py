@@ -16,6 +16,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
+from chalicelib import observability
 from chalicelib.domain import packs
 from chalicelib.domain.clients import Client
 from chalicelib.domain.commands import Versioned
@@ -213,6 +214,9 @@ def apply_template(
         _apply_week(repo, links, trainer, template, recurring, week, now, time_off, tied)
         for week in chosen
     ]
+    booked = sum(len(r.booked) for r in results)
+    if booked:
+        observability.count("Bookings", booked)
     if any(r.added for r in results) and trainer.template_applied_at is None:
         repo.mark_template_applied(trainer.id, now)
     return results
@@ -496,6 +500,7 @@ def allocate(
     )
     link = sessions.link_for(links, trainer.id, client, session)
     repo.book_slot(trainer.id, slot, session, link, neighbours=neighbours)
+    observability.count("Bookings")
     return session
 
 

@@ -9,14 +9,25 @@ import dataclasses
 import logging
 import os
 
-from chalicelib import runtime
+from chalicelib import observability, runtime
 
 log = logging.getLogger("pt_bookings.jobs")
 
+# Set on import, once per container, before any run (web/middleware.py does the same for
+# requests; whichever is imported second changes nothing).
+observability.configure_logging()
 
-def expire_offer_locks() -> dict:
+
+def _begin_run(job: str, context: object | None) -> None:
+    """Every line of this run carries Lambda's request id (the one its START, REPORT and
+    error lines carry) and the job's name."""
+    observability.begin(str(getattr(context, "aws_request_id", "") or ""), job=job)
+
+
+def expire_offer_locks(context: object | None = None) -> dict:
     from chalicelib.services import offers  # deferred: web requests never load it
 
+    _begin_run("expire_offer_locks", context)
     deps = runtime.deps()
     report = offers.expire_locks(deps.repo, deps.now)
     if report.due:
@@ -28,6 +39,7 @@ def dispatch_messages(context: object | None = None) -> dict:
     """`context` is the Lambda context: the run stops taking work when its time runs low."""
     from chalicelib.services import dispatcher  # deferred: web requests never load it
 
+    _begin_run("dispatch_messages", context)
     deps = runtime.deps()
     # Only a real Lambda's clock: Chalice's local context counts down from a made-up 3 s.
     deployed = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
@@ -42,9 +54,10 @@ def dispatch_messages(context: object | None = None) -> dict:
         )
     if report.due:
         log.info(
-            "messages: %s due, %s claimed, %s retried, %s failed",
+            "messages: %s due, %s claimed, %s sent, %s retried, %s failed",
             report.due,
             report.claimed,
+            report.sent,
             len(report.retried),
             len(report.failed),
         )
@@ -55,6 +68,7 @@ def queue_reminders(context: object | None = None) -> dict:
     """Queue the reminders due before sessions (each once); the dispatcher sends them."""
     from chalicelib.services import reminders  # deferred: web requests never load it
 
+    _begin_run("queue_reminders", context)
     deps = runtime.job_deps()
     deployed = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     time_left = getattr(context, "get_remaining_time_in_millis", None) if deployed else None
@@ -88,6 +102,7 @@ def apply_templates(context: object | None = None) -> dict:
     """Keep each template applied for the trainers who turned it on (docs/auto-apply.md)."""
     from chalicelib.services import auto_apply  # deferred: web requests never load it
 
+    _begin_run("apply_templates", context)
     deps = runtime.deps()
     deployed = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
     time_left = getattr(context, "get_remaining_time_in_millis", None) if deployed else None

@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Response
 
+from chalicelib import observability
 from chalicelib.repo import metrics
 from chalicelib.web import request_state
 from chalicelib.web.render import HTML, error_page
 
 log = logging.getLogger("pt_bookings.web")
+
+# Set on import, once per container, before any request: app.py imports this module (and
+# jobs_entry, which does the same; the second call changes nothing) in every function.
+observability.configure_logging()
 
 CSP = "; ".join(
     (
@@ -83,14 +89,36 @@ def _friendly(response: Response) -> Response:
     return response
 
 
+def _signed_in_trainer(state: request_state.RequestState) -> Callable[[], str | None]:
+    """The trainer of the request's session once the view has loaded it (never read from
+    the cookie before it is checked: a cookie's id is only a claim)."""
+
+    def trainer_id() -> str | None:
+        return state.session.trainer.id if state.session is not None else None
+
+    return trainer_id
+
+
+def _begin_log_context(event: Any, state: request_state.RequestState) -> None:
+    lambda_context = getattr(event, "lambda_context", None)
+    observability.begin(
+        str(getattr(lambda_context, "aws_request_id", "") or ""),
+        api_request_id=str((getattr(event, "context", None) or {}).get("requestId") or ""),
+        trainer=_signed_in_trainer(state),
+    )
+
+
 def http_middleware(event: Any, get_response: Any) -> Response:
     started = time.perf_counter()
     db = metrics.begin()
     state = request_state.begin(event)
+    _begin_log_context(event, state)
     try:
         response = _friendly(get_response(event))
     except Exception:  # a bug, not user input: log it, answer with a page
-        log.exception("unhandled error on %s", getattr(event, "path", "?"))
+        # The route pattern, not the path: a client's path holds their link's token.
+        route = (getattr(event, "context", None) or {}).get("resourcePath") or "?"
+        log.exception("unhandled error on %s %s", getattr(event, "method", "?"), route)
         response = _error_page(500)
     headers = response.headers
     for name, value in SECURITY_HEADERS.items():

@@ -308,31 +308,294 @@ def test_due_work_index_is_sparse_so_jobs_see_only_items_with_scheduled_work(aws
 
 # --- IAM policies ---------------------------------------------------------------------
 
+DEPLOYED_STAGES = ("dev", "prod")
+# Chalice's names for the functions of app.py (config.json keys them so).
+FUNCTIONS = (
+    "api_handler",
+    "expire_offer_locks",
+    "dispatch_messages",
+    "queue_reminders",
+    "apply_templates",
+)
+LOGICAL_IDS = {
+    "api_handler": "APIHandler",
+    "expire_offer_locks": "ExpireOfferLocks",
+    "dispatch_messages": "DispatchMessages",
+    "queue_reminders": "QueueReminders",
+    "apply_templates": "ApplyTemplates",
+}
+# The functions that send email: sign-in links (web) and outbox emails (dispatcher).
+SENDS_EMAIL = {"api_handler", "dispatch_messages"}
+# Every statement allowed a bare "*" resource, and why (docs/monitoring.md lists them too).
+STAR_RESOURCE_ALLOWED = {
+    # AWS defines no resource for these two actions: "*" is the only accepted value.
+    "XRayHasNoResourceLevelPermissions": {"xray:PutTraceSegments", "xray:PutTelemetryRecords"},
+}
+ALL_TABLE_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchGetItem",
+    "dynamodb:TransactWriteItems",
+    "dynamodb:ConditionCheckItem",
+}
 
-@pytest.mark.parametrize("stage", ["dev", "prod"])
-def test_lambda_policy_grants_only_its_stage_table_and_never_scan(stage: str):
-    settings = CONFIG["stages"][stage]
-    assert settings["autogen_policy"] is False
-    policy = json.loads((PROJECT_ROOT / ".chalice" / settings["iam_policy_file"]).read_text())
+
+def _policy_file(stage: str, function: str) -> str:
+    return CONFIG["stages"][stage]["lambda_functions"][function]["iam_policy_file"]
+
+
+def _policy(stage: str, function: str) -> dict:
+    return json.loads((PROJECT_ROOT / ".chalice" / _policy_file(stage, function)).read_text())
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
+
+
+def _actions(policy: dict) -> set[str]:
+    return {a for s in policy["Statement"] for a in _as_list(s["Action"])}
+
+
+def _function_name(stage: str, function: str) -> str:
+    # What `chalice deploy` (and infra/chalice-merge.yaml) names each function.
+    return (
+        f"pt-bookings-{stage}" if function == "api_handler" else f"pt-bookings-{stage}-{function}"
+    )
+
+
+def test_every_function_has_its_own_policy_file_and_every_file_is_used():
+    import app as chalice_app
+
+    scheduled = {source.name for source in chalice_app.app.event_sources}
+    assert set(FUNCTIONS) == {"api_handler", *scheduled}
+    assert set(CONFIG["lambda_functions"]) == set(FUNCTIONS)
+    used = set()
+    for stage in DEPLOYED_STAGES:
+        settings = CONFIG["stages"][stage]
+        assert settings["autogen_policy"] is False
+        # No stage-wide setting: each function names its own file. The web function's is
+        # policy-<stage>.json, which is also Chalice's default, so a function missing here
+        # would get the web function's grants: the app's own list is checked (below).
+        assert "iam_policy_file" not in settings
+        assert set(settings["lambda_functions"]) == set(FUNCTIONS)
+        for function in FUNCTIONS:
+            expected = (
+                f"policy-{stage}.json"
+                if function == "api_handler"
+                else f"policy-{stage}-{function}.json"
+            )
+            assert _policy_file(stage, function) == expected
+            used.add(expected)
+    on_disk = {p.name for p in (PROJECT_ROOT / ".chalice").glob("policy-*.json")}
+    assert on_disk == used
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_lambda_policy_grants_only_its_stage_table_and_never_scan(stage: str, function: str):
+    policy = _policy(stage, function)
 
     dynamo_statements = [
         s
         for s in policy["Statement"]
-        if any(action.startswith("dynamodb:") for action in s["Action"])
+        if any(action.startswith("dynamodb:") for action in _as_list(s["Action"]))
     ]
     actions = {action for s in dynamo_statements for action in s["Action"]}
     resources = {resource for s in dynamo_statements for resource in s["Resource"]}
-    all_actions = {action for s in policy["Statement"] for action in s["Action"]}
+    all_actions = _actions(policy)
 
     assert "dynamodb:Scan" not in all_actions
-    assert not any(action.endswith("*") for action in all_actions)
-    assert {"dynamodb:Query", "dynamodb:TransactWriteItems", "dynamodb:GetItem"} <= actions
+    assert not any("*" in action for action in all_actions)
+    assert {"dynamodb:Query", "dynamodb:TransactWriteItems"} <= actions <= ALL_TABLE_ACTIONS
     assert resources == {
         f"arn:aws:dynamodb:*:*:table/pt-bookings-{stage}",
         f"arn:aws:dynamodb:*:*:table/pt-bookings-{stage}/index/*",
     }
-    assert "ses:SendEmail" in all_actions
     assert {"logs:CreateLogStream", "logs:PutLogEvents"} <= all_actions
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_star_resource_or_action_but_where_aws_has_no_narrower_one(stage: str, function: str):
+    for statement in _policy(stage, function)["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert statement.get("Sid"), f"{stage} {function}: every statement says what it is for"
+        actions = set(_as_list(statement["Action"]))
+        assert not any("*" in action for action in actions), statement["Sid"]
+        if "*" in _as_list(statement["Resource"]):
+            assert statement["Resource"] == "*", statement["Sid"]  # "*" alone, not in a list
+            assert actions <= STAR_RESOURCE_ALLOWED.get(statement["Sid"], set()), statement["Sid"]
+    documented = (PROJECT_ROOT / "docs" / "monitoring.md").read_text()
+    assert all(sid in documented for sid in STAR_RESOURCE_ALLOWED)
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_writes_only_its_own_log_group(stage: str, function: str):
+    group = f"arn:aws:logs:*:*:log-group:/aws/lambda/{_function_name(stage, function)}"
+    logs = [
+        s
+        for s in _policy(stage, function)["Statement"]
+        if any(a.startswith("logs:") for a in _as_list(s["Action"]))
+    ]
+
+    assert [set(s["Resource"]) for s in logs] == [{group, f"{group}:*"}]
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_the_offer_expiry_job_gets_no_email_no_secrets_and_no_documents(stage: str):
+    actions = _actions(_policy(stage, "expire_offer_locks"))
+
+    assert not {a for a in actions if a.startswith(("ses:", "ssm:", "kms:", "s3:"))}
+    # It queries what is due and ends each lock in one transaction (update + log line).
+    assert {a for a in actions if a.startswith("dynamodb:")} == {
+        "dynamodb:Query",
+        "dynamodb:TransactWriteItems",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+    }
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_only_the_senders_may_send_email_and_only_from_the_stages_identity(
+    stage: str, function: str
+):
+    statements = [
+        s for s in _policy(stage, function)["Statement"] if "ses:SendEmail" in s["Action"]
+    ]
+    if function not in SENDS_EMAIL:
+        assert not statements
+        return
+    env = {**CONFIG["environment_variables"], **CONFIG["stages"][stage]["environment_variables"]}
+    address = env["EMAIL_SENDER"].rsplit("<", 1)[1].rstrip(">")
+    (statement,) = statements
+    assert statement["Action"] == ["ses:SendEmail"]
+    assert set(statement["Resource"]) == {
+        f"arn:aws:ses:*:*:identity/{address.split('@')[1]}",
+        f"arn:aws:ses:*:*:identity/{address}",
+        f"arn:aws:ses:*:*:configuration-set/{env['SES_CONFIGURATION_SET']}",
+    }
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+def test_secrets_are_granted_to_the_functions_that_read_them_and_no_others(stage: str):
+    def ssm_grants(function: str) -> dict[str, set[str]]:
+        """{parameter name under /pt-bookings/: the SSM actions granted on it}."""
+        prefix = "arn:aws:ssm:*:*:parameter/pt-bookings/"
+        grants: dict[str, set[str]] = {}
+        for s in _policy(stage, function)["Statement"]:
+            for action in (a for a in s["Action"] if a.startswith("ssm:")):
+                for resource in s["Resource"]:
+                    assert resource.startswith(prefix), resource
+                    grants.setdefault(resource.removeprefix(prefix), set()).add(action)
+        return grants
+
+    link = f"{stage}/link-secret"
+    assert ssm_grants("expire_offer_locks") == {}
+    # Reminders carry a placeholder the dispatcher turns into the link when it sends.
+    assert ssm_grants("queue_reminders") == {}
+    assert ssm_grants("apply_templates") == {link: {"ssm:GetParameter"}}
+    assert ssm_grants("dispatch_messages") == {
+        link: {"ssm:GetParameter"},
+        f"{stage}/twilio-auth-token": {"ssm:GetParameter"},
+        f"{stage}/meta-access-token": {"ssm:GetParameter"},
+        f"{stage}/trainers/*": {"ssm:GetParameter"},
+    }
+    # The web function stores and deletes trainers' own secrets (senders, card payments).
+    assert ssm_grants("api_handler") == {
+        link: {"ssm:GetParameter"},
+        f"{stage}/twilio-auth-token": {"ssm:GetParameter"},
+        f"{stage}/meta-app-secret": {"ssm:GetParameter"},
+        f"{stage}/meta-verify-token": {"ssm:GetParameter"},
+        f"{stage}/trainers/*": {"ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameter"},
+    }
+    assert (
+        CONFIG["stages"][stage]["environment_variables"]["LINK_SECRET_PARAM"]
+        == f"/pt-bookings/{link}"
+    )
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_only_the_web_function_reaches_the_documents_bucket(stage: str, function: str):
+    s3 = {a for a in _actions(_policy(stage, function)) if a.startswith("s3:")}
+    assert s3 == (
+        {"s3:PutObject", "s3:GetObject", "s3:DeleteObject"} if function == "api_handler" else set()
+    )
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_dev_and_prod_policies_differ_only_in_their_stage(function: str):
+    dev = json.dumps(_policy("dev", function))
+    prod = json.dumps(_policy("prod", function))
+    assert (
+        dev.replace("dev.ptbookings.example", "ptbookings.example")
+        .replace("-dev", "-prod")
+        .replace("/dev/", "/prod/")
+        == prod
+    )
+
+
+# --- the function settings ------------------------------------------------------------
+
+
+def _scoped(stage: str, function: str):
+    from chalice.config import Config
+
+    # As the deployer scopes it (Config.scope): the stage, then the function.
+    return Config(chalice_stage=stage, config_from_disk=CONFIG).scope(stage, function)
+
+
+@pytest.mark.parametrize("stage", DEPLOYED_STAGES)
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_chalice_reads_each_functions_memory_timeout_tracing_and_retention(
+    stage: str, function: str
+):
+    settings = _scoped(stage, function)
+    retention = {"dev": 14, "prod": 30}[stage]
+
+    assert settings.lambda_memory_size == CONFIG["lambda_functions"][function]["lambda_memory_size"]
+    assert settings.lambda_timeout == CONFIG["lambda_functions"][function]["lambda_timeout"]
+    assert settings.xray_enabled is True
+    assert settings.log_retention_in_days == retention
+    assert settings.iam_policy_file == _policy_file(stage, function)
+    assert settings.environment_variables["LOG_LEVEL"] == "INFO"
+
+
+def test_the_api_answers_inside_api_gateways_29_seconds_with_a_cpu_to_render():
+    settings = _scoped("prod", "api_handler")
+    assert settings.lambda_timeout <= 29
+    # CPU scales with memory (1,769 MB is one vCPU): 128 MB would be ~7 % of one.
+    assert settings.lambda_memory_size >= 512
+
+
+def test_each_jobs_timeout_covers_the_time_it_keeps_in_reserve():
+    from datetime import timedelta
+
+    from chalicelib.domain.messages import SENDING_LEASE
+    from chalicelib.services import auto_apply, dispatcher, reminders
+
+    def timeout_ms(function: str) -> int:
+        return _scoped("prod", function).lambda_timeout * 1000
+
+    # Each run stops taking work with RESERVE_MS left, so its timeout must be well over it.
+    assert timeout_ms("dispatch_messages") >= 5 * dispatcher.RESERVE_MS
+    assert timeout_ms("queue_reminders") >= 5 * reminders.RESERVE_MS
+    assert timeout_ms("apply_templates") >= 4 * auto_apply.RESERVE_MS
+    # A live dispatcher run must never outlast its own claims: an expired lease is read as
+    # "the run died" and the message marked failed.
+    assert timedelta(milliseconds=timeout_ms("dispatch_messages")) < SENDING_LEASE / 2
+
+
+def test_local_stages_log_at_info_without_tracing():
+    for stage in ("local", "test"):
+        settings = _scoped(stage, "api_handler")
+        assert settings.environment_variables["LOG_LEVEL"] == "INFO"
+        assert not settings.xray_enabled
 
 
 # --- the packaged Chalice app ---------------------------------------------------------
@@ -375,15 +638,43 @@ def test_packaged_functions_read_the_table_name_from_the_data_stack_export(prod_
     assert "prod" in prod_template["Parameters"]["Stage"]["AllowedValues"]
 
 
-def test_packaged_roles_carry_the_prod_policy_file(prod_template: dict):
-    expected = json.loads((PROJECT_ROOT / ".chalice" / "policy-prod.json").read_text())
-    roles = {
-        logical_id: resource
-        for logical_id, resource in prod_template["Resources"].items()
-        if resource["Type"] == "AWS::IAM::Role"
+def test_packaged_functions_each_carry_their_own_role_and_policy_file(prod_template: dict):
+    resources = prod_template["Resources"]
+    roles_used = set()
+    for function, logical_id in LOGICAL_IDS.items():
+        role_ref = resources[logical_id]["Properties"]["Role"]
+        assert role_ref["Fn::GetAtt"][1] == "Arn", logical_id
+        role = resources[role_ref["Fn::GetAtt"][0]]
+        assert role["Type"] == "AWS::IAM::Role", logical_id
+        documents = [p["PolicyDocument"] for p in role["Properties"]["Policies"]]
+        assert documents == [_policy("prod", function)], logical_id
+        roles_used.add(role_ref["Fn::GetAtt"][0])
+    assert len(roles_used) == len(LOGICAL_IDS)  # one role per function, none shared
+
+
+def test_packaged_functions_carry_memory_timeout_tracing_and_their_chalice_deploy_name(
+    prod_template: dict,
+):
+    resources = prod_template["Resources"]
+    for function, logical_id in LOGICAL_IDS.items():
+        props = resources[logical_id]["Properties"]
+        configured = CONFIG["lambda_functions"][function]
+
+        assert props["MemorySize"] == configured["lambda_memory_size"], logical_id
+        assert props["Timeout"] == configured["lambda_timeout"], logical_id
+        assert props["Tracing"] == "Active", logical_id
+        assert props["Environment"]["Variables"]["LOG_LEVEL"] == "INFO", logical_id
+        assert props["FunctionName"] == {"Fn::Sub": _function_name("${Stage}", function)}, (
+            logical_id
+        )
+    assert resources["APIHandler"]["Properties"]["Timeout"] <= 29
+
+
+def test_packaged_functions_each_log_to_a_group_with_the_stages_retention(prod_template: dict):
+    groups = {
+        r["Properties"]["LogGroupName"]["Fn::Sub"]: r["Properties"]["RetentionInDays"]
+        for r in prod_template["Resources"].values()
+        if r["Type"] == "AWS::Logs::LogGroup"
     }
 
-    assert roles
-    for logical_id, role in roles.items():
-        documents = [p["PolicyDocument"] for p in role["Properties"]["Policies"]]
-        assert documents == [expected], logical_id
+    assert groups == {f"/aws/lambda/${{{logical_id}}}": 30 for logical_id in LOGICAL_IDS.values()}

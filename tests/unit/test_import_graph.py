@@ -6,6 +6,7 @@ dependency, and deferring one to dodge a cycle is exactly what this test is here
 
 Layers and what each may import (besides the standard library and third-party packages):
 - config    -> nothing of ours (the stage's settings, a plain dataclass)
+- observability -> nothing of ours (logs and metrics; messaging and above use it)
 - domain    -> domain (pure rules: no I/O, nothing of ours outside domain)
 - repo      -> domain, repo
 - messaging -> domain, messaging
@@ -30,14 +31,24 @@ PACKAGE = "chalicelib"
 
 ALLOWED: dict[str, frozenset[str]] = {
     "config": frozenset({"config"}),
+    # chalicelib/observability.py: logs and metrics, standard library only, used by all.
+    "observability": frozenset(),
     "domain": frozenset({"domain"}),
     "repo": frozenset({"domain", "repo"}),
-    "messaging": frozenset({"domain", "messaging"}),
+    "messaging": frozenset({"domain", "messaging", "observability"}),
     "pdf": frozenset(),  # chalicelib/pdf.py: the PDF writer, standard library only
-    "services": frozenset({"config", "domain", "repo", "messaging", "services", "pdf"}),
-    "runtime": frozenset({"config", "domain", "repo", "messaging", "services", "runtime"}),
-    "web": frozenset({"config", "domain", "repo", "messaging", "services", "runtime", "web"}),
-    "app": frozenset({"config", "domain", "repo", "messaging", "services", "runtime", "web"}),
+    "services": frozenset(
+        {"config", "domain", "repo", "messaging", "services", "pdf", "observability"}
+    ),
+    "runtime": frozenset(
+        {"config", "domain", "repo", "messaging", "services", "runtime", "observability"}
+    ),
+    "web": frozenset(
+        {"config", "domain", "repo", "messaging", "services", "runtime", "web", "observability"}
+    ),
+    "app": frozenset(
+        {"config", "domain", "repo", "messaging", "services", "runtime", "web", "observability"}
+    ),
     # chalicelib/__init__.py: importing any layer's module runs it, so it imports none.
     "package": frozenset(),
 }

@@ -45,11 +45,35 @@ def _no_client() -> Any:
     raise AssertionError("the console provider must not build an SES client")
 
 
-def test_console_email_is_printed_and_builds_no_client(capsys: pytest.CaptureFixture) -> None:
+def test_console_email_is_printed_and_builds_no_client(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_STAGE", "test")  # local stages print the whole email
     console = email.EmailSettings("console", "", _no_client)
     email.send(MESSAGE, console)
     result = email.send_outbox_email("a@example.com", "Hi", "Text", console)
     assert "email to priya@example.com: Your session" in capsys.readouterr().out
+    assert result.provider == "console"
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod", ""])
+def test_a_console_email_on_a_deployed_stage_logs_that_it_was_printed_not_what(
+    stage: str,
+    capsys: pytest.CaptureFixture,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Unset counts as deployed, like Config's default stage (dev).
+    monkeypatch.setenv("APP_STAGE", stage)
+    caplog.set_level("DEBUG")
+    console = email.EmailSettings("console", "", _no_client)
+    email.send(email.Email("priya@example.com", "Sign in", "Go to https://x/c/tok"), console)
+    result = email.send_outbox_email("a@example.com", "Hi", "Text", console)
+    logged = capsys.readouterr().out + caplog.text
+    assert "email logged, not sent" in logged
+    assert not [
+        word for word in ("priya@", "a@example.com", "Sign in", "tok", "Text") if word in logged
+    ]
     assert result.provider == "console"
 
 

@@ -6,6 +6,7 @@ again, our reference. No table, no network: the dispatcher's sender is called di
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 import pytest
@@ -62,28 +63,37 @@ def test_locally_the_log_prints_text_link_and_wa_me(capsys: pytest.CaptureFixtur
     assert "https://wa.me/447400123456?text=See%20you%20at%209" in printed
 
 
-def test_deployed_the_log_prints_only_ids_and_kinds(capsys: pytest.CaptureFixture[str]) -> None:
+def test_deployed_the_log_writes_only_ids_and_kinds(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     out = OutgoingWhatsApp(
         "+447400123456", "Hi Priya https://x.example/s/secret", message_id="m1", kind="offer"
     )
     result = whatsapp.LogProvider(show_content=False).send(out)
-    printed = capsys.readouterr().out
-    assert printed == (
-        "--- WhatsApp message m1 (offer) logged, not sent: texts and links are printed only "
-        "on local stages\n"
+    assert capsys.readouterr().out == ""  # a log line (JSON deployed), not a printed block
+    (record,) = [r for r in caplog.records if r.name == "pt_bookings.whatsapp"]
+    assert record.getMessage() == (
+        "WhatsApp message m1 (offer) logged, not sent: texts and links are printed only "
+        "on local stages"
     )
+    assert (record.message_id, record.kind) == ("m1", "offer")  # type: ignore[attr-defined]
     assert result.provider == "log"
 
 
 @pytest.mark.parametrize("local", [True, False])
 def test_the_stage_sender_keeps_client_data_out_of_deployed_logs(
-    local: bool, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    local: bool,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     monkeypatch.delenv("WHATSAPP_PROVIDER", raising=False)  # log, the default
     message = confirmation()
     sender = dispatcher.default_sender(LINKS, "https://book.example.com", local=local)
     assert sender("coach", message).provider == "log"
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().out + caplog.text
     client_data = [token_of(message), "+447400123456", "447400123456", "Priya", "confirmed"]
     if local:
         assert all(item in printed for item in client_data)
