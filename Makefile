@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.dev-py$(PY_VERSION)-$(call HASH,requirements.txt requireme
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser /usr/lib/chromium/chromium /snap/bin/chromium /opt/homebrew/bin/chromium) $(shell command -v chromium chromium-browser 2>/dev/null))
 export CHROMIUM
 
-.PHONY: run test lint unit browser-deps venv clean bench bench-cpu bench-dispatch python-check secrets deploy smoke stage-check
+.PHONY: run test lint unit browser-deps venv clean bench bench-cpu bench-dispatch python-check secrets deploy smoke replay stage-check
 
 # One line, before anything is installed, when the Python found is too old or missing.
 python-check:
@@ -95,6 +95,10 @@ deploy: $(DEV_STAMP) stage-check
 
 smoke: $(DEV_STAMP) stage-check
 	$(PY) -m infra.deploy smoke --stage $(STAGE) $(if $(URL),--url $(URL))
+
+# Runs the failure queue's failed scheduled runs again (docs/monitoring.md, "Replay").
+replay: $(DEV_STAMP) stage-check
+	$(PY) -m infra.replay --stage $(STAGE) $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max $(MAX))
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here); their
 # accessibility audit injects axe-core from npm, pinned by package-lock.json.

@@ -14,6 +14,7 @@ from typing import Final, Literal
 from pydantic import BaseModel, ConfigDict
 
 from chalicelib.domain.grid import format_clock
+from chalicelib.domain.timeutil import local_today
 
 NUMBER_PREFIX: Final = "INV-"
 NUMBER_DIGITS: Final = 6  # zero-padded so numbers sort as text in their partition
@@ -116,20 +117,36 @@ def vat_split(gross_minor: int, rate_bp: int | None) -> tuple[int, int]:
 
 
 class InvoiceLine(BaseModel):
+    """One line: a session (its day, local times and place) or free `text` (a pack).
+    The session fields stay optional rather than split into two models, so every session
+    invoice already stored validates as it was written."""
+
     model_config = ConfigDict(frozen=True)
 
-    day: date
-    start: int  # local minutes
-    end: int
-    place: str
+    day: date | None = None
+    start: int | None = None  # local minutes
+    end: int | None = None
+    place: str = ""
+    text: str = ""  # a line that is not one session: "12-session coaching: 12 sessions"
     amount_minor: int  # VAT included
 
     @property
     def description(self) -> str:
+        if self.text or self.day is None or self.start is None or self.end is None:
+            return self.text
         return (
             f"Personal training session, {self.day:%a} {self.day.day} {self.day:%b %Y}, "
             f"{format_clock(self.start)}-{format_clock(self.end)}, {self.place}"
         )
+
+
+def pack_line(title: str, sessions: int, price_minor: int) -> InvoiceLine:
+    """A pack's one line at its price: what the client bought, not the sessions as they
+    fall (they move, cancel and get added; the pack's price does not)."""
+    noun = "session" if sessions == 1 else "sessions"
+    return InvoiceLine(
+        text=f"{title}: {sessions} personal training {noun}", amount_minor=price_minor
+    )
 
 
 class Invoice(BaseModel):
@@ -149,8 +166,11 @@ class Invoice(BaseModel):
     client_id: str
     client_name: str
     client_email: str = ""
-    session_id: str
-    session_ref: str
+    # What it invoices: a session (its id and ref) or a pack (its bundle id); older
+    # records all name a session.
+    session_id: str = ""
+    session_ref: str = ""
+    bundle_id: str = ""
     lines: tuple[InvoiceLine, ...]
     currency: str
     locale: str
@@ -168,6 +188,10 @@ class Invoice(BaseModel):
     @property
     def is_credit_note(self) -> bool:
         return self.kind == CREDIT_NOTE
+
+    @property
+    def is_pack(self) -> bool:
+        return bool(self.bundle_id)
 
 
 def totals(lines: tuple[InvoiceLine, ...], rate_bp: int | None) -> tuple[int, int, int]:
@@ -206,6 +230,17 @@ class Paid(BaseModel):
 
     on: date | None  # the day of the payment's log line (None: not found in the log)
     how: str  # "Cash", "Bank transfer", "Card"…
+
+
+def paid_as_pack(
+    paid_at: datetime | None, payment_type: str | None, zone_name: str, ways: dict[str, str]
+) -> Paid | None:
+    """What makes a pack's invoice a receipt: the pack paid as a whole (the bundle's
+    `pack_paid_at`, `pack_payment_type`), dated on the trainer's calendar. None: unpaid,
+    or paid session by session (each session then has its own invoice or none)."""
+    if paid_at is None:
+        return None
+    return Paid(on=local_today(paid_at, zone_name), how=ways.get(payment_type or "", "Paid"))
 
 
 def title(invoice: Invoice, paid: Paid | None) -> str:

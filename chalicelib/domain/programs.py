@@ -605,6 +605,9 @@ class Bundle(BaseModel):
     # The places the pack job last counted as used (the trainer's running pack totals
     # hold the sum: domain/figures.PACKS_PERIOD).
     used_counted: int = 0
+    # The pack's current invoice (docs/invoices.md), set in the invoice's own transaction
+    # and removed by its credit note: the bundle page and the portal need no other read.
+    invoice_number: int | None = None
     created_at: datetime
     version: int = 1
 

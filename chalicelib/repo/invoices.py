@@ -17,6 +17,7 @@ from typing import Any, Final
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.invoices import MAX_NUMBER, Invoice
+from chalicelib.domain.programs import Bundle
 from chalicelib.domain.schedule import Session
 from chalicelib.domain.timeutil import utc_iso
 from chalicelib.repo import keys
@@ -33,6 +34,8 @@ from chalicelib.repo.dynamo import (
 )
 from chalicelib.repo.mapping import client_from_item
 from chalicelib.repo.outbox import SESSION_STILL_BOOKED
+from chalicelib.repo.parts import CLIENT_ACTIVE, client_is_active
+from chalicelib.repo.program_items import bundle_from_item
 from chalicelib.repo.reconciliation import PAYMENT_REFERENCE, ReferenceTaken
 
 # The parts of an issue, as a refusal names them.
@@ -41,6 +44,12 @@ NEW_INVOICE: Final = "new invoice"
 SESSION_INVOICE: Final = "one invoice per session"
 SESSION_AS_READ: Final = "session as read"
 ONE_CREDIT_NOTE: Final = "one credit note per invoice"
+BUNDLE_INVOICE: Final = "one invoice per pack"
+PACK_AS_READ: Final = "pack as read for its invoice"
+PACK_NUMBER_GOES: Final = "pack's invoice number removed"
+# The bundle item's copy of its current invoice number, so the client's portal (which
+# reads the bundles anyway) links the PDF with no read of its own.
+BUNDLE_NUMBER: Final = "invoice_number"
 # Two trainers' clicks rarely race more than a few deep; past this the page asks again.
 ISSUE_ATTEMPTS: Final = 25
 
@@ -50,6 +59,22 @@ class SessionChanged(Conflict):
         super().__init__(
             "This session was changed meanwhile (canceled, moved or edited). Reload the page "
             "to see it: no invoice was issued."
+        )
+
+
+class PackChanged(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "This pack was changed meanwhile (paid, a session added, paused or completed). "
+            "Reload the page to see it: no invoice was issued."
+        )
+
+
+class ClientArchived(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "This client is archived: restore them on their profile to invoice the pack. "
+            "No invoice was issued."
         )
 
 
@@ -102,6 +127,22 @@ class InvoiceStore:
     def for_session(self, trainer_id: str, session_id: str) -> Invoice | None:
         """The session's invoice (its pointer holds a copy of the document: one GetItem)."""
         return _document(self.db.get(keys.session_invoice(trainer_id, session_id)))
+
+    def for_bundle(self, trainer_id: str, bundle_id: str) -> Invoice | None:
+        """The pack's current invoice (its pointer holds a copy: one GetItem)."""
+        return _document(self.db.get(keys.bundle_invoice(trainer_id, bundle_id)))
+
+    def bundle_with_invoice(
+        self, trainer_id: str, bundle_id: str
+    ) -> tuple[Bundle | None, Invoice | None]:
+        """The bundle and its current invoice, in one BatchGetItem (None: no such bundle
+        of this trainer's; no invoice issued, or credited since)."""
+        found = self.db.batch_get(
+            [keys.bundle(trainer_id, bundle_id), keys.bundle_invoice(trainer_id, bundle_id)]
+        )
+        bundle = next((bundle_from_item(i) for i in found if i.get("type") == "bundle"), None)
+        invoice = next((_document(i) for i in found if i.get("type") == "invoice"), None)
+        return bundle, invoice
 
     def reference_free(self, trainer_id: str, reference: str, session_id: str) -> bool:
         """No other session's invoice holds this payment reference (repo/reconciliation)."""
@@ -178,11 +219,68 @@ class InvoiceStore:
                 # Another invoice took this number: read the counter again, take the next.
         raise Conflict("Many invoices are being issued at once: try again in a moment.")
 
+    def issue_for_bundle(
+        self, trainer_id: str, bundle: Bundle, make: Callable[[int], Invoice]
+    ) -> tuple[Invoice, bool]:
+        """The pack's invoice under the next number (True), or the one another tab issued
+        first (False), as `issue_for_session`. One transaction: the number, the record,
+        the pack's pointer (`attribute_not_exists`: one invoice per pack), the number
+        copied onto the bundle at the version read (a pack changed meanwhile refuses:
+        PackChanged, nothing written) and the client still active (ClientArchived)."""
+        for _attempt in range(ISSUE_ATTEMPTS):
+            invoice = make(self.next_number(trainer_id))
+            self._check_room(invoice.number)
+            document = _document_item(trainer_id, invoice)
+            try:
+                self.db.transact(
+                    [
+                        _number_claim(trainer_id, invoice.number),
+                        tx_put(document, new_item(), part=NEW_INVOICE),
+                        tx_put(
+                            {**document, **keys.bundle_invoice(trainer_id, bundle.id)},
+                            new_item(),
+                            part=BUNDLE_INVOICE,
+                        ),
+                        tx_update(
+                            keys.bundle(trainer_id, bundle.id),
+                            Condition(
+                                "SET #number = :number, #version = :next",
+                                {"#number": BUNDLE_NUMBER, "#version": "version"},
+                                {":number": invoice.number, ":next": bundle.version + 1},
+                            ),
+                            # Its version as read: the record copies the pack's title,
+                            # price and client as the page showed them.
+                            Condition(
+                                "#version = :seen AND #status <> :creating",
+                                {"#version": "version", "#status": "status"},
+                                {":seen": bundle.version, ":creating": "creating"},
+                            ),
+                            part=PACK_AS_READ,
+                        ),
+                        client_is_active(trainer_id, bundle.client_id),
+                    ]
+                )
+                return invoice, True
+            except TransactionFailed as exc:
+                if exc.refused(BUNDLE_INVOICE):
+                    issued = self.for_bundle(trainer_id, bundle.id)
+                    if issued is not None:
+                        return issued, False
+                if exc.refused(PACK_AS_READ):
+                    raise PackChanged() from exc
+                if exc.refused(CLIENT_ACTIVE):
+                    raise ClientArchived() from exc
+                if not exc.refused(NUMBER_CLAIM, NEW_INVOICE):
+                    raise
+                # Another invoice took this number: read the counter again, take the next.
+        raise Conflict("Many invoices are being issued at once: try again in a moment.")
+
     def issue_credit_note(
         self, trainer_id: str, invoice: Invoice, make: Callable[[int], Invoice]
     ) -> Invoice:
-        """A credit note under the next number, once per invoice. The session's pointer is
-        removed in the same write, so the session's next Send invoice issues a new one."""
+        """A credit note under the next number, once per invoice. The session's (or the
+        pack's) pointer is removed in the same write, so the session's next Send invoice
+        (the pack's next Issue) issues a new one."""
         for _attempt in range(ISSUE_ATTEMPTS):
             note = make(self.next_number(trainer_id))
             self._check_room(note.number)
@@ -200,19 +298,16 @@ class InvoiceStore:
                             new_item(),
                             part=ONE_CREDIT_NOTE,
                         ),
-                        tx_delete(
-                            keys.session_invoice(trainer_id, invoice.session_id),
-                            Condition(
-                                "attribute_not_exists(#pk) OR #number = :number",
-                                {"#pk": keys.PK, "#number": "number"},
-                                {":number": invoice.number},
-                            ),
-                        ),
+                        *_pointer_goes(trainer_id, invoice),
                     ]
                 )
                 return note
             except TransactionFailed as exc:
                 if exc.refused(ONE_CREDIT_NOTE):
+                    raise AlreadyCredited() from exc
+                if exc.refused(PACK_NUMBER_GOES):
+                    # The bundle no longer holds this number: only a credit note removes
+                    # it, so this invoice was credited already (or the bundle is gone).
                     raise AlreadyCredited() from exc
                 if not exc.refused(NUMBER_CLAIM, NEW_INVOICE):
                     raise
@@ -226,6 +321,33 @@ class InvoiceStore:
     def _check_room(number: int) -> None:
         if number > MAX_NUMBER:
             raise Conflict("Your invoice numbers have run out: contact support.")
+
+
+def _pointer_goes(trainer_id: str, invoice: Invoice) -> list[dict[str, Any]]:
+    """What a credit note removes so its session or pack may be invoiced again: the
+    pointer (if still this invoice's) and, for a pack, the number copied on the bundle
+    (its version moves: a page read before the credit is stale)."""
+    still_this = Condition(
+        "attribute_not_exists(#pk) OR #number = :number",
+        {"#pk": keys.PK, "#number": "number"},
+        {":number": invoice.number},
+    )
+    if not invoice.is_pack:
+        return [tx_delete(keys.session_invoice(trainer_id, invoice.session_id), still_this)]
+    return [
+        tx_delete(keys.bundle_invoice(trainer_id, invoice.bundle_id), still_this),
+        tx_update(
+            keys.bundle(trainer_id, invoice.bundle_id),
+            Condition(
+                "REMOVE #number SET #version = #version + :one",
+                {"#number": BUNDLE_NUMBER, "#version": "version"},
+                {":one": 1},
+            ),
+            # Never an Update that would make a bundle item out of nothing.
+            Condition("#number = :number", {"#number": BUNDLE_NUMBER}, {":number": invoice.number}),
+            part=PACK_NUMBER_GOES,
+        ),
+    ]
 
 
 def _document(item: Item | None) -> Invoice | None:

@@ -534,8 +534,9 @@ def trainer_of_programs_pk(pk: str) -> str | None:
 # One partition per trainer's invoices: the counter (`SEQ`, the next number), each issued
 # document by its zero-padded number (`N#…`, written `attribute_not_exists` beside the
 # counter's conditional claim, so a number is never given twice and none is skipped), and
-# one pointer per session (`S#<session id>`) and per credited invoice (`CN#<number>`), so
-# a resend finds its invoice and an invoice takes one credit note.
+# one pointer per session (`S#<session id>`), per pack (`B#<bundle id>`) and per credited
+# invoice (`CN#<number>`), so a resend finds its invoice, a pack has one and an invoice
+# takes one credit note.
 
 
 def invoices_pk(trainer_id: str) -> str:
@@ -556,3 +557,9 @@ def session_invoice(trainer_id: str, session_id: str) -> dict[str, str]:
 
 def invoice_credit(trainer_id: str, number: int) -> dict[str, str]:
     return key(invoices_pk(trainer_id), f"CN#{number:06d}")
+
+
+def bundle_invoice(trainer_id: str, bundle_id: str) -> dict[str, str]:
+    """A pack's invoice pointer (`B#<bundle id>`), as `session_invoice` is a session's:
+    one invoice per pack, removed by its credit note."""
+    return key(invoices_pk(trainer_id), f"B#{bundle_id}")

@@ -115,6 +115,7 @@ def bundle_to_item(trainer_id: str, bundle: Bundle, at: datetime | None = None) 
         "low_noticed_at": _iso(bundle.low_noticed_at),
         "renewal_sent_at": _iso(bundle.renewal_sent_at),
         "used_counted": bundle.used_counted or None,
+        "invoice_number": bundle.invoice_number,
         "created_at": created,
         "version": bundle.version,
     }
@@ -173,6 +174,7 @@ def bundle_from_item(item: Item) -> Bundle:
         low_noticed_at=_at(item, "low_noticed_at"),
         renewal_sent_at=_at(item, "renewal_sent_at"),
         used_counted=int(item.get("used_counted") or 0),
+        invoice_number=int(item["invoice_number"]) if item.get("invoice_number") else None,
         created_at=parse_utc_iso(item["created_at"]),
         version=item["version"],
     )

@@ -1,10 +1,11 @@
 """Numbered invoices, receipts and credit notes as PDF (issue 17 item 4, docs/invoices.md).
 
 An invoice is issued by the session's Send invoice (`messages.send_invoice`), once per
-session: the record holds what the PDF shows, copied at issue. A receipt is not a
-document of its own: it is the same record drawn with the session's payment as it is now,
-so marking a session paid (or undoing it) needs nothing here. The PDF is drawn on each
-download from the record, with our small PDF writer (chalicelib/pdf.py) imported only then.
+session, or by the pack invoice page (`issue_for_bundle`), once per pack: the record holds
+what the PDF shows, copied at issue. A receipt is not a document of its own: it is the
+same record drawn with the session's (the pack's) payment as it is now, so marking it paid
+(or undoing it) needs nothing here. The PDF is drawn on each download from the record,
+with our small PDF writer (chalicelib/pdf.py) imported only then.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from chalicelib.domain.clients import Client
-from chalicelib.domain.errors import DomainError, NotFound
+from chalicelib.domain.commands import Versioned
+from chalicelib.domain.errors import Conflict, DomainError, NotFound
 from chalicelib.domain.invoices import (
     PDF_SUFFIX,
     Invoice,
@@ -23,6 +25,8 @@ from chalicelib.domain.invoices import (
     Paid,
     credit_note_for,
     number_label,
+    pack_line,
+    paid_as_pack,
     title,
     totals,
     vat_rate_text,
@@ -30,6 +34,7 @@ from chalicelib.domain.invoices import (
 from chalicelib.domain.messages import Message
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.money import format_money
+from chalicelib.domain.programs import Bundle
 from chalicelib.domain.schedule import (
     PACK_PAYMENT,
     PAYMENT_TYPES,
@@ -38,11 +43,13 @@ from chalicelib.domain.schedule import (
     SessionRef,
     parse_session_ref,
 )
+from chalicelib.domain.settings import PaymentDetails
 from chalicelib.domain.timeutil import local_today
-from chalicelib.repo.invoices import InvoiceStore
+from chalicelib.repo.invoices import InvoiceStore, PackChanged
+from chalicelib.repo.programs import ProgramRepository
 from chalicelib.repo.repository import Repository
 from chalicelib.services.deps import Deps
-from chalicelib.services.links import Links
+from chalicelib.services.links import INVOICE_PATH, Links
 
 # The log lines a payment writes (domain/schedule.payment_change, card payments, packs):
 # the latest one gives a receipt its date.
@@ -135,6 +142,163 @@ def credit_session_invoice(deps: Deps, trainer: Trainer, ref: str) -> Invoice:
     )
 
 
+# --- A pack's invoice ------------------------------------------------------------------------
+
+
+def _pack_problem(bundle: Bundle, client: Client | None, payment: PaymentDetails) -> str:
+    """Why the pack cannot be invoiced now ("" when it can). A paused or completed pack
+    can: the client still owes its price, and invoices often follow the last session."""
+    if bundle.status == "creating":
+        return "This bundle was not fully created: there is no pack to invoice."
+    if not bundle.price_minor:
+        return "This pack is free: there is nothing to invoice."
+    if client is None or client.archived:
+        return "This client is archived: restore them on their profile to invoice the pack."
+    if not bundle.pack_paid and not payment.complete:
+        # As for a session's invoice: it tells the client where to pay (a paid pack's
+        # is a receipt, which asks for nothing).
+        return f"Your payment details are incomplete: add the {payment.missing_text} in Settings."
+    return ""
+
+
+class IssuePackInvoice(Versioned):
+    """The pack invoice page's Issue: the bundle as the page showed it."""
+
+    bundle_id: str
+
+
+def issue_for_bundle(
+    deps: Deps, trainer: Trainer, command: IssuePackInvoice
+) -> tuple[Invoice, bool]:
+    """The pack's invoice issued now under the next number (True), or the one it already
+    has (False: another tab, a second press). A pack changed since the page showed it
+    (`command.version`) is refused (PackChanged) and nothing is written: here, or by the
+    write itself when the change lands between this read and the write."""
+    invoices = store(deps.repo)
+    bundle, issued = invoices.bundle_with_invoice(trainer.id, command.bundle_id)
+    if bundle is None:
+        raise NotFound(command.bundle_id)
+    if issued is not None:
+        return issued, False
+    if command.version != bundle.version:
+        raise PackChanged()
+    try:
+        client: Client | None = deps.repo.get_client(trainer.id, bundle.client_id)
+    except NotFound:
+        client = None
+    problem = _pack_problem(bundle, client, trainer.settings.payment)
+    if problem or client is None:
+        raise Conflict(problem)
+    settings = trainer.settings
+    line = pack_line(bundle.title, bundle.sessions_planned, bundle.price_minor)
+    rate = settings.vat_rate_bp
+    net, vat, gross = totals((line,), rate)
+
+    def make(number: int) -> Invoice:
+        return Invoice(
+            number=number,
+            issued_on=local_today(deps.now, settings.time_zone),
+            issued_at=deps.now,
+            trainer_id=trainer.id,
+            business_name=trainer.display_name,
+            payment_lines=tuple(settings.payment.invoice_lines()),
+            client_id=client.id,
+            client_name=client.name,
+            client_email=client.email,
+            bundle_id=bundle.id,
+            lines=(line,),
+            currency=settings.currency,
+            locale=settings.locale,
+            vat_number=settings.vat_number,
+            vat_rate_bp=rate,
+            net_minor=net,
+            vat_minor=vat,
+            gross_minor=gross,
+        )
+
+    return invoices.issue_for_bundle(trainer.id, bundle, make)
+
+
+def credit_bundle_invoice(deps: Deps, trainer: Trainer, bundle_id: str) -> Invoice:
+    """The credit note that cancels the pack's invoice (trainer only); the pack may then
+    be invoiced again under a new number."""
+    invoices = store(deps.repo)
+    invoice = invoices.for_bundle(trainer.id, bundle_id)
+    if invoice is None:
+        raise NotFound("invoice")
+    today = local_today(deps.now, trainer.settings.time_zone)
+    return invoices.issue_credit_note(
+        trainer.id, invoice, lambda number: credit_note_for(invoice, number, deps.now, today)
+    )
+
+
+def pack_paid(bundle: Bundle, zone_name: str) -> Paid | None:
+    """A pack's receipt: the pack paid as a whole, on the trainer's calendar."""
+    return paid_as_pack(bundle.pack_paid_at, bundle.pack_payment_type, zone_name, PAYMENT_TYPES)
+
+
+@dataclass(frozen=True)
+class IssuedPackInvoice:
+    label: str  # INV-000042
+    heading: str  # "Invoice", or "Receipt" once the pack is paid
+    issued_on: str  # "23 November 2026"
+    paid: str  # "23 November 2026 (Cash)" once paid, else ""
+    client_link: str  # the client's PDF link to copy ("" while it would not open)
+
+
+@dataclass(frozen=True)
+class PackInvoicePage:
+    bundle_id: str
+    bundle_version: int
+    title: str
+    client_id: str
+    client_name: str
+    sessions: int
+    price: str
+    problem: str  # why no invoice can be issued now ("" when it can)
+    issued: IssuedPackInvoice | None
+
+
+def pack_invoice_page(deps: Deps, trainer: Trainer, bundle_id: str) -> PackInvoicePage:
+    """The pack invoice page: the bundle with its invoice (one BatchGetItem), and its
+    client (one GetItem) for the link to copy and whether one may be issued."""
+    bundle, issued = store(deps.repo).bundle_with_invoice(trainer.id, bundle_id)
+    if bundle is None:
+        raise NotFound(bundle_id)
+    try:
+        client: Client | None = deps.repo.get_client(trainer.id, bundle.client_id)
+    except NotFound:
+        client = None
+    settings = trainer.settings
+    shown: IssuedPackInvoice | None = None
+    if issued is not None:
+        paid = pack_paid(bundle, settings.time_zone)
+        link = ""
+        if client is not None and not client.archived and deps.base_url:
+            token = deps.links.invoice(
+                trainer.id, client.id, client.portal_generation, issued.number
+            )
+            link = f"{deps.base_url}{INVOICE_PATH}{token}{PDF_SUFFIX}"
+        shown = IssuedPackInvoice(
+            label=issued.label,
+            heading=title(issued, paid),
+            issued_on=_day(issued.issued_on),
+            paid=(f"{_day(paid.on)} ({paid.how})" if paid.on else paid.how) if paid else "",
+            client_link=link,
+        )
+    return PackInvoicePage(
+        bundle_id=bundle.id,
+        bundle_version=bundle.version,
+        title=bundle.title,
+        client_id=bundle.client_id,
+        client_name=bundle.client_name,
+        sessions=bundle.sessions_planned,
+        price=format_money(bundle.price_minor, settings.currency, settings.locale),
+        problem=_pack_problem(bundle, client, settings.payment),
+        issued=shown,
+    )
+
+
 def _session_ref(ref: str) -> SessionRef:
     parsed = parse_session_ref(ref)
     if parsed is None:
@@ -169,7 +333,19 @@ def paid_state(
 
 
 def _payment_of(repo: Repository, trainer: Trainer, invoice: Invoice) -> Paid | None:
-    """The session's payment: one GetItem, and its log (one Query) only when paid."""
+    """The session's payment: one GetItem, and its log (one Query) only when paid; a
+    pack's: its bundle (one GetItem), for the pack's current invoice only (one credited
+    since stays an invoice: the pack's payment belongs to the one that replaced it)."""
+    if invoice.is_pack:
+        if invoice.is_credit_note:
+            return None
+        try:
+            bundle = ProgramRepository(repo.db).get_bundle(invoice.trainer_id, invoice.bundle_id)
+        except NotFound:
+            return None
+        if bundle.invoice_number != invoice.number:
+            return None
+        return pack_paid(bundle, trainer.settings.time_zone)
     ref = parse_session_ref(invoice.session_ref)
     if ref is None or invoice.is_credit_note:
         return None
@@ -193,6 +369,15 @@ def trainer_pdf(deps: Deps, trainer: Trainer, ref: str) -> Pdf:
     if invoice is None:
         raise NotFound("invoice")
     return render(invoice, _payment_of(deps.repo, trainer, invoice))
+
+
+def trainer_pack_pdf(deps: Deps, trainer: Trainer, bundle_id: str) -> Pdf:
+    """The trainer's download from the pack invoice page: the invoice, or the receipt
+    once the pack is paid; the bundle and its invoice in one BatchGetItem."""
+    bundle, invoice = store(deps.repo).bundle_with_invoice(trainer.id, bundle_id)
+    if bundle is None or invoice is None:
+        raise NotFound("invoice")
+    return render(invoice, pack_paid(bundle, trainer.settings.time_zone))
 
 
 def trainer_document_pdf(deps: Deps, trainer: Trainer, number: int) -> Pdf:

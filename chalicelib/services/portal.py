@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from chalicelib import observability
 from chalicelib.domain import policy
 from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import (
@@ -30,6 +31,7 @@ from chalicelib.domain.errors import (
     VersionConflict,
     expect_version,
 )
+from chalicelib.domain.invoices import PDF_SUFFIX, number_label
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.portal import (
     GONE,
@@ -210,9 +212,15 @@ class BundleProgress:
     left: int = 0  # sessions not used yet: "7 of 12 left"
     pack_paid: bool = False
     documents: tuple[Document, ...] = ()  # the bundle's, linked when the page is drawn
+    # The pack's invoice (docs/invoices.md): its /i/ link's token and what it is, "" when
+    # none was issued (or it was credited).
+    invoice_token: str = ""
+    invoice_label: str = ""
 
     @classmethod
-    def of(cls, bundle: Bundle, now: datetime) -> BundleProgress:
+    def of(
+        cls, bundle: Bundle, now: datetime, invoice: tuple[str, str] = ("", "")
+    ) -> BundleProgress:
         done = bundle.attended(now)
         return cls(
             title=bundle.title,
@@ -224,7 +232,21 @@ class BundleProgress:
             left=bundle.left(now),
             pack_paid=bundle.pack_paid,
             documents=bundle.documents,
+            invoice_token=invoice[0],
+            invoice_label=invoice[1],
         )
+
+
+def _pack_invoice(context: ClientContext, bundle: Bundle, number: int | None) -> tuple[str, str]:
+    """The pack invoice's PDF link token and its name, made from the number the bundle
+    carries (no read); the receipt once the pack is paid."""
+    if number is None:
+        return "", ""
+    token = context.links.invoice(
+        context.trainer.id, context.client.id, context.client.portal_generation, number
+    )
+    kind = "Receipt" if bundle.pack_paid else "Invoice"
+    return token + PDF_SUFFIX, f"{kind} {number_label(number)} (PDF)"
 
 
 @dataclass(frozen=True)
@@ -270,8 +292,9 @@ def home_page(deps: Deps, token: str) -> HomePage:
     )
     recurring = next_recurring(booked)
     rules = context.rules
+    # The bundles' one Query; each carries its current invoice's number.
     bundles = tuple(
-        BundleProgress.of(b, now)
+        BundleProgress.of(b, now, _pack_invoice(context, b, b.invoice_number))
         for b in programs.store(repo).client_bundles(tid, cid)
         if b.status != "creating"
     )
@@ -435,6 +458,7 @@ def book_slot(deps: Deps, token: str, command: BookSlot) -> Booked:
         raise InvalidInput({"_form": TOO_CLOSE_NOW}) from exc
     except Conflict as exc:
         raise InvalidInput({"_form": TAKEN}) from exc
+    observability.count("Bookings")
     return Booked(session.id, context.session_token(session.id))
 
 

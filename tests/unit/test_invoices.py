@@ -24,6 +24,8 @@ from chalicelib.domain.invoices import (
     credit_note_for,
     link_target,
     number_label,
+    pack_line,
+    paid_as_pack,
     parse_link_target,
     parse_number_label,
     parse_vat_number,
@@ -34,7 +36,7 @@ from chalicelib.domain.invoices import (
     vat_split,
 )
 from chalicelib.domain.messages import LINK_PLACEHOLDER, LinkRef, Message
-from chalicelib.domain.schedule import LogEntry, Session
+from chalicelib.domain.schedule import PAYMENT_TYPES, LogEntry, Session
 from chalicelib.domain.settings import SaveSettings, TrainerSettings, parse_settings
 from chalicelib.services import invoices, links
 from chalicelib.services.links import INVOICE_LINK_KIND
@@ -332,3 +334,69 @@ def test_importing_the_app_does_not_load_the_pdf_writer() -> None:
     imports_fpdf = re.compile(r"^\s*(from|import)\s+fpdf\b", re.MULTILINE)
     sources = Path(ROOT, "chalicelib").rglob("*.py")
     assert [path for path in sources if imports_fpdf.search(path.read_text())] == []
+
+
+# A pack's invoice --------------------------------------------------------------------------
+def _pack_invoice(title_text: str = "12-session coaching", price: int = 54000) -> Invoice:
+    line = pack_line(title_text, 12, price)
+    net, vat, gross = totals((line,), 2000)
+    return _invoice(
+        session_id="",
+        session_ref="",
+        bundle_id="b1",
+        lines=(line,),
+        net_minor=net,
+        vat_minor=vat,
+        gross_minor=gross,
+        reference="",
+    )
+
+
+def test_a_pack_is_one_line_at_its_price_with_its_title_and_sessions() -> None:
+    line = pack_line("12-session coaching", 12, 54000)
+    assert line.description == "12-session coaching: 12 personal training sessions"
+    assert (line.amount_minor, line.day, line.start) == (54000, None, None)
+    assert pack_line("Taster", 1, 3000).description == "Taster: 1 personal training session"
+
+
+def test_a_packs_vat_is_split_once_from_its_price_as_for_sessions() -> None:
+    invoice = _pack_invoice(price=54000)
+    assert (invoice.net_minor, invoice.vat_minor, invoice.gross_minor) == (45000, 9000, 54000)
+    odd = _pack_invoice(price=10001)  # £100.01 at 20 %: £83.34 + £16.67, exactly the price
+    assert (odd.net_minor, odd.vat_minor) == (8334, 1667)
+    note = credit_note_for(odd, 43, NOW, date(2026, 11, 24))
+    assert (note.net_minor, note.vat_minor, note.gross_minor) == (-8334, -1667, -10001)
+    assert note.is_pack and note.bundle_id == "b1" and note.lines[0].text == odd.lines[0].text
+
+
+def test_a_session_invoice_stored_before_pack_lines_still_reads_as_it_was() -> None:
+    # A record exactly as the table holds those issued before packs had invoices: no
+    # bundle_id, no line text; it must validate and describe its session unchanged.
+    stored = _invoice().model_dump(mode="json")
+    stored.pop("bundle_id")
+    for line in stored["lines"]:
+        line.pop("text")
+    old = Invoice.model_validate(stored)
+    assert not old.is_pack and old.session_id == "s1"
+    assert old.lines[0].description == (
+        "Personal training session, Thu 26 Nov 2026, 09:00-10:00, Studio"
+    )
+    assert Invoice.model_validate(_pack_invoice().model_dump(mode="json")) == _pack_invoice()
+
+
+def test_a_pack_paid_as_a_whole_makes_its_receipt_dated_on_the_trainers_calendar() -> None:
+    late = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)  # already the 27th in Athens
+    paid = paid_as_pack(late, "bank_transfer", "Europe/Athens", PAYMENT_TYPES)
+    assert paid == Paid(on=date(2026, 11, 27), how="Bank transfer")
+    assert paid_as_pack(None, None, "Europe/London", PAYMENT_TYPES) is None
+
+
+def test_a_pack_pdf_draws_its_line_and_a_title_with_markup_literally() -> None:
+    invoice = _pack_invoice(title_text="<b>Summer</b> & co")
+    text = _text(invoices.render(invoice, None).body)
+    assert "<b>Summer</b> & co: 12 personal training sessions" in text
+    assert "£540.00" in text and "£450.00" in text and "£90.00" in text
+    assert "Please pay by bank transfer" in text and "Payment reference" not in text
+    receipt = invoices.render(invoice, Paid(on=date(2026, 11, 27), how="Card"))
+    assert receipt.filename == "receipt-INV-000042.pdf"
+    assert "27 November 2026 (Card)" in _text(receipt.body)
