@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.dev-py$(PY_VERSION)-$(call HASH,requirements.txt requireme
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser /usr/lib/chromium/chromium /snap/bin/chromium /opt/homebrew/bin/chromium) $(shell command -v chromium chromium-browser 2>/dev/null))
 export CHROMIUM
 
-.PHONY: run test lint unit browser-deps venv clean bench bench-cpu bench-dispatch python-check secrets deploy smoke replay stage-check
+.PHONY: run test lint unit browser-deps venv clean bench bench-cpu bench-dispatch bench-coldstart python-check secrets deploy smoke replay stage-check
 
 # One line, before anything is installed, when the Python found is too old or missing.
 python-check:
@@ -99,6 +99,11 @@ smoke: $(DEV_STAMP) stage-check
 # Runs the failure queue's failed scheduled runs again (docs/monitoring.md, "Replay").
 replay: $(DEV_STAMP) stage-check
 	$(PY) -m infra.replay --stage $(STAGE) $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max $(MAX))
+
+# Cold start: the Lambda zip's size and `import app` ÷ importing its dependencies, from the
+# staged bundle (docs/cold-start.md). BENCH_COLDSTART_ARGS passes options.
+bench-coldstart: $(DEV_STAMP)
+	$(PY) -m benchmarks.coldstart $(BENCH_COLDSTART_ARGS)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own here); their
 # accessibility audit injects axe-core from npm, pinned by package-lock.json.

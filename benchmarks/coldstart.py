@@ -1,0 +1,201 @@
+"""Cold start: the Lambda zip's size and what `import app` costs over its dependencies.
+
+    python -m benchmarks.coldstart [--runs N] [--keep DIR]
+
+Builds the staged app (infra.bundle, cached), has Chalice package it as a deploy would
+(`chalice package --stage prod`), unzips the zip Chalice made and imports from there with
+only that directory and the runtime's boto3 on sys.path (infra.bundle.runtime_sdk_dir),
+in fresh interpreters. It prints:
+
+- the zip's size and its ten largest top-level entries (compressed);
+- `import app` against importing only the third-party modules app's import graph loads
+  (found by importing app once: sys.modules minus the standard library minus ours), as
+  the median of N runs, wall and CPU time, and the ratio (target <= 1.1: our own code
+  adds at most 10 % to its dependencies);
+- the resident memory after `import app`;
+- when the ratio is above target, the chalicelib modules that cost most at import
+  (`-X importtime`, self time).
+
+docs/cold-start.md records the results and what they decided.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Final
+
+from infra import bundle
+
+ROOT: Final = Path(__file__).resolve().parents[1]
+BENCH_APP: Final = ROOT / "build" / "bench-app"
+ZIP_TARGET_MB: Final = 5.0
+RATIO_TARGET: Final = 1.1
+OURS: Final = frozenset({"app", "chalicelib"})
+
+# Runs in the fresh interpreter: sys.path is exactly the task root and the runtime's SDK.
+# (-I has already dropped the working directory and the user's site-packages.)
+_PRELUDE = """
+import sys
+sys.path[:] = [p for p in sys.path if "site-packages" not in p] + {paths!r}
+"""
+
+_DISCOVER = (
+    _PRELUDE
+    + """
+import json
+import app
+ours = {ours!r}
+stdlib = sys.stdlib_module_names
+names = [n for n in sys.modules
+         if n.split(".")[0] not in stdlib and n.split(".")[0] not in ours
+         and not n.startswith("_")]
+print(json.dumps(names))
+"""
+)
+
+_MEASURE = (
+    _PRELUDE
+    + """
+import importlib, json, resource, time
+names = {names!r}
+failed = []
+wall, cpu = time.perf_counter(), time.process_time()
+if names is None:
+    import app
+else:
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception:
+            failed.append(name)
+wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({{"wall": wall, "cpu": cpu, "rss_kb": rss, "failed": failed}}))
+"""
+)
+
+
+def _python(code: str, *flags: str, env: dict[str, str] | None = None, stderr: bool = False) -> str:
+    # -I: no user site, no PYTHON* variables; -B: never write bytecode, so every run
+    # sees what Lambda's read-only /var/task gives it (the shipped pycs, nothing more).
+    result = subprocess.run(
+        [sys.executable, "-I", "-B", *flags, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"subprocess failed:\n{result.stderr}")
+    return result.stderr if stderr else result.stdout
+
+
+def zip_report(zip_path: Path) -> tuple[float, list[tuple[str, float]]]:
+    """Size in MB and the largest top-level entries (a package, with its .dist-info)."""
+    sizes: dict[str, int] = {}
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            top = info.filename.split("/")[0]
+            top = top.split("-")[0] if top.endswith(".dist-info") else top
+            sizes[top] = sizes.get(top, 0) + info.compress_size
+    top10 = sorted(sizes.items(), key=lambda item: -item[1])[:10]
+    return zip_path.stat().st_size / 1e6, [(name, size / 1e6) for name, size in top10]
+
+
+def third_party_modules(paths: list[str]) -> list[str]:
+    code = _DISCOVER.format(paths=paths, ours=sorted(OURS))
+    return json.loads(_python(code))
+
+
+def measure(paths: list[str], names: list[str] | None, env: dict[str, str]) -> dict:
+    return json.loads(_python(_MEASURE.format(paths=paths, names=names), env=env))
+
+
+def expensive_modules(
+    paths: list[str], env: dict[str, str], runs: int = 5, top: int = 12
+) -> list[tuple[float, str]]:
+    """Our modules by import self time in ms, the median of `runs` -X importtime runs (one
+    run is at the mercy of the scheduler on a shared machine)."""
+    samples: dict[str, list[int]] = {}
+    for _ in range(runs):
+        report = _python(
+            _PRELUDE.format(paths=paths) + "import app\n", "-X", "importtime", env=env, stderr=True
+        )
+        for line in report.splitlines():
+            if not line.startswith("import time:") or "|" not in line:
+                continue
+            self_us, _cumulative, name = (part.strip() for part in line[12:].split("|"))
+            if self_us.isdigit() and name.split(".")[0] in OURS:
+                samples.setdefault(name, []).append(int(self_us))
+    medians = [(statistics.median(us) / 1000, name) for name, us in samples.items()]
+    return sorted(medians, reverse=True)[:top]
+
+
+def lambda_env() -> dict[str, str]:
+    # What app.py's import sees in Lambda: a stage's variables, no local shortcuts.
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR", "TZ")}
+    env.update(AWS_DEFAULT_REGION="eu-west-2", AWS_REGION="eu-west-2", APP_STAGE="prod")
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.coldstart")
+    parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", "7")))
+    parser.add_argument("--keep", type=Path, help="leave the package and task root here")
+    args = parser.parse_args(argv)
+
+    staged = bundle.build(BENCH_APP)
+    with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
+        work = args.keep or Path(scratch)
+        zip_path = bundle.chalice_package(staged, work / "package")
+        size_mb, top10 = zip_report(zip_path)
+        print(
+            f"zip: {zip_path.stat().st_size:,} bytes = {size_mb:.2f} MB (target <= {ZIP_TARGET_MB})"
+        )
+        for name, mb in top10:
+            print(f"  {mb:6.2f} MB  {name}")
+
+        task_root = work / "task"
+        with zipfile.ZipFile(zip_path) as archive:
+            archive.extractall(task_root)
+        paths = [str(task_root), str(bundle.runtime_sdk_dir())]
+        env = lambda_env()
+        names = third_party_modules(paths)
+        app_runs, deps_runs = [], []
+        for _ in range(args.runs):  # interleaved, so load on the machine hits both alike
+            app_runs.append(measure(paths, None, env))
+            deps_runs.append(measure(paths, names, env))
+        failed = deps_runs[0]["failed"]
+        costly = expensive_modules(paths, env)
+
+    def median(runs: list[dict], key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
+    app_wall, deps_wall = median(app_runs, "wall"), median(deps_runs, "wall")
+    app_cpu, deps_cpu = median(app_runs, "cpu"), median(deps_runs, "cpu")
+    print(f"\nimport, median of {args.runs} fresh interpreters ({len(names)} third-party modules):")
+    print(f"  import app        wall {app_wall * 1000:7.0f} ms   cpu {app_cpu * 1000:7.0f} ms")
+    print(f"  dependencies only wall {deps_wall * 1000:7.0f} ms   cpu {deps_cpu * 1000:7.0f} ms")
+    ratio_wall, ratio_cpu = app_wall / deps_wall, app_cpu / deps_cpu
+    print(f"  ratio app / deps  wall {ratio_wall:.2f}   cpu {ratio_cpu:.2f}", end="")
+    print(f"   (target <= {RATIO_TARGET})")
+    print(f"  max RSS after import app: {median(app_runs, 'rss_kb') / 1024:.0f} MB")
+    if failed:
+        print(f"  (not importable on their own, left out: {', '.join(failed)})")
+    if ratio_cpu > RATIO_TARGET:
+        print("\nour modules by import self time (-X importtime, median of 5 runs):")
+        for millis, name in costly:
+            print(f"  {millis:7.1f} ms  {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
