@@ -1,15 +1,18 @@
 """A pack paid up front, in a real browser (issue 16 item 2): the trainer sells Priya a
-four-session pack, marks it paid in cash, sees every session Paid (pack), and Priya's
-portal on her phone says what she has left."""
+four-session pack, marks it paid in cash, sees every session Paid (pack), issues the
+pack's receipt (issue 17) and reads its number from the PDF, and Priya's portal on her
+phone says what she has left and links the receipt."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
+from pypdf import PdfReader
 
 from tests.browser.conftest import PHONE
 from tests.browser.test_accessibility import AXE_PATH, _serve_axe, axe_violations
@@ -64,6 +67,22 @@ def test_a_trainer_sells_a_pack_marks_it_paid_and_the_client_sees_what_is_left(
     no_horizontal_scroll(page)
     assert axe_violations(page) == []
 
+    # The pack's receipt: one document for the whole pack, paid, under the next number.
+    page.get_by_role("link", name="Invoice or receipt for the pack (PDF)…").click()
+    expect(page.get_by_role("heading", name="No invoice issued")).to_be_visible()
+    page.get_by_role("button", name="Issue the invoice").click()
+    expect(page.get_by_role("heading", name="Receipt INV-000001")).to_be_visible()
+    screenshot(page, "packs-2b-receipt")
+    assert axe_violations(page) == []
+    download = page.get_by_role("link", name="Download receipt (PDF)")
+    response = page.context.request.get(download.get_attribute("href") or "")
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.body())).pages)
+    assert "INV-000001" in text and "Four-pack: 4 personal training sessions" in text
+    assert "£180.00" in text
+    page.go_back()
+    page.go_back()
+
     # A session's page says it was paid with the pack, and links back to it.
     page.locator(".bundle-sessions a").first.click()
     expect(page.get_by_text("Paid with the pack Four-pack")).to_be_visible()
@@ -81,6 +100,7 @@ def test_a_trainer_sells_a_pack_marks_it_paid_and_the_client_sees_what_is_left(
     expect(programs).to_contain_text("Four-pack")
     expect(programs).to_contain_text("4 of 4 left")
     expect(programs).to_contain_text("paid as a pack")
+    expect(programs.get_by_role("link", name=re.compile("Receipt INV-000001"))).to_be_visible()
     screenshot(phone, "packs-3-portal")
     assert axe_violations(phone) == []
     assert not page.js_errors  # type: ignore[attr-defined]
