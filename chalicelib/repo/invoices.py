@@ -182,42 +182,33 @@ class InvoiceStore:
             {"#status": "status", "#version": "version"},
             {":booked": "booked", ":version": session.version},
         )
-        for _attempt in range(ISSUE_ATTEMPTS):
-            invoice = make(self.next_number(trainer_id))
-            self._check_room(invoice.number)
-            document = _document_item(trainer_id, invoice)
-            session_part = (
-                with_parts(invoice)
-                if with_parts is not None
-                else [tx_check(session_key, unchanged, part=SESSION_AS_READ)]
-            )
-            try:
-                self.db.transact(
-                    [
-                        _number_claim(trainer_id, invoice.number),
-                        tx_put(document, new_item(), part=NEW_INVOICE),
-                        tx_put(
-                            {**document, **keys.session_invoice(trainer_id, session.id)},
-                            new_item(),
-                            part=SESSION_INVOICE,
-                        ),
-                        *session_part,
-                    ]
-                )
-                return invoice, True
-            except TransactionFailed as exc:
-                if exc.refused(SESSION_INVOICE):
-                    issued = self.for_session(trainer_id, session.id)
-                    if issued is not None:
-                        return issued, False
-                if exc.refused(SESSION_AS_READ, SESSION_STILL_BOOKED):
-                    raise SessionChanged() from exc
-                if exc.refused(PAYMENT_REFERENCE):
-                    raise ReferenceTaken() from exc
-                if not exc.refused(NUMBER_CLAIM, NEW_INVOICE):
-                    raise
-                # Another invoice took this number: read the counter again, take the next.
-        raise Conflict("Many invoices are being issued at once: try again in a moment.")
+
+        def parts(invoice: Invoice, document: Item) -> list[dict[str, Any]]:
+            return [
+                tx_put(
+                    {**document, **keys.session_invoice(trainer_id, session.id)},
+                    new_item(),
+                    part=SESSION_INVOICE,
+                ),
+                *(
+                    with_parts(invoice)
+                    if with_parts is not None
+                    else [tx_check(session_key, unchanged, part=SESSION_AS_READ)]
+                ),
+            ]
+
+        def refused(exc: TransactionFailed) -> Invoice | None:
+            if exc.refused(SESSION_INVOICE):
+                issued = self.for_session(trainer_id, session.id)
+                if issued is not None:
+                    return issued
+            if exc.refused(SESSION_AS_READ, SESSION_STILL_BOOKED):
+                raise SessionChanged() from exc
+            if exc.refused(PAYMENT_REFERENCE):
+                raise ReferenceTaken() from exc
+            return None
+
+        return self._under_next_number(trainer_id, make, parts, refused)
 
     def issue_for_bundle(
         self, trainer_id: str, bundle: Bundle, make: Callable[[int], Invoice]
@@ -227,6 +218,92 @@ class InvoiceStore:
         the pack's pointer (`attribute_not_exists`: one invoice per pack), the number
         copied onto the bundle at the version read (a pack changed meanwhile refuses:
         PackChanged, nothing written) and the client still active (ClientArchived)."""
+
+        def parts(invoice: Invoice, document: Item) -> list[dict[str, Any]]:
+            return [
+                tx_put(
+                    {**document, **keys.bundle_invoice(trainer_id, bundle.id)},
+                    new_item(),
+                    part=BUNDLE_INVOICE,
+                ),
+                tx_update(
+                    keys.bundle(trainer_id, bundle.id),
+                    Condition(
+                        "SET #number = :number, #version = :next",
+                        {"#number": BUNDLE_NUMBER, "#version": "version"},
+                        {":number": invoice.number, ":next": bundle.version + 1},
+                    ),
+                    # Its version as read: the record copies the pack's title, price and
+                    # client as the page showed them.
+                    Condition(
+                        "#version = :seen AND #status <> :creating",
+                        {"#version": "version", "#status": "status"},
+                        {":seen": bundle.version, ":creating": "creating"},
+                    ),
+                    part=PACK_AS_READ,
+                ),
+                client_is_active(trainer_id, bundle.client_id),
+            ]
+
+        def refused(exc: TransactionFailed) -> Invoice | None:
+            if exc.refused(BUNDLE_INVOICE):
+                issued = self.for_bundle(trainer_id, bundle.id)
+                if issued is not None:
+                    return issued
+            if exc.refused(PACK_AS_READ):
+                raise PackChanged() from exc
+            if exc.refused(CLIENT_ACTIVE):
+                raise ClientArchived() from exc
+            return None
+
+        return self._under_next_number(trainer_id, make, parts, refused)
+
+    def issue_credit_note(
+        self, trainer_id: str, invoice: Invoice, make: Callable[[int], Invoice]
+    ) -> Invoice:
+        """A credit note under the next number, once per invoice. The session's (or the
+        pack's) pointer is removed in the same write, so the session's next Send invoice
+        (the pack's next Issue) issues a new one."""
+
+        def parts(note: Invoice, document: Item) -> list[dict[str, Any]]:
+            return [
+                tx_put(
+                    {
+                        **keys.invoice_credit(trainer_id, invoice.number),
+                        "type": "invoice-credit",
+                        "credit_note": note.number,
+                    },
+                    new_item(),
+                    part=ONE_CREDIT_NOTE,
+                ),
+                *_pointer_goes(trainer_id, invoice),
+            ]
+
+        def refused(exc: TransactionFailed) -> Invoice | None:
+            if exc.refused(ONE_CREDIT_NOTE):
+                raise AlreadyCredited() from exc
+            if exc.refused(PACK_NUMBER_GOES):
+                # The bundle no longer holds this number: only a credit note removes it,
+                # so this invoice was credited already (or the bundle is gone).
+                raise AlreadyCredited() from exc
+            return None
+
+        note, _new = self._under_next_number(trainer_id, make, parts, refused)
+        return note
+
+    def _under_next_number(
+        self,
+        trainer_id: str,
+        make: Callable[[int], Invoice],
+        parts: Callable[[Invoice, Item], list[dict[str, Any]]],
+        refused: Callable[[TransactionFailed], Invoice | None],
+    ) -> tuple[Invoice, bool]:
+        """`make(n)` issued under the counter's next number n, with the caller's `parts`
+        in the same transaction: the counter moves from n only if it still says n, and the
+        record `N#n` is new, so numbers have no gaps and no twins. (invoice, True); or
+        (the one `refused` found already issued, False). `refused` turns a refusal of the
+        caller's parts into that, or into its own error; a number another write took
+        first is read again and the next one taken."""
         for _attempt in range(ISSUE_ATTEMPTS):
             invoice = make(self.next_number(trainer_id))
             self._check_room(invoice.number)
@@ -236,79 +313,14 @@ class InvoiceStore:
                     [
                         _number_claim(trainer_id, invoice.number),
                         tx_put(document, new_item(), part=NEW_INVOICE),
-                        tx_put(
-                            {**document, **keys.bundle_invoice(trainer_id, bundle.id)},
-                            new_item(),
-                            part=BUNDLE_INVOICE,
-                        ),
-                        tx_update(
-                            keys.bundle(trainer_id, bundle.id),
-                            Condition(
-                                "SET #number = :number, #version = :next",
-                                {"#number": BUNDLE_NUMBER, "#version": "version"},
-                                {":number": invoice.number, ":next": bundle.version + 1},
-                            ),
-                            # Its version as read: the record copies the pack's title,
-                            # price and client as the page showed them.
-                            Condition(
-                                "#version = :seen AND #status <> :creating",
-                                {"#version": "version", "#status": "status"},
-                                {":seen": bundle.version, ":creating": "creating"},
-                            ),
-                            part=PACK_AS_READ,
-                        ),
-                        client_is_active(trainer_id, bundle.client_id),
+                        *parts(invoice, document),
                     ]
                 )
                 return invoice, True
             except TransactionFailed as exc:
-                if exc.refused(BUNDLE_INVOICE):
-                    issued = self.for_bundle(trainer_id, bundle.id)
-                    if issued is not None:
-                        return issued, False
-                if exc.refused(PACK_AS_READ):
-                    raise PackChanged() from exc
-                if exc.refused(CLIENT_ACTIVE):
-                    raise ClientArchived() from exc
-                if not exc.refused(NUMBER_CLAIM, NEW_INVOICE):
-                    raise
-                # Another invoice took this number: read the counter again, take the next.
-        raise Conflict("Many invoices are being issued at once: try again in a moment.")
-
-    def issue_credit_note(
-        self, trainer_id: str, invoice: Invoice, make: Callable[[int], Invoice]
-    ) -> Invoice:
-        """A credit note under the next number, once per invoice. The session's (or the
-        pack's) pointer is removed in the same write, so the session's next Send invoice
-        (the pack's next Issue) issues a new one."""
-        for _attempt in range(ISSUE_ATTEMPTS):
-            note = make(self.next_number(trainer_id))
-            self._check_room(note.number)
-            try:
-                self.db.transact(
-                    [
-                        _number_claim(trainer_id, note.number),
-                        tx_put(_document_item(trainer_id, note), new_item(), part=NEW_INVOICE),
-                        tx_put(
-                            {
-                                **keys.invoice_credit(trainer_id, invoice.number),
-                                "type": "invoice-credit",
-                                "credit_note": note.number,
-                            },
-                            new_item(),
-                            part=ONE_CREDIT_NOTE,
-                        ),
-                        *_pointer_goes(trainer_id, invoice),
-                    ]
-                )
-                return note
-            except TransactionFailed as exc:
-                if exc.refused(ONE_CREDIT_NOTE):
-                    raise AlreadyCredited() from exc
-                if exc.refused(PACK_NUMBER_GOES):
-                    # The bundle no longer holds this number: only a credit note removes
-                    # it, so this invoice was credited already (or the bundle is gone).
-                    raise AlreadyCredited() from exc
+                issued = refused(exc)
+                if issued is not None:
+                    return issued, False
                 if not exc.refused(NUMBER_CLAIM, NEW_INVOICE):
                     raise
         raise Conflict("Many invoices are being issued at once: try again in a moment.")

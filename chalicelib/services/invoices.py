@@ -73,6 +73,41 @@ def store(repo: Repository) -> InvoiceStore:
 # --- Issuing -------------------------------------------------------------------------------
 
 
+def _invoice_maker(
+    trainer: Trainer, client: Client, line: InvoiceLine, now: datetime, **subject: str
+) -> Callable[[int], Invoice]:
+    """The invoice of one `line` as it would be issued now under a given number: the
+    trainer's details, the client, the VAT split and the totals copied at issue.
+    `subject`: what it invoices (a session's id, ref and payment reference, or a pack)."""
+    settings = trainer.settings
+    rate = settings.vat_rate_bp
+    net, vat, gross = totals((line,), rate)
+
+    def make(number: int) -> Invoice:
+        return Invoice(
+            number=number,
+            issued_on=local_today(now, settings.time_zone),
+            issued_at=now,
+            trainer_id=trainer.id,
+            business_name=trainer.display_name,
+            payment_lines=tuple(settings.payment.invoice_lines()),
+            client_id=client.id,
+            client_name=client.name,
+            client_email=client.email,
+            lines=(line,),
+            currency=settings.currency,
+            locale=settings.locale,
+            vat_number=settings.vat_number,
+            vat_rate_bp=rate,
+            net_minor=net,
+            vat_minor=vat,
+            gross_minor=gross,
+            **subject,
+        )
+
+    return make
+
+
 def issue_for_session(
     repo: Repository,
     trainer: Trainer,
@@ -88,7 +123,6 @@ def issue_for_session(
     tab issued a moment before (False). Callers look for the session's invoice first
     (`store(repo).for_session`), so a resend names the same number. Refused
     (SessionChanged) if the session changed since it was read."""
-    settings = trainer.settings
     line = InvoiceLine(
         day=session.day,
         start=session.start,
@@ -96,33 +130,15 @@ def issue_for_session(
         place=place,
         amount_minor=price_minor,
     )
-    rate = settings.vat_rate_bp
-    net, vat, gross = totals((line,), rate)
-
-    def make(number: int) -> Invoice:
-        return Invoice(
-            number=number,
-            issued_on=local_today(now, settings.time_zone),
-            issued_at=now,
-            trainer_id=trainer.id,
-            business_name=trainer.display_name,
-            payment_lines=tuple(settings.payment.invoice_lines()),
-            client_id=client.id,
-            client_name=client.name,
-            client_email=client.email,
-            session_id=session.id,
-            session_ref=session.ref,
-            lines=(line,),
-            currency=settings.currency,
-            locale=settings.locale,
-            vat_number=settings.vat_number,
-            vat_rate_bp=rate,
-            net_minor=net,
-            vat_minor=vat,
-            gross_minor=gross,
-            reference=reference,
-        )
-
+    make = _invoice_maker(
+        trainer,
+        client,
+        line,
+        now,
+        session_id=session.id,
+        session_ref=session.ref,
+        reference=reference,
+    )
     return store(repo).issue_for_session(trainer.id, session, make, with_parts)
 
 
@@ -189,33 +205,8 @@ def issue_for_bundle(
     problem = _pack_problem(bundle, client, trainer.settings.payment)
     if problem or client is None:
         raise Conflict(problem)
-    settings = trainer.settings
     line = pack_line(bundle.title, bundle.sessions_planned, bundle.price_minor)
-    rate = settings.vat_rate_bp
-    net, vat, gross = totals((line,), rate)
-
-    def make(number: int) -> Invoice:
-        return Invoice(
-            number=number,
-            issued_on=local_today(deps.now, settings.time_zone),
-            issued_at=deps.now,
-            trainer_id=trainer.id,
-            business_name=trainer.display_name,
-            payment_lines=tuple(settings.payment.invoice_lines()),
-            client_id=client.id,
-            client_name=client.name,
-            client_email=client.email,
-            bundle_id=bundle.id,
-            lines=(line,),
-            currency=settings.currency,
-            locale=settings.locale,
-            vat_number=settings.vat_number,
-            vat_rate_bp=rate,
-            net_minor=net,
-            vat_minor=vat,
-            gross_minor=gross,
-        )
-
+    make = _invoice_maker(trainer, client, line, deps.now, bundle_id=bundle.id)
     return invoices.issue_for_bundle(trainer.id, bundle, make)
 
 
