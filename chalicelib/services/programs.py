@@ -76,8 +76,7 @@ from chalicelib.repo.programs import (
     TemplateGone,
     is_hub_cursor,
 )
-from chalicelib.repo.repository import Repository
-from chalicelib.services import clients
+from chalicelib.repo.repository import ClientSummary, Repository
 from chalicelib.services import documents as documents_service
 from chalicelib.services.deps import Deps
 from chalicelib.services.sessions import decode_cursor, encode_cursor, link_for
@@ -389,9 +388,10 @@ def _active_client(repo: Repository, trainer_id: str, client_id: str) -> Client:
 
 @dataclass(frozen=True)
 class StartPage:
-    """Who a new bundle is for: the active clients and the templates to start from."""
+    """Who a new bundle is for: the active clients (from the client index: the picker
+    needs their names only) and the templates to start from."""
 
-    clients: tuple[Client, ...]
+    clients: tuple[ClientSummary, ...]
     templates: tuple[ProgramTemplate, ...]
     form: dict[str, str]
 
@@ -401,7 +401,9 @@ def start_page(
 ) -> StartPage:
     """The client and template pickers, with `chosen` preselected (from a link such as a
     template's "Apply to a client"), or a refused form shown again as `typed`."""
-    found = clients.find_clients(deps.repo, trainer_id, "")
+    # One GetItem of the client index, never every client item: the account's clients
+    # grow, and the picker shows only names.
+    found = deps.repo.client_summaries(trainer_id)
     return StartPage(
         clients=tuple(c for c in found if not c.archived),
         templates=tuple(store(deps.repo).list_templates(trainer_id)),

@@ -184,6 +184,21 @@ def test_the_start_page_lists_active_clients_and_templates_with_the_choice_made(
     assert programs.start_page(at(repo), world.trainer.id, chosen, typed).form == typed
 
 
+def test_the_start_page_reads_the_client_index_not_every_client(
+    repo: Repository, world: World, reads: list[str]
+) -> None:
+    for n in range(30):
+        add_client(repo, world.trainer, f"Client {n:02d}")
+    reads.clear()
+
+    page = programs.start_page(at(repo), world.trainer.id, programs.StartDraft())
+
+    assert len(page.clients) == 32  # Priya, Omar and the thirty
+    assert [c.name for c in page.clients][:2] == ["Client 00", "Client 01"]  # by name
+    # The index's one item and the templates' Query, however many clients there are.
+    assert sorted(reads) == ["get_item", "query"]
+
+
 # Step 1 ------------------------------------------------------------------------------------
 def test_the_offer_page_is_the_draft_as_typed_its_client_and_the_templates(
     repo: Repository, world: World, reads: list[str]
