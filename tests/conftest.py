@@ -13,6 +13,7 @@ from moto import mock_aws
 from chalicelib import runtime
 from infra.local_dynamodb import make_moto_atomic
 from infra.table_schema import create_table
+from tests.support.fake_stripe import card_stage, stripe_api  # noqa: F401 (shared fixtures)
 
 TEST_TABLE = "pt-bookings-test"
 

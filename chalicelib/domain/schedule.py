@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from chalicelib.domain.commands import Command
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import InvalidInput, NotFound
 from chalicelib.domain.grid import (
     GRID_MINUTES,
     WEEKDAYS,
@@ -489,6 +489,14 @@ def parse_session_ref(text: str) -> SessionRef | None:
     except (ValueError, InvalidInput):
         return None
     return SessionRef(match.group(1), start, match.group(3))
+
+
+def session_ref_or_404(text: str) -> SessionRef:
+    """A ref from a URL or a form: one that cannot be a session's is NotFound."""
+    ref = parse_session_ref(text)
+    if ref is None:
+        raise NotFound(text)
+    return ref
 
 
 def book(

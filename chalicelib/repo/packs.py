@@ -39,6 +39,7 @@ from chalicelib.repo.mapping import session_from_item
 from chalicelib.repo.outbox import due_items
 from chalicelib.repo.parts import (
     SESSION_AT_VERSION,
+    due_next,
     log_line,
     message_parts,
     new_activity,
@@ -266,16 +267,7 @@ class PackWrites:
     ) -> bool:
         """The bundle filed under its next check (`at`), or out of the job's index (None),
         if nothing moved it since the job read it. False when something did."""
-        if at is None:
-            action = Condition(
-                "REMOVE #due_pk, #due_sk", {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK}
-            )
-        else:
-            action = Condition(
-                "SET #due_sk = :next",
-                {"#due_sk": keys.DUE_SK},
-                {":next": keys.due_sk(utc_iso(at), bundle.id)},
-            )
+        action = due_next(bundle.id, at)
         try:
             self.db.update(
                 keys.bundle(trainer_id, bundle.id),

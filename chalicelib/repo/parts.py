@@ -107,6 +107,20 @@ def all_of(*conditions: Condition) -> Condition:
     return Condition(" AND ".join(f"({c.expression})" for c in conditions), names, values)
 
 
+def due_next(item_id: str, at: datetime | None) -> Condition:
+    """The update action that files an item under its next look in the DueWork index
+    (`at`), or takes it out of the index (None): a job's work on it is done."""
+    if at is None:
+        return Condition(
+            "REMOVE #due_pk, #due_sk", {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK}
+        )
+    return Condition(
+        "SET #due_sk = :next",
+        {"#due_sk": keys.DUE_SK},
+        {":next": keys.due_sk(utc_iso(at), item_id)},
+    )
+
+
 def not_locked(now: datetime) -> Condition:
     """No live offer holds the slot (expiry is decided here, not by the job)."""
     return Condition(

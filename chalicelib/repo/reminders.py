@@ -38,7 +38,7 @@ from chalicelib.repo.mapping import (
     session_from_item,
     trainer_from_item,
 )
-from chalicelib.repo.parts import NEW_MESSAGE, message_parts
+from chalicelib.repo.parts import NEW_MESSAGE, due_next, message_parts
 
 # The session is still exactly as the job read it: same version, still booked, and at the
 # stage it was found at (another run has not moved it on).
@@ -110,16 +110,7 @@ class ReminderStore:
         """The session moved on to its next stage (or out of the index), only if it is
         still as read. The version stays: the trainer's open forms are not made stale by
         a job that changed nothing they show."""
-        if next_at is None:
-            action = Condition(
-                "REMOVE #due_pk, #due_sk", {"#due_pk": keys.DUE_PK, "#due_sk": keys.DUE_SK}
-            )
-        else:
-            action = Condition(
-                "SET #due_sk = :next",
-                {"#due_sk": keys.DUE_SK},
-                {":next": keys.due_sk(utc_iso(next_at), due.session.id)},
-            )
+        action = due_next(due.session.id, next_at)
         return tx_update(
             _session_key(due.trainer_id, due.session),
             action,

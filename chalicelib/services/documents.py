@@ -22,10 +22,10 @@ from typing import Any, Literal
 
 from chalicelib.domain import documents
 from chalicelib.domain.commands import Command, Versioned
-from chalicelib.domain.errors import InvalidInput, NotFound, VersionConflict, same_version
+from chalicelib.domain.errors import InvalidInput, VersionConflict, same_version
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.programs import MAX_DOCUMENTS
-from chalicelib.domain.schedule import Document, Session, parse_session_ref
+from chalicelib.domain.schedule import Document, Session, session_ref_or_404
 from chalicelib.domain.tokens import new_id
 from chalicelib.repo.files import FileStore
 from chalicelib.services.deps import Deps
@@ -205,10 +205,7 @@ def change_session_documents(
     was drawn from (a file added to a session that changed meanwhile is deleted, not
     kept unattached). Removing never deletes the file: another session (its bundle's,
     a moved one's) may hand out the same document."""
-    found = parse_session_ref(ref)
-    if found is None:
-        raise NotFound(ref)
-    session = deps.repo.get_session(trainer.id, found)
+    session = deps.repo.get_session(trainer.id, session_ref_or_404(ref))
     with discarded_if_stale(deps.files, trainer, command.key if command.action == "add" else ""):
         same_version(session.version, command.version)
     if not session.is_live:

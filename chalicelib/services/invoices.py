@@ -40,8 +40,8 @@ from chalicelib.domain.schedule import (
     PAYMENT_TYPES,
     LogEntry,
     Session,
-    SessionRef,
     parse_session_ref,
+    session_ref_or_404,
 )
 from chalicelib.domain.settings import PaymentDetails
 from chalicelib.domain.timeutil import local_today
@@ -146,7 +146,7 @@ def credit_session_invoice(deps: Deps, trainer: Trainer, ref: str) -> Invoice:
     """The credit note that cancels the session's invoice (trainer only). The invoice
     stays as issued; the session's next Send invoice issues a new number."""
     invoices = store(deps.repo)
-    invoice = invoices.for_session(trainer.id, _session_ref(ref).id)
+    invoice = invoices.for_session(trainer.id, session_ref_or_404(ref).id)
     if invoice is None:
         raise NotFound("invoice")
     settings = trainer.settings
@@ -290,13 +290,6 @@ def pack_invoice_page(deps: Deps, trainer: Trainer, bundle_id: str) -> PackInvoi
     )
 
 
-def _session_ref(ref: str) -> SessionRef:
-    parsed = parse_session_ref(ref)
-    if parsed is None:
-        raise NotFound(ref)
-    return parsed
-
-
 # --- Receipts -------------------------------------------------------------------------------
 
 
@@ -356,7 +349,7 @@ def _payment_of(repo: Repository, trainer: Trainer, invoice: Invoice) -> Paid | 
 def trainer_pdf(deps: Deps, trainer: Trainer, ref: str) -> Pdf:
     """The trainer's download from the session page: the invoice, or the receipt once
     paid. Another trainer's session, or one never invoiced since numbering, is a 404."""
-    invoice = store(deps.repo).for_session(trainer.id, _session_ref(ref).id)
+    invoice = store(deps.repo).for_session(trainer.id, session_ref_or_404(ref).id)
     if invoice is None:
         raise NotFound("invoice")
     return render(invoice, _payment_of(deps.repo, trainer, invoice))

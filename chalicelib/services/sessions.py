@@ -16,7 +16,7 @@ from pydantic import field_validator
 from chalicelib.domain import policy
 from chalicelib.domain.clients import Client
 from chalicelib.domain.commands import Versioned
-from chalicelib.domain.errors import NotFound, expect_version
+from chalicelib.domain.errors import expect_version
 from chalicelib.domain.messages import (
     EMAIL,
     LINK_PLACEHOLDER,
@@ -31,13 +31,12 @@ from chalicelib.domain.schedule import (
     PAYMENT_TYPES,
     LogEntry,
     Session,
-    SessionRef,
     Slot,
     cancellation,
     change_start,
     change_stop,
-    parse_session_ref,
     payment_change,
+    session_ref_or_404,
     trainer_move,
     voiding,
 )
@@ -74,23 +73,16 @@ def submitted_version(version: int | None) -> str | None:
     return None if version is None else str(version)
 
 
-def _ref(ref_text: str) -> SessionRef:
-    ref = parse_session_ref(ref_text)
-    if ref is None:
-        raise NotFound(ref_text)
-    return ref
-
-
 def open_session(
     repo: Repository, trainer_id: str, ref_text: str
 ) -> tuple[Session, list[LogEntry | Message]]:
     """The session and its change log with its messages, for the page."""
-    return repo.get_session_with_log(trainer_id, _ref(ref_text))
+    return repo.get_session_with_log(trainer_id, session_ref_or_404(ref_text))
 
 
 def find_session(repo: Repository, trainer_id: str, ref_text: str) -> Session:
     """Just the session (one GetItem), for a change that may not need the log."""
-    return repo.get_session(trainer_id, _ref(ref_text))
+    return repo.get_session(trainer_id, session_ref_or_404(ref_text))
 
 
 def set_payment(

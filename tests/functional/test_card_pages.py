@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
@@ -17,7 +16,6 @@ from chalicelib import runtime
 from chalicelib.domain.clients import Client
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Session
-from chalicelib.messaging import whatsapp
 from chalicelib.repo.repository import Repository
 from chalicelib.services import card_payments, clients
 from tests.conftest import Clock
@@ -37,31 +35,16 @@ from tests.support.fake_stripe import (
     WEBHOOK_SECRET,
     FakeStripe,
     completed_event,
-    fake_stripe,
     refunded_event,
     signed,
 )
 from tests.support.table import unchanged
 
+# A test stage with no proxy and no remembered secrets (tests/support/fake_stripe.py).
+pytestmark = pytest.mark.usefixtures("card_stage")
+
 SETTINGS = "/dashboard/settings/payments/card"
 PAID_AT = NOW + timedelta(days=10)
-
-
-@pytest.fixture(autouse=True)
-def _stage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("APP_STAGE", "test")
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    whatsapp.forget_secrets()
-    yield
-    whatsapp.forget_secrets()
-
-
-@pytest.fixture
-def stripe_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
-    with fake_stripe() as fake:
-        monkeypatch.setenv(card_payments.API_BASE_ENV, fake.url)
-        yield fake
 
 
 def connect(trainer: Browser, *, on: bool = True) -> None:
@@ -325,6 +308,7 @@ def test_unknown_events_are_acknowledged_and_change_nothing(
 def test_an_invoice_carries_the_pay_link_once_card_payments_are_on(
     trainer: Browser, repo: Repository, clock: Clock
 ) -> None:
+
     from tests.functional.test_messages import set_payment_details
 
     set_payment_details(trainer)

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 
 import pytest
 
 from chalicelib.domain.clients import Client
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import Session
-from chalicelib.messaging import whatsapp
 from chalicelib.repo.repository import Repository
-from chalicelib.services import card_payments, sessions
+from chalicelib.services import sessions
 from tests.conftest import Clock
 from tests.functional.conftest import Browser
 from tests.functional.test_card_pages import booked, connect, pay_path, post_event
@@ -26,25 +24,14 @@ from tests.functional.test_dashboard import section
 from tests.functional.test_locations_and_template import add_slot as add_template_slot
 from tests.functional.test_policy import set_policy
 from tests.support.builders import session_now, trainer_of
-from tests.support.fake_stripe import FakeStripe, completed_event, fake_stripe
+from tests.support.fake_stripe import (
+    FakeStripe,
+    completed_event,
+)
 from tests.support.table import unchanged
 
-
-@pytest.fixture(autouse=True)
-def _stage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("APP_STAGE", "test")
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    whatsapp.forget_secrets()
-    yield
-    whatsapp.forget_secrets()
-
-
-@pytest.fixture
-def stripe_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
-    with fake_stripe() as fake:
-        monkeypatch.setenv(card_payments.API_BASE_ENV, fake.url)
-        yield fake
+# A test stage with no proxy and no remembered secrets (tests/support/fake_stripe.py).
+pytestmark = pytest.mark.usefixtures("card_stage")
 
 
 def text(page) -> str:
@@ -168,6 +155,7 @@ def test_a_late_cancel_fee_paid_through_its_own_link(
 def test_a_refused_checkout_is_drawn_from_the_one_read(
     trainer: Browser, repo: Repository, clock: Clock, stripe_api: FakeStripe
 ) -> None:
+
     coach, client, _sessions = with_fees(trainer, repo, 1)
     path = pay_path(coach, client, None)  # nothing owed yet: the session is to come
     visitor = Browser(trainer.client, [])

@@ -6,7 +6,6 @@ refunds (owed again, never more than was paid)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import boto3
@@ -18,7 +17,6 @@ from chalicelib.domain.clients import Client
 from chalicelib.domain.errors import InvalidInput, VersionConflict
 from chalicelib.domain.models import Trainer
 from chalicelib.domain.schedule import REFUNDED_BY_CARD, Session
-from chalicelib.messaging import whatsapp
 from chalicelib.repo import keys
 from chalicelib.repo.card_payments import NEW_PAYMENT, CardPaymentStore, new_payment
 from chalicelib.repo.dynamo import TransactionFailed
@@ -40,7 +38,6 @@ from tests.support.fake_stripe import (
     WEBHOOK_SECRET,
     FakeStripe,
     completed_event,
-    fake_stripe,
     refunded_event,
     signed,
 )
@@ -48,26 +45,12 @@ from tests.support.pages import counted
 from tests.support.race import race
 from tests.support.table import table_items, unchanged
 
+# A test stage with no proxy and no remembered secrets (tests/support/fake_stripe.py).
+pytestmark = pytest.mark.usefixtures("card_stage")
+
 BASE = "https://book.example.com"
 LATER = NOW + timedelta(days=10)  # the sessions below are over: owed
 PREFIX = "/pt-bookings/test/trainers"
-
-
-@pytest.fixture(autouse=True)
-def _stage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("APP_STAGE", "test")
-    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    whatsapp.forget_secrets()
-    yield
-    whatsapp.forget_secrets()
-
-
-@pytest.fixture
-def stripe_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
-    with fake_stripe() as fake:
-        monkeypatch.setenv(card_payments.API_BASE_ENV, fake.url)
-        yield fake
 
 
 def _deps(repo: Repository, now: datetime = LATER) -> Deps:
@@ -477,6 +460,7 @@ def test_refund_deliveries_racing_give_back_once(repo: Repository) -> None:
 def test_a_refund_for_more_than_was_paid_is_refused_and_nothing_written(
     repo: Repository, caplog: pytest.LogCaptureFixture
 ) -> None:
+
     trainer, client, (session,) = _booked(repo)
     _connect(repo, trainer)
     _post(repo, trainer, _paid_event(trainer, client, [session], "evt_pay"))

@@ -16,18 +16,14 @@ from chalicelib.domain.schedule import Session, outstanding
 from chalicelib.repo.card_payments import CardPaymentStore
 from chalicelib.repo.repository import Repository
 from chalicelib.services import card_payments, sessions
-from tests.integration.test_card_payments import (  # noqa: F401 (the autouse fixture)
-    LATER,
-    _booked,
-    _connect,
-    _deps,
-    _post,
-    _stage,
-)
+from tests.integration.test_card_payments import LATER, _booked, _connect, _deps, _post
 from tests.support.builders import NOW, session_now
 from tests.support.fake_stripe import completed_event, fake_stripe
 from tests.support.race import race
 from tests.support.table import unchanged
+
+# A test stage with no proxy and no remembered secrets (tests/support/fake_stripe.py).
+pytestmark = pytest.mark.usefixtures("card_stage")
 
 
 def _charging(trainer: Trainer) -> Trainer:

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
 from chalicelib.domain.card_payments import signature_header
 from tests.support.fake_http import QuietHandler, serving
 
@@ -160,3 +162,28 @@ def _event(event_id: str, kind: str, thing: dict[str, Any]) -> bytes:
 
 def signed(payload: bytes, timestamp: int, secret: str = WEBHOOK_SECRET) -> str:
     return signature_header(payload, secret, timestamp)
+
+
+# Fixtures of the card-payment tests (tests/conftest.py makes them everyone's) ----------
+@pytest.fixture
+def card_stage(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test stage with no proxy in the way of the local fakes, and no trainer's secret
+    remembered from another test (the SSM reads are cached per container)."""
+    from chalicelib.messaging import whatsapp
+
+    monkeypatch.setenv("APP_STAGE", "test")
+    for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    whatsapp.forget_secrets()
+    yield
+    whatsapp.forget_secrets()
+
+
+@pytest.fixture
+def stripe_api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeStripe]:
+    """The fake Stripe API, with the app's Checkout calls pointed at it."""
+    from chalicelib.services import card_payments
+
+    with fake_stripe() as fake:
+        monkeypatch.setenv(card_payments.API_BASE_ENV, fake.url)
+        yield fake
