@@ -16,7 +16,7 @@ DEV_STAMP := $(VENV)/.dev-py$(PY_VERSION)-$(call HASH,requirements.txt requireme
 CHROMIUM ?= $(firstword $(wildcard /usr/bin/chromium /usr/bin/chromium-browser /usr/lib/chromium/chromium /snap/bin/chromium /opt/homebrew/bin/chromium) $(shell command -v chromium chromium-browser 2>/dev/null))
 export CHROMIUM
 
-.PHONY: run test lint unit browser-deps venv clean bench bench-cpu bench-dispatch bench-coldstart python-check secrets deploy smoke replay stage-check
+.PHONY: run test lint routes unit browser-deps venv clean bench bench-cpu bench-dispatch bench-coldstart python-check secrets deploy smoke replay stage-check
 
 # One line, before anything is installed, when the Python found is too old or missing.
 python-check:
@@ -99,6 +99,11 @@ smoke: $(DEV_STAMP) stage-check
 # Runs the failure queue's failed scheduled runs again (docs/monitoring.md, "Replay").
 replay: $(DEV_STAMP) stage-check
 	$(PY) -m infra.replay --stage $(STAGE) $(if $(DRY_RUN),--dry-run) $(if $(MAX),--max $(MAX))
+
+# app.py registers chalicelib/web/route_table.py, generated from the views' @bp.route
+# lines: run after adding, moving or removing a route (tests/unit/test_route_table.py).
+routes: $(DEV_STAMP)
+	$(PY) -m infra.routes
 
 # Cold start: the Lambda zip's size and `import app` ÷ importing its dependencies, from the
 # staged bundle (docs/cold-start.md). BENCH_COLDSTART_ARGS passes options.

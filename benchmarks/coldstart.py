@@ -13,6 +13,10 @@ in fresh interpreters. It prints:
   the median of N runs, wall and CPU time, and the ratio (target <= 1.1: our own code
   adds at most 10 % to its dependencies);
 - the resident memory after `import app`;
+- what a cold start imports before it answers: `import app` plus the modules the first
+  request (middleware and the route's view module) or the first job run loads, for a few
+  typical cold starts, against everything of ours (what `import app` loaded before routes
+  were registered lazily);
 - when the ratio is above target, the chalicelib modules that cost most at import
   (`-X importtime`, self time).
 
@@ -81,6 +85,44 @@ rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({{"wall": wall, "cpu": cpu, "rss_kb": rss, "failed": failed}}))
 """
 )
+
+
+# The modules a cold start's first request or run imports after app: the middleware and
+# the route's view module (from the route table), or a job's entry and its service (the
+# deferred imports in chalicelib/web/jobs_entry.py).
+FIRST_REQUESTS: Final = (
+    ("client link  GET /c/{token}", ("/c/{token}", "GET")),
+    ("sign-in page GET /login", ("/login", "GET")),
+    ("dashboard    GET /dashboard", ("/dashboard", "GET")),
+)
+JOB_SERVICES: Final = {
+    "expire_offer_locks": ("offers",),
+    "dispatch_messages": ("dispatcher",),
+    "queue_reminders": ("reminders", "packs"),
+    "apply_templates": ("auto_apply",),
+}
+
+
+def cold_starts() -> list[tuple[str, list[str]]]:
+    """(label, modules imported in order) for each cold start measured, the last one being
+    every module of ours that any request or job can load."""
+    from chalicelib.web.route_table import ROUTES
+
+    view_of = {(path, method): module for path, method, _types, module, _fn in ROUTES}
+    starts = [
+        (label, ["app", "chalicelib.web.middleware", f"chalicelib.web.{view_of[route]}"])
+        for label, route in FIRST_REQUESTS
+    ]
+    for job in ("expire_offer_locks", "dispatch_messages"):
+        services = [f"chalicelib.services.{name}" for name in JOB_SERVICES[job]]
+        starts.append((f"job          {job}", ["app", "chalicelib.web.jobs_entry", *services]))
+    everything = ["app", "chalicelib.web.middleware", "chalicelib.web.jobs_entry"]
+    everything += sorted({f"chalicelib.web.{module}" for module in view_of.values()})
+    everything += sorted(
+        f"chalicelib.services.{name}" for names in JOB_SERVICES.values() for name in names
+    )
+    starts.append(("all of ours (import app before this change)", everything))
+    return starts
 
 
 def _python(code: str, *flags: str, env: dict[str, str] | None = None, stderr: bool = False) -> str:
@@ -175,6 +217,10 @@ def main(argv: list[str] | None = None) -> int:
             deps_runs.append(measure(paths, names, env))
         failed = deps_runs[0]["failed"]
         costly = expensive_modules(paths, env)
+        first_runs: dict[str, list[dict]] = {}
+        for _ in range(args.runs):
+            for label, modules in cold_starts():
+                first_runs.setdefault(label, []).append(measure(paths, modules, env))
 
     def median(runs: list[dict], key: str) -> float:
         return statistics.median(run[key] for run in runs)
@@ -190,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  max RSS after import app: {median(app_runs, 'rss_kb') / 1024:.0f} MB")
     if failed:
         print(f"  (not importable on their own, left out: {', '.join(failed)})")
+    print(f"\nimports before a cold start answers, median of {args.runs}:")
+    for label, runs in first_runs.items():
+        if runs[0]["failed"]:
+            raise SystemExit(f"{label}: could not import {runs[0]['failed']}")
+        wall, cpu = median(runs, "wall"), median(runs, "cpu")
+        print(f"  {label:44s} wall {wall * 1000:5.0f} ms   cpu {cpu * 1000:5.0f} ms")
     if ratio_cpu > RATIO_TARGET:
         print("\nour modules by import self time (-X importtime, median of 5 runs):")
         for millis, name in costly:

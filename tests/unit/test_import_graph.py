@@ -15,7 +15,7 @@ Layers and what each may import (besides the standard library and third-party pa
 - runtime   -> config, domain, repo, messaging, services (the composition root: it makes
                the dependencies each request and job run is handed)
 - web       -> anything; nothing but app.py imports web
-- app       -> anything (app.py, outside chalicelib: it registers the blueprints)
+- app       -> anything (app.py, outside chalicelib: it registers the route table)
 Nothing below web imports runtime, and in web only the two places a request or a job
 run begins (request_state, jobs_entry) do: every other view is handed `Deps`.
 """
