@@ -1,13 +1,14 @@
-"""Cold start: the Lambda zip's size and what `import app` costs over its dependencies.
+"""Cold start: the Lambda zips' sizes and what `import app` costs over its dependencies.
 
     python -m benchmarks.coldstart [--runs N] [--keep DIR]
 
 Builds the staged app (infra.bundle, cached), has Chalice package it as a deploy would
-(`chalice package --stage prod`), unzips the zip Chalice made and imports from there with
-only that directory and the runtime's boto3 on sys.path (infra.bundle.runtime_sdk_dir),
-in fresh interpreters. It prints:
+(`chalice package --stage prod`: the function's zip and the layer's), unzips both as
+Lambda does (/var/task, /opt) and imports from there with only those directories and the
+runtime's boto3 on sys.path (infra.bundle.runtime_sdk_dir), in fresh interpreters. It
+prints:
 
-- the zip's size and its ten largest top-level entries (compressed);
+- each zip's size and its largest top-level entries (compressed);
 - `import app` against importing only the third-party modules app's import graph loads
   (found by importing app once: sys.modules minus the standard library minus ours), as
   the median of N runs, wall and CPU time, and the ratio (target <= 1.1: our own code
@@ -145,7 +146,7 @@ def zip_report(zip_path: Path) -> tuple[float, list[tuple[str, float]]]:
     sizes: dict[str, int] = {}
     with zipfile.ZipFile(zip_path) as archive:
         for info in archive.infolist():
-            top = info.filename.split("/")[0]
+            top = info.filename.removeprefix(bundle.LAYER_SITE_PACKAGES + "/").split("/")[0]
             top = top.split("-")[0] if top.endswith(".dist-info") else top
             sizes[top] = sizes.get(top, 0) + info.compress_size
     top10 = sorted(sizes.items(), key=lambda item: -item[1])[:10]
@@ -197,18 +198,23 @@ def main(argv: list[str] | None = None) -> int:
     staged = bundle.build(BENCH_APP)
     with tempfile.TemporaryDirectory(prefix="coldstart-") as scratch:
         work = args.keep or Path(scratch)
-        zip_path = bundle.chalice_package(staged, work / "package")
-        size_mb, top10 = zip_report(zip_path)
-        print(
-            f"zip: {zip_path.stat().st_size:,} bytes = {size_mb:.2f} MB (target <= {ZIP_TARGET_MB})"
-        )
-        for name, mb in top10:
+        packages = bundle.chalice_package(staged, work / "package")
+        function_mb, function_top = zip_report(packages.function_zip)
+        layer_mb, layer_top = zip_report(packages.layer_zip)
+        print(f"function zip: {function_mb:.2f} MB (target <= {ZIP_TARGET_MB})")
+        for name, mb in function_top[:3]:
+            print(f"  {mb:6.2f} MB  {name}")
+        print(f"layer zip:    {layer_mb:.2f} MB (together {function_mb + layer_mb:.2f} MB)")
+        for name, mb in layer_top:
             print(f"  {mb:6.2f} MB  {name}")
 
-        task_root = work / "task"
-        with zipfile.ZipFile(zip_path) as archive:
-            archive.extractall(task_root)
-        paths = [str(task_root), str(bundle.runtime_sdk_dir())]
+        task_root, opt = work / "var-task", work / "opt"
+        for zip_path, where in ((packages.function_zip, task_root), (packages.layer_zip, opt)):
+            with zipfile.ZipFile(zip_path) as archive:
+                archive.extractall(where)
+        # Lambda's order: the function, the layer's two Python directories, the runtime.
+        paths = [str(task_root), str(opt / bundle.LAYER_SITE_PACKAGES), str(opt / "python")]
+        paths.append(str(bundle.runtime_sdk_dir()))
         env = lambda_env()
         names = third_party_modules(paths)
         app_runs, deps_runs = [], []

@@ -3,8 +3,10 @@
 `python -m infra.bundle [--out DIR]` (default build/app) writes app.py, chalicelib/ with
 its bytecode, .chalice/ (config and policies), an empty requirements.txt and vendor/: the
 runtime dependencies installed for Lambda (manylinux x86_64, CPython 3.11), pruned and
-compiled. Chalice copies vendor/ to the top of the zip and installs nothing itself, so
-the zip holds exactly what is staged here. Why and how much: docs/cold-start.md.
+compiled. Chalice installs nothing itself and, with `automatic_layer` on in config.json,
+packages the staged project as two zips: the function's (app.py, chalicelib/ and its own
+two runtime files) and a layer holding vendor/ under python/lib/python3.11/site-packages/,
+which Lambda unpacks into /opt. Why and how much: docs/cold-start.md.
 
 The installed vendor/ is cached under build/bundle-cache/, keyed by everything that
 changes it, so staging again (new chalicelib code) takes seconds.
@@ -28,7 +30,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_OUT: Final = ROOT / "build" / "app"
@@ -42,9 +44,11 @@ PYTHON_VERSION: Final = "3.11"
 # The runtime provides the AWS SDK; bundling it would be most of the zip.
 PROVIDED_BY_RUNTIME: Final = frozenset({"boto3", "botocore", "s3transfer"})
 
-# Where the Lambda runtime unpacks the zip: the prefix sourceless bytecode records for
-# tracebacks (a .pyc without its .py cannot be re-pointed at load time).
-TASK_ROOT: Final = "/var/task"
+# The layer's site directory in /opt, where Lambda unpacks vendor/: the prefix its
+# sourceless bytecode records for tracebacks (a .pyc without its .py cannot be
+# re-pointed at load time).
+LAYER_SITE_PACKAGES: Final = f"python/lib/python{PYTHON_VERSION}/site-packages"
+LAYER_ROOT: Final = f"/opt/{LAYER_SITE_PACKAGES}"
 
 # Locales read beyond the trainer's: bank.py names countries in English (Locale "en").
 EXTRA_LOCALES: Final = frozenset({"en"})
@@ -304,7 +308,7 @@ def compile_vendor(vendor: Path) -> None:
     if VENDOR_BYTECODE == "sourceless":
         # legacy=True writes foo.pyc beside foo.py, which imports without the source.
         ok = compileall.compile_dir(
-            vendor, quiet=1, legacy=True, ddir=TASK_ROOT, workers=1, optimize=0
+            vendor, quiet=1, legacy=True, ddir=LAYER_ROOT, workers=1, optimize=0
         )
         if not ok:
             raise SystemExit("compileall failed on vendor/")
@@ -312,7 +316,6 @@ def compile_vendor(vendor: Path) -> None:
             source.unlink()
     else:
         _compile_with_source(vendor, py_compile.PycInvalidationMode.UNCHECKED_HASH)
-    _compile_chalice_runtime(vendor)
 
 
 def _compile_with_source(tree: Path, mode: py_compile.PycInvalidationMode) -> None:
@@ -321,31 +324,6 @@ def _compile_with_source(tree: Path, mode: py_compile.PycInvalidationMode) -> No
     # cold start. Unchecked: the source beside them is the one they were compiled from.
     if not compileall.compile_dir(tree, quiet=1, invalidation_mode=mode, workers=1):
         raise SystemExit(f"compileall failed on {tree}")
-
-
-def _compile_chalice_runtime(vendor: Path) -> None:
-    """Bytecode for the two chalice files the packager adds from this virtualenv.
-
-    Chalice's packager copies chalice/app.py and chalice/__init__.py into every zip as
-    source; vendor/ lands at the zip's top, so vendor/chalice/__pycache__ sits beside
-    them. Checked-hash (not unchecked): the packager takes whichever chalice is installed
-    where it runs, and a pyc that does not match its source must be ignored, not run.
-    """
-    import chalice
-    import chalice.app
-
-    cache = vendor / "chalice" / "__pycache__"
-    cache.mkdir(parents=True, exist_ok=True)
-    tag = sys.implementation.cache_tag
-    for module in (chalice, chalice.app):
-        source = Path(module.__file__ or "")
-        py_compile.compile(
-            str(source),
-            cfile=str(cache / f"{source.stem}.{tag}.pyc"),
-            dfile=f"{TASK_ROOT}/chalice/{source.name}",
-            doraise=True,
-            invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH,
-        )
 
 
 # --- what Lambda's Python runtime adds ----------------------------------------------
@@ -428,23 +406,23 @@ def stage(out_dir: Path, vendor: Path) -> Path:
         shutil.copy2(settings, out_dir / ".chalice" / settings.name)
     (out_dir / "requirements.txt").write_text(_EMPTY_REQUIREMENTS)
     shutil.copytree(vendor, out_dir / "vendor")
-    mode = py_compile.PycInvalidationMode.UNCHECKED_HASH
-    _compile_with_source(out_dir / "chalicelib", mode)
-    # The packager takes app.py alone from the project's top, never its __pycache__; from
-    # vendor/ the pyc lands beside it at the top of the zip.
-    py_compile.compile(
-        str(out_dir / "app.py"),
-        cfile=str(out_dir / "vendor" / "__pycache__" / f"app.{sys.implementation.cache_tag}.pyc"),
-        doraise=True,
-        invalidation_mode=mode,
-    )
+    # app.py and the packager's chalice/app.py and chalice/__init__.py ship as source only:
+    # the function's zip takes those three files alone, never a __pycache__ beside them
+    # (docs/cold-start.md, "Bytecode").
+    _compile_with_source(out_dir / "chalicelib", py_compile.PycInvalidationMode.UNCHECKED_HASH)
     return out_dir
 
 
-def chalice_package(staged: Path, out: Path, stage_name: str = "prod") -> Path:
-    """`chalice package` of the staged project, as CloudFormation deploys would get it;
-    returns the deployment.zip Chalice made (the zip `chalice deploy` uploads is the same
-    packager's output)."""
+class Packages(NamedTuple):
+    """The two zips Lambda gets: every function's code, and the layer all of them use."""
+
+    function_zip: Path
+    layer_zip: Path
+
+
+def chalice_package(staged: Path, out: Path, stage_name: str = "prod") -> Packages:
+    """`chalice package` of the staged project, as CloudFormation deploys would get it
+    (`chalice deploy` uploads the same packagers' output)."""
     chalice = Path(sys.executable).parent / "chalice"
     env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-2")}
     command = [
@@ -461,26 +439,33 @@ def chalice_package(staged: Path, out: Path, stage_name: str = "prod") -> Path:
     result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         raise SystemExit(f"chalice package failed:\n{result.stdout}\n{result.stderr}")
-    return out / "deployment.zip"
+    return Packages(out / "deployment.zip", out / "layer-deployment.zip")
 
 
-def deployment_zip(staged: Path) -> Path:
-    """The zip Chalice's own packager makes of the staged project (what `chalice deploy`
-    uploads for every function), without loading the app or reading the config."""
+def deployment_packages(staged: Path) -> Packages:
+    """The zips Chalice's own packagers make of the staged project with `automatic_layer`
+    on (what `chalice deploy` uploads), without loading the app or reading the config."""
     import io
 
     from chalice.constants import DEFAULT_LAMBDA_ARCHITECTURE
-    from chalice.deploy.packager import DependencyBuilder, LambdaDeploymentPackager
+    from chalice.deploy.packager import (
+        AppOnlyDeploymentPackager,
+        DependencyBuilder,
+        LayerDeploymentPackager,
+    )
     from chalice.utils import UI, OSUtils
 
     osutils = OSUtils()
-    packager = LambdaDeploymentPackager(
-        osutils=osutils,
-        dependency_builder=DependencyBuilder(osutils),
-        ui=UI(out=io.StringIO()),
-        architecture=DEFAULT_LAMBDA_ARCHITECTURE,
-    )
-    return Path(packager.create_deployment_package(str(staged), f"python{PYTHON_VERSION}"))
+    zips = [
+        packager(
+            osutils=osutils,
+            dependency_builder=DependencyBuilder(osutils),
+            ui=UI(out=io.StringIO()),
+            architecture=DEFAULT_LAMBDA_ARCHITECTURE,
+        ).create_deployment_package(str(staged), f"python{PYTHON_VERSION}")
+        for packager in (AppOnlyDeploymentPackager, LayerDeploymentPackager)
+    ]
+    return Packages(Path(zips[0]), Path(zips[1]))
 
 
 def build(out_dir: Path = DEFAULT_OUT) -> Path:

@@ -608,6 +608,18 @@ def test_packaged_app_has_the_api_handler_and_both_scheduled_functions(prod_temp
     assert prod_template["Resources"]["RestAPI"]["Type"] == "AWS::Serverless::Api"
 
 
+def test_every_packaged_function_runs_with_the_dependencies_layer(prod_template: dict):
+    # The function's zip holds our code only (docs/cold-start.md): without the layer a
+    # function could not import pydantic.
+    layer = prod_template["Resources"]["ManagedLayer"]
+    assert layer["Type"] == "AWS::Serverless::LayerVersion"
+    assert layer["Properties"]["CompatibleRuntimes"] == ["python3.11"]
+    assert layer["Properties"]["ContentUri"] == "./layer-deployment.zip"
+    for logical_id, function in _functions(prod_template).items():
+        assert function["Properties"]["Layers"] == [{"Ref": "ManagedLayer"}], logical_id
+        assert function["Properties"]["CodeUri"] == "./deployment.zip", logical_id
+
+
 def test_packaged_prod_functions_use_prod_settings_from_config(prod_template: dict):
     for logical_id, function in _functions(prod_template).items():
         variables = function["Properties"]["Environment"]["Variables"]
