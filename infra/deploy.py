@@ -689,7 +689,7 @@ def deploy(
         had_state = download_state(aws, bucket, stage, project)
         say(f"  {'downloaded' if had_state else 'none yet: this is the first deploy'}")
         if not had_state:
-            _refuse_orphan_api(aws)
+            _refuse_orphaned_stage(aws, stage)
     public_url = configured_url or deployed_url(project, stage)
     with step("6 staged config"):
         values = {
@@ -775,16 +775,27 @@ def _ses_webhook(public_url: str) -> str | None:
     return public_url + SES_WEBHOOK_PATH
 
 
-def _refuse_orphan_api(aws: Aws) -> None:
-    """Without a state file chalice creates a second REST API: refuse if one exists."""
-    found = aws.call("apigateway", "get_rest_apis", fake={"items": []}, limit=500)
-    named = [api["id"] for api in found.get("items", []) if api.get("name") == APP_NAME]
-    if named:
-        raise DeployError(
-            f"A REST API named {APP_NAME} exists ({', '.join(named)}) but the state bucket "
-            "holds no deployed state: restore the state file (the bucket is versioned) "
-            "or delete that API; deploying now would create a second one."
-        )
+def _refuse_orphaned_stage(aws: Aws, stage: str) -> None:
+    """Without a state file Chalice creates every resource again, a second REST API
+    included: refuse if this stage was deployed before. Its web function's name is the
+    stage's own (`pt-bookings-<stage>`); the REST API's name is not (Chalice names it
+    after the app on every stage), so another stage's API in the same account says
+    nothing about this one."""
+    function = f"{APP_NAME}-{stage}"
+    try:
+        found = aws.call("lambda", "get_function", FunctionName=function)
+    except Exception as exc:
+        if aws.error_code(exc) == "ResourceNotFoundException":
+            return
+        raise
+    if found is None:  # a dry run: nothing is looked up
+        return
+    raise DeployError(
+        f"The function {function} exists but the state bucket holds no deployed state for "
+        f"{stage}: restore the state file (the bucket is versioned) or delete that "
+        "stage's resources; deploying now would create a second REST API and copies of "
+        "the rest."
+    )
 
 
 def _chalice_deploy(aws: Aws, project: Path, stage: str, bucket: str) -> None:

@@ -3,12 +3,14 @@ pieces that touch AWS run against moto, the operator template passes cfn-lint.""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import shutil
 import stat
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable, Iterator
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -103,7 +105,7 @@ def test_dry_run_walks_every_step_in_order_and_injects_the_staged_config(
         "cloudformation.create_change_set",  # data
         "cloudformation.create_change_set",  # email
         "s3.get_object",  # the deployed state
-        "apigateway.get_rest_apis",  # no state: refuse to make a second API
+        "lambda.get_function",  # no state: refuse if this stage was deployed before
         "run",  # chalice deploy
         "s3.put_object",  # the state back
         "run",  # chalice deploy with the URL
@@ -335,13 +337,35 @@ def test_a_failed_chalice_deploy_still_keeps_its_state(
     assert deploy.deployed_url(tmp_path / "later", STAGE) == "https://b"
 
 
-def test_no_state_but_an_api_of_that_name_refuses_to_create_a_second(tmp_path: Path) -> None:
+def _function(name: str) -> None:
+    role = boto3.client("iam", region_name=REGION).create_role(
+        RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps({"Statement": []})
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "")
+    boto3.client("lambda", region_name=REGION).create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="app.app",
+        Code={"ZipFile": code.getvalue()},
+    )
+
+
+def test_no_state_but_the_stage_deployed_before_refuses_to_create_a_second_copy() -> None:
+    with mock_aws():
+        _function(f"pt-bookings-{STAGE}")
+        with pytest.raises(deploy.DeployError, match="second REST API"):
+            deploy._refuse_orphaned_stage(deploy.Aws(region=REGION, dry_run=False), STAGE)
+
+
+def test_another_stage_in_the_same_account_does_not_block_a_first_deploy() -> None:
+    # Chalice names every stage's REST API after the app: dev's API is no sign of prod's.
     with mock_aws():
         boto3.client("apigateway", region_name=REGION).create_rest_api(name="pt-bookings")
-        with pytest.raises(deploy.DeployError, match="second one"):
-            deploy._refuse_orphan_api(deploy.Aws(region=REGION, dry_run=False))
-    with mock_aws():
-        deploy._refuse_orphan_api(deploy.Aws(region=REGION, dry_run=False))
+        _function("pt-bookings-dev")
+        deploy._refuse_orphaned_stage(deploy.Aws(region=REGION, dry_run=False), "prod")
 
 
 # secrets ------------------------------------------------------------------------------
