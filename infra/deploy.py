@@ -238,7 +238,8 @@ Rotating the link secret (docs/operations.md, "Rotating the link secret"):
     derives again from then on (Copy buttons, queued messages) do NOT open until it is;
   unaffected: sign-in links and signed-in sessions (random, not derived).
 Afterwards: `make deploy STAGE=<stage>` (running containers keep the old secret cached),
-then rotate every active client's portal link and send clients their new links."""
+then `python -m infra.manage backfill portal-links --stage <stage>` (a new portal link for
+every active client whose link the old secret made), and send clients their new links."""
 
 
 def secrets(

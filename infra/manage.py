@@ -32,7 +32,9 @@ time-off save, the week view reads the time-off item itself; safe to run twice).
 parallel, paginated, rate-limited Scan, resumable from its checkpoint file, under the
 stage's operator role (infra/operator.yaml: the app's roles cannot Scan). `count-items`
 only reads; the others run the per-trainer command of that name for every trainer the Scan
-finds (docs/operations.md, "Backfills").
+finds (docs/operations.md, "Backfills"). `portal-links` is the second half of rotating the
+link secret: a new portal link for every active client whose link the old secret made
+(docs/operations.md, "Rotating the link secret").
 """
 
 from __future__ import annotations
@@ -114,6 +116,55 @@ def time_off_copy(trainer_ids: list[str]) -> int:
     repo/time_off.py); running it again writes nothing."""
     store = runtime.repository().time_off
     return sum(store.copy_to_profile(tid) for tid in trainer_ids)
+
+
+def portal_links(trainer_ids: list[str], dry_run: bool = False) -> Counter[str]:
+    """After the link secret was rotated: give each active client whose portal link was
+    made from the old secret a new one, as "Make a new portal link" on the client's page
+    does. That retires their old portal, session and offer links (the generation moves
+    on) and stores the new link's hash, so the links the app draws from then on (Copy
+    buttons, queued messages, reminders) open again.
+
+    A client whose current link is stored under the current secret is left as it is, so
+    running it again (or on a stage whose secret never changed) rotates nothing. Archived
+    clients are left too: their links are closed already, and restoring one rotates it."""
+    from chalicelib.domain.errors import VersionConflict
+    from chalicelib.services.clients import rotate_portal_link
+    from chalicelib.services.portal import PORTAL_KIND
+
+    repo, links = runtime.repository(), runtime.links()
+    done: Counter[str] = Counter()
+    for trainer_id in trainer_ids:
+        for client in repo.list_clients(trainer_id):
+            if client.archived:
+                done["archived clients left"] += 1
+                continue
+            record = repo.get_token(links.portal_hash(trainer_id, client))
+            if record and record.kind == PORTAL_KIND and not record.data.get("revoked_at"):
+                done["clients already on the current secret"] += 1
+                continue
+            if dry_run:
+                done["clients to rotate"] += 1
+                continue
+            for _attempt in range(3):
+                try:
+                    rotate_portal_link(
+                        repo, links, trainer_id, client, client.version, runtime.now()
+                    )
+                    done["clients rotated"] += 1
+                    break
+                except VersionConflict:  # changed since it was read: read it again
+                    client = repo.get_client(trainer_id, client.id)
+            else:
+                done["clients changing while read: run again"] += 1
+    return done
+
+
+def _portal_links_page(client: Any, table: str, items: list[Item], dry_run: bool) -> Counter[str]:
+    trainer_ids = [item["PK"]["S"].removeprefix("T#") for item in items]
+    done = portal_links(trainer_ids, dry_run) if trainer_ids else Counter()
+    done["trainers" + (" found" if dry_run else " done")] += len(trainer_ids)
+    return done
 
 
 def figures_recount(first: str, last: str, trainer_ids: list[str]) -> tuple[int, int]:
@@ -401,6 +452,13 @@ BACKFILLS: dict[str, Backfill] = {
             "time-off-copy": lambda ids: time_off_copy(ids),
         }.items()
     },
+    "portal-links": Backfill(
+        "portal-links",
+        "after a link-secret rotation: a new portal link for every active client whose "
+        "link was made from the old secret (--dry-run counts them)",
+        _portal_links_page,
+        _PROFILES,
+    ),
 }
 
 
@@ -438,6 +496,16 @@ def _use_session_for_runtime(session: Any, table: str) -> None:
     runtime.reset()
 
 
+def _use_stage_link_secret(stage: str) -> None:
+    """`portal-links` derives links as the app does, from the stage's secret in SSM (the
+    operator role may read that one parameter)."""
+    from infra.deploy import stage_settings
+
+    os.environ["LINK_SECRET_PARAM"] = stage_settings(stage)["LINK_SECRET_PARAM"]
+    os.environ.pop("LINK_SECRET", None)
+    runtime.reset()
+
+
 def backfill(
     name: str,
     stage: str,
@@ -453,6 +521,8 @@ def backfill(
     table = stage_settings(stage)["TABLE_NAME"]
     session = operator_session(stage, role_arn)
     _use_session_for_runtime(session, table)
+    if name == "portal-links":
+        _use_stage_link_secret(stage)
     client = session.client("dynamodb")
     path = checkpoint_path or CHECKPOINTS / f"{stage}-{name}.json"
     if dry_run:
