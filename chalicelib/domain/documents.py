@@ -88,8 +88,13 @@ def kind_for(filename: str, declared_type: str) -> FileKind:
 
 def upload_prefix(trainer_id: str) -> str:
     """Every object of a trainer's uploads is under this prefix: a presigned POST is made
-    for a key under it, and nothing outside it is ever attached to their things."""
-    return f"trainers/{trainer_id}/uploads/"
+    for a key under it, and nothing outside it is ever attached to their things.
+
+    Outside `trainers/` on purpose: an upload is copied to the trainer's files and deleted
+    within minutes, so whatever stays under `uploads/` was abandoned (the page closed
+    after the POST), and the bucket's lifecycle rule can expire that prefix alone
+    (infra/table.yaml, `abandoned-uploads`)."""
+    return f"uploads/{trainer_id}/"
 
 
 def upload_key(trainer_id: str, upload_id: str, filename: str) -> str:

@@ -101,7 +101,7 @@ def test_the_upload_form_is_a_presigned_post_for_one_key_under_the_trainers_pref
     asked = ask_form(trainer, "plan.pdf", "application/pdf")
     assert asked.status == 200 and asked.headers["content-type"] == "application/json"
     made = json.loads(asked.body)
-    assert made["key"].startswith(f"trainers/{trainer_id(trainer)}/uploads/")
+    assert made["key"].startswith(f"uploads/{trainer_id(trainer)}/")
     assert made["fields"]["key"] == made["key"] and "policy" in made["fields"]
     refused = ask_form(trainer, "setup.exe", "application/x-msdownload")
     assert refused.status == 400

@@ -119,7 +119,7 @@ def test_the_upload_form_fixes_key_type_and_size_under_the_trainers_prefix(
     files: FileStore, coach: Trainer
 ) -> None:
     form = _form(files, coach, "Training plan (v2).pdf")
-    assert form.key.startswith(f"trainers/{coach.id}/uploads/")
+    assert form.key.startswith(f"uploads/{coach.id}/")
     # The key carries the form's issue time, and the signature is over it.
     assert documents.form_expiry(coach.id, form.key) == int(ISSUED.timestamp()) + 600
     assert documents.issued_expiry(SECRET, coach.id, form.key, form.signature)

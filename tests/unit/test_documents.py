@@ -73,10 +73,10 @@ def _issued_key(tid: str = "t1", name: str = "plan.pdf") -> str:
 
 def test_a_forms_key_says_when_the_form_expires() -> None:
     key = _issued_key()
-    assert key == "trainers/t1/uploads/1795424400-abcdefghijkl/plan.pdf"
+    assert key == "uploads/t1/1795424400-abcdefghijkl/plan.pdf"
     assert documents.form_expiry("t1", key) == int(ISSUED.timestamp()) + documents.UPLOAD_SECONDS
     for not_a_form_key in (
-        key.replace("trainers/t1/", "trainers/t2/"),  # another trainer's
+        key.replace("uploads/t1/", "uploads/t2/"),  # another trainer's
         documents.upload_key("t1", "u1", "plan.pdf"),  # no issue time
         key.replace("/plan.pdf", "/a/plan.pdf"),  # a deeper path
         key.replace("/plan.pdf", "/"),

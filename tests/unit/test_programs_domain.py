@@ -903,7 +903,7 @@ def test_a_checked_files_row_is_kept_with_its_key_type_and_size() -> None:
     [
         # an upload that was never checked (the app copies what it checked to files/)
         (
-            "trainers/t1/uploads/1795424400-abcdefghijkl/plan.pdf",
+            "uploads/t1/1795424400-abcdefghijkl/plan.pdf",
             "application/pdf",
             "9",
             "not one of yours",
