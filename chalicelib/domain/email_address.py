@@ -8,8 +8,6 @@ real proof for a trainer is that the sign-in link arrives.
 
 from __future__ import annotations
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
-
 MAX_LENGTH = 254  # RFC 5321 path limit; the library enforces it too
 
 
@@ -27,6 +25,10 @@ def normalise_email_address(raw: str, *, allow_reserved_domains: bool = False) -
     accepts. `allow_reserved_domains` admits a reserved top-level name such as `.local`
     (the demo account of `make run`), never on a deployed stage.
     """
+    # Deferred: importing email-validator compiles its Unicode patterns (~30 ms), and most
+    # requests and runs never check an address (docs/cold-start.md).
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+
     candidate = (raw or "").strip()
     if not candidate:
         raise InvalidEmailAddress("Enter an email address.")
