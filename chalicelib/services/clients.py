@@ -30,12 +30,19 @@ from chalicelib.domain.clients import (
     search,
 )
 from chalicelib.domain.commands import Command, Versioned
-from chalicelib.domain.errors import InvalidInput, same_version
+from chalicelib.domain.errors import InvalidInput, VersionConflict, same_version
 from chalicelib.domain.models import Location, Trainer
 from chalicelib.domain.phone import format_phone
 from chalicelib.domain.portal import BookingRules, default_rules, effective_rules
 from chalicelib.domain.programs import Bundle
-from chalicelib.domain.schedule import ClientBalance, Owed, Session, owed_now, unpaid_amount
+from chalicelib.domain.schedule import (
+    ClientBalance,
+    Owed,
+    Session,
+    SessionRef,
+    owed_now,
+    unpaid_amount,
+)
 from chalicelib.domain.skips import (
     ClientSkips,
     add_date,
@@ -326,47 +333,73 @@ def _covered(session: Session, covered: tuple[tuple[str | None, date, date], ...
     )
 
 
-def cancel_skipped(
-    deps: Deps, trainer: Trainer, client: Client, before: ClientSkips, after: ClientSkips
-) -> tuple[Session, ...]:
-    """Cancel the client's booked recurring sessions a new skip or pause covers, each by
+def cancel_skipped(deps: Deps, trainer: Trainer, client: Client) -> tuple[Session, ...]:
+    """Cancel the client's booked recurring sessions their skips and pauses cover, each by
     the trainer's cancel (its notice to the client in the same transaction, the record
-    kept, the slot open again: amber when someone matches, as for any freed slot)."""
-    covered = dates_to_cancel(before, after)
+    kept, the slot open again: amber when someone matches, as for any freed slot).
+
+    Every covered session, not only those the latest skip covers: a long pause covers more
+    sessions than one transaction may hold, so each cancel is its own, and a save cut
+    short after its skip (or a cancel refused as stale) is finished by the next click,
+    which finds what is still booked. A session read from the index before its latest
+    change is read again and cancelled at its current version."""
+    covered = dates_to_cancel(ClientSkips(), client.skips)
     if not covered:
         return ()
     repo, tid, now = deps.repo, trainer.id, deps.now
     canceled = []
     for booked in repo.client_upcoming(tid, client.id, now, limit=None):
         # Only what Apply template booked as theirs: a one-off they booked is not paused.
-        if booked.is_live and booked.kind == "recurring" and _covered(booked, covered):
-            notice = session_rules.change_notice(
-                session_rules.ChangeNotice(trainer, "", deps.base_url),
-                client,
-                "cancel_notice",
-                booked,
-                now,
-            )
-            canceled.append(
-                session_rules.cancel(repo, tid, booked, str(booked.version), now, notice=notice)
-            )
+        if booked.kind == "recurring" and _covered(booked, covered):
+            done = _cancel_covered(deps, trainer, client, booked)
+            if done is not None:
+                canceled.append(done)
     return tuple(canceled)
+
+
+def _cancel_covered(
+    deps: Deps, trainer: Trainer, client: Client, booked: Session
+) -> Session | None:
+    """The trainer's cancel of one covered session; None when it is no longer live (the
+    index lags: a session moved or cancelled meanwhile is left as it now is)."""
+    repo, tid, now = deps.repo, trainer.id, deps.now
+    session = booked
+    for _attempt in range(3):
+        if not session.is_live or session.start_utc <= now:
+            return None
+        notice = session_rules.change_notice(
+            session_rules.ChangeNotice(trainer, "", deps.base_url),
+            client,
+            "cancel_notice",
+            session,
+            now,
+        )
+        try:
+            return session_rules.cancel(
+                repo, tid, session, str(session.version), now, notice=notice
+            )
+        except VersionConflict:
+            session = repo.get_session(tid, SessionRef(session.week, session.start_utc, session.id))
+    # Three reads in a row found it changed again: let the trainer click once more (the
+    # skip is saved; that click cancels what is still booked).
+    raise VersionConflict()
 
 
 def change_skips(deps: Deps, trainer: Trainer, command: SkipChange) -> SkipsChanged:
     """Skip a date, pause, or resume, from the profile. Written over the client as the
-    page showed them (a stale page is refused by the write itself); a skip or pause that
-    covers a booked recurring session cancels it afterwards."""
+    page showed them (a stale page is refused by the write itself); the booked recurring
+    sessions the client's skips cover are cancelled afterwards (`cancel_skipped`)."""
     repo, tid = deps.repo, trainer.id
     client = repo.get_client(tid, command.client_id)  # 404 for another trainer's id, first
     today = local_today(deps.now, trainer.settings.time_zone)
     after = _skips_after(repo.get_account(tid), client, command, today)
     if after == upcoming(client.skips, today):
         # A second click, or resuming what is gone: nothing to write, nothing to refuse.
-        return SkipsChanged(client, (), unchanged=True)
+        # What a first click cut short is still cancelled.
+        return SkipsChanged(client, cancel_skipped(deps, trainer, client), unchanged=True)
     same_version(client.version, command.version)
     saved = repo.save_client(tid, client, skips=after)
-    return SkipsChanged(saved, cancel_skipped(deps, trainer, saved, client.skips, after), False)
+    return SkipsChanged(saved, cancel_skipped(deps, trainer, saved), False)
 
 
 # The profile page ----------------------------------------------------------------------------

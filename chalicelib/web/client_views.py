@@ -205,5 +205,6 @@ def client_skips(session: CurrentSession, client_id: str) -> Response:
     except (VersionConflict, Conflict) as exc:
         errors = {"_form": exc.user_message}
         return _profile_page(session, client_id, 409, errors=errors, skip_form=form)
-    saved = "unchanged" if done.unchanged else action
+    # A repeated click that still had to cancel (a first one cut short) says so.
+    saved = "unchanged" if done.unchanged and not done.canceled else action
     return redirect(f"/dashboard/clients/{client_id}", saved=saved)
