@@ -109,16 +109,17 @@ class FileStore:
             last_modified=head.get("LastModified"),
         )
 
-    def keep(self, checked: Uploaded, to_key: str) -> bool:
+    def keep(self, checked: Uploaded, to_key: str) -> str | None:
         """Copy exactly the version that was checked to `to_key` (server side: the bytes
-        never reach the app); False if that version is no longer there to copy."""
+        never reach the app). Returns the copy's own version id ("" in an unversioned
+        bucket), or None if the checked version is no longer there to copy."""
         client = self._client()
         source: dict[str, str] = {"Bucket": self.bucket, "Key": checked.key}
         if checked.version_id:
             source["VersionId"] = checked.version_id
         unchanged = {"CopySourceIfMatch": checked.etag} if checked.etag else {}
         try:
-            client.copy_object(
+            copied = client.copy_object(
                 Bucket=self.bucket,
                 Key=to_key,
                 CopySource=source,
@@ -127,14 +128,18 @@ class FileStore:
             )
         except client.exceptions.ClientError as exc:
             if _code(exc) in ("412", "PreconditionFailed", "404", "NoSuchKey", "NoSuchVersion"):
-                return False
+                return None
             raise
-        return True
+        version = copied.get("VersionId")
+        return "" if version in (None, "null") else str(version)
 
-    def delete(self, key: str) -> None:
+    def delete(self, key: str, version_id: str = "") -> None:
         """A refused file goes (the bucket is versioned: its lifecycle rule removes the
-        old version after a few days, and nothing links to it meanwhile)."""
-        self._client().delete_object(Bucket=self.bucket, Key=key)
+        old version after a few days, and nothing links to it meanwhile). With
+        `version_id`, only that version goes: the copy one request made, when another
+        request may have made (and attached) its own copy at the same key."""
+        extra = {"VersionId": version_id} if version_id else {}
+        self._client().delete_object(Bucket=self.bucket, Key=key, **extra)
 
     def view_url(self, key: str, filename: str, content_type: str, expires_seconds: int) -> str:
         """A short-lived link to read the file, made when a page is drawn."""

@@ -86,9 +86,23 @@ NOT_ISSUED = "That upload did not come from this page's form: choose the file ag
 CHANGED = "The file changed while it was being checked: upload it again."
 
 
+@dataclass(frozen=True)
+class AttachedFile:
+    """A checked upload's document, and which version of its kept copy this request made:
+    the one to delete if its write is refused. Two requests handing back the same upload
+    (a double-click) each copy it to the same kept key; the loser must delete only its own
+    copy, never the one the winner attached."""
+
+    document: Document
+    copy_version: str  # "" in an unversioned bucket: the key itself goes
+
+    def discard(self, files: FileStore) -> None:
+        files.delete(self.document.key, self.copy_version)
+
+
 def checked_upload(
     files: FileStore, secret: bytes, trainer: Trainer, command: AttachUpload
-) -> Document:
+) -> AttachedFile:
     """The uploaded object as a document, once it is checked: issued by one of our forms
     (its signature), written before that form expired, of a size and type we take. Kept
     as a copy of the very version checked (`domain/documents.kept_key`), which is the
@@ -114,19 +128,17 @@ def checked_upload(
         files.delete(key)
         raise InvalidInput({"file": problem})
     kept = documents.kept_key(trainer.id, key)
-    if not files.keep(found, kept):
+    copy_version = files.keep(found, kept)
+    if copy_version is None:
         files.delete(key)
         raise InvalidInput({"file": CHANGED})
     files.delete(key)  # only the checked copy is ever linked; its form can only write here
     filename = key.rsplit("/", 1)[-1]
     name = " ".join(command.name.split())[: documents.MAX_FILENAME] or filename
-    return Document(
-        name=name,
-        url="",
-        key=kept,
-        content_type=found.content_type,
-        size=found.size,
+    document = Document(
+        name=name, url="", key=kept, content_type=found.content_type, size=found.size
     )
+    return AttachedFile(document, copy_version)
 
 
 NO_FILE = "Choose a file to upload (uploads need JavaScript turned on)."
@@ -134,26 +146,27 @@ NO_FILE = "Choose a file to upload (uploads need JavaScript turned on)."
 
 def file_to_attach(
     deps: Deps, trainer: Trainer, upload: AttachUpload, held: int, what: str
-) -> Document:
+) -> AttachedFile:
     """The uploaded file, checked, for a template, bundle, session or draft (`what`)
     holding `held` documents: refused, and deleted, past the 5 a page hands out."""
     if not upload.key:
         raise InvalidInput({"file": NO_FILE})
-    document = checked_upload(deps.files, deps.links.secret, trainer, upload)
+    attached = checked_upload(deps.files, deps.links.secret, trainer, upload)
     if held >= MAX_DOCUMENTS:
-        deps.files.delete(document.key)
+        attached.discard(deps.files)
         raise InvalidInput({"file": f"A {what} has at most {MAX_DOCUMENTS} documents."})
-    return document
+    return attached
 
 
 @contextmanager
-def deleted_unless_attached(files: FileStore, document: Document) -> Iterator[None]:
-    """The write attaching `document`: refused (a page drawn from an older version), the
-    file is deleted rather than kept attached to nothing."""
+def deleted_unless_attached(files: FileStore, attached: AttachedFile) -> Iterator[None]:
+    """The write attaching `attached`: refused (a page drawn from an older version, or
+    another request attaching the same upload first), this request's copy is deleted
+    rather than kept attached to nothing."""
     try:
         yield
     except VersionConflict:
-        files.delete(document.key)
+        attached.discard(files)
         raise
 
 
@@ -222,9 +235,10 @@ def change_session_documents(
             trainer.id, session, updated, "trainer", f"Document removed: {gone.name}", deps.now
         )
     upload = AttachUpload(key=command.key, name=command.name, signature=command.signature)
-    document = file_to_attach(deps, trainer, upload, len(session.documents), "session")
+    attached = file_to_attach(deps, trainer, upload, len(session.documents), "session")
+    document = attached.document
     updated = session.model_copy(update={"documents": (*session.documents, document)})
-    with deleted_unless_attached(deps.files, document):
+    with deleted_unless_attached(deps.files, attached):
         return deps.repo.change_session(
             trainer.id, session, updated, "trainer", f"Document added: {document.name}", deps.now
         )

@@ -259,11 +259,11 @@ def attach_template_file(
     upload = documents_service.AttachUpload(
         key=command.key, name=command.name, signature=command.signature
     )
-    document = documents_service.file_to_attach(
+    attached = documents_service.file_to_attach(
         deps, trainer, upload, len(template.documents), "template"
     )
-    updated = template.model_copy(update={"documents": (*template.documents, document)})
-    with documents_service.deleted_unless_attached(deps.files, document):
+    updated = template.model_copy(update={"documents": (*template.documents, attached.document)})
+    with documents_service.deleted_unless_attached(deps.files, attached):
         return programs.save_template(trainer.id, updated, template.version)
 
 
@@ -314,15 +314,16 @@ def change_bundle_documents(deps: Deps, trainer: Trainer, command: BundleDocumen
     upload = documents_service.AttachUpload(
         key=command.key, name=command.name, signature=command.signature
     )
-    document = documents_service.file_to_attach(
+    attached = documents_service.file_to_attach(
         deps, trainer, upload, len(bundle.documents), "bundle"
     )
+    document = attached.document
 
     def gaining(fresh: Sequence[Session]) -> list[tuple[Session, Session]]:
         return sessions_gaining(fresh, document, now)
 
     sessions = programs.bundle_sessions(trainer.id, bundle)
-    with documents_service.deleted_unless_attached(deps.files, document):
+    with documents_service.deleted_unless_attached(deps.files, attached):
         return PackWrites(deps.repo.db).write_documents(
             trainer.id,
             bundle,
@@ -506,10 +507,11 @@ def _with_draft_file(
     free = [i for i, row in enumerate(rows) if not (row.name or row.url or row.key)]
     held = len(rows) - len(free) if free else len(rows)
     try:
-        document = documents_service.file_to_attach(deps, trainer, upload, held, "bundle")
+        attached = documents_service.file_to_attach(deps, trainer, upload, held, "bundle")
     except InvalidInput:
         programs.save_draft(trainer.id, draft.model_copy(update={"offer": typed}), draft.version)
         raise
+    document = attached.document
     rows[free[0]] = DocumentInput(
         name=document.name,
         key=document.key,
@@ -519,7 +521,7 @@ def _with_draft_file(
     updated = draft.model_copy(
         update={"offer": typed.model_copy(update={"documents": tuple(rows)})}
     )
-    with documents_service.deleted_unless_attached(deps.files, document):
+    with documents_service.deleted_unless_attached(deps.files, attached):
         return programs.save_draft(trainer.id, updated, draft.version)
 
 

@@ -73,7 +73,13 @@ def test_the_app_roles_touch_only_trainers_files_and_uploads_of_their_stages_buc
         policy = json.loads((ROOT / ".chalice" / f"policy-{stage}.json").read_text())
         s3 = [s for s in policy["Statement"] if any(a.startswith("s3:") for a in s["Action"])]
         assert [set(s["Action"]) for s in s3] == [
-            {"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject"}
+            {
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+            }
         ]
         assert s3[0]["Resource"] == [
             f"arn:aws:s3:::pt-bookings-{stage}-documents-*/trainers/*",

@@ -21,7 +21,7 @@ import pytest
 from chalicelib import runtime
 from chalicelib.domain import documents
 from chalicelib.domain.documents import Uploaded
-from chalicelib.domain.errors import InvalidInput
+from chalicelib.domain.errors import InvalidInput, VersionConflict
 from chalicelib.domain.models import Trainer
 from chalicelib.repo.files import FileStore
 from chalicelib.services import documents as uploads
@@ -112,7 +112,7 @@ def _attach(
             name=name,
             signature=form.signature if signature is None else signature,
         ),
-    )
+    ).document
 
 
 def test_the_upload_form_fixes_key_type_and_size_under_the_trainers_prefix(
@@ -337,3 +337,67 @@ def test_on_an_unversioned_bucket_the_check_reads_by_etag(files: FileStore, coac
     assert found is not None and found.version_id == "" and found.etag
     assert found.first_bytes == PDF[: documents.SNIFF_BYTES]
     assert _attach(store, coach, form).key == documents.kept_key(coach.id, form.key)
+
+
+def _hand_back(files: FileStore, trainer: Trainer, form: uploads.UploadForm):
+    return uploads.checked_upload(
+        files,
+        SECRET,
+        trainer,
+        uploads.AttachUpload(key=form.key, name="Plan", signature=form.signature),
+    )
+
+
+def test_a_double_click_whose_write_loses_deletes_its_own_copy_never_the_attached_one(
+    files: FileStore, coach: Trainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two requests hand back the same upload (a double-click): the second checks and
+    # copies it while the first is between its copy and deleting the upload.
+    form = _posted(files, coach, PDF)
+    second: list[uploads.AttachedFile] = []
+    real_delete = FileStore.delete
+    started: list[bool] = []
+
+    def second_click_runs_now(store: FileStore, key: str, version_id: str = "") -> None:
+        if key == form.key and not started:
+            started.append(True)
+            second.append(_hand_back(files, coach, form))
+        real_delete(store, key, version_id)
+
+    monkeypatch.setattr(FileStore, "delete", second_click_runs_now)
+    first = _hand_back(files, coach, form)
+    monkeypatch.setattr(FileStore, "delete", real_delete)
+    [late] = second
+    assert first.document.key == late.document.key  # one kept key, two copies of it
+    assert first.copy_version and first.copy_version != late.copy_version
+
+    # The first request's write attached its document; the second's is refused as stale.
+    with pytest.raises(VersionConflict), uploads.deleted_unless_attached(files, late):
+        raise VersionConflict()
+
+    assert _body(files, first.document.key) == PDF  # what the first attached still opens
+
+
+def test_the_loser_of_a_double_click_that_copied_first_also_leaves_the_winners_copy(
+    files: FileStore, coach: Trainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    form = _posted(files, coach, PDF)
+    second: list[uploads.AttachedFile] = []
+    real_delete = FileStore.delete
+    started: list[bool] = []
+
+    def second_click_runs_now(store: FileStore, key: str, version_id: str = "") -> None:
+        if key == form.key and not started:
+            started.append(True)
+            second.append(_hand_back(files, coach, form))
+        real_delete(store, key, version_id)
+
+    monkeypatch.setattr(FileStore, "delete", second_click_runs_now)
+    loser = _hand_back(files, coach, form)  # copied first; its write loses
+    monkeypatch.setattr(FileStore, "delete", real_delete)
+    [winner] = second
+
+    with pytest.raises(VersionConflict), uploads.deleted_unless_attached(files, loser):
+        raise VersionConflict()
+
+    assert _body(files, winner.document.key) == PDF
