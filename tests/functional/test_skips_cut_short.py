@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.errors import VersionConflict
-from chalicelib.domain.schedule import SessionRef
+from chalicelib.domain.schedule import Session, SessionRef
 from chalicelib.repo.repository import Repository
 from chalicelib.services import sessions as session_rules
 from tests.functional.test_skips import (
@@ -65,12 +65,22 @@ def test_a_pause_cut_short_after_its_first_cancel_is_finished_by_the_next_click(
     )
 
 
-def test_a_session_read_stale_from_the_index_is_read_again_and_cancelled(
+def _index_read_before(
     repo: Repository, scene: Scene, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Session, list[Session]]:
+    """Wednesday 9 Dec's booked session, and the client's upcoming sessions as the index
+    has them now, which every later read of the index is then handed (the index lags)."""
     _apply(repo, scene)
     [booked] = _sessions_on(repo, scene, WED_9_DEC)
     stale = repo.client_upcoming(scene.trainer.id, scene.priya.id, NOW, limit=None)
+    monkeypatch.setattr(type(repo), "client_upcoming", lambda self, *a, **k: stale)
+    return booked, stale
+
+
+def test_a_session_read_stale_from_the_index_is_read_again_and_cancelled(
+    repo: Repository, scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    booked, stale = _index_read_before(repo, scene, monkeypatch)
     # Marked paid meanwhile: what the index handed over is one version behind.
     paid = session_rules.set_payment(
         repo,
@@ -79,7 +89,6 @@ def test_a_session_read_stale_from_the_index_is_read_again_and_cancelled(
         session_rules.SetPayment(paid=True, payment_type="cash", version=str(booked.version)),
         NOW,
     )
-    monkeypatch.setattr(type(repo), "client_upcoming", lambda self, *a, **k: stale)
     # The write itself refuses the stale object...
     with pytest.raises(VersionConflict):
         session_rules.cancel(
@@ -103,11 +112,8 @@ def test_a_session_read_stale_from_the_index_is_read_again_and_cancelled(
 def test_a_session_moved_or_cancelled_since_the_index_read_is_left_as_it_is(
     repo: Repository, scene: Scene, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _apply(repo, scene)
-    [booked] = _sessions_on(repo, scene, WED_9_DEC)
-    stale = repo.client_upcoming(scene.trainer.id, scene.priya.id, NOW, limit=None)
+    booked, _stale = _index_read_before(repo, scene, monkeypatch)
     session_rules.cancel(repo, scene.trainer.id, booked, str(booked.version), NOW)
-    monkeypatch.setattr(type(repo), "client_upcoming", lambda self, *a, **k: stale)
 
     done = _pause(repo, scene, "2026-12-07", "2026-12-13")
 

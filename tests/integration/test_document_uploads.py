@@ -348,56 +348,49 @@ def _hand_back(files: FileStore, trainer: Trainer, form: uploads.UploadForm):
     )
 
 
-def test_a_double_click_whose_write_loses_deletes_its_own_copy_never_the_attached_one(
+def _double_click(
     files: FileStore, coach: Trainer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Two requests hand back the same upload (a double-click): the second checks and
-    # copies it while the first is between its copy and deleting the upload.
+) -> tuple[uploads.AttachedFile, uploads.AttachedFile]:
+    """Two requests hand back the same upload (a double-click): the second checks and
+    copies it while the first is between its copy and deleting the upload. Returns
+    (the first to copy, the second)."""
     form = _posted(files, coach, PDF)
     second: list[uploads.AttachedFile] = []
+    interleaved: list[bool] = []  # once: the second request deletes the upload too
+
     real_delete = FileStore.delete
-    started: list[bool] = []
 
     def second_click_runs_now(store: FileStore, key: str, version_id: str = "") -> None:
-        if key == form.key and not started:
-            started.append(True)
+        if key == form.key and not interleaved:
+            interleaved.append(True)
             second.append(_hand_back(files, coach, form))
         real_delete(store, key, version_id)
 
     monkeypatch.setattr(FileStore, "delete", second_click_runs_now)
     first = _hand_back(files, coach, form)
     monkeypatch.setattr(FileStore, "delete", real_delete)
-    [late] = second
-    assert first.document.key == late.document.key  # one kept key, two copies of it
-    assert first.copy_version and first.copy_version != late.copy_version
+    assert first.document.key == second[0].document.key  # one kept key, two copies of it
+    assert first.copy_version and first.copy_version != second[0].copy_version
+    return first, second[0]
 
-    # The first request's write attached its document; the second's is refused as stale.
-    with pytest.raises(VersionConflict), uploads.deleted_unless_attached(files, late):
+
+def _refused(files: FileStore, attached: uploads.AttachedFile) -> None:
+    """The attaching write of `attached` refused as stale: its clean-up runs."""
+    with pytest.raises(VersionConflict), uploads.deleted_unless_attached(files, attached):
         raise VersionConflict()
 
-    assert _body(files, first.document.key) == PDF  # what the first attached still opens
+
+def test_a_double_click_whose_write_loses_deletes_its_own_copy_never_the_attached_one(
+    files: FileStore, coach: Trainer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    winner, loser = _double_click(files, coach, monkeypatch)  # the first copy attached
+    _refused(files, loser)
+    assert _body(files, winner.document.key) == PDF  # what was attached still opens
 
 
 def test_the_loser_of_a_double_click_that_copied_first_also_leaves_the_winners_copy(
     files: FileStore, coach: Trainer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    form = _posted(files, coach, PDF)
-    second: list[uploads.AttachedFile] = []
-    real_delete = FileStore.delete
-    started: list[bool] = []
-
-    def second_click_runs_now(store: FileStore, key: str, version_id: str = "") -> None:
-        if key == form.key and not started:
-            started.append(True)
-            second.append(_hand_back(files, coach, form))
-        real_delete(store, key, version_id)
-
-    monkeypatch.setattr(FileStore, "delete", second_click_runs_now)
-    loser = _hand_back(files, coach, form)  # copied first; its write loses
-    monkeypatch.setattr(FileStore, "delete", real_delete)
-    [winner] = second
-
-    with pytest.raises(VersionConflict), uploads.deleted_unless_attached(files, loser):
-        raise VersionConflict()
-
+    loser, winner = _double_click(files, coach, monkeypatch)  # the second copy attached
+    _refused(files, loser)
     assert _body(files, winner.document.key) == PDF
