@@ -171,6 +171,10 @@ class Invoice(BaseModel):
     session_id: str = ""
     session_ref: str = ""
     bundle_id: str = ""
+    # A session invoice of one of a pack's sessions: that pack. Its count of sessions
+    # invoiced one by one moves with this invoice's issue and credit note, and a pack
+    # whose count is not zero cannot be invoiced as a whole (nor the other way round).
+    session_pack_id: str = ""
     lines: tuple[InvoiceLine, ...]
     currency: str
     locale: str

@@ -608,6 +608,10 @@ class Bundle(BaseModel):
     # The pack's current invoice (docs/invoices.md), set in the invoice's own transaction
     # and removed by its credit note: the bundle page and the portal need no other read.
     invoice_number: int | None = None
+    # How many of its sessions have an invoice of their own (kept by each session
+    # invoice's issue and credit note): a pack is invoiced as a whole or by session,
+    # never both, so the client is never billed twice for the same session.
+    sessions_invoiced: int = 0
     created_at: datetime
     version: int = 1
 

@@ -47,9 +47,13 @@ ONE_CREDIT_NOTE: Final = "one credit note per invoice"
 BUNDLE_INVOICE: Final = "one invoice per pack"
 PACK_AS_READ: Final = "pack as read for its invoice"
 PACK_NUMBER_GOES: Final = "pack's invoice number removed"
+PACK_NOT_INVOICED: Final = "the session's pack has no invoice of its own"
+PACK_SESSION_CREDITED: Final = "the session's pack counts one invoiced session less"
 # The bundle item's copy of its current invoice number, so the client's portal (which
 # reads the bundles anyway) links the PDF with no read of its own.
 BUNDLE_NUMBER: Final = "invoice_number"
+# The bundle item's count of its sessions invoiced one by one (Bundle.sessions_invoiced).
+SESSIONS_INVOICED: Final = "sessions_invoiced"
 # Two trainers' clicks rarely race more than a few deep; past this the page asks again.
 ISSUE_ATTEMPTS: Final = 25
 
@@ -68,6 +72,26 @@ class PackChanged(Conflict):
             "This pack was changed meanwhile (paid, a session added, paused or completed). "
             "Reload the page to see it: no invoice was issued."
         )
+
+
+class PackInvoiced(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            "This session is part of a pack that has its own invoice, so it is billed "
+            "already. To invoice its sessions one by one, issue the pack's credit note first. "
+            "No invoice was issued."
+        )
+
+
+class SessionsInvoiced(Conflict):
+    def __init__(self, count: int) -> None:
+        sessions = "1 of its sessions has" if count == 1 else f"{count} of its sessions have"
+        super().__init__(
+            f"{sessions} an invoice of its own, so invoicing the pack as a whole would bill "
+            "them twice. Issue those credit notes first (on each session's page). "
+            "No invoice was issued."
+        )
+        self.count = count
 
 
 class ClientArchived(Conflict):
@@ -195,6 +219,7 @@ class InvoiceStore:
                     if with_parts is not None
                     else [tx_check(session_key, unchanged, part=SESSION_AS_READ)]
                 ),
+                *_counted_on_its_pack(trainer_id, session),
             ]
 
         def refused(exc: TransactionFailed) -> Invoice | None:
@@ -206,6 +231,8 @@ class InvoiceStore:
                 raise SessionChanged() from exc
             if exc.refused(PAYMENT_REFERENCE):
                 raise ReferenceTaken() from exc
+            if exc.refused(PACK_NOT_INVOICED):
+                raise PackInvoiced() from exc
             return None
 
         return self._under_next_number(trainer_id, make, parts, refused)
@@ -234,11 +261,18 @@ class InvoiceStore:
                         {":number": invoice.number, ":next": bundle.version + 1},
                     ),
                     # Its version as read: the record copies the pack's title, price and
-                    # client as the page showed them.
+                    # client as the page showed them. And none of its sessions invoiced
+                    # on its own (that count moves without the version: a session's
+                    # invoice does not make the bundle page stale).
                     Condition(
-                        "#version = :seen AND #status <> :creating",
-                        {"#version": "version", "#status": "status"},
-                        {":seen": bundle.version, ":creating": "creating"},
+                        "#version = :seen AND #status <> :creating"
+                        " AND (attribute_not_exists(#invoiced) OR #invoiced = :none)",
+                        {
+                            "#version": "version",
+                            "#status": "status",
+                            "#invoiced": SESSIONS_INVOICED,
+                        },
+                        {":seen": bundle.version, ":creating": "creating", ":none": 0},
                     ),
                     part=PACK_AS_READ,
                 ),
@@ -251,6 +285,10 @@ class InvoiceStore:
                 if issued is not None:
                     return issued
             if exc.refused(PACK_AS_READ):
+                now = self.db.get(keys.bundle(trainer_id, bundle.id))
+                counted = int((now or {}).get(SESSIONS_INVOICED, 0))
+                if now is not None and now["version"] == bundle.version and counted:
+                    raise SessionsInvoiced(counted) from exc
                 raise PackChanged() from exc
             if exc.refused(CLIENT_ACTIVE):
                 raise ClientArchived() from exc
@@ -282,6 +320,8 @@ class InvoiceStore:
         def refused(exc: TransactionFailed) -> Invoice | None:
             if exc.refused(ONE_CREDIT_NOTE):
                 raise AlreadyCredited() from exc
+            if exc.refused(PACK_SESSION_CREDITED):
+                raise Conflict("This session's pack is gone: no credit note was issued.") from exc
             if exc.refused(PACK_NUMBER_GOES):
                 # The bundle no longer holds this number: only a credit note removes it,
                 # so this invoice was credited already (or the bundle is gone).
@@ -345,7 +385,10 @@ def _pointer_goes(trainer_id: str, invoice: Invoice) -> list[dict[str, Any]]:
         {":number": invoice.number},
     )
     if not invoice.is_pack:
-        return [tx_delete(keys.session_invoice(trainer_id, invoice.session_id), still_this)]
+        return [
+            tx_delete(keys.session_invoice(trainer_id, invoice.session_id), still_this),
+            *_uncounted_on_its_pack(trainer_id, invoice),
+        ]
     return [
         tx_delete(keys.bundle_invoice(trainer_id, invoice.bundle_id), still_this),
         tx_update(
@@ -359,6 +402,42 @@ def _pointer_goes(trainer_id: str, invoice: Invoice) -> list[dict[str, Any]]:
             Condition("#number = :number", {"#number": BUNDLE_NUMBER}, {":number": invoice.number}),
             part=PACK_NUMBER_GOES,
         ),
+    ]
+
+
+def _counted_on_its_pack(trainer_id: str, session: Session) -> list[dict[str, Any]]:
+    """A pack's session invoiced on its own: the pack must have no invoice of its own, and
+    counts one more invoiced session (so the pack cannot be invoiced as a whole until
+    that invoice is credited). The count moves, not the version: the bundle page stays
+    current."""
+    if not session.bundle_id:
+        return []
+    return [
+        tx_update(
+            keys.bundle(trainer_id, session.bundle_id),
+            Condition("ADD #invoiced :one", {"#invoiced": SESSIONS_INVOICED}, {":one": 1}),
+            # Never an Update that would make a bundle item out of nothing.
+            Condition(
+                "attribute_exists(#pk) AND attribute_not_exists(#number)",
+                {"#pk": keys.PK, "#number": BUNDLE_NUMBER},
+            ),
+            part=PACK_NOT_INVOICED,
+        )
+    ]
+
+
+def _uncounted_on_its_pack(trainer_id: str, invoice: Invoice) -> list[dict[str, Any]]:
+    """A credited session invoice of a pack's session: one invoiced session less. Once
+    per invoice (a credit note is), as the issue counted it once."""
+    if not invoice.session_pack_id:
+        return []  # not a pack's session, or issued before packs counted them
+    return [
+        tx_update(
+            keys.bundle(trainer_id, invoice.session_pack_id),
+            Condition("ADD #invoiced :less", {"#invoiced": SESSIONS_INVOICED}, {":less": -1}),
+            Condition("attribute_exists(#pk)", {"#pk": keys.PK}),
+            part=PACK_SESSION_CREDITED,
+        )
     ]
 
 

@@ -116,6 +116,7 @@ def bundle_to_item(trainer_id: str, bundle: Bundle, at: datetime | None = None) 
         "renewal_sent_at": _iso(bundle.renewal_sent_at),
         "used_counted": bundle.used_counted or None,
         "invoice_number": bundle.invoice_number,
+        "sessions_invoiced": bundle.sessions_invoiced or None,
         "created_at": created,
         "version": bundle.version,
     }
@@ -175,6 +176,7 @@ def bundle_from_item(item: Item) -> Bundle:
         renewal_sent_at=_at(item, "renewal_sent_at"),
         used_counted=int(item.get("used_counted") or 0),
         invoice_number=int(item["invoice_number"]) if item.get("invoice_number") else None,
+        sessions_invoiced=int(item.get("sessions_invoiced", 0)),
         created_at=parse_utc_iso(item["created_at"]),
         version=item["version"],
     )

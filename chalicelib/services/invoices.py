@@ -45,7 +45,7 @@ from chalicelib.domain.schedule import (
 )
 from chalicelib.domain.settings import PaymentDetails
 from chalicelib.domain.timeutil import local_today
-from chalicelib.repo.invoices import InvoiceStore, PackChanged
+from chalicelib.repo.invoices import InvoiceStore, PackChanged, SessionsInvoiced
 from chalicelib.repo.programs import ProgramRepository
 from chalicelib.repo.repository import Repository
 from chalicelib.services.deps import Deps
@@ -138,6 +138,7 @@ def issue_for_session(
         session_id=session.id,
         session_ref=session.ref,
         reference=reference,
+        session_pack_id=session.bundle_id or "",
     )
     return store(repo).issue_for_session(trainer.id, session, make, with_parts)
 
@@ -170,6 +171,8 @@ def _pack_problem(bundle: Bundle, client: Client | None, payment: PaymentDetails
         return "This pack is free: there is nothing to invoice."
     if client is None or client.archived:
         return "This client is archived: restore them on their profile to invoice the pack."
+    if bundle.sessions_invoiced:
+        return SessionsInvoiced(bundle.sessions_invoiced).user_message
     if not bundle.pack_paid and not payment.complete:
         # As for a session's invoice: it tells the client where to pay (a paid pack's
         # is a receipt, which asks for nothing).
