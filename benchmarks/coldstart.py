@@ -15,9 +15,9 @@ prints:
   adds at most 10 % to its dependencies);
 - the resident memory after `import app`;
 - what a cold start imports before it answers: `import app` plus the modules the first
-  request (middleware and the route's view module) or the first job run loads, for a few
-  typical cold starts, against everything of ours (what `import app` loaded before routes
-  were registered lazily);
+  request (middleware and the route's view module, then its page's template) or the first
+  job run loads, for a few typical cold starts, against everything of ours (what `import
+  app` loaded before routes were registered lazily);
 - when the ratio is above target, the chalicelib modules that cost most at import
   (`-X importtime`, self time).
 
@@ -78,7 +78,11 @@ if names is None:
 else:
     for name in names:
         try:
-            importlib.import_module(name)
+            if name.startswith("template:"):  # the page the first request draws
+                from chalicelib.web import render
+                render.environment().get_template(name.removeprefix("template:"))
+            else:
+                importlib.import_module(name)
         except Exception:
             failed.append(name)
 wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
@@ -92,9 +96,9 @@ print(json.dumps({{"wall": wall, "cpu": cpu, "rss_kb": rss, "failed": failed}}))
 # the route's view module (from the route table), or a job's entry and its service (the
 # deferred imports in chalicelib/web/jobs_entry.py).
 FIRST_REQUESTS: Final = (
-    ("client link  GET /c/{token}", ("/c/{token}", "GET")),
-    ("sign-in page GET /login", ("/login", "GET")),
-    ("dashboard    GET /dashboard", ("/dashboard", "GET")),
+    ("client link  GET /c/{token}", ("/c/{token}", "GET"), "portal/home.html"),
+    ("sign-in page GET /login", ("/login", "GET"), "auth/login.html"),
+    ("dashboard    GET /dashboard", ("/dashboard", "GET"), "dashboard/home.html"),
 )
 JOB_SERVICES: Final = {
     "expire_offer_locks": ("offers",),
@@ -111,8 +115,16 @@ def cold_starts() -> list[tuple[str, list[str]]]:
 
     view_of = {(path, method): module for path, method, _types, module, _fn in ROUTES}
     starts = [
-        (label, ["app", "chalicelib.web.middleware", f"chalicelib.web.{view_of[route]}"])
-        for label, route in FIRST_REQUESTS
+        (
+            label,
+            [
+                "app",
+                "chalicelib.web.middleware",
+                f"chalicelib.web.{view_of[route]}",
+                f"template:{template}",  # its page's template loaded (or compiled)
+            ],
+        )
+        for label, route, template in FIRST_REQUESTS
     ]
     for job in ("expire_offer_locks", "dispatch_messages"):
         services = [f"chalicelib.services.{name}" for name in JOB_SERVICES[job]]

@@ -30,7 +30,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Any, Final, NamedTuple
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 DEFAULT_OUT: Final = ROOT / "build" / "app"
@@ -44,9 +44,11 @@ PYTHON_VERSION: Final = "3.11"
 # The runtime provides the AWS SDK; bundling it would be most of the zip.
 PROVIDED_BY_RUNTIME: Final = frozenset({"boto3", "botocore", "s3transfer"})
 
-# The layer's site directory in /opt, where Lambda unpacks vendor/: the prefix its
-# sourceless bytecode records for tracebacks (a .pyc without its .py cannot be
-# re-pointed at load time).
+# Where Lambda unpacks the function's zip (our code, the compiled templates' paths), and
+# the layer's site directory in /opt, where it unpacks vendor/: the prefix its sourceless
+# bytecode records for tracebacks (a .pyc without its .py cannot be re-pointed at load
+# time).
+TASK_ROOT: Final = "/var/task"
 LAYER_SITE_PACKAGES: Final = f"python/lib/python{PYTHON_VERSION}/site-packages"
 LAYER_ROOT: Final = f"/opt/{LAYER_SITE_PACKAGES}"
 
@@ -410,7 +412,47 @@ def stage(out_dir: Path, vendor: Path) -> Path:
     # the function's zip takes those three files alone, never a __pycache__ beside them
     # (docs/cold-start.md, "Bytecode").
     _compile_with_source(out_dir / "chalicelib", py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    compile_templates(out_dir / "chalicelib" / "templates")
     return out_dir
+
+
+def compile_templates(staged_templates: Path) -> dict[str, int]:
+    """Every page and message template compiled, by the app's own two environments, into
+    the staged `templates/.compiled/<html|text>/` (chalicelib/compiled_templates.py): a
+    cold start then renders its first page without compiling. Returns how many of each.
+    The code records /var/task paths, where Lambda has the templates, for tracebacks."""
+    from chalicelib import compiled_templates
+    from chalicelib.messaging import texts
+    from chalicelib.web import render
+
+    cache = staged_templates / compiled_templates.CACHE.name
+    made: dict[str, int] = {}
+    for kind, make, root in (
+        ("html", render.make_environment, staged_templates),
+        ("text", texts.make_environment, staged_templates / "messages"),
+    ):
+        env = make(compiled_templates.writing(cache / kind))
+        env.loader = _loader_at_task_root(root, staged_templates.parent.parent)
+        names = [n for n in env.list_templates() if kind == "text" or n.endswith(".html")]
+        for name in names:
+            env.get_template(name)
+        made[kind] = len(names)
+    return made
+
+
+def _loader_at_task_root(root: Path, staged_project: Path) -> Any:
+    """A FileSystemLoader over the staged templates that names each file where Lambda
+    will have it (/var/task/...), so compiled code points tracebacks there. Made here
+    rather than at import: infra.bundle imports no jinja2 unless it compiles."""
+    from jinja2 import FileSystemLoader
+
+    class AtTaskRoot(FileSystemLoader):
+        def get_source(self, environment: Any, template: str) -> tuple[str, str, Any]:
+            source, filename, uptodate = super().get_source(environment, template)
+            inside = Path(filename).resolve().relative_to(staged_project.resolve())
+            return source, f"{TASK_ROOT}/{inside.as_posix()}", uptodate
+
+    return AtTaskRoot(str(root))
 
 
 class Packages(NamedTuple):

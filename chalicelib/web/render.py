@@ -9,8 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from chalice import Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    select_autoescape,
+)
 
+from chalicelib import compiled_templates
 from chalicelib.domain.grid import WEEKDAYS, WEEKDAYS_SHORT, format_clock, format_duration
 from chalicelib.domain.timeutil import zone
 from chalicelib.web import request_state
@@ -55,12 +62,19 @@ def _document_link(document: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
+    """The pages' environment, reading the templates the bundle compiled when deployed."""
+    return make_environment(compiled_templates.shipped("html"))
+
+
+def make_environment(bytecode_cache: BytecodeCache | None = None) -> Environment:
+    """The pages' environment (infra.bundle compiles the templates with this very one)."""
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
         autoescape=select_autoescape(["html"], default=True),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=bytecode_cache,
     )
     env.globals.update(
         url_for=_url_for,

@@ -281,6 +281,52 @@ def test_the_app_works_from_the_zips_alone_exactly_as_in_the_virtualenv(unpacked
     assert differing == [], {k: (from_the_zip.get(k), from_the_virtualenv[k]) for k in differing}
 
 
+# Every template loaded from the unpacked zips with compiling forbidden: each comes from
+# the bundle's compiled cache, or this fails naming it.
+TEMPLATES_PRECOMPILED = r"""
+import json, sys
+import jinja2
+def refuse(self, source, name=None, filename=None, *args, **kwargs):
+    raise AssertionError(f"compiled at cold start: {name}")
+jinja2.Environment.compile = refuse
+import app
+from chalicelib.messaging import texts
+from chalicelib.web import render
+loaded = {}
+for kind, env in (("html", render.environment()), ("text", texts._environment())):
+    names = [n for n in env.list_templates() if kind == "text" or n.endswith(".html")]
+    code = [env.get_template(n) for n in names]
+    loaded[kind] = [len(code), code[0].filename]
+print(json.dumps(loaded))
+"""
+
+
+def test_a_cold_start_compiles_no_template(unpacked):
+    code = (
+        "import sys\n"
+        f"sys.path[:] = [p for p in sys.path if 'site-packages' not in p]"
+        f" + {[*unpacked.sys_path, str(bundle.runtime_sdk_dir())]!r}\n" + TEMPLATES_PRECOMPILED
+    )
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "APP_STAGE": "prod",
+        "AWS_DEFAULT_REGION": "eu-west-2",
+    }
+    result = subprocess.run(
+        [sys.executable, "-I", "-B", "-c", code],
+        cwd=unpacked.task_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    loaded = json.loads(result.stdout)
+    assert loaded["html"][0] > 40 and loaded["text"][0] > 10
+    # Loaded from the compiled code, which names the file where Lambda has it (tracebacks).
+    assert loaded["html"][1].startswith("/var/task/chalicelib/templates/")
+
+
 # --- the parts of infra.bundle that need no build -------------------------------------
 
 

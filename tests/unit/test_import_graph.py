@@ -11,6 +11,7 @@ Layers and what each may import (besides the standard library and third-party pa
 - repo      -> domain, repo
 - messaging -> domain, messaging
 - pdf       -> nothing of ours (the PDF writer, standard library only)
+- compiled_templates -> nothing of ours (Jinja's cache of the templates the bundle compiled)
 - services  -> config, domain, repo, messaging, services, pdf
 - runtime   -> config, domain, repo, messaging, services (the composition root: it makes
                the dependencies each request and job run is handed)
@@ -35,8 +36,10 @@ ALLOWED: dict[str, frozenset[str]] = {
     "observability": frozenset(),
     "domain": frozenset({"domain"}),
     "repo": frozenset({"domain", "repo"}),
-    "messaging": frozenset({"domain", "messaging", "observability"}),
+    "messaging": frozenset({"domain", "messaging", "observability", "compiled_templates"}),
     "pdf": frozenset(),  # chalicelib/pdf.py: the PDF writer, standard library only
+    # chalicelib/compiled_templates.py: where the bundle's compiled templates are read.
+    "compiled_templates": frozenset(),
     "services": frozenset(
         {"config", "domain", "repo", "messaging", "services", "pdf", "observability"}
     ),
@@ -44,7 +47,17 @@ ALLOWED: dict[str, frozenset[str]] = {
         {"config", "domain", "repo", "messaging", "services", "runtime", "observability"}
     ),
     "web": frozenset(
-        {"config", "domain", "repo", "messaging", "services", "runtime", "web", "observability"}
+        {
+            "config",
+            "domain",
+            "repo",
+            "messaging",
+            "services",
+            "runtime",
+            "web",
+            "observability",
+            "compiled_templates",
+        }
     ),
     "app": frozenset(
         {"config", "domain", "repo", "messaging", "services", "runtime", "web", "observability"}
