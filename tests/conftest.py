@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -9,10 +10,11 @@ from datetime import UTC, datetime
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.config import default_user_config
 
 from chalicelib import runtime
 from infra.local_dynamodb import make_moto_atomic
-from infra.table_schema import create_table
+from infra.table_schema import create_table, load_template
 from tests.support.fake_stripe import card_stage, stripe_api  # noqa: F401 (shared fixtures)
 
 TEST_TABLE = "pt-bookings-test"
@@ -54,11 +56,31 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     runtime.reset()
 
 
+@functools.cache
+def table_template() -> dict:
+    """infra/table.yaml, parsed once a run (~11 ms a parse, once a test before).
+
+    create_table only reads it (create_table_kwargs deep-copies what it passes on), and the
+    file does not change while the tests run, so every test still gets the template's table.
+    """
+    return load_template()
+
+
+# moto by default drops boto3's default session at every mock start, so each test paid for
+# a new botocore session and its first clients again (~10 ms). The session holds no AWS
+# state (that is moto's backends, reset at every start as before); moto's request hook is
+# a botocore built-in handler, so a session made after moto is imported, as this one is,
+# is mocked exactly like a fresh one.
+MOTO_CONFIG = {"core": {**default_user_config["core"], "reset_boto3_session": False}}
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     make_moto_atomic()
-    with mock_aws():
-        create_table(boto3.client("dynamodb", region_name="eu-west-2"), TEST_TABLE)
+    with mock_aws(config=MOTO_CONFIG):
+        create_table(
+            boto3.client("dynamodb", region_name="eu-west-2"), TEST_TABLE, table_template()
+        )
         yield
 
 

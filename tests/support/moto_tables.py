@@ -22,7 +22,7 @@ from moto import mock_aws
 from chalicelib.domain.tokens import new_id
 from infra.local_dynamodb import make_moto_atomic
 from infra.table_schema import create_table
-from tests.conftest import TEST_TABLE
+from tests.conftest import MOTO_CONFIG, TEST_TABLE, table_template
 
 REGION = "eu-west-2"
 
@@ -30,7 +30,7 @@ REGION = "eu-west-2"
 @contextmanager
 def moto_session() -> Iterator[Any]:
     make_moto_atomic()
-    with mock_aws():
+    with mock_aws(config=MOTO_CONFIG):
         yield boto3.client("dynamodb", region_name=REGION)
 
 
@@ -38,7 +38,7 @@ def moto_session() -> Iterator[Any]:
 def fresh_table(client: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """An empty table for one test; TABLE_NAME points at it until the test ends."""
     name = f"{TEST_TABLE}-{new_id()}"
-    create_table(client, name)
+    create_table(client, name, table_template())
     monkeypatch.setenv("TABLE_NAME", name)
     try:
         yield name
