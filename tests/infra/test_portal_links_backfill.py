@@ -13,33 +13,26 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from chalicelib import runtime
 from chalicelib.domain.clients import AddClient
 from chalicelib.domain.errors import NotFound
 from chalicelib.services import clients, portal
 from infra import manage
-from infra.local_dynamodb import make_moto_atomic
-from infra.table_schema import create_table
+from tests.infra.test_manage_ops import dynamodb  # noqa: F401 - the fixture, used below
 
 REGION = "eu-west-2"
-LIVE = "pt-bookings-prod"
 OLD, NEW = "the-leaked-secret-0123456789", "the-new-secret-9876543210"
 NOW = datetime(2026, 12, 2, 9, tzinfo=UTC)
 
 
 @pytest.fixture
-def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    make_moto_atomic()
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        create_table(client, LIVE)
-        monkeypatch.setenv("TABLE_NAME", LIVE)
-        monkeypatch.setenv("LINK_SECRET", OLD)
-        runtime.reset()
-        yield client
-        runtime.reset()
+def table(dynamodb: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:  # noqa: F811
+    """The live table on moto (test_manage_ops' fixture), links made from the old secret."""
+    monkeypatch.setenv("LINK_SECRET", OLD)
+    runtime.reset()
+    yield dynamodb
+    runtime.reset()
 
 
 def _use_secret(monkeypatch: pytest.MonkeyPatch, secret: str) -> None:
