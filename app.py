@@ -25,6 +25,7 @@ from chalice import Chalice, Rate
 from chalicelib import observability
 from chalicelib.web.route_table import ROUTES
 
+# Once per container, before anything logs: every function enters through this module.
 observability.configure_logging()
 
 # Chalice's own log handler would write its "Caught exception for path …" lines as plain

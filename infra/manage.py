@@ -161,9 +161,11 @@ def portal_links(trainer_ids: list[str], dry_run: bool = False) -> Counter[str]:
 
 
 def _portal_links_page(client: Any, table: str, items: list[Item], dry_run: bool) -> Counter[str]:
-    trainer_ids = [item["PK"]["S"].removeprefix("T#") for item in items]
+    """Unlike the other per-trainer backfills, its dry run reads on: it counts the
+    clients that a real run would rotate."""
+    trainer_ids = _trainer_ids(items)
     done = portal_links(trainer_ids, dry_run) if trainer_ids else Counter()
-    done["trainers" + (" found" if dry_run else " done")] += len(trainer_ids)
+    done.update(_trainers_seen(trainer_ids, dry_run))  # update, not +: keeps a 0
     return done
 
 
@@ -418,12 +420,20 @@ def _count_items(client: Any, table: str, items: list[Item], dry_run: bool) -> C
     return found
 
 
+def _trainer_ids(profiles: list[Item]) -> list[str]:
+    return [item["PK"]["S"].removeprefix("T#") for item in profiles]
+
+
+def _trainers_seen(trainer_ids: list[str], dry_run: bool) -> Counter[str]:
+    return Counter({"trainers" + (" found" if dry_run else " done"): len(trainer_ids)})
+
+
 def _every_trainer(command: Callable[[list[str]], object]) -> Callable[..., Counter[str]]:
     def run_page(client: Any, table: str, items: list[Item], dry_run: bool) -> Counter[str]:
-        trainer_ids = [item["PK"]["S"].removeprefix("T#") for item in items]
+        trainer_ids = _trainer_ids(items)
         if trainer_ids and not dry_run:
             command(trainer_ids)
-        return Counter({"trainers" + (" found" if dry_run else " done"): len(trainer_ids)})
+        return _trainers_seen(trainer_ids, dry_run)
 
     return run_page
 

@@ -83,14 +83,19 @@ class PackInvoiced(Conflict):
         )
 
 
+def sessions_invoiced_problem(count: int) -> str:
+    """Why a pack with `count` sessions invoiced on their own gets no invoice of its own."""
+    sessions = "1 of its sessions has" if count == 1 else f"{count} of its sessions have"
+    return (
+        f"{sessions} an invoice of its own, so invoicing the pack as a whole would bill "
+        "them twice. Issue those credit notes first (on each session's page). "
+        "No invoice was issued."
+    )
+
+
 class SessionsInvoiced(Conflict):
     def __init__(self, count: int) -> None:
-        sessions = "1 of its sessions has" if count == 1 else f"{count} of its sessions have"
-        super().__init__(
-            f"{sessions} an invoice of its own, so invoicing the pack as a whole would bill "
-            "them twice. Issue those credit notes first (on each session's page). "
-            "No invoice was issued."
-        )
+        super().__init__(sessions_invoiced_problem(count))
         self.count = count
 
 

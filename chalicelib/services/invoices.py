@@ -45,7 +45,7 @@ from chalicelib.domain.schedule import (
 )
 from chalicelib.domain.settings import PaymentDetails
 from chalicelib.domain.timeutil import local_today
-from chalicelib.repo.invoices import InvoiceStore, PackChanged, SessionsInvoiced
+from chalicelib.repo.invoices import InvoiceStore, PackChanged, sessions_invoiced_problem
 from chalicelib.repo.programs import ProgramRepository
 from chalicelib.repo.repository import Repository
 from chalicelib.services.deps import Deps
@@ -172,7 +172,7 @@ def _pack_problem(bundle: Bundle, client: Client | None, payment: PaymentDetails
     if client is None or client.archived:
         return "This client is archived: restore them on their profile to invoice the pack."
     if bundle.sessions_invoiced:
-        return SessionsInvoiced(bundle.sessions_invoiced).user_message
+        return sessions_invoiced_problem(bundle.sessions_invoiced)
     if not bundle.pack_paid and not payment.complete:
         # As for a session's invoice: it tells the client where to pay (a paid pack's
         # is a receipt, which asks for nothing).

@@ -13,10 +13,6 @@ from chalicelib import observability, runtime
 
 log = logging.getLogger("pt_bookings.jobs")
 
-# Set on import, once per container, before any run (web/middleware.py does the same for
-# requests; whichever is imported second changes nothing).
-observability.configure_logging()
-
 
 def _begin_run(job: str, context: object | None) -> None:
     """Every line of this run carries Lambda's request id (the one its START, REPORT and

@@ -20,9 +20,6 @@ from chalicelib.web.render import HTML, error_page
 
 log = logging.getLogger("pt_bookings.web")
 
-# Set on import, once per container, before any request: app.py imports this module (and
-# jobs_entry, which does the same; the second call changes nothing) in every function.
-observability.configure_logging()
 
 CSP = "; ".join(
     (

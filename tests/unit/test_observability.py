@@ -200,7 +200,7 @@ def test_the_middleware_names_lambdas_and_api_gateways_ids_and_the_checked_train
 
 def test_lambdas_handler_gets_our_formatter_once_and_no_second_handler() -> None:
     root, handler = lambda_root()
-    for _ in range(3):  # app.py, the middleware and jobs_entry may each ask
+    for _ in range(3):  # asked again (a second import, a test): still one handler
         observability.configure_logging(LAMBDA_ENV, root)
     assert root.handlers == [handler]
     assert isinstance(handler.formatter, observability.JsonFormatter)
